@@ -1,0 +1,5 @@
+"""`python -m manimagent` runs the CLI."""
+
+from manimagent.cli import main
+
+main()

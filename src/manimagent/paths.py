@@ -1,0 +1,54 @@
+"""Where manimagent keeps its state: one home folder (MANIMAGENT_HOME) or the platformdirs ones."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+HOME_ENV = "MANIMAGENT_HOME"
+
+
+@dataclass(frozen=True)
+class Paths:
+    data: Path
+    config: Path
+
+    @property
+    def database(self) -> Path:
+        return self.data / "manimagent.db"
+
+    @property
+    def media(self) -> Path:
+        return self.data / "media"
+
+    @property
+    def staging(self) -> Path:
+        """Renders land here first and are moved into `media` only when complete."""
+        return self.media / ".staging"
+
+    @property
+    def outbox(self) -> Path:
+        return self.data / "outbox"
+
+    @property
+    def config_file(self) -> Path:
+        return self.config / "config.toml"
+
+    def ensure(self) -> "Paths":
+        for folder in (self.data, self.config, self.media):
+            folder.mkdir(parents=True, exist_ok=True)
+        return self
+
+
+def get_paths() -> Paths:
+    home = os.environ.get(HOME_ENV)
+    if home:
+        root = Path(home).expanduser().resolve()
+        return Paths(data=root, config=root)
+    import platformdirs
+
+    return Paths(
+        data=Path(platformdirs.user_data_dir("manimagent")),
+        config=Path(platformdirs.user_config_dir("manimagent")),
+    )

@@ -1,0 +1,68 @@
+"""The provider interface: a small class per vendor with a name, its key lookup and `complete`."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Callable, ClassVar
+
+
+@dataclass(frozen=True)
+class Message:
+    role: str  # system | user | assistant
+    content: str
+
+
+@dataclass
+class Completion:
+    text: str
+    model: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    """Everything a provider needs except its key. Built from a `Provider` row or from defaults."""
+
+    name: str
+    provider_type: str
+    model: str | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None
+    deployment: str | None = None
+    api_version: str | None = None
+    timeout: float = 120.0
+    max_retries: int = 2
+
+
+DeltaSink = Callable[[str], None]
+
+
+class LLMProvider(ABC):
+    """One vendor. The vendor SDK is imported inside the subclass's module only."""
+
+    type_name: ClassVar[str]
+    default_model: ClassVar[str]
+    vendor_key_envs: ClassVar[tuple[str, ...]] = ()
+    needs_key: ClassVar[bool] = True
+
+    def __init__(self, config: ProviderConfig, api_key: str | None):
+        self.config = config
+        self.api_key = api_key
+
+    @property
+    def model(self) -> str:
+        return self.config.model or self.default_model
+
+    @abstractmethod
+    def complete(self, messages: list[Message], on_delta: DeltaSink | None = None) -> Completion:
+        """Send `messages`; stream text pieces to `on_delta` when given and the vendor can.
+
+        Raises `ProviderError` with a kind: auth, rate_limit, server, timeout, connection,
+        bad_request or reply.
+        """

@@ -1,0 +1,1 @@
+"""Rendering engines: `local` (a child process) and `docker` (a hardened container)."""

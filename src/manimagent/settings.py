@@ -1,0 +1,123 @@
+"""Effective settings: defaults, then `config.toml`, then environment variables.
+
+Each setting knows where its value came from, so `manimagent config show` can say so.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from typing import Any
+
+from manimagent.errors import ConfigError
+from manimagent.paths import HOME_ENV, Paths, get_paths
+
+DATABASE_URL_ENV = "MANIMAGENT_DATABASE_URL"
+SMTP_URL_ENV = "MANIMAGENT_SMTP_URL"
+SECRET_KEY_ENV = "MANIMAGENT_SECRET_KEY"
+RENDER_TIMEOUT_ENV = "MANIMAGENT_RENDER_TIMEOUT"
+DEBUG_ENV = "MANIMAGENT_DEBUG"
+SERVER_ENV = "MANIMAGENT_SERVER"
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    key: str  # dotted key in config.toml
+    default: Any
+    kind: type = str
+    env: str | None = None
+    secret: bool = False
+    help: str = ""
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("database_url", "database.url", None, env=DATABASE_URL_ENV, help="SQLAlchemy URL of the store"),
+    Setting("smtp_url", "mail.smtp_url", None, env=SMTP_URL_ENV, secret=True, help="SMTP server; unset writes mail to the outbox"),
+    Setting("mail_from", "mail.from", "manimagent <noreply@localhost>", help="sender address of outgoing mail"),
+    Setting("secret_key", "server.secret_key", None, env=SECRET_KEY_ENV, secret=True, help="signs tokens for serve"),
+    Setting("render_timeout", "render.timeout", 300.0, float, env=RENDER_TIMEOUT_ENV, help="seconds before a render is killed"),
+    Setting("quality", "render.quality", "low", help="default render quality"),
+    Setting("format", "render.format", "mp4", help="default output format"),
+    Setting("engine", "render.engine", "local", help="default render engine: local or docker"),
+    Setting("container", "render.container", None, help="default container for the docker engine"),
+    Setting("max_attempts", "generate.max_attempts", 3, int, help="render attempts of `generate` in total"),
+    Setting("llm_timeout", "llm.timeout", 120.0, float, help="seconds per LLM request"),
+    Setting("llm_retries", "llm.max_retries", 2, int, help="SDK retries per LLM request"),
+    Setting("docker_image", "docker.image", None, help="image of new containers; unset: manimcommunity/manim at the local manim version"),
+    Setting("server_url", "client.server", None, env=SERVER_ENV, help="use a manimagent serve instance instead of the local store"),
+    Setting("cors_origins", "server.cors_origins", "", help="comma-separated origins allowed by CORS; empty: CORS off"),
+    Setting("max_body_bytes", "server.max_body_bytes", 1_000_000, int, help="largest request body serve accepts"),
+    Setting("workers", "server.workers", 2, int, help="render workers of serve"),
+)
+
+
+@dataclass
+class Settings:
+    paths: Paths
+    values: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["values"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def database_url_effective(self) -> str:
+        return self.values["database_url"] or f"sqlite:///{self.paths.database}"
+
+
+def _read_toml(paths: Paths) -> dict[str, Any]:
+    path = paths.config_file
+    if not path.is_file():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}", hint="Fix or remove the file") from exc
+
+
+def _lookup(table: dict[str, Any], dotted: str) -> Any:
+    node: Any = table
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _convert(setting: Setting, raw: Any, origin: str) -> Any:
+    if raw is None or setting.kind is str:
+        return raw if raw is None else str(raw)
+    try:
+        return setting.kind(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"{setting.name} from {origin} must be a {setting.kind.__name__}, got {raw!r}",
+            hint="Fix the value",
+        ) from None
+
+
+def load_settings() -> Settings:
+    paths = get_paths()
+    table = _read_toml(paths)
+    settings = Settings(paths=paths)
+    for setting in SETTINGS:
+        value, source = setting.default, "default"
+        from_file = _lookup(table, setting.key)
+        if from_file is not None:
+            value, source = _convert(setting, from_file, str(paths.config_file)), f"config.toml [{setting.key}]"
+        if setting.env and os.environ.get(setting.env):
+            value, source = _convert(setting, os.environ[setting.env], setting.env), f"env {setting.env}"
+        settings.values[setting.name] = value
+        settings.sources[setting.name] = source
+    settings.values["home"] = str(paths.data)
+    settings.sources["home"] = f"env {HOME_ENV}" if os.environ.get(HOME_ENV) else "platformdirs"
+    return settings
+
+
+def debug_enabled() -> bool:
+    return os.environ.get(DEBUG_ENV, "") not in {"", "0", "false", "no"}

@@ -1,0 +1,142 @@
+"""Append-only schema migrations, applied in order whenever the database opens.
+
+Never edit or reorder an entry: add a new one. A test checks the migrated schema equals the models.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "0001_initial",
+        """
+CREATE TABLE container (
+    id INTEGER NOT NULL,
+    name VARCHAR NOT NULL,
+    image VARCHAR NOT NULL,
+    docker_id VARCHAR,
+    is_running BOOLEAN NOT NULL,
+    memory_limit VARCHAR NOT NULL,
+    cpu_limit FLOAT NOT NULL,
+    pids_limit INTEGER NOT NULL,
+    last_checked_at DATETIME,
+    created_at DATETIME NOT NULL,
+    updated_at DATETIME NOT NULL,
+    PRIMARY KEY (id)
+);
+CREATE UNIQUE INDEX ix_container_name ON container (name);
+CREATE TABLE provider (
+    id INTEGER NOT NULL,
+    name VARCHAR NOT NULL,
+    provider_type VARCHAR NOT NULL,
+    model_name VARCHAR,
+    base_url VARCHAR,
+    priority INTEGER NOT NULL,
+    is_active BOOLEAN NOT NULL,
+    api_key_env VARCHAR,
+    deployment VARCHAR,
+    api_version VARCHAR,
+    created_at DATETIME NOT NULL,
+    updated_at DATETIME NOT NULL,
+    PRIMARY KEY (id)
+);
+CREATE UNIQUE INDEX ix_provider_name ON provider (name);
+CREATE TABLE user (
+    id INTEGER NOT NULL,
+    email VARCHAR NOT NULL,
+    password_hash VARCHAR NOT NULL,
+    email_verified BOOLEAN NOT NULL,
+    is_admin BOOLEAN NOT NULL,
+    is_active BOOLEAN NOT NULL,
+    date_joined DATETIME NOT NULL,
+    last_login DATETIME,
+    PRIMARY KEY (id)
+);
+CREATE UNIQUE INDEX ix_user_email ON user (email);
+CREATE TABLE emailtoken (
+    id INTEGER NOT NULL,
+    user_id INTEGER NOT NULL,
+    token_hash VARCHAR NOT NULL,
+    purpose VARCHAR NOT NULL,
+    created_at DATETIME NOT NULL,
+    expires_at DATETIME NOT NULL,
+    used_at DATETIME,
+    PRIMARY KEY (id),
+    FOREIGN KEY(user_id) REFERENCES user (id)
+);
+CREATE UNIQUE INDEX ix_emailtoken_token_hash ON emailtoken (token_hash);
+CREATE INDEX ix_emailtoken_user_id ON emailtoken (user_id);
+CREATE TABLE refreshtoken (
+    id INTEGER NOT NULL,
+    jti VARCHAR NOT NULL,
+    family VARCHAR NOT NULL,
+    user_id INTEGER NOT NULL,
+    created_at DATETIME NOT NULL,
+    expires_at DATETIME NOT NULL,
+    used_at DATETIME,
+    revoked_at DATETIME,
+    PRIMARY KEY (id),
+    FOREIGN KEY(user_id) REFERENCES user (id)
+);
+CREATE INDEX ix_refreshtoken_family ON refreshtoken (family);
+CREATE UNIQUE INDEX ix_refreshtoken_jti ON refreshtoken (jti);
+CREATE INDEX ix_refreshtoken_user_id ON refreshtoken (user_id);
+CREATE TABLE script (
+    id VARCHAR NOT NULL,
+    owner_id INTEGER,
+    prompt VARCHAR NOT NULL,
+    content VARCHAR NOT NULL,
+    scene_class VARCHAR,
+    scenes JSON NOT NULL,
+    status VARCHAR NOT NULL,
+    source VARCHAR NOT NULL,
+    provider VARCHAR,
+    model VARCHAR,
+    parent_id VARCHAR,
+    prompt_tokens INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    total_tokens INTEGER NOT NULL,
+    fixes JSON NOT NULL,
+    provider_attempts JSON NOT NULL,
+    error VARCHAR,
+    created_at DATETIME NOT NULL,
+    updated_at DATETIME NOT NULL,
+    PRIMARY KEY (id),
+    FOREIGN KEY(owner_id) REFERENCES user (id),
+    FOREIGN KEY(parent_id) REFERENCES script (id)
+);
+CREATE INDEX ix_script_owner_id ON script (owner_id);
+CREATE INDEX ix_script_parent_id ON script (parent_id);
+CREATE TABLE execution (
+    id VARCHAR NOT NULL,
+    script_id VARCHAR NOT NULL,
+    owner_id INTEGER,
+    attempt_number INTEGER NOT NULL,
+    engine VARCHAR NOT NULL,
+    container VARCHAR,
+    quality VARCHAR NOT NULL,
+    format VARCHAR NOT NULL,
+    scenes JSON NOT NULL,
+    status VARCHAR NOT NULL,
+    is_successful BOOLEAN NOT NULL,
+    log VARCHAR NOT NULL,
+    error VARCHAR,
+    error_type VARCHAR,
+    error_line INTEGER,
+    output_path VARCHAR,
+    outputs JSON NOT NULL,
+    original_script VARCHAR NOT NULL,
+    modified_script VARCHAR,
+    fixes JSON NOT NULL,
+    created_at DATETIME NOT NULL,
+    started_at DATETIME,
+    completed_at DATETIME,
+    duration FLOAT,
+    PRIMARY KEY (id),
+    FOREIGN KEY(script_id) REFERENCES script (id),
+    FOREIGN KEY(owner_id) REFERENCES user (id)
+);
+CREATE INDEX ix_execution_owner_id ON execution (owner_id);
+CREATE INDEX ix_execution_script_id ON execution (script_id);
+""",
+    ),
+]

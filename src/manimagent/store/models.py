@@ -1,0 +1,155 @@
+"""The tables of DESIGN.md. Names are kept from the REST API; ids of scripts and executions are UUIDs."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+class ScriptStatus(StrEnum):
+    PENDING = "pending"
+    EXECUTING = "executing"
+    DEBUGGING = "debugging"
+    SUCCESSFUL = "successful"
+    FAILED = "failed"
+
+
+class ExecutionStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+
+class User(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(index=True, unique=True)
+    password_hash: str
+    email_verified: bool = False
+    is_admin: bool = False
+    is_active: bool = True
+    date_joined: datetime = Field(default_factory=utcnow)
+    last_login: datetime | None = None
+
+
+class EmailToken(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    token_hash: str = Field(index=True, unique=True)
+    purpose: str = "verify_email"
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
+class RefreshToken(SQLModel, table=True):
+    """One issued refresh token; a family shares `family`, reuse of a rotated one revokes the family."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    jti: str = Field(index=True, unique=True)
+    family: str = Field(index=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class Provider(SQLModel, table=True):
+    """A configured LLM endpoint. Never the key: keys live in the keyring or an env var."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True)
+    provider_type: str
+    model_name: str | None = None
+    base_url: str | None = None
+    priority: int = 100
+    is_active: bool = True
+    api_key_env: str | None = None
+    deployment: str | None = None
+    api_version: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Container(SQLModel, table=True):
+    """A named Docker render environment."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True)
+    image: str
+    docker_id: str | None = None
+    is_running: bool = False
+    memory_limit: str = "2g"
+    cpu_limit: float = 2.0
+    pids_limit: int = 256
+    last_checked_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Script(SQLModel, table=True):
+    """A prompt and the Manim code it became."""
+
+    id: str = Field(default_factory=new_uuid, primary_key=True)
+    owner_id: int | None = Field(default=None, foreign_key="user.id", index=True)
+    prompt: str = ""
+    content: str = ""
+    scene_class: str | None = None
+    scenes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    status: str = ScriptStatus.PENDING.value
+    source: str = "generated"  # generated | imported | refined
+    provider: str | None = None
+    model: str | None = None
+    parent_id: str | None = Field(default=None, foreign_key="script.id", index=True)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    fixes: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    provider_attempts: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    error: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Execution(SQLModel, table=True):
+    """One render attempt of a script."""
+
+    id: str = Field(default_factory=new_uuid, primary_key=True)
+    script_id: str = Field(foreign_key="script.id", index=True)
+    owner_id: int | None = Field(default=None, foreign_key="user.id", index=True)
+    attempt_number: int = 1
+    engine: str = "local"
+    container: str | None = None
+    quality: str = "low"
+    format: str = "mp4"
+    scenes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    status: str = ExecutionStatus.QUEUED.value
+    is_successful: bool = False
+    log: str = ""
+    error: str | None = None
+    error_type: str | None = None
+    error_line: int | None = None
+    output_path: str | None = None
+    outputs: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    original_script: str = ""
+    modified_script: str | None = None
+    fixes: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    duration: float | None = None
