@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# Set up manimagent on this machine: system packages (cairo, pango, LaTeX), a virtualenv at
+# .venv and the package in it. Idempotent: a second run checks and skips in a few seconds.
+#
+# Usage: scripts/setup.sh [--test]
+#   --test   also the test extra and what the tests need (ffmpeg/ffprobe, Docker, debootstrap)
+#
+# Debian/Ubuntu: installs with apt-get (as root, or through sudo). macOS: prints the Homebrew
+# commands and sets up the virtualenv. Progress goes to stderr.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+repo="$(pwd)"
+venv="$repo/.venv"
+stamp="$venv/.manimagent-setup"
+with_tests=0
+started=$SECONDS
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
+
+usage() { sed -n '2,9s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+
+for arg in "$@"; do
+  case "$arg" in
+    --test) with_tests=1 ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; printf 'setup: error: unknown option %s\n' "$arg" >&2; exit 2 ;;
+  esac
+done
+
+# ---------------------------------------------------------------- Python
+
+python_ok() { # a Python >= 3.11 that can make virtualenvs
+  "$1" -c 'import sys, venv; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1
+}
+
+find_python() {
+  local c
+  for c in python3 python3.13 python3.12 python3.11; do
+    if command -v "$c" >/dev/null 2>&1 && python_ok "$c"; then
+      command -v "$c"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# ---------------------------------------------------------------- system packages
+
+apt_packages() {
+  local pkgs=(
+    pkg-config libcairo2-dev libpango1.0-dev              # pycairo and manimpango build against these
+    build-essential python3-dev python3-venv              # compilers and headers for source builds
+    texlive-latex-base texlive-latex-extra texlive-latex-recommended
+    texlive-fonts-recommended dvisvgm                      # Tex and MathTex
+  )
+  if ! find_python >/dev/null && command -v python3 >/dev/null 2>&1; then
+    pkgs+=(python3.11 python3.11-venv python3.11-dev)    # e.g. Ubuntu 22.04: python3 is 3.10
+  fi
+  if [ "$with_tests" = 1 ]; then
+    pkgs+=(ffmpeg debootstrap debian-archive-keyring iptables)
+    # Docker: keep an existing engine (docker-ce, Docker Desktop); docker.io would conflict.
+    command -v docker >/dev/null 2>&1 || pkgs+=(docker.io)
+  fi
+  printf '%s\n' "${pkgs[@]}"
+}
+
+missing_apt_packages() {
+  local p
+  while read -r p; do
+    dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null | grep -q '^ii' || printf '%s ' "$p"
+  done < <(apt_packages)
+}
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo "$@"
+  else
+    return 127
+  fi
+}
+
+install_apt_packages() {
+  local missing log
+  missing="$(missing_apt_packages)"
+  if [ -z "$missing" ]; then
+    say "system packages: all present"
+    return 0
+  fi
+  if [ "$(id -u)" != 0 ] && ! command -v sudo >/dev/null 2>&1; then
+    die "need root to install: $missing (run: apt-get install -y $missing as root, then rerun)"
+  fi
+  log="${TMPDIR:-/tmp}/manimagent-setup-apt.log"
+  say "system packages: installing $missing"
+  say "  (LaTeX is large: this can take several minutes; log: $log)"
+  if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q >"$log" 2>&1; then
+    say "apt-get update reported errors (continuing; see $log)"
+  fi
+  # shellcheck disable=SC2086  # $missing is a list of package names
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+      $missing >>"$log" 2>&1 </dev/null \
+    || { tail -n 25 "$log" >&2; die "apt-get install failed (full log: $log)"; }
+  say "system packages: installed"
+}
+
+macos_notes() {
+  say "macOS: install the system parts with Homebrew (this script does not run brew):"
+  say "  brew install cairo pango pkg-config"
+  say "  brew install --cask mactex-no-gui    # or the smaller: brew install --cask basictex"
+  if [ "$with_tests" = 1 ]; then say "  brew install ffmpeg; and Docker Desktop for the docker tests"; fi
+  say "continuing with the virtualenv"
+}
+
+system_packages() {
+  case "$(uname -s)" in
+    Darwin) macos_notes ;;
+    Linux)
+      if command -v apt-get >/dev/null 2>&1 && command -v dpkg-query >/dev/null 2>&1; then
+        install_apt_packages
+      else
+        say "no apt-get here: install cairo, pango, pkg-config, a C compiler, Python >= 3.11 with"
+        say "  venv, and LaTeX with dvisvgm with your package manager; continuing with the virtualenv"
+      fi ;;
+    *) say "unknown system $(uname -s): install cairo, pango, pkg-config and LaTeX yourself" ;;
+  esac
+}
+
+# ---------------------------------------------------------------- virtualenv and package
+
+make_venv() {
+  local py
+  if [ -x "$venv/bin/python" ] && python_ok "$venv/bin/python"; then
+    return 0
+  fi
+  py="$(find_python)" || die "no Python >= 3.11 with the venv module found (install python3 and python3-venv)"
+  if [ -e "$venv" ]; then
+    say "virtualenv: $venv is unusable; recreating it"
+    rm -rf "$venv"
+  fi
+  say "virtualenv: creating .venv with $py ($("$py" -c 'import platform; print(platform.python_version())'))"
+  "$py" -m venv "$venv" || die "could not create .venv (on Debian/Ubuntu: apt-get install python3-venv)"
+}
+
+wanted_stamp() { # the pyproject.toml hash and the Python version the installed package was built from
+  "$venv/bin/python" - "$repo/pyproject.toml" <<'EOF'
+import hashlib, platform, sys
+print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest(), platform.python_version())
+EOF
+}
+
+install_package() {
+  local extras="serve,anthropic" want have
+  if [ "$with_tests" = 1 ]; then extras="serve,anthropic,test"; fi
+  want="$(wanted_stamp)"
+  have="$(cat "$stamp" 2>/dev/null || true)"
+  # A stamp written with the test extra also satisfies a run without it.
+  if [ -x "$venv/bin/manimagent" ] \
+      && { [ "$have" = "$want serve,anthropic,test" ] || [ "$have" = "$want $extras" ]; }; then
+    say "package: up to date (pyproject.toml unchanged)"
+    return 0
+  fi
+  say "package: pip install -e '.[$extras]' (first time: a few minutes)"
+  rm -f "$stamp"
+  "$venv/bin/python" -m pip install -q --progress-bar off -e ".[$extras]" </dev/null \
+    || die "pip install failed (see the messages above)"
+  [ -x "$venv/bin/manimagent" ] || die "pip finished but .venv/bin/manimagent is missing"
+  printf '%s %s\n' "$want" "$extras" >"$stamp"
+  say "package: installed"
+}
+
+system_packages
+make_venv
+install_package
+say "ready in $((SECONDS - started)) s. Try: .venv/bin/manimagent generate \"Animate a circle\""

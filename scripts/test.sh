@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Run the whole test suite (slow, docker and server tests included) with a timing summary.
+# Usage: scripts/test.sh [PYTEST ARGS...]      e.g. scripts/test.sh -k render -x
+#
+# Starts dockerd in the background when Docker is installed but not running and this runs as
+# root (stopped again at the end), and builds the base image the docker tests build on. When
+# Docker cannot be reached the docker tests skip, and a line here says so.
+# Run scripts/setup.sh --test first.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+started=$SECONDS
+timings=()
+dockerd_pid=""
+
+say() { printf 'test: %s\n' "$*" >&2; }
+timed() { timings+=("$(printf '%-22s %5d s' "$1" "$2")"); }
+
+stop_dockerd() {
+  [ -n "$dockerd_pid" ] || return 0
+  kill "$dockerd_pid" 2>/dev/null || true
+  for _ in $(seq 1 20); do kill -0 "$dockerd_pid" 2>/dev/null || return 0; sleep 1; done
+}
+trap stop_dockerd EXIT
+
+wait_for_docker() {
+  local deadline=$((SECONDS + $1))
+  while [ $SECONDS -lt $deadline ]; do
+    docker info >/dev/null 2>&1 && return 0
+    [ -z "$dockerd_pid" ] || kill -0 "$dockerd_pid" 2>/dev/null || return 1
+    sleep 1
+  done
+  return 1
+}
+
+start_docker() { # 0 when a Docker engine answers
+  local log="${TMPDIR:-/tmp}/manimagent-dockerd.log"
+  if ! command -v docker >/dev/null 2>&1; then
+    say "docker: not installed -> docker tests will SKIP (scripts/setup.sh --test installs it)"
+    return 1
+  fi
+  docker info >/dev/null 2>&1 && { say "docker: engine reachable"; return 0; }
+  if [ "$(id -u)" != 0 ] || ! command -v dockerd >/dev/null 2>&1; then
+    say "docker: engine not reachable (start Docker, e.g. sudo systemctl start docker)"
+    say "docker: docker tests will SKIP"
+    return 1
+  fi
+  say "docker: starting dockerd in the background (log: $log)"
+  nohup dockerd >"$log" 2>&1 </dev/null &
+  dockerd_pid=$!
+  if wait_for_docker 60; then
+    say "docker: engine up"
+    return 0
+  fi
+  say "docker: dockerd did not come up within 60 s -> docker tests will SKIP; last log lines:"
+  tail -n 5 "$log" >&2 || true
+  stop_dockerd
+  dockerd_pid=""
+  return 1
+}
+
+base_image() {
+  local runner=()
+  [ "$(id -u)" = 0 ] || runner=(sudo)   # debootstrap needs root
+  if ${runner[@]+"${runner[@]}"} scripts/docker-base-image.sh >&2; then
+    return 0
+  fi
+  say "docker: building the base image failed -> docker tests will fail or skip"
+}
+
+[ -x .venv/bin/python ] || { say "no .venv: run ./scripts/setup.sh --test first"; exit 3; }
+
+t=$SECONDS
+if start_docker; then
+  timed "docker engine" $((SECONDS - t))
+  t=$SECONDS
+  base_image
+  timed "docker base image" $((SECONDS - t))
+else
+  timed "docker engine" $((SECONDS - t))
+fi
+
+t=$SECONDS
+say "pytest: all tests, slow/docker/server included"
+rc=0
+.venv/bin/python -m pytest -m "" -q --durations=15 "$@" || rc=$?
+timed "pytest" $((SECONDS - t))
+timed "total" $((SECONDS - started))
+
+say "timings:"
+for line in "${timings[@]}"; do say "  $line"; done
+if [ "$rc" = 5 ]; then
+  say "pytest collected no tests: that is a failure here (is tests/ empty, or -k too narrow?)"
+  exit 1
+fi
+[ "$rc" = 0 ] && say "all tests passed" || say "pytest exited $rc"
+exit "$rc"
