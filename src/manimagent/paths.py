@@ -52,3 +52,8 @@ def get_paths() -> Paths:
         data=Path(platformdirs.user_data_dir("manimagent")),
         config=Path(platformdirs.user_config_dir("manimagent")),
     )
+
+
+def cache_dir(paths: Paths) -> Path:
+    """Derived data that may be deleted at any time (manim's name list)."""
+    return paths.data / "cache"

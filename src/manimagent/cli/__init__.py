@@ -1,0 +1,57 @@
+"""The command line: a thin Typer adapter over `manimagent.services`.
+
+Command modules import services inside their functions so `manimagent --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from manimagent.cli import app_main
+
+app = app_main.app
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; expected failures become one `Error:` line and the contract's exit code."""
+    from manimagent.errors import ExitCode, ManimagentError
+    from manimagent.settings import debug_enabled
+
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=argv, prog_name="manimagent", standalone_mode=False)
+    except ManimagentError as exc:
+        if debug_enabled():
+            raise
+        _error(exc.one_line())
+        sys.exit(int(exc.exit_code))
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        _error("interrupted.")
+        sys.exit(int(ExitCode.INTERRUPTED))
+    except click.ClickException as exc:
+        if debug_enabled():
+            raise
+        _error(_click_message(exc))
+        sys.exit(int(ExitCode.BAD_INPUT) if isinstance(exc, click.UsageError) else exc.exit_code)
+    except BrokenPipeError:
+        sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _click_message(exc: click.ClickException) -> str:
+    message = " ".join(exc.format_message().split())
+    context = getattr(exc, "ctx", None)
+    if isinstance(exc, click.UsageError) and context is not None:
+        message += f" (see `{context.command_path} --help`)"
+    return message
+
+
+def _error(text: str) -> None:
+    from manimagent.cli.output import output
+
+    output.error(text)

@@ -1,0 +1,98 @@
+"""The local engine: `python -m manim render` in a child process with its own working directory.
+
+Nothing of manim is imported into this process: manim builds global state when imported.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from manimagent.events import RenderProgress
+from manimagent.render.base import (
+    SCRIPT_NAME,
+    ProgressSink,
+    RenderFailure,
+    RenderRequest,
+    RenderResult,
+    find_outputs,
+    manim_arguments,
+)
+from manimagent.render.capabilities import latex_available
+from manimagent.render.logparse import parse_failure, parse_progress, rendered_scene
+from manimagent.render.process import render_environment, run_process
+
+
+class LocalEngine:
+    name = "local"
+    container_name: str | None = None
+
+    def __init__(self, python: str = sys.executable):
+        self.python = python
+
+    @property
+    def has_latex(self) -> bool:
+        return latex_available()
+
+    def render(self, request: RenderRequest, staging: Path, on_progress: ProgressSink | None = None) -> RenderResult:
+        job = Path(tempfile.mkdtemp(prefix="manimagent-job-"))
+        try:
+            (job / SCRIPT_NAME).write_text(request.code, encoding="utf-8")
+            command = [self.python, "-m", "manim", *manim_arguments(request)]
+            tracker = _ProgressTracker(request.scenes, on_progress)
+            result = run_process(
+                command, cwd=job, env=render_environment(job), timeout=request.timeout, on_line=tracker.feed
+            )
+            return _collect(request, job, staging, result.output, result.returncode, result.timed_out, result.duration)
+        finally:
+            shutil.rmtree(job, ignore_errors=True)
+
+
+def _collect(
+    request: RenderRequest, job: Path, staging: Path, log: str, returncode: int, timed_out: bool, duration: float
+) -> RenderResult:
+    if timed_out:
+        failure = RenderFailure(
+            "TimeoutError", f"the render ran longer than {request.timeout:g} s and was killed", killed="timeout"
+        )
+        return RenderResult(ok=False, log=log, failure=failure, duration=duration)
+    if returncode != 0:
+        return RenderResult(ok=False, log=log, failure=parse_failure(log), duration=duration)
+    found = find_outputs(job / "media", request)
+    if found is None:
+        failure = RenderFailure("RenderError", "manim finished but wrote no output file for every scene")
+        return RenderResult(ok=False, log=log, failure=failure, duration=duration)
+    return RenderResult(ok=True, outputs=stage_outputs(found, request, staging), log=log, duration=duration)
+
+
+def stage_outputs(found: list[Path], request: RenderRequest, staging: Path) -> list[Path]:
+    """Move each scene's finished file into `staging` as `<Scene>.<ext>`."""
+    staging.mkdir(parents=True, exist_ok=True)
+    staged = []
+    for scene, path in zip(request.scenes, found, strict=True):
+        target = staging / f"{scene}.{request.format.value}"
+        shutil.move(str(path), target)
+        staged.append(target)
+    return staged
+
+
+class _ProgressTracker:
+    """Turns manim's progress bars into RenderProgress events, scene by scene."""
+
+    def __init__(self, scenes: list[str], sink: ProgressSink | None):
+        self.scenes = scenes
+        self.sink = sink
+        self.index = 0
+
+    def feed(self, line: str) -> None:
+        if self.sink is None:
+            return
+        done = rendered_scene(line)
+        if done is not None:
+            self.index = min(self.index + 1, len(self.scenes) - 1)
+            return
+        progress = parse_progress(line)
+        if progress is not None:
+            self.sink(RenderProgress(scene=self.scenes[self.index], animation=progress[0], percent=progress[1]))

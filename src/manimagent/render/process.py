@@ -1,0 +1,117 @@
+"""The one subprocess door: a child in its own process group, an allow-listed environment,
+a wall-clock limit that kills the whole group, and the output captured line by line."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+MAX_LOG_CHARS = 1_000_000
+# Variables a render may see; everything else (API keys, MANIMAGENT_* secrets) stays out.
+ENV_ALLOW = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "SYSTEMROOT", "TZ", "FONTCONFIG_PATH", "FONTCONFIG_FILE", "TEXMFHOME", "TEXINPUTS")
+
+
+@dataclass
+class ProcessResult:
+    returncode: int
+    output: str
+    timed_out: bool
+    duration: float
+
+
+def render_environment(workdir: Path, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a render: the allow-list, a private HOME/TMPDIR, plain unbuffered output."""
+    source = os.environ if base is None else base
+    env = {name: source[name] for name in ENV_ALLOW if name in source}
+    env.setdefault("PATH", os.defpath)
+    tmp = workdir / "tmp"
+    tmp.mkdir(exist_ok=True)
+    env.update(
+        HOME=str(workdir),
+        TMPDIR=str(tmp),
+        PYTHONUNBUFFERED="1",
+        PYTHONDONTWRITEBYTECODE="1",
+        NO_COLOR="1",
+        TERM="dumb",
+        COLUMNS="200",
+        LANG=env.get("LANG", "C.UTF-8"),
+    )
+    return env
+
+
+def run_process(
+    command: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    timeout: float,
+    on_line: Callable[[str], None] | None = None,
+) -> ProcessResult:
+    """Run `command`; kill its whole process group after `timeout` seconds or on Ctrl-C."""
+    started = time.monotonic()
+    process = subprocess.Popen(
+        list(command),
+        cwd=cwd,
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    chunks: list[str] = []
+    reader = threading.Thread(target=_pump, args=(process, chunks, on_line), daemon=True)
+    reader.start()
+    timed_out = False
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        _kill_group(process)
+    except BaseException:
+        _kill_group(process)
+        raise
+    finally:
+        reader.join(timeout=5)
+    output = "".join(chunks)
+    if len(output) > MAX_LOG_CHARS:
+        output = "[... log truncated ...]\n" + output[-MAX_LOG_CHARS:]
+    return ProcessResult(process.returncode, output, timed_out, time.monotonic() - started)
+
+
+def _pump(process: subprocess.Popen, chunks: list[str], on_line: Callable[[str], None] | None) -> None:
+    assert process.stdout is not None
+    pending = ""
+    size = 0
+    for raw in iter(lambda: process.stdout.read1(65536), b""):  # type: ignore[union-attr]
+        text = raw.decode("utf-8", errors="replace")
+        if size < 4 * MAX_LOG_CHARS:
+            chunks.append(text)
+            size += len(text)
+        pending += text
+        *lines, pending = pending.replace("\r", "\n").split("\n")
+        if on_line:
+            for line in lines:
+                on_line(line)
+    if pending and on_line:
+        on_line(pending)
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    try:
+        if sys.platform == "win32":
+            process.kill()
+        else:
+            os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        pass

@@ -1,0 +1,514 @@
+"""Accounts and tokens: register, verify email, login, JWT access/refresh with rotation, profile, promote.
+
+Refresh tokens rotate: each use issues a new pair in the same family and retires the old token;
+presenting a retired token again revokes the whole family (and the access tokens issued from it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from manimagent import mail
+from manimagent.errors import BadInput, ConfigError, Forbidden, NotFound, RateLimited, Unauthorized
+from manimagent.services.context import Context
+from manimagent.services.schemas import MessageResult, PublicModel, UserPublic
+from manimagent.settings import Settings
+from manimagent.store.models import EmailToken, RefreshToken, User, utcnow
+
+ACCESS_TTL = timedelta(minutes=15)
+REFRESH_TTL = timedelta(days=7)
+EMAIL_TOKEN_TTL = timedelta(hours=24)
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 1024
+MAX_EMAIL_LENGTH = 254
+ALGORITHM = "HS256"
+VERIFY_PURPOSE = "verify_email"
+SECRET_FILE_NAME = "secret_key"
+SECRET_KEYRING_SERVICE = "manimagent-secret"
+
+REGISTERED = "Registration successful. Please verify your email."
+VERIFIED = "Email verified."
+RESENT = "If that account exists and is not verified yet, a new verification mail is on its way."
+BAD_CREDENTIALS = "Invalid email or password."
+NOT_VERIFIED = (
+    "Email not verified. Use the token from the verification mail (POST /api/auth/verify-email/ "
+    "or `manimagent auth verify-email TOKEN`); ask for a new one with POST /api/auth/resend-verification/."
+)
+BAD_EMAIL_TOKEN = "Invalid or expired verification token."
+BAD_REFRESH = "Invalid or expired refresh token."
+REFRESH_REUSED = "This refresh token was already used; every session of its login is now signed out. Log in again."
+BAD_ACCESS = "Invalid or expired access token."
+
+
+# ---- request and response documents -------------------------------------------------------
+
+
+class RegisterIn(BaseModel):
+    email: str = Field(max_length=MAX_EMAIL_LENGTH)
+    password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+
+
+class LoginIn(RegisterIn):
+    pass
+
+
+class VerifyEmailIn(BaseModel):
+    token: str = Field(max_length=200)
+
+
+class ResendVerificationIn(BaseModel):
+    email: str = Field(max_length=MAX_EMAIL_LENGTH)
+
+
+class RefreshIn(BaseModel):
+    refresh: str = Field(max_length=4096)
+
+
+class TokenPair(PublicModel):
+    access: str
+    refresh: str
+
+
+# ---- rate limits ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Limit:
+    attempts: int
+    window: float  # seconds
+
+
+REGISTER_PER_ADDRESS = Limit(20, 3600)
+REGISTER_PER_EMAIL = Limit(5, 3600)
+LOGIN_FAILURES_PER_ADDRESS = Limit(30, 300)
+LOGIN_FAILURES_PER_EMAIL = Limit(10, 300)
+
+
+class RateLimiter:
+    """Sliding windows in memory, keyed by (bucket, key). One per server; the local CLI has none."""
+
+    def __init__(self, clock=time.monotonic) -> None:
+        self._clock = clock
+        self._hits: dict[tuple[str, str], deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, bucket: str, key: str, limit: Limit) -> None:
+        """RateLimited when `key` already used up `limit` in this bucket."""
+        with self._lock:
+            hits = self._window(bucket, key, limit)
+            if len(hits) >= limit.attempts:
+                wait = int(limit.window - (self._clock() - hits[0])) + 1
+                raise RateLimited("Too many attempts.", hint=f"Try again in {wait} seconds", details={"retry_after": wait})
+
+    def record(self, bucket: str, key: str, limit: Limit) -> None:
+        with self._lock:
+            self._window(bucket, key, limit).append(self._clock())
+
+    def hit(self, bucket: str, key: str, limit: Limit) -> None:
+        self.check(bucket, key, limit)
+        self.record(bucket, key, limit)
+
+    def _window(self, bucket: str, key: str, limit: Limit) -> deque[float]:
+        hits = self._hits.setdefault((bucket, key), deque())
+        horizon = self._clock() - limit.window
+        while hits and hits[0] <= horizon:
+            hits.popleft()
+        return hits
+
+
+# ---- passwords and emails -----------------------------------------------------------------
+
+
+@cache
+def _hasher():
+    from argon2 import PasswordHasher
+
+    return PasswordHasher()
+
+
+@cache
+def _dummy_hash() -> str:
+    return _hasher().hash(secrets.token_urlsafe(16))
+
+
+def hash_password(password: str) -> str:
+    return _hasher().hash(password)
+
+
+def password_matches(password_hash: str, password: str) -> bool:
+    from argon2.exceptions import InvalidHashError, VerificationError
+
+    try:
+        return _hasher().verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def normalize_email(email: str) -> str:
+    """The validated, lower-case form of an address; BadInput with `details` when it is not one."""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise BadInput("Invalid registration.", details=[_field("email", str(exc))]) from None
+
+
+def _field(name: str, message: str) -> dict[str, str]:
+    return {"field": name, "message": message, "type": "value_error"}
+
+
+def check_password(password: str, email: str) -> None:
+    problems = []
+    if len(password) < MIN_PASSWORD_LENGTH:
+        problems.append(_field("password", f"The password must have at least {MIN_PASSWORD_LENGTH} characters."))
+    if password.strip().lower() == email.lower():
+        problems.append(_field("password", "The password must not be the email address."))
+    if problems:
+        raise BadInput("Invalid registration.", details=problems)
+
+
+def _lookup_email(email: str) -> str:
+    """The key under which an address is stored or limited, without validating it."""
+    return email.strip().lower()
+
+
+# ---- registration and verification --------------------------------------------------------
+
+
+def register(ctx: Context, *, email: str, password: str, client: str = "local", limiter: RateLimiter | None = None) -> MessageResult:
+    """Create an unverified account and mail its verification token.
+
+    The answer is the same whether or not the address already has an account, so registration
+    cannot be used to find out who has one; the owner of an existing account gets a notice instead.
+    """
+    if limiter:
+        limiter.hit("register-address", client, REGISTER_PER_ADDRESS)
+        limiter.hit("register-email", _lookup_email(email), REGISTER_PER_EMAIL)
+    normalized = normalize_email(email)
+    check_password(password, normalized)
+    with ctx.session() as session:
+        user = _user_by_email(session, normalized)
+        if user is None:
+            user = _create_user(session, normalized, password)
+            _send_verification(session, ctx.settings, user)
+        elif not user.email_verified:
+            _send_verification(session, ctx.settings, user)
+        else:
+            _send_already_registered(ctx.settings, user)
+    return MessageResult(message=REGISTERED)
+
+
+def _create_user(session: Session, email: str, password: str) -> User:
+    user = User(email=email, password_hash=hash_password(password))
+    session.add(user)
+    session.commit()
+    session.refresh(user)
+    return user
+
+
+def _user_by_email(session: Session, email: str) -> User | None:
+    return session.exec(select(User).where(User.email == _lookup_email(email))).first()
+
+
+def _token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _send_verification(session: Session, settings: Settings, user: User) -> None:
+    token = secrets.token_urlsafe(32)
+    row = EmailToken(user_id=user.id, token_hash=_token_digest(token), purpose=VERIFY_PURPOSE, expires_at=utcnow() + EMAIL_TOKEN_TTL)
+    session.add(row)
+    session.commit()
+    body = (
+        "Welcome to manimagent.\n\n"
+        "Confirm your email address with this token (valid for 24 hours, usable once):\n\n"
+        f"Verification token: {token}\n\n"
+        "Send it to POST /api/auth/verify-email/ as {\"token\": \"...\"}, or run\n"
+        f"  manimagent auth verify-email {token}\n\n"
+        "If you did not register, ignore this mail.\n"
+    )
+    mail.send_mail(settings, to=user.email, subject="Verify your manimagent account", body=body)
+
+
+def _send_already_registered(settings: Settings, user: User) -> None:
+    body = (
+        "Someone (maybe you) tried to register a manimagent account with this address, "
+        "which already has a verified account.\n\nLog in with your password instead. "
+        "If it was not you, nothing changed.\n"
+    )
+    mail.send_mail(settings, to=user.email, subject="Your manimagent account", body=body)
+
+
+def resend_verification(ctx: Context, *, email: str, client: str = "local", limiter: RateLimiter | None = None) -> MessageResult:
+    """A new verification token for an unverified account; the same answer for every address."""
+    if limiter:
+        limiter.hit("register-address", client, REGISTER_PER_ADDRESS)
+        limiter.hit("register-email", _lookup_email(email), REGISTER_PER_EMAIL)
+    with ctx.session() as session:
+        user = _user_by_email(session, email)
+        if user is not None and not user.email_verified and user.is_active:
+            _send_verification(session, ctx.settings, user)
+    return MessageResult(message=RESENT)
+
+
+def verify_email(ctx: Context, *, token: str) -> MessageResult:
+    """Mark the account of a valid, unused, unexpired token verified; the token is spent."""
+    with ctx.session() as session:
+        row = session.exec(
+            select(EmailToken).where(EmailToken.token_hash == _token_digest(token.strip()), EmailToken.purpose == VERIFY_PURPOSE)
+        ).first()
+        if row is None or row.expires_at <= utcnow() or not _spend_email_token(session, row):
+            raise BadInput(BAD_EMAIL_TOKEN, hint="Ask for a new one with POST /api/auth/resend-verification/")
+        user = session.get(User, row.user_id)
+        user.email_verified = True
+        session.add(user)
+        _spend_other_email_tokens(session, user.id)
+        session.commit()
+    return MessageResult(message=VERIFIED)
+
+
+def _spend_email_token(session: Session, row: EmailToken) -> bool:
+    """Mark the token used; False when another request used it first."""
+    result = session.execute(
+        update(EmailToken).where(col(EmailToken.id) == row.id, col(EmailToken.used_at).is_(None)).values(used_at=utcnow())
+    )
+    return result.rowcount == 1
+
+
+def _spend_other_email_tokens(session: Session, user_id: int) -> None:
+    session.execute(
+        update(EmailToken)
+        .where(col(EmailToken.user_id) == user_id, col(EmailToken.purpose) == VERIFY_PURPOSE, col(EmailToken.used_at).is_(None))
+        .values(used_at=utcnow())
+    )
+
+
+# ---- login and tokens ---------------------------------------------------------------------
+
+
+def login(ctx: Context, *, email: str, password: str, client: str = "local", limiter: RateLimiter | None = None) -> TokenPair:
+    """A fresh token pair (a new family) for a verified account with the right password."""
+    key = _lookup_email(email)
+    if limiter:
+        limiter.check("login-address", client, LOGIN_FAILURES_PER_ADDRESS)
+        limiter.check("login-email", key, LOGIN_FAILURES_PER_EMAIL)
+    with ctx.session() as session:
+        user = _user_by_email(session, key)
+        if not _credentials_ok(user, password):
+            if limiter:
+                limiter.record("login-address", client, LOGIN_FAILURES_PER_ADDRESS)
+                limiter.record("login-email", key, LOGIN_FAILURES_PER_EMAIL)
+            raise Unauthorized(BAD_CREDENTIALS)
+        if not user.email_verified:
+            raise Forbidden(NOT_VERIFIED)
+        _after_login(session, user, password)
+        return _issue_pair(session, ctx.settings, user, family=uuid.uuid4().hex)
+
+
+def _credentials_ok(user: User | None, password: str) -> bool:
+    if user is None:
+        password_matches(_dummy_hash(), password)  # the same work as for a real account
+        return False
+    return password_matches(user.password_hash, password) and user.is_active
+
+
+def _after_login(session: Session, user: User, password: str) -> None:
+    if _hasher().check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.last_login = utcnow()
+    session.add(user)
+    session.commit()
+
+
+def _issue_pair(session: Session, settings: Settings, user: User, *, family: str) -> TokenPair:
+    now = datetime.now(timezone.utc)
+    jti = uuid.uuid4().hex
+    session.add(RefreshToken(jti=jti, family=family, user_id=user.id, expires_at=(now + REFRESH_TTL).replace(tzinfo=None)))
+    session.commit()
+    access = encode_token(settings, {"sub": str(user.id), "type": "access", "fam": family}, now, ACCESS_TTL)
+    refresh = encode_token(settings, {"sub": str(user.id), "type": "refresh", "fam": family, "jti": jti}, now, REFRESH_TTL)
+    return TokenPair(access=access, refresh=refresh)
+
+
+def encode_token(settings: Settings, claims: dict[str, Any], now: datetime, ttl: timedelta) -> str:
+    import jwt
+
+    body = {"jti": uuid.uuid4().hex, **claims, "iat": now, "exp": now + ttl}
+    return jwt.encode(body, secret_key(settings), algorithm=ALGORITHM)
+
+
+def decode_token(settings: Settings, token: str, kind: str) -> dict[str, Any]:
+    """The claims of a valid, unexpired token of that kind; Unauthorized otherwise."""
+    import jwt
+
+    message = BAD_ACCESS if kind == "access" else BAD_REFRESH
+    try:
+        claims = jwt.decode(token, secret_key(settings), algorithms=[ALGORITHM], options={"require": ["exp", "iat", "sub", "jti"]})
+    except jwt.PyJWTError:
+        raise Unauthorized(message) from None
+    if claims.get("type") != kind or not str(claims.get("sub", "")).isdigit() or not claims.get("fam"):
+        raise Unauthorized(message)
+    return claims
+
+
+def refresh_tokens(ctx: Context, *, refresh: str) -> TokenPair:
+    """Rotate: retire this refresh token and issue a new pair; a retired one revokes its family."""
+    claims = decode_token(ctx.settings, refresh, "refresh")
+    with ctx.session() as session:
+        row = session.exec(select(RefreshToken).where(RefreshToken.jti == claims["jti"])).first()
+        if row is None or row.revoked_at is not None or str(row.user_id) != claims["sub"]:
+            raise Unauthorized(BAD_REFRESH)
+        if not _spend_refresh_token(session, row):
+            _revoke_family(session, row.family)
+            raise Unauthorized(REFRESH_REUSED)
+        user = session.get(User, row.user_id)
+        if user is None or not user.is_active:
+            raise Unauthorized(BAD_REFRESH)
+        return _issue_pair(session, ctx.settings, user, family=row.family)
+
+
+def _spend_refresh_token(session: Session, row: RefreshToken) -> bool:
+    result = session.execute(
+        update(RefreshToken)
+        .where(col(RefreshToken.id) == row.id, col(RefreshToken.used_at).is_(None), col(RefreshToken.revoked_at).is_(None))
+        .values(used_at=utcnow())
+    )
+    session.commit()
+    return result.rowcount == 1
+
+
+def _revoke_family(session: Session, family: str) -> None:
+    session.execute(
+        update(RefreshToken).where(col(RefreshToken.family) == family, col(RefreshToken.revoked_at).is_(None)).values(revoked_at=utcnow())
+    )
+    session.commit()
+
+
+def logout(ctx: Context, *, refresh: str) -> MessageResult:
+    """Revoke the login (token family) a refresh token belongs to."""
+    claims = decode_token(ctx.settings, refresh, "refresh")
+    with ctx.session() as session:
+        row = session.exec(select(RefreshToken).where(RefreshToken.jti == claims["jti"])).first()
+        if row is not None and str(row.user_id) == claims["sub"]:
+            _revoke_family(session, row.family)
+    return MessageResult(message="Logged out.")
+
+
+def authenticate(ctx: Context, *, access: str) -> UserPublic:
+    """The verified, active user an access token was issued to, while its login is not revoked."""
+    claims = decode_token(ctx.settings, access, "access")
+    with ctx.session() as session:
+        user = session.get(User, int(claims["sub"]))
+        if user is None or not user.is_active or not user.email_verified or _family_revoked(session, claims["fam"]):
+            raise Unauthorized(BAD_ACCESS)
+        return UserPublic.model_validate(user)
+
+
+def _family_revoked(session: Session, family: str) -> bool:
+    query = select(RefreshToken.id).where(RefreshToken.family == family, col(RefreshToken.revoked_at).is_not(None)).limit(1)
+    return session.exec(query).first() is not None
+
+
+# ---- profile and admin ----------------------------------------------------------------------
+
+
+def get_profile(ctx: Context) -> UserPublic:
+    """The account of `ctx.user_id`."""
+    with ctx.session() as session:
+        user = session.get(User, ctx.user_id) if ctx.user_id is not None else None
+        if user is None:
+            raise Unauthorized("Not logged in.", hint="Run `manimagent auth login`")
+        return UserPublic.model_validate(user)
+
+
+def promote(ctx: Context, *, email: str) -> UserPublic:
+    """Make an account an administrator (on the server's machine only)."""
+    if not ctx.is_admin:
+        raise Forbidden("Only an administrator can promote accounts.")
+    with ctx.session() as session:
+        user = _user_by_email(session, email)
+        if user is None:
+            raise NotFound(f"no account with email {email!r}", hint="Register it first")
+        user.is_admin = True
+        session.add(user)
+        session.commit()
+        session.refresh(user)
+        return UserPublic.model_validate(user)
+
+
+# ---- the signing secret ---------------------------------------------------------------------
+
+_secret_lock = threading.Lock()
+
+
+def secret_key(settings: Settings) -> str:
+    """MANIMAGENT_SECRET_KEY, else the one generated for this home (keyring, else a 0600 file)."""
+    if settings.values.get("secret_key"):
+        return settings.values["secret_key"]
+    with _secret_lock:
+        if not settings.values.get("secret_key"):
+            value, source = _stored_or_new_secret(settings.paths.data)
+            settings.values["secret_key"] = value
+            settings.sources["secret_key"] = source
+    return settings.values["secret_key"]
+
+
+def _stored_or_new_secret(home: Path) -> tuple[str, str]:
+    path = home / SECRET_FILE_NAME
+    if path.is_file():
+        return path.read_text(encoding="utf-8").strip(), f"file {path}"
+    stored = _keyring_secret(home)
+    if stored:
+        return stored, "keyring"
+    value = secrets.token_urlsafe(48)
+    if _keyring_store_secret(home, value):
+        return value, "keyring"
+    _write_secret_file(path, value)
+    return path.read_text(encoding="utf-8").strip(), f"file {path}"
+
+
+def _keyring_secret(home: Path) -> str | None:
+    try:
+        import keyring
+
+        return keyring.get_password(SECRET_KEYRING_SERVICE, str(home))
+    except Exception:  # noqa: BLE001 - any keyring failure means: use the file
+        return None
+
+
+def _keyring_store_secret(home: Path, value: str) -> bool:
+    try:
+        import keyring
+
+        keyring.set_password(SECRET_KEYRING_SERVICE, str(home), value)
+        return keyring.get_password(SECRET_KEYRING_SERVICE, str(home)) == value
+    except Exception:  # noqa: BLE001 - no usable keyring: fall back to the file
+        return False
+
+
+def _write_secret_file(path: Path, value: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return  # another process wrote it first; the caller reads that one
+    except OSError as exc:
+        raise ConfigError(f"cannot write the secret key file {path}: {exc}", hint="Set MANIMAGENT_SECRET_KEY") from exc
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(value + "\n")

@@ -1,0 +1,33 @@
+"""Showing the effective settings and where each came from."""
+
+from __future__ import annotations
+
+from manimagent.services.schemas import SettingPublic
+from manimagent.settings import SETTINGS, Settings, load_settings
+
+MASK = "********"
+
+
+def show_config(settings: Settings | None = None) -> list[SettingPublic]:
+    settings = settings or load_settings()
+    rows = [SettingPublic(name="home", value=settings.home, source=settings.sources["home"], help="folder of all state")]
+    for setting in SETTINGS:
+        value = settings.values[setting.name]
+        if setting.secret and value:
+            value = MASK
+        if setting.name == "database_url" and value is None:
+            value = settings.database_url_effective
+        rows.append(SettingPublic(name=setting.name, value=value, source=settings.sources[setting.name], help=setting.help))
+    return rows
+
+
+def config_paths(settings: Settings | None = None) -> dict[str, str]:
+    settings = settings or load_settings()
+    paths = settings.paths
+    return {
+        "config": str(paths.config_file),
+        "home": str(paths.data),
+        "database": settings.database_url_effective,
+        "media": str(paths.media),
+        "outbox": str(paths.outbox),
+    }

@@ -1,0 +1,193 @@
+"""The documents the CLI prints with --json and the server returns: one schema per shape."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class PublicModel(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class ScriptSummary(PublicModel):
+    """A script in a list (no code)."""
+
+    id: str
+    prompt: str
+    scene_class: str | None = None
+    scenes: list[str] = Field(default_factory=list)
+    status: str
+    source: str = "generated"
+    provider: str | None = None
+    model: str | None = None
+    parent: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ScriptPublic(ScriptSummary):
+    """One script with its code and history."""
+
+    content: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    fixes: list[dict[str, Any]] = Field(default_factory=list)
+    provider_attempts: list[dict[str, Any]] = Field(default_factory=list)
+    error: str | None = None
+    executions: list[str] = Field(default_factory=list)
+
+
+class ExecutionPublic(PublicModel):
+    id: str
+    script: str
+    attempt_number: int
+    status: str
+    is_successful: bool
+    engine: str
+    container: str | None = None
+    quality: str
+    format: str
+    scenes: list[str] = Field(default_factory=list)
+    output_path: str | None = None
+    outputs: list[str] = Field(default_factory=list)
+    output_url: str | None = None
+    error: str | None = None
+    error_type: str | None = None
+    error_line: int | None = None
+    fixes: list[dict[str, Any]] = Field(default_factory=list)
+    created_at: datetime
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    duration: float | None = None
+
+
+class ExecutionDetail(ExecutionPublic):
+    log: str = ""
+    original_script: str = ""
+    modified_script: str | None = None
+
+
+class ExecuteResult(PublicModel):
+    """`scripts execute`, `executions retry`, `render` and POST .../execute/."""
+
+    success: bool
+    script_id: str
+    execution_id: str | None = None
+    output_path: str | None = None
+    output_url: str | None = None
+    outputs: list[str] = Field(default_factory=list)
+    attempts: int = 0
+    executions: list[str] = Field(default_factory=list)
+    status: str
+    error: str | None = None
+
+
+class GenerateResult(PublicModel):
+    """`generate`: a prompt all the way to a video."""
+
+    success: bool
+    script_id: str | None = None
+    execution_id: str | None = None
+    output_path: str | None = None
+    output_url: str | None = None
+    outputs: list[str] = Field(default_factory=list)
+    attempts: int = 0
+    provider: str | None = None
+    model: str | None = None
+    status: str
+    error: str | None = None
+
+
+class ScriptGenerateResult(PublicModel):
+    """`scripts generate`, `scripts refine` and POST .../generate/."""
+
+    success: bool
+    script_id: str | None = None
+    message: str
+    provider: str | None = None
+    model: str | None = None
+    status: str
+    execution: ExecuteResult | None = None
+    error: str | None = None
+
+
+class ProviderPublic(PublicModel):
+    id: int
+    name: str
+    provider_type: str
+    model_name: str | None = None
+    base_url: str | None = None
+    priority: int
+    is_active: bool
+    api_key_env: str | None = None
+    deployment: str | None = None
+    api_version: str | None = None
+    key_source: str = "none"
+
+
+class ProviderTestResult(PublicModel):
+    success: bool
+    provider: str
+    model: str
+    latency_ms: float | None = None
+    reply: str | None = None
+    error: str | None = None
+
+
+class ContainerPublic(PublicModel):
+    id: int
+    name: str
+    image: str
+    docker_id: str | None = None
+    is_running: bool
+    memory_limit: str
+    cpu_limit: float
+    pids_limit: int
+    last_checked_at: datetime | None = None
+    created_at: datetime
+
+
+class ContainerStatus(PublicModel):
+    success: bool
+    name: str
+    is_running: bool
+    docker_id: str | None = None
+    status: str | None = None
+    message: str | None = None
+
+
+class UserPublic(PublicModel):
+    id: int
+    email: str
+    email_verified: bool
+    is_admin: bool = False
+    date_joined: datetime
+    last_login: datetime | None = None
+
+
+class MessageResult(PublicModel):
+    message: str
+
+
+class SettingPublic(PublicModel):
+    name: str
+    value: Any = None
+    source: str
+    help: str = ""
+
+
+class DoctorCheck(PublicModel):
+    name: str
+    ok: bool
+    detail: str
+    fix: str | None = None
+    required: bool = True
+
+
+class DoctorReport(PublicModel):
+    ok: bool
+    checks: list[DoctorCheck]

@@ -1,0 +1,118 @@
+"""Scripts: import, list, show, export, remove."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from sqlmodel import Session, col, select
+
+from manimagent.errors import BadInput
+from manimagent.scriptcheck.check import check_script
+from manimagent.scriptcheck.names import manim_names
+from manimagent.scriptcheck.source import decode_script, read_script_file
+from manimagent.services.context import Context
+from manimagent.services.ids import resolve_uuid
+from manimagent.services.schemas import ScriptPublic, ScriptSummary
+from manimagent.paths import cache_dir
+from manimagent.store.models import Execution, Script, ScriptStatus, utcnow
+
+MAX_LIST = 10_000
+
+
+def known_manim_names(ctx: Context) -> frozenset[str]:
+    return manim_names(cache_dir(ctx.settings.paths))
+
+
+def script_summary(script: Script) -> ScriptSummary:
+    return ScriptSummary.model_validate({**script.model_dump(), "parent": script.parent_id})
+
+
+def script_public(session: Session, script: Script) -> ScriptPublic:
+    executions = session.exec(
+        select(Execution.id).where(Execution.script_id == script.id).order_by(col(Execution.created_at))
+    ).all()
+    return ScriptPublic.model_validate({**script.model_dump(), "parent": script.parent_id, "executions": list(executions)})
+
+
+def create_script_row(ctx: Context, *, code: str, prompt: str, source: str, label: str) -> Script:
+    """Check `code` is a Manim script and store it as a new Script."""
+    report = check_script(code, known_manim_names(ctx), label)
+    script = Script(
+        owner_id=ctx.user_id,
+        prompt=prompt,
+        content=code,
+        scenes=report.scenes,
+        scene_class=report.scenes[0],
+        source=source,
+        status=ScriptStatus.PENDING.value,
+    )
+    with ctx.session() as session:
+        session.add(script)
+        session.commit()
+    return script
+
+
+def import_script(ctx: Context, *, path: str | None = None, code: str | None = None, prompt: str | None = None) -> ScriptPublic:
+    """Store a Manim file (or text) as a script without rendering it."""
+    if code is None:
+        if path is None:
+            raise BadInput("give a file to import")
+        code = read_script_file(path)
+    else:
+        code = decode_script(code.encode("utf-8"), "the script")
+    label = path or "the script"
+    default_prompt = f"imported from {Path(path).name}" if path else "imported"
+    script = create_script_row(ctx, code=code, prompt=prompt or default_prompt, source="imported", label=label)
+    return get_script(ctx, ref=script.id)
+
+
+def list_scripts(ctx: Context, *, status: str | None = None, limit: int | None = None) -> list[ScriptSummary]:
+    if status is not None and status not in {item.value for item in ScriptStatus}:
+        raise BadInput(f"unknown status {status!r}", hint=f"Use one of: {', '.join(item.value for item in ScriptStatus)}")
+    if limit is not None and limit < 1:
+        raise BadInput("--limit must be at least 1")
+    query = select(Script).order_by(col(Script.created_at).desc()).limit(limit or MAX_LIST)
+    if status:
+        query = query.where(Script.status == status)
+    if ctx.user_id is not None:
+        query = query.where(Script.owner_id == ctx.user_id)
+    with ctx.session() as session:
+        return [script_summary(script) for script in session.exec(query).all()]
+
+
+def get_script(ctx: Context, *, ref: str) -> ScriptPublic:
+    with ctx.session() as session:
+        return script_public(session, resolve_uuid(session, ctx, Script, ref, "script"))
+
+
+def export_script(ctx: Context, *, ref: str, output: str | None = None) -> str:
+    """The script's code; written to `output` when given (returns the path then)."""
+    script = get_script(ctx, ref=ref)
+    if output is None:
+        return script.content
+    target = Path(output).expanduser()
+    if target.is_dir():
+        target = target / f"{script.scene_class or 'scene'}.py"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(script.content, encoding="utf-8")
+    except OSError as exc:
+        raise BadInput(f"cannot write {output}: {exc.strerror}") from exc
+    return str(target)
+
+
+def remove_script(ctx: Context, *, ref: str) -> str:
+    """Delete a script, its executions and their media. Refinements keep living (their parent is cleared)."""
+    with ctx.session() as session:
+        script = resolve_uuid(session, ctx, Script, ref, "script")
+        for execution in session.exec(select(Execution).where(Execution.script_id == script.id)).all():
+            session.delete(execution)
+        for child in session.exec(select(Script).where(Script.parent_id == script.id)).all():
+            child.parent_id = None
+            child.updated_at = utcnow()
+            session.add(child)
+        session.delete(script)
+        session.commit()
+    shutil.rmtree(ctx.settings.paths.media / script.id, ignore_errors=True)
+    return script.id
