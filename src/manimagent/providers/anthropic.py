@@ -31,7 +31,7 @@ def import_sdk() -> ModuleType:
 
 class AnthropicProvider(LLMProvider):
     type_name = "anthropic"
-    default_model = "claude-sonnet-4-5"
+    default_model = "claude-sonnet-5-5"
     vendor_key_envs = ("ANTHROPIC_API_KEY",)
 
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 from typing import Any
 
 from google import genai
@@ -123,12 +124,17 @@ def _finish_reason(response: types.GenerateContentResponse) -> str | None:
     return None
 
 
+def _is_bad_key(exc: genai_errors.APIError) -> bool:
+    """Gemini answers a wrong API key with 400 INVALID_ARGUMENT and reason API_KEY_INVALID."""
+    return exc.code == 400 and "API_KEY_INVALID" in json.dumps(exc.details, default=str)
+
+
 def classify_gemini_error(exc: BaseException, provider: LLMProvider) -> ProviderError:
     """Map a google-genai (or its HTTP client's) exception to a ProviderError kind."""
     common = {"config": provider.config, "api_key": provider.api_key, "vendor_envs": provider.vendor_key_envs}
     if isinstance(exc, genai_errors.APIError):
         status = exc.code if isinstance(exc.code, int) else None
-        kind = kind_for_status(status) if status else "server"
+        kind = "auth" if _is_bad_key(exc) else kind_for_status(status) if status else "server"
         return provider_error(kind, exc.message or exc.status or str(exc), status=status, **common)
     if isinstance(exc, TIMEOUT_ERRORS):
         return provider_error("timeout", "", **common)
