@@ -40,6 +40,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(int(ExitCode.BAD_INPUT) if isinstance(exc, click.UsageError) else exc.exit_code)
     except BrokenPipeError:
         sys.exit(0)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, not a traceback
+        if debug_enabled():
+            raise
+        _error(f"unexpected {type(exc).__name__}: {exc} (set MANIMAGENT_DEBUG=1 for the traceback).")
+        sys.exit(int(ExitCode.FAILED))
     sys.exit(code if isinstance(code, int) else 0)
 
 

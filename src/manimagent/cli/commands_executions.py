@@ -1,0 +1,88 @@
+"""`manimagent executions ...`: render attempts — list, show (with the log), retry."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from manimagent.cli.options import ContainerOption, EngineOption, JsonOption, MaxAttemptsOption
+from manimagent.cli.output import output
+from manimagent.cli.results import print_execute_result
+
+app = typer.Typer(help="Render attempts: list, show, retry.", no_args_is_help=True)
+
+
+def _ctx(events=None):
+    from manimagent.services.context import local_context
+
+    return local_context(events=events) if events else local_context()
+
+
+@app.command("list")
+def list_(
+    script: Annotated[Optional[str], typer.Option("--script", help="Only the executions of this script.")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", "-n", min=1, help="At most N, newest first.")] = None,
+    json_: JsonOption = False,
+) -> None:
+    """Executions, newest first."""
+    from manimagent.services.executions import list_executions
+
+    rows = list_executions(_ctx(), script_ref=script, limit=limit)
+    if json_:
+        return output.json(rows)
+    output.table(
+        ["id", "script", "attempt", "status", "engine", "output / error"],
+        [(row.id[:8], row.script[:8], row.attempt_number, row.status, row.engine, row.output_path or row.error or "") for row in rows],
+    )
+
+
+@app.command("show")
+def show(
+    ref: Annotated[str, typer.Argument(help="Execution id (a unique prefix of 4+ characters works).")],
+    log: Annotated[bool, typer.Option("--log", help="Print the render log too.")] = False,
+    json_: JsonOption = False,
+) -> None:
+    """One execution: status, engine, timings, output, error."""
+    from manimagent.services.executions import get_execution
+
+    row = get_execution(_ctx(), ref=ref)
+    if json_:
+        return output.json(row if log else row.model_copy(update={"log": ""}))
+    output.fields(
+        [
+            ("id", row.id),
+            ("script", row.script),
+            ("attempt", row.attempt_number),
+            ("status", row.status),
+            ("engine", f"{row.engine} {row.container or ''}".strip()),
+            ("quality/format", f"{row.quality}/{row.format}"),
+            ("scenes", ", ".join(row.scenes)),
+            ("output", row.output_path or "-"),
+            ("error", row.error or "-"),
+            ("fixes", "; ".join(fix.get("description", "") for fix in row.fixes) or "-"),
+            ("duration", f"{row.duration:.2f} s" if row.duration else "-"),
+        ]
+    )
+    if log:
+        output.line(row.log)
+
+
+@app.command("retry")
+def retry(
+    ref: Annotated[str, typer.Argument(help="Execution id to run again.")],
+    engine: EngineOption = None,
+    container: ContainerOption = None,
+    max_attempts: MaxAttemptsOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Render the execution's script again with the same settings (a new execution)."""
+    from manimagent.cli.progress import EventPrinter
+    from manimagent.services.executions import retry_execution
+
+    printer = EventPrinter(stream_code=not json_)
+    try:
+        result = retry_execution(_ctx(printer), ref=ref, engine=engine, container=container, max_attempts=max_attempts)
+    finally:
+        printer.close()
+    print_execute_result(result, json_=json_)

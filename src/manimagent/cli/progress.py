@@ -1,0 +1,90 @@
+"""Drawing pipeline events on stderr: provider, streamed code, findings, fixes, render progress."""
+
+from __future__ import annotations
+
+from manimagent.cli.output import output
+from manimagent.events import (
+    CheckFinding,
+    CodeReady,
+    Done,
+    Event,
+    FixApplied,
+    LlmDelta,
+    ProviderFailed,
+    ProviderSelected,
+    RenderFailed,
+    RenderProgress,
+    RenderStarted,
+    RepairStarted,
+)
+
+
+class EventPrinter:
+    """An event sink for the CLI. `stream_code` shows the LLM's text as it arrives."""
+
+    def __init__(self, *, stream_code: bool = True):
+        self.stream_code = stream_code
+        self.status = None
+        self.streaming = False
+
+    def __call__(self, event: Event) -> None:
+        handler = getattr(self, f"_on_{event.kind}", None)
+        if handler is not None:
+            handler(event)
+
+    def close(self) -> None:
+        self._stop_status()
+
+    def _on_provider_selected(self, event: ProviderSelected) -> None:
+        output.info(f"Provider: {event.provider} ({event.model})")
+
+    def _on_provider_failed(self, event: ProviderFailed) -> None:
+        then = "; trying the next provider" if event.falling_back else ""
+        output.notice(f"Provider {event.provider} failed ({event.error_kind}): {event.error}{then}")
+
+    def _on_llm_delta(self, event: LlmDelta) -> None:
+        if self.stream_code:
+            self.streaming = True
+            output.err.print(event.text, end="", markup=False, highlight=False, style="dim")
+
+    def _on_code_ready(self, event: CodeReady) -> None:
+        if self.streaming:
+            output.err.print()
+            self.streaming = False
+        output.info(f"Script ready: {', '.join(event.scenes) or 'no scene found'}")
+
+    def _on_check_finding(self, event: CheckFinding) -> None:
+        output.notice(f"{event.severity}: {event.message}")
+
+    def _on_fix_applied(self, event: FixApplied) -> None:
+        where = f" (line {event.line})" if event.line else ""
+        output.info(f"Fixed{where}: {event.description}")
+
+    def _on_render_started(self, event: RenderStarted) -> None:
+        self._stop_status()
+        label = f"Rendering {', '.join(event.scenes)} with {event.engine} (attempt {event.attempt} of {event.max_attempts})"
+        output.info(label)
+        if output.err.is_terminal:
+            self.status = output.err.status(label)
+            self.status.start()
+
+    def _on_render_progress(self, event: RenderProgress) -> None:
+        if self.status is not None:
+            self.status.update(f"Rendering {event.scene}: animation {event.animation}, {event.percent:.0f}%")
+
+    def _on_render_failed(self, event: RenderFailed) -> None:
+        self._stop_status()
+        output.notice(f"Attempt {event.attempt} failed: {event.error}")
+
+    def _on_repair_started(self, event: RepairStarted) -> None:
+        output.info(f"Repairing for attempt {event.attempt} of {event.max_attempts}")
+
+    def _on_done(self, event: Done) -> None:
+        self._stop_status()
+        if event.success:
+            output.success(f"Done: {event.output_path}")
+
+    def _stop_status(self) -> None:
+        if self.status is not None:
+            self.status.stop()
+            self.status = None

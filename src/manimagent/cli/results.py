@@ -1,0 +1,25 @@
+"""Printing the results shared by several commands, and their exit codes."""
+
+from __future__ import annotations
+
+import typer
+
+from manimagent.cli.output import output
+from manimagent.errors import ExitCode
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from manimagent.services.schemas import ExecuteResult
+
+
+def print_execute_result(result: ExecuteResult, *, json_: bool) -> None:
+    """Print an execution result; a failed render exits 1 after printing."""
+    if json_:
+        output.json(result)
+    elif result.success:
+        output.line(result.output_path or "")
+    else:
+        output.error(f"no attempt succeeded ({result.attempts} tried): {result.error}")
+        output.info(f"See the log: manimagent executions show {result.execution_id} --log")
+    if not result.success:
+        raise typer.Exit(int(ExitCode.FAILED))

@@ -1,0 +1,63 @@
+"""The FastAPI application factory: settings, worker pool, rate limiter, error handlers, routers."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from manimagent import __version__
+from manimagent.server import (
+    routes_auth,
+    routes_containers,
+    routes_executions,
+    routes_media,
+    routes_providers,
+    routes_scripts,
+)
+from manimagent.server.bodylimit import BodyLimitMiddleware
+from manimagent.server.handlers import install_handlers
+from manimagent.server.jobs import Jobs
+from manimagent.services.auth import RateLimiter, secret_key
+from manimagent.settings import Settings, load_settings
+
+ROUTERS = (routes_auth, routes_scripts, routes_executions, routes_providers, routes_containers, routes_media)
+DESCRIPTION = (
+    "Turn a sentence into a rendered Manim video. Sign in with POST /api/auth/login/ and send the "
+    "access token as `Authorization: Bearer <token>`. Errors are `{\"error\": ...}`."
+)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """A new app over `settings` (default: the current environment's)."""
+    settings = settings or load_settings()
+    settings.paths.ensure()
+    secret_key(settings)  # generate and keep it now, not on the first request
+    app = FastAPI(title="manimagent", version=__version__, description=DESCRIPTION, lifespan=_lifespan)
+    app.state.settings = settings
+    app.state.limiter = RateLimiter()
+    app.state.jobs = Jobs(settings.workers)
+    install_handlers(app)
+    for module in ROUTERS:
+        app.include_router(module.router)
+    _add_middleware(app, settings)
+    return app
+
+
+def _add_middleware(app: FastAPI, settings: Settings) -> None:
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    origins = [origin.strip() for origin in (settings.cors_origins or "").split(",") if origin.strip()]
+    if origins:  # added last: outermost, so even a 413 carries the CORS headers
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI):
+    yield
+    app.state.jobs.shutdown()

@@ -1,0 +1,38 @@
+"""The render worker pool: generate and execute run here, off the event loop, `settings.workers` at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Callable, TypeVar
+
+log = logging.getLogger("manimagent.server")
+T = TypeVar("T")
+
+
+class Jobs:
+    def __init__(self, workers: int) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="manimagent-worker")
+
+    async def run(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run `fn` in the pool and wait for its result (the request waits too)."""
+        return await asyncio.wrap_future(self.start(fn, *args, **kwargs))
+
+    def start(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        """Queue `fn` in the pool; failures of jobs nobody waits for are logged."""
+        future = self._executor.submit(functools.partial(fn, *args, **kwargs))
+        future.add_done_callback(_log_failure)
+        return future
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _log_failure(future: Future) -> None:
+    if future.cancelled():
+        return
+    exc = future.exception()
+    if exc is not None:
+        log.warning("background job failed: %s: %s", type(exc).__name__, exc)

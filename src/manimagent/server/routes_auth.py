@@ -1,0 +1,54 @@
+"""/api/auth/: register, verify email, resend, login, token refresh, logout, profile."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from manimagent.server.deps import AnonymousContext, ClientAddress, ContextDep, LimiterDep
+from manimagent.services import auth
+from manimagent.services.auth import LoginIn, RefreshIn, RegisterIn, ResendVerificationIn, TokenPair, VerifyEmailIn
+from manimagent.services.schemas import MessageResult, UserPublic
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+
+@router.post("/register/", status_code=201, response_model=MessageResult)
+def register(body: RegisterIn, ctx: AnonymousContext, client: ClientAddress, limiter: LimiterDep) -> MessageResult:
+    """Create an account; the verification token is mailed (or written to the outbox)."""
+    return auth.register(ctx, email=body.email, password=body.password, client=client, limiter=limiter)
+
+
+@router.post("/verify-email/", response_model=MessageResult)
+def verify_email(body: VerifyEmailIn, ctx: AnonymousContext) -> MessageResult:
+    """Spend a verification token; the account can log in afterwards."""
+    return auth.verify_email(ctx, token=body.token)
+
+
+@router.post("/resend-verification/", response_model=MessageResult)
+def resend_verification(body: ResendVerificationIn, ctx: AnonymousContext, client: ClientAddress, limiter: LimiterDep) -> MessageResult:
+    """Mail a new verification token to an unverified account (the same answer for every address)."""
+    return auth.resend_verification(ctx, email=body.email, client=client, limiter=limiter)
+
+
+@router.post("/login/", response_model=TokenPair)
+def login(body: LoginIn, ctx: AnonymousContext, client: ClientAddress, limiter: LimiterDep) -> TokenPair:
+    """An access token (15 minutes) and a refresh token (7 days) for a verified account."""
+    return auth.login(ctx, email=body.email, password=body.password, client=client, limiter=limiter)
+
+
+@router.post("/token/refresh/", response_model=TokenPair)
+def refresh(body: RefreshIn, ctx: AnonymousContext) -> TokenPair:
+    """A new pair; the refresh token sent stops working, and sending it again signs out its login."""
+    return auth.refresh_tokens(ctx, refresh=body.refresh)
+
+
+@router.post("/logout/", response_model=MessageResult)
+def logout(body: RefreshIn, ctx: AnonymousContext) -> MessageResult:
+    """Revoke the login a refresh token belongs to (its access tokens stop working too)."""
+    return auth.logout(ctx, refresh=body.refresh)
+
+
+@router.get("/profile/", response_model=UserPublic)
+def profile(ctx: ContextDep) -> UserPublic:
+    """The signed-in account."""
+    return auth.get_profile(ctx)

@@ -1,0 +1,24 @@
+"""Choosing the render engine of a request: local, or docker with a container."""
+
+from __future__ import annotations
+
+from manimagent.errors import BadInput
+from manimagent.render.base import RenderEngine
+from manimagent.services.context import Context
+
+ENGINES = ("local", "docker")
+
+
+def select_engine(ctx: Context, engine: str | None, container: str | None) -> RenderEngine:
+    name = (engine or ("docker" if container else ctx.settings.engine) or "local").strip().lower()
+    if name not in ENGINES:
+        raise BadInput(f"unknown engine {name!r}", hint=f"Use one of: {', '.join(ENGINES)}")
+    if name == "docker":
+        from manimagent.services.containers import engine_for
+
+        return engine_for(ctx, container)
+    if container:
+        raise BadInput("--container only applies to --engine docker")
+    from manimagent.render.local import LocalEngine
+
+    return LocalEngine()

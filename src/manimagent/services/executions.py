@@ -1,0 +1,51 @@
+"""Executions: the render attempts of scripts — list, show, retry."""
+
+from __future__ import annotations
+
+from sqlmodel import col, select
+
+from manimagent.services.context import Context
+from manimagent.services.ids import resolve_uuid
+from manimagent.services.schemas import ExecuteResult, ExecutionDetail, ExecutionPublic
+from manimagent.store.models import Execution, Script
+
+MAX_LIST = 10_000
+
+
+def execution_public(execution: Execution) -> ExecutionPublic:
+    return ExecutionPublic.model_validate({**execution.model_dump(), "script": execution.script_id})
+
+
+def list_executions(ctx: Context, *, script_ref: str | None = None, limit: int | None = None) -> list[ExecutionPublic]:
+    query = select(Execution).order_by(col(Execution.created_at).desc()).limit(limit or MAX_LIST)
+    with ctx.session() as session:
+        if script_ref is not None:
+            script = resolve_uuid(session, ctx, Script, script_ref, "script")
+            query = query.where(Execution.script_id == script.id)
+        if ctx.user_id is not None:
+            query = query.where(Execution.owner_id == ctx.user_id)
+        return [execution_public(row) for row in session.exec(query).all()]
+
+
+def get_execution(ctx: Context, *, ref: str) -> ExecutionDetail:
+    with ctx.session() as session:
+        row = resolve_uuid(session, ctx, Execution, ref, "execution")
+        return ExecutionDetail.model_validate({**row.model_dump(), "script": row.script_id})
+
+
+def retry_execution(ctx: Context, *, ref: str, max_attempts: int | None = None, engine: str | None = None, container: str | None = None) -> ExecuteResult:
+    """Render the execution's script again with the same engine, quality, format and scenes."""
+    from manimagent.services.render import execute_script
+
+    with ctx.session() as session:
+        row = resolve_uuid(session, ctx, Execution, ref, "execution")
+    return execute_script(
+        ctx,
+        ref=row.script_id,
+        engine=engine or row.engine,
+        container=container or (row.container if (engine or row.engine) == "docker" else None),
+        quality=row.quality,
+        format=row.format,
+        scenes=row.scenes or None,
+        max_attempts=max_attempts or 1,
+    )

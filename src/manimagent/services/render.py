@@ -1,0 +1,101 @@
+"""Rendering stored scripts and files: `render FILE`, `scripts execute`, with the pipeline's repair loop."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from manimagent.errors import BadInput
+from manimagent.pipeline import RenderOptions, Repairer, run_attempts
+from manimagent.render.base import OutputFormat, Quality
+from manimagent.scriptcheck.source import read_script_file
+from manimagent.services.context import Context
+from manimagent.services.engines import select_engine
+from manimagent.services.ids import resolve_uuid
+from manimagent.services.schemas import ExecuteResult
+from manimagent.services.scripts import create_script_row
+from manimagent.store.models import Script
+
+MAX_ATTEMPTS_LIMIT = 10
+
+
+def render_options(
+    ctx: Context,
+    *,
+    engine: str | None = None,
+    container: str | None = None,
+    quality: str | None = None,
+    format: str | None = None,
+    max_attempts: int | None = None,
+    scenes: list[str] | None = None,
+    default_attempts: int = 1,
+) -> RenderOptions:
+    """Validated options, each falling back to the settings."""
+    attempts = default_attempts if max_attempts is None else max_attempts
+    if not 1 <= attempts <= MAX_ATTEMPTS_LIMIT:
+        raise BadInput(f"--max-attempts must be between 1 and {MAX_ATTEMPTS_LIMIT}, got {attempts}")
+    timeout = float(ctx.settings.render_timeout)
+    if timeout <= 0:
+        raise BadInput(f"the render timeout must be positive, got {timeout:g}")
+    return RenderOptions(
+        engine=select_engine(ctx, engine, container),
+        quality=_choice(Quality, quality or ctx.settings.quality, "quality"),
+        format=_choice(OutputFormat, format or ctx.settings.format, "format"),
+        max_attempts=attempts,
+        timeout=timeout,
+        scenes=list(scenes) if scenes else None,
+    )
+
+
+def _choice(kind, value: str, label: str):
+    try:
+        return kind(str(value).lower())
+    except ValueError:
+        raise BadInput(f"unknown {label} {value!r}", hint=f"Use one of: {', '.join(item.value for item in kind)}") from None
+
+
+def render_file(ctx: Context, *, path: str, output: str | None = None, **options) -> ExecuteResult:
+    """Import FILE as a script and render it (repairing only when max_attempts > 1)."""
+    code = read_script_file(path)
+    plan = render_options(ctx, **options)
+    script = create_script_row(ctx, code=code, prompt=f"rendered from {Path(path).name}", source="imported", label=path)
+    if plan.scenes:
+        from manimagent.scriptcheck.check import check_script, select_scenes
+        from manimagent.services.scripts import known_manim_names
+
+        select_scenes(check_script(code, known_manim_names(ctx), path), plan.scenes, path)
+    result = run_attempts(ctx, script.id, plan, _repairer(ctx, script.id, plan))
+    return deliver(result, output)
+
+
+def execute_script(ctx: Context, *, ref: str, output: str | None = None, **options) -> ExecuteResult:
+    """Render a stored script, with repairs up to max_attempts (default: the settings' max_attempts)."""
+    with ctx.session() as session:
+        script = resolve_uuid(session, ctx, Script, ref, "script")
+    options.setdefault("default_attempts", int(ctx.settings.max_attempts))
+    plan = render_options(ctx, **options)
+    result = run_attempts(ctx, script.id, plan, _repairer(ctx, script.id, plan))
+    return deliver(result, output)
+
+
+def _repairer(ctx: Context, script_id: str, plan: RenderOptions) -> Repairer | None:
+    if plan.max_attempts <= 1:
+        return None
+    from manimagent.services.generate import repairer_for
+
+    return repairer_for(ctx, script_id, plan)
+
+
+def deliver(result: ExecuteResult, output: str | None) -> ExecuteResult:
+    """Copy the final video to `output` when asked; the stored copy stays in media."""
+    if not output or not result.success or not result.output_path:
+        return result
+    target = Path(output).expanduser()
+    if target.is_dir():
+        target = target / Path(result.output_path).name
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(result.output_path, target)
+    except OSError as exc:
+        raise BadInput(f"cannot write {output}: {exc.strerror}", hint="The video is kept in the media folder") from exc
+    return result.model_copy(update={"output_path": str(target.resolve())})
