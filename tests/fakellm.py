@@ -40,7 +40,9 @@ from urllib.parse import parse_qs, urlsplit
 WIRES = ("openai", "azure", "gemini", "anthropic")
 CONTROL_PREFIX = "/_fakellm/"
 
-_GEMINI_PATH = re.compile(r"^/(?P<version>[^/]+)/models/(?P<model>[^/:]+):(?P<method>generateContent|streamGenerateContent)$")
+_GEMINI_PATH = re.compile(
+    r"^/(?P<version>[^/]+)/models/(?P<model>[^/:]+):(?P<method>generateContent|streamGenerateContent)$"
+)
 _AZURE_PATH = re.compile(r"^/openai/deployments/(?P<deployment>[^/]+)/chat/completions$")
 
 
@@ -132,7 +134,9 @@ def wrong_key_error(wire: str, key: str | None) -> tuple[int, dict[str, Any]]:
 def openai_plain(reply: Reply, model: str) -> dict[str, Any]:
     return {
         "id": "chatcmpl-fakellm", "object": "chat.completion", "created": int(time.time()), "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": reply.text or ""}, "finish_reason": "stop"}],
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": reply.text or ""}, "finish_reason": "stop"}
+        ],
         "usage": _openai_usage(reply),
     }
 

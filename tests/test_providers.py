@@ -171,7 +171,9 @@ def test_azure_sends_api_version_and_deployment(fake_llm: FakeLLMServer) -> None
     assert request.headers["api-key"] == KEY
 
 
-def test_azure_endpoint_from_env_and_default_api_version(fake_llm: FakeLLMServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_azure_endpoint_from_env_and_default_api_version(
+    fake_llm: FakeLLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", fake_llm.url)
     provider = make_provider("azure_openai", fake_llm, base_url=None, deployment=None, model="gpt-4o")
     fake_llm.enqueue(text="from env")

@@ -62,6 +62,10 @@ def _status_summary(kind: str, status: int | None) -> str:
 def _hint_for(kind: str, config: ProviderConfig, vendor_envs: tuple[str, ...]) -> str | None:
     if kind == "auth":
         return key_hint(config, vendor_envs)
+    if kind == "rate_limit":
+        return "Wait a moment and try again, or configure another provider to fall back on"
+    if kind == "server":
+        return "The provider is having trouble; try again later"
     if kind == "timeout":
         return "Try again, or raise `llm.timeout` in config.toml"
     if kind == "connection":

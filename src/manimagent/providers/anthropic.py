@@ -87,8 +87,10 @@ def _completion(reply: Any, model: str) -> Completion:
     completion = Completion(text=text, model=reply.model or model)
     usage = reply.usage
     if usage is not None:
-        cached = (getattr(usage, "cache_creation_input_tokens", 0) or 0) + (getattr(usage, "cache_read_input_tokens", 0) or 0)
-        completion.prompt_tokens = (usage.input_tokens or 0) + cached
+        completion.prompt_tokens = sum(
+            getattr(usage, name, 0) or 0
+            for name in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+        )
         completion.completion_tokens = usage.output_tokens or 0
     return completion
 
