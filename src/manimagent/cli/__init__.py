@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
+
+try:  # typer vendors its own click from 0.20 on
+    from typer._click import exceptions as click
+except ImportError:  # pragma: no cover - older typer
+    from click import exceptions as click  # type: ignore[no-redef]
 
 from manimagent.cli import app_main
 
@@ -28,15 +32,16 @@ def main(argv: list[str] | None = None) -> None:
             raise
         _error(exc.one_line())
         sys.exit(int(exc.exit_code))
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt):
         _error("interrupted.")
         sys.exit(int(ExitCode.INTERRUPTED))
     except click.ClickException as exc:
         if debug_enabled():
             raise
-        _error(_click_message(exc))
+        if exc.format_message().strip():  # empty for a group called without a command (help was shown)
+            _error(_click_message(exc))
         sys.exit(int(ExitCode.BAD_INPUT) if isinstance(exc, click.UsageError) else exc.exit_code)
     except BrokenPipeError:
         sys.exit(0)

@@ -1,0 +1,112 @@
+"""Every test gets its own MANIMAGENT_HOME, NO_COLOR=1, no vendor keys, and a test keyring."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+EXAMPLES = ROOT / "examples"
+SCRUBBED_PREFIXES = ("MANIMAGENT_", "OPENAI_", "AZURE_OPENAI_", "GEMINI_", "GOOGLE_API", "ANTHROPIC_")
+
+if str(TESTS) not in sys.path:
+    sys.path.insert(0, str(TESTS))
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    home.mkdir()
+    for name in list(os.environ):
+        if name.startswith(SCRUBBED_PREFIXES):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MANIMAGENT_HOME", str(home))
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "file_keyring.TestKeyring")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])))
+    _use_test_keyring()
+    yield home
+    from manimagent.store.db import dispose_engines
+
+    dispose_engines()
+
+
+def _use_test_keyring() -> None:
+    import keyring
+    from file_keyring import TestKeyring
+
+    keyring.set_keyring(TestKeyring())
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self):
+        import json
+
+        return json.loads(self.stdout)
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]):
+    """Run the CLI in this process: `cli("scripts", "list", "--json")` -> CliResult."""
+    from manimagent.cli import main
+
+    def run(*args: str) -> CliResult:
+        capsys.readouterr()
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run
+
+
+def run_cli_process(*args: str, input: str | bytes | None = None, env: dict[str, str] | None = None, timeout: float = 300) -> CliResult:
+    """Run `python -m manimagent ARGS` in a real child process (end-to-end)."""
+    data = input.encode() if isinstance(input, str) else input
+    done = subprocess.run(
+        [sys.executable, "-m", "manimagent", *args],
+        input=data,
+        capture_output=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        cwd=ROOT,
+    )
+    return CliResult(done.returncode, done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace"))
+
+
+def assert_one_line_error(result: CliResult, code: int) -> None:
+    assert result.code == code, (result.code, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(lines) == 1, result.stderr
+    assert result.stdout.strip() == "" or result.stdout.lstrip().startswith(("{", "[")), result.stdout
+
+
+def video_duration(path: str | Path) -> float:
+    """The duration ffprobe reports (PyAV when ffprobe is missing)."""
+    import shutil
+
+    if shutil.which("ffprobe"):
+        done = subprocess.run(
+            ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "default=nw=1:nk=1", str(path)],
+            capture_output=True, text=True, check=True,
+        )
+        return float(done.stdout.strip())
+    import av
+
+    with av.open(str(path)) as container:
+        return float(container.duration or 0) / 1_000_000

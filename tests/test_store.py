@@ -1,0 +1,64 @@
+"""The store: migrations equal the models, WAL, busy timeout, idempotent opening."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from sqlalchemy import create_engine, inspect
+from sqlmodel import SQLModel
+
+from manimagent.settings import load_settings
+from manimagent.store import models  # noqa: F401 - registers the tables
+from manimagent.store.db import get_engine
+from manimagent.store.migrations import MIGRATIONS
+
+
+def _schema(engine) -> dict:
+    inspector = inspect(engine)
+    schema = {}
+    for table in inspector.get_table_names():
+        if table.startswith("_"):
+            continue
+        columns = {(c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)}
+        indexes = {(i["name"], tuple(i["column_names"]), bool(i["unique"])) for i in inspector.get_indexes(table)}
+        foreign = {(tuple(f["constrained_columns"]), f["referred_table"]) for f in inspector.get_foreign_keys(table)}
+        primary = tuple(inspector.get_pk_constraint(table)["constrained_columns"])
+        schema[table] = (columns, indexes, foreign, primary)
+    return schema
+
+
+def test_migrated_schema_equals_models(tmp_path):
+    migrated = get_engine(f"sqlite:///{tmp_path / 'migrated.db'}")
+    reference = create_engine(f"sqlite:///{tmp_path / 'reference.db'}")
+    SQLModel.metadata.create_all(reference)
+    assert _schema(migrated) == _schema(reference)
+
+
+def test_migrations_are_recorded_once_and_reopen_cleanly(tmp_path):
+    from manimagent.store.db import apply_migrations, dispose_engines
+
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    get_engine(url)
+    dispose_engines()
+    engine = get_engine(url)
+    assert apply_migrations(engine) == []
+    names = [row[0] for row in sqlite3.connect(tmp_path / "m.db").execute("SELECT name FROM _migrations")]
+    assert names == [name for name, _ in MIGRATIONS]
+
+
+def test_migration_names_are_unique_and_ordered():
+    names = [name for name, _ in MIGRATIONS]
+    assert names == sorted(names) and len(set(names)) == len(names)
+
+
+def test_sqlite_uses_wal_and_a_busy_timeout():
+    engine = get_engine(load_settings().database_url_effective)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+
+
+def test_database_url_env_is_used(tmp_path, monkeypatch):
+    monkeypatch.setenv("MANIMAGENT_DATABASE_URL", f"sqlite:///{tmp_path / 'elsewhere.db'}")
+    get_engine(load_settings().database_url_effective)
+    assert (tmp_path / "elsewhere.db").exists()
