@@ -19,6 +19,7 @@ from manimagent.server import (
 from manimagent.server.bodylimit import BodyLimitMiddleware
 from manimagent.server.handlers import install_handlers
 from manimagent.server.jobs import Jobs
+from manimagent.server.openapi import install_openapi
 from manimagent.services.auth import RateLimiter, secret_key
 from manimagent.settings import Settings, load_settings
 
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in ROUTERS:
         app.include_router(module.router)
     _add_middleware(app, settings)
+    install_openapi(app)
     return app
 
 

@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from manimagent.errors import ManimagentError, RateLimited
+from manimagent.errors import ManimagentError, RateLimited, Unauthorized
 from manimagent.settings import debug_enabled
 
 log = logging.getLogger("manimagent.server")
@@ -38,6 +38,8 @@ async def on_manimagent_error(_request: Request, exc: ManimagentError) -> JSONRe
     headers = {}
     if isinstance(exc, RateLimited) and isinstance(exc.details, dict):
         headers["Retry-After"] = str(exc.details.get("retry_after", 60))
+    if isinstance(exc, Unauthorized):
+        headers["WWW-Authenticate"] = "Bearer"
     details = exc.details if isinstance(exc.details, list) else None
     message = exc.message if exc.message.endswith(".") else f"{exc.message}."
     return JSONResponse(error_body(message, details=details, hint=exc.hint), status_code=exc.http_status, headers=headers)

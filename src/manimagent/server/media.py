@@ -99,6 +99,18 @@ def _same_file(candidate: str, file: Path) -> bool:
         return False
 
 
+def authorized_media(
+    settings: Settings, session: Session, user: UserPublic | None, requested: str, *, expires: int | None, sig: str | None
+) -> Path:
+    """The file `requested` names, when the signature is valid or `user` owns it; NotFound otherwise."""
+    file = resolve_media(settings, requested)
+    if signature_valid(settings, relative_media_path(settings, file) or "", expires, sig):
+        return file
+    if user is not None and owner_has(session, user, file):
+        return file
+    raise NotFound(NOT_FOUND)
+
+
 def with_output_url(settings: Settings, base_url: str, doc: Doc) -> Doc:
     """A copy of a result with `output_url` (and its nested execution's) signed for its output."""
     updates: dict[str, object] = {}

@@ -1,0 +1,45 @@
+"""Request bodies of the agents endpoints, and the 202 answer of `"wait": false`."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from manimagent.render.base import OutputFormat, Quality
+
+WAIT_HELP = "false: answer 202 at once and render in the background; poll GET /api/agents/executions/{id}/"
+
+
+class RenderIn(BaseModel):
+    engine: Literal["local", "docker"] | None = None
+    container: str | None = Field(default=None, max_length=200)
+    max_attempts: int | None = Field(default=None, ge=1, le=10)
+    wait: bool = Field(default=True, description=WAIT_HELP)
+
+
+class ExecuteIn(RenderIn):
+    quality: Quality | None = None
+    format: OutputFormat | None = None
+
+
+class RetryIn(RenderIn):
+    pass
+
+
+class GenerateIn(BaseModel):
+    prompt: str = Field(min_length=1, max_length=20_000)
+    provider: str | None = Field(default=None, max_length=200)
+    model: str | None = Field(default=None, max_length=200)
+    auto_execute: bool = False
+    wait: bool = Field(default=True, description=WAIT_HELP)
+
+
+class QueuedResult(BaseModel):
+    """202: the work was accepted and runs in the background."""
+
+    success: bool = True
+    script_id: str | None = None
+    execution_id: str | None = None
+    status: Literal["queued"] = "queued"
+    message: str = "Queued. Poll GET /api/agents/executions/{execution_id}/ (or the script) for the outcome."

@@ -1,0 +1,50 @@
+"""/api/agents/executions/: the caller's render attempts — list, show, retry."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi.responses import JSONResponse
+
+from manimagent.server import renders
+from manimagent.server.bodies import QueuedResult, RetryIn
+from manimagent.server.deps import ContextDep
+from manimagent.server.media import with_output_url
+from manimagent.services.schemas import ExecuteResult, ExecutionDetail, ExecutionPublic
+
+router = APIRouter(prefix="/api/agents/executions", tags=["executions"])
+ExecutionId = Annotated[str, Path(min_length=4, max_length=36, description="Execution id, or a unique prefix of 4+ characters")]
+NOT_FOUND = {404: {"description": "No such execution among yours"}}
+
+
+@router.get("/", response_model=list[ExecutionPublic])
+def list_executions(
+    request: Request,
+    ctx: ContextDep,
+    script: Annotated[str | None, Query(min_length=4, max_length=36, description="Only this script's executions")] = None,
+) -> list[ExecutionPublic]:
+    """Your executions, newest first."""
+    from manimagent.services.executions import list_executions
+
+    base = str(request.base_url)
+    return [with_output_url(ctx.settings, base, row) for row in list_executions(ctx, script_ref=script)]
+
+
+@router.get("/{execution_id}/", response_model=ExecutionDetail, responses=NOT_FOUND)
+def get_execution(request: Request, ctx: ContextDep, execution_id: ExecutionId) -> ExecutionDetail:
+    """One of your executions with its log and code (poll this after `"wait": false`)."""
+    from manimagent.services.executions import get_execution
+
+    return with_output_url(ctx.settings, str(request.base_url), get_execution(ctx, ref=execution_id))
+
+
+@router.post(
+    "/{execution_id}/retry/",
+    response_model=ExecuteResult,
+    responses={202: {"model": QueuedResult, "description": 'Accepted ("wait": false)'}, **NOT_FOUND},
+)
+async def retry(request: Request, ctx: ContextDep, execution_id: ExecutionId, body: Annotated[RetryIn | None, Body()] = None):
+    """Render the execution's script again with the same options (the body is optional)."""
+    result = await renders.retry(request, ctx, ref=execution_id, body=body or RetryIn())
+    return JSONResponse(result.model_dump(mode="json"), status_code=202 if isinstance(result, QueuedResult) else 200)

@@ -1,0 +1,66 @@
+"""/api/agents/scripts/: the caller's scripts — list, show, generate, execute, remove."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from manimagent.server import renders
+from manimagent.server.bodies import ExecuteIn, GenerateIn, QueuedResult
+from manimagent.server.deps import ContextDep
+from manimagent.services.schemas import ExecuteResult, ScriptGenerateResult, ScriptPublic, ScriptSummary
+from manimagent.store.models import ScriptStatus
+
+router = APIRouter(prefix="/api/agents/scripts", tags=["scripts"])
+ScriptId = Annotated[str, Path(min_length=4, max_length=36, description="Script id, or a unique prefix of 4+ characters")]
+QUEUED = {202: {"model": QueuedResult, "description": 'Accepted ("wait": false); poll the execution'}}
+NOT_FOUND = {404: {"description": "No such script among yours"}}
+
+
+def _answer(result, status_code: int):
+    if isinstance(result, QueuedResult):
+        return JSONResponse(result.model_dump(mode="json"), status_code=202)
+    return JSONResponse(result.model_dump(mode="json"), status_code=status_code)
+
+
+@router.get("/", response_model=list[ScriptSummary])
+def list_scripts(
+    ctx: ContextDep,
+    status: Annotated[ScriptStatus | None, Query(description="Only scripts with this status")] = None,
+    limit: Annotated[int | None, Query(ge=1, le=10_000, description="At most this many, newest first")] = None,
+) -> list[ScriptSummary]:
+    """Your scripts, newest first."""
+    from manimagent.services.scripts import list_scripts
+
+    return list_scripts(ctx, status=status.value if status else None, limit=limit)
+
+
+@router.post("/generate/", status_code=201, response_model=ScriptGenerateResult, responses=QUEUED)
+async def generate(request: Request, ctx: ContextDep, body: GenerateIn):
+    """Ask the LLM for a script (and render it with `auto_execute`)."""
+    return _answer(await renders.generate(request, ctx, body=body), 201)
+
+
+@router.get("/{script_id}/", response_model=ScriptPublic, responses=NOT_FOUND)
+def get_script(ctx: ContextDep, script_id: ScriptId) -> ScriptPublic:
+    """One of your scripts, with its code and executions."""
+    from manimagent.services.scripts import get_script
+
+    return get_script(ctx, ref=script_id)
+
+
+@router.post("/{script_id}/execute/", response_model=ExecuteResult, responses={**QUEUED, **NOT_FOUND})
+async def execute(request: Request, ctx: ContextDep, script_id: ScriptId, body: Annotated[ExecuteIn | None, Body()] = None):
+    """Render the script, repairing it up to `max_attempts` renders (the body is optional)."""
+    return _answer(await renders.execute(request, ctx, ref=script_id, body=body or ExecuteIn()), 200)
+
+
+@router.delete("/{script_id}/", status_code=204, responses=NOT_FOUND)
+def remove(ctx: ContextDep, script_id: ScriptId) -> Response:
+    """Delete the script, its executions and their media."""
+    from manimagent.services.scripts import remove_script
+
+    remove_script(ctx, ref=script_id)
+    return Response(status_code=204)
