@@ -95,7 +95,10 @@ install_apt_packages() {
   fi
   log="${TMPDIR:-/tmp}/manimagent-setup-apt.log"
   say "system packages: installing $missing"
-  say "  (LaTeX is large: this can take several minutes; log: $log)"
+  case "$missing" in
+    *texlive*) say "  (LaTeX is large: this can take several minutes; log: $log)" ;;
+    *) say "  (log: $log)" ;;
+  esac
   if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q >"$log" 2>&1; then
     say "apt-get update reported errors (continuing; see $log)"
   fi
@@ -142,6 +145,10 @@ make_venv() {
   fi
   say "virtualenv: creating .venv with $py ($("$py" -c 'import platform; print(platform.python_version())'))"
   "$py" -m venv "$venv" || die "could not create .venv (on Debian/Ubuntu: apt-get install python3-venv)"
+  # a current pip builds every dependency the PEP 517 way (Debian 12's pip 23.0 still falls back
+  # to setup.py install for some)
+  "$venv/bin/python" -m pip install -q --progress-bar off --upgrade pip </dev/null \
+    || say "virtualenv: could not upgrade pip (continuing with $("$venv/bin/python" -m pip --version))"
 }
 
 wanted_stamp() { # the pyproject.toml hash and the Python version the installed package was built from

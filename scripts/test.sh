@@ -52,7 +52,7 @@ start_docker() { # 0 when a Docker engine answers
     say "docker: engine up"
     return 0
   fi
-  say "docker: dockerd did not come up within 60 s -> docker tests will SKIP; last log lines:"
+  say "docker: dockerd could not start (or not within 60 s) -> docker tests will SKIP; its last log lines:"
   tail -n 5 "$log" >&2 || true
   stop_dockerd
   dockerd_pid=""
@@ -93,5 +93,5 @@ if [ "$rc" = 5 ]; then
   say "pytest collected no tests: that is a failure here (is tests/ empty, or -k too narrow?)"
   exit 1
 fi
-[ "$rc" = 0 ] && say "all tests passed" || say "pytest exited $rc"
+if [ "$rc" = 0 ]; then say "all tests passed"; else say "pytest exited $rc"; fi
 exit "$rc"
