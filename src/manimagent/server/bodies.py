@@ -21,6 +21,7 @@ class RenderIn(BaseModel):
 class ExecuteIn(RenderIn):
     quality: Quality | None = None
     format: OutputFormat | None = None
+    scenes: list[str] | None = Field(default=None, max_length=50, description="Scenes to render (default: all, in file order)")
 
 
 class RetryIn(RenderIn):
@@ -33,6 +34,11 @@ class GenerateIn(BaseModel):
     model: str | None = Field(default=None, max_length=200)
     auto_execute: bool = False
     wait: bool = Field(default=True, description=WAIT_HELP)
+
+
+class ImportIn(BaseModel):
+    code: str = Field(min_length=1, max_length=500_000, description="The Manim script")
+    prompt: str | None = Field(default=None, max_length=20_000, description="What the script is for")
 
 
 class QueuedResult(BaseModel):

@@ -23,12 +23,13 @@ def list_executions(
     request: Request,
     ctx: ContextDep,
     script: Annotated[str | None, Query(min_length=4, max_length=36, description="Only this script's executions")] = None,
+    limit: Annotated[int | None, Query(ge=1, le=10_000, description="At most this many, newest first")] = None,
 ) -> list[ExecutionPublic]:
     """Your executions, newest first."""
     from manimagent.services.executions import list_executions
 
     base = str(request.base_url)
-    return [with_output_url(ctx.settings, base, row) for row in list_executions(ctx, script_ref=script)]
+    return [with_output_url(ctx.settings, base, row) for row in list_executions(ctx, script_ref=script, limit=limit)]
 
 
 @router.get("/{execution_id}/", response_model=ExecutionDetail, responses=NOT_FOUND)

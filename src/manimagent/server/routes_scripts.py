@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from manimagent.server import renders
-from manimagent.server.bodies import ExecuteIn, GenerateIn, QueuedResult
+from manimagent.server.bodies import ExecuteIn, GenerateIn, ImportIn, QueuedResult
 from manimagent.server.deps import ContextDep
 from manimagent.services.schemas import ExecuteResult, ScriptGenerateResult, ScriptPublic, ScriptSummary
 from manimagent.store.models import ScriptStatus
@@ -41,6 +41,14 @@ def list_scripts(
 async def generate(request: Request, ctx: ContextDep, body: GenerateIn):
     """Ask the LLM for a script (and render it with `auto_execute`)."""
     return _answer(await renders.generate(request, ctx, body=body), 201)
+
+
+@router.post("/import/", status_code=201, response_model=ScriptPublic)
+def import_script(ctx: ContextDep, body: ImportIn) -> ScriptPublic:
+    """Store a Manim script you wrote, without rendering it."""
+    from manimagent.services.scripts import import_script
+
+    return import_script(ctx, code=body.code, prompt=body.prompt)
 
 
 @router.get("/{script_id}/", response_model=ScriptPublic, responses=NOT_FOUND)

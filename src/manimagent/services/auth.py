@@ -339,7 +339,7 @@ def _after_login(session: Session, user: User, password: str) -> None:
 def _issue_pair(session: Session, settings: Settings, user: User, *, family: str) -> TokenPair:
     now = datetime.now(timezone.utc)
     jti = uuid.uuid4().hex
-    session.add(RefreshToken(jti=jti, family=family, user_id=user.id, expires_at=(now + REFRESH_TTL).replace(tzinfo=None)))
+    session.add(RefreshToken(jti=jti, family=family, user_id=user.id, expires_at=now + REFRESH_TTL))
     session.commit()
     access = encode_token(settings, {"sub": str(user.id), "type": "access", "fam": family}, now, ACCESS_TTL)
     refresh = encode_token(settings, {"sub": str(user.id), "type": "refresh", "fam": family, "jti": jti}, now, REFRESH_TTL)

@@ -1,0 +1,103 @@
+"""`manimagent auth ...`: accounts on the local store, or on a server with --server / MANIMAGENT_SERVER."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from manimagent.cli.options import JsonOption
+from manimagent.cli.output import output
+
+app = typer.Typer(help="Accounts: register, verify, log in, profile, log out, promote.", no_args_is_help=True)
+
+ServerOption = Annotated[
+    Optional[str],
+    typer.Option("--server", envvar="MANIMAGENT_SERVER", show_envvar=True, help="A manimagent serve URL (env MANIMAGENT_SERVER); unset: the local store."),
+]
+EmailOption = Annotated[str, typer.Option("--email", "-e", help="The account's email address.")]
+PasswordStdinOption = Annotated[bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin.")]
+
+
+def _backend(server: str | None):
+    from manimagent.client import auth_backend
+
+    return auth_backend(server)
+
+
+def _password(from_stdin: bool, *, confirm: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return typer.prompt("Password", hide_input=True, confirmation_prompt=confirm, err=True)
+
+
+def _message(result, json_: bool) -> None:
+    if json_:
+        return output.json(result)
+    output.line(result.message)
+
+
+@app.command("register")
+def register(email: EmailOption, password_stdin: PasswordStdinOption = False, server: ServerOption = None, json_: JsonOption = False) -> None:
+    """Create an account; the verification token arrives by mail (or in <home>/outbox/)."""
+    svc, ctx = _backend(server)
+    _message(svc.register(ctx, email=email, password=_password(password_stdin, confirm=True)), json_)
+
+
+@app.command("verify-email")
+def verify_email(
+    token: Annotated[str, typer.Argument(help="The token from the verification mail.")], server: ServerOption = None, json_: JsonOption = False
+) -> None:
+    """Verify an account's email with the token it was mailed."""
+    svc, ctx = _backend(server)
+    _message(svc.verify_email(ctx, token=token), json_)
+
+
+@app.command("resend-verification")
+def resend_verification(email: EmailOption, server: ServerOption = None, json_: JsonOption = False) -> None:
+    """Mail a new verification token to an unverified account."""
+    svc, ctx = _backend(server)
+    _message(svc.resend_verification(ctx, email=email), json_)
+
+
+@app.command("login")
+def login(email: EmailOption, password_stdin: PasswordStdinOption = False, server: ServerOption = None, json_: JsonOption = False) -> None:
+    """Log in; the token pair is kept in the keyring (service manimagent-server) and refreshed as needed."""
+    svc, ctx = _backend(server)
+    pair = svc.login(ctx, email=email, password=_password(password_stdin, confirm=False))
+    if json_:
+        return output.json(pair)
+    where = getattr(ctx, "server", None)
+    output.success(f"Logged in as {email.strip().lower()}" + (f" on {where}" if where else ""))
+
+
+@app.command("profile")
+def profile(server: ServerOption = None, json_: JsonOption = False) -> None:
+    """The logged-in account."""
+    svc, ctx = _backend(server)
+    user = svc.get_profile(ctx)
+    if json_:
+        return output.json(user)
+    output.fields(
+        [("id", user.id), ("email", user.email), ("verified", user.email_verified), ("admin", user.is_admin), ("joined", f"{user.date_joined:%Y-%m-%d %H:%M}")]
+    )
+
+
+@app.command("logout")
+def logout(server: ServerOption = None) -> None:
+    """End the login (the server revokes it) and forget its tokens."""
+    svc, ctx = _backend(server)
+    output.info(svc.logout(ctx).message)
+
+
+@app.command("promote")
+def promote(email: Annotated[str, typer.Argument(help="The account to make an administrator.")], json_: JsonOption = False) -> None:
+    """Make an account an administrator (local store only: run it on the server's machine)."""
+    from manimagent.client import LocalAuth
+    from manimagent.services.context import local_context
+
+    user = LocalAuth().promote(local_context(), email=email)
+    if json_:
+        return output.json(user)
+    output.success(f"{user.email} is now an administrator.")

@@ -1,0 +1,490 @@
+"""The HTTP client of a `manimagent serve` instance, shaped like `manimagent.services`.
+
+Each function has the name, keyword arguments and return schema of its service function, with a
+RemoteContext in place of the Context, so a CLI command swaps one for the other:
+
+    svc = client.pick(manimagent.services.scripts, server)   # this module when a server is set
+    svc.list_scripts(client.context_for(server), status="failed")
+
+Stdlib only (urllib), so the base install can talk to a server. The token pair of `auth login`
+lives in the keyring (service `manimagent-server`, user = the server URL) and is refreshed when
+the access token expires.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from manimagent.errors import (
+    AllProvidersFailed,
+    BadInput,
+    ConfigError,
+    Conflict,
+    Forbidden,
+    InvalidScript,
+    ManimagentError,
+    NotFound,
+    RateLimited,
+    Unauthorized,
+)
+from manimagent.events import EventSink, ignore
+from manimagent.services.auth import TokenPair
+from manimagent.services.schemas import (
+    ContainerPublic,
+    ContainerStatus,
+    ExecuteResult,
+    ExecutionDetail,
+    ExecutionPublic,
+    MessageResult,
+    ProviderPublic,
+    ScriptGenerateResult,
+    ScriptPublic,
+    ScriptSummary,
+    UserPublic,
+)
+
+TOKENS_KEYRING_SERVICE = "manimagent-server"
+REQUEST_TIMEOUT = 3600.0  # a request waits for whole renders
+EXPIRY_MARGIN = 30  # seconds before expiry an access token is refreshed
+SERVER_HINT = "Is `manimagent serve` running there? Check --server or MANIMAGENT_SERVER"
+STATUS_ERRORS: dict[int, type[ManimagentError]] = {
+    400: BadInput,
+    401: Unauthorized,
+    403: Forbidden,
+    404: NotFound,
+    409: Conflict,
+    413: BadInput,
+    422: InvalidScript,
+    429: RateLimited,
+    502: AllProvidersFailed,
+    503: ConfigError,
+}
+
+
+# ---- choosing local or remote ---------------------------------------------------------------
+
+
+def resolve_server(explicit: str | None = None) -> str | None:
+    """`--server`, else MANIMAGENT_SERVER / config `client.server`, else None (the local store)."""
+    if explicit:
+        return normalize_server(explicit)
+    from manimagent.settings import load_settings
+
+    configured = load_settings().server_url
+    return normalize_server(configured) if configured else None
+
+
+def normalize_server(url: str) -> str:
+    parts = urlsplit(url.strip())
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise BadInput(f"server URL {url!r} must start with http:// or https://", hint="For example --server http://127.0.0.1:8000")
+    return url.strip().rstrip("/")
+
+
+def pick(local_module: ModuleType, server: str | None) -> ModuleType:
+    """This module when a server is set, else the local services module."""
+    import sys
+
+    return sys.modules[__name__] if server else local_module
+
+
+def context_for(server: str | None, events: EventSink = ignore):
+    """A RemoteContext for `server`, else the local CLI context."""
+    if server:
+        return RemoteContext(server=normalize_server(server), events=events)
+    from manimagent.services.context import local_context
+
+    return local_context(events=events)
+
+
+# ---- the session: a token pair in the keyring -----------------------------------------------
+
+
+@dataclass
+class TokenStore:
+    """The token pair of one server (or of the local store) in the keyring."""
+
+    key: str
+
+    def load(self) -> TokenPair | None:
+        raw = _keyring_call("get_password", TOKENS_KEYRING_SERVICE, self.key)
+        try:
+            return TokenPair.model_validate_json(raw) if raw else None
+        except ValueError:
+            return None
+
+    def save(self, pair: TokenPair) -> None:
+        _keyring_call("set_password", TOKENS_KEYRING_SERVICE, self.key, pair.model_dump_json(), required=True)
+
+    def clear(self) -> None:
+        _keyring_call("delete_password", TOKENS_KEYRING_SERVICE, self.key)
+
+
+def _keyring_call(name: str, *args: str, required: bool = False) -> Any:
+    from manimagent.keys import NO_KEYRING_HINT
+
+    try:
+        import keyring
+
+        return getattr(keyring, name)(*args)
+    except Exception as exc:  # noqa: BLE001 - no backend, locked, or nothing to delete
+        if required:
+            raise ConfigError(f"cannot keep the login in the keyring: {exc}", hint=NO_KEYRING_HINT.split(". ")[0]) from exc
+        return None
+
+
+def token_expired(token: str, margin: int = EXPIRY_MARGIN) -> bool:
+    """Whether a JWT's `exp` has passed (read without verifying: the server verifies)."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return float(claims["exp"]) <= time.time() + margin
+    except (IndexError, KeyError, TypeError, ValueError):
+        return True
+
+
+@dataclass
+class RemoteContext:
+    """What the client functions take instead of a Context: the server and where events go."""
+
+    server: str
+    events: EventSink = field(default=ignore)
+    timeout: float = REQUEST_TIMEOUT
+    user_id: int | None = None  # the server decides who you are
+
+    @property
+    def tokens(self) -> TokenStore:
+        return TokenStore(self.server)
+
+
+# ---- transport ------------------------------------------------------------------------------
+
+
+def request(ctx: RemoteContext, method: str, path: str, *, body: Any = None, query: dict[str, Any] | None = None, auth: bool = True) -> Any:
+    """One JSON request; a refused access token is refreshed once. Errors raise ManimagentError."""
+    if not auth:
+        return _send(ctx, method, path, body=body, query=query, bearer=None)
+    bearer = _bearer(ctx)
+    try:
+        return _send(ctx, method, path, body=body, query=query, bearer=bearer)
+    except Unauthorized:
+        return _send(ctx, method, path, body=body, query=query, bearer=_refresh(ctx).access)
+
+
+def _send(ctx: RemoteContext, method: str, path: str, *, body: Any, query: dict[str, Any] | None, bearer: str | None) -> Any:
+    params = {key: value for key, value in (query or {}).items() if value is not None}
+    url = ctx.server + path + (f"?{urlencode(params)}" if params else "")
+    headers = {"Accept": "application/json"}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode("utf-8")
+        headers["Content-Type"] = "application/json"
+    if bearer:
+        headers["Authorization"] = f"Bearer {bearer}"
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=data, headers=headers, method=method), timeout=ctx.timeout) as response:
+            raw = response.read()
+    except urllib.error.HTTPError as exc:
+        raise _error_from(exc.code, exc.read()) from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ConfigError(f"cannot reach {ctx.server}: {reason}", hint=SERVER_HINT) from None
+    return json.loads(raw) if raw else None
+
+
+def _error_from(status: int, raw: bytes) -> ManimagentError:
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        body = {}
+    body = body if isinstance(body, dict) else {}
+    message = str(body.get("error") or f"the server answered {status}").rstrip(".")
+    kind = STATUS_ERRORS.get(status, ManimagentError)
+    details = body.get("details")
+    if kind is RateLimited:
+        return RateLimited(message, hint=body.get("hint"), details=details)
+    return kind(message, hint=body.get("hint"), details=details)
+
+
+def _bearer(ctx: RemoteContext) -> str:
+    pair = ctx.tokens.load()
+    if pair is None:
+        raise Unauthorized(f"not logged in to {ctx.server}", hint=f"Run `manimagent auth login --server {ctx.server}`")
+    if token_expired(pair.access):
+        pair = _refresh(ctx)
+    return pair.access
+
+
+def _refresh(ctx: RemoteContext) -> TokenPair:
+    pair = ctx.tokens.load()
+    if pair is None or token_expired(pair.refresh, margin=0):
+        raise Unauthorized(f"the login to {ctx.server} expired", hint=f"Run `manimagent auth login --server {ctx.server}`")
+    try:
+        fresh = TokenPair.model_validate(_send(ctx, "POST", "/api/auth/token/refresh/", body={"refresh": pair.refresh}, query=None, bearer=None))
+    except Unauthorized as exc:
+        ctx.tokens.clear()
+        raise Unauthorized(f"the login to {ctx.server} ended: {exc.message}", hint=f"Run `manimagent auth login --server {ctx.server}`") from None
+    ctx.tokens.save(fresh)
+    return fresh
+
+
+# ---- auth -----------------------------------------------------------------------------------
+
+
+def register(ctx: RemoteContext, *, email: str, password: str, **_ignored: Any) -> MessageResult:
+    return MessageResult.model_validate(request(ctx, "POST", "/api/auth/register/", body={"email": email, "password": password}, auth=False))
+
+
+def verify_email(ctx: RemoteContext, *, token: str) -> MessageResult:
+    return MessageResult.model_validate(request(ctx, "POST", "/api/auth/verify-email/", body={"token": token}, auth=False))
+
+
+def resend_verification(ctx: RemoteContext, *, email: str, **_ignored: Any) -> MessageResult:
+    return MessageResult.model_validate(request(ctx, "POST", "/api/auth/resend-verification/", body={"email": email}, auth=False))
+
+
+def login(ctx: RemoteContext, *, email: str, password: str, **_ignored: Any) -> TokenPair:
+    """Sign in and keep the pair in the keyring for the next commands."""
+    pair = TokenPair.model_validate(request(ctx, "POST", "/api/auth/login/", body={"email": email, "password": password}, auth=False))
+    ctx.tokens.save(pair)
+    return pair
+
+
+def refresh_tokens(ctx: RemoteContext, *, refresh: str | None = None) -> TokenPair:
+    if refresh is None:
+        return _refresh(ctx)
+    return TokenPair.model_validate(request(ctx, "POST", "/api/auth/token/refresh/", body={"refresh": refresh}, auth=False))
+
+
+def logout(ctx: RemoteContext, *, refresh: str | None = None) -> MessageResult:
+    """Revoke the login on the server (when it is still known) and forget it here."""
+    pair = ctx.tokens.load()
+    token = refresh or (pair.refresh if pair else None)
+    result = MessageResult(message="Logged out.")
+    if token:
+        try:
+            result = MessageResult.model_validate(request(ctx, "POST", "/api/auth/logout/", body={"refresh": token}, auth=False))
+        except Unauthorized:
+            pass
+    ctx.tokens.clear()
+    return result
+
+
+def get_profile(ctx: RemoteContext) -> UserPublic:
+    return UserPublic.model_validate(request(ctx, "GET", "/api/auth/profile/"))
+
+
+# ---- scripts --------------------------------------------------------------------------------
+
+
+def list_scripts(ctx: RemoteContext, *, status: str | None = None, limit: int | None = None) -> list[ScriptSummary]:
+    rows = request(ctx, "GET", "/api/agents/scripts/", query={"status": status, "limit": limit})
+    return [ScriptSummary.model_validate(row) for row in rows]
+
+
+def get_script(ctx: RemoteContext, *, ref: str) -> ScriptPublic:
+    return ScriptPublic.model_validate(request(ctx, "GET", f"/api/agents/scripts/{_segment(ref)}/"))
+
+
+def import_script(ctx: RemoteContext, *, path: str | None = None, code: str | None = None, prompt: str | None = None) -> ScriptPublic:
+    """Upload a local Manim file (or text) as a script on the server."""
+    if code is None:
+        if path is None:
+            raise BadInput("give a file to import")
+        from manimagent.scriptcheck.source import read_script_file
+
+        code = read_script_file(path)
+    if prompt is None and path:
+        prompt = f"imported from {Path(path).name}"
+    body = {"code": code, "prompt": prompt}
+    return ScriptPublic.model_validate(request(ctx, "POST", "/api/agents/scripts/import/", body=body))
+
+
+def export_script(ctx: RemoteContext, *, ref: str, output: str | None = None) -> str:
+    script = get_script(ctx, ref=ref)
+    if output is None:
+        return script.content
+    target = Path(output).expanduser()
+    if target.is_dir():
+        target = target / f"{script.scene_class or 'scene'}.py"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(script.content, encoding="utf-8")
+    except OSError as exc:
+        raise BadInput(f"cannot write {output}: {exc.strerror}") from exc
+    return str(target)
+
+
+def remove_script(ctx: RemoteContext, *, ref: str) -> str:
+    script = get_script(ctx, ref=ref)
+    request(ctx, "DELETE", f"/api/agents/scripts/{_segment(script.id)}/")
+    return script.id
+
+
+def generate_script(
+    ctx: RemoteContext, *, prompt: str, provider: str | None = None, model: str | None = None, auto_execute: bool = False, **_ignored: Any
+) -> ScriptGenerateResult:
+    body = {"prompt": prompt, "provider": provider, "model": model, "auto_execute": auto_execute}
+    return ScriptGenerateResult.model_validate(request(ctx, "POST", "/api/agents/scripts/generate/", body=_compact(body)))
+
+
+def execute_script(ctx: RemoteContext, *, ref: str, output: str | None = None, **options: Any) -> ExecuteResult:
+    """Render on the server; with `output`, the video is downloaded to that local path."""
+    body = _compact({key: options.get(key) for key in ("engine", "container", "quality", "format", "max_attempts", "scenes")})
+    result = ExecuteResult.model_validate(request(ctx, "POST", f"/api/agents/scripts/{_segment(ref)}/execute/", body=body))
+    return _deliver(ctx, result, output)
+
+
+# ---- executions -----------------------------------------------------------------------------
+
+
+def list_executions(ctx: RemoteContext, *, script_ref: str | None = None, limit: int | None = None) -> list[ExecutionPublic]:
+    rows = request(ctx, "GET", "/api/agents/executions/", query={"script": script_ref, "limit": limit})
+    return [ExecutionPublic.model_validate(row) for row in rows]
+
+
+def get_execution(ctx: RemoteContext, *, ref: str) -> ExecutionDetail:
+    return ExecutionDetail.model_validate(request(ctx, "GET", f"/api/agents/executions/{_segment(ref)}/"))
+
+
+def retry_execution(
+    ctx: RemoteContext, *, ref: str, max_attempts: int | None = None, engine: str | None = None, container: str | None = None
+) -> ExecuteResult:
+    body = _compact({"max_attempts": max_attempts, "engine": engine, "container": container})
+    return ExecuteResult.model_validate(request(ctx, "POST", f"/api/agents/executions/{_segment(ref)}/retry/", body=body))
+
+
+# ---- providers and containers ---------------------------------------------------------------
+
+
+def list_providers(ctx: RemoteContext) -> list[ProviderPublic]:
+    return [ProviderPublic.model_validate(row) for row in request(ctx, "GET", "/api/agents/providers/")]
+
+
+def list_containers(ctx: RemoteContext) -> list[ContainerPublic]:
+    return [ContainerPublic.model_validate(row) for row in request(ctx, "GET", "/api/agents/containers/")]
+
+
+def start_container(ctx: RemoteContext, *, ref: str | int) -> ContainerStatus:
+    return ContainerStatus.model_validate(request(ctx, "POST", f"/api/agents/containers/{_segment(ref)}/start/"))
+
+
+def stop_container(ctx: RemoteContext, *, ref: str | int) -> ContainerStatus:
+    return ContainerStatus.model_validate(request(ctx, "POST", f"/api/agents/containers/{_segment(ref)}/stop/"))
+
+
+def check_status(ctx: RemoteContext, *, ref: str | int) -> ContainerStatus:
+    return ContainerStatus.model_validate(request(ctx, "POST", f"/api/agents/containers/{_segment(ref)}/check_status/"))
+
+
+# ---- helpers --------------------------------------------------------------------------------
+
+
+def _segment(ref: str | int) -> str:
+    from urllib.parse import quote
+
+    return quote(str(ref).strip(), safe="")
+
+
+def _compact(body: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in body.items() if value is not None}
+
+
+def _deliver(ctx: RemoteContext, result: ExecuteResult, output: str | None) -> ExecuteResult:
+    """Download the finished video to `output` through its signed URL."""
+    if not output or not result.success or not result.output_url:
+        return result
+    target = Path(output).expanduser()
+    if target.is_dir():
+        target = target / Path(urlsplit(result.output_url).path).name
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with urllib.request.urlopen(result.output_url, timeout=ctx.timeout) as response, open(target, "wb") as handle:
+            shutil.copyfileobj(response, handle)
+    except (OSError, urllib.error.URLError) as exc:
+        raise BadInput(f"cannot download the video to {output}: {exc}", hint="It stays on the server; see output_url") from exc
+    return result.model_copy(update={"output_path": str(target.resolve())})
+
+
+# ---- the same session on the local store ----------------------------------------------------
+
+
+class LocalAuth:
+    """`auth` without a server: the services on the local store, the login kept like a server's."""
+
+    @staticmethod
+    def _store(ctx) -> TokenStore:
+        return TokenStore(f"local:{ctx.settings.paths.data}")
+
+    def register(self, ctx, *, email: str, password: str) -> MessageResult:
+        from manimagent.services import auth
+
+        return auth.register(ctx, email=email, password=password)
+
+    def verify_email(self, ctx, *, token: str) -> MessageResult:
+        from manimagent.services import auth
+
+        return auth.verify_email(ctx, token=token)
+
+    def resend_verification(self, ctx, *, email: str) -> MessageResult:
+        from manimagent.services import auth
+
+        return auth.resend_verification(ctx, email=email)
+
+    def login(self, ctx, *, email: str, password: str) -> TokenPair:
+        from manimagent.services import auth
+
+        pair = auth.login(ctx, email=email, password=password)
+        self._store(ctx).save(pair)
+        return pair
+
+    def get_profile(self, ctx) -> UserPublic:
+        from manimagent.services import auth
+
+        pair = self._store(ctx).load()
+        if pair is None:
+            raise Unauthorized("not logged in", hint="Run `manimagent auth login --email E`")
+        try:
+            return auth.authenticate(ctx, access=pair.access)
+        except Unauthorized:
+            pair = auth.refresh_tokens(ctx, refresh=pair.refresh)
+            self._store(ctx).save(pair)
+            return auth.authenticate(ctx, access=pair.access)
+
+    def logout(self, ctx) -> MessageResult:
+        from manimagent.services import auth
+
+        store = self._store(ctx)
+        pair = store.load()
+        if pair is not None:
+            try:
+                auth.logout(ctx, refresh=pair.refresh)
+            except Unauthorized:
+                pass
+        store.clear()
+        return MessageResult(message="Logged out.")
+
+    def promote(self, ctx, *, email: str) -> UserPublic:
+        from manimagent.services import auth
+
+        return auth.promote(ctx, email=email)
+
+
+def auth_backend(server: str | None):
+    """(functions, context) of the `auth` commands: this module for a server, else LocalAuth."""
+    server = resolve_server(server)
+    if server:
+        import sys
+
+        return sys.modules[__name__], RemoteContext(server=server)
+    return LocalAuth(), context_for(None)
