@@ -106,3 +106,9 @@ EventSink = Callable[[Event], None]
 
 def ignore(_event: Event) -> None:
     """The sink of callers that do not draw events."""
+
+
+@dataclass
+class Notice(Event):
+    kind: ClassVar[str] = "notice"
+    message: str

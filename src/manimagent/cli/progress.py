@@ -10,6 +10,7 @@ from manimagent.events import (
     Event,
     FixApplied,
     LlmDelta,
+    Notice,
     ProviderFailed,
     ProviderSelected,
     RenderFailed,
@@ -37,6 +38,9 @@ class EventPrinter:
 
     def _on_provider_selected(self, event: ProviderSelected) -> None:
         output.info(f"Provider: {event.provider} ({event.model})")
+
+    def _on_notice(self, event: Notice) -> None:
+        output.notice(event.message)
 
     def _on_provider_failed(self, event: ProviderFailed) -> None:
         then = "; trying the next provider" if event.falling_back else ""

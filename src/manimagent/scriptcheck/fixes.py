@@ -12,7 +12,6 @@ import re
 from dataclasses import asdict, dataclass
 
 from manimagent.render.base import RenderFailure
-from manimagent.scriptcheck.policy import dotted_name
 
 # undefined name -> replacement source text
 NAME_FIXES: dict[str, str] = {
@@ -142,8 +141,10 @@ def fix_after_failure(code: str, failure: RenderFailure, has_latex: bool) -> tup
 
 
 def _call_name(node: ast.Call) -> str | None:
-    name = dotted_name(node.func)
-    return name.rsplit(".", 1)[-1] if name else None
+    """The called name's last part: `Dot`, `move_to` in `Dot().move_to(...)`."""
+    if isinstance(node.func, ast.Attribute):
+        return node.func.attr
+    return node.func.id if isinstance(node.func, ast.Name) else None
 
 
 def _fix_tex_call(node: ast.Call, source: _Source, has_latex: bool) -> list[AppliedFix]:

@@ -91,7 +91,7 @@ def deliver(result: ExecuteResult, output: str | None) -> ExecuteResult:
     if not output or not result.success or not result.output_path:
         return result
     target = Path(output).expanduser()
-    if target.is_dir():
+    if target.is_dir() or output.endswith(("/", "\\")):
         target = target / Path(result.output_path).name
     try:
         target.parent.mkdir(parents=True, exist_ok=True)

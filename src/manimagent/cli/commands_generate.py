@@ -1,0 +1,137 @@
+"""`manimagent generate PROMPT`, `scripts generate` and `scripts refine`: from words to scripts and videos."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from manimagent.cli.options import (
+    ContainerOption,
+    EngineOption,
+    FormatOption,
+    JsonOption,
+    MaxAttemptsOption,
+    OutputPathOption,
+    QualityOption,
+)
+from manimagent.cli.output import output
+from manimagent.cli.results import print_execute_result
+
+PromptArgument = Annotated[str, typer.Argument(help='What to animate, e.g. "Animate a circle"; "-" reads it from stdin.')]
+ProviderOption = Annotated[Optional[str], typer.Option("--provider", "-p", help="Provider name or type (default: configured ones by priority, then vendor env vars, then offline).")]
+ModelOption = Annotated[Optional[str], typer.Option("--model", "-m", help="Model name for this request.")]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("generate")(generate)
+    from manimagent.cli.commands_scripts import app as scripts
+
+    scripts.command("generate")(scripts_generate)
+    scripts.command("refine")(scripts_refine)
+
+
+def read_prompt(prompt: str) -> str:
+    """PROMPT itself, or stdin for "-" (UTF-8 required)."""
+    if prompt != "-":
+        return prompt
+    from manimagent.errors import BadInput
+
+    data = sys.stdin.buffer.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"the prompt on stdin is not UTF-8 text (byte {exc.start})") from exc
+
+
+def generate(
+    prompt: PromptArgument,
+    provider: ProviderOption = None,
+    model: ModelOption = None,
+    no_execute: Annotated[bool, typer.Option("--no-execute", help="Only write and store the script.")] = False,
+    engine: EngineOption = None,
+    container: ContainerOption = None,
+    quality: QualityOption = None,
+    format: FormatOption = None,
+    max_attempts: MaxAttemptsOption = None,
+    output_path: OutputPathOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Turn PROMPT into a Manim script, render it, and repair it when it fails."""
+    from manimagent.cli.progress import EventPrinter
+    from manimagent.errors import ExitCode
+    from manimagent.services.context import local_context
+    from manimagent.services.generate import generate as run_generate
+
+    printer = EventPrinter(stream_code=not json_)
+    try:
+        result = run_generate(
+            local_context(events=printer),
+            prompt=read_prompt(prompt),
+            provider=provider,
+            model=model,
+            execute=not no_execute,
+            output=output_path,
+            engine=engine,
+            container=container,
+            quality=quality.value if quality else None,
+            format=format.value if format else None,
+            max_attempts=max_attempts,
+        )
+    finally:
+        printer.close()
+    if json_:
+        output.json(result)
+    elif result.success:
+        output.line(result.output_path or result.script_id or "")
+    else:
+        output.error(f"no attempt succeeded ({result.attempts} tried): {result.error}")
+    if not result.success:
+        raise typer.Exit(int(ExitCode.FAILED))
+
+
+def scripts_generate(
+    prompt: PromptArgument,
+    provider: ProviderOption = None,
+    model: ModelOption = None,
+    auto_execute: Annotated[bool, typer.Option("--auto-execute", help="Render it right away (with repairs).")] = False,
+    json_: JsonOption = False,
+) -> None:
+    """Write a script for PROMPT and store it (render it with --auto-execute)."""
+    from manimagent.services.generate import generate_script
+
+    _print_generated(lambda ctx: generate_script(ctx, prompt=read_prompt(prompt), provider=provider, model=model, auto_execute=auto_execute), json_)
+
+
+def scripts_refine(
+    ref: Annotated[str, typer.Argument(help="Script id to refine.")],
+    instruction: Annotated[str, typer.Argument(help='What to change, e.g. "make it red"; "-" reads stdin.')],
+    provider: ProviderOption = None,
+    model: ModelOption = None,
+    auto_execute: Annotated[bool, typer.Option("--auto-execute", help="Render the new script right away.")] = False,
+    json_: JsonOption = False,
+) -> None:
+    """A new script from an old one and an instruction (its parent is the old one)."""
+    from manimagent.services.generate import refine_script
+
+    _print_generated(lambda ctx: refine_script(ctx, ref=ref, instruction=read_prompt(instruction), provider=provider, model=model, auto_execute=auto_execute), json_)
+
+
+def _print_generated(run, json_: bool) -> None:
+    from manimagent.cli.progress import EventPrinter
+    from manimagent.services.context import local_context
+
+    printer = EventPrinter(stream_code=not json_)
+    try:
+        result = run(local_context(events=printer))
+    finally:
+        printer.close()
+    if json_:
+        output.json(result)
+    else:
+        output.line(result.script_id or "")
+    if result.execution is not None and not json_:
+        print_execute_result(result.execution, json_=False)
+    elif result.execution is not None and not result.execution.success:
+        raise typer.Exit(1)

@@ -1,0 +1,139 @@
+"""`manimagent providers ...`: configured LLM endpoints. Keys go to the keyring, never argv or the db."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from manimagent.cli.options import JsonOption
+from manimagent.cli.output import output
+
+app = typer.Typer(help="Configured LLM providers: list, add, update, remove, test, set-key.", no_args_is_help=True)
+NameArgument = Annotated[str, typer.Argument(help="Provider name (or numeric id).")]
+TypeOption = Annotated[Optional[str], typer.Option("--type", "-t", help="openai | azure_openai | gemini | anthropic | offline")]
+ModelOption = Annotated[Optional[str], typer.Option("--model", "-m", help="Model name (default: the vendor's default).")]
+BaseUrlOption = Annotated[Optional[str], typer.Option("--base-url", help="Endpoint; with --type openai any OpenAI-compatible server (Ollama, vLLM, LM Studio).")]
+PriorityOption = Annotated[Optional[int], typer.Option("--priority", help="Lower is tried first (default 100).")]
+KeyEnvOption = Annotated[Optional[str], typer.Option("--api-key-env", help="Env var holding the key (looked up after the keyring).")]
+KeyStdinOption = Annotated[bool, typer.Option("--key-stdin", help="Read the API key from stdin and keep it in the keyring.")]
+DeploymentOption = Annotated[Optional[str], typer.Option("--deployment", help="Azure OpenAI deployment name.")]
+ApiVersionOption = Annotated[Optional[str], typer.Option("--api-version", help="Azure OpenAI API version.")]
+ActiveOption = Annotated[Optional[bool], typer.Option("--active/--inactive", help="Whether automatic selection uses it.")]
+
+
+def _ctx():
+    from manimagent.services.context import local_context
+
+    return local_context()
+
+
+def _read_key_from_stdin() -> str:
+    from manimagent.errors import BadInput
+
+    try:
+        return sys.stdin.readline().strip()
+    except UnicodeDecodeError as exc:
+        raise BadInput("the key on stdin is not text") from exc
+
+
+@app.command("list")
+def list_(json_: JsonOption = False) -> None:
+    """Providers in the order automatic selection tries them. Shows where each key comes from, never the key."""
+    from manimagent.services.providers import list_providers
+
+    rows = list_providers(_ctx())
+    if json_:
+        return output.json(rows)
+    output.table(
+        ["id", "name", "type", "model", "base url", "priority", "active", "key"],
+        [(r.id, r.name, r.provider_type, r.model_name or "(default)", r.base_url or "", r.priority, "yes" if r.is_active else "no", r.key_source) for r in rows],
+    )
+
+
+@app.command("add")
+def add(
+    name: NameArgument,
+    provider_type: Annotated[str, typer.Option("--type", "-t", help="openai | azure_openai | gemini | anthropic | offline")],
+    model: ModelOption = None,
+    base_url: BaseUrlOption = None,
+    priority: PriorityOption = None,
+    api_key_env: KeyEnvOption = None,
+    key_stdin: KeyStdinOption = False,
+    deployment: DeploymentOption = None,
+    api_version: ApiVersionOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Configure a provider."""
+    from manimagent.services.providers import add_provider
+
+    key = _read_key_from_stdin() if key_stdin else None
+    row = add_provider(_ctx(), name=name, provider_type=provider_type, key=key, model_name=model, base_url=base_url, priority=priority, api_key_env=api_key_env, deployment=deployment, api_version=api_version)
+    _print_row(row, json_, "Added")
+
+
+@app.command("update")
+def update(
+    name: NameArgument,
+    provider_type: TypeOption = None,
+    model: ModelOption = None,
+    base_url: BaseUrlOption = None,
+    priority: PriorityOption = None,
+    api_key_env: KeyEnvOption = None,
+    key_stdin: KeyStdinOption = False,
+    deployment: DeploymentOption = None,
+    api_version: ApiVersionOption = None,
+    active: ActiveOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Change a provider's settings."""
+    from manimagent.services.providers import update_provider
+
+    key = _read_key_from_stdin() if key_stdin else None
+    row = update_provider(_ctx(), ref=name, key=key, provider_type=provider_type, model_name=model, base_url=base_url, priority=priority, api_key_env=api_key_env, deployment=deployment, api_version=api_version, is_active=active)
+    _print_row(row, json_, "Updated")
+
+
+@app.command("remove")
+def remove(name: NameArgument) -> None:
+    """Remove a provider (and its key from the keyring)."""
+    from manimagent.services.providers import remove_provider
+
+    output.info(f"Removed provider {remove_provider(_ctx(), ref=name)}")
+
+
+@app.command("test")
+def test(name: NameArgument, json_: JsonOption = False) -> None:
+    """Send one tiny request; report the model and latency."""
+    from manimagent.errors import ExitCode
+    from manimagent.services.providers import test_provider
+
+    result = test_provider(_ctx(), ref=name)
+    if json_:
+        output.json(result)
+    elif result.success:
+        output.line(f"{result.provider}: ok, model {result.model}, {result.latency_ms:.0f} ms")
+    else:
+        output.error(f"{result.provider} failed: {result.error}")
+    if not result.success:
+        raise typer.Exit(int(ExitCode.FAILED))
+
+
+@app.command("set-key")
+def set_key_(
+    name: NameArgument,
+    stdin: Annotated[bool, typer.Option("--stdin", help="Read the key from stdin instead of a hidden prompt.")] = False,
+) -> None:
+    """Store the provider's API key in the OS keyring (never on the command line)."""
+    from manimagent.services.providers import set_key
+
+    key = _read_key_from_stdin() if stdin or not sys.stdin.isatty() else typer.prompt("API key", hide_input=True, err=True)
+    set_key(_ctx(), ref=name, key=key)
+    output.info(f"Key stored in the keyring for {name}")
+
+
+def _print_row(row, json_: bool, verb: str) -> None:
+    if json_:
+        return output.json(row)
+    output.info(f"{verb} provider {row.name} ({row.provider_type}, key: {row.key_source})")

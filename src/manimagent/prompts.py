@@ -1,0 +1,97 @@
+"""What the LLM is told (generation, repair, refinement) and how code is taken out of its reply."""
+
+from __future__ import annotations
+
+import re
+
+from manimagent.errors import InvalidScript
+from manimagent.providers.base import Message
+from manimagent.render.base import RenderFailure
+
+# Markers the offline provider reads; kept in one place with the prompts that carry them.
+REQUEST_OPEN = "<request>"
+REQUEST_CLOSE = "</request>"
+REPAIR_MARK = "<repair>"
+LATEX_LINE = "LATEX_AVAILABLE: {}"
+
+RULES = """Rules:
+- Reply with ONE complete Python file in a ```python fenced block, nothing else is needed.
+- Start with `from manim import *`; use Manim Community Edition {version} only (not ManimGL, not old CE names:
+  Create not ShowCreation, Tex/MathTex not TextMobject/TexMobject, Axes.plot not get_graph, Surface not ParametricSurface).
+- Define at least one class deriving from Scene (or ThreeDScene / MovingCameraScene) with a construct method.
+- Points are 3-D: np.array([x, y, 0]) or constants like UP, LEFT, ORIGIN.
+- Use only colours manim defines (BLUE, RED, GREEN, YELLOW, ORANGE, PURPLE, PINK, TEAL, GOLD, MAROON, WHITE, GRAY ...).
+- Keep everything inside the frame (about 14 x 8 units); clear or fade out old objects before new ones.
+- No files, no network, no subprocesses, no input(), no randomness without a seed; keep the video under ~20 seconds.
+{latex}"""
+LATEX_YES = "- LaTeX is available: MathTex and Tex work; write TeX in raw strings (r\"\\frac{a}{b}\")."
+LATEX_NO = "- LaTeX is NOT installed: do not use MathTex, Tex, or anything that renders numbers with LaTeX (DecimalNumber, axis numbers, BarChart labels). Use Text instead."
+
+_FENCE = re.compile(r"```[ \t]*(?P<lang>[\w+-]*)[^\n]*\n(?P<body>.*?)(?:```|\Z)", re.DOTALL)
+_SCENE_CLASS = re.compile(r"^class\s+\w+\s*\([^)]*Scene[^)]*\)\s*:", re.MULTILINE)
+
+
+def system_message(manim_version: str, has_latex: bool) -> Message:
+    latex = LATEX_YES if has_latex else LATEX_NO
+    text = (
+        "You write Manim Community Edition animation scripts that render without errors.\n"
+        + RULES.format(version=manim_version, latex=latex)
+        + "\n"
+        + LATEX_LINE.format("yes" if has_latex else "no")
+    )
+    return Message("system", text)
+
+
+def generation_messages(prompt: str, manim_version: str, has_latex: bool) -> list[Message]:
+    user = f"Write a Manim scene for this request:\n{REQUEST_OPEN}\n{prompt}\n{REQUEST_CLOSE}"
+    return [system_message(manim_version, has_latex), Message("user", user)]
+
+
+def repair_messages(prompt: str, code: str, failure: RenderFailure, manim_version: str, has_latex: bool) -> list[Message]:
+    line = _line_of(code, failure.line)
+    where = f"\nThe failing line {failure.line} is:\n    {line.strip()}" if line else ""
+    user = (
+        f"The original request:\n{REQUEST_OPEN}\n{prompt}\n{REQUEST_CLOSE}\n{REPAIR_MARK}\n"
+        f"This script failed.\nError: {failure.error_type}: {failure.message}{where}\n\n"
+        f"```python\n{code}\n```\n\nReturn the whole corrected script."
+    )
+    return [system_message(manim_version, has_latex), Message("user", user)]
+
+
+def refine_messages(prompt: str, code: str, instruction: str, manim_version: str, has_latex: bool) -> list[Message]:
+    user = (
+        f"This Manim script was written for the request below.\n{REQUEST_OPEN}\n{prompt}\n{instruction}\n{REQUEST_CLOSE}\n\n"
+        f"```python\n{code}\n```\n\nChange it as follows and return the whole new script: {instruction}"
+    )
+    return [system_message(manim_version, has_latex), Message("user", user)]
+
+
+def no_code_messages(messages: list[Message], reply: str) -> list[Message]:
+    """A second chance for a reply that held no usable script."""
+    excerpt = reply.strip()[:2000] or "(an empty reply)"
+    follow_up = "Your reply did not contain a complete Manim script in a ```python block. Reply with the whole script only."
+    return [*messages, Message("assistant", excerpt), Message("user", follow_up)]
+
+
+def extract_code(reply: str) -> str:
+    """The script in an LLM reply: the fenced block defining a Scene, else a bare script."""
+    blocks = [match["body"] for match in _FENCE.finditer(reply) if match["lang"].lower() in {"", "python", "py", "python3"}]
+    with_scene = [block for block in blocks if _SCENE_CLASS.search(block)]
+    if with_scene:
+        return max(with_scene, key=len).strip() + "\n"
+    if _SCENE_CLASS.search(reply) and "```" not in reply:
+        return _strip_prose(reply)
+    raise InvalidScript("the LLM's reply contains no Manim script (no Scene class in a code block)")
+
+
+def _strip_prose(reply: str) -> str:
+    lines = reply.strip().splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith(("from ", "import ", "class ", "#", "def "))), 0)
+    return "\n".join(lines[start:]).strip() + "\n"
+
+
+def _line_of(code: str, number: int | None) -> str | None:
+    if not number:
+        return None
+    lines = code.splitlines()
+    return lines[number - 1] if 0 < number <= len(lines) else None

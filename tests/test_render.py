@@ -1,0 +1,178 @@
+"""`manimagent render` end to end with real manim and real SQLite, and the bad input users give."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from conftest import EXAMPLES, assert_one_line_error, run_cli_process, video_duration
+
+pytestmark = pytest.mark.slow
+
+RAISES = "from manim import *\nclass Boom(Scene):\n    def construct(self):\n        self.add(Circle())\n        raise RuntimeError('kaboom from the scene')\n"
+LOOPS = "from manim import *\nclass Forever(Scene):\n    def construct(self):\n        while True:\n            pass\n"
+
+
+def _count(home, table: str) -> int:
+    db = home / "manimagent.db"
+    if not db.exists():
+        return 0
+    return sqlite3.connect(db).execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def test_render_example_json_and_video(cli, isolated_home):
+    result = cli("render", str(EXAMPLES / "circle.py"), "--json")
+    assert result.code == 0, result.stderr
+    doc = result.json()
+    assert set(doc) >= {"success", "execution_id", "output_path", "attempts", "error"}
+    assert doc["success"] is True and doc["attempts"] == 1 and doc["error"] is None
+    assert doc["output_path"].startswith(str(isolated_home / "media"))
+    assert video_duration(doc["output_path"]) > 2.0
+    listed = cli("executions", "list", "--json").json()
+    assert [row["id"] for row in listed] == [doc["execution_id"]]
+    assert listed[0]["is_successful"] and listed[0]["engine"] == "local" and listed[0]["script"] == doc["script_id"]
+    assert not (isolated_home / "media" / ".staging" / doc["execution_id"]).exists()
+
+
+def test_two_scenes_are_joined_in_file_order(cli):
+    doc = cli("render", str(EXAMPLES / "two_scenes.py"), "--json").json()
+    assert [p.rsplit("/", 1)[-1] for p in doc["outputs"]] == ["TitleCard.mp4", "DotPath.mp4"]
+    parts = sum(video_duration(path) for path in doc["outputs"])
+    assert doc["output_path"].endswith("all_scenes.mp4")
+    assert abs(video_duration(doc["output_path"]) - parts) < 0.3
+
+
+def test_scene_selection_and_formats(cli, tmp_path):
+    doc = cli("render", str(EXAMPLES / "two_scenes.py"), "--scene", "DotPath", "--format", "gif", "--json").json()
+    assert doc["outputs"] == [doc["output_path"]] and doc["output_path"].endswith("DotPath.gif")
+    png = cli("render", str(EXAMPLES / "circle.py"), "--format", "png", "--output", f"{tmp_path / 'out'}/", "--json").json()
+    assert png["output_path"] == str(tmp_path / "out" / "CircleToSquare.png")
+    assert (tmp_path / "out" / "CircleToSquare.png").stat().st_size > 1000
+
+
+def test_a_script_that_raises_is_stored_with_its_error(cli, tmp_path, isolated_home):
+    file = tmp_path / "boom.py"
+    file.write_text(RAISES)
+    result = cli("render", str(file), "--json")
+    assert result.code == 1 and "Traceback" not in result.stderr
+    doc = result.json()
+    assert doc["success"] is False and "RuntimeError: kaboom from the scene" in doc["error"] and "line 5" in doc["error"]
+    shown = cli("executions", "show", doc["execution_id"][:8], "--log", "--json").json()
+    assert shown["status"] == "failed" and shown["error_line"] == 5 and "kaboom" in shown["log"]
+    assert cli("scripts", "show", doc["script_id"], "--json").json()["status"] == "failed"
+
+
+def test_an_endless_render_is_killed_at_the_time_limit(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("MANIMAGENT_RENDER_TIMEOUT", "4")
+    file = tmp_path / "loop.py"
+    file.write_text(LOOPS)
+    result = cli("render", str(file), "--json")
+    assert result.code == 1
+    assert "longer than 4 s" in result.json()["error"]
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "no such file"),
+        ("DIR", "is a directory"),
+        (b"\x00\x01binary\x00", "binary"),
+        (b"", "empty"),
+        (b"from manim import *\nclass A(Scene)\n", "syntax error at line 2"),
+        (b"import math\nprint(1)\n", "no Scene"),
+        (b"from manim import *\nimport subprocess\nclass A(Scene):\n    def construct(self):\n        subprocess.run(['ls'])\n", "refused"),
+    ],
+)
+def test_bad_files_are_one_line_errors_and_lose_nothing(cli, tmp_path, isolated_home, content, message):
+    cli("render", str(EXAMPLES / "circle.py"), "--format", "png")
+    before = (_count(isolated_home, "script"), _count(isolated_home, "execution"))
+    target = tmp_path / "input.py"
+    if content == "DIR":
+        target.mkdir()
+    elif content is not None:
+        target.write_bytes(content)
+    result = cli("render", str(target))
+    assert_one_line_error(result, 2)
+    assert message in result.stderr
+    scripts, executions = _count(isolated_home, "script"), _count(isolated_home, "execution")
+    assert scripts >= before[0] and executions >= before[1]
+    assert cli("executions", "list", "--json").json()[-1]["is_successful"]
+
+
+def test_unknown_scene_is_bad_input(cli):
+    result = cli("render", str(EXAMPLES / "two_scenes.py"), "--scene", "Nope")
+    assert_one_line_error(result, 2)
+    assert "TitleCard, DotPath" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--quality", "ultra"], ["--format", "avi"], ["--max-attempts", "0"], ["--engine", "vulkan"], ["--engine", "local", "--container", "x"]],
+)
+def test_invalid_option_values(cli, args):
+    assert_one_line_error(cli("render", str(EXAMPLES / "circle.py"), *args), 2)
+
+
+def test_unknown_short_and_ambiguous_ids(cli, isolated_home):
+    import uuid
+
+    from manimagent.services.context import local_context
+    from manimagent.store.models import Script
+
+    ctx = local_context()
+    with ctx.session() as session:
+        for suffix in ("1", "2"):
+            session.add(Script(id=f"abcd{suffix}{uuid.uuid4().hex[5:]}", prompt="p", content="x"))
+        session.commit()
+    for args in (["scripts", "show", "abcd"], ["scripts", "show", "ab"], ["scripts", "show", "ffffffff"], ["executions", "show", "zzzz"], ["executions", "retry", "1234"], ["scripts", "execute", "9999"]):
+        assert_one_line_error(cli(*args), 2)
+    assert "several" in cli("scripts", "show", "abcd").stderr
+    assert len(cli("scripts", "list", "--json").json()) == 2
+
+
+def test_scripts_import_show_export_execute_rm(cli, tmp_path, isolated_home):
+    script = cli("scripts", "import", str(EXAMPLES / "circle.py"), "--json").json()
+    assert script["status"] == "pending" and script["scenes"] == ["CircleToSquare"]
+    assert cli("scripts", "show", script["id"][:6], "--code").stdout == (EXAMPLES / "circle.py").read_text()
+    exported = tmp_path / "copy.py"
+    cli("scripts", "export", script["id"], "--output", str(exported))
+    assert exported.read_text() == (EXAMPLES / "circle.py").read_text()
+    run = cli("scripts", "execute", script["id"], "--json").json()
+    assert run["success"] and run["attempts"] == 1
+    retried = cli("executions", "retry", run["execution_id"], "--json").json()
+    assert retried["success"] and retried["execution_id"] != run["execution_id"]
+    assert cli("executions", "list", "--script", script["id"], "--json").json()[0]["attempt_number"] == 2
+    assert_one_line_error(cli("scripts", "rm", script["id"]), 2)  # no terminal, no --yes
+    assert cli("scripts", "rm", script["id"], "--yes").code == 0
+    assert not (isolated_home / "media" / script["id"]).exists()
+    assert cli("executions", "list", "--json").json() == []
+
+
+def test_list_filters_and_bad_values(cli):
+    cli("scripts", "import", str(EXAMPLES / "circle.py"))
+    assert len(cli("scripts", "list", "--status", "pending", "--json").json()) == 1
+    assert cli("scripts", "list", "--status", "failed", "--json").json() == []
+    assert_one_line_error(cli("scripts", "list", "--status", "weird"), 2)
+    assert_one_line_error(cli("scripts", "list", "--limit", "0"), 2)
+
+
+def test_end_to_end_in_a_child_process_prints_only_json(isolated_home):
+    result = run_cli_process("render", str(EXAMPLES / "circle.py"), "--json")
+    assert result.code == 0, result.stderr
+    assert json.loads(result.stdout)["success"] is True
+    assert "Rendering CircleToSquare" in result.stderr
+
+
+def test_a_render_sees_no_keys_in_its_environment(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-secret-openai")
+    monkeypatch.setenv("MANIMAGENT_SECRET_KEY", "server-secret-value")
+    file = tmp_path / "env.py"
+    file.write_text(
+        "from manim import *\nimport os\nclass Env(Scene):\n    def construct(self):\n"
+        "        print('ENV', sorted(os.environ.items()))\n        self.add(Dot())\n        self.wait(0.1)\n"
+    )
+    doc = cli("render", str(file), "--json").json()
+    log = cli("executions", "show", doc["execution_id"], "--log", "--json").json()["log"]
+    assert "ENV" in log and "sk-test-secret-openai" not in log and "server-secret-value" not in log and "MANIMAGENT" not in log
