@@ -1,0 +1,531 @@
+"""The render worker that runs inside a manimagent container (standalone: stdlib only, Python 3.9+).
+
+Copied into the container by the host with put_archive. Subcommands:
+
+  serve   the warm container's PID 1: imports manim once, listens on an abstract unix socket,
+          and forks a fresh child per job (the import is paid once, isolation is kept).
+  run     what the host executes per render (`docker exec`). Reads the job from the env var
+          MANIMAGENT_JOB, hands it to the worker with a pipe for the output, relays that output to
+          stderr and prints one JSON result line on stdout. Without a worker it renders itself.
+  clean   removes a job directory, whatever modes the job left in it.
+  ping    prints the worker's state as JSON; exit 1 when no worker answers.
+
+Every job child: its own session (the timeout kills the group), non-dumpable (other jobs of the
+same uid cannot read its /proc entries or ptrace it), oom_score_adj 1000 (a memory bomb dies
+before the worker), umask 077, HOME and TMPDIR inside its own directory, an empty environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import shutil
+import signal
+import socket
+import stat
+import sys
+import time
+import traceback
+
+SOCKET_ADDRESS = "\0manimagent-render-worker"
+JOB_ENV = "MANIMAGENT_JOB"
+JOBS_ROOT = "/work/jobs"
+MAX_TIMEOUT = 3600.0
+DRAIN_SECONDS = 1.0
+STRAY_SCAN_SECONDS = 0.5
+PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
+CHILD_PATH = "/opt/manim/bin:/usr/local/bin:/usr/bin:/bin"
+
+
+# --- process hygiene -------------------------------------------------------------------------
+
+
+def _prctl(option: int, value: int) -> None:
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def make_undumpable() -> None:
+    """Deny other processes of our uid access to /proc/<pid>/{cwd,environ,fd,mem} and ptrace."""
+    _prctl(PR_SET_DUMPABLE, 0)
+
+
+def become_subreaper() -> None:
+    """Orphans of our descendants become our children, so we can kill what a job left behind."""
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)
+
+
+def raise_oom_score() -> None:
+    try:
+        with open("/proc/self/oom_score_adj", "w") as handle:
+            handle.write("1000")
+    except OSError:
+        pass
+
+
+def oom_kill_count() -> int:
+    """OOM kills in this container's memory cgroup so far (cgroup v2 or v1), 0 when unknown."""
+    for path in ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control"):
+        try:
+            with open(path) as handle:
+                for line in handle:
+                    key, _, value = line.partition(" ")
+                    if key == "oom_kill":
+                        return int(value)
+        except (OSError, ValueError):
+            continue
+    return 0
+
+
+def children_of(parent: int) -> list[int]:
+    """Pids whose parent is `parent`, read from /proc."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == parent:
+            found.append(int(entry))
+    return found
+
+
+def kill_quietly(pid: int, *, group: bool = False) -> None:
+    try:
+        (os.killpg if group else os.kill)(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def reap_all() -> list[tuple[int, int]]:
+    """Every exited child (jobs and adopted orphans) as (pid, status)."""
+    reaped = []
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return reaped
+        if pid == 0:
+            return reaped
+        reaped.append((pid, status))
+
+
+# --- one job ---------------------------------------------------------------------------------
+
+
+def validate_job(job: dict) -> dict:
+    """The job as the host sent it, with a directory under JOBS_ROOT and a bounded timeout."""
+    job_dir = os.path.realpath(str(job["dir"]))
+    if os.path.dirname(job_dir) != JOBS_ROOT:
+        raise ValueError(f"job directory must be directly under {JOBS_ROOT}")
+    args = [str(arg) for arg in job["args"]]
+    timeout = min(float(job.get("timeout", 300.0)), MAX_TIMEOUT)
+    return {"dir": job_dir, "args": args, "timeout": timeout}
+
+
+def enter_job(job: dict, output_fd: int) -> None:
+    """Turn the freshly forked child into the job's process: session, fds, limits, env, cwd."""
+    os.setsid()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    os.dup2(output_fd, 1)
+    os.dup2(output_fd, 2)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.closerange(3, 65536)
+    make_undumpable()
+    raise_oom_score()
+    os.umask(0o077)
+    job_dir = job["dir"]
+    tmp = os.path.join(job_dir, ".tmp")
+    os.makedirs(tmp, exist_ok=True)
+    os.environ.clear()
+    os.environ.update(
+        {"PATH": CHILD_PATH, "HOME": job_dir, "TMPDIR": tmp, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+         "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1", "NO_COLOR": "1", "TERM": "dumb", "COLUMNS": "200"}
+    )
+    import tempfile
+
+    tempfile.tempdir = None
+    os.chdir(job_dir)
+
+
+def run_manim(args: list[str]) -> int:
+    """Manim's own command line, in this process; returns its exit code."""
+    sys.argv = ["manim", *args]
+    try:
+        from manim.__main__ import main
+
+        main(args=args, prog_name="manim", standalone_mode=False)
+        return 0
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException as exc:  # noqa: BLE001 - the job's error is the render log
+        exit_code = getattr(exc, "exit_code", None)
+        if hasattr(exc, "show"):
+            exc.show()
+        elif type(exc).__name__ == "Abort":
+            print("Aborted.", file=sys.stderr)
+        else:
+            traceback.print_exc()
+        return exit_code if isinstance(exit_code, int) else 1
+
+
+def fork_job(job: dict, output_fd: int) -> int:
+    """Fork the job's child; it never returns into the caller."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 1
+    try:
+        enter_job(job, output_fd)
+        code = run_manim(job["args"])
+    except BaseException:  # noqa: BLE001
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def job_result(status: int, *, timed_out: bool, oom_before: int, started: float) -> dict:
+    """What the host needs to know about a finished child."""
+    signal_number = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+    exit_code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
+    killed = None
+    if timed_out:
+        killed = "timeout"
+    elif signal_number == signal.SIGKILL and oom_kill_count() > oom_before:
+        killed = "memory"
+    elif signal_number is not None:
+        killed = "signal"
+    return {"exit_code": exit_code, "signal": signal_number, "killed": killed,
+            "duration": round(time.monotonic() - started, 3)}
+
+
+# --- the warm worker (serve) -----------------------------------------------------------------
+
+
+class Job:
+    def __init__(self, pid: int, conn: socket.socket, timeout: float):
+        self.pid = pid
+        self.conn = conn
+        self.started = time.monotonic()
+        self.deadline = self.started + timeout
+        self.oom_before = oom_kill_count()
+        self.timed_out = False
+
+
+class Worker:
+    """PID 1 of a warm container: accepts jobs, forks children, enforces deadlines, kills strays."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[int, Job] = {}
+        self.by_conn: dict[int, Job] = {}
+        self.preloaded = False
+        self.preload_error = ""
+        self.selector = selectors.DefaultSelector()
+        self.stopping = False
+        self.last_scan = 0.0
+
+    def preload(self) -> None:
+        started = time.monotonic()
+        try:
+            import manim  # noqa: F401
+            import manim.__main__  # noqa: F401
+            from manim import Scene  # noqa: F401
+
+            self.preloaded = True
+            print(f"worker: manim preloaded in {time.monotonic() - started:.2f}s", file=sys.stderr, flush=True)
+        except BaseException as exc:  # noqa: BLE001 - report it and serve as a plain reaper
+            self.preload_error = f"{type(exc).__name__}: {exc}"
+            print(f"worker: cannot import manim: {self.preload_error}", file=sys.stderr, flush=True)
+
+    def listen(self) -> socket.socket:
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        server.bind(SOCKET_ADDRESS)
+        server.listen(64)
+        server.setblocking(False)
+        self.selector.register(server, selectors.EVENT_READ, "server")
+        return server
+
+    def serve(self) -> None:
+        make_undumpable()
+        become_subreaper()
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        self.preload()
+        server = self.listen() if self.preloaded else None
+        while not self.stopping:
+            for key, _ in self.selector.select(timeout=0.1):
+                if key.data == "server":
+                    self.accept(server)
+                else:
+                    self.client_readable(key.fileobj)
+            self.reap()
+            self.enforce_deadlines()
+            self.kill_strays()
+        for job in list(self.jobs.values()):
+            kill_quietly(job.pid, group=True)
+
+    def stop(self, *_args) -> None:
+        self.stopping = True
+
+    def accept(self, server: socket.socket) -> None:
+        try:
+            conn, _ = server.accept()
+        except BlockingIOError:
+            return
+        conn.settimeout(1.0)
+        try:
+            data, fds, _flags, _addr = socket.recv_fds(conn, 65536, 1)
+            request = json.loads(data.decode())
+        except (OSError, ValueError) as exc:
+            self.answer(conn, {"error": f"bad request: {exc}"})
+            return
+        if request.get("ping"):
+            self.answer(conn, self.state())
+            for fd in fds:
+                os.close(fd)
+            return
+        self.start_job(conn, request, fds)
+
+    def state(self) -> dict:
+        return {"worker": True, "preloaded": self.preloaded, "jobs": len(self.jobs), "pid": os.getpid(),
+                "error": self.preload_error or None}
+
+    def start_job(self, conn: socket.socket, request: dict, fds: list[int]) -> None:
+        if len(fds) != 1:
+            self.answer(conn, {"error": "a job needs exactly one output fd"})
+            return
+        try:
+            job = validate_job(request)
+        except (KeyError, TypeError, ValueError) as exc:
+            os.close(fds[0])
+            self.answer(conn, {"error": f"bad job: {exc}"})
+            return
+        pid = fork_job(job, fds[0])
+        os.close(fds[0])
+        entry = Job(pid, conn, job["timeout"])
+        self.jobs[pid] = entry
+        self.by_conn[conn.fileno()] = entry
+        conn.setblocking(False)
+        self.selector.register(conn, selectors.EVENT_READ, "client")
+
+    def client_readable(self, conn: socket.socket) -> None:
+        """A client speaks only by going away: then its job is killed."""
+        try:
+            data = conn.recv(16)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            job = self.by_conn.get(conn.fileno())
+            if job:
+                kill_quietly(job.pid, group=True)
+
+    def reap(self) -> None:
+        for pid, status in reap_all():
+            job = self.jobs.pop(pid, None)
+            if job is None:
+                continue  # an adopted orphan
+            kill_quietly(pid, group=True)  # what the job left running in its session
+            result = job_result(status, timed_out=job.timed_out, oom_before=job.oom_before, started=job.started)
+            self.finish(job, result)
+            self.last_scan = 0.0
+
+    def finish(self, job: Job, result: dict) -> None:
+        self.by_conn.pop(job.conn.fileno(), None)
+        try:
+            self.selector.unregister(job.conn)
+        except (KeyError, ValueError):
+            pass
+        self.answer(job.conn, result)
+
+    def answer(self, conn: socket.socket, document: dict) -> None:
+        try:
+            conn.setblocking(True)
+            conn.settimeout(2.0)
+            conn.send(json.dumps(document).encode())
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def enforce_deadlines(self) -> None:
+        now = time.monotonic()
+        for job in self.jobs.values():
+            if now > job.deadline and not job.timed_out:
+                job.timed_out = True
+                kill_quietly(job.pid, group=True)
+                kill_quietly(job.pid)
+
+    def kill_strays(self) -> None:
+        """Kill adopted orphans: processes a job detached from its session to outlive it."""
+        now = time.monotonic()
+        if now - self.last_scan < STRAY_SCAN_SECONDS:
+            return
+        self.last_scan = now
+        for pid in children_of(os.getpid()):
+            if pid not in self.jobs:
+                kill_quietly(pid)
+
+
+# --- direct rendering (no worker) ------------------------------------------------------------
+
+
+def supervise(job: dict, read_fd: int, write_fd: int) -> dict:
+    """Render `job` in a child of this process, relaying its output; the fallback of `run`."""
+    become_subreaper()
+    oom_before = oom_kill_count()
+    started = time.monotonic()
+    pid = fork_job(job, write_fd)
+    os.close(write_fd)
+    deadline = started + job["timeout"]
+    status, timed_out, eof = None, False, False
+    while status is None:
+        if eof:
+            time.sleep(0.05)
+        else:
+            eof = relay(read_fd, until=min(deadline, time.monotonic() + 0.2))
+        finished, child_status = os.waitpid(pid, os.WNOHANG)
+        if finished:
+            status = child_status
+        elif time.monotonic() > deadline:
+            timed_out = True
+            kill_quietly(pid, group=True)
+            kill_quietly(pid)
+    kill_quietly(pid, group=True)
+    for orphan in children_of(os.getpid()):
+        kill_quietly(orphan)
+    reap_all()
+    relay(read_fd, until=time.monotonic() + DRAIN_SECONDS)
+    return job_result(status, timed_out=timed_out, oom_before=oom_before, started=started)
+
+
+def relay(read_fd: int, *, until: float, stop_socket: socket.socket | None = None) -> bool:
+    """Copy the job's output to stderr until EOF (True), `until`, or a readable stop socket."""
+    selector = selectors.DefaultSelector()
+    selector.register(read_fd, selectors.EVENT_READ)
+    if stop_socket is not None:
+        selector.register(stop_socket, selectors.EVENT_READ)
+    try:
+        while True:
+            remaining = until - time.monotonic()
+            if remaining <= 0:
+                return False
+            for key, _ in selector.select(timeout=remaining):
+                if key.fileobj is stop_socket:
+                    return False
+                chunk = os.read(read_fd, 65536)
+                if not chunk:
+                    return True
+                os.write(2, chunk)
+    finally:
+        selector.close()
+
+
+def ask_worker(job: dict, read_fd: int, write_fd: int) -> dict | None:
+    """Hand the job to the warm worker; None when there is no worker to ask."""
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        conn.connect(SOCKET_ADDRESS)
+        socket.send_fds(conn, [json.dumps(job).encode()], [write_fd])
+    except OSError:
+        conn.close()
+        return None
+    os.close(write_fd)
+    far_future = time.monotonic() + job["timeout"] + 60
+    eof = relay(read_fd, until=far_future, stop_socket=conn)
+    conn.settimeout(max(1.0, far_future - time.monotonic()) if eof else 5.0)
+    try:
+        answer = conn.recv(65536)
+    except OSError:
+        answer = b""
+    relay(read_fd, until=time.monotonic() + DRAIN_SECONDS)
+    if not answer:
+        return {"exit_code": None, "signal": None, "killed": "signal", "error": "the worker went away"}
+    result = json.loads(answer.decode())
+    result["mode"] = "worker"
+    return result
+
+
+def run_command() -> int:
+    make_undumpable()
+    job = validate_job(json.loads(os.environ.pop(JOB_ENV)))
+    read_fd, write_fd = os.pipe()
+    result = ask_worker(job, read_fd, write_fd)
+    if result is None:
+        result = supervise(job, read_fd, write_fd)
+        result["mode"] = "direct"
+    sys.stdout.write(json.dumps(result) + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+# --- small commands --------------------------------------------------------------------------
+
+
+def clean_command(job_dir: str) -> int:
+    """Remove a job directory even if the job made parts of it unreadable."""
+    job_dir = os.path.realpath(job_dir)
+    if os.path.dirname(job_dir) != JOBS_ROOT or not os.path.isdir(job_dir):
+        return 0
+    os.chmod(job_dir, stat.S_IRWXU)
+    for root, dirs, _files in os.walk(job_dir, topdown=True, onerror=lambda _e: None):
+        for name in dirs:
+            path = os.path.join(root, name)
+            if not os.path.islink(path):
+                try:
+                    os.chmod(path, stat.S_IRWXU)
+                except OSError:
+                    pass
+    shutil.rmtree(job_dir, ignore_errors=True)
+    return 0 if not os.path.exists(job_dir) else 1
+
+
+def ping_command() -> int:
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    conn.settimeout(5.0)
+    try:
+        conn.connect(SOCKET_ADDRESS)
+        conn.send(json.dumps({"ping": True}).encode())
+        state = json.loads(conn.recv(65536).decode())
+    except (OSError, ValueError):
+        print(json.dumps({"worker": False}))
+        return 1
+    print(json.dumps(state))
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    command = argv[0] if argv else ""
+    if command == "serve":
+        Worker().serve()
+        return 0
+    if command == "run":
+        return run_command()
+    if command == "clean" and len(argv) == 2:
+        return clean_command(argv[1])
+    if command == "ping":
+        return ping_command()
+    print("usage: worker.py serve | run | clean JOB_DIR | ping", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
