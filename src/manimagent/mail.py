@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import email.policy
 import smtplib
 import ssl
 import uuid
@@ -74,7 +75,7 @@ def write_outbox(outbox: Path, message: EmailMessage) -> Path:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
     path = outbox / f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
     partial = path.with_suffix(".part")
-    partial.write_bytes(bytes(message))
+    partial.write_bytes(message.as_bytes(policy=email.policy.SMTP))  # CRLF line ends, as RFC 5322 has them
     partial.replace(path)
     return path
 

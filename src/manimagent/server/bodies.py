@@ -28,12 +28,13 @@ class RetryIn(RenderIn):
     pass
 
 
-class GenerateIn(BaseModel):
+class GenerateIn(RenderIn):
     prompt: str = Field(min_length=1, max_length=20_000)
     provider: str | None = Field(default=None, max_length=200)
     model: str | None = Field(default=None, max_length=200)
-    auto_execute: bool = False
-    wait: bool = Field(default=True, description=WAIT_HELP)
+    auto_execute: bool = Field(default=False, description="Render the script too (engine, quality, ... apply then)")
+    quality: Quality | None = None
+    format: OutputFormat | None = None
 
 
 class ImportIn(BaseModel):

@@ -57,11 +57,12 @@ async def generate(request: Request, ctx: Context, *, body: GenerateIn) -> Scrip
     from manimagent.services.render import execute_script
 
     options = body.model_dump(include={"prompt", "provider", "model"}, exclude_none=True)
-    auto_execute = body.auto_execute and body.wait
-    result = await _jobs(request).run(generate_script, ctx, auto_execute=auto_execute, **options)
+    render = body.model_dump(include={"engine", "container", "quality", "format", "max_attempts"}, exclude_none=True, mode="json")
+    in_request = body.auto_execute and body.wait
+    result = await _jobs(request).run(generate_script, ctx, auto_execute=in_request, **options, **(render if in_request else {}))
     if body.wait or not body.auto_execute or not result.success or not result.script_id:
         return _signed(request, ctx, result)
-    render = await run_or_queue(request, ctx, execute_script, wait=False, script_id=result.script_id, ref=result.script_id)
-    if isinstance(render, QueuedResult):
-        return render
-    return result.model_copy(update={"execution": render})
+    queued = await run_or_queue(request, ctx, execute_script, wait=False, script_id=result.script_id, ref=result.script_id, **render)
+    if isinstance(queued, QueuedResult):
+        return queued
+    return _signed(request, ctx, result.model_copy(update={"execution": queued}))

@@ -119,9 +119,12 @@ class RateLimiter:
         with self._lock:
             self._window(bucket, key, limit).append(self._clock())
 
-    def hit(self, bucket: str, key: str, limit: Limit) -> None:
-        self.check(bucket, key, limit)
-        self.record(bucket, key, limit)
+    def hit(self, *windows: tuple[str, str, Limit]) -> None:
+        """Count one attempt in every (bucket, key, limit) window, unless one of them is full."""
+        for window in windows:
+            self.check(*window)
+        for window in windows:
+            self.record(*window)
 
     def _window(self, bucket: str, key: str, limit: Limit) -> deque[float]:
         hits = self._hits.setdefault((bucket, key), deque())
@@ -198,8 +201,7 @@ def register(ctx: Context, *, email: str, password: str, client: str = "local", 
     cannot be used to find out who has one; the owner of an existing account gets a notice instead.
     """
     if limiter:
-        limiter.hit("register-address", client, REGISTER_PER_ADDRESS)
-        limiter.hit("register-email", _lookup_email(email), REGISTER_PER_EMAIL)
+        limiter.hit(("register-address", client, REGISTER_PER_ADDRESS), ("register-email", _lookup_email(email), REGISTER_PER_EMAIL))
     normalized = normalize_email(email)
     check_password(password, normalized)
     with ctx.session() as session:
@@ -258,8 +260,7 @@ def _send_already_registered(settings: Settings, user: User) -> None:
 def resend_verification(ctx: Context, *, email: str, client: str = "local", limiter: RateLimiter | None = None) -> MessageResult:
     """A new verification token for an unverified account; the same answer for every address."""
     if limiter:
-        limiter.hit("register-address", client, REGISTER_PER_ADDRESS)
-        limiter.hit("register-email", _lookup_email(email), REGISTER_PER_EMAIL)
+        limiter.hit(("register-address", client, REGISTER_PER_ADDRESS), ("register-email", _lookup_email(email), REGISTER_PER_EMAIL))
     with ctx.session() as session:
         user = _user_by_email(session, email)
         if user is not None and not user.email_verified and user.is_active:
