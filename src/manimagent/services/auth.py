@@ -58,13 +58,19 @@ BAD_ACCESS = "Invalid or expired access token."
 # ---- request and response documents -------------------------------------------------------
 
 
-class RegisterIn(BaseModel):
-    email: str = Field(max_length=MAX_EMAIL_LENGTH)
+class LoginIn(BaseModel):
+    email: str = Field(max_length=MAX_EMAIL_LENGTH, json_schema_extra={"format": "email"})
     password: str = Field(max_length=MAX_PASSWORD_LENGTH)
 
 
-class LoginIn(RegisterIn):
-    pass
+class RegisterIn(LoginIn):
+    """The service checks the fields (400 with `details`); the schema only documents the rules."""
+
+    password: str = Field(
+        max_length=MAX_PASSWORD_LENGTH,
+        description=f"At least {MIN_PASSWORD_LENGTH} characters, not the email address",
+        json_schema_extra={"minLength": MIN_PASSWORD_LENGTH},
+    )
 
 
 class VerifyEmailIn(BaseModel):
@@ -72,7 +78,7 @@ class VerifyEmailIn(BaseModel):
 
 
 class ResendVerificationIn(BaseModel):
-    email: str = Field(max_length=MAX_EMAIL_LENGTH)
+    email: str = Field(max_length=MAX_EMAIL_LENGTH, json_schema_extra={"format": "email"})
 
 
 class RefreshIn(BaseModel):
