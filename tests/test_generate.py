@@ -104,8 +104,8 @@ def test_every_provider_failing_exits_1_and_stores_the_failure(cli, openai_provi
     ["I cannot help with that.", "", "```python\nthis is not python at all (\n```", "```python\n" + "x = 1\n" * 50_000 + "```"],
 )
 def test_garbage_replies_fail_cleanly(cli, openai_provider, isolated_home, reply):
-    for _ in range(3):
-        openai_provider.enqueue(text=reply) if reply else openai_provider.enqueue(text=" ")
+    for _ in range(3):  # a big reply streams in 64 KB pieces: word-by-word SSE would only time the SDK
+        openai_provider.enqueue(text=reply or " ", chunks=[reply[i : i + 65536] for i in range(0, len(reply), 65536)] or [" "])
     result = cli("generate", "anything", "--json")
     assert_one_line_error(result, 1)
     assert _db(isolated_home).execute("SELECT status FROM script").fetchone()[0] == "failed"
