@@ -82,8 +82,23 @@ def connect(timeout: float = 60.0) -> Any:
         client = docker.from_env(timeout=int(timeout))
         client.ping()
     except Exception as exc:  # noqa: BLE001 - the SDK raises several unrelated types here
-        raise DockerUnavailable(f"cannot reach Docker at {docker_host()} ({_short(exc)})", hint=UNREACHABLE_HINT) from exc
+        raise DockerUnavailable(f"cannot reach Docker at {docker_host()}: {_root_cause(exc)}", hint=UNREACHABLE_HINT) from exc
     return client
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The innermost OS-level reason in an exception chain, e.g. 'No such file or directory'."""
+    seen: set[int] = set()
+    stack: list[Any] = [exc]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen or not isinstance(current, BaseException):
+            continue
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.strerror:
+            return current.strerror
+        stack.extend([current.__cause__, current.__context__, *current.args])
+    return _short(exc)
 
 
 def _short(exc: BaseException) -> str:
@@ -477,14 +492,22 @@ class DockerEngine:
             remove_quietly(client, container.id if container is not None else None, volume.name)
 
     def _finish(self, outcome: JobOutcome, container: Any, token: str, request: RenderRequest, staging: Path, *, oom_killed: bool) -> RenderResult:
+        log = self._where(outcome) + outcome.log
         failure = failure_of(outcome, request, self.limits, oom_killed)
         if failure is not None:
-            return RenderResult(ok=False, log=outcome.log, failure=failure)
+            return RenderResult(ok=False, log=log, failure=failure)
         outputs = fetch_outputs(container, token, request, staging)
         if outputs is None:
             failure = RenderFailure("RenderError", "manim finished but wrote no output file for every scene")
-            return RenderResult(ok=False, log=outcome.log, failure=failure)
-        return RenderResult(ok=True, outputs=outputs, log=outcome.log)
+            return RenderResult(ok=False, log=log, failure=failure)
+        return RenderResult(ok=True, outputs=outputs, log=log)
+
+    def _where(self, outcome: JobOutcome) -> str:
+        """The log's first line: which container rendered, and how."""
+        how = "by its worker (manim preloaded)" if (outcome.result or {}).get("mode") == "worker" else "with plain manim"
+        if self.docker_ref:
+            return f"manimagent: rendered in warm container {self.container_name or self.docker_ref[:12]} {how}\n"
+        return f"manimagent: rendered in a fresh container of {self.image} {how}\n"
 
 
 def _clean_job(container: Any, token: str) -> None:
