@@ -2,70 +2,64 @@
 
 `run_attempts` is the loop every render goes through (render FILE, scripts execute, generate,
 retry). Repairs are deterministic first (scriptcheck.fixes), then the LLM through `repairer`.
+Each attempt's render is started before its rows are written, so bookkeeping overlaps rendering.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from sqlmodel import func, select
 
 from manimagent.errors import InvalidScript, ManimagentError, ProviderError
 from manimagent.events import CheckFinding, Done, FixApplied, RenderFailed, RenderStarted, RepairStarted
-from manimagent.render.base import OutputFormat, Quality, RenderEngine, RenderFailure, RenderRequest, RenderResult
-from manimagent.scriptcheck.check import check_script, select_scenes
-from manimagent.scriptcheck.fixes import AppliedFix, fix_after_failure, fix_before_render
+from manimagent.render.base import OutputFormat, RenderFailure, RenderResult
+from manimagent.scriptcheck.fixes import fix_after_failure
+from manimagent.attempt import Attempt, NewScript, RenderOptions, Repairer, begin_attempt, has_latex
+from manimagent.scriptcheck.prepare import Prepared
+from manimagent.scriptcheck.scenes import find_scenes
+from manimagent.scriptcheck.source import parse_script
 from manimagent.services.context import Context
 from manimagent.services.schemas import ExecuteResult
-from manimagent.services.scripts import known_manim_names
 from manimagent.store.models import Execution, ExecutionStatus, Script, ScriptStatus, utcnow
 
-# code and the failure it caused -> new code (raises ProviderError when the LLM cannot help)
-Repairer = Callable[[str, RenderFailure], str]
-
-
-@dataclass
-class RenderOptions:
-    engine: RenderEngine
-    quality: Quality
-    format: OutputFormat
-    max_attempts: int
-    timeout: float
-    scenes: list[str] | None = None
-
-
-@dataclass
-class _Prepared:
-    code: str
-    scenes: list[str]
-    fixes: list[AppliedFix] = field(default_factory=list)
-    refusal: RenderFailure | None = None
-
-
-def run_attempts(ctx: Context, script_id: str, options: RenderOptions, repairer: Repairer | None = None) -> ExecuteResult:
+def run_attempts(
+    ctx: Context, script: str | NewScript, options: RenderOptions, repairer: Repairer | None = None, first: Attempt | None = None
+) -> ExecuteResult:
     """Render the script, repairing and retrying until success or `max_attempts` renders."""
-    code = _load(ctx, script_id).content
+    code = script.code if isinstance(script, NewScript) else _load(ctx, script).content
+    script_id = script if isinstance(script, str) else None
     executions: list[str] = []
     failure: RenderFailure | None = None
-    for attempt in range(1, options.max_attempts + 1):
-        prepared = _prepare(ctx, code, options, attempt, failure)
-        execution = _start_execution(ctx, script_id, options, attempt, code, prepared)
+    attempt = first
+    for number in range(1, options.max_attempts + 1):
+        attempt = attempt or begin_attempt(ctx, code, options, strict=number == 1)
+        try:
+            script_id = script_id or _store_new(ctx, script, attempt.prepared)
+            _report(ctx, attempt.prepared)
+            execution = _start_execution(ctx, script_id, options, number, code, attempt.prepared)
+        except BaseException:
+            if attempt.job:
+                attempt.job.cancel()
+            raise
         executions.append(execution.id)
-        result = _render(ctx, execution, prepared, options)
+        result = _wait(ctx, execution, attempt)
         if result.ok:
-            return _succeed(ctx, script_id, execution, prepared, result, options, executions)
+            return _succeed(ctx, script_id, execution, attempt.prepared, result, options, executions)
         failure = result.failure or RenderFailure("RenderError", "the render failed")
         _fail_execution(ctx, execution, result, failure)
-        ctx.events(RenderFailed(attempt=attempt, error=failure.summary()))
-        if attempt == options.max_attempts:
+        ctx.events(RenderFailed(attempt=number, error=failure.summary()))
+        refused_first = number == 1 and attempt.prepared.refusal is not None
+        rendered, attempt = attempt.prepared.code, None
+        if number == options.max_attempts:
             break
-        code = _repair(ctx, script_id, prepared.code, failure, options, attempt, repairer)
+        code = _repair(ctx, script_id, rendered, failure, options, number, repairer)
         if code is None:
             break
         _record_modified(ctx, execution.id, code)
-    return _give_up(ctx, script_id, failure, executions, first_refused=len(executions) == 1 and prepared.refusal is not None)
+    return _give_up(ctx, script_id, failure, executions, first_refused=len(executions) == 1 and refused_first)
 
 
 def _load(ctx: Context, script_id: str) -> Script:
@@ -75,38 +69,37 @@ def _load(ctx: Context, script_id: str) -> Script:
         return script
 
 
-def _prepare(ctx: Context, code: str, options: RenderOptions, attempt: int, previous: RenderFailure | None) -> _Prepared:
+def _store_new(ctx: Context, script: NewScript, prepared: Prepared) -> str:
+    row = Script(
+        owner_id=ctx.user_id,
+        prompt=script.prompt,
+        content=script.code,
+        scenes=_all_scenes(script.code),
+        scene_class=prepared.scenes[0] if prepared.scenes else None,
+        source=script.source,
+        status=ScriptStatus.EXECUTING.value,
+    )
+    with ctx.session() as session:
+        session.add(row)
+        session.commit()
+    return row.id
+
+
+def _all_scenes(code: str) -> list[str]:
     try:
-        report = check_script(code, known_manim_names(ctx))
-    except InvalidScript as exc:
-        if attempt == 1:
-            raise
-        line = exc.details.get("line") if isinstance(exc.details, dict) else None
-        return _Prepared(code, [], refusal=RenderFailure("InvalidScript", exc.message, line))
-    wanted = options.scenes
-    if attempt > 1 and wanted and not set(wanted) <= set(report.scenes):
-        wanted = None  # a repair renamed the scenes: render what it wrote
-    scenes = select_scenes(report, wanted)
-    undefined = {finding.message.split(" ", 1)[0] for finding in report.findings if finding.code == "undefined-name"}
-    fixed, fixes = fix_before_render(code, undefined, _has_latex(options.engine))
-    for fix in fixes:
+        return find_scenes(parse_script(code))
+    except InvalidScript:
+        return []
+
+
+def _report(ctx: Context, prepared: Prepared) -> None:
+    for fix in prepared.fixes:
         ctx.events(FixApplied(name=fix.name, description=fix.description, line=fix.line))
-    if fixes:
-        report = check_script(fixed, known_manim_names(ctx))
-    for finding in report.findings:
+    for finding in prepared.findings:
         ctx.events(CheckFinding(severity=finding.severity, code=finding.code, message=finding.describe(), line=finding.line))
-    refusal = None
-    if report.policy_errors:
-        first = report.policy_errors[0]
-        refusal = RenderFailure("PolicyViolation", "; ".join(item.describe() for item in report.policy_errors), first.line)
-    return _Prepared(fixed, scenes, fixes, refusal)
 
 
-def _has_latex(engine: RenderEngine) -> bool:
-    return bool(getattr(engine, "has_latex", True))
-
-
-def _start_execution(ctx: Context, script_id: str, options: RenderOptions, attempt: int, code: str, prepared: _Prepared) -> Execution:
+def _start_execution(ctx: Context, script_id: str, options: RenderOptions, attempt: int, code: str, prepared: Prepared) -> Execution:
     execution = Execution(
         script_id=script_id,
         owner_id=ctx.user_id,
@@ -134,36 +127,28 @@ def _start_execution(ctx: Context, script_id: str, options: RenderOptions, attem
 
 
 def _next_attempt_number(ctx: Context, script_id: str) -> int:
-    from sqlmodel import func, select
-
     with ctx.session() as session:
         count = session.exec(select(func.count()).select_from(Execution).where(Execution.script_id == script_id)).one()
     return int(count) + 1
 
 
-def _render(ctx: Context, execution: Execution, prepared: _Prepared, options: RenderOptions) -> RenderResult:
-    if prepared.refusal is not None:
-        return RenderResult(ok=False, failure=prepared.refusal, log=f"refused before rendering: {prepared.refusal.summary()}")
-    request = RenderRequest(
-        code=prepared.code,
-        scenes=prepared.scenes,
-        quality=options.quality,
-        format=options.format,
-        timeout=options.timeout,
-        job_id=execution.id,
-    )
-    staging = ctx.settings.paths.staging / execution.id
+def _wait(ctx: Context, execution: Execution, attempt: Attempt) -> RenderResult:
+    refusal = attempt.prepared.refusal
+    if refusal is not None:
+        return RenderResult(ok=False, failure=refusal, log=f"refused before rendering: {refusal.summary()}")
     try:
-        return options.engine.render(request, staging, on_progress=ctx.events)
+        result = attempt.job.wait()
     except KeyboardInterrupt:
         _interrupted(ctx, execution)
-        shutil.rmtree(staging, ignore_errors=True)
         raise
     except ManimagentError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
         _fail_execution(ctx, execution, RenderResult(ok=False), RenderFailure(type(exc).__name__, exc.message))
         _set_script(ctx, execution.script_id, ScriptStatus.FAILED, error=exc.message)
         raise
+    if not result.ok:
+        attempt.job.discard()
+        return result
+    return attempt.job.keep_as(ctx.settings.paths.staging / execution.id, result)
 
 
 def _interrupted(ctx: Context, execution: Execution) -> None:
@@ -181,7 +166,7 @@ def _interrupted(ctx: Context, execution: Execution) -> None:
 
 
 def _succeed(
-    ctx: Context, script_id: str, execution: Execution, prepared: _Prepared, result: RenderResult, options: RenderOptions, executions: list[str]
+    ctx: Context, script_id: str, execution: Execution, prepared: Prepared, result: RenderResult, options: RenderOptions, executions: list[str]
 ) -> ExecuteResult:
     outputs, output_path = _publish(ctx, script_id, execution.id, result.outputs, options.format)
     with ctx.session() as session:
@@ -216,13 +201,6 @@ def _succeed(
     )
 
 
-def _all_scenes(code: str) -> list[str]:
-    from manimagent.scriptcheck.scenes import find_scenes
-    from manimagent.scriptcheck.source import parse_script
-
-    return find_scenes(parse_script(code))
-
-
 def _publish(ctx: Context, script_id: str, execution_id: str, staged: list[Path], fmt: OutputFormat) -> tuple[list[Path], Path]:
     """Join the scenes when there are several, then move the complete folder into media."""
     staging = ctx.settings.paths.staging / execution_id
@@ -254,7 +232,6 @@ def _fail_execution(ctx: Context, execution: Execution, result: RenderResult, fa
         row.duration = result.duration
         session.add(row)
         session.commit()
-    shutil.rmtree(ctx.settings.paths.staging / execution.id, ignore_errors=True)
 
 
 def _record_modified(ctx: Context, execution_id: str, code: str) -> None:
@@ -270,7 +247,7 @@ def _repair(
     ctx: Context, script_id: str, code: str, failure: RenderFailure, options: RenderOptions, attempt: int, repairer: Repairer | None
 ) -> str | None:
     """The next attempt's code: a deterministic fix if one applies, else the LLM's repair."""
-    fixed, fixes = fix_after_failure(code, failure, _has_latex(options.engine))
+    fixed, fixes = fix_after_failure(code, failure, has_latex(options.engine))
     if fixes:
         for fix in fixes:
             ctx.events(FixApplied(name=fix.name, description=fix.description, line=fix.line))
@@ -280,7 +257,7 @@ def _repair(
     ctx.events(RepairStarted(attempt=attempt + 1, max_attempts=options.max_attempts))
     _set_script(ctx, script_id, ScriptStatus.DEBUGGING)
     try:
-        return repairer(code, failure)
+        return repairer(script_id, code, failure)
     except ProviderError as exc:
         _set_script(ctx, script_id, ScriptStatus.FAILED, error=f"repair failed: {exc.message}")
         return None

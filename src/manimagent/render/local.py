@@ -22,7 +22,7 @@ from manimagent.render.base import (
 )
 from manimagent.render.capabilities import latex_available
 from manimagent.render.logparse import parse_failure, parse_progress, rendered_scene
-from manimagent.render.process import render_environment, run_process
+from manimagent.render.process import RunningProcess, render_environment
 
 
 class LocalEngine:
@@ -37,17 +37,39 @@ class LocalEngine:
         return latex_available()
 
     def render(self, request: RenderRequest, staging: Path, on_progress: ProgressSink | None = None) -> RenderResult:
-        job = Path(tempfile.mkdtemp(prefix="manimagent-job-"))
+        return self.start(request, staging, on_progress).wait()
+
+    def start(self, request: RenderRequest, staging: Path, on_progress: ProgressSink | None = None) -> "LocalRender":
+        """Start the child now; the caller does its bookkeeping while it renders, then `wait`s."""
+        return LocalRender(self.python, request, staging, on_progress)
+
+
+class LocalRender:
+    """A render under way in a child process, in its own temporary job folder."""
+
+    def __init__(self, python: str, request: RenderRequest, staging: Path, on_progress: ProgressSink | None):
+        self.request = request
+        self.staging = staging
+        self.job = Path(tempfile.mkdtemp(prefix="manimagent-job-"))
         try:
-            (job / SCRIPT_NAME).write_text(request.code, encoding="utf-8")
-            command = [self.python, "-m", "manim", *manim_arguments(request)]
+            (self.job / SCRIPT_NAME).write_text(request.code, encoding="utf-8")
+            command = [python, "-m", "manim", *manim_arguments(request)]
             tracker = _ProgressTracker(request.scenes, on_progress)
-            result = run_process(
-                command, cwd=job, env=render_environment(job), timeout=request.timeout, on_line=tracker.feed
-            )
-            return _collect(request, job, staging, result.output, result.returncode, result.timed_out, result.duration)
+            self.process = RunningProcess(command, cwd=self.job, env=render_environment(self.job), timeout=request.timeout, on_line=tracker.feed)
+        except BaseException:
+            shutil.rmtree(self.job, ignore_errors=True)
+            raise
+
+    def wait(self) -> RenderResult:
+        try:
+            done = self.process.wait()
+            return _collect(self.request, self.job, self.staging, done.output, done.returncode, done.timed_out, done.duration)
         finally:
-            shutil.rmtree(job, ignore_errors=True)
+            shutil.rmtree(self.job, ignore_errors=True)
+
+    def cancel(self) -> None:
+        self.process.kill()
+        self.wait()
 
 
 def _collect(

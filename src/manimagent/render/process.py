@@ -46,6 +46,47 @@ def render_environment(workdir: Path, base: Mapping[str, str] | None = None) -> 
     return env
 
 
+class RunningProcess:
+    """A started child: its output is pumped by a thread; `wait` enforces the time limit."""
+
+    def __init__(self, command: Sequence[str], *, cwd: Path, env: Mapping[str, str], timeout: float, on_line: Callable[[str], None] | None):
+        self.started = time.monotonic()
+        self.deadline = self.started + timeout
+        self.process = subprocess.Popen(
+            list(command),
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.chunks: list[str] = []
+        self.reader = threading.Thread(target=_pump, args=(self.process, self.chunks, on_line), daemon=True)
+        self.reader.start()
+
+    def wait(self) -> ProcessResult:
+        """Wait for the child; kill its whole group at the deadline or on Ctrl-C."""
+        timed_out = False
+        try:
+            self.process.wait(timeout=max(0.0, self.deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            self.kill()
+        except BaseException:
+            self.kill()
+            raise
+        finally:
+            self.reader.join(timeout=5)
+        output = "".join(self.chunks)
+        if len(output) > MAX_LOG_CHARS:
+            output = "[... log truncated ...]\n" + output[-MAX_LOG_CHARS:]
+        return ProcessResult(self.process.returncode, output, timed_out, time.monotonic() - self.started)
+
+    def kill(self) -> None:
+        _kill_group(self.process)
+
+
 def run_process(
     command: Sequence[str],
     *,
@@ -55,34 +96,7 @@ def run_process(
     on_line: Callable[[str], None] | None = None,
 ) -> ProcessResult:
     """Run `command`; kill its whole process group after `timeout` seconds or on Ctrl-C."""
-    started = time.monotonic()
-    process = subprocess.Popen(
-        list(command),
-        cwd=cwd,
-        env=dict(env),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    chunks: list[str] = []
-    reader = threading.Thread(target=_pump, args=(process, chunks, on_line), daemon=True)
-    reader.start()
-    timed_out = False
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        _kill_group(process)
-    except BaseException:
-        _kill_group(process)
-        raise
-    finally:
-        reader.join(timeout=5)
-    output = "".join(chunks)
-    if len(output) > MAX_LOG_CHARS:
-        output = "[... log truncated ...]\n" + output[-MAX_LOG_CHARS:]
-    return ProcessResult(process.returncode, output, timed_out, time.monotonic() - started)
+    return RunningProcess(command, cwd=cwd, env=env, timeout=timeout, on_line=on_line).wait()
 
 
 def _pump(process: subprocess.Popen, chunks: list[str], on_line: Callable[[str], None] | None) -> None:

@@ -1,16 +1,22 @@
-"""The context every service function takes: settings, who is asking, where events go."""
+"""The context every service function takes: settings, who is asking, where events go.
+
+Light on purpose: the database layer (SQLModel) is imported on first use, so a render can be
+started before it loads (see pipeline.run_attempts).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-
-from sqlmodel import Session
+from typing import TYPE_CHECKING
 
 from manimagent.events import EventSink, ignore
+from manimagent.paths import cache_dir
 from manimagent.settings import Settings, load_settings
-from manimagent.store.db import open_session
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 
 @dataclass
@@ -22,11 +28,19 @@ class Context:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
+        from manimagent.store.db import open_session
+
         with open_session(self.settings.database_url_effective) as session:
             yield session
 
     def owns(self, owner_id: int | None) -> bool:
         return self.user_id is None or owner_id == self.user_id
+
+    def manim_names(self) -> frozenset[str]:
+        """What `from manim import *` defines for the installed manim (cached per version)."""
+        from manimagent.scriptcheck.names import manim_names
+
+        return manim_names(cache_dir(self.settings.paths))
 
 
 def local_context(events: EventSink = ignore) -> Context:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from manimagent.errors import AllProvidersFailed, BadInput, InvalidScript, ManimagentError, ProviderError
 from manimagent.events import CodeReady
-from manimagent.pipeline import RenderOptions, Repairer, run_attempts
+from manimagent.attempt import RenderOptions, Repairer
+from manimagent.pipeline import run_attempts
 from manimagent.prompts import extract_code, generation_messages, no_code_messages, refine_messages, repair_messages
 from manimagent.providers.base import Message
 from manimagent.render.base import RenderFailure
@@ -15,7 +16,6 @@ from manimagent.services.context import Context
 from manimagent.services.ids import resolve_uuid
 from manimagent.services.render import deliver, render_options
 from manimagent.services.schemas import GenerateResult, ScriptGenerateResult
-from manimagent.services.scripts import known_manim_names
 from manimagent.store.models import Script, ScriptStatus, utcnow
 
 MAX_PROMPT_CHARS = 200_000
@@ -42,7 +42,7 @@ def _ask_for_script(ctx: Context, chain: list[llm.Candidate], messages: list[Mes
     for _ in range(attempts):
         try:
             code = extract_code(answer.completion.text)
-            check_script(code, known_manim_names(ctx), "the LLM's script")
+            check_script(code, ctx.manim_names(), "the LLM's script")
             return answer, code
         except InvalidScript as exc:
             problem = exc
@@ -73,7 +73,7 @@ def _has_latex(ctx: Context, engine: str | None, container: str | None) -> bool:
 
 
 def _store_generated(ctx: Context, *, prompt: str, answer: llm.Answer | None, code: str, source: str, parent_id: str | None, error: str | None = None, attempts: list[dict] | None = None) -> Script:
-    report = check_script(code, known_manim_names(ctx)) if code else None
+    report = check_script(code, ctx.manim_names()) if code else None
     completion = answer.completion if answer else None
     script = Script(
         owner_id=ctx.user_id,
@@ -111,7 +111,7 @@ def _write(ctx: Context, *, messages: list[Message], prompt: str, source: str, p
         attempts = exc.details if isinstance(exc.details, list) else [{"ok": False, "error": exc.message}]
         _store_generated(ctx, prompt=prompt, answer=None, code="", source=source, parent_id=parent_id, error=exc.message, attempts=attempts)
         raise
-    ctx.events(CodeReady(code=code, scenes=check_script(code, known_manim_names(ctx)).scenes))
+    ctx.events(CodeReady(code=code, scenes=check_script(code, ctx.manim_names()).scenes))
     return _store_generated(ctx, prompt=prompt, answer=answer, code=code, source=source, parent_id=parent_id)
 
 
@@ -159,7 +159,7 @@ def _execute_options(ctx: Context, engine=None, container=None, quality=None, fo
 def _after_write(ctx: Context, script: Script, provider: str | None, options: RenderOptions | None, message: str) -> ScriptGenerateResult:
     execution = None
     if options is not None:
-        execution = run_attempts(ctx, script.id, options, repairer_for(ctx, script.id, options, provider or script.provider))
+        execution = run_attempts(ctx, script.id, options, repairer_for(ctx, options, provider or script.provider))
     with ctx.session() as session:
         status = session.get(Script, script.id).status
     return ScriptGenerateResult(
@@ -194,22 +194,21 @@ def generate(ctx: Context, *, prompt: str, provider: str | None = None, model: s
     )
 
 
-def repairer_for(ctx: Context, script_id: str, options: RenderOptions, provider: str | None = None) -> Repairer:
+def repairer_for(ctx: Context, options: RenderOptions, provider: str | None = None) -> Repairer:
     """The LLM repair step: the failing code and its error in, a new checked script out."""
-    with ctx.session() as session:
-        script = session.get(Script, script_id)
-        prompt, provider = script.prompt, provider or script.provider
-    has_latex = bool(getattr(options.engine, "has_latex", True))
+    latex = bool(getattr(options.engine, "has_latex", True))
 
-    def repair(code: str, failure: RenderFailure) -> str:
-        messages = repair_messages(prompt, code, failure, _version(), has_latex)
-        chain = llm.candidates(ctx, provider) if provider else llm.candidates(ctx)
+    def repair(script_id: str, code: str, failure: RenderFailure) -> str:
+        with ctx.session() as session:
+            script = session.get(Script, script_id)
+            prompt, chosen = script.prompt, provider or script.provider
+        messages = repair_messages(prompt, code, failure, _version(), latex)
         try:
-            answer, new_code = _ask_for_script(ctx, chain, messages)
+            answer, new_code = _ask_for_script(ctx, llm.candidates(ctx, chosen), messages)
         except InvalidScript as exc:
             raise ProviderError(exc.message, kind="reply") from exc
         _add_usage(ctx, script_id, answer)
-        ctx.events(CodeReady(code=new_code, scenes=check_script(new_code, known_manim_names(ctx)).scenes))
+        ctx.events(CodeReady(code=new_code, scenes=check_script(new_code, ctx.manim_names()).scenes))
         return new_code
 
     return repair

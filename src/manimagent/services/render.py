@@ -1,20 +1,24 @@
-"""Rendering stored scripts and files: `render FILE`, `scripts execute`, with the pipeline's repair loop."""
+"""Rendering stored scripts and files: `render FILE`, `scripts execute`, with the pipeline's repair loop.
+
+`render_file` starts manim before the database layer is even imported: the bookkeeping of the
+first attempt then runs on the other core while manim starts up.
+"""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from manimagent.errors import BadInput
-from manimagent.pipeline import RenderOptions, Repairer, run_attempts
 from manimagent.render.base import OutputFormat, Quality
 from manimagent.scriptcheck.source import read_script_file
 from manimagent.services.context import Context
 from manimagent.services.engines import select_engine
-from manimagent.services.ids import resolve_uuid
-from manimagent.services.schemas import ExecuteResult
-from manimagent.services.scripts import create_script_row
-from manimagent.store.models import Script
+
+if TYPE_CHECKING:
+    from manimagent.attempt import RenderOptions, Repairer
+    from manimagent.services.schemas import ExecuteResult
 
 MAX_ATTEMPTS_LIMIT = 10
 
@@ -31,6 +35,8 @@ def render_options(
     default_attempts: int = 1,
 ) -> RenderOptions:
     """Validated options, each falling back to the settings."""
+    from manimagent.attempt import RenderOptions
+
     attempts = default_attempts if max_attempts is None else max_attempts
     if not 1 <= attempts <= MAX_ATTEMPTS_LIMIT:
         raise BadInput(f"--max-attempts must be between 1 and {MAX_ATTEMPTS_LIMIT}, got {attempts}")
@@ -58,32 +64,34 @@ def render_file(ctx: Context, *, path: str, output: str | None = None, **options
     """Import FILE as a script and render it (repairing only when max_attempts > 1)."""
     code = read_script_file(path)
     plan = render_options(ctx, **options)
-    script = create_script_row(ctx, code=code, prompt=f"rendered from {Path(path).name}", source="imported", label=path)
-    if plan.scenes:
-        from manimagent.scriptcheck.check import check_script, select_scenes
-        from manimagent.services.scripts import known_manim_names
+    from manimagent.attempt import NewScript, begin_attempt
 
-        select_scenes(check_script(code, known_manim_names(ctx), path), plan.scenes, path)
-    result = run_attempts(ctx, script.id, plan, _repairer(ctx, script.id, plan))
-    return deliver(result, output)
+    first = begin_attempt(ctx, code, plan, strict=True)  # manim starts here
+    from manimagent.pipeline import run_attempts
+
+    script = NewScript(code=code, prompt=f"rendered from {Path(path).name}", source="imported")
+    return deliver(run_attempts(ctx, script, plan, _repairer(ctx, plan), first=first), output)
 
 
 def execute_script(ctx: Context, *, ref: str, output: str | None = None, **options) -> ExecuteResult:
     """Render a stored script, with repairs up to max_attempts (default: the settings' max_attempts)."""
+    from manimagent.pipeline import run_attempts
+    from manimagent.services.ids import resolve_uuid
+    from manimagent.store.models import Script
+
     with ctx.session() as session:
         script = resolve_uuid(session, ctx, Script, ref, "script")
     options.setdefault("default_attempts", int(ctx.settings.max_attempts))
     plan = render_options(ctx, **options)
-    result = run_attempts(ctx, script.id, plan, _repairer(ctx, script.id, plan))
-    return deliver(result, output)
+    return deliver(run_attempts(ctx, script.id, plan, _repairer(ctx, plan)), output)
 
 
-def _repairer(ctx: Context, script_id: str, plan: RenderOptions) -> Repairer | None:
+def _repairer(ctx: Context, plan: RenderOptions) -> Repairer | None:
     if plan.max_attempts <= 1:
         return None
     from manimagent.services.generate import repairer_for
 
-    return repairer_for(ctx, script_id, plan)
+    return repairer_for(ctx, plan)
 
 
 def deliver(result: ExecuteResult, output: str | None) -> ExecuteResult:

@@ -9,19 +9,13 @@ from sqlmodel import Session, col, select
 
 from manimagent.errors import BadInput
 from manimagent.scriptcheck.check import check_script
-from manimagent.scriptcheck.names import manim_names
 from manimagent.scriptcheck.source import decode_script, read_script_file
 from manimagent.services.context import Context
 from manimagent.services.ids import resolve_uuid
 from manimagent.services.schemas import ScriptPublic, ScriptSummary
-from manimagent.paths import cache_dir
 from manimagent.store.models import Execution, Script, ScriptStatus, utcnow
 
 MAX_LIST = 10_000
-
-
-def known_manim_names(ctx: Context) -> frozenset[str]:
-    return manim_names(cache_dir(ctx.settings.paths))
 
 
 def script_summary(script: Script) -> ScriptSummary:
@@ -37,7 +31,7 @@ def script_public(session: Session, script: Script) -> ScriptPublic:
 
 def create_script_row(ctx: Context, *, code: str, prompt: str, source: str, label: str) -> Script:
     """Check `code` is a Manim script and store it as a new Script."""
-    report = check_script(code, known_manim_names(ctx), label)
+    report = check_script(code, ctx.manim_names(), label)
     script = Script(
         owner_id=ctx.user_id,
         prompt=prompt,

@@ -1,0 +1,59 @@
+"""CLI start-up and render overhead, measured in one run against manim itself.
+
+    python bench/bench_cli.py [--runs 5]
+
+Prints the median of each and the ratios the foundation issue asks for:
+`manimagent --help` / `manim --help` (target <= 0.5) and
+`manimagent render` / `python -m manim render -ql` on the same small scene (target <= 1.10).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENE = ROOT / "examples" / "circle.py"
+BIN = Path(sys.executable).parent
+
+
+def timed(command: list[str], env: dict[str, str], cwd: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - started
+
+
+def median_of(command: list[str], runs: int, env: dict[str, str], cwd: Path) -> float:
+    timed(command, env, cwd)  # warm the file cache and manim's name cache
+    return statistics.median(timed(command, env, cwd) for _ in range(runs))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5)
+    runs = parser.parse_args().runs
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        env = {**os.environ, "MANIMAGENT_HOME": str(work / "home"), "NO_COLOR": "1"}
+        manimagent = [str(BIN / "manimagent")]
+        help_ours = median_of([*manimagent, "--help"], runs, env, work)
+        help_manim = median_of([str(BIN / "manim"), "--help"], runs, env, work)
+        render_ours = median_of([*manimagent, "render", str(SCENE), "--quality", "low"], runs, env, work)
+        render_manim = median_of([sys.executable, "-m", "manim", "render", "-ql", "--disable_caching", str(SCENE), "CircleToSquare"], runs, env, work)
+    print(f"runs per measurement: {runs} (median)")
+    print(f"manimagent --help        {help_ours:7.3f} s")
+    print(f"manim --help             {help_manim:7.3f} s")
+    print(f"  ratio                  {help_ours / help_manim:7.2f}  (target <= 0.50)")
+    print(f"manimagent render        {render_ours:7.3f} s")
+    print(f"python -m manim -ql      {render_manim:7.3f} s")
+    print(f"  ratio                  {render_ours / render_manim:7.2f}  (target <= 1.10)")
+
+
+if __name__ == "__main__":
+    main()

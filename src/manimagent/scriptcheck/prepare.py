@@ -1,0 +1,44 @@
+"""Preparing code for a render: check it, apply the deterministic fixes, choose the scenes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from manimagent.errors import InvalidScript
+from manimagent.render.base import RenderFailure
+from manimagent.scriptcheck.check import check_script, select_scenes
+from manimagent.scriptcheck.findings import Finding
+from manimagent.scriptcheck.fixes import AppliedFix, fix_before_render
+
+
+@dataclass
+class Prepared:
+    code: str  # after the fixes: what is rendered
+    scenes: list[str]
+    fixes: list[AppliedFix] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    refusal: RenderFailure | None = None  # set when the code must not be rendered
+
+
+def prepare_code(code: str, manim_names: frozenset[str], *, has_latex: bool, wanted: list[str] | None, strict: bool) -> Prepared:
+    """Check and fix `code`. `strict` (a user's own file): not a script raises InvalidScript;
+    otherwise (an LLM's repair) it becomes a refusal the repair loop can answer."""
+    try:
+        report = check_script(code, manim_names)
+    except InvalidScript as exc:
+        if strict:
+            raise
+        line = exc.details.get("line") if isinstance(exc.details, dict) else None
+        return Prepared(code, [], refusal=RenderFailure("InvalidScript", exc.message, line))
+    if not strict and wanted and not set(wanted) <= set(report.scenes):
+        wanted = None  # a repair renamed the scenes: render what it wrote
+    scenes = select_scenes(report, wanted)
+    undefined = {finding.message.split(" ", 1)[0] for finding in report.findings if finding.code == "undefined-name"}
+    fixed, fixes = fix_before_render(code, undefined, has_latex)
+    if fixes:
+        report = check_script(fixed, manim_names)
+    refusal = None
+    if report.policy_errors:
+        first = report.policy_errors[0]
+        refusal = RenderFailure("PolicyViolation", "; ".join(item.describe() for item in report.policy_errors), first.line)
+    return Prepared(fixed, scenes, fixes, report.findings, refusal)
