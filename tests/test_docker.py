@@ -7,7 +7,6 @@ Needs a Docker engine and builds `manimagent-render:test` once from `manimagent-
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -367,7 +366,9 @@ def test_concurrent_renders_get_their_own_files(warm_engine, tmp_path):
 def test_job_folders_are_removed_afterwards(warm, warm_engine, tmp_path):
     assert render(warm_engine, scene_code("pass"), tmp_path).ok
     container, _limits = warm
-    listing = container.exec_run(["ls", "-A", "/work/jobs"], user="0:0").output.decode().split()
+    deadline = time.monotonic() + 5
+    while (listing := container.exec_run(["ls", "-A", "/work/jobs"], user="0:0").output.decode().split()) and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert listing == []
 
 

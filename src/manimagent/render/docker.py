@@ -17,11 +17,11 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from manimagent.errors import DockerUnavailable, ImageMissing
+from manimagent.errors import DockerUnavailable, ImageMissing, ManimagentError
 from manimagent.events import RenderProgress
 from manimagent.render import worker
 from manimagent.render.base import (
@@ -104,6 +104,21 @@ def _root_cause(exc: BaseException) -> str:
 def _short(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= 160 else text[:157] + "..."
+
+
+def docker_failure(exc: BaseException) -> ManimagentError | None:
+    """An SDK error in the middle of a render as one of ours (connection lost: DockerUnavailable)."""
+    import docker
+    import requests
+
+    if isinstance(exc, (requests.exceptions.ConnectionError, ConnectionError)):
+        return DockerUnavailable(f"lost the connection to Docker at {docker_host()}: {_root_cause(exc)}", hint=UNREACHABLE_HINT)
+    if isinstance(exc, (docker.errors.DockerException, requests.exceptions.RequestException)):
+        return ManimagentError(
+            f"Docker failed during the render: {_short(exc)}",
+            hint="Check `manimagent containers check-status NAME` and `docker info`, then try again",
+        )
+    return None
 
 
 def require_image(client: Any, image: str) -> Any:
@@ -374,7 +389,6 @@ class JobOutcome:
     result: dict[str, Any] | None
     exec_exit: int | None
     host_timeout: bool = False
-    notes: list[str] = field(default_factory=list)
 
 
 def run_job(client: Any, container: Any, token: str, request: RenderRequest, sink: ProgressSink | None, on_stuck: Any) -> JobOutcome:
@@ -449,12 +463,20 @@ class DockerEngine:
     def render(self, request: RenderRequest, staging: Path, on_progress: ProgressSink | None = None) -> RenderResult:
         client = connect(timeout=request.timeout + EXEC_GRACE + 60)
         started = time.monotonic()
-        container = self._running_warm_container(client)
-        if container is not None:
-            result = self._render_warm(client, container, request, staging, on_progress)
-        else:
-            require_image(client, self.image)
-            result = self._render_fresh(client, request, staging, on_progress)
+        try:
+            container = self._running_warm_container(client)
+            if container is not None:
+                result = self._render_warm(client, container, request, staging, on_progress)
+            else:
+                require_image(client, self.image)
+                result = self._render_fresh(client, request, staging, on_progress)
+        except ManimagentError:
+            raise
+        except Exception as exc:
+            failure = docker_failure(exc)
+            if failure is None:
+                raise
+            raise failure from exc
         result.duration = time.monotonic() - started
         return result
 
@@ -513,6 +535,6 @@ class DockerEngine:
 def _clean_job(container: Any, token: str) -> None:
     """Remove the job's folder from the warm container (the worker is the only one who can)."""
     try:
-        container.exec_run(worker.clean_command(token), user=CONTAINER_USER)
+        container.exec_run(worker.clean_command(token), user=CONTAINER_USER, detach=True)
     except Exception:  # noqa: BLE001 - a container restarted for a timeout has no job folder left
         pass

@@ -32,6 +32,8 @@ IMAGE_REPOSITORY = "manimagent-render"
 OFFICIAL_REPOSITORY = "manimcommunity/manim"
 CA_BUNDLE_NAME = "ca-bundle.crt"
 BUILD_TIMEOUT = 3600
+FAILED_STEP = re.compile(r"The command '.*' returned a non-zero code: (?P<code>\d+)")
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 LogSink = Callable[[str], None]
 
 
@@ -324,7 +326,7 @@ def build_image(
     with tempfile.TemporaryDirectory(prefix="manimagent-build-") as folder:
         _build_context(Path(folder), ca_bundle)
         stream = client.api.build(path=folder, tag=tag, buildargs=args, rm=True, forcerm=True, pull=False, decode=True)
-        _follow_build(stream, on_log or (lambda _line: None), base_image)
+        _follow_build(stream, on_log or (lambda _line: None))
     image = client.images.get(tag)
     return ImageBuildResult(
         success=True, tag=tag, image_id=image.id, base_image=args.get("BASE_IMAGE", "python:3.11-slim-bookworm"),
@@ -332,23 +334,29 @@ def build_image(
     )
 
 
-def _follow_build(stream: Any, on_log: LogSink, base_image: str | None) -> None:
+def _follow_build(stream: Any, on_log: LogSink) -> None:
+    recent: list[str] = []
     for chunk in stream:
-        text = chunk.get("stream") or chunk.get("status") or ""
+        text = ANSI_ESCAPE.sub("", chunk.get("stream") or chunk.get("status") or "")
         for line in text.splitlines():
             if line.strip():
                 on_log(line)
+                recent = [*recent[-40:], line]
         if "error" in chunk:
-            raise _build_failure(chunk["error"], base_image)
+            raise _build_failure(chunk["error"], recent)
 
 
-def _build_failure(error: str, base_image: str | None) -> ManimagentError:
-    message = " ".join(error.split())[:400]
-    lowered = message.lower()
-    if any(marker in lowered for marker in ("pull access denied", "manifest unknown", "failed to resolve reference", "no such host")):
-        hint = "The base image cannot be pulled here; pass --base-image with an image the engine has (docker images)"
-    elif "certificate" in lowered or "ssl" in lowered:
-        hint = "pip or apt met a TLS-inspecting proxy: pass --ca-bundle FILE (e.g. /etc/ssl/certs/ca-certificates.crt)"
+def _build_failure(error: str, recent: list[str]) -> ManimagentError:
+    message = " ".join(error.split())
+    step = FAILED_STEP.search(message)
+    if step:
+        message = f"a build step failed with exit code {step['code']}"
+    message = message[:400]
+    seen = " ".join([message, *recent]).lower()
+    if any(marker in seen for marker in ("pull access denied", "manifest unknown", "failed to resolve reference", "no such host", "repository does not exist")):
+        hint = "The base image cannot be pulled here; pass --base-image with an image the engine has (see `docker images`)"
+    elif "certificate_verify_failed" in seen or "certificate verify failed" in seen or "sslerror" in seen:
+        hint = "pip met a TLS-inspecting proxy: pass --ca-bundle FILE (e.g. /etc/ssl/certs/ca-certificates.crt)"
     else:
         hint = "See the build log above; behind a proxy try --ca-bundle FILE and --pip-index-url URL"
     return ManimagentError(f"image build failed: {message}", hint=hint)

@@ -34,9 +34,10 @@ JOBS_ROOT = "/work/jobs"
 MAX_TIMEOUT = 3600.0
 DRAIN_SECONDS = 1.0
 STRAY_SCAN_SECONDS = 0.5
+LEFTOVER_SECONDS = 600.0  # a finished job's folder is removed by then even if the host never cleaned it
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
-CHILD_PATH = "/opt/manim/bin:/usr/local/bin:/usr/bin:/bin"
+DEFAULT_PATH = "/opt/manim/bin:/usr/local/bin:/usr/bin:/bin"
 
 
 # --- process hygiene -------------------------------------------------------------------------
@@ -148,9 +149,10 @@ def enter_job(job: dict, output_fd: int) -> None:
     job_dir = job["dir"]
     tmp = os.path.join(job_dir, ".tmp")
     os.makedirs(tmp, exist_ok=True)
+    path = os.environ.get("PATH") or DEFAULT_PATH  # the image's PATH (TeX may live outside /usr/bin)
     os.environ.clear()
     os.environ.update(
-        {"PATH": CHILD_PATH, "HOME": job_dir, "TMPDIR": tmp, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+        {"PATH": path, "HOME": job_dir, "TMPDIR": tmp, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
          "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1", "NO_COLOR": "1", "TERM": "dumb", "COLUMNS": "200"}
     )
     import tempfile
@@ -220,9 +222,10 @@ def job_result(status: int, *, timed_out: bool, oom_before: int, started: float)
 
 
 class Job:
-    def __init__(self, pid: int, conn: socket.socket, timeout: float):
+    def __init__(self, pid: int, conn: socket.socket, timeout: float, job_dir: str):
         self.pid = pid
         self.conn = conn
+        self.dir = job_dir
         self.started = time.monotonic()
         self.deadline = self.started + timeout
         self.oom_before = oom_kill_count()
@@ -240,6 +243,7 @@ class Worker:
         self.selector = selectors.DefaultSelector()
         self.stopping = False
         self.last_scan = 0.0
+        self.leftovers: list[tuple[float, str]] = []
 
     def preload(self) -> None:
         started = time.monotonic()
@@ -278,6 +282,7 @@ class Worker:
             self.reap()
             self.enforce_deadlines()
             self.kill_strays()
+            self.sweep_leftovers()
         for job in list(self.jobs.values()):
             kill_quietly(job.pid, group=True)
 
@@ -319,7 +324,7 @@ class Worker:
             return
         pid = fork_job(job, fds[0])
         os.close(fds[0])
-        entry = Job(pid, conn, job["timeout"])
+        entry = Job(pid, conn, job["timeout"], job["dir"])
         self.jobs[pid] = entry
         self.by_conn[conn.fileno()] = entry
         conn.setblocking(False)
@@ -349,6 +354,7 @@ class Worker:
             self.last_scan = 0.0
 
     def finish(self, job: Job, result: dict) -> None:
+        self.leftovers.append((time.monotonic() + LEFTOVER_SECONDS, job.dir))
         self.by_conn.pop(job.conn.fileno(), None)
         try:
             self.selector.unregister(job.conn)
@@ -373,6 +379,12 @@ class Worker:
                 job.timed_out = True
                 kill_quietly(job.pid, group=True)
                 kill_quietly(job.pid)
+
+    def sweep_leftovers(self) -> None:
+        """Remove folders of jobs finished long ago that the host did not clean (it died, say)."""
+        now = time.monotonic()
+        while self.leftovers and self.leftovers[0][0] < now:
+            remove_job_dir(self.leftovers.pop(0)[1])
 
     def kill_strays(self) -> None:
         """Kill adopted orphans: processes a job detached from its session to outlive it."""
@@ -480,7 +492,7 @@ def run_command() -> int:
 # --- small commands --------------------------------------------------------------------------
 
 
-def clean_command(job_dir: str) -> int:
+def remove_job_dir(job_dir: str) -> int:
     """Remove a job directory even if the job made parts of it unreadable."""
     job_dir = os.path.realpath(job_dir)
     if os.path.dirname(job_dir) != JOBS_ROOT or not os.path.isdir(job_dir):
@@ -520,7 +532,7 @@ def main(argv: list[str]) -> int:
     if command == "run":
         return run_command()
     if command == "clean" and len(argv) == 2:
-        return clean_command(argv[1])
+        return remove_job_dir(argv[1])
     if command == "ping":
         return ping_command()
     print("usage: worker.py serve | run | clean JOB_DIR | ping", file=sys.stderr)
