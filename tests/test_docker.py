@@ -299,6 +299,24 @@ def test_a_detached_process_does_not_outlive_its_job(warm, warm_engine, tmp_path
     assert_healthy(warm_engine, tmp_path)
 
 
+def test_a_job_cannot_stop_the_worker(warm, warm_engine, tmp_path):
+    body = """
+    import signal
+    for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGKILL):
+        try:
+            os.kill(1, number)
+        except OSError:
+            pass
+    time.sleep(0.3)
+    """
+    assert render(warm_engine, scene_code(body), tmp_path).ok
+    container, _limits = warm
+    container.reload()
+    assert container.status == "running"
+    assert_healthy(warm_engine, tmp_path)
+    assert "preloaded" in render(warm_engine, scene_code("pass"), tmp_path).log.splitlines()[0]
+
+
 # --- two jobs at once ----------------------------------------------------------------------------
 
 SNOOP = """

@@ -34,6 +34,7 @@ JOBS_ROOT = "/work/jobs"
 MAX_TIMEOUT = 3600.0
 DRAIN_SECONDS = 1.0
 STRAY_SCAN_SECONDS = 0.5
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 LEFTOVER_SECONDS = 600.0  # a finished job's folder is removed by then even if the host never cleaned it
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
@@ -136,6 +137,7 @@ def validate_job(job: dict) -> dict:
 def enter_job(job: dict, output_fd: int) -> None:
     """Turn the freshly forked child into the job's process: session, fds, limits, env, cwd."""
     os.setsid()
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     os.dup2(output_fd, 1)
@@ -269,8 +271,7 @@ class Worker:
     def serve(self) -> None:
         make_undumpable()
         become_subreaper()
-        signal.signal(signal.SIGTERM, self.stop)
-        signal.signal(signal.SIGINT, self.stop)
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)  # taken by check_stop_signals
         self.preload()
         server = self.listen() if self.preloaded else None
         while not self.stopping:
@@ -283,11 +284,18 @@ class Worker:
             self.enforce_deadlines()
             self.kill_strays()
             self.sweep_leftovers()
+            self.check_stop_signals()
         for job in list(self.jobs.values()):
             kill_quietly(job.pid, group=True)
 
-    def stop(self, *_args) -> None:
-        self.stopping = True
+    def check_stop_signals(self) -> None:
+        """Stop on SIGTERM/SIGINT from Docker (sent from outside: uid 0); a job's own kill is ignored."""
+        while True:
+            info = signal.sigtimedwait(STOP_SIGNALS, 0)
+            if info is None:
+                return
+            if info.si_uid == 0 or info.si_pid == 0:
+                self.stopping = True
 
     def accept(self, server: socket.socket) -> None:
         try:
