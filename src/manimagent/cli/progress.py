@@ -49,7 +49,7 @@ class EventPrinter:
     def _on_llm_delta(self, event: LlmDelta) -> None:
         if self.stream_code:
             self.streaming = True
-            output.err.print(event.text, end="", markup=False, highlight=False, style="dim")
+            output.err.print(event.text, end="", markup=False, highlight=False, style="dim", soft_wrap=True)
 
     def _on_code_ready(self, event: CodeReady) -> None:
         if self.streaming:

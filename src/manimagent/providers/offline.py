@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from manimagent.prompts import LATEX_LINE, REPAIR_MARK, REQUEST_CLOSE, REQUEST_OPEN
 from manimagent.providers.base import Completion, DeltaSink, LLMProvider, Message
 from manimagent.providers.offline_recipes import (
     compose_minimal_scene,
@@ -18,10 +19,9 @@ from manimagent.providers.offline_recipes import (
 )
 
 # Message conventions the pipeline follows (import these rather than retyping them).
-REQUEST_OPEN = "<request>"  # a line of its own before the user's request
-REQUEST_CLOSE = "</request>"  # a line of its own after it
-REPAIR_MARK = "<repair>"  # a line of its own in a repair request
-LATEX_LINE = "LATEX_AVAILABLE: {}"  # in the system message, formatted with "yes" or "no"
+# The markers the pipeline's prompts carry (one definition, in prompts.py): the request between
+# REQUEST_OPEN and REQUEST_CLOSE lines, REPAIR_MARK on a line of its own in a repair, LATEX_LINE
+# in the system message.
 
 LATEX_LINE_RE = re.compile(r"^\s*LATEX_AVAILABLE:\s*(yes|no)\s*$", re.IGNORECASE | re.MULTILINE)
 
