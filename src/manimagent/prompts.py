@@ -25,7 +25,10 @@ RULES = """Rules:
 - No files, no network, no subprocesses, no input(), no randomness without a seed; keep the video under ~20 seconds.
 {latex}"""
 LATEX_YES = "- LaTeX is available: MathTex and Tex work; write TeX in raw strings (r\"\\frac{a}{b}\")."
-LATEX_NO = "- LaTeX is NOT installed: do not use MathTex, Tex, or anything that renders numbers with LaTeX (DecimalNumber, axis numbers, BarChart labels). Use Text instead."
+LATEX_NO = (
+    "- LaTeX is NOT installed: do not use MathTex, Tex or Matrix; write formulas with Text. Numbers need Text too:"
+    " DecimalNumber(..., mob_class=Text), axis numbers with axis_config={\"label_constructor\": Text}, BarChart(..., label_constructor=Text)."
+)
 
 _FENCE = re.compile(r"```[ \t]*(?P<lang>[\w+-]*)[^\n]*\n(?P<body>.*?)(?:```|\Z)", re.DOTALL)
 _SCENE_CLASS = re.compile(r"^class\s+\w+\s*\([^)]*Scene[^)]*\)\s*:", re.MULTILINE)
