@@ -33,40 +33,29 @@ def root(
 
 
 def _register() -> None:
-    from manimagent.cli import commands_config, commands_doctor, commands_executions, commands_render, commands_scripts
+    from manimagent.cli import (
+        commands_auth,
+        commands_config,
+        commands_containers,
+        commands_doctor,
+        commands_executions,
+        commands_generate,
+        commands_providers,
+        commands_render,
+        commands_scripts,
+        commands_serve,
+    )
 
+    commands_generate.register(app)
     commands_render.register(app)
     app.add_typer(commands_scripts.app, name="scripts")
     app.add_typer(commands_executions.app, name="executions")
-    app.add_typer(commands_config.app, name="config")
+    app.add_typer(commands_providers.app, name="providers")
+    app.add_typer(commands_containers.app, name="containers")
+    app.add_typer(commands_auth.app, name="auth")
+    commands_serve.register(app)
     commands_doctor.register(app)
-    for module_name, group in OPTIONAL_GROUPS:
-        _add_if_present(module_name, group)
-
-
-# Command groups built in their own issues; each module exposes `app` (a group) or `register(app)`.
-OPTIONAL_GROUPS: tuple[tuple[str, str | None], ...] = (
-    ("manimagent.cli.commands_generate", None),
-    ("manimagent.cli.commands_providers", "providers"),
-    ("manimagent.cli.commands_containers", "containers"),
-    ("manimagent.cli.commands_auth", "auth"),
-    ("manimagent.cli.commands_serve", None),
-)
-
-
-def _add_if_present(module_name: str, group: str | None) -> None:
-    import importlib
-
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        return
-    if group is None:
-        module.register(app)
-    else:
-        app.add_typer(module.app, name=group)
+    app.add_typer(commands_config.app, name="config")
 
 
 _register()
