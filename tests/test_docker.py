@@ -19,7 +19,8 @@ import pytest
 
 from conftest import ROOT, assert_one_line_error, run_cli_process, video_duration
 
-pytestmark = pytest.mark.docker
+# The first test may build the image (minutes), and pytest-timeout counts fixture setup.
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(1800)]
 
 TEST_IMAGE = "manimagent-render:test"
 BASE_IMAGE = "manimagent-base:bookworm"
