@@ -447,6 +447,30 @@ def test_hostile_script_through_the_cli_leaves_a_healthy_database(container_row,
     assert all(row["container"] == "box" for row in rows)
 
 
+def test_interrupting_a_warm_render_stops_its_job(container_row, docker_client, tmp_path):
+    import signal
+
+    from manimagent.render.docker import worker_state
+
+    sleepy = tmp_path / "sleepy.py"
+    sleepy.write_text(scene_code("time.sleep(120)", "Sleepy"))
+    command = [sys.executable, "-m", "manimagent", "render", str(sleepy), "--engine", "docker", "--container", "box"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    container = docker_client.containers.get(container_row["docker_id"])
+    deadline = time.monotonic() + 30
+    while (worker_state(container) or {}).get("jobs") != 1 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert worker_state(container)["jobs"] == 1
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=30) == 130
+    deadline = time.monotonic() + 10
+    while (worker_state(container) or {}).get("jobs") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert worker_state(container)["jobs"] == 0
+    rows = run_cli_process("executions", "list", "--json").json()
+    assert [row["status"] for row in rows] == ["interrupted"]
+
+
 def test_docker_unreachable_is_exit_3(render_image):
     assert run_cli_process("containers", "add", "box", "--image", render_image).code == 0
     env = {"DOCKER_HOST": "unix:///nonexistent"}

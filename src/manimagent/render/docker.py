@@ -490,8 +490,11 @@ class DockerEngine:
         try:
             outcome = run_job(client, container, token, request, sink, on_stuck=lambda: restart_warm_container(container))
             return self._finish(outcome, container, token, request, staging, oom_killed=False)
+        except BaseException:
+            _detached_exec(container, worker.cancel_command(token))  # Ctrl-C: the job stops too
+            raise
         finally:
-            _clean_job(container, token)
+            _detached_exec(container, worker.clean_command(token))
 
     def _render_fresh(self, client: Any, request: RenderRequest, staging: Path, sink: ProgressSink | None) -> RenderResult:
         token = new_token()
@@ -532,9 +535,9 @@ class DockerEngine:
         return f"manimagent: rendered in a fresh container of {self.image} {how}\n"
 
 
-def _clean_job(container: Any, token: str) -> None:
-    """Remove the job's folder from the warm container (the worker is the only one who can)."""
+def _detached_exec(container: Any, command: list[str]) -> None:
+    """Start an agent command in the container without waiting for it (cleanup, cancel)."""
     try:
-        container.exec_run(worker.clean_command(token), user=CONTAINER_USER, detach=True)
-    except Exception:  # noqa: BLE001 - a container restarted for a timeout has no job folder left
+        container.exec_run(command, user=CONTAINER_USER, detach=True)
+    except Exception:  # noqa: BLE001 - a container restarted for a timeout has nothing left to clean
         pass

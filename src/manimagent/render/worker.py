@@ -1,7 +1,7 @@
 """The host side of the in-container render agent (`render/assets/worker.py`).
 
 Where the agent lives in a container, the archives that carry it and each job in, the commands
-the host executes (`run`, `clean`, `ping`) and the PID-1 bootstrap of a warm container, which
+the host executes (`run`, `clean`, `cancel`, `ping`) and the PID-1 bootstrap of a warm container, which
 waits for the agent to arrive by put_archive and then serves jobs with manim preloaded.
 """
 
@@ -100,6 +100,10 @@ def run_environment(token: str, args: list[str], timeout: float) -> dict[str, st
 
 def clean_command(token: str) -> list[str]:
     return [PYTHON, WORKER_PATH, "clean", job_dir(token)]
+
+
+def cancel_command(token: str) -> list[str]:
+    return [PYTHON, WORKER_PATH, "cancel", job_dir(token)]
 
 
 def ping_command() -> list[str]:

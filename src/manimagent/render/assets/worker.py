@@ -8,6 +8,7 @@ Copied into the container by the host with put_archive. Subcommands:
           MANIMAGENT_JOB, hands it to the worker with a pipe for the output, relays that output to
           stderr and prints one JSON result line on stdout. Without a worker it renders itself.
   clean   removes a job directory, whatever modes the job left in it.
+  cancel  kills the job running in a directory (the host was interrupted).
   ping    prints the worker's state as JSON; exit 1 when no worker answers.
 
 Every job child: its own session (the timeout kills the group), non-dumpable (other jobs of the
@@ -309,12 +310,21 @@ class Worker:
         except (OSError, ValueError) as exc:
             self.answer(conn, {"error": f"bad request: {exc}"})
             return
-        if request.get("ping"):
-            self.answer(conn, self.state())
+        if request.get("ping") or request.get("cancel"):
             for fd in fds:
                 os.close(fd)
+            self.answer(conn, self.cancel(str(request["cancel"])) if request.get("cancel") else self.state())
             return
         self.start_job(conn, request, fds)
+
+    def cancel(self, job_dir: str) -> dict:
+        """Kill the job running in `job_dir` (the host was interrupted)."""
+        job_dir = os.path.realpath(job_dir)
+        doomed = [job for job in self.jobs.values() if job.dir == job_dir]
+        for job in doomed:
+            kill_quietly(job.pid, group=True)
+            kill_quietly(job.pid)
+        return {"cancelled": len(doomed)}
 
     def state(self) -> dict:
         return {"worker": True, "preloaded": self.preloaded, "jobs": len(self.jobs), "pid": os.getpid(),
@@ -518,17 +528,18 @@ def remove_job_dir(job_dir: str) -> int:
     return 0 if not os.path.exists(job_dir) else 1
 
 
-def ping_command() -> int:
+def ask(request: dict) -> int:
+    """Send the worker one small request and print its answer (ping, cancel)."""
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     conn.settimeout(5.0)
     try:
         conn.connect(SOCKET_ADDRESS)
-        conn.send(json.dumps({"ping": True}).encode())
-        state = json.loads(conn.recv(65536).decode())
+        conn.send(json.dumps(request).encode())
+        answer = json.loads(conn.recv(65536).decode())
     except (OSError, ValueError):
         print(json.dumps({"worker": False}))
         return 1
-    print(json.dumps(state))
+    print(json.dumps(answer))
     return 0
 
 
@@ -542,8 +553,10 @@ def main(argv: list[str]) -> int:
     if command == "clean" and len(argv) == 2:
         return remove_job_dir(argv[1])
     if command == "ping":
-        return ping_command()
-    print("usage: worker.py serve | run | clean JOB_DIR | ping", file=sys.stderr)
+        return ask({"ping": True})
+    if command == "cancel" and len(argv) == 2:
+        return ask({"cancel": argv[1]})
+    print("usage: worker.py serve | run | clean JOB_DIR | cancel JOB_DIR | ping", file=sys.stderr)
     return 2
 
 
