@@ -85,9 +85,8 @@ def generate(
         output.json(result)
     elif result.success:
         output.line(result.output_path or result.script_id or "")
-    else:
-        output.error(f"no attempt succeeded ({result.attempts} tried): {result.error}")
     if not result.success:
+        output.error(f"no attempt succeeded ({result.attempts} tried): {result.error}")
         raise typer.Exit(int(ExitCode.FAILED))
 
 
@@ -134,4 +133,5 @@ def _print_generated(run, json_: bool) -> None:
     if result.execution is not None and not json_:
         print_execute_result(result.execution, json_=False)
     elif result.execution is not None and not result.execution.success:
+        output.error(f"the script was stored but no render attempt succeeded: {result.execution.error}")
         raise typer.Exit(1)

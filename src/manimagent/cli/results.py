@@ -18,8 +18,8 @@ def print_execute_result(result: ExecuteResult, *, json_: bool) -> None:
         output.json(result)
     elif result.success:
         output.line(result.output_path or "")
-    else:
-        output.error(f"no attempt succeeded ({result.attempts} tried): {result.error}")
-        output.info(f"See the log: manimagent executions show {result.execution_id} --log")
     if not result.success:
+        output.error(f"no attempt succeeded ({result.attempts} tried): {result.error}")
+        if not json_:
+            output.info(f"See the log: manimagent executions show {result.execution_id} --log")
         raise typer.Exit(int(ExitCode.FAILED))

@@ -22,7 +22,6 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from manimagent.errors import DockerUnavailable, ImageMissing, ManimagentError
-from manimagent.events import RenderProgress
 from manimagent.render import worker
 from manimagent.render.base import (
     SCRIPT_NAME,
@@ -33,7 +32,7 @@ from manimagent.render.base import (
     find_outputs,
     manim_arguments,
 )
-from manimagent.render.logparse import parse_failure, parse_progress, rendered_scene
+from manimagent.render.logparse import ProgressTracker, parse_failure
 
 CONTAINER_USER = f"{worker.JOB_UID}:{worker.JOB_UID}"
 LABEL_ROLE = "manimagent.role"
@@ -339,9 +338,7 @@ class _LogCollector:
         self.stderr: list[str] = []
         self.size = 0
         self.pending = ""
-        self.scenes = scenes
-        self.scene_index = 0
-        self.sink = sink
+        self.tracker = ProgressTracker(scenes, sink)
         self.done = threading.Event()
 
     def consume(self, stream: Iterable[tuple[bytes | None, bytes | None]]) -> None:
@@ -366,14 +363,7 @@ class _LogCollector:
             self.line(line)
 
     def line(self, line: str) -> None:
-        if self.sink is None:
-            return
-        if rendered_scene(line) is not None:
-            self.scene_index = min(self.scene_index + 1, len(self.scenes) - 1)
-            return
-        progress = parse_progress(line)
-        if progress is not None:
-            self.sink(RenderProgress(scene=self.scenes[self.scene_index], animation=progress[0], percent=progress[1]))
+        self.tracker.feed(line)
 
     @property
     def log(self) -> str:

@@ -10,7 +10,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-from manimagent.events import RenderProgress
 from manimagent.render.base import (
     SCRIPT_NAME,
     ProgressSink,
@@ -21,7 +20,7 @@ from manimagent.render.base import (
     manim_arguments,
 )
 from manimagent.render.capabilities import latex_available
-from manimagent.render.logparse import parse_failure, parse_progress, rendered_scene
+from manimagent.render.logparse import ProgressTracker, parse_failure
 from manimagent.render.process import RunningProcess, render_environment
 
 
@@ -54,7 +53,7 @@ class LocalRender:
         try:
             (self.job / SCRIPT_NAME).write_text(request.code, encoding="utf-8")
             command = [python, "-m", "manim", *manim_arguments(request)]
-            tracker = _ProgressTracker(request.scenes, on_progress)
+            tracker = ProgressTracker(request.scenes, on_progress)
             self.process = RunningProcess(command, cwd=self.job, env=render_environment(self.job), timeout=request.timeout, on_line=tracker.feed)
         except BaseException:
             shutil.rmtree(self.job, ignore_errors=True)
@@ -98,23 +97,3 @@ def stage_outputs(found: list[Path], request: RenderRequest, staging: Path) -> l
         shutil.move(str(path), target)
         staged.append(target)
     return staged
-
-
-class _ProgressTracker:
-    """Turns manim's progress bars into RenderProgress events, scene by scene."""
-
-    def __init__(self, scenes: list[str], sink: ProgressSink | None):
-        self.scenes = scenes
-        self.sink = sink
-        self.index = 0
-
-    def feed(self, line: str) -> None:
-        if self.sink is None:
-            return
-        done = rendered_scene(line)
-        if done is not None:
-            self.index = min(self.index + 1, len(self.scenes) - 1)
-            return
-        progress = parse_progress(line)
-        if progress is not None:
-            self.sink(RenderProgress(scene=self.scenes[self.index], animation=progress[0], percent=progress[1]))

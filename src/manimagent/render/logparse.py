@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from manimagent.render.base import SCRIPT_NAME, RenderFailure
+from manimagent.events import RenderProgress
+from manimagent.render.base import SCRIPT_NAME, ProgressSink, RenderFailure
 
 _EXCEPTION = re.compile(r"^(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Failure))(?::\s?(?P<message>.*))?$")
 _PROGRESS = re.compile(r"Animation\s+(?P<index>\d+)\s*:.*?(?P<percent>\d{1,3})%\|")
@@ -58,3 +59,22 @@ def _last_meaningful(lines: list[str]) -> str:
         if text:
             return text
     return "the render produced no output"
+
+
+class ProgressTracker:
+    """Turns manim's progress bars, line by line, into RenderProgress events, scene by scene."""
+
+    def __init__(self, scenes: list[str], sink: ProgressSink | None):
+        self.scenes = scenes
+        self.sink = sink
+        self.index = 0
+
+    def feed(self, line: str) -> None:
+        if self.sink is None or not self.scenes:
+            return
+        if rendered_scene(line) is not None:
+            self.index = min(self.index + 1, len(self.scenes) - 1)
+            return
+        progress = parse_progress(line)
+        if progress is not None:
+            self.sink(RenderProgress(scene=self.scenes[self.index], animation=progress[0], percent=progress[1]))
