@@ -127,6 +127,19 @@ def test_wait_false_answers_202_and_the_execution_can_be_polled(server, alice, r
     assert polled["status"] == "succeeded" and polled["output_url"]
 
 
+def test_a_script_cannot_be_deleted_while_it_renders(server, alice):
+    script = server.post("/api/agents/scripts/import/", json={"code": (EXAMPLES / "circle.py").read_text()}, headers=alice.headers).json()
+    queued = server.post(f"/api/agents/scripts/{script['id']}/execute/", json={"wait": False}, headers=alice.headers).json()
+    refused = server.request("DELETE", f"/api/agents/scripts/{script['id']}/", headers=alice.headers)
+    assert refused.status_code == 409 and "rendered" in refused.json()["error"]
+    deadline = time.monotonic() + 120
+    while (deleted := server.request("DELETE", f"/api/agents/scripts/{script['id']}/", headers=alice.headers)).status_code == 409:
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+    assert deleted.status_code == 204
+    assert server.get(f"/api/agents/executions/{queued['execution_id']}/", headers=alice.headers).status_code == 404
+
+
 def test_wait_false_with_an_unknown_script_is_still_404(server, alice):
     response = server.post(f"/api/agents/scripts/{uuid.uuid4()}/execute/", json={"wait": False}, headers=alice.headers)
     assert response.status_code == 404

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import threading
+from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, Callable, TypeVar
@@ -19,6 +21,23 @@ T = TypeVar("T")
 class Jobs:
     def __init__(self, workers: int) -> None:
         self._executor = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="manimagent-worker")
+        self._rendering: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def hold(self, script_id: str) -> None:
+        """Mark a script busy while a job renders it (it cannot be deleted meanwhile)."""
+        with self._lock:
+            self._rendering[script_id] += 1
+
+    def release(self, script_id: str) -> None:
+        with self._lock:
+            self._rendering[script_id] -= 1
+            if self._rendering[script_id] <= 0:
+                del self._rendering[script_id]
+
+    def is_rendering(self, script_id: str) -> bool:
+        with self._lock:
+            return script_id in self._rendering
 
     async def run(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run `fn` in the pool and wait for its result (the request waits too)."""

@@ -5,15 +5,20 @@ The answer is the service's result with signed `output_url`s, or a QueuedResult 
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import replace
 from typing import Any, Callable
 
 from fastapi import Request
 
+from manimagent.errors import Conflict
+from manimagent.events import Event, RenderStarted
 from manimagent.server.bodies import ExecuteIn, GenerateIn, QueuedResult, RetryIn
 from manimagent.server.jobs import Jobs, queue_render
 from manimagent.server.media import with_output_url
 from manimagent.services.context import Context
 from manimagent.services.schemas import ExecuteResult, ScriptGenerateResult
+from manimagent.store.models import Execution
 
 
 def _jobs(request: Request) -> Jobs:
@@ -24,11 +29,50 @@ def _signed(request: Request, ctx: Context, doc):
     return with_output_url(ctx.settings, str(request.base_url), doc)
 
 
-async def run_or_queue(request: Request, ctx: Context, fn: Callable[..., Any], *, wait: bool, script_id: str | None = None, **kwargs: Any):
+def _marked(jobs: Jobs, script_id: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`fn` holding `script_id` busy from the moment it is queued until it returns."""
+    jobs.hold(script_id)
+
+    def job(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            jobs.release(script_id)
+
+    return job
+
+
+def _marking_renders(jobs: Jobs, ctx: Context, fn: Callable[..., Any]) -> tuple[Context, Callable[..., Any]]:
+    """For jobs that create their script (generate): hold it busy from its first render on."""
+    held: list[str] = []
+    downstream = ctx.events
+
+    def sink(event: Event) -> None:
+        if isinstance(event, RenderStarted) and not held:
+            with ctx.session() as session:
+                row = session.get(Execution, event.execution_id)
+            if row is not None:
+                jobs.hold(row.script_id)
+                held.append(row.script_id)
+        downstream(event)
+
+    def job(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            for script_id in held:
+                jobs.release(script_id)
+
+    return replace(ctx, events=sink), job
+
+
+async def run_or_queue(request: Request, ctx: Context, fn: Callable[..., Any], *, wait: bool, script_id: str, **kwargs: Any):
     """The finished result (waiting), or a QueuedResult once the render is on its way."""
+    jobs = _jobs(request)
+    job = _marked(jobs, script_id, fn)
     if wait:
-        return _signed(request, ctx, await _jobs(request).run(fn, ctx, **kwargs))
-    execution_id, finished = await queue_render(_jobs(request), ctx, fn, **kwargs)
+        return _signed(request, ctx, await jobs.run(job, ctx, **kwargs))
+    execution_id, finished = await queue_render(jobs, ctx, job, **kwargs)
     if finished is not None:
         return _signed(request, ctx, finished)
     return QueuedResult(script_id=script_id, execution_id=execution_id)
@@ -38,7 +82,7 @@ async def execute(request: Request, ctx: Context, *, ref: str, body: ExecuteIn) 
     from manimagent.services.render import execute_script
     from manimagent.services.scripts import get_script
 
-    script = get_script(ctx, ref=ref)  # an unknown id is a 404 even with "wait": false
+    script = await asyncio.to_thread(get_script, ctx, ref=ref)  # an unknown id is a 404 even with "wait": false
     options = body.model_dump(exclude={"wait"}, exclude_none=True, mode="json")
     return await run_or_queue(request, ctx, execute_script, wait=body.wait, script_id=script.id, ref=script.id, **options)
 
@@ -46,7 +90,7 @@ async def execute(request: Request, ctx: Context, *, ref: str, body: ExecuteIn) 
 async def retry(request: Request, ctx: Context, *, ref: str, body: RetryIn) -> ExecuteResult | QueuedResult:
     from manimagent.services.executions import get_execution, retry_execution
 
-    execution = get_execution(ctx, ref=ref)
+    execution = await asyncio.to_thread(get_execution, ctx, ref=ref)
     options = body.model_dump(exclude={"wait"}, exclude_none=True, mode="json")
     return await run_or_queue(request, ctx, retry_execution, wait=body.wait, script_id=execution.script, ref=execution.id, **options)
 
@@ -59,10 +103,21 @@ async def generate(request: Request, ctx: Context, *, body: GenerateIn) -> Scrip
     options = body.model_dump(include={"prompt", "provider", "model"}, exclude_none=True)
     render = body.model_dump(include={"engine", "container", "quality", "format", "max_attempts"}, exclude_none=True, mode="json")
     in_request = body.auto_execute and body.wait
-    result = await _jobs(request).run(generate_script, ctx, auto_execute=in_request, **options, **(render if in_request else {}))
+    job_ctx, job = _marking_renders(_jobs(request), ctx, generate_script)
+    result = await _jobs(request).run(job, job_ctx, auto_execute=in_request, **options, **(render if in_request else {}))
     if body.wait or not body.auto_execute or not result.success or not result.script_id:
         return _signed(request, ctx, result)
     queued = await run_or_queue(request, ctx, execute_script, wait=False, script_id=result.script_id, ref=result.script_id, **render)
     if isinstance(queued, QueuedResult):
         return queued
     return _signed(request, ctx, result.model_copy(update={"execution": queued}))
+
+
+async def remove(request: Request, ctx: Context, *, ref: str) -> None:
+    """Delete a script, unless this server is rendering it right now (409)."""
+    from manimagent.services.scripts import get_script, remove_script
+
+    script = await asyncio.to_thread(get_script, ctx, ref=ref)
+    if _jobs(request).is_rendering(script.id):
+        raise Conflict("the script is being rendered", hint="Delete it when the render has finished")
+    await asyncio.to_thread(remove_script, ctx, ref=script.id)

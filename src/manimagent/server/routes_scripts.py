@@ -65,10 +65,8 @@ async def execute(request: Request, ctx: ContextDep, script_id: ScriptId, body: 
     return _answer(await renders.execute(request, ctx, ref=script_id, body=body or ExecuteIn()), 200)
 
 
-@router.delete("/{script_id}/", status_code=204, responses=NOT_FOUND)
-def remove(ctx: ContextDep, script_id: ScriptId) -> Response:
-    """Delete the script, its executions and their media."""
-    from manimagent.services.scripts import remove_script
-
-    remove_script(ctx, ref=script_id)
+@router.delete("/{script_id}/", status_code=204, responses={**NOT_FOUND, 409: {"description": "The script is being rendered"}})
+async def remove(request: Request, ctx: ContextDep, script_id: ScriptId) -> Response:
+    """Delete the script, its executions and their media (not while it renders)."""
+    await renders.remove(request, ctx, ref=script_id)
     return Response(status_code=204)
