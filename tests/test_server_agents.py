@@ -153,6 +153,36 @@ def test_failing_script_reports_failure_not_a_server_error(server, alice):
     assert result.json()["success"] is False and "kaboom" in result.json()["error"] and result.json()["output_url"] is None
 
 
+def test_generate_with_auto_execute_on_the_offline_provider(server, alice, bob):
+    response = server.post("/api/agents/scripts/generate/", json={"prompt": "Animate a circle", "auto_execute": True}, headers=alice.headers)
+    assert response.status_code == 201, response.text
+    doc = response.json()
+    assert doc["success"] is True and doc["provider"] == "offline" and doc["script_id"]
+    assert doc["execution"]["success"] is True and doc["execution"]["output_url"]
+    assert server.get(doc["execution"]["output_url"]).headers["content-type"] == "video/mp4"
+    assert server.get(f"/api/agents/scripts/{doc['script_id']}/", headers=bob.headers).status_code == 404
+    plain = server.post("/api/agents/scripts/generate/", json={"prompt": "Animate a square"}, headers=alice.headers).json()
+    assert plain["success"] is True and plain["execution"] is None and plain["status"] == "pending"
+
+
+def test_generate_wait_false_queues_the_render(server, alice):
+    body = {"prompt": "Animate a circle", "auto_execute": True, "wait": False}
+    response = server.post("/api/agents/scripts/generate/", json=body, headers=alice.headers)
+    assert response.status_code == 202, response.text
+    doc = response.json()
+    assert doc["status"] == "queued" and doc["script_id"] and doc["execution_id"]
+    deadline = time.monotonic() + 120
+    while (polled := server.get(f"/api/agents/executions/{doc['execution_id']}/", headers=alice.headers).json())["status"] == "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+    assert polled["status"] == "succeeded" and polled["script"] == doc["script_id"]
+
+
+def test_generate_with_an_unknown_provider_is_a_client_error(server, alice):
+    response = server.post("/api/agents/scripts/generate/", json={"prompt": "Animate a circle", "provider": "nope"}, headers=alice.headers)
+    assert 400 <= response.status_code < 500 and response.json()["error"]
+
+
 def test_import_refuses_what_is_not_a_manim_script(server, alice):
     response = server.post("/api/agents/scripts/import/", json={"code": "print('no scene here')"}, headers=alice.headers)
     assert response.status_code == 422 and response.json()["error"]
