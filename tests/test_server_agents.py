@@ -178,6 +178,16 @@ def test_generate_wait_false_queues_the_render(server, alice):
     assert polled["status"] == "succeeded" and polled["script"] == doc["script_id"]
 
 
+def test_refine_makes_a_child_script_of_your_own_only(server, alice, bob, rendered):
+    script, _ = rendered
+    response = server.post(f"/api/agents/scripts/{script['id']}/refine/", json={"instruction": "make it red"}, headers=alice.headers)
+    assert response.status_code == 201, response.text
+    child = server.get(f"/api/agents/scripts/{response.json()['script_id']}/", headers=alice.headers).json()
+    assert child["parent"] == script["id"] and child["source"] == "refined"
+    stolen = server.post(f"/api/agents/scripts/{script['id']}/refine/", json={"instruction": "mine now"}, headers=bob.headers)
+    assert stolen.status_code == 404
+
+
 def test_generate_with_an_unknown_provider_is_a_client_error(server, alice):
     response = server.post("/api/agents/scripts/generate/", json={"prompt": "Animate a circle", "provider": "nope"}, headers=alice.headers)
     assert 400 <= response.status_code < 500 and response.json()["error"]
@@ -209,6 +219,7 @@ def test_other_users_objects_are_404_on_every_endpoint(server, alice, bob, rende
         ("POST", f"/api/agents/scripts/{sid}/execute/", {}),
         ("POST", f"/api/agents/scripts/{sid}/execute/", {"wait": False}),
         ("DELETE", f"/api/agents/scripts/{sid}/", None),
+        ("POST", f"/api/agents/scripts/{sid}/refine/", {"instruction": "take it"}),
         ("GET", f"/api/agents/executions/{eid}/", None),
         ("GET", f"/api/agents/executions/?script={sid}", None),
         ("POST", f"/api/agents/executions/{eid}/retry/", {}),

@@ -177,16 +177,38 @@ def test_client_functions_return_the_rest_documents(server, cli, monkeypatch, tm
         client.get_script(ctx, ref=script.id)
 
 
+@pytest.mark.slow
+def test_client_generate_refine_and_render_file(server, cli, monkeypatch, tmp_path):
+    from manimagent import client
+    from manimagent.errors import BadInput
+
+    account = server.account()
+    _login(cli, monkeypatch, server, account.email)
+    ctx = _remote(server)
+    made = client.generate(ctx, prompt="Animate a circle", output=str(tmp_path / "gen.mp4"))
+    assert made.success and made.provider == "offline" and (tmp_path / "gen.mp4").stat().st_size > 1000
+    refined = client.refine_script(ctx, ref=made.script_id, instruction="make it red")
+    assert refined.success and refined.script_id != made.script_id
+    assert client.get_script(ctx, ref=refined.script_id).parent == made.script_id
+    rendered = client.render_file(ctx, path=str(EXAMPLES / "circle.py"), quality="low")
+    assert rendered.success and rendered.attempts == 1
+    assert client.get_script(ctx, ref=rendered.script_id).prompt == "rendered from circle.py"
+    with pytest.raises(BadInput):
+        client.add_provider(ctx, name="x", provider_type="openai")
+
+
 def test_client_has_every_service_function_with_the_same_keywords():
     import inspect
 
     from manimagent import client
-    from manimagent.services import auth, executions, providers, render, scripts
+    from manimagent.services import auth, containers, executions, generate, providers, render, scripts
 
     mirrored = {
         scripts: ["list_scripts", "get_script", "import_script", "export_script", "remove_script"],
         executions: ["list_executions", "get_execution", "retry_execution"],
-        render: ["execute_script"],
+        render: ["execute_script", "render_file"],
+        generate: ["generate_script", "refine_script", "generate"],
+        containers: ["list_containers", "start_container", "stop_container", "check_status"],
         providers: ["list_providers"],
         auth: ["register", "verify_email", "resend_verification", "login", "get_profile"],
     }

@@ -45,6 +45,7 @@ from manimagent.services.schemas import (
     ExecuteResult,
     ExecutionDetail,
     ExecutionPublic,
+    GenerateResult,
     MessageResult,
     ProviderPublic,
     ScriptGenerateResult,
@@ -56,6 +57,11 @@ from manimagent.services.schemas import (
 TOKENS_KEYRING_SERVICE = "manimagent-server"
 REQUEST_TIMEOUT = 3600.0  # a request waits for whole renders
 EXPIRY_MARGIN = 30  # seconds before expiry an access token is refreshed
+RENDER_OPTIONS = ("engine", "container", "quality", "format", "max_attempts", "scenes")
+# service functions without an endpoint: configuration is changed on the server's machine
+LOCAL_ONLY = frozenset(
+    {"add_provider", "update_provider", "remove_provider", "set_key", "test_provider", "add_container", "remove_container", "build_image"}
+)
 SERVER_HINT = "Is `manimagent serve` running there? Check --server or MANIMAGENT_SERVER"
 STATUS_ERRORS: dict[int, type[ManimagentError]] = {
     400: BadInput,
@@ -96,6 +102,13 @@ def pick(local_module: ModuleType, server: str | None) -> ModuleType:
     import sys
 
     return sys.modules[__name__] if server else local_module
+
+
+def service(name: str, server: str | None) -> ModuleType:
+    """`manimagent.services.<name>` locally, this module when a server is set (same functions)."""
+    import importlib
+
+    return pick(importlib.import_module(f"manimagent.services.{name}"), server)
 
 
 def context_for(server: str | None, events: EventSink = ignore):
@@ -338,9 +351,45 @@ def generate_script(
     return ScriptGenerateResult.model_validate(request(ctx, "POST", "/api/agents/scripts/generate/", body=_compact(body)))
 
 
+def refine_script(
+    ctx: RemoteContext, *, ref: str, instruction: str, provider: str | None = None, model: str | None = None, auto_execute: bool = False, **render: Any
+) -> ScriptGenerateResult:
+    body = {"instruction": instruction, "provider": provider, "model": model, "auto_execute": auto_execute, **_render_options(render)}
+    return ScriptGenerateResult.model_validate(request(ctx, "POST", f"/api/agents/scripts/{_segment(ref)}/refine/", body=_compact(body)))
+
+
+def generate(
+    ctx: RemoteContext, *, prompt: str, provider: str | None = None, model: str | None = None, execute: bool = True, output: str | None = None, **render: Any
+) -> GenerateResult:
+    """`manimagent generate` on a server: generate (and render), then download to `output`."""
+    body = {"prompt": prompt, "provider": provider, "model": model, "auto_execute": execute, **_render_options(render)}
+    result = ScriptGenerateResult.model_validate(request(ctx, "POST", "/api/agents/scripts/generate/", body=_compact(body)))
+    execution = _deliver(ctx, result.execution, output) if result.execution else None
+    return GenerateResult(
+        success=result.success,
+        script_id=result.script_id,
+        execution_id=execution.execution_id if execution else None,
+        output_path=execution.output_path if execution else None,
+        output_url=execution.output_url if execution else None,
+        outputs=execution.outputs if execution else [],
+        attempts=execution.attempts if execution else 0,
+        provider=result.provider,
+        model=result.model,
+        status=result.status,
+        error=result.error,
+    )
+
+
+def render_file(ctx: RemoteContext, *, path: str, output: str | None = None, **options: Any) -> ExecuteResult:
+    """`manimagent render FILE` on a server: upload, then render (repairs only with max_attempts > 1)."""
+    script = import_script(ctx, path=path, prompt=f"rendered from {Path(path).name}")
+    options["max_attempts"] = options.get("max_attempts") or 1
+    return execute_script(ctx, ref=script.id, output=output, **options)
+
+
 def execute_script(ctx: RemoteContext, *, ref: str, output: str | None = None, **options: Any) -> ExecuteResult:
     """Render on the server; with `output`, the video is downloaded to that local path."""
-    body = _compact({key: options.get(key) for key in ("engine", "container", "quality", "format", "max_attempts", "scenes")})
+    body = _compact(_render_options(options))
     result = ExecuteResult.model_validate(request(ctx, "POST", f"/api/agents/scripts/{_segment(ref)}/execute/", body=body))
     return _deliver(ctx, result, output)
 
@@ -387,6 +436,12 @@ def check_status(ctx: RemoteContext, *, ref: str | int) -> ContainerStatus:
     return ContainerStatus.model_validate(request(ctx, "POST", f"/api/agents/containers/{_segment(ref)}/check_status/"))
 
 
+def __getattr__(name: str) -> Any:
+    if name in LOCAL_ONLY:
+        raise BadInput(f"`{name.replace('_', ' ')}` is not available through a server", hint="Run it on the server's machine, without --server")
+    raise AttributeError(name)
+
+
 # ---- helpers --------------------------------------------------------------------------------
 
 
@@ -394,6 +449,10 @@ def _segment(ref: str | int) -> str:
     from urllib.parse import quote
 
     return quote(str(ref).strip(), safe="")
+
+
+def _render_options(options: dict[str, Any]) -> dict[str, Any]:
+    return {key: options.get(key) for key in RENDER_OPTIONS}
 
 
 def _compact(body: dict[str, Any]) -> dict[str, Any]:

@@ -37,6 +37,15 @@ class GenerateIn(RenderIn):
     format: OutputFormat | None = None
 
 
+class RefineIn(RenderIn):
+    instruction: str = Field(min_length=1, max_length=20_000, description="What to change")
+    provider: str | None = Field(default=None, max_length=200)
+    model: str | None = Field(default=None, max_length=200)
+    auto_execute: bool = Field(default=False, description="Render the new script too")
+    quality: Quality | None = None
+    format: OutputFormat | None = None
+
+
 class ImportIn(BaseModel):
     code: str = Field(min_length=1, max_length=500_000, description="The Manim script")
     prompt: str | None = Field(default=None, max_length=20_000, description="What the script is for")

@@ -13,7 +13,7 @@ from fastapi import Request
 
 from manimagent.errors import Conflict
 from manimagent.events import Event, RenderStarted
-from manimagent.server.bodies import ExecuteIn, GenerateIn, QueuedResult, RetryIn
+from manimagent.server.bodies import ExecuteIn, GenerateIn, QueuedResult, RefineIn, RetryIn
 from manimagent.server.jobs import Jobs, queue_render
 from manimagent.server.media import with_output_url
 from manimagent.services.context import Context
@@ -96,15 +96,30 @@ async def retry(request: Request, ctx: Context, *, ref: str, body: RetryIn) -> E
 
 
 async def generate(request: Request, ctx: Context, *, body: GenerateIn) -> ScriptGenerateResult | QueuedResult:
-    """Generation itself always completes; with `"wait": false` only its render is queued."""
+    """A new script from a prompt (and its render)."""
     from manimagent.services.generate import generate_script
+
+    return await _write_script(request, ctx, generate_script, body, prompt=body.prompt)
+
+
+async def refine(request: Request, ctx: Context, *, ref: str, body: RefineIn) -> ScriptGenerateResult | QueuedResult:
+    """A new script from one of yours and an instruction (and its render)."""
+    from manimagent.services.generate import refine_script
+    from manimagent.services.scripts import get_script
+
+    script = await asyncio.to_thread(get_script, ctx, ref=ref)
+    return await _write_script(request, ctx, refine_script, body, ref=script.id, instruction=body.instruction)
+
+
+async def _write_script(request: Request, ctx: Context, write: Callable[..., ScriptGenerateResult], body: GenerateIn | RefineIn, **what: Any):
+    """Writing the script always completes; with `"wait": false` only its render is queued."""
     from manimagent.services.render import execute_script
 
-    options = body.model_dump(include={"prompt", "provider", "model"}, exclude_none=True)
+    chosen = body.model_dump(include={"provider", "model"}, exclude_none=True)
     render = body.model_dump(include={"engine", "container", "quality", "format", "max_attempts"}, exclude_none=True, mode="json")
     in_request = body.auto_execute and body.wait
-    job_ctx, job = _marking_renders(_jobs(request), ctx, generate_script)
-    result = await _jobs(request).run(job, job_ctx, auto_execute=in_request, **options, **(render if in_request else {}))
+    job_ctx, job = _marking_renders(_jobs(request), ctx, write)
+    result = await _jobs(request).run(job, job_ctx, auto_execute=in_request, **what, **chosen, **(render if in_request else {}))
     if body.wait or not body.auto_execute or not result.success or not result.script_id:
         return _signed(request, ctx, result)
     queued = await run_or_queue(request, ctx, execute_script, wait=False, script_id=result.script_id, ref=result.script_id, **render)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from manimagent.server import renders
-from manimagent.server.bodies import ExecuteIn, GenerateIn, ImportIn, QueuedResult
+from manimagent.server.bodies import ExecuteIn, GenerateIn, ImportIn, QueuedResult, RefineIn
 from manimagent.server.deps import ContextDep
 from manimagent.services.schemas import ExecuteResult, ScriptGenerateResult, ScriptPublic, ScriptSummary
 from manimagent.store.models import ScriptStatus
@@ -63,6 +63,12 @@ def get_script(ctx: ContextDep, script_id: ScriptId) -> ScriptPublic:
 async def execute(request: Request, ctx: ContextDep, script_id: ScriptId, body: Annotated[ExecuteIn | None, Body()] = None):
     """Render the script, repairing it up to `max_attempts` renders (the body is optional)."""
     return _answer(await renders.execute(request, ctx, ref=script_id, body=body or ExecuteIn()), 200)
+
+
+@router.post("/{script_id}/refine/", status_code=201, response_model=ScriptGenerateResult, responses={**QUEUED, **NOT_FOUND})
+async def refine(request: Request, ctx: ContextDep, script_id: ScriptId, body: RefineIn):
+    """A new script (its parent: this one) from the old code and an instruction."""
+    return _answer(await renders.refine(request, ctx, ref=script_id, body=body), 201)
 
 
 @router.delete("/{script_id}/", status_code=204, responses={**NOT_FOUND, 409: {"description": "The script is being rendered"}})
