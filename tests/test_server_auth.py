@@ -231,6 +231,14 @@ def test_register_is_limited_per_email_and_per_address(fresh_server):
     assert fresh_server.post("/api/auth/resend-verification/", json={"email": address}).status_code == 429
 
 
+def test_email_tokens_never_look_like_options():
+    from manimagent.services.auth import new_email_token
+
+    tokens = {new_email_token() for _ in range(2000)}
+    assert len(tokens) == 2000 and not any(token.startswith("-") for token in tokens)
+    assert all(len(token) >= 43 for token in tokens)
+
+
 def test_rate_limiter_window_slides():
     from manimagent.errors import RateLimited
     from manimagent.services.auth import Limit, RateLimiter

@@ -238,8 +238,16 @@ def _token_digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def _send_verification(session: Session, settings: Settings, user: User) -> None:
+def new_email_token() -> str:
+    """A random URL-safe token that does not start with "-" (a command line would take it for an option)."""
     token = secrets.token_urlsafe(32)
+    while token.startswith("-"):
+        token = secrets.token_urlsafe(32)
+    return token
+
+
+def _send_verification(session: Session, settings: Settings, user: User) -> None:
+    token = new_email_token()
     row = EmailToken(user_id=user.id, token_hash=_token_digest(token), purpose=VERIFY_PURPOSE, expires_at=utcnow() + EMAIL_TOKEN_TTL)
     session.add(row)
     session.commit()
