@@ -99,6 +99,13 @@ class ImageMissing(ConfigError):
     """The render image is not present on the Docker engine."""
 
 
+class DockerFailed(ManimagentError):
+    """The Docker engine refused or failed an operation (an upstream failure: 502)."""
+
+    exit_code = ExitCode.FAILED
+    http_status = 502
+
+
 class RenderFailed(ManimagentError):
     """The script ran and no attempt produced a video."""
 

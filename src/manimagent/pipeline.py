@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlmodel import func, select
 
-from manimagent.errors import InvalidScript, ManimagentError, ProviderError
+from manimagent.errors import InvalidScript, ManimagentError, NotFound, ProviderError
 from manimagent.events import CheckFinding, Done, FixApplied, RenderFailed, RenderStarted, RepairStarted
 from manimagent.render.base import OutputFormat, RenderFailure, RenderResult
 from manimagent.scriptcheck.fixes import fix_after_failure
@@ -62,11 +62,17 @@ def run_attempts(
     return _give_up(ctx, script_id, failure, executions, first_refused=len(executions) == 1 and refused_first)
 
 
+def _get(session, model: type[Script] | type[Execution], row_id: str):
+    """The row, or NotFound when it was deleted meanwhile (e.g. `scripts rm` during a render)."""
+    row = session.get(model, row_id)
+    if row is None:
+        raise NotFound(f"{model.__name__.lower()} {row_id} was deleted while it rendered")
+    return row
+
+
 def _load(ctx: Context, script_id: str) -> Script:
     with ctx.session() as session:
-        script = session.get(Script, script_id)
-        assert script is not None
-        return script
+        return _get(session, Script, script_id)
 
 
 def _store_new(ctx: Context, script: NewScript, prepared: Prepared) -> str:
@@ -117,7 +123,7 @@ def _start_execution(ctx: Context, script_id: str, options: RenderOptions, attem
     )
     with ctx.session() as session:
         session.add(execution)
-        script = session.get(Script, script_id)
+        script = _get(session, Script, script_id)
         script.status = ScriptStatus.EXECUTING.value
         script.updated_at = utcnow()
         session.add(script)
@@ -153,12 +159,12 @@ def _wait(ctx: Context, execution: Execution, attempt: Attempt) -> RenderResult:
 
 def _interrupted(ctx: Context, execution: Execution) -> None:
     with ctx.session() as session:
-        row = session.get(Execution, execution.id)
+        row = _get(session, Execution, execution.id)
         row.status = ExecutionStatus.INTERRUPTED.value
         row.error = "interrupted"
         row.completed_at = utcnow()
         session.add(row)
-        script = session.get(Script, execution.script_id)
+        script = _get(session, Script, execution.script_id)
         script.status = ScriptStatus.FAILED.value
         script.error = "interrupted"
         session.add(script)
@@ -168,9 +174,13 @@ def _interrupted(ctx: Context, execution: Execution) -> None:
 def _succeed(
     ctx: Context, script_id: str, execution: Execution, prepared: Prepared, result: RenderResult, options: RenderOptions, executions: list[str]
 ) -> ExecuteResult:
+    with ctx.session() as session:
+        if session.get(Execution, execution.id) is None:  # deleted while rendering: publish nothing
+            shutil.rmtree(ctx.settings.paths.staging / execution.id, ignore_errors=True)
+            raise NotFound(f"script {script_id} was deleted while it rendered")
     outputs, output_path = _publish(ctx, script_id, execution.id, result.outputs, options.format)
     with ctx.session() as session:
-        row = session.get(Execution, execution.id)
+        row = _get(session, Execution, execution.id)
         row.status = ExecutionStatus.SUCCEEDED.value
         row.is_successful = True
         row.log = result.log
@@ -179,7 +189,7 @@ def _succeed(
         row.completed_at = utcnow()
         row.duration = result.duration
         session.add(row)
-        script = session.get(Script, script_id)
+        script = _get(session, Script, script_id)
         script.content = prepared.code
         script.scenes = _all_scenes(prepared.code) or script.scenes
         script.scene_class = prepared.scenes[0]
@@ -221,7 +231,7 @@ def _publish(ctx: Context, script_id: str, execution_id: str, staged: list[Path]
 
 def _fail_execution(ctx: Context, execution: Execution, result: RenderResult, failure: RenderFailure) -> None:
     with ctx.session() as session:
-        row = session.get(Execution, execution.id)
+        row = _get(session, Execution, execution.id)
         row.status = ExecutionStatus.FAILED.value
         row.is_successful = False
         row.log = result.log
@@ -237,7 +247,7 @@ def _fail_execution(ctx: Context, execution: Execution, result: RenderResult, fa
 def _record_modified(ctx: Context, execution_id: str, code: str) -> None:
     """The failed attempt's `modified_script` is the repaired code the next attempt renders."""
     with ctx.session() as session:
-        row = session.get(Execution, execution_id)
+        row = _get(session, Execution, execution_id)
         row.modified_script = code
         session.add(row)
         session.commit()
@@ -265,7 +275,7 @@ def _repair(
 
 def _set_script(ctx: Context, script_id: str, status: ScriptStatus, error: str | None = None) -> None:
     with ctx.session() as session:
-        script = session.get(Script, script_id)
+        script = _get(session, Script, script_id)
         script.status = status.value
         if error is not None:
             script.error = error

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from manimagent.errors import BadInput, Conflict, DockerUnavailable, Forbidden, ManimagentError
+from manimagent.errors import BadInput, Conflict, DockerFailed, DockerUnavailable, Forbidden, ManimagentError
 from manimagent.render.docker import DockerEngine, Limits
 from manimagent.services.context import Context
 from manimagent.services.ids import resolve_named
@@ -245,7 +245,7 @@ def _docker_error(what: str, exc: BaseException) -> ManimagentError:
     if isinstance(exc, ManimagentError):
         return exc
     text = " ".join(str(exc).split())[:300]
-    return ManimagentError(f"{what}: {text}", hint="Check `docker info` and `manimagent containers check-status`")
+    return DockerFailed(f"{what}: {text}", hint="Check `docker info` and `manimagent containers check-status`")
 
 
 # --- choosing the engine ---------------------------------------------------------------------------
