@@ -7,13 +7,11 @@ import os
 import sys
 from typing import Any, Iterable
 
-from pydantic import BaseModel
 from rich.console import Console
-from rich.table import Table
 
 
 def _jsonable(doc: Any) -> Any:
-    if isinstance(doc, BaseModel):
+    if hasattr(doc, "model_dump"):  # a pydantic schema (pydantic is not imported to check)
         return doc.model_dump(mode="json")
     if isinstance(doc, (list, tuple)):
         return [_jsonable(item) for item in doc]
@@ -55,6 +53,8 @@ class Output:
         self.err.print(f"[bold red]Error:[/bold red] {_escape(text)}", soft_wrap=True)
 
     def table(self, columns: Iterable[str], rows: Iterable[Iterable[Any]], title: str | None = None) -> None:
+        from rich.table import Table
+
         table = Table(title=title, show_lines=False)
         for column in columns:
             table.add_column(column, overflow="fold")
