@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from manimagent.cli.options import JsonOption
+from manimagent.cli.options import JsonOption, ServerOption
 from manimagent.cli.output import output
 
 app = typer.Typer(help="Accounts: register, verify, log in, profile, log out, promote.", no_args_is_help=True)
 
-ServerOption = Annotated[
-    Optional[str],
-    typer.Option("--server", envvar="MANIMAGENT_SERVER", show_envvar=True, help="A manimagent serve URL (env MANIMAGENT_SERVER); unset: the local store."),
-]
 EmailOption = Annotated[str, typer.Option("--email", "-e", help="The account's email address.")]
 PasswordStdinOption = Annotated[bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin.")]
 

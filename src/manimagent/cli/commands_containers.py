@@ -1,4 +1,6 @@
-"""`manimagent containers ...`: Docker render environments — list, add, build, start, stop, check, rm."""
+"""`manimagent containers ...`: Docker render environments — list, add, build, start, stop, check, rm.
+
+With --server: list, start, stop and check-status act on the server's containers."""
 
 from __future__ import annotations
 
@@ -6,18 +8,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from manimagent.cli.options import JsonOption
+from manimagent.cli.options import JsonOption, ServerOption, service_for
 from manimagent.cli.output import output
 
 app = typer.Typer(help="Docker render containers: add, build the image, start warm, stop, check, remove.", no_args_is_help=True)
 
 NameArgument = Annotated[str, typer.Argument(help="Container name (or numeric id).")]
-
-
-def _ctx():
-    from manimagent.services.context import local_context
-
-    return local_context()
 
 
 def _print_status(status, json_: bool) -> None:
@@ -27,11 +23,10 @@ def _print_status(status, json_: bool) -> None:
 
 
 @app.command("list")
-def list_(json_: JsonOption = False) -> None:
+def list_(server: ServerOption = None, json_: JsonOption = False) -> None:
     """The configured containers (the state last recorded; `check-status` asks Docker)."""
-    from manimagent.services.containers import list_containers
-
-    rows = list_containers(_ctx())
+    svc, ctx = service_for("containers", server)
+    rows = svc.list_containers(ctx)
     if json_:
         return output.json(rows)
     output.table(
@@ -51,12 +46,12 @@ def add(
     memory: Annotated[str, typer.Option("--memory", help="Memory limit, swap included (e.g. 512m, 2g).")] = "2g",
     cpus: Annotated[float, typer.Option("--cpus", help="CPU limit.")] = 2.0,
     pids: Annotated[int, typer.Option("--pids", help="Process limit (stops fork bombs).")] = 256,
+    server: ServerOption = None,
     json_: JsonOption = False,
 ) -> None:
     """Add a container; nothing runs until `start` (renders use a fresh container meanwhile)."""
-    from manimagent.services.containers import add_container
-
-    row = add_container(_ctx(), name=name, image=image, memory=memory, cpus=cpus, pids=pids)
+    svc, ctx = service_for("containers", server)
+    row = svc.add_container(ctx, name=name, image=image, memory=memory, cpus=cpus, pids=pids)
     if json_:
         return output.json(row)
     output.info(f"Added container {row.name} ({row.image}). Start it warm with `manimagent containers start {row.name}`.")
@@ -71,13 +66,13 @@ def build(
     pip_index_url: Annotated[Optional[str], typer.Option("--pip-index-url", help="pip index for the build (a mirror or proxy).")] = None,
     pip_extra_index_url: Annotated[Optional[str], typer.Option("--pip-extra-index-url", help="Extra pip index for the build.")] = None,
     pip_trusted_host: Annotated[Optional[str], typer.Option("--pip-trusted-host", help="Host pip may reach without TLS verification.")] = None,
+    server: ServerOption = None,
     json_: JsonOption = False,
 ) -> None:
     """Build the render image (manim, LaTeX, fonts; non-root user) from the packaged Dockerfile."""
-    from manimagent.services.containers import build_image
-
-    result = build_image(
-        _ctx(), tag=tag, base_image=base_image, ca_bundle=ca_bundle, manim_version_=manim_version,
+    svc, ctx = service_for("containers", server)
+    result = svc.build_image(
+        ctx, tag=tag, base_image=base_image, ca_bundle=ca_bundle, manim_version_=manim_version,
         pip_index_url=pip_index_url, pip_extra_index_url=pip_extra_index_url, pip_trusted_host=pip_trusted_host,
         on_log=output.info,
     )
@@ -87,40 +82,38 @@ def build(
 
 
 @app.command("start")
-def start(name: NameArgument, json_: JsonOption = False) -> None:
+def start(name: NameArgument, server: ServerOption = None, json_: JsonOption = False) -> None:
     """Start the container warm: manim preloaded, renders run by `docker exec`."""
-    from manimagent.services.containers import start_container
-
-    _print_status(start_container(_ctx(), ref=name), json_)
+    svc, ctx = service_for("containers", server)
+    _print_status(svc.start_container(ctx, ref=name), json_)
 
 
 @app.command("stop")
-def stop(name: NameArgument, json_: JsonOption = False) -> None:
+def stop(name: NameArgument, server: ServerOption = None, json_: JsonOption = False) -> None:
     """Stop the container (its Docker container is removed; the entry stays)."""
-    from manimagent.services.containers import stop_container
-
-    _print_status(stop_container(_ctx(), ref=name), json_)
+    svc, ctx = service_for("containers", server)
+    _print_status(svc.stop_container(ctx, ref=name), json_)
 
 
 @app.command("check-status")
-def check_status(name: NameArgument, json_: JsonOption = False) -> None:
+def check_status(name: NameArgument, server: ServerOption = None, json_: JsonOption = False) -> None:
     """Ask Docker whether the container runs, and record it."""
-    from manimagent.services.containers import check_status as check
-
-    _print_status(check(_ctx(), ref=name), json_)
+    svc, ctx = service_for("containers", server)
+    _print_status(svc.check_status(ctx, ref=name), json_)
 
 
 @app.command("rm")
 def rm(
     name: NameArgument,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    server: ServerOption = None,
     json_: JsonOption = False,
 ) -> None:
     """Remove the container entry and its Docker container."""
     from manimagent.errors import BadInput
-    from manimagent.services.containers import remove_container
 
-    ctx = _ctx()
+    svc, ctx = service_for("containers", server)
+    remove_container = svc.remove_container  # local only: with --server this fails before asking
     if not yes:
         if not output.err.is_terminal:
             raise BadInput("refusing to remove without confirmation", hint="Pass --yes")

@@ -1,4 +1,4 @@
-"""`manimagent executions ...`: render attempts — list, show (with the log), retry."""
+"""`manimagent executions ...`: render attempts — list, show (with the log), retry (locally or with --server)."""
 
 from __future__ import annotations
 
@@ -6,29 +6,23 @@ from typing import Annotated, Optional
 
 import typer
 
-from manimagent.cli.options import ContainerOption, EngineOption, JsonOption, MaxAttemptsOption
+from manimagent.cli.options import ContainerOption, EngineOption, JsonOption, MaxAttemptsOption, ServerOption, service_for
 from manimagent.cli.output import output
 from manimagent.cli.results import print_execute_result
 
 app = typer.Typer(help="Render attempts: list, show, retry.", no_args_is_help=True)
 
 
-def _ctx(events=None):
-    from manimagent.services.context import local_context
-
-    return local_context(events=events) if events else local_context()
-
-
 @app.command("list")
 def list_(
     script: Annotated[Optional[str], typer.Option("--script", help="Only the executions of this script.")] = None,
     limit: Annotated[Optional[int], typer.Option("--limit", "-n", min=1, help="At most N, newest first.")] = None,
+    server: ServerOption = None,
     json_: JsonOption = False,
 ) -> None:
     """Executions, newest first."""
-    from manimagent.services.executions import list_executions
-
-    rows = list_executions(_ctx(), script_ref=script, limit=limit)
+    svc, ctx = service_for("executions", server)
+    rows = svc.list_executions(ctx, script_ref=script, limit=limit)
     if json_:
         return output.json(rows)
     output.table(
@@ -41,12 +35,12 @@ def list_(
 def show(
     ref: Annotated[str, typer.Argument(help="Execution id (a unique prefix of 4+ characters works).")],
     log: Annotated[bool, typer.Option("--log", help="Print the render log too.")] = False,
+    server: ServerOption = None,
     json_: JsonOption = False,
 ) -> None:
     """One execution: status, engine, timings, output, error."""
-    from manimagent.services.executions import get_execution
-
-    row = get_execution(_ctx(), ref=ref)
+    svc, ctx = service_for("executions", server)
+    row = svc.get_execution(ctx, ref=ref)
     if json_:
         return output.json(row if log else row.model_copy(update={"log": ""}))
     output.fields(
@@ -74,15 +68,13 @@ def retry(
     engine: EngineOption = None,
     container: ContainerOption = None,
     max_attempts: MaxAttemptsOption = None,
+    server: ServerOption = None,
     json_: JsonOption = False,
 ) -> None:
     """Render the execution's script again with the same settings (a new execution)."""
-    from manimagent.cli.progress import EventPrinter
-    from manimagent.services.executions import retry_execution
+    from manimagent.cli.progress import drawing_events
 
-    printer = EventPrinter(stream_code=not json_)
-    try:
-        result = retry_execution(_ctx(printer), ref=ref, engine=engine, container=container, max_attempts=max_attempts)
-    finally:
-        printer.close()
+    with drawing_events(json_=json_) as events:
+        svc, ctx = service_for("executions", server, events)
+        result = svc.retry_execution(ctx, ref=ref, engine=engine, container=container, max_attempts=max_attempts)
     print_execute_result(result, json_=json_)

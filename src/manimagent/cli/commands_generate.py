@@ -1,4 +1,5 @@
-"""`manimagent generate PROMPT`, `scripts generate` and `scripts refine`: from words to scripts and videos."""
+"""`manimagent generate PROMPT`, `scripts generate` and `scripts refine`: from words to scripts and videos
+(locally or with --server)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from manimagent.cli.options import (
     MaxAttemptsOption,
     OutputPathOption,
     QualityOption,
+    ServerOption,
+    render_choices,
+    service_for,
 )
 from manimagent.cli.output import output
 from manimagent.cli.results import print_execute_result
@@ -56,31 +60,17 @@ def generate(
     format: FormatOption = None,
     max_attempts: MaxAttemptsOption = None,
     output_path: OutputPathOption = None,
+    server: ServerOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """Turn PROMPT into a Manim script, render it, and repair it when it fails."""
-    from manimagent.cli.progress import EventPrinter
+    """Turn PROMPT into a Manim script, render it, and repair it when it fails. With --server, -o downloads the video."""
+    from manimagent.cli.progress import drawing_events
     from manimagent.errors import ExitCode
-    from manimagent.services.context import local_context
-    from manimagent.services.generate import generate as run_generate
 
-    printer = EventPrinter(stream_code=not json_)
-    try:
-        result = run_generate(
-            local_context(events=printer),
-            prompt=read_prompt(prompt),
-            provider=provider,
-            model=model,
-            execute=not no_execute,
-            output=output_path,
-            engine=engine,
-            container=container,
-            quality=quality.value if quality else None,
-            format=format.value if format else None,
-            max_attempts=max_attempts,
-        )
-    finally:
-        printer.close()
+    choices = render_choices(engine=engine, container=container, quality=quality, format=format, max_attempts=max_attempts)
+    with drawing_events(json_=json_) as events:
+        svc, ctx = service_for("generate", server, events)
+        result = svc.generate(ctx, prompt=read_prompt(prompt), provider=provider, model=model, execute=not no_execute, output=output_path, **choices)
     if json_:
         output.json(result)
     elif result.success:
@@ -95,12 +85,11 @@ def scripts_generate(
     provider: ProviderOption = None,
     model: ModelOption = None,
     auto_execute: Annotated[bool, typer.Option("--auto-execute", help="Render it right away (with repairs).")] = False,
+    server: ServerOption = None,
     json_: JsonOption = False,
 ) -> None:
     """Write a script for PROMPT and store it (render it with --auto-execute)."""
-    from manimagent.services.generate import generate_script
-
-    _print_generated(lambda ctx: generate_script(ctx, prompt=read_prompt(prompt), provider=provider, model=model, auto_execute=auto_execute), json_)
+    _print_generated(server, lambda svc, ctx: svc.generate_script(ctx, prompt=read_prompt(prompt), provider=provider, model=model, auto_execute=auto_execute), json_)
 
 
 def scripts_refine(
@@ -109,23 +98,20 @@ def scripts_refine(
     provider: ProviderOption = None,
     model: ModelOption = None,
     auto_execute: Annotated[bool, typer.Option("--auto-execute", help="Render the new script right away.")] = False,
+    server: ServerOption = None,
     json_: JsonOption = False,
 ) -> None:
     """A new script from an old one and an instruction (its parent is the old one)."""
-    from manimagent.services.generate import refine_script
+    _print_generated(
+        server, lambda svc, ctx: svc.refine_script(ctx, ref=ref, instruction=read_prompt(instruction), provider=provider, model=model, auto_execute=auto_execute), json_
+    )
 
-    _print_generated(lambda ctx: refine_script(ctx, ref=ref, instruction=read_prompt(instruction), provider=provider, model=model, auto_execute=auto_execute), json_)
 
+def _print_generated(server: str | None, run, json_: bool) -> None:
+    from manimagent.cli.progress import drawing_events
 
-def _print_generated(run, json_: bool) -> None:
-    from manimagent.cli.progress import EventPrinter
-    from manimagent.services.context import local_context
-
-    printer = EventPrinter(stream_code=not json_)
-    try:
-        result = run(local_context(events=printer))
-    finally:
-        printer.close()
+    with drawing_events(json_=json_) as events:
+        result = run(*service_for("generate", server, events))
     if json_:
         output.json(result)
     else:

@@ -1,4 +1,6 @@
-"""`manimagent providers ...`: configured LLM endpoints. Keys go to the keyring, never argv or the db."""
+"""`manimagent providers ...`: configured LLM endpoints. Keys go to the keyring, never argv or the db.
+
+With --server only `list` works: a server's providers are changed on its machine."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from manimagent.cli.options import JsonOption
+from manimagent.cli.options import JsonOption, ServerOption, service_for
 from manimagent.cli.output import output
 
 app = typer.Typer(help="Configured LLM providers: list, add, update, remove, test, set-key.", no_args_is_help=True)
@@ -23,12 +25,6 @@ ApiVersionOption = Annotated[Optional[str], typer.Option("--api-version", help="
 ActiveOption = Annotated[Optional[bool], typer.Option("--active/--inactive", help="Whether automatic selection uses it.")]
 
 
-def _ctx():
-    from manimagent.services.context import local_context
-
-    return local_context()
-
-
 def _read_key_from_stdin() -> str:
     from manimagent.errors import BadInput
 
@@ -39,11 +35,10 @@ def _read_key_from_stdin() -> str:
 
 
 @app.command("list")
-def list_(json_: JsonOption = False) -> None:
+def list_(server: ServerOption = None, json_: JsonOption = False) -> None:
     """Providers in the order automatic selection tries them. Shows where each key comes from, never the key."""
-    from manimagent.services.providers import list_providers
-
-    rows = list_providers(_ctx())
+    svc, ctx = service_for("providers", server)
+    rows = svc.list_providers(ctx)
     if json_:
         return output.json(rows)
     output.table(
@@ -63,13 +58,14 @@ def add(
     key_stdin: KeyStdinOption = False,
     deployment: DeploymentOption = None,
     api_version: ApiVersionOption = None,
+    server: ServerOption = None,
     json_: JsonOption = False,
 ) -> None:
     """Configure a provider."""
-    from manimagent.services.providers import add_provider
-
+    svc, ctx = service_for("providers", server)
+    add_provider = svc.add_provider  # local only: with --server this fails before reading a key
     key = _read_key_from_stdin() if key_stdin else None
-    row = add_provider(_ctx(), name=name, provider_type=provider_type, key=key, model_name=model, base_url=base_url, priority=priority, api_key_env=api_key_env, deployment=deployment, api_version=api_version)
+    row = add_provider(ctx, name=name, provider_type=provider_type, key=key, model_name=model, base_url=base_url, priority=priority, api_key_env=api_key_env, deployment=deployment, api_version=api_version)
     _print_row(row, json_, "Added")
 
 
@@ -85,31 +81,31 @@ def update(
     deployment: DeploymentOption = None,
     api_version: ApiVersionOption = None,
     active: ActiveOption = None,
+    server: ServerOption = None,
     json_: JsonOption = False,
 ) -> None:
     """Change a provider's settings."""
-    from manimagent.services.providers import update_provider
-
+    svc, ctx = service_for("providers", server)
+    update_provider = svc.update_provider  # local only: with --server this fails before reading a key
     key = _read_key_from_stdin() if key_stdin else None
-    row = update_provider(_ctx(), ref=name, key=key, provider_type=provider_type, model_name=model, base_url=base_url, priority=priority, api_key_env=api_key_env, deployment=deployment, api_version=api_version, is_active=active)
+    row = update_provider(ctx, ref=name, key=key, provider_type=provider_type, model_name=model, base_url=base_url, priority=priority, api_key_env=api_key_env, deployment=deployment, api_version=api_version, is_active=active)
     _print_row(row, json_, "Updated")
 
 
 @app.command("remove")
-def remove(name: NameArgument) -> None:
+def remove(name: NameArgument, server: ServerOption = None) -> None:
     """Remove a provider (and its key from the keyring)."""
-    from manimagent.services.providers import remove_provider
-
-    output.info(f"Removed provider {remove_provider(_ctx(), ref=name)}")
+    svc, ctx = service_for("providers", server)
+    output.info(f"Removed provider {svc.remove_provider(ctx, ref=name)}")
 
 
 @app.command("test")
-def test(name: NameArgument, json_: JsonOption = False) -> None:
+def test(name: NameArgument, server: ServerOption = None, json_: JsonOption = False) -> None:
     """Send one tiny request; report the model and latency."""
     from manimagent.errors import ExitCode
-    from manimagent.services.providers import test_provider
 
-    result = test_provider(_ctx(), ref=name)
+    svc, ctx = service_for("providers", server)
+    result = svc.test_provider(ctx, ref=name)
     if json_:
         output.json(result)
     elif result.success:
@@ -124,12 +120,13 @@ def test(name: NameArgument, json_: JsonOption = False) -> None:
 def set_key_(
     name: NameArgument,
     stdin: Annotated[bool, typer.Option("--stdin", help="Read the key from stdin instead of a hidden prompt.")] = False,
+    server: ServerOption = None,
 ) -> None:
     """Store the provider's API key in the OS keyring (never on the command line)."""
-    from manimagent.services.providers import set_key
-
+    svc, ctx = service_for("providers", server)
+    set_key = svc.set_key  # local only: with --server this fails before asking for the key
     key = _read_key_from_stdin() if stdin or not sys.stdin.isatty() else typer.prompt("API key", hide_input=True, err=True)
-    set_key(_ctx(), ref=name, key=key)
+    set_key(ctx, ref=name, key=key)
     output.info(f"Key stored in the keyring for {name}")
 
 

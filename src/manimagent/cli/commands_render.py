@@ -1,4 +1,4 @@
-"""`manimagent render FILE`: import a Manim file as a script and render it."""
+"""`manimagent render FILE`: import a Manim file as a script and render it (locally or with --server)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ from manimagent.cli.options import (
     MaxAttemptsOption,
     OutputPathOption,
     QualityOption,
+    ServerOption,
+    render_choices,
+    service_for,
 )
 from manimagent.cli.output import output
 from manimagent.cli.results import print_execute_result
@@ -32,26 +35,14 @@ def render(
     format: FormatOption = None,
     max_attempts: MaxAttemptsOption = None,
     output_path: OutputPathOption = None,
+    server: ServerOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """Render FILE's scenes; every attempt is stored. Repairs only with --max-attempts > 1."""
-    from manimagent.cli.progress import EventPrinter
-    from manimagent.services.context import local_context
-    from manimagent.services.render import render_file
+    """Render FILE's scenes; every attempt is stored. Repairs only with --max-attempts > 1. With --server, -o downloads the video."""
+    from manimagent.cli.progress import drawing_events
 
-    printer = EventPrinter(stream_code=not json_)
-    try:
-        result = render_file(
-            local_context(events=printer),
-            path=file,
-            scenes=scene,
-            engine=engine,
-            container=container,
-            quality=quality.value if quality else None,
-            format=format.value if format else None,
-            max_attempts=max_attempts,
-            output=output_path,
-        )
-    finally:
-        printer.close()
+    choices = render_choices(engine=engine, container=container, quality=quality, format=format, max_attempts=max_attempts)
+    with drawing_events(json_=json_) as events:
+        svc, ctx = service_for("render", server, events)
+        result = svc.render_file(ctx, path=file, scenes=scene, output=output_path, **choices)
     print_execute_result(result, json_=json_)

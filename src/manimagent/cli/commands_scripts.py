@@ -1,4 +1,4 @@
-"""`manimagent scripts ...`: stored scripts — list, show, import, export, execute, remove."""
+"""`manimagent scripts ...`: stored scripts — list, show, import, export, execute, remove (locally or with --server)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ from manimagent.cli.options import (
     MaxAttemptsOption,
     OutputPathOption,
     QualityOption,
+    ServerOption,
+    render_choices,
+    service_for,
 )
 from manimagent.cli.output import output
 from manimagent.cli.results import print_execute_result
@@ -22,22 +25,16 @@ app = typer.Typer(help="Stored scripts: list, show, import, export, execute, gen
 IdArgument = Annotated[str, typer.Argument(help="Script id (a unique prefix of 4+ characters works).")]
 
 
-def _ctx(events=None):
-    from manimagent.services.context import local_context
-
-    return local_context(events=events) if events else local_context()
-
-
 @app.command("list")
 def list_(
     status: Annotated[Optional[str], typer.Option("--status", help="Only scripts with this status.")] = None,
     limit: Annotated[Optional[int], typer.Option("--limit", "-n", help="At most N scripts, newest first.")] = None,
+    server: ServerOption = None,
     json_: JsonOption = False,
 ) -> None:
     """Scripts, newest first."""
-    from manimagent.services.scripts import list_scripts
-
-    rows = list_scripts(_ctx(), status=status, limit=limit)
+    svc, ctx = service_for("scripts", server)
+    rows = svc.list_scripts(ctx, status=status, limit=limit)
     if json_:
         return output.json(rows)
     output.table(
@@ -50,12 +47,12 @@ def list_(
 def show(
     ref: IdArgument,
     code: Annotated[bool, typer.Option("--code", help="Print only the code.")] = False,
+    server: ServerOption = None,
     json_: JsonOption = False,
 ) -> None:
     """One script: prompt, status, provider, scenes, executions (and its code)."""
-    from manimagent.services.scripts import get_script
-
-    script = get_script(_ctx(), ref=ref)
+    svc, ctx = service_for("scripts", server)
+    script = svc.get_script(ctx, ref=ref)
     if json_:
         return output.json(script)
     if code:
@@ -76,11 +73,10 @@ def show(
 
 
 @app.command("import")
-def import_(file: Annotated[str, typer.Argument(help="A Manim script (.py).")], json_: JsonOption = False) -> None:
-    """Store FILE as a script without rendering it."""
-    from manimagent.services.scripts import import_script
-
-    script = import_script(_ctx(), path=file)
+def import_(file: Annotated[str, typer.Argument(help="A Manim script (.py).")], server: ServerOption = None, json_: JsonOption = False) -> None:
+    """Store FILE as a script without rendering it (with --server: upload it)."""
+    svc, ctx = service_for("scripts", server)
+    script = svc.import_script(ctx, path=file)
     if json_:
         return output.json(script)
     output.line(script.id)
@@ -90,11 +86,11 @@ def import_(file: Annotated[str, typer.Argument(help="A Manim script (.py).")], 
 def export(
     ref: IdArgument,
     output_file: Annotated[Optional[str], typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
+    server: ServerOption = None,
 ) -> None:
     """The script's code, on stdout or into a file."""
-    from manimagent.services.scripts import export_script
-
-    text = export_script(_ctx(), ref=ref, output=output_file)
+    svc, ctx = service_for("scripts", server)
+    text = svc.export_script(ctx, ref=ref, output=output_file)
     if output_file:
         output.info(f"Wrote {text}")
     else:
@@ -111,27 +107,16 @@ def execute(
     format: FormatOption = None,
     max_attempts: MaxAttemptsOption = None,
     output_path: OutputPathOption = None,
+    server: ServerOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """Render a stored script, repairing failures up to --max-attempts (default 3)."""
-    from manimagent.cli.progress import EventPrinter
-    from manimagent.services.render import execute_script
+    """Render a stored script, repairing failures up to --max-attempts (default 3). With --server, -o downloads the video."""
+    from manimagent.cli.progress import drawing_events
 
-    printer = EventPrinter(stream_code=not json_)
-    try:
-        result = execute_script(
-            _ctx(printer),
-            ref=ref,
-            scenes=scene,
-            engine=engine,
-            container=container,
-            quality=quality.value if quality else None,
-            format=format.value if format else None,
-            max_attempts=max_attempts,
-            output=output_path,
-        )
-    finally:
-        printer.close()
+    choices = render_choices(engine=engine, container=container, quality=quality, format=format, max_attempts=max_attempts)
+    with drawing_events(json_=json_) as events:
+        svc, ctx = service_for("render", server, events)
+        result = svc.execute_script(ctx, ref=ref, scenes=scene, output=output_path, **choices)
     print_execute_result(result, json_=json_)
 
 
@@ -139,18 +124,18 @@ def execute(
 def remove(
     ref: IdArgument,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    server: ServerOption = None,
 ) -> None:
     """Delete a script with its executions and videos."""
     from manimagent.errors import BadInput
-    from manimagent.services.scripts import get_script, remove_script
 
-    ctx = _ctx()
-    script = get_script(ctx, ref=ref)
+    svc, ctx = service_for("scripts", server)
+    script = svc.get_script(ctx, ref=ref)
     if not yes:
         if not output.err.is_terminal:
             raise BadInput("refusing to delete without confirmation", hint="Pass --yes")
         typer.confirm(f"Delete script {script.id[:8]} ({_short(script.prompt)}) and its videos?", abort=True, err=True)
-    remove_script(ctx, ref=script.id)
+    svc.remove_script(ctx, ref=script.id)
     output.info(f"Deleted script {script.id}")
 
 

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
 from manimagent.render.base import OutputFormat, Quality
 
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from manimagent.events import EventSink
+
+ServerOption = Annotated[
+    Optional[str],
+    typer.Option("--server", envvar="MANIMAGENT_SERVER", show_envvar=True, help="A manimagent serve URL (env MANIMAGENT_SERVER); unset: the local store."),
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout (the REST body).")]
 QualityOption = Annotated[
     Optional[Quality], typer.Option("--quality", "-q", help="Render quality (default: config render.quality, low).")
@@ -27,3 +36,25 @@ MaxAttemptsOption = Annotated[
 OutputPathOption = Annotated[
     Optional[str], typer.Option("--output", "-o", help="Also copy the final video to this path.")
 ]
+
+
+def render_choices(
+    *, engine: str | None, container: str | None, quality: Quality | None, format: OutputFormat | None, max_attempts: int | None
+) -> dict[str, Any]:
+    """The render options as the services (and the client) take them: plain values, None for the default."""
+    return {
+        "engine": engine,
+        "container": container,
+        "quality": quality.value if quality else None,
+        "format": format.value if format else None,
+        "max_attempts": max_attempts,
+    }
+
+
+def service_for(name: str, server: str | None, events: EventSink | None = None) -> tuple[ModuleType, Any]:
+    """`manimagent.services.<name>` and a local context, or the client and a RemoteContext with --server."""
+    from manimagent import client
+    from manimagent.events import ignore
+
+    resolved = client.resolve_server(server)
+    return client.service(name, resolved), client.context_for(resolved, events or ignore)

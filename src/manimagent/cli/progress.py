@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from manimagent.cli.output import output
 from manimagent.events import (
     CheckFinding,
@@ -18,6 +21,16 @@ from manimagent.events import (
     RenderStarted,
     RepairStarted,
 )
+
+
+@contextmanager
+def drawing_events(*, json_: bool) -> Iterator[EventPrinter]:
+    """An EventPrinter for the length of a command (no streamed code with --json), its spinner stopped after."""
+    printer = EventPrinter(stream_code=not json_)
+    try:
+        yield printer
+    finally:
+        printer.close()
 
 
 class EventPrinter:
