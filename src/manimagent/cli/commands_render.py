@@ -18,7 +18,6 @@ from manimagent.cli.options import (
     render_choices,
     service_for,
 )
-from manimagent.cli.output import output
 from manimagent.cli.results import print_execute_result
 
 
