@@ -13,6 +13,7 @@ REQUEST_OPEN = "<request>"
 REQUEST_CLOSE = "</request>"
 REPAIR_MARK = "<repair>"
 LATEX_LINE = "LATEX_AVAILABLE: {}"
+MAX_PROMPT_CHARS = 200_000  # a prompt or instruction, in characters (CLI and REST alike)
 
 RULES = """Rules:
 - Reply with ONE complete Python file in a ```python fenced block, nothing else is needed.

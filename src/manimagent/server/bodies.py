@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from manimagent.prompts import MAX_PROMPT_CHARS
 from manimagent.render.base import OutputFormat, Quality
 
 WAIT_HELP = "false: answer 202 at once and render in the background; poll GET /api/agents/executions/{id}/"
@@ -29,7 +30,7 @@ class RetryIn(RenderIn):
 
 
 class GenerateIn(RenderIn):
-    prompt: str = Field(min_length=1, max_length=20_000)
+    prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
     provider: str | None = Field(default=None, max_length=200)
     model: str | None = Field(default=None, max_length=200)
     auto_execute: bool = Field(default=False, description="Render the script too (engine, quality, ... apply then)")
@@ -38,7 +39,7 @@ class GenerateIn(RenderIn):
 
 
 class RefineIn(RenderIn):
-    instruction: str = Field(min_length=1, max_length=20_000, description="What to change")
+    instruction: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS, description="What to change")
     provider: str | None = Field(default=None, max_length=200)
     model: str | None = Field(default=None, max_length=200)
     auto_execute: bool = Field(default=False, description="Render the new script too")
@@ -48,7 +49,7 @@ class RefineIn(RenderIn):
 
 class ImportIn(BaseModel):
     code: str = Field(min_length=1, max_length=500_000, description="The Manim script")
-    prompt: str | None = Field(default=None, max_length=20_000, description="What the script is for")
+    prompt: str | None = Field(default=None, max_length=MAX_PROMPT_CHARS, description="What the script is for")
 
 
 class QueuedResult(BaseModel):

@@ -50,7 +50,8 @@ async def on_validation_error(_request: Request, exc: RequestValidationError) ->
     if any(error.get("type") == "json_invalid" for error in errors):
         return JSONResponse(error_body("Malformed JSON body."), status_code=400)
     details = [_field_error(error) for error in errors]
-    return JSONResponse(error_body("Invalid request.", details=details), status_code=422)
+    summary = "; ".join(f"{item['field']}: {item['message']}" for item in details[:3])
+    return JSONResponse(error_body(f"Invalid request: {summary}." if summary else "Invalid request.", details=details), status_code=422)
 
 
 def _field_error(error: dict[str, Any]) -> dict[str, str]:

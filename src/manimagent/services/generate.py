@@ -6,7 +6,7 @@ from manimagent.errors import AllProvidersFailed, BadInput, InvalidScript, Manim
 from manimagent.events import CodeReady
 from manimagent.attempt import RenderOptions, Repairer
 from manimagent.pipeline import run_attempts
-from manimagent.prompts import extract_code, generation_messages, no_code_messages, refine_messages, repair_messages
+from manimagent.prompts import MAX_PROMPT_CHARS, extract_code, generation_messages, no_code_messages, refine_messages, repair_messages
 from manimagent.providers.base import Message
 from manimagent.render.base import RenderFailure
 from manimagent.scriptcheck.check import check_script
@@ -17,9 +17,6 @@ from manimagent.services.ids import resolve_uuid
 from manimagent.services.render import deliver, render_options
 from manimagent.services.schemas import GenerateResult, ScriptGenerateResult
 from manimagent.store.models import Script, ScriptStatus, utcnow
-
-MAX_PROMPT_CHARS = 200_000
-
 
 def clean_prompt(prompt: str | None, label: str = "the prompt") -> str:
     text = (prompt or "").strip()
