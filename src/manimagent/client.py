@@ -38,6 +38,7 @@ from manimagent.errors import (
     Unauthorized,
 )
 from manimagent.events import EventSink, ignore
+from manimagent.settings import normalize_server, resolve_server  # noqa: F401 - part of the client's API
 from manimagent.services.auth import TokenPair
 from manimagent.services.schemas import (
     ContainerPublic,
@@ -78,23 +79,6 @@ STATUS_ERRORS: dict[int, type[ManimagentError]] = {
 
 
 # ---- choosing local or remote ---------------------------------------------------------------
-
-
-def resolve_server(explicit: str | None = None) -> str | None:
-    """`--server`, else MANIMAGENT_SERVER / config `client.server`, else None (the local store)."""
-    if explicit:
-        return normalize_server(explicit)
-    from manimagent.settings import load_settings
-
-    configured = load_settings().server_url
-    return normalize_server(configured) if configured else None
-
-
-def normalize_server(url: str) -> str:
-    parts = urlsplit(url.strip())
-    if parts.scheme not in {"http", "https"} or not parts.netloc:
-        raise BadInput(f"server URL {url!r} must start with http:// or https://", hint="For example --server http://127.0.0.1:8000")
-    return url.strip().rstrip("/")
 
 
 def pick(local_module: ModuleType, server: str | None) -> ModuleType:

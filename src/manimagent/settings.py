@@ -10,7 +10,7 @@ import tomllib
 from dataclasses import dataclass, field
 from typing import Any
 
-from manimagent.errors import ConfigError
+from manimagent.errors import BadInput, ConfigError
 from manimagent.paths import HOME_ENV, Paths, get_paths
 
 DATABASE_URL_ENV = "MANIMAGENT_DATABASE_URL"
@@ -121,3 +121,21 @@ def load_settings() -> Settings:
 
 def debug_enabled() -> bool:
     return os.environ.get(DEBUG_ENV, "") not in {"", "0", "false", "no"}
+
+
+def resolve_server(explicit: str | None = None) -> str | None:
+    """The serve instance the CLI talks to: `--server`, else MANIMAGENT_SERVER / config
+    `client.server`, else None (the local store)."""
+    if explicit:
+        return normalize_server(explicit)
+    configured = load_settings().server_url
+    return normalize_server(configured) if configured else None
+
+
+def normalize_server(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url.strip())
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise BadInput(f"server URL {url!r} must start with http:// or https://", hint="For example --server http://127.0.0.1:8000")
+    return url.strip().rstrip("/")

@@ -53,8 +53,16 @@ def render_choices(
 
 def service_for(name: str, server: str | None, events: EventSink | None = None) -> tuple[ModuleType, Any]:
     """`manimagent.services.<name>` and a local context, or the client and a RemoteContext with --server."""
-    from manimagent import client
-    from manimagent.events import ignore
+    import importlib
 
-    resolved = client.resolve_server(server)
+    from manimagent.events import ignore
+    from manimagent.settings import resolve_server
+
+    resolved = resolve_server(server)
+    if resolved is None:  # the local store: the client (and its imports) are not needed
+        from manimagent.services.context import local_context
+
+        return importlib.import_module(f"manimagent.services.{name}"), local_context(events or ignore)
+    from manimagent import client
+
     return client.service(name, resolved), client.context_for(resolved, events or ignore)
