@@ -140,6 +140,18 @@ def test_a_script_cannot_be_deleted_while_it_renders(server, alice):
     assert server.get(f"/api/agents/executions/{queued['execution_id']}/", headers=alice.headers).status_code == 404
 
 
+def test_a_queued_render_that_cannot_start_fails_its_row(server, alice, rendered):
+    script, _ = rendered
+    body = {"wait": False, "engine": "docker", "container": "no-such-container"}
+    doc = server.post(f"/api/agents/scripts/{script['id']}/execute/", json=body, headers=alice.headers).json()
+    assert doc["status"] == "queued" and doc["execution_id"]
+    deadline = time.monotonic() + 60
+    while (polled := server.get(f"/api/agents/executions/{doc['execution_id']}/", headers=alice.headers).json())["status"] == "queued":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert polled["status"] == "failed" and "no-such-container" in polled["error"]
+
+
 def test_wait_false_with_an_unknown_script_is_still_404(server, alice):
     response = server.post(f"/api/agents/scripts/{uuid.uuid4()}/execute/", json={"wait": False}, headers=alice.headers)
     assert response.status_code == 404
@@ -172,7 +184,7 @@ def test_generate_wait_false_queues_the_render(server, alice):
     doc = response.json()
     assert doc["status"] == "queued" and doc["script_id"] and doc["execution_id"]
     deadline = time.monotonic() + 120
-    while (polled := server.get(f"/api/agents/executions/{doc['execution_id']}/", headers=alice.headers).json())["status"] == "running":
+    while (polled := server.get(f"/api/agents/executions/{doc['execution_id']}/", headers=alice.headers).json())["status"] in {"queued", "running"}:
         assert time.monotonic() < deadline
         time.sleep(0.3)
     assert polled["status"] == "succeeded" and polled["script"] == doc["script_id"]

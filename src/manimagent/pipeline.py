@@ -26,9 +26,17 @@ from manimagent.services.schemas import ExecuteResult
 from manimagent.store.models import Execution, ExecutionStatus, Script, ScriptStatus, utcnow
 
 def run_attempts(
-    ctx: Context, script: str | NewScript, options: RenderOptions, repairer: Repairer | None = None, first: Attempt | None = None
+    ctx: Context,
+    script: str | NewScript,
+    options: RenderOptions,
+    repairer: Repairer | None = None,
+    first: Attempt | None = None,
+    queued: str | None = None,
 ) -> ExecuteResult:
-    """Render the script, repairing and retrying until success or `max_attempts` renders."""
+    """Render the script, repairing and retrying until success or `max_attempts` renders.
+
+    `first`: an attempt already started; `queued`: a queued Execution row the first attempt takes over.
+    """
     code = script.code if isinstance(script, NewScript) else _load(ctx, script).content
     script_id = script if isinstance(script, str) else None
     executions: list[str] = []
@@ -39,7 +47,7 @@ def run_attempts(
         try:
             script_id = script_id or _store_new(ctx, script, attempt.prepared)
             _report(ctx, attempt.prepared)
-            execution = _start_execution(ctx, script_id, options, number, code, attempt.prepared)
+            execution = _start_execution(ctx, script_id, options, number, code, attempt.prepared, queued if number == 1 else None)
         except BaseException:
             if attempt.job:
                 attempt.job.cancel()
@@ -105,11 +113,13 @@ def _report(ctx: Context, prepared: Prepared) -> None:
         ctx.events(CheckFinding(severity=finding.severity, code=finding.code, message=finding.describe(), line=finding.line))
 
 
-def _start_execution(ctx: Context, script_id: str, options: RenderOptions, attempt: int, code: str, prepared: Prepared) -> Execution:
-    execution = Execution(
+def _start_execution(
+    ctx: Context, script_id: str, options: RenderOptions, attempt: int, code: str, prepared: Prepared, queued: str | None = None
+) -> Execution:
+    fields = dict(
         script_id=script_id,
         owner_id=ctx.user_id,
-        attempt_number=_next_attempt_number(ctx, script_id),
+        attempt_number=_next_attempt_number(ctx, script_id, queued),
         engine=options.engine.name,
         container=getattr(options.engine, "container_name", None),
         quality=options.quality.value,
@@ -122,6 +132,9 @@ def _start_execution(ctx: Context, script_id: str, options: RenderOptions, attem
         started_at=utcnow(),
     )
     with ctx.session() as session:
+        execution = _get(session, Execution, queued) if queued else Execution(**fields)
+        for name, value in fields.items():
+            setattr(execution, name, value)
         session.add(execution)
         script = _get(session, Script, script_id)
         script.status = ScriptStatus.EXECUTING.value
@@ -132,10 +145,12 @@ def _start_execution(ctx: Context, script_id: str, options: RenderOptions, attem
     return execution
 
 
-def _next_attempt_number(ctx: Context, script_id: str) -> int:
+def _next_attempt_number(ctx: Context, script_id: str, queued: str | None = None) -> int:
+    query = select(func.count()).select_from(Execution).where(Execution.script_id == script_id)
+    if queued:
+        query = query.where(Execution.id != queued)
     with ctx.session() as session:
-        count = session.exec(select(func.count()).select_from(Execution).where(Execution.script_id == script_id)).one()
-    return int(count) + 1
+        return int(session.exec(query).one()) + 1
 
 
 def _wait(ctx: Context, execution: Execution, attempt: Attempt) -> RenderResult:

@@ -8,11 +8,8 @@ import logging
 import threading
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
 from typing import Any, Callable, TypeVar
 
-from manimagent.events import Event, EventSink, RenderStarted
-from manimagent.services.context import Context
 
 log = logging.getLogger("manimagent.server")
 T = TypeVar("T")
@@ -59,46 +56,3 @@ def _log_failure(future: Future) -> None:
     exc = future.exception()
     if exc is not None:
         log.warning("background job failed: %s: %s", type(exc).__name__, exc)
-
-
-EXECUTION_ID_WAIT = 5.0  # seconds `"wait": false` waits for the first attempt's execution id
-
-
-async def queue_render(jobs: Jobs, ctx: Context, fn: Callable[..., T], /, **kwargs: Any) -> tuple[str | None, T | None]:
-    """Start a render in the background without waiting for it.
-
-    Returns (execution id, None) once its first attempt started, (None, None) when it is still
-    queued behind other renders after EXECUTION_ID_WAIT, and (None, result) when it finished
-    before any attempt started; a failure before the first attempt (unknown id, bad option) raises.
-    """
-    loop = asyncio.get_running_loop()
-    started: asyncio.Future[str | None] = loop.create_future()
-    future = jobs.start(fn, replace(ctx, events=_watch_start(loop, started, ctx.events)), **kwargs)
-    future.add_done_callback(lambda _done: _settle_threadsafe(loop, started, None))
-    try:
-        execution_id = await asyncio.wait_for(asyncio.shield(started), EXECUTION_ID_WAIT)
-    except asyncio.TimeoutError:
-        return None, None
-    if execution_id is None:
-        return None, future.result()
-    return execution_id, None
-
-
-def _watch_start(loop: asyncio.AbstractEventLoop, started: asyncio.Future, downstream: EventSink) -> EventSink:
-    def sink(event: Event) -> None:
-        if isinstance(event, RenderStarted):
-            _settle_threadsafe(loop, started, event.execution_id)
-        downstream(event)
-
-    return sink
-
-
-def _settle_threadsafe(loop: asyncio.AbstractEventLoop, started: asyncio.Future, value: str | None) -> None:
-    def settle() -> None:
-        if not started.done():
-            started.set_result(value)
-
-    try:
-        loop.call_soon_threadsafe(settle)
-    except RuntimeError:  # the server is shutting down and its loop is closed
-        pass

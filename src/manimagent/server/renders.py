@@ -14,7 +14,8 @@ from fastapi import Request
 from manimagent.errors import Conflict
 from manimagent.events import Event, RenderStarted
 from manimagent.server.bodies import ExecuteIn, GenerateIn, QueuedResult, RefineIn, RetryIn
-from manimagent.server.jobs import Jobs, queue_render
+from manimagent.server.jobs import Jobs
+from manimagent.services.executions import queue_execution
 from manimagent.server.media import with_output_url
 from manimagent.services.context import Context
 from manimagent.services.schemas import ExecuteResult, ScriptGenerateResult
@@ -72,9 +73,8 @@ async def run_or_queue(request: Request, ctx: Context, fn: Callable[..., Any], *
     job = _marked(jobs, script_id, fn)
     if wait:
         return _signed(request, ctx, await jobs.run(job, ctx, **kwargs))
-    execution_id, finished = await queue_render(jobs, ctx, job, **kwargs)
-    if finished is not None:
-        return _signed(request, ctx, finished)
+    execution_id = await asyncio.to_thread(queue_execution, ctx, script_ref=script_id)  # pollable at once
+    jobs.start(job, ctx, queued=execution_id, **kwargs)
     return QueuedResult(script_id=script_id, execution_id=execution_id)
 
 

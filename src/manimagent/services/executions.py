@@ -7,7 +7,7 @@ from sqlmodel import col, select
 from manimagent.services.context import Context
 from manimagent.services.ids import resolve_uuid
 from manimagent.services.schemas import ExecuteResult, ExecutionDetail, ExecutionPublic
-from manimagent.store.models import Execution, Script
+from manimagent.store.models import Execution, ExecutionStatus, Script, utcnow
 
 MAX_LIST = 10_000
 
@@ -33,7 +33,32 @@ def get_execution(ctx: Context, *, ref: str) -> ExecutionDetail:
         return ExecutionDetail.model_validate({**row.model_dump(), "script": row.script_id})
 
 
-def retry_execution(ctx: Context, *, ref: str, max_attempts: int | None = None, engine: str | None = None, container: str | None = None) -> ExecuteResult:
+def queue_execution(ctx: Context, *, script_ref: str) -> str:
+    """A `queued` Execution row for a render that will start later (REST `"wait": false`);
+    its id is pollable at once, and the render's first attempt takes the row over."""
+    with ctx.session() as session:
+        script = resolve_uuid(session, ctx, Script, script_ref, "script")
+        row = Execution(script_id=script.id, owner_id=ctx.user_id, attempt_number=0, status=ExecutionStatus.QUEUED.value)
+        session.add(row)
+        session.commit()
+        return row.id
+
+
+def fail_queued(ctx: Context, execution_id: str, error: str) -> None:
+    """A queued render that could not start (bad option, Docker unreachable): say so on its row."""
+    with ctx.session() as session:
+        row = session.get(Execution, execution_id)
+        if row is not None and row.status == ExecutionStatus.QUEUED.value:
+            row.status = ExecutionStatus.FAILED.value
+            row.error = error
+            row.completed_at = utcnow()
+            session.add(row)
+            session.commit()
+
+
+def retry_execution(
+    ctx: Context, *, ref: str, max_attempts: int | None = None, engine: str | None = None, container: str | None = None, queued: str | None = None
+) -> ExecuteResult:
     """Render the execution's script again with the same engine, quality, format and scenes."""
     from manimagent.services.render import execute_script
 
@@ -48,4 +73,5 @@ def retry_execution(ctx: Context, *, ref: str, max_attempts: int | None = None, 
         format=row.format,
         scenes=row.scenes or None,
         max_attempts=max_attempts or 1,
+        queued=queued,
     )

@@ -73,17 +73,28 @@ def render_file(ctx: Context, *, path: str, output: str | None = None, **options
     return deliver(run_attempts(ctx, script, plan, _repairer(ctx, plan), first=first), output)
 
 
-def execute_script(ctx: Context, *, ref: str, output: str | None = None, **options) -> ExecuteResult:
-    """Render a stored script, with repairs up to max_attempts (default: the settings' max_attempts)."""
+def execute_script(ctx: Context, *, ref: str, output: str | None = None, queued: str | None = None, **options) -> ExecuteResult:
+    """Render a stored script, with repairs up to max_attempts (default: the settings' max_attempts).
+
+    `queued`: the id of a queued Execution row (see `executions.queue_execution`) for the first attempt.
+    """
+    from manimagent.errors import ManimagentError
     from manimagent.pipeline import run_attempts
+    from manimagent.services.executions import fail_queued
     from manimagent.services.ids import resolve_uuid
     from manimagent.store.models import Script
 
-    with ctx.session() as session:
-        script = resolve_uuid(session, ctx, Script, ref, "script")
-    options.setdefault("default_attempts", int(ctx.settings.max_attempts))
-    plan = render_options(ctx, **options)
-    return deliver(run_attempts(ctx, script.id, plan, _repairer(ctx, plan)), output)
+    try:
+        with ctx.session() as session:
+            script = resolve_uuid(session, ctx, Script, ref, "script")
+        options.setdefault("default_attempts", int(ctx.settings.max_attempts))
+        plan = render_options(ctx, **options)
+        result = run_attempts(ctx, script.id, plan, _repairer(ctx, plan), queued=queued)
+    except ManimagentError as exc:
+        if queued:  # a render that never started leaves no queued row behind
+            fail_queued(ctx, queued, exc.one_line())
+        raise
+    return deliver(result, output)
 
 
 def _repairer(ctx: Context, plan: RenderOptions) -> Repairer | None:
