@@ -216,6 +216,6 @@ def test_client_has_every_service_function_with_the_same_keywords():
         for name in names:
             local = inspect.signature(getattr(module, name))
             remote = inspect.signature(getattr(client, name))
-            wanted = {p.name for p in local.parameters.values() if p.kind is p.KEYWORD_ONLY and p.name not in {"client", "limiter"}}
+            wanted = {p.name for p in local.parameters.values() if p.kind is p.KEYWORD_ONLY and p.name not in {"client", "limiter", "queued"}}
             offered = {p.name for p in remote.parameters.values() if p.kind is p.KEYWORD_ONLY}
             assert wanted <= offered or any(p.kind is p.VAR_KEYWORD for p in remote.parameters.values()), (module.__name__, name)

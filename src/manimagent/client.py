@@ -53,6 +53,7 @@ from manimagent.services.schemas import (
     ScriptPublic,
     ScriptSummary,
     UserPublic,
+    generate_result,
 )
 
 TOKENS_KEYRING_SERVICE = "manimagent-server"
@@ -311,15 +312,9 @@ def export_script(ctx: RemoteContext, *, ref: str, output: str | None = None) ->
     script = get_script(ctx, ref=ref)
     if output is None:
         return script.content
-    target = Path(output).expanduser()
-    if target.is_dir():
-        target = target / f"{script.scene_class or 'scene'}.py"
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(script.content, encoding="utf-8")
-    except OSError as exc:
-        raise BadInput(f"cannot write {output}: {exc.strerror}") from exc
-    return str(target)
+    from manimagent.scriptcheck.source import write_script_file
+
+    return write_script_file(output, script.content, f"{script.scene_class or 'scene'}.py")
 
 
 def remove_script(ctx: RemoteContext, *, ref: str) -> str:
@@ -348,20 +343,7 @@ def generate(
     """`manimagent generate` on a server: generate (and render), then download to `output`."""
     body = {"prompt": prompt, "provider": provider, "model": model, "auto_execute": execute, **_render_options(render)}
     result = ScriptGenerateResult.model_validate(request(ctx, "POST", "/api/agents/scripts/generate/", body=_compact(body)))
-    execution = _deliver(ctx, result.execution, output) if result.execution else None
-    return GenerateResult(
-        success=result.success,
-        script_id=result.script_id,
-        execution_id=execution.execution_id if execution else None,
-        output_path=execution.output_path if execution else None,
-        output_url=execution.output_url if execution else None,
-        outputs=execution.outputs if execution else [],
-        attempts=execution.attempts if execution else 0,
-        provider=result.provider,
-        model=result.model,
-        status=result.status,
-        error=result.error,
-    )
+    return generate_result(result, _deliver(ctx, result.execution, output) if result.execution else None)
 
 
 def render_file(ctx: RemoteContext, *, path: str, output: str | None = None, **options: Any) -> ExecuteResult:

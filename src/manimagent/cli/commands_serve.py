@@ -16,11 +16,12 @@ def serve(
     port: Annotated[int, typer.Option("--port", "-p", min=1, max=65535, help="Port to listen on.")] = 8000,
 ) -> None:
     """Serve the REST API (docs at /docs). State, mail and the secret come from MANIMAGENT_HOME and config.toml."""
-    try:
-        import fastapi  # noqa: F401
-        import uvicorn
-    except ImportError as exc:
-        raise ConfigError(f"`serve` needs {exc.name}", hint=SERVE_EXTRA_HINT) from None
+    import importlib.util
+
+    missing = [name for name in ("fastapi", "uvicorn") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ConfigError(f"`serve` needs {', '.join(missing)}", hint=SERVE_EXTRA_HINT)
+    import uvicorn
     from manimagent.cli.output import output
 
     output.info(f"manimagent serving on http://{host}:{port}/ (API docs: http://{host}:{port}/docs)")

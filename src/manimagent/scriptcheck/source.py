@@ -46,3 +46,16 @@ def parse_script(code: str, label: str = "the script") -> ast.Module:
         raise InvalidScript(f"{label} has a syntax error{where}: {exc.msg}", details={"line": exc.lineno}) from exc
     except (ValueError, RecursionError, MemoryError) as exc:
         raise InvalidScript(f"{label} cannot be parsed: {exc}") from exc
+
+
+def write_script_file(output: str, content: str, default_name: str) -> str:
+    """Write a script to `output` (a folder gets `default_name` inside it); returns the path."""
+    target = Path(output).expanduser()
+    if target.is_dir():
+        target = target / default_name
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content, encoding="utf-8")
+    except OSError as exc:
+        raise BadInput(f"cannot write {output}: {exc.strerror}") from exc
+    return str(target)

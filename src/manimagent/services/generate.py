@@ -15,7 +15,7 @@ from manimagent.services import llm
 from manimagent.services.context import Context
 from manimagent.services.ids import resolve_uuid
 from manimagent.services.render import deliver, render_options
-from manimagent.services.schemas import GenerateResult, ScriptGenerateResult
+from manimagent.services.schemas import GenerateResult, ScriptGenerateResult, generate_result
 from manimagent.store.models import Script, ScriptStatus, utcnow
 
 def clean_prompt(prompt: str | None, label: str = "the prompt") -> str:
@@ -174,21 +174,7 @@ def _after_write(ctx: Context, script: Script, provider: str | None, options: Re
 def generate(ctx: Context, *, prompt: str, provider: str | None = None, model: str | None = None, execute: bool = True, output: str | None = None, **render: object) -> GenerateResult:
     """`generate`: prompt -> script -> video, repairing up to max_attempts."""
     result = generate_script(ctx, prompt=prompt, provider=provider, model=model, auto_execute=execute, **render)
-    execution = result.execution
-    if execution is not None:
-        execution = deliver(execution, output)
-    return GenerateResult(
-        success=result.success,
-        script_id=result.script_id,
-        execution_id=execution.execution_id if execution else None,
-        output_path=execution.output_path if execution else None,
-        outputs=execution.outputs if execution else [],
-        attempts=execution.attempts if execution else 0,
-        provider=result.provider,
-        model=result.model,
-        status=result.status,
-        error=result.error,
-    )
+    return generate_result(result, deliver(result.execution, output) if result.execution else None)
 
 
 def repairer_for(ctx: Context, options: RenderOptions, provider: str | None = None) -> Repairer:

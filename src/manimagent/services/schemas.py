@@ -191,3 +191,20 @@ class DoctorCheck(PublicModel):
 class DoctorReport(PublicModel):
     ok: bool
     checks: list[DoctorCheck]
+
+
+def generate_result(written: ScriptGenerateResult, execution: ExecuteResult | None) -> GenerateResult:
+    """The `generate` document: the written script plus its (delivered) render."""
+    return GenerateResult(
+        success=written.success,
+        script_id=written.script_id,
+        execution_id=execution.execution_id if execution else None,
+        output_path=execution.output_path if execution else None,
+        output_url=execution.output_url if execution else None,
+        outputs=execution.outputs if execution else [],
+        attempts=execution.attempts if execution else 0,
+        provider=written.provider,
+        model=written.model,
+        status=written.status,
+        error=written.error,
+    )

@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 
 from manimagent.errors import BadInput
 from manimagent.scriptcheck.check import check_script
-from manimagent.scriptcheck.source import decode_script, read_script_file
+from manimagent.scriptcheck.source import decode_script, read_script_file, write_script_file
 from manimagent.services.context import Context
 from manimagent.services.ids import resolve_uuid
 from manimagent.services.schemas import ScriptPublic, ScriptSummary
@@ -85,15 +85,7 @@ def export_script(ctx: Context, *, ref: str, output: str | None = None) -> str:
     script = get_script(ctx, ref=ref)
     if output is None:
         return script.content
-    target = Path(output).expanduser()
-    if target.is_dir():
-        target = target / f"{script.scene_class or 'scene'}.py"
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(script.content, encoding="utf-8")
-    except OSError as exc:
-        raise BadInput(f"cannot write {output}: {exc.strerror}") from exc
-    return str(target)
+    return write_script_file(output, script.content, f"{script.scene_class or 'scene'}.py")
 
 
 def remove_script(ctx: Context, *, ref: str) -> str:
