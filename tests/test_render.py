@@ -176,3 +176,19 @@ def test_a_render_sees_no_keys_in_its_environment(cli, tmp_path, monkeypatch):
     doc = cli("render", str(file), "--json").json()
     log = cli("executions", "show", doc["execution_id"], "--log", "--json").json()["log"]
     assert "ENV" in log and "sk-test-secret-openai" not in log and "server-secret-value" not in log and "MANIMAGENT" not in log
+
+
+def test_console_script_prestarts_manim_and_cleans_up(tmp_path):
+    """`python -m manimagent render` starts manim's import before parsing; every path cleans up."""
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    env = {"TMPDIR": str(jobs)}
+    ok = run_cli_process("render", str(EXAMPLES / "circle.py"), "--json", env=env)
+    assert ok.code == 0 and json.loads(ok.stdout)["success"], ok.stderr
+    bad = run_cli_process("render", str(tmp_path / "missing.py"), env=env)
+    assert_one_line_error(bad, 2)
+    loop = tmp_path / "loop.py"
+    loop.write_text(LOOPS)
+    killed = run_cli_process("render", str(loop), "--json", env={**env, "MANIMAGENT_RENDER_TIMEOUT": "3"})
+    assert killed.code == 1 and "longer than 3 s" in json.loads(killed.stdout)["error"]
+    assert list(jobs.iterdir()) == []

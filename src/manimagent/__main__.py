@@ -1,5 +1,5 @@
 """`python -m manimagent` runs the CLI."""
 
-from manimagent.cli import entry
+from manimagent.console import main
 
-entry()
+main()

@@ -53,27 +53,6 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
-def entry() -> None:
-    """The console script: `main`, then a quick exit.
-
-    Every row is committed and every child has ended by then, so the interpreter's teardown of
-    SQLAlchemy, pydantic and the SDKs (about 0.1 s) is skipped with os._exit once output is flushed.
-    """
-    import os
-
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (BrokenPipeError, ValueError):
-            pass
-    os._exit(code)
-
-
 def _click_message(exc: click.ClickException) -> str:
     message = " ".join(exc.format_message().split())
     context = getattr(exc, "ctx", None)

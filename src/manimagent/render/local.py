@@ -21,7 +21,8 @@ from manimagent.render.base import (
 )
 from manimagent.render.capabilities import latex_available
 from manimagent.render.logparse import ProgressTracker, parse_failure
-from manimagent.render.process import RunningProcess, render_environment
+from manimagent.render import prestart
+from manimagent.render.process import RunningProcess, kill_group, render_environment
 
 
 class LocalEngine:
@@ -49,13 +50,20 @@ class LocalRender:
     def __init__(self, python: str, request: RenderRequest, staging: Path, on_progress: ProgressSink | None):
         self.request = request
         self.staging = staging
-        self.job = Path(tempfile.mkdtemp(prefix="manimagent-job-"))
+        tracker = ProgressTracker(request.scenes, on_progress)
+        waiting = prestart.take(python)
+        self.job = waiting.job if waiting else Path(tempfile.mkdtemp(prefix="manimagent-job-"))
         try:
             (self.job / SCRIPT_NAME).write_text(request.code, encoding="utf-8")
-            command = [python, "-m", "manim", *manim_arguments(request)]
-            tracker = ProgressTracker(request.scenes, on_progress)
-            self.process = RunningProcess(command, cwd=self.job, env=render_environment(self.job), timeout=request.timeout, on_line=tracker.feed)
+            if waiting is not None:  # manim is already importing in it: send the job
+                waiting.send(manim_arguments(request))
+                self.process = RunningProcess.adopt(waiting.process, timeout=request.timeout, on_line=tracker.feed)
+            else:
+                command = [python, "-m", "manim", *manim_arguments(request)]
+                self.process = RunningProcess(command, cwd=self.job, env=render_environment(self.job), timeout=request.timeout, on_line=tracker.feed)
         except BaseException:
+            if waiting is not None:
+                kill_group(waiting.process)
             shutil.rmtree(self.job, ignore_errors=True)
             raise
 

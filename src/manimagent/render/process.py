@@ -46,21 +46,36 @@ def render_environment(workdir: Path, base: Mapping[str, str] | None = None) -> 
     return env
 
 
+def spawn(command: Sequence[str], *, cwd: Path, env: Mapping[str, str], stdin_pipe: bool = False) -> subprocess.Popen:
+    """Start a child in its own session (so its whole group can be killed), output merged."""
+    return subprocess.Popen(
+        list(command),
+        cwd=cwd,
+        env=dict(env),
+        stdin=subprocess.PIPE if stdin_pipe else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
 class RunningProcess:
     """A started child: its output is pumped by a thread; `wait` enforces the time limit."""
 
     def __init__(self, command: Sequence[str], *, cwd: Path, env: Mapping[str, str], timeout: float, on_line: Callable[[str], None] | None):
+        self._watch(spawn(command, cwd=cwd, env=env), timeout, on_line)
+
+    @classmethod
+    def adopt(cls, process: subprocess.Popen, *, timeout: float, on_line: Callable[[str], None] | None) -> "RunningProcess":
+        """Watch a child started earlier (a pre-started render); the time limit counts from now."""
+        running = cls.__new__(cls)
+        running._watch(process, timeout, on_line)
+        return running
+
+    def _watch(self, process: subprocess.Popen, timeout: float, on_line: Callable[[str], None] | None) -> None:
         self.started = time.monotonic()
         self.deadline = self.started + timeout
-        self.process = subprocess.Popen(
-            list(command),
-            cwd=cwd,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        self.process = process
         self.chunks: list[str] = []
         self.reader = threading.Thread(target=_pump, args=(self.process, self.chunks, on_line), daemon=True)
         self.reader.start()
@@ -115,6 +130,11 @@ def _pump(process: subprocess.Popen, chunks: list[str], on_line: Callable[[str],
                 on_line(line)
     if pending and on_line:
         on_line(pending)
+
+
+def kill_group(process: subprocess.Popen) -> None:
+    """Kill the child's whole process group and reap it."""
+    _kill_group(process)
 
 
 def _kill_group(process: subprocess.Popen) -> None:

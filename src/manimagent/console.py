@@ -1,0 +1,45 @@
+"""The console script `manimagent` (and `python -m manimagent`): the CLI plus two start-up tricks.
+
+Kept apart from `manimagent.cli` so that, for `render FILE`, manim starts importing in its child
+before Typer and the CLI's modules load; and so that the process can end with `os._exit`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def main() -> None:
+    """Run the CLI, then exit without the interpreter's teardown.
+
+    Every row is committed and every child has ended by then, so the teardown of SQLAlchemy,
+    pydantic and the SDKs (about 0.1 s) is skipped once output is flushed.
+    """
+    from manimagent.render import prestart
+
+    if _renders_locally(sys.argv[1:]):
+        prestart.prestart()  # manim imports in its child while the arguments are parsed
+    try:
+        from manimagent.cli import main as cli_main
+
+        cli_main()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        prestart.discard()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (BrokenPipeError, ValueError):
+            pass
+    os._exit(code)
+
+
+def _renders_locally(args: list[str]) -> bool:
+    """`render FILE` on the local engine, as far as the raw arguments tell (a wrong guess costs
+    only a discarded child)."""
+    if args[:1] != ["render"] or os.environ.get("MANIMAGENT_SERVER"):
+        return False
+    return not any(arg in {"-h", "--help", "--server", "docker", "--engine=docker", "-edocker"} for arg in args)
