@@ -16,9 +16,10 @@ def main() -> None:
     Every row is committed and every child has ended by then, so the teardown of SQLAlchemy,
     pydantic and the SDKs (about 0.1 s) is skipped once output is flushed.
     """
-    from manimagent.render import prestart
-
+    prestart = None
     if _renders_locally(sys.argv[1:]):
+        from manimagent.render import prestart
+
         prestart.prestart()  # manim imports in its child while the arguments are parsed
     try:
         from manimagent.cli import main as cli_main
@@ -28,7 +29,8 @@ def main() -> None:
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     finally:
-        prestart.discard()
+        if prestart is not None:
+            prestart.discard()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
