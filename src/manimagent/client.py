@@ -39,7 +39,6 @@ from manimagent.errors import (
 )
 from manimagent.events import EventSink, ignore
 from manimagent.settings import normalize_server, resolve_server  # noqa: F401 - part of the client's API
-from manimagent.services.auth import TokenPair
 from manimagent.services.schemas import (
     ContainerPublic,
     ContainerStatus,
@@ -52,6 +51,7 @@ from manimagent.services.schemas import (
     ScriptGenerateResult,
     ScriptPublic,
     ScriptSummary,
+    TokenPair,
     UserPublic,
     generate_result,
 )

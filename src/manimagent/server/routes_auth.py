@@ -6,8 +6,8 @@ from fastapi import APIRouter
 
 from manimagent.server.deps import AnonymousContext, ClientAddress, ContextDep, LimiterDep
 from manimagent.services import auth
-from manimagent.services.auth import LoginIn, RefreshIn, RegisterIn, ResendVerificationIn, TokenPair, VerifyEmailIn
-from manimagent.services.schemas import MessageResult, UserPublic
+from manimagent.services.auth import LoginIn, RefreshIn, RegisterIn, ResendVerificationIn, VerifyEmailIn
+from manimagent.services.schemas import MessageResult, TokenPair, UserPublic
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 

@@ -26,7 +26,7 @@ from sqlmodel import Session, col, select
 from manimagent import mail
 from manimagent.errors import BadInput, ConfigError, Forbidden, NotFound, RateLimited, Unauthorized
 from manimagent.services.context import Context
-from manimagent.services.schemas import MessageResult, PublicModel, UserPublic
+from manimagent.services.schemas import MessageResult, TokenPair, UserPublic
 from manimagent.settings import Settings
 from manimagent.store.models import EmailToken, RefreshToken, User, utcnow
 
@@ -83,11 +83,6 @@ class ResendVerificationIn(BaseModel):
 
 class RefreshIn(BaseModel):
     refresh: str = Field(max_length=4096)
-
-
-class TokenPair(PublicModel):
-    access: str
-    refresh: str
 
 
 # ---- rate limits ----------------------------------------------------------------------------

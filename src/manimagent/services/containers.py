@@ -23,7 +23,7 @@ from manimagent.errors import BadInput, Conflict, DockerFailed, DockerUnavailabl
 from manimagent.render.docker import DockerEngine, Limits
 from manimagent.services.context import Context
 from manimagent.services.ids import resolve_named
-from manimagent.services.schemas import ContainerPublic, ContainerStatus, DoctorCheck, PublicModel
+from manimagent.services.schemas import ContainerPublic, ContainerStatus, DoctorCheck, ImageBuildResult
 from manimagent.store.models import Container, utcnow
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -35,17 +35,6 @@ BUILD_TIMEOUT = 3600
 FAILED_STEP = re.compile(r"The command '.*' returned a non-zero code: (?P<code>\d+)")
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 LogSink = Callable[[str], None]
-
-
-class ImageBuildResult(PublicModel):
-    """`containers build --json`."""
-
-    success: bool
-    tag: str
-    image_id: str
-    base_image: str
-    manim_version: str
-    duration: float
 
 
 def manim_version() -> str:

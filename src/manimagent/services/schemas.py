@@ -160,6 +160,24 @@ class ContainerStatus(PublicModel):
     message: str | None = None
 
 
+class ImageBuildResult(PublicModel):
+    """`containers build --json`."""
+
+    success: bool
+    tag: str
+    image_id: str
+    base_image: str
+    manim_version: str
+    duration: float
+
+
+class TokenPair(PublicModel):
+    """An access and a refresh token (login, refresh)."""
+
+    access: str
+    refresh: str
+
+
 class UserPublic(PublicModel):
     id: int
     email: str
