@@ -102,18 +102,6 @@ class RunningProcess:
         _kill_group(self.process)
 
 
-def run_process(
-    command: Sequence[str],
-    *,
-    cwd: Path,
-    env: Mapping[str, str],
-    timeout: float,
-    on_line: Callable[[str], None] | None = None,
-) -> ProcessResult:
-    """Run `command`; kill its whole process group after `timeout` seconds or on Ctrl-C."""
-    return RunningProcess(command, cwd=cwd, env=env, timeout=timeout, on_line=on_line).wait()
-
-
 def _pump(process: subprocess.Popen, chunks: list[str], on_line: Callable[[str], None] | None) -> None:
     assert process.stdout is not None
     pending = ""

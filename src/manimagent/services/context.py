@@ -33,9 +33,6 @@ class Context:
         with open_session(self.settings.database_url_effective) as session:
             yield session
 
-    def owns(self, owner_id: int | None) -> bool:
-        return self.user_id is None or owner_id == self.user_id
-
     def manim_names(self) -> frozenset[str]:
         """What `from manim import *` defines for the installed manim (cached per version)."""
         from manimagent.scriptcheck.names import manim_names
