@@ -3,9 +3,8 @@
 Nothing here imports a vendor SDK; a provider's module (and with it its SDK) is imported only
 when `load_provider_class` asks for it, so `manimagent --help` stays fast.
 
-Key convention: a provider class may define a classmethod `key_required(config) -> bool`
-(OpenAI returns False when a base URL is set: Ollama and friends need no key). Callers read it
-with `getattr(cls, "key_required", None)` and fall back to the class attribute `needs_key`.
+Key convention: `LLMProvider.key_required(config)` says whether a key is needed (OpenAI returns
+False when a base URL is set: Ollama and friends need none).
 """
 
 from __future__ import annotations

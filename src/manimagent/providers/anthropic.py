@@ -34,10 +34,6 @@ class AnthropicProvider(LLMProvider):
     default_model = "claude-sonnet-5-5"
     vendor_key_envs = ("ANTHROPIC_API_KEY",)
 
-    @classmethod
-    def key_required(cls, config: ProviderConfig) -> bool:
-        return True
-
     def __init__(self, config: ProviderConfig, api_key: str | None):
         super().__init__(config, api_key)
         self.sdk = import_sdk()

@@ -20,10 +20,6 @@ class AzureOpenAIProvider(ChatCompletionsProvider):
     default_model = "gpt-4o-mini"
     vendor_key_envs = ("AZURE_OPENAI_API_KEY",)
 
-    @classmethod
-    def key_required(cls, config: ProviderConfig) -> bool:
-        return True
-
     def __init__(self, config: ProviderConfig, api_key: str | None):
         super().__init__(config, api_key)
         if not api_key:

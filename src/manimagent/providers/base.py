@@ -51,6 +51,12 @@ class LLMProvider(ABC):
     vendor_key_envs: ClassVar[tuple[str, ...]] = ()
     needs_key: ClassVar[bool] = True
 
+    @classmethod
+    def key_required(cls, config: ProviderConfig) -> bool:
+        """Whether this provider, so configured, cannot work without a key (OpenAI-compatible
+        servers at a base URL, such as Ollama, need none)."""
+        return cls.needs_key
+
     def __init__(self, config: ProviderConfig, api_key: str | None):
         self.config = config
         self.api_key = api_key

@@ -41,10 +41,6 @@ class GeminiProvider(LLMProvider):
     default_model = "gemini-2.5-flash"
     vendor_key_envs = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 
-    @classmethod
-    def key_required(cls, config: ProviderConfig) -> bool:
-        return True
-
     def __init__(self, config: ProviderConfig, api_key: str | None):
         super().__init__(config, api_key)
         if not api_key:

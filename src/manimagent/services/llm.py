@@ -109,7 +109,7 @@ def _with_model(config: ProviderConfig, model: str | None) -> ProviderConfig:
 def instantiate(config: ProviderConfig) -> LLMProvider:
     """The provider object with its key; ConfigError when a required key is missing."""
     cls = load_provider_class(config.provider_type)
-    required = _key_required(cls, config)
+    required = cls.key_required(config)
     found = lookup_key(config.name, config.api_key_env, cls.vendor_key_envs)
     if required and not found.key:
         envs = " or ".join(filter(None, (config.api_key_env, *cls.vendor_key_envs)))
@@ -126,12 +126,7 @@ def key_source(config: ProviderConfig) -> str:
     except BadInput:
         return "none"
     source = lookup_key(config.name, config.api_key_env, cls.vendor_key_envs).source
-    return "not needed" if source == "none" and not _key_required(cls, config) else source
-
-
-def _key_required(cls: type[LLMProvider], config: ProviderConfig) -> bool:
-    key_required = getattr(cls, "key_required", None)
-    return key_required(config) if key_required else cls.needs_key
+    return "not needed" if source == "none" and not cls.key_required(config) else source
 
 
 def complete(ctx: Context, chain: list[Candidate], messages: list[Message], *, stream: bool = True) -> Answer:
