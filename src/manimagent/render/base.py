@@ -59,6 +59,16 @@ class RenderFailure:
         return f"{self.error_type}: {self.message}{where}"
 
 
+def timeout_failure(timeout: float) -> RenderFailure:
+    """The failure of a render killed at its time limit (every engine reports it alike)."""
+    return RenderFailure("TimeoutError", f"the render ran longer than {timeout:g} s and was killed", killed="timeout")
+
+
+def missing_output_failure() -> RenderFailure:
+    """manim exited 0 but some requested scene has no finished file."""
+    return RenderFailure("RenderError", "manim finished but wrote no output file for every scene")
+
+
 @dataclass
 class RenderResult:
     ok: bool

@@ -31,6 +31,8 @@ from manimagent.render.base import (
     RenderResult,
     find_outputs,
     manim_arguments,
+    missing_output_failure,
+    timeout_failure,
 )
 from manimagent.render.logparse import ProgressTracker, parse_failure
 
@@ -410,7 +412,7 @@ def failure_of(outcome: JobOutcome, request: RenderRequest, limits: Limits, oom_
     result = outcome.result or {}
     killed = result.get("killed")
     if outcome.host_timeout or killed == "timeout":
-        return RenderFailure("TimeoutError", f"the render ran longer than {request.timeout:g} s and was killed", killed="timeout")
+        return timeout_failure(request.timeout)
     if killed == "memory" or (oom_killed and (killed or outcome.result is None)):
         return RenderFailure(
             "MemoryError",
@@ -513,8 +515,7 @@ class DockerEngine:
             return RenderResult(ok=False, log=log, failure=failure)
         outputs = fetch_outputs(container, token, request, staging)
         if outputs is None:
-            failure = RenderFailure("RenderError", "manim finished but wrote no output file for every scene")
-            return RenderResult(ok=False, log=log, failure=failure)
+            return RenderResult(ok=False, log=log, failure=missing_output_failure())
         return RenderResult(ok=True, outputs=outputs, log=log)
 
     def _where(self, outcome: JobOutcome) -> str:

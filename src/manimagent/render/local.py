@@ -13,11 +13,12 @@ from pathlib import Path
 from manimagent.render.base import (
     SCRIPT_NAME,
     ProgressSink,
-    RenderFailure,
     RenderRequest,
     RenderResult,
     find_outputs,
     manim_arguments,
+    missing_output_failure,
+    timeout_failure,
 )
 from manimagent.render.capabilities import latex_available
 from manimagent.render.logparse import ProgressTracker, parse_failure
@@ -83,16 +84,12 @@ def _collect(
     request: RenderRequest, job: Path, staging: Path, log: str, returncode: int, timed_out: bool, duration: float
 ) -> RenderResult:
     if timed_out:
-        failure = RenderFailure(
-            "TimeoutError", f"the render ran longer than {request.timeout:g} s and was killed", killed="timeout"
-        )
-        return RenderResult(ok=False, log=log, failure=failure, duration=duration)
+        return RenderResult(ok=False, log=log, failure=timeout_failure(request.timeout), duration=duration)
     if returncode != 0:
         return RenderResult(ok=False, log=log, failure=parse_failure(log), duration=duration)
     found = find_outputs(job / "media", request)
     if found is None:
-        failure = RenderFailure("RenderError", "manim finished but wrote no output file for every scene")
-        return RenderResult(ok=False, log=log, failure=failure, duration=duration)
+        return RenderResult(ok=False, log=log, failure=missing_output_failure(), duration=duration)
     return RenderResult(ok=True, outputs=stage_outputs(found, request, staging), log=log, duration=duration)
 
 
