@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import builtins
 import difflib
+import functools
 import json
 import subprocess
 import sys
@@ -40,8 +41,9 @@ def manim_version() -> str | None:
         return None
 
 
+@functools.lru_cache(maxsize=8)
 def manim_names(cache_dir: Path, python: str = sys.executable) -> frozenset[str]:
-    """Everything `from manim import *` defines, for the installed manim version."""
+    """Everything `from manim import *` defines, for the installed manim version (read once per process)."""
     version = manim_version() or "unknown"
     cache = cache_dir / f"manim-names-{version}.json"
     try:

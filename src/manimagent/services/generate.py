@@ -33,14 +33,16 @@ def _version() -> str:
     return manim_version() or "0.19"
 
 
-def _ask_for_script(ctx: Context, chain: list[llm.Candidate], messages: list[Message], attempts: int = 2) -> tuple[llm.Answer, str]:
-    """Call the LLM until its reply holds a checkable script (a second chance for garbage)."""
+def _ask_for_script(ctx: Context, chain: list[llm.Candidate], messages: list[Message], attempts: int = 2) -> tuple[llm.Answer, str, list[str]]:
+    """Call the LLM until its reply holds a checkable script (a second chance for garbage);
+    returns the answer, the code and its scenes, and announces the code (CodeReady)."""
     answer = llm.complete(ctx, chain, messages)
     for _ in range(attempts):
         try:
             code = extract_code(answer.completion.text)
-            check_script(code, ctx.manim_names(), "the LLM's script")
-            return answer, code
+            scenes = check_script(code, ctx.manim_names(), "the LLM's script").scenes
+            ctx.events(CodeReady(code=code, scenes=scenes))
+            return answer, code, scenes
         except InvalidScript as exc:
             problem = exc
         messages = no_code_messages(messages, answer.completion.text)
@@ -69,15 +71,16 @@ def _has_latex(ctx: Context, engine: str | None, container: str | None) -> bool:
         return True
 
 
-def _store_generated(ctx: Context, *, prompt: str, answer: llm.Answer | None, code: str, source: str, parent_id: str | None, error: str | None = None, attempts: list[dict] | None = None) -> Script:
-    report = check_script(code, ctx.manim_names()) if code else None
+def _store_generated(
+    ctx: Context, *, prompt: str, answer: llm.Answer | None, code: str, scenes: list[str], source: str, parent_id: str | None, error: str | None = None, attempts: list[dict] | None = None
+) -> Script:
     completion = answer.completion if answer else None
     script = Script(
         owner_id=ctx.user_id,
         prompt=prompt,
         content=code,
-        scenes=report.scenes if report else [],
-        scene_class=report.scenes[0] if report else None,
+        scenes=scenes,
+        scene_class=scenes[0] if scenes else None,
         status=ScriptStatus.FAILED.value if error else ScriptStatus.PENDING.value,
         source=source,
         provider=answer.config.name if answer else None,
@@ -99,17 +102,16 @@ def _write(ctx: Context, *, messages: list[Message], prompt: str, source: str, p
     """Ask for a script and store it; a failure is stored too (status failed, with the errors)."""
     chain = llm.candidates(ctx, provider, model)
     try:
-        answer, code = _ask_for_script(ctx, chain, messages)
+        answer, code, scenes = _ask_for_script(ctx, chain, messages)
     except InvalidScript as exc:
         failure = ProviderError(f"the LLM gave no usable script: {exc.message}", kind="reply")
-        _store_generated(ctx, prompt=prompt, answer=None, code="", source=source, parent_id=parent_id, error=failure.message)
+        _store_generated(ctx, prompt=prompt, answer=None, code="", scenes=[], source=source, parent_id=parent_id, error=failure.message)
         raise failure from exc
     except (ProviderError, AllProvidersFailed) as exc:
         attempts = exc.details if isinstance(exc.details, list) else [{"ok": False, "error": exc.message}]
-        _store_generated(ctx, prompt=prompt, answer=None, code="", source=source, parent_id=parent_id, error=exc.message, attempts=attempts)
+        _store_generated(ctx, prompt=prompt, answer=None, code="", scenes=[], source=source, parent_id=parent_id, error=exc.message, attempts=attempts)
         raise
-    ctx.events(CodeReady(code=code, scenes=check_script(code, ctx.manim_names()).scenes))
-    return _store_generated(ctx, prompt=prompt, answer=answer, code=code, source=source, parent_id=parent_id)
+    return _store_generated(ctx, prompt=prompt, answer=answer, code=code, scenes=scenes, source=source, parent_id=parent_id)
 
 
 def generate_script(
@@ -187,11 +189,10 @@ def repairer_for(ctx: Context, options: RenderOptions, provider: str | None = No
             prompt, chosen = script.prompt, provider or script.provider
         messages = repair_messages(prompt, code, failure, _version(), latex)
         try:
-            answer, new_code = _ask_for_script(ctx, llm.candidates(ctx, chosen), messages)
+            answer, new_code, _scenes = _ask_for_script(ctx, llm.candidates(ctx, chosen), messages)
         except InvalidScript as exc:
             raise ProviderError(exc.message, kind="reply") from exc
         _add_usage(ctx, script_id, answer)
-        ctx.events(CodeReady(code=new_code, scenes=check_script(new_code, ctx.manim_names()).scenes))
         return new_code
 
     return repair
