@@ -5,6 +5,10 @@
 Prints the median of each and the ratios the foundation issue asks for:
 `manimagent --help` / `manim --help` (target <= 0.5) and
 `manimagent render` / `python -m manim render -ql` on the same small scene (target <= 1.10).
+
+A third ratio shows manimagent's own cost without the savings of its render child (no PyPI
+check, no interpreter teardown, one BLAS thread; see `render/child.py`): `manimagent render`
+against that same child program run directly, in the same environment and job folder layout.
 """
 
 from __future__ import annotations
@@ -17,6 +21,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from manimagent.render import child
+from manimagent.render.base import Quality, RenderRequest, manim_arguments
+from manimagent.render.process import render_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENE = ROOT / "examples" / "circle.py"
@@ -34,6 +42,19 @@ def median_of(command: list[str], runs: int, env: dict[str, str], cwd: Path) -> 
     return statistics.median(timed(command, env, cwd) for _ in range(runs))
 
 
+def child_alone(runs: int, work: Path) -> float:
+    """The render child of the local engine, started by hand in a fresh job folder each run."""
+    request = RenderRequest(code=SCENE.read_text(), scenes=["CircleToSquare"], quality=Quality.LOW)
+
+    def once() -> float:
+        job = Path(tempfile.mkdtemp(dir=work))
+        (job / "scene.py").write_text(request.code)
+        return timed(child.command(sys.executable, manim_arguments(request)), render_environment(job), job)
+
+    once()
+    return statistics.median(once() for _ in range(runs))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
@@ -46,6 +67,7 @@ def main() -> None:
         help_manim = median_of([str(BIN / "manim"), "--help"], runs, env, work)
         render_ours = median_of([*manimagent, "render", str(SCENE), "--quality", "low"], runs, env, work)
         render_manim = median_of([sys.executable, "-m", "manim", "render", "-ql", "--disable_caching", str(SCENE), "CircleToSquare"], runs, env, work)
+        render_child = child_alone(runs, work)
     print(f"runs per measurement: {runs} (median)")
     print(f"manimagent --help        {help_ours:7.3f} s")
     print(f"manim --help             {help_manim:7.3f} s")
@@ -53,6 +75,8 @@ def main() -> None:
     print(f"manimagent render        {render_ours:7.3f} s")
     print(f"python -m manim -ql      {render_manim:7.3f} s")
     print(f"  ratio                  {render_ours / render_manim:7.2f}  (target <= 1.10)")
+    print(f"render child alone       {render_child:7.3f} s")
+    print(f"  manimagent's own cost  {render_ours / render_child:7.2f}  (manimagent render / its child alone)")
 
 
 if __name__ == "__main__":

@@ -192,3 +192,54 @@ def test_console_script_prestarts_manim_and_cleans_up(tmp_path):
     killed = run_cli_process("render", str(loop), "--json", env={**env, "MANIMAGENT_RENDER_TIMEOUT": "3"})
     assert killed.code == 1 and "longer than 3 s" in json.loads(killed.stdout)["error"]
     assert list(jobs.iterdir()) == []
+
+
+CONNECT_HOOK = (
+    "import os, socket\n"
+    "def connect(self, address):\n"
+    "    with open(os.environ['CONNECT_LOG'], 'a') as log:\n"
+    "        log.write(repr(address) + '\\n')\n"
+    "    raise OSError('network refused by the test')\n"
+    "socket.socket.connect = connect\n"
+)
+
+
+def test_the_render_child_makes_no_network_connection(tmp_path):
+    """Stock `manim render` asks PyPI for a newer manim after each render; manimagent's child does not."""
+    import subprocess
+    import sys
+
+    from manimagent.render import child
+    from manimagent.render.base import SCRIPT_NAME, RenderRequest, manim_arguments
+    from manimagent.render.process import render_environment
+
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(CONNECT_HOOK)
+    connects = tmp_path / "connects.log"
+    request = RenderRequest(code=(EXAMPLES / "circle.py").read_text(), scenes=["CircleToSquare"])
+
+    def run(command_for) -> subprocess.CompletedProcess:
+        job = tmp_path / f"job{len(list(tmp_path.iterdir()))}"
+        job.mkdir()
+        (job / SCRIPT_NAME).write_text(request.code)
+        env = {**render_environment(job), "PYTHONPATH": str(hook), "CONNECT_LOG": str(connects)}
+        return subprocess.run(command_for(manim_arguments(request)), cwd=job, env=env, capture_output=True, text=True, timeout=300)
+
+    ours = run(lambda args: child.command(sys.executable, args))
+    assert ours.returncode == 0, ours.stdout + ours.stderr
+    assert "Rendered CircleToSquare" in ours.stdout and not connects.exists()
+    # The hook works: the same arguments without --silent, through stock manim, do connect.
+    stock = run(lambda args: [sys.executable, "-m", "manim", *[arg for arg in args if arg != "--silent"]])
+    assert stock.returncode == 0 and connects.exists()
+
+
+def test_the_render_child_passes_on_manims_exit_code(tmp_path):
+    import subprocess
+    import sys
+
+    from manimagent.render import child
+    from manimagent.render.process import render_environment
+
+    done = subprocess.run(child.command(sys.executable, ["render", "--no-such-option"]), cwd=tmp_path, env=render_environment(tmp_path), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "no-such-option" in done.stdout + done.stderr

@@ -79,3 +79,13 @@ def test_debug_shows_the_traceback(monkeypatch, cli, isolated_home):
     monkeypatch.setenv("MANIMAGENT_DEBUG", "1")
     with pytest.raises(ConfigError):
         cli("config", "show")
+
+
+def test_a_render_gets_one_numeric_thread_unless_the_user_says_otherwise(tmp_path):
+    from manimagent.render.process import render_environment
+
+    env = render_environment(tmp_path, {"PATH": "/usr/bin", "OPENAI_API_KEY": "sk-x"})
+    assert env["OPENBLAS_NUM_THREADS"] == env["OMP_NUM_THREADS"] == env["MKL_NUM_THREADS"] == "1"
+    assert "OPENAI_API_KEY" not in env
+    mine = render_environment(tmp_path, {"PATH": "/usr/bin", "OPENBLAS_NUM_THREADS": "4"})
+    assert mine["OPENBLAS_NUM_THREADS"] == "4"

@@ -90,7 +90,7 @@ class RenderEngine(Protocol):
 
 def manim_arguments(request: RenderRequest, script: str = SCRIPT_NAME, media_dir: str = MEDIA_DIR) -> list[str]:
     """Arguments after `python -m manim`, the same for every engine."""
-    args = ["render", request.quality.flag, "--media_dir", media_dir, "--disable_caching"]
+    args = ["render", request.quality.flag, "--media_dir", media_dir, "--disable_caching", "--silent"]
     if request.format is OutputFormat.PNG:
         args.append("--save_last_frame")
     else:

@@ -35,6 +35,7 @@ from manimagent.render.base import (
     timeout_failure,
 )
 from manimagent.render.logparse import ProgressTracker, parse_failure
+from manimagent.render.process import THREAD_LIMITS
 
 CONTAINER_USER = f"{worker.JOB_UID}:{worker.JOB_UID}"
 LABEL_ROLE = "manimagent.role"
@@ -55,6 +56,7 @@ CONTAINER_ENV = {
     "NO_COLOR": "1",
     "TERM": "dumb",
     "COLUMNS": "200",
+    **THREAD_LIMITS,
 }
 UNREACHABLE_HINT = "Start Docker (e.g. `sudo systemctl start docker`) or set DOCKER_HOST to a reachable engine"
 

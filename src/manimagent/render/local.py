@@ -1,4 +1,4 @@
-"""The local engine: `python -m manim render` in a child process with its own working directory.
+"""The local engine: manim's command line (`render/child.py`) in a child process with its own working directory.
 
 Nothing of manim is imported into this process: manim builds global state when imported.
 """
@@ -22,7 +22,7 @@ from manimagent.render.base import (
 )
 from manimagent.render.capabilities import latex_available
 from manimagent.render.logparse import ProgressTracker, parse_failure
-from manimagent.render import prestart
+from manimagent.render import child, prestart
 from manimagent.render.process import RunningProcess, kill_group, render_environment
 
 
@@ -60,8 +60,7 @@ class LocalRender:
                 waiting.send(manim_arguments(request))
                 self.process = RunningProcess.adopt(waiting.process, timeout=request.timeout, on_line=tracker.feed)
             else:
-                command = [python, "-m", "manim", *manim_arguments(request)]
-                self.process = RunningProcess(command, cwd=self.job, env=render_environment(self.job), timeout=request.timeout, on_line=tracker.feed)
+                self.process = RunningProcess(child.command(python, manim_arguments(request)), cwd=self.job, env=render_environment(self.job), timeout=request.timeout, on_line=tracker.feed)
         except BaseException:
             if waiting is not None:
                 kill_group(waiting.process)

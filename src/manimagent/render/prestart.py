@@ -2,7 +2,7 @@
 process is still parsing arguments and loading its own modules, then the child gets the job.
 
 The child is started with the render's allow-listed environment in an empty job folder, exactly
-like a normal render, and runs manim's own command line once told what to render. Nothing is
+like a normal render, and runs `render/child.py`'s program once told what to render. Nothing is
 rendered until the job is sent; an unused child is killed (`discard`).
 """
 
@@ -16,20 +16,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from manimagent.render import child
 from manimagent.render.process import kill_group, render_environment, spawn
-
-# Runs in the child: import manim (the slow part), then read one job line and run manim's CLI.
-CHILD = """
-import json, sys
-import manim
-line = sys.stdin.readline()
-if not line.strip():
-    sys.exit(0)
-job = json.loads(line)
-sys.argv = ["manim", *job["args"]]
-from manim.__main__ import main
-main()
-"""
 
 
 @dataclass
@@ -53,7 +41,7 @@ def prestart(python: str = sys.executable) -> None:
     discard()
     job = Path(tempfile.mkdtemp(prefix="manimagent-job-"))
     try:
-        process = spawn([python, "-c", CHILD], cwd=job, env=render_environment(job), stdin_pipe=True)
+        process = spawn(child.command(python), cwd=job, env=render_environment(job), stdin_pipe=True)
     except OSError:
         shutil.rmtree(job, ignore_errors=True)
         return

@@ -14,8 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MAX_LOG_CHARS = 1_000_000
+# Numeric libraries start a thread per core when imported. A render's arrays are small and several
+# renders may run at once, so a render gets one thread unless the user's environment says otherwise.
+THREAD_LIMITS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 # Variables a render may see; everything else (API keys, MANIMAGENT_* secrets) stays out.
-ENV_ALLOW = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "SYSTEMROOT", "TZ", "FONTCONFIG_PATH", "FONTCONFIG_FILE", "TEXMFHOME", "TEXINPUTS")
+ENV_ALLOW = (
+    "PATH", "LANG", "LC_ALL", "LC_CTYPE", "SYSTEMROOT", "TZ", "FONTCONFIG_PATH", "FONTCONFIG_FILE", "TEXMFHOME", "TEXINPUTS",
+    *THREAD_LIMITS,
+)
 
 
 @dataclass
@@ -31,6 +37,8 @@ def render_environment(workdir: Path, base: Mapping[str, str] | None = None) -> 
     source = os.environ if base is None else base
     env = {name: source[name] for name in ENV_ALLOW if name in source}
     env.setdefault("PATH", os.defpath)
+    for name, value in THREAD_LIMITS.items():
+        env.setdefault(name, value)
     tmp = workdir / "tmp"
     tmp.mkdir(exist_ok=True)
     env.update(
