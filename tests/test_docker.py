@@ -530,3 +530,46 @@ def test_forbidden_for_non_admins(render_image):
     ctx.is_admin = False
     with pytest.raises(Forbidden):
         start_container(ctx, ref="box")
+
+
+def test_a_fresh_container_left_by_a_killed_render_is_swept(render_image, docker_client, tmp_path):
+    """SIGKILL mid-render leaves the fresh container behind: it stops by itself, and a sweep
+    (run before every fresh render) removes it with its volume once it has been stopped a while."""
+    import os
+    import signal
+
+    import docker
+
+    from manimagent.render.docker import FRESH_MARGIN, LABEL_ROLE, sweep_leftovers
+
+    def job_containers() -> dict[str, object]:
+        return {c.id: c for c in docker_client.containers.list(all=True, filters={"label": f"{LABEL_ROLE}=job"})}
+
+    assert run_cli_process("containers", "add", "box", "--image", render_image).code == 0
+    sleepy = tmp_path / "sleepy.py"
+    sleepy.write_text(scene_code("time.sleep(120)", "Sleepy"))
+    before = set(job_containers())
+    command = [sys.executable, "-m", "manimagent", "render", str(sleepy), "--engine", "docker", "--container", "box"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not set(job_containers()) - before and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1)  # the job is handed over
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+    (leftover,) = [c for cid, c in job_containers().items() if cid not in before]
+    leftover.reload()
+    assert leftover.status == "running"
+    assert leftover.attrs["Config"]["Cmd"] == ["sleep", str(int(300 + FRESH_MARGIN))]  # it stops by itself
+    volume = next(m["Name"] for m in leftover.attrs["Mounts"] if m["Type"] == "volume")
+    leftover.kill()  # what the end of its sleep does
+    assert sweep_leftovers(docker_client) == 0  # recently stopped: may still be another render's
+    assert docker_client.containers.get(leftover.id)
+    assert sweep_leftovers(docker_client, older_than=0) >= 1
+    with pytest.raises(docker.errors.NotFound):
+        docker_client.containers.get(leftover.id)
+    with pytest.raises(docker.errors.NotFound):
+        docker_client.volumes.get(volume)
+    run_cli_process("containers", "rm", "box", "--yes")

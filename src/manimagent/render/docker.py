@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -43,6 +44,10 @@ LABEL_NAME = "manimagent.container"
 WORK_SIZE = "2g"
 TMP_MOUNT = "rw,nosuid,nodev,noexec,size=256m"
 EXEC_GRACE = 20.0  # seconds past the job's own timeout before the host gives up on the agent
+# A fresh container's main process sleeps this long past the job's timeout, then the container
+# stops by itself, even when the process that started it died; stopped ones are swept.
+FRESH_MARGIN = EXEC_GRACE + 60.0
+LEFTOVER_AGE = 60.0  # seconds a job container must have been stopped (or never started) before a sweep removes it
 MAX_LOG_CHARS = 1_000_000
 MAX_FETCH_BYTES = 4 << 30
 # The same output settings as the local engine, fixed at container start because the warm
@@ -261,6 +266,38 @@ def remove_quietly(client: Any, container_ref: str | None, volume_name: str | No
             client.volumes.get(volume_name).remove(force=True)
         except docker.errors.NotFound:
             pass
+
+
+def sweep_leftovers(client: Any, older_than: float = LEFTOVER_AGE) -> int:
+    """Remove fresh job containers, and their volumes, left behind by a process that died mid-render.
+
+    A leftover stops by itself (see FRESH_MARGIN); one stopped, or created and never started, for
+    `older_than` seconds is removed. Returns how many were.
+    """
+    try:
+        stale = client.containers.list(all=True, filters={"label": f"{LABEL_ROLE}=job", "status": ["exited", "created", "dead"]})
+    except Exception:  # noqa: BLE001 - sweeping is best effort; the render goes on
+        return 0
+    removed = 0
+    for container in stale:
+        state = container.attrs.get("State", {})
+        since = _docker_time(state.get("FinishedAt")) or _docker_time(container.attrs.get("Created"))
+        if since is None or time.time() - since < older_than:
+            continue
+        volumes = [mount.get("Name") for mount in container.attrs.get("Mounts", []) if mount.get("Type") == "volume"]
+        remove_quietly(client, container.id, volumes[0] if volumes else None)
+        removed += 1
+    return removed
+
+
+def _docker_time(value: str | None) -> float | None:
+    """Seconds since the epoch of a Docker timestamp (RFC 3339, nanoseconds); None for unset ones."""
+    if not value or value.startswith("0001-"):
+        return None
+    try:
+        return datetime.fromisoformat(value[:19]).replace(tzinfo=timezone.utc).timestamp()
+    except ValueError:
+        return None
 
 
 # --- moving files --------------------------------------------------------------------------------
@@ -491,13 +528,14 @@ class DockerEngine:
             _detached_exec(container, worker.clean_command(token))
 
     def _render_fresh(self, client: Any, request: RenderRequest, staging: Path, sink: ProgressSink | None) -> RenderResult:
+        sweep_leftovers(client)
         token = new_token()
         labels = {LABEL_ROLE: "job", LABEL_NAME: self.container_name or ""}
         volume = create_work_volume(client, f"manimagent-job-{token}", labels)
         container = None
         try:
             container = client.containers.create(
-                self.image, ["sleep", "infinity"], init=True, labels=labels,
+                self.image, ["sleep", str(int(request.timeout + FRESH_MARGIN))], init=True, labels=labels,
                 mounts=[work_mount(volume.name)], **hardened_options(self.limits),
             )
             container.start()
