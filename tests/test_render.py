@@ -243,3 +243,78 @@ def test_the_render_child_passes_on_manims_exit_code(tmp_path):
 
     done = subprocess.run(child.command(sys.executable, ["render", "--no-such-option"]), cwd=tmp_path, env=render_environment(tmp_path), capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "no-such-option" in done.stdout + done.stderr
+
+
+def _start_endless_render(tmp_path, env: dict[str, str] | None = None):
+    """`python -m manimagent render` of a scene that loops after writing its pid; returns (process, pid)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT
+
+    marker = tmp_path / "render.pid"
+    script = tmp_path / "endless.py"
+    script.write_text(
+        "from manim import *\nimport os, time\nclass Endless(Scene):\n    def construct(self):\n"
+        f"        open({str(marker)!r}, 'w').write(str(os.getpid()))\n        while True:\n            time.sleep(0.05)\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "manimagent", "render", str(script), "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, **(env or {})},
+    )
+    started = process.stderr.readline()
+    while started and not started.startswith("Rendering Endless"):  # its rows are stored
+        started = process.stderr.readline()
+    deadline = time.monotonic() + 60
+    while not (marker.exists() and marker.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert marker.exists(), process.communicate(timeout=30)
+    return process, int(marker.read_text())
+
+
+def _gone(pid: int, within: float) -> bool:
+    import os
+    import time
+
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_sigterm_stops_the_render_like_ctrl_c(tmp_path):
+    """`kill`, `timeout` and a cancelled CI job send SIGTERM: the render's group dies with the command."""
+    import signal
+
+    process, pid = _start_endless_render(tmp_path)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 130 and err.strip().splitlines()[-1] == "Error: interrupted." and "Traceback" not in err
+    assert _gone(pid, 5)
+    rows = run_cli_process("executions", "list", "--json").json()
+    assert [(row["status"], row["error"]) for row in rows] == [("interrupted", "interrupted")]
+
+
+def test_a_killed_command_takes_its_render_along_and_the_row_is_settled_later(tmp_path, isolated_home):
+    """SIGKILL leaves no handler to run: the render child dies with its parent (no render outlives its
+    time limit's keeper), and the row, once past its deadline, reads as interrupted, not running forever."""
+    import signal
+
+    process, pid = _start_endless_render(tmp_path)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
+    assert _gone(pid, 5)
+    (row,) = run_cli_process("executions", "list", "--json").json()
+    assert row["status"] == "running"  # within its time limit it may still be someone's render
+    db = sqlite3.connect(isolated_home / "manimagent.db")
+    db.execute("UPDATE execution SET deadline = '2000-01-01 00:00:00.000000'")  # the limit has passed
+    db.commit()
+    (row,) = run_cli_process("executions", "list", "--json").json()
+    assert row["status"] == "interrupted" and row["error"].startswith("abandoned")
+    assert run_cli_process("scripts", "show", row["script"], "--json").json()["status"] == "failed"

@@ -62,3 +62,31 @@ def test_database_url_env_is_used(tmp_path, monkeypatch):
     monkeypatch.setenv("MANIMAGENT_DATABASE_URL", f"sqlite:///{tmp_path / 'elsewhere.db'}")
     get_engine(load_settings().database_url_effective)
     assert (tmp_path / "elsewhere.db").exists()
+
+
+def test_a_database_from_the_first_release_keeps_its_rows_when_migrated(tmp_path):
+    """An 0001 database with an execution gains the newer columns and loses nothing."""
+    from manimagent.store.db import apply_migrations, dispose_engines
+
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.executescript(MIGRATIONS[0][1])
+    old.execute("CREATE TABLE _migrations (name VARCHAR PRIMARY KEY, applied_at DATETIME DEFAULT CURRENT_TIMESTAMP)")
+    old.execute("INSERT INTO _migrations (name) VALUES ('0001_initial')")
+    old.execute(
+        "INSERT INTO script (id, prompt, content, scenes, status, source, prompt_tokens, completion_tokens, total_tokens, fixes,"
+        " provider_attempts, created_at, updated_at) VALUES ('s1', 'p', 'code', '[]', 'successful', 'imported', 0, 0, 0, '[]', '[]',"
+        " '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+    )
+    old.execute(
+        "INSERT INTO execution (id, script_id, attempt_number, engine, quality, format, scenes, status, is_successful, log, outputs,"
+        " original_script, fixes, created_at) VALUES ('e1', 's1', 1, 'local', 'low', 'mp4', '[]', 'succeeded', 1, 'the log', '[]',"
+        " 'code', '[]', '2026-01-01 00:00:00')"
+    )
+    old.commit()
+    old.close()
+    engine = get_engine(f"sqlite:///{path}")
+    assert apply_migrations(engine) == []  # opening applied the rest already
+    dispose_engines()
+    row = sqlite3.connect(path).execute("SELECT status, log, deadline FROM execution WHERE id = 'e1'").fetchone()
+    assert row == ("succeeded", "the log", None)

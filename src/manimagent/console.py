@@ -1,12 +1,15 @@
-"""The console script `manimagent` (and `python -m manimagent`): the CLI plus two start-up tricks.
+"""The console script `manimagent` (and `python -m manimagent`): the CLI plus what only a real
+process should do.
 
-Kept apart from `manimagent.cli` so that, for `render FILE`, manim starts importing in its child
-before Typer and the CLI's modules load; and so that the process can end with `os._exit`.
+Kept apart from `manimagent.cli` (which tests call in-process) so that, for `render FILE`, manim
+starts importing in its child before Typer and the CLI's modules load; so that SIGTERM is
+handled like Ctrl-C; and so that the process can end with `os._exit`.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 
@@ -16,6 +19,7 @@ def main() -> None:
     Every row is committed and every child has ended by then, so the teardown of SQLAlchemy,
     pydantic and the SDKs (about 0.1 s) is skipped once output is flushed.
     """
+    signal.signal(signal.SIGTERM, _terminated)  # `kill`, `timeout`, a cancelled CI job: like Ctrl-C
     prestart = None
     if _renders_locally(sys.argv[1:]):
         from manimagent.render import prestart
@@ -28,6 +32,9 @@ def main() -> None:
         code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except KeyboardInterrupt:  # before the CLI's own handling took over (while it loaded)
+        sys.stderr.write("Error: interrupted.\n")
+        code = 130
     finally:
         if prestart is not None:
             prestart.discard()
@@ -37,6 +44,12 @@ def main() -> None:
         except (BrokenPipeError, ValueError):
             pass
     os._exit(code)
+
+
+def _terminated(signum: int, frame: object) -> None:
+    """SIGTERM ends a command the way Ctrl-C does: the render's process group is killed, the
+    attempt is stored as interrupted, exit code 130."""
+    raise KeyboardInterrupt
 
 
 def _renders_locally(args: list[str]) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 from sqlmodel import func, select
@@ -22,6 +23,7 @@ from manimagent.scriptcheck.prepare import Prepared
 from manimagent.scriptcheck.scenes import find_scenes
 from manimagent.scriptcheck.source import parse_script
 from manimagent.services.context import Context
+from manimagent.services.executions import ABANDON_GRACE
 from manimagent.services.schemas import ExecuteResult
 from manimagent.store.models import Execution, ExecutionStatus, Script, ScriptStatus, utcnow
 
@@ -48,9 +50,11 @@ def run_attempts(
             script_id = script_id or _store_new(ctx, script, attempt.prepared)
             _report(ctx, attempt.prepared)
             execution = _start_execution(ctx, script_id, options, number, code, attempt.prepared, queued if number == 1 else None)
-        except BaseException:
+        except BaseException as exc:
             if attempt.job:
                 attempt.job.cancel()
+            if isinstance(exc, KeyboardInterrupt) and script_id:  # stopped before its execution was stored
+                _set_script(ctx, script_id, ScriptStatus.FAILED, error="interrupted")
             raise
         executions.append(execution.id)
         result = _wait(ctx, execution, attempt)
@@ -116,6 +120,7 @@ def _report(ctx: Context, prepared: Prepared) -> None:
 def _start_execution(
     ctx: Context, script_id: str, options: RenderOptions, attempt: int, code: str, prepared: Prepared, queued: str | None = None
 ) -> Execution:
+    started = utcnow()
     fields = dict(
         script_id=script_id,
         owner_id=ctx.user_id,
@@ -129,7 +134,8 @@ def _start_execution(
         original_script=code,
         modified_script=prepared.code if prepared.code != code else None,
         fixes=[fix.to_dict() for fix in prepared.fixes],
-        started_at=utcnow(),
+        started_at=started,
+        deadline=started + timedelta(seconds=options.timeout + ABANDON_GRACE),
     )
     with ctx.session() as session:
         execution = _get(session, Execution, queued) if queued else Execution(**fields)

@@ -50,6 +50,8 @@ def main(argv: list[str] | None = None) -> None:
             raise
         _error(f"unexpected {type(exc).__name__}: {exc} (set MANIMAGENT_DEBUG=1 for the traceback).")
         sys.exit(int(ExitCode.FAILED))
+    if code == int(ExitCode.INTERRUPTED):  # typer turns Ctrl-C into a silent return of 130
+        _error("interrupted.")
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -10,12 +10,20 @@ Two things plain `python -m manim render` does that a render under manimagent do
 - the interpreter's teardown of manim's modules (~0.15 s): the child leaves with `os._exit` once
   manim has returned and its output is flushed. Manim writes and closes its files before its
   command returns; the Docker worker's children leave the same way.
+
+The child runs in its own session, so a signal to the terminal's process group does not reach
+it; its time limit is kept by the manimagent process. On Linux the child asks the kernel to kill
+it when that process ends (SIGKILL, a crash), so a render never outlives the limit's keeper.
+A pre-started child whose parent dies before sending the job reads end-of-file and leaves.
 """
 
 from __future__ import annotations
 
 PROGRAM = """
 import json, os, sys
+if sys.platform.startswith("linux"):  # die with the process that watches the time limit
+    import ctypes
+    ctypes.CDLL(None).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
 import manim
 args = sys.argv[1:]
 if not args:

@@ -2,14 +2,45 @@
 
 from __future__ import annotations
 
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from manimagent.services.context import Context
 from manimagent.services.ids import resolve_uuid
 from manimagent.services.schemas import ExecuteResult, ExecutionDetail, ExecutionPublic
-from manimagent.store.models import Execution, ExecutionStatus, Script, utcnow
+from manimagent.store.models import Execution, ExecutionStatus, Script, ScriptStatus, utcnow
 
 MAX_LIST = 10_000
+# Seconds past its time limit after which a "running" render was certainly abandoned: every engine
+# kills a render at its limit, and moving the files and writing the rows takes far less.
+ABANDON_GRACE = 120.0
+ABANDONED = "abandoned: the process rendering it ended without a result (killed or crashed)"
+
+
+def settle_abandoned(session: Session) -> int:
+    """Mark running executions past their deadline as interrupted, and their scripts failed.
+
+    They were left by a process that died without its Ctrl-C handling (SIGKILL, power loss, a
+    killed CI runner). Called before executions and scripts are read, so nobody sees a render
+    "running" forever. Returns how many were settled.
+    """
+    now = utcnow()
+    stale = session.exec(
+        select(Execution).where(Execution.status == ExecutionStatus.RUNNING.value, col(Execution.deadline).is_not(None), col(Execution.deadline) < now)
+    ).all()
+    for row in stale:
+        row.status = ExecutionStatus.INTERRUPTED.value
+        row.error = ABANDONED
+        row.completed_at = now
+        session.add(row)
+        script = session.get(Script, row.script_id)
+        if script is not None and script.status == ScriptStatus.EXECUTING.value:
+            script.status = ScriptStatus.FAILED.value
+            script.error = ABANDONED
+            script.updated_at = now
+            session.add(script)
+    if stale:
+        session.commit()
+    return len(stale)
 
 
 def execution_public(execution: Execution) -> ExecutionPublic:
@@ -19,6 +50,7 @@ def execution_public(execution: Execution) -> ExecutionPublic:
 def list_executions(ctx: Context, *, script_ref: str | None = None, limit: int | None = None) -> list[ExecutionPublic]:
     query = select(Execution).order_by(col(Execution.created_at).desc()).limit(limit or MAX_LIST)
     with ctx.session() as session:
+        settle_abandoned(session)
         if script_ref is not None:
             script = resolve_uuid(session, ctx, Script, script_ref, "script")
             query = query.where(Execution.script_id == script.id)
@@ -29,6 +61,7 @@ def list_executions(ctx: Context, *, script_ref: str | None = None, limit: int |
 
 def get_execution(ctx: Context, *, ref: str) -> ExecutionDetail:
     with ctx.session() as session:
+        settle_abandoned(session)
         row = resolve_uuid(session, ctx, Execution, ref, "execution")
         return ExecutionDetail.model_validate({**row.model_dump(), "script": row.script_id})
 

@@ -67,7 +67,12 @@ def render_file(ctx: Context, *, path: str, output: str | None = None, **options
     from manimagent.attempt import NewScript, begin_attempt
 
     first = begin_attempt(ctx, code, plan, strict=True)  # manim starts here
-    from manimagent.pipeline import run_attempts
+    try:
+        from manimagent.pipeline import run_attempts  # SQLModel: Ctrl-C may land here
+    except BaseException:
+        if first.job:
+            first.job.cancel()
+        raise
 
     script = NewScript(code=code, prompt=f"rendered from {Path(path).name}", source="imported")
     return deliver(run_attempts(ctx, script, plan, _repairer(ctx, plan), first=first), output)

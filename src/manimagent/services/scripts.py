@@ -11,6 +11,7 @@ from manimagent.errors import BadInput
 from manimagent.scriptcheck.check import check_script
 from manimagent.scriptcheck.source import decode_script, read_script_file, write_script_file
 from manimagent.services.context import Context
+from manimagent.services.executions import settle_abandoned
 from manimagent.services.ids import resolve_uuid
 from manimagent.services.schemas import ScriptPublic, ScriptSummary
 from manimagent.store.models import Execution, Script, ScriptStatus, utcnow
@@ -72,11 +73,13 @@ def list_scripts(ctx: Context, *, status: str | None = None, limit: int | None =
     if ctx.user_id is not None:
         query = query.where(Script.owner_id == ctx.user_id)
     with ctx.session() as session:
+        settle_abandoned(session)
         return [script_summary(script) for script in session.exec(query).all()]
 
 
 def get_script(ctx: Context, *, ref: str) -> ScriptPublic:
     with ctx.session() as session:
+        settle_abandoned(session)
         return script_public(session, resolve_uuid(session, ctx, Script, ref, "script"))
 
 

@@ -139,4 +139,10 @@ CREATE INDEX ix_execution_owner_id ON execution (owner_id);
 CREATE INDEX ix_execution_script_id ON execution (script_id);
 """,
     ),
+    (
+        "0002_execution_deadline",
+        """
+ALTER TABLE execution ADD COLUMN deadline DATETIME;
+""",
+    ),
 ]

@@ -153,3 +153,6 @@ class Execution(SQLModel, table=True):
     started_at: datetime | None = None
     completed_at: datetime | None = None
     duration: float | None = None
+    # started_at + the time limit + a grace: a render still "running" after it was abandoned by a
+    # process that died (SIGKILL, power loss); see services.executions.settle_abandoned
+    deadline: datetime | None = None
