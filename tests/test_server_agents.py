@@ -6,6 +6,7 @@ Neither user reaches the other's scripts, executions or media on any endpoint: a
 from __future__ import annotations
 
 import http.client
+import subprocess
 import os
 import time
 import uuid
@@ -353,3 +354,55 @@ def test_no_response_contains_a_key(server, alice, rendered):
         assert PROVIDER_KEY not in server.get(path, headers=alice.headers).text
     assert PROVIDER_KEY not in server.get("/openapi.json").text
     assert os.environ.get("TEST_PROVIDER_KEY") is None  # only the server process has it
+
+
+ENDLESS = "from manim import *\nimport time\nclass Endless(Scene):\n    def construct(self):\n        while True:\n            time.sleep(0.05)\n"
+
+
+def _gone(pid: int, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _status(server, account, execution_id: str) -> dict:
+    return server.get(f"/api/agents/executions/{execution_id}/", headers=account.headers).json()
+
+
+def test_a_killed_server_leaves_no_render_running_and_no_row_queued(tmp_path):
+    """SIGKILL `serve` with one render running and one queued: the render dies with the server, and
+    the restarted server fails the queued row instead of leaving it queued forever."""
+    import signal
+
+    home = tmp_path / "server-home"
+    home.mkdir()
+    (home / "config.toml").write_text("[server]\nworkers = 1\n")
+    first = start_server(home)
+    owner = first.account("carol@example.com")
+    script = first.post("/api/agents/scripts/import/", json={"code": ENDLESS}, headers=owner.headers).json()
+    ids = [
+        first.post(f"/api/agents/scripts/{script['id']}/execute/", json={"wait": False}, headers=owner.headers).json()["execution_id"]
+        for _ in range(2)
+    ]
+    deadline = time.monotonic() + 120
+    while _status(first, owner, ids[0])["status"] != "running" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert [_status(first, owner, one)["status"] for one in ids] == ["running", "queued"]
+    children = subprocess.run(["pgrep", "-P", str(first.process.pid)], capture_output=True, text=True).stdout.split()
+    assert children  # the render under way
+    first.process.send_signal(signal.SIGKILL)
+    first.process.wait(timeout=10)
+    first.http.close()
+    assert all(_gone(int(pid), 5) for pid in children)  # it died with the server
+    second = start_server(home)
+    try:
+        running, queued = (_status(second, owner, one) for one in ids)
+        assert queued["status"] == "failed" and queued["error"] == "the server stopped before this render started"
+        assert running["status"] == "running"  # until its deadline: see test_render's settling test
+    finally:
+        second.stop()

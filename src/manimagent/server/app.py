@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -21,8 +23,11 @@ from manimagent.server.handlers import install_handlers
 from manimagent.server.jobs import Jobs
 from manimagent.server.openapi import install_openapi
 from manimagent.services.auth import RateLimiter, secret_key
+from manimagent.services.context import Context
+from manimagent.services.executions import fail_all_queued
 from manimagent.settings import Settings, load_settings
 
+log = logging.getLogger("manimagent.server")
 ROUTERS = (routes_auth, routes_scripts, routes_executions, routes_providers, routes_containers, routes_media)
 DESCRIPTION = (
     "Turn a sentence into a rendered Manim video. Sign in with POST /api/auth/login/ and send the "
@@ -61,5 +66,12 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI):
+    """Queued renders live in this process: rows left queued by an earlier one fail at start,
+    and those still queued at a stop fail then (renders under way finish first)."""
+    ctx = Context(settings=app.state.settings)
+    stale = await asyncio.to_thread(fail_all_queued, ctx, "the server stopped before this render started")
+    if stale:
+        log.warning("%d render(s) queued by an earlier server run were marked failed", stale)
     yield
     app.state.jobs.shutdown()
+    await asyncio.to_thread(fail_all_queued, ctx, "the server stopped before this render started")

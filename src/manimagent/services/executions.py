@@ -81,12 +81,27 @@ def fail_queued(ctx: Context, execution_id: str, error: str) -> None:
     """A queued render that could not start (bad option, Docker unreachable): say so on its row."""
     with ctx.session() as session:
         row = session.get(Execution, execution_id)
-        if row is not None and row.status == ExecutionStatus.QUEUED.value:
-            row.status = ExecutionStatus.FAILED.value
-            row.error = error
-            row.completed_at = utcnow()
-            session.add(row)
-            session.commit()
+        _fail_if_queued(session, [row] if row is not None else [], error)
+
+
+def fail_all_queued(ctx: Context, error: str) -> int:
+    """Fail every queued execution: a server's queue lives in its process, so when `serve` starts
+    or stops, queued rows belong to no one (one `serve` per database). Returns how many."""
+    with ctx.session() as session:
+        rows = session.exec(select(Execution).where(Execution.status == ExecutionStatus.QUEUED.value)).all()
+        return _fail_if_queued(session, rows, error)
+
+
+def _fail_if_queued(session: Session, rows: list[Execution], error: str) -> int:
+    queued = [row for row in rows if row.status == ExecutionStatus.QUEUED.value]
+    for row in queued:
+        row.status = ExecutionStatus.FAILED.value
+        row.error = error
+        row.completed_at = utcnow()
+        session.add(row)
+    if queued:
+        session.commit()
+    return len(queued)
 
 
 def retry_execution(
