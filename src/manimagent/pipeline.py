@@ -23,9 +23,8 @@ from manimagent.scriptcheck.prepare import Prepared
 from manimagent.scriptcheck.scenes import find_scenes
 from manimagent.scriptcheck.source import parse_script
 from manimagent.services.context import Context
-from manimagent.services.executions import ABANDON_GRACE
 from manimagent.services.schemas import ExecuteResult
-from manimagent.store.models import Execution, ExecutionStatus, Script, ScriptStatus, utcnow
+from manimagent.store.models import ABANDON_GRACE, Execution, ExecutionStatus, Script, ScriptStatus, utcnow
 
 def run_attempts(
     ctx: Context,

@@ -10,9 +10,6 @@ from manimagent.services.schemas import ExecuteResult, ExecutionDetail, Executio
 from manimagent.store.models import Execution, ExecutionStatus, Script, ScriptStatus, utcnow
 
 MAX_LIST = 10_000
-# Seconds past its time limit after which a "running" render was certainly abandoned: every engine
-# kills a render at its limit, and moving the files and writing the rows takes far less.
-ABANDON_GRACE = 120.0
 ABANDONED = "abandoned: the process rendering it ended without a result (killed or crashed)"
 
 

@@ -11,6 +11,11 @@ from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
 
+# Seconds past its time limit after which a "running" render was certainly abandoned: every engine
+# kills a render at its limit, and moving the files and writing the rows takes far less.
+ABANDON_GRACE = 120.0
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -153,6 +158,6 @@ class Execution(SQLModel, table=True):
     started_at: datetime | None = None
     completed_at: datetime | None = None
     duration: float | None = None
-    # started_at + the time limit + a grace: a render still "running" after it was abandoned by a
-    # process that died (SIGKILL, power loss); see services.executions.settle_abandoned
+    # started_at + the time limit + ABANDON_GRACE: a render still "running" after it was abandoned
+    # by a process that died (SIGKILL, power loss); see services.executions.settle_abandoned
     deadline: datetime | None = None
