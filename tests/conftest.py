@@ -96,6 +96,20 @@ def assert_one_line_error(result: CliResult, code: int) -> None:
     assert result.stdout.strip() == "" or result.stdout.lstrip().startswith(("{", "[")), result.stdout
 
 
+def process_gone(pid: int, within: float) -> bool:
+    """Whether process `pid` is gone (or becomes so within `within` seconds)."""
+    import time
+
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def video_duration(path: str | Path) -> float:
     """The duration ffprobe reports (PyAV when ffprobe is missing)."""
     import shutil

@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from conftest import EXAMPLES, assert_one_line_error, run_cli_process, video_duration
+from conftest import EXAMPLES, assert_one_line_error, process_gone, run_cli_process, video_duration
 
 pytestmark = pytest.mark.slow
 
@@ -274,20 +274,6 @@ def _start_endless_render(tmp_path, env: dict[str, str] | None = None):
     return process, int(marker.read_text())
 
 
-def _gone(pid: int, within: float) -> bool:
-    import os
-    import time
-
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def test_sigterm_stops_the_render_like_ctrl_c(tmp_path):
     """`kill`, `timeout` and a cancelled CI job send SIGTERM: the render's group dies with the command."""
     import signal
@@ -296,7 +282,7 @@ def test_sigterm_stops_the_render_like_ctrl_c(tmp_path):
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=30)
     assert process.returncode == 130 and err.strip().splitlines()[-1] == "Error: interrupted." and "Traceback" not in err
-    assert _gone(pid, 5)
+    assert process_gone(pid, 5)
     rows = run_cli_process("executions", "list", "--json").json()
     assert [(row["status"], row["error"]) for row in rows] == [("interrupted", "interrupted")]
 
@@ -309,7 +295,7 @@ def test_a_killed_command_takes_its_render_along_and_the_row_is_settled_later(tm
     process, pid = _start_endless_render(tmp_path)
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=10)
-    assert _gone(pid, 5)
+    assert process_gone(pid, 5)
     (row,) = run_cli_process("executions", "list", "--json").json()
     assert row["status"] == "running"  # within its time limit it may still be someone's render
     db = sqlite3.connect(isolated_home / "manimagent.db")

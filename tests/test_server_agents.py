@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import EXAMPLES
+from conftest import EXAMPLES, process_gone
 from server_fixtures import start_server
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
@@ -359,17 +359,6 @@ def test_no_response_contains_a_key(server, alice, rendered):
 ENDLESS = "from manim import *\nimport time\nclass Endless(Scene):\n    def construct(self):\n        while True:\n            time.sleep(0.05)\n"
 
 
-def _gone(pid: int, within: float) -> bool:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def _status(server, account, execution_id: str) -> dict:
     return server.get(f"/api/agents/executions/{execution_id}/", headers=account.headers).json()
 
@@ -398,7 +387,7 @@ def test_a_killed_server_leaves_no_render_running_and_no_row_queued(tmp_path):
     first.process.send_signal(signal.SIGKILL)
     first.process.wait(timeout=10)
     first.http.close()
-    assert all(_gone(int(pid), 5) for pid in children)  # it died with the server
+    assert all(process_gone(int(pid), 5) for pid in children)  # it died with the server
     second = start_server(home)
     try:
         running, queued = (_status(second, owner, one) for one in ids)
