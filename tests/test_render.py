@@ -304,3 +304,17 @@ def test_a_killed_command_takes_its_render_along_and_the_row_is_settled_later(tm
     (row,) = run_cli_process("executions", "list", "--json").json()
     assert row["status"] == "interrupted" and row["error"].startswith("abandoned")
     assert run_cli_process("scripts", "show", row["script"], "--json").json()["status"] == "failed"
+
+
+def test_a_script_left_debugging_by_a_dead_process_settles_as_failed(cli, isolated_home):
+    """A process killed during an LLM repair leaves its script `debugging`; once longer ago than a
+    repair can take (LLM timeout x tries + grace), reading it says failed."""
+    old, recent = (cli("scripts", "import", str(EXAMPLES / "circle.py"), "--json").json()["id"] for _ in range(2))
+    db = sqlite3.connect(isolated_home / "manimagent.db")
+    db.execute("UPDATE script SET status = 'debugging'")
+    db.execute("UPDATE script SET updated_at = '2000-01-01 00:00:00.000000' WHERE id = ?", (old,))
+    db.commit()
+    assert cli("scripts", "show", recent, "--json").json()["status"] == "debugging"  # may be someone's repair
+    shown = cli("scripts", "show", old, "--json").json()
+    assert shown["status"] == "failed" and shown["error"].startswith("abandoned")
+    assert {row["id"]: row["status"] for row in cli("scripts", "list", "--json").json()} == {old: "failed", recent: "debugging"}

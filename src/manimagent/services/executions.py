@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlmodel import Session, col, select
 
 from manimagent.services.context import Context
 from manimagent.services.ids import resolve_uuid
 from manimagent.services.schemas import ExecuteResult, ExecutionDetail, ExecutionPublic
-from manimagent.store.models import Execution, ExecutionStatus, Script, ScriptStatus, utcnow
+from manimagent.store.models import ABANDON_GRACE, Execution, ExecutionStatus, Script, ScriptStatus, utcnow
 
 MAX_LIST = 10_000
 ABANDONED = "abandoned: the process rendering it ended without a result (killed or crashed)"
 
 
-def settle_abandoned(session: Session) -> int:
-    """Mark running executions past their deadline as interrupted, and their scripts failed.
+def settle_abandoned(ctx: Context, session: Session) -> int:
+    """Mark running executions past their deadline as interrupted, and their scripts failed; and
+    scripts left `debugging` for longer than an LLM repair can take, failed.
 
     They were left by a process that died without its Ctrl-C handling (SIGKILL, power loss, a
     killed CI runner). Called before executions and scripts are read, so nobody sees a render
-    "running" forever. Returns how many were settled.
+    "running" forever. Returns how many rows were settled.
     """
     now = utcnow()
     stale = session.exec(
@@ -35,9 +38,18 @@ def settle_abandoned(session: Session) -> int:
             script.error = ABANDONED
             script.updated_at = now
             session.add(script)
-    if stale:
+    repair_bound = float(ctx.settings.llm_timeout) * (int(ctx.settings.llm_retries) + 1) + ABANDON_GRACE
+    stuck = session.exec(
+        select(Script).where(Script.status == ScriptStatus.DEBUGGING.value, col(Script.updated_at) < now - timedelta(seconds=repair_bound))
+    ).all()
+    for script in stuck:
+        script.status = ScriptStatus.FAILED.value
+        script.error = ABANDONED
+        script.updated_at = now
+        session.add(script)
+    if stale or stuck:
         session.commit()
-    return len(stale)
+    return len(stale) + len(stuck)
 
 
 def execution_public(execution: Execution) -> ExecutionPublic:
@@ -47,7 +59,7 @@ def execution_public(execution: Execution) -> ExecutionPublic:
 def list_executions(ctx: Context, *, script_ref: str | None = None, limit: int | None = None) -> list[ExecutionPublic]:
     query = select(Execution).order_by(col(Execution.created_at).desc()).limit(limit or MAX_LIST)
     with ctx.session() as session:
-        settle_abandoned(session)
+        settle_abandoned(ctx, session)
         if script_ref is not None:
             script = resolve_uuid(session, ctx, Script, script_ref, "script")
             query = query.where(Execution.script_id == script.id)
@@ -58,7 +70,7 @@ def list_executions(ctx: Context, *, script_ref: str | None = None, limit: int |
 
 def get_execution(ctx: Context, *, ref: str) -> ExecutionDetail:
     with ctx.session() as session:
-        settle_abandoned(session)
+        settle_abandoned(ctx, session)
         row = resolve_uuid(session, ctx, Execution, ref, "execution")
         return ExecutionDetail.model_validate({**row.model_dump(), "script": row.script_id})
 

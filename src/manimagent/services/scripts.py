@@ -73,13 +73,13 @@ def list_scripts(ctx: Context, *, status: str | None = None, limit: int | None =
     if ctx.user_id is not None:
         query = query.where(Script.owner_id == ctx.user_id)
     with ctx.session() as session:
-        settle_abandoned(session)
+        settle_abandoned(ctx, session)
         return [script_summary(script) for script in session.exec(query).all()]
 
 
 def get_script(ctx: Context, *, ref: str) -> ScriptPublic:
     with ctx.session() as session:
-        settle_abandoned(session)
+        settle_abandoned(ctx, session)
         return script_public(session, resolve_uuid(session, ctx, Script, ref, "script"))
 
 
