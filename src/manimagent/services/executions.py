@@ -27,6 +27,7 @@ def settle_abandoned(ctx: Context, session: Session) -> int:
     stale = session.exec(
         select(Execution).where(Execution.status == ExecutionStatus.RUNNING.value, col(Execution.deadline).is_not(None), col(Execution.deadline) < now)
     ).all()
+    abandoned: list[Script] = []
     for row in stale:
         row.status = ExecutionStatus.INTERRUPTED.value
         row.error = ABANDONED
@@ -34,22 +35,19 @@ def settle_abandoned(ctx: Context, session: Session) -> int:
         session.add(row)
         script = session.get(Script, row.script_id)
         if script is not None and script.status == ScriptStatus.EXECUTING.value:
-            script.status = ScriptStatus.FAILED.value
-            script.error = ABANDONED
-            script.updated_at = now
-            session.add(script)
+            abandoned.append(script)
     repair_bound = float(ctx.settings.llm_timeout) * (int(ctx.settings.llm_retries) + 1) + ABANDON_GRACE
-    stuck = session.exec(
+    abandoned += session.exec(
         select(Script).where(Script.status == ScriptStatus.DEBUGGING.value, col(Script.updated_at) < now - timedelta(seconds=repair_bound))
     ).all()
-    for script in stuck:
+    for script in abandoned:
         script.status = ScriptStatus.FAILED.value
         script.error = ABANDONED
         script.updated_at = now
         session.add(script)
-    if stale or stuck:
+    if stale or abandoned:
         session.commit()
-    return len(stale) + len(stuck)
+    return len(stale) + len(abandoned)
 
 
 def execution_public(execution: Execution) -> ExecutionPublic:
