@@ -274,12 +274,14 @@ def _start_endless_render(tmp_path, env: dict[str, str] | None = None):
     return process, int(marker.read_text())
 
 
-def test_sigterm_stops_the_render_like_ctrl_c(tmp_path):
-    """`kill`, `timeout` and a cancelled CI job send SIGTERM: the render's group dies with the command."""
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGHUP"])
+def test_sigterm_stops_the_render_like_ctrl_c(tmp_path, signal_name):
+    """`kill`, `timeout` and a cancelled CI job send SIGTERM, a closed terminal SIGHUP: the render's
+    group dies with the command."""
     import signal
 
     process, pid = _start_endless_render(tmp_path)
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(getattr(signal, signal_name))
     out, err = process.communicate(timeout=30)
     assert process.returncode == 130 and err.strip().splitlines()[-1] == "Error: interrupted." and "Traceback" not in err
     assert process_gone(pid, 5)

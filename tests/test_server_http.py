@@ -177,3 +177,15 @@ def test_no_python_traceback_leaks(server):
 def test_serve_help(cli):
     result = cli("serve", "--help")
     assert result.code == 0 and "--host" in result.stdout and "--port" in result.stdout
+
+
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGHUP"])
+def test_serve_stops_gracefully_on_sigterm_and_a_closed_terminal(tmp_path, signal_name):
+    import signal
+
+    live = start_server(tmp_path / "server-home")
+    live.http.close()
+    live.process.send_signal(getattr(signal, signal_name))
+    assert live.process.wait(timeout=30) == 0
+    log = live.log.read_text()
+    assert "Application shutdown complete" in log and "Traceback" not in log

@@ -2,8 +2,8 @@
 process should do.
 
 Kept apart from `manimagent.cli` (which tests call in-process) so that, for `render FILE`, manim
-starts importing in its child before Typer and the CLI's modules load; so that SIGTERM is
-handled like Ctrl-C; and so that the process can end with `os._exit`.
+starts importing in its child before Typer and the CLI's modules load; so that SIGTERM and
+SIGHUP are handled like Ctrl-C; and so that the process can end with `os._exit`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,12 @@ def main() -> None:
     Every row is committed and every child has ended by then, so the teardown of SQLAlchemy,
     pydantic and the SDKs (about 0.1 s) is skipped once output is flushed.
     """
-    signal.signal(signal.SIGTERM, _terminated)  # `kill`, `timeout`, a cancelled CI job: like Ctrl-C
+    # `kill`, `timeout`, a cancelled CI job: like Ctrl-C; a closed terminal: like SIGTERM (which
+    # `serve` hands to uvicorn's graceful stop). Ignored signals stay ignored (`nohup`).
+    for name, handler in (("SIGTERM", _terminated), ("SIGHUP", _hung_up)):
+        number = getattr(signal, name, None)
+        if number is not None and signal.getsignal(number) is signal.SIG_DFL:
+            signal.signal(number, handler)
     prestart = None
     if _renders_locally(sys.argv[1:]):
         from manimagent.render import prestart
@@ -47,9 +52,13 @@ def main() -> None:
 
 
 def _terminated(signum: int, frame: object) -> None:
-    """SIGTERM ends a command the way Ctrl-C does: the render's process group is killed, the
-    attempt is stored as interrupted, exit code 130."""
+    """SIGTERM and SIGHUP end a command the way Ctrl-C does: the render's process group is killed,
+    the attempt is stored as interrupted, exit code 130."""
     raise KeyboardInterrupt
+
+
+def _hung_up(signum: int, frame: object) -> None:
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _renders_locally(args: list[str]) -> bool:
