@@ -96,6 +96,19 @@ def assert_one_line_error(result: CliResult, code: int) -> None:
     assert result.stdout.strip() == "" or result.stdout.lstrip().startswith(("{", "[")), result.stdout
 
 
+def child_pids(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (from /proc: no procps needed)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
 def process_gone(pid: int, within: float) -> bool:
     """Whether process `pid` is gone (or becomes so within `within` seconds)."""
     import time

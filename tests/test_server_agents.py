@@ -6,7 +6,6 @@ Neither user reaches the other's scripts, executions or media on any endpoint: a
 from __future__ import annotations
 
 import http.client
-import subprocess
 import os
 import time
 import uuid
@@ -15,7 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import EXAMPLES, process_gone
+from conftest import EXAMPLES, child_pids, process_gone
 from server_fixtures import start_server
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
@@ -382,12 +381,12 @@ def test_a_killed_server_leaves_no_render_running_and_no_row_queued(tmp_path):
     while _status(first, owner, ids[0])["status"] != "running" and time.monotonic() < deadline:
         time.sleep(0.2)
     assert [_status(first, owner, one)["status"] for one in ids] == ["running", "queued"]
-    children = subprocess.run(["pgrep", "-P", str(first.process.pid)], capture_output=True, text=True).stdout.split()
+    children = child_pids(first.process.pid)
     assert children  # the render under way
     first.process.send_signal(signal.SIGKILL)
     first.process.wait(timeout=10)
     first.http.close()
-    assert all(process_gone(int(pid), 5) for pid in children)  # it died with the server
+    assert all(process_gone(pid, 5) for pid in children)  # it died with the server
     second = start_server(home)
     try:
         running, queued = (_status(second, owner, one) for one in ids)
