@@ -38,8 +38,10 @@ def main() -> None:
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except KeyboardInterrupt:  # before the CLI's own handling took over (while it loaded)
+        from manimagent.errors import ExitCode
+
         sys.stderr.write("Error: interrupted.\n")
-        code = 130
+        code = int(ExitCode.INTERRUPTED)
     finally:
         if prestart is not None:
             prestart.discard()

@@ -48,7 +48,7 @@ def run_attempts(
         try:
             script_id = script_id or _store_new(ctx, script, attempt.prepared)
             _report(ctx, attempt.prepared)
-            execution = _start_execution(ctx, script_id, options, number, code, attempt.prepared, queued if number == 1 else None)
+            execution = _start_execution(ctx, script_id, options, code, attempt.prepared, queued if number == 1 else None)
         except BaseException as exc:
             if attempt.job:
                 attempt.job.cancel()
@@ -56,7 +56,10 @@ def run_attempts(
                 _set_script(ctx, script_id, ScriptStatus.FAILED, error="interrupted")
             raise
         executions.append(execution.id)
-        result = _wait(ctx, execution, attempt)
+        started = RenderStarted(
+            attempt=number, max_attempts=options.max_attempts, engine=options.engine.name, scenes=attempt.prepared.scenes, execution_id=execution.id
+        )
+        result = _wait(ctx, execution, attempt, started)
         if result.ok:
             return _succeed(ctx, script_id, execution, attempt.prepared, result, options, executions)
         failure = result.failure or RenderFailure("RenderError", "the render failed")
@@ -117,7 +120,7 @@ def _report(ctx: Context, prepared: Prepared) -> None:
 
 
 def _start_execution(
-    ctx: Context, script_id: str, options: RenderOptions, attempt: int, code: str, prepared: Prepared, queued: str | None = None
+    ctx: Context, script_id: str, options: RenderOptions, code: str, prepared: Prepared, queued: str | None = None
 ) -> Execution:
     started = utcnow()
     fields = dict(
@@ -146,7 +149,6 @@ def _start_execution(
         script.updated_at = utcnow()
         session.add(script)
         session.commit()
-    ctx.events(RenderStarted(attempt=attempt, max_attempts=options.max_attempts, engine=options.engine.name, scenes=prepared.scenes, execution_id=execution.id))
     return execution
 
 
@@ -158,13 +160,17 @@ def _next_attempt_number(ctx: Context, script_id: str, queued: str | None = None
         return int(session.exec(query).one()) + 1
 
 
-def _wait(ctx: Context, execution: Execution, attempt: Attempt) -> RenderResult:
-    refusal = attempt.prepared.refusal
-    if refusal is not None:
-        return RenderResult(ok=False, failure=refusal, log=f"refused before rendering: {refusal.summary()}")
+def _wait(ctx: Context, execution: Execution, attempt: Attempt, started: RenderStarted) -> RenderResult:
+    """Announce the stored attempt and wait for its render; from here on, Ctrl-C marks it interrupted."""
     try:
+        ctx.events(started)
+        refusal = attempt.prepared.refusal
+        if refusal is not None:
+            return RenderResult(ok=False, failure=refusal, log=f"refused before rendering: {refusal.summary()}")
         result = attempt.job.wait()
     except KeyboardInterrupt:
+        if attempt.job:
+            attempt.job.cancel()
         _interrupted(ctx, execution)
         raise
     except ManimagentError as exc:
@@ -180,13 +186,10 @@ def _wait(ctx: Context, execution: Execution, attempt: Attempt) -> RenderResult:
 def _interrupted(ctx: Context, execution: Execution) -> None:
     with ctx.session() as session:
         row = _get(session, Execution, execution.id)
-        row.status = ExecutionStatus.INTERRUPTED.value
-        row.error = "interrupted"
-        row.completed_at = utcnow()
+        row.finish(ExecutionStatus.INTERRUPTED, "interrupted")
         session.add(row)
         script = _get(session, Script, execution.script_id)
-        script.status = ScriptStatus.FAILED.value
-        script.error = "interrupted"
+        script.set_status(ScriptStatus.FAILED, "interrupted")
         session.add(script)
         session.commit()
 
@@ -252,13 +255,11 @@ def _publish(ctx: Context, script_id: str, execution_id: str, staged: list[Path]
 def _fail_execution(ctx: Context, execution: Execution, result: RenderResult, failure: RenderFailure) -> None:
     with ctx.session() as session:
         row = _get(session, Execution, execution.id)
-        row.status = ExecutionStatus.FAILED.value
+        row.finish(ExecutionStatus.FAILED, failure.summary())
         row.is_successful = False
         row.log = result.log
-        row.error = failure.summary()
         row.error_type = failure.error_type
         row.error_line = failure.line
-        row.completed_at = utcnow()
         row.duration = result.duration
         session.add(row)
         session.commit()
@@ -296,10 +297,7 @@ def _repair(
 def _set_script(ctx: Context, script_id: str, status: ScriptStatus, error: str | None = None) -> None:
     with ctx.session() as session:
         script = _get(session, Script, script_id)
-        script.status = status.value
-        if error is not None:
-            script.error = error
-        script.updated_at = utcnow()
+        script.set_status(status, error)
         session.add(script)
         session.commit()
 

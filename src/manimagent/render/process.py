@@ -107,7 +107,7 @@ class RunningProcess:
         return ProcessResult(self.process.returncode, output, timed_out, time.monotonic() - self.started)
 
     def kill(self) -> None:
-        _kill_group(self.process)
+        kill_group(self.process)
 
 
 def _pump(process: subprocess.Popen, chunks: list[str], on_line: Callable[[str], None] | None) -> None:
@@ -130,10 +130,6 @@ def _pump(process: subprocess.Popen, chunks: list[str], on_line: Callable[[str],
 
 def kill_group(process: subprocess.Popen) -> None:
     """Kill the child's whole process group and reap it."""
-    _kill_group(process)
-
-
-def _kill_group(process: subprocess.Popen) -> None:
     try:
         if sys.platform == "win32":
             process.kill()

@@ -69,9 +69,9 @@ async def _lifespan(app: FastAPI):
     """Queued renders live in this process: rows left queued by an earlier one fail at start,
     and those still queued at a stop fail then (renders under way finish first)."""
     ctx = Context(settings=app.state.settings)
-    stale = await asyncio.to_thread(fail_all_queued, ctx, "the server stopped before this render started")
+    stale = await asyncio.to_thread(fail_all_queued, ctx)
     if stale:
         log.warning("%d render(s) queued by an earlier server run were marked failed", stale)
     yield
     app.state.jobs.shutdown()
-    await asyncio.to_thread(fail_all_queued, ctx, "the server stopped before this render started")
+    await asyncio.to_thread(fail_all_queued, ctx)

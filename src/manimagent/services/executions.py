@@ -29,9 +29,7 @@ def settle_abandoned(ctx: Context, session: Session) -> int:
     ).all()
     abandoned: list[Script] = []
     for row in stale:
-        row.status = ExecutionStatus.INTERRUPTED.value
-        row.error = ABANDONED
-        row.completed_at = now
+        row.finish(ExecutionStatus.INTERRUPTED, ABANDONED)
         session.add(row)
         script = session.get(Script, row.script_id)
         if script is not None and script.status == ScriptStatus.EXECUTING.value:
@@ -41,9 +39,7 @@ def settle_abandoned(ctx: Context, session: Session) -> int:
         select(Script).where(Script.status == ScriptStatus.DEBUGGING.value, col(Script.updated_at) < now - timedelta(seconds=repair_bound))
     ).all()
     for script in abandoned:
-        script.status = ScriptStatus.FAILED.value
-        script.error = ABANDONED
-        script.updated_at = now
+        script.set_status(ScriptStatus.FAILED, ABANDONED)
         session.add(script)
     if stale or abandoned:
         session.commit()
@@ -91,7 +87,10 @@ def fail_queued(ctx: Context, execution_id: str, error: str) -> None:
         _fail_if_queued(session, [row] if row is not None else [], error)
 
 
-def fail_all_queued(ctx: Context, error: str) -> int:
+SERVER_STOPPED = "the server stopped before this render started"
+
+
+def fail_all_queued(ctx: Context, error: str = SERVER_STOPPED) -> int:
     """Fail every queued execution: a server's queue lives in its process, so when `serve` starts
     or stops, queued rows belong to no one (one `serve` per database). Returns how many."""
     with ctx.session() as session:
@@ -102,9 +101,7 @@ def fail_all_queued(ctx: Context, error: str) -> int:
 def _fail_if_queued(session: Session, rows: list[Execution], error: str) -> int:
     queued = [row for row in rows if row.status == ExecutionStatus.QUEUED.value]
     for row in queued:
-        row.status = ExecutionStatus.FAILED.value
-        row.error = error
-        row.completed_at = utcnow()
+        row.finish(ExecutionStatus.FAILED, error)
         session.add(row)
     if queued:
         session.commit()

@@ -130,6 +130,13 @@ class Script(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
+    def set_status(self, status: ScriptStatus, error: str | None = None) -> None:
+        """A new status (and error, when given), stamped now."""
+        self.status = status.value
+        if error is not None:
+            self.error = error
+        self.updated_at = utcnow()
+
 
 class Execution(SQLModel, table=True):
     """One render attempt of a script."""
@@ -161,3 +168,9 @@ class Execution(SQLModel, table=True):
     # started_at + the time limit + ABANDON_GRACE: a render still "running" after it was abandoned
     # by a process that died (SIGKILL, power loss); see services.executions.settle_abandoned
     deadline: datetime | None = None
+
+    def finish(self, status: ExecutionStatus, error: str | None = None) -> None:
+        """The attempt ended: its status and error, stamped now."""
+        self.status = status.value
+        self.error = error
+        self.completed_at = utcnow()
