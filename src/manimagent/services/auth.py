@@ -425,14 +425,15 @@ def authenticate(ctx: Context, *, access: str) -> UserPublic:
     claims = decode_token(ctx.settings, access, "access")
     with ctx.session() as session:
         user = session.get(User, int(claims["sub"]))
-        if user is None or not user.is_active or not user.email_verified or _family_revoked(session, claims["fam"]):
+        if user is None or not user.is_active or not user.email_verified or not _family_holds(session, claims["fam"], user.id):
             raise Unauthorized(BAD_ACCESS)
         return UserPublic.model_validate(user)
 
 
-def _family_revoked(session: Session, family: str) -> bool:
-    query = select(RefreshToken.id).where(RefreshToken.family == family, col(RefreshToken.revoked_at).is_not(None)).limit(1)
-    return session.exec(query).first() is not None
+def _family_holds(session: Session, family: str, user_id: int | None) -> bool:
+    """The login (token family) exists, was issued to `user_id` alone, and is not revoked."""
+    rows = session.exec(select(RefreshToken.user_id, RefreshToken.revoked_at).where(RefreshToken.family == family)).all()
+    return bool(rows) and all(owner == user_id and revoked is None for owner, revoked in rows)
 
 
 # ---- profile and admin ----------------------------------------------------------------------

@@ -63,6 +63,7 @@ class ExecutionPublic(PublicModel):
     started_at: datetime | None = None
     completed_at: datetime | None = None
     duration: float | None = None
+    sandbox: str | None = None
 
 
 class ExecutionDetail(ExecutionPublic):

@@ -145,4 +145,10 @@ CREATE INDEX ix_execution_script_id ON execution (script_id);
 ALTER TABLE execution ADD COLUMN deadline DATETIME;
 """,
     ),
+    (
+        "0003_execution_sandbox",
+        """
+ALTER TABLE execution ADD COLUMN sandbox VARCHAR;
+""",
+    ),
 ]
