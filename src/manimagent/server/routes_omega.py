@@ -13,7 +13,6 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, Field
 
-from manimagent.errors import BadInput
 from manimagent.server import renders
 from manimagent.server.bodies import GenerateIn, OmegaGenerateIn
 from manimagent.server.deps import AdminContext, AnonymousContext, ClientAddress, ContextDep, LimiterDep
@@ -84,17 +83,25 @@ def _read_all(ctx: Context, base_url: str) -> list[OmegaScript]:
 
 
 def preferred_provider(ctx: Context, name: str | None) -> str | None:
-    """`name` when it is a provider this server can call (known, with a key or needing none);
-    None otherwise, which means the normal selection (omega-client always sends "gemini")."""
+    """The provider to ask for a preference `name` (omega-client always sends "gemini"): the active
+    configured provider of that name, else the first of that type, that has a key (or needs none);
+    else that type alone when its vendor key is set; else None, which means the normal selection."""
+    from manimagent.providers import PROVIDER_TYPES
     from manimagent.services import llm
+    from manimagent.services.providers import list_providers
 
-    if not name or not name.strip():
+    wanted = (name or "").strip()
+    if not wanted:
         return None
-    try:
-        config = llm.candidates(ctx, name.strip())[0].config
-    except BadInput:
-        return None
-    return name.strip() if llm.key_source(config) != "none" else None
+    rows = list_providers(ctx)
+    active = [row for row in rows if row.is_active]
+    matching = [row for row in active if row.name == wanted] + [row for row in active if row.provider_type == wanted]
+    usable = next((row.name for row in matching if row.key_source != "none"), None)
+    if usable is not None:
+        return usable
+    if wanted in PROVIDER_TYPES and not any(row.name == wanted for row in rows):
+        return wanted if llm.key_source(llm.candidates(ctx, wanted)[0].config) != "none" else None
+    return None
 
 
 @router.post("/api/generate-manim/", response_model=OmegaScript)
