@@ -20,6 +20,7 @@ RENDER_TIMEOUT_ENV = "MANIMAGENT_RENDER_TIMEOUT"
 DEBUG_ENV = "MANIMAGENT_DEBUG"
 SERVER_ENV = "MANIMAGENT_SERVER"
 RENDER_SANDBOX_ENV = "MANIMAGENT_RENDER_SANDBOX"
+CORS_ORIGINS_ENV = "MANIMAGENT_CORS_ORIGINS"
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("llm_retries", "llm.max_retries", 2, int, help="SDK retries per LLM request"),
     Setting("docker_image", "docker.image", None, help="image of new containers; unset: manimcommunity/manim at the local manim version"),
     Setting("server_url", "client.server", None, env=SERVER_ENV, help="use a manimagent serve instance instead of the local store"),
-    Setting("cors_origins", "server.cors_origins", "", help="comma-separated origins allowed by CORS; empty: CORS off"),
+    Setting(
+        "cors_origins", "server.cors_origins", (), tuple, env=CORS_ORIGINS_ENV,
+        help="origins allowed by CORS: a TOML array or a comma-separated string; empty: CORS off",
+    ),
+    Setting("access_token_minutes", "server.access_token_minutes", 15, int, help="minutes an access token of serve stays valid"),
+    Setting(
+        "refresh_reuse_grace_seconds", "server.refresh_reuse_grace_seconds", 0, int,
+        help="seconds a just-rotated refresh token may be sent again for the same new pair; 0: never",
+    ),
     Setting("max_body_bytes", "server.max_body_bytes", 1_000_000, int, help="largest request body serve accepts"),
     Setting("workers", "server.workers", 2, int, help="render workers of serve"),
     Setting("allow_unsandboxed_renders", "server.allow_unsandboxed_renders", False, bool, help="let serve render locally without a working sandbox"),
@@ -100,7 +109,20 @@ TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
 
 
+def _string_list(setting: Setting, raw: Any, origin: str) -> tuple[str, ...]:
+    """A TOML array of strings, or one comma-separated string, as a tuple of its non-empty items."""
+    items = raw.split(",") if isinstance(raw, str) else raw
+    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+        raise ConfigError(
+            f"{setting.name} from {origin} must be a list of strings or a comma-separated string, got {raw!r}",
+            hint='For example ["http://localhost:3000", "https://app.example.com"]',
+        )
+    return tuple(item.strip() for item in items if item.strip())
+
+
 def _convert(setting: Setting, raw: Any, origin: str) -> Any:
+    if setting.kind is tuple and raw is not None:
+        return _string_list(setting, raw, origin)
     if raw is None or setting.kind is str:
         return raw if raw is None else str(raw)
     if setting.kind is bool:

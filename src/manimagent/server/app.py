@@ -16,6 +16,7 @@ from manimagent.server import (
     routes_containers,
     routes_executions,
     routes_media,
+    routes_omega,
     routes_providers,
     routes_scripts,
 )
@@ -24,13 +25,13 @@ from manimagent.server.handlers import install_handlers
 from manimagent.server.jobs import Jobs
 from manimagent.server.openapi import install_openapi
 from manimagent.render.sandbox import REQUIRE_SANDBOX
-from manimagent.services.auth import RateLimiter, secret_key
+from manimagent.services.auth import RateLimiter, check_token_settings, secret_key
 from manimagent.services.context import Context
 from manimagent.services.executions import fail_all_queued
 from manimagent.settings import Settings, load_settings
 
 log = logging.getLogger("manimagent.server")
-ROUTERS = (routes_auth, routes_scripts, routes_executions, routes_providers, routes_containers, routes_media)
+ROUTERS = (routes_auth, routes_scripts, routes_executions, routes_providers, routes_containers, routes_media, routes_omega)
 DESCRIPTION = (
     "Turn a sentence into a rendered Manim video. Sign in with POST /api/auth/login/ and send the "
     "access token as `Authorization: Bearer <token>`. Errors are `{\"error\": ...}`."
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings.paths.ensure()
     settings.values[REQUIRE_SANDBOX] = not settings.allow_unsandboxed_renders
     secret_key(settings)  # generate and keep it now, not on the first request
+    check_token_settings(settings)
     app = FastAPI(title="manimagent", version=__version__, description=DESCRIPTION, lifespan=_lifespan)
     app.state.settings = settings
     app.state.limiter = RateLimiter()
@@ -57,7 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def _add_middleware(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    origins = [origin.strip() for origin in (settings.cors_origins or "").split(",") if origin.strip()]
+    origins = cors_origins(settings)
     if origins:  # added last: outermost, so even a 413 carries the CORS headers
         app.add_middleware(
             CORSMiddleware,
@@ -65,6 +67,13 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
             allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
             allow_headers=["Authorization", "Content-Type"],
         )
+
+
+def cors_origins(settings: Settings) -> list[str]:
+    """`server.cors_origins` as a list (settings give a tuple; a Settings built by hand may hold a string)."""
+    value = settings.cors_origins or ()
+    items = value.split(",") if isinstance(value, str) else value
+    return [origin.strip().rstrip("/") for origin in items if origin.strip()]
 
 
 @asynccontextmanager
