@@ -39,9 +39,23 @@ if [ "$image" = manimagent-base:bookworm ]; then
   scripts/docker-base-image.sh "$image" >&2
 fi
 
+# When this host is itself a container without every capability, --privileged cannot be granted:
+# then all capabilities but the ones it lacks, unconfined, with the cgroups writable.
+UNPRIVILEGED_ENGINE=(--cap-add ALL --cap-drop SYS_RESOURCE --security-opt seccomp=unconfined
+  --security-opt apparmor=unconfined -v /sys/fs/cgroup:/sys/fs/cgroup:rw)
+
+start_container() {
+  docker run -d --name "$name" "$@" -v /var/lib/docker -e CI=true \
+    ${DEBIAN_MIRROR:+-e DEBIAN_MIRROR="$DEBIAN_MIRROR"} "$image" sleep infinity >/dev/null
+}
+
 say "starting $name from $image (PID 1: sleep infinity)"
-docker run -d --name "$name" --privileged -v /var/lib/docker -e CI=true \
-  ${DEBIAN_MIRROR:+-e DEBIAN_MIRROR="$DEBIAN_MIRROR"} "$image" sleep infinity >/dev/null
+if ! start_container --privileged 2>/tmp/manimagent-ci-run.err; then
+  grep -q 'apply caps' /tmp/manimagent-ci-run.err || { cat /tmp/manimagent-ci-run.err >&2; exit 1; }
+  say "--privileged is not allowed here (this host is a container itself); starting with all capabilities it has"
+  docker rm -f -v "$name" >/dev/null 2>&1 || true
+  start_container "${UNPRIVILEGED_ENGINE[@]}"
+fi
 [ "$(docker exec "$name" cat /proc/1/comm)" = sleep ] || { say "error: PID 1 is not sleep"; exit 1; }
 
 if [ -s "$host_ca" ]; then

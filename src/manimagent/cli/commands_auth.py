@@ -25,6 +25,10 @@ def _backend(server: str | None):
 def _password(from_stdin: bool, *, confirm: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        from manimagent.errors import BadInput
+
+        raise BadInput("no terminal to ask for the password on", hint="Pipe it in: `... | manimagent auth ... --password-stdin`")
     return typer.prompt("Password", hide_input=True, confirmation_prompt=confirm, err=True)
 
 
@@ -59,9 +63,14 @@ def resend_verification(email: EmailOption, server: ServerOption = None, json_: 
 
 @app.command("login")
 def login(email: EmailOption, password_stdin: PasswordStdinOption = False, server: ServerOption = None, json_: JsonOption = False) -> None:
-    """Log in; the token pair is kept in the keyring (service manimagent-server) and refreshed as needed."""
+    """Log in; the token pair is kept in the keyring (service manimagent-server), or without one in a 0600 file, and refreshed as needed."""
+    from manimagent.keys import secret_storage
+
     svc, ctx = _backend(server)
+    storage = secret_storage()  # nowhere to keep the login: fail before asking for the password
     pair = svc.login(ctx, email=email, password=_password(password_stdin, confirm=False))
+    if storage.notice:
+        output.notice(storage.notice)
     if json_:
         return output.json(pair)
     where = getattr(ctx, "server", None)

@@ -195,7 +195,9 @@ def _lookup_email(email: str) -> str:
 # ---- registration and verification --------------------------------------------------------
 
 
-def register(ctx: Context, *, email: str, password: str, client: str = "local", limiter: RateLimiter | None = None) -> MessageResult:
+def register(
+    ctx: Context, *, email: str, password: str, client: str = "local", limiter: RateLimiter | None = None, server_url: str | None = None
+) -> MessageResult:
     """Create an unverified account and mail its verification token.
 
     The answer is the same whether or not the address already has an account, so registration
@@ -209,9 +211,9 @@ def register(ctx: Context, *, email: str, password: str, client: str = "local", 
         user = _user_by_email(session, normalized)
         if user is None:
             user = _create_user(session, normalized, password)
-            _send_verification(session, ctx.settings, user)
+            _send_verification(session, ctx.settings, user, server_url)
         elif not user.email_verified:
-            _send_verification(session, ctx.settings, user)
+            _send_verification(session, ctx.settings, user, server_url)
         else:
             _send_already_registered(ctx.settings, user)
     return MessageResult(message=REGISTERED)
@@ -241,7 +243,8 @@ def new_email_token() -> str:
     return token
 
 
-def _send_verification(session: Session, settings: Settings, user: User) -> None:
+def _send_verification(session: Session, settings: Settings, user: User, server_url: str | None = None) -> None:
+    """The token mail; `server_url` (set when the server sends it) goes into the command to run."""
     token = new_email_token()
     row = EmailToken(user_id=user.id, token_hash=_token_digest(token), purpose=VERIFY_PURPOSE, expires_at=utcnow() + EMAIL_TOKEN_TTL)
     session.add(row)
@@ -251,7 +254,7 @@ def _send_verification(session: Session, settings: Settings, user: User) -> None
         "Confirm your email address with this token (valid for 24 hours, usable once):\n\n"
         f"Verification token: {token}\n\n"
         "Send it to POST /api/auth/verify-email/ as {\"token\": \"...\"}, or run\n"
-        f"  manimagent auth verify-email {token}\n\n"
+        f"  manimagent auth verify-email {token}" + (f" --server {server_url.rstrip('/')}" if server_url else "") + "\n\n"
         "If you did not register, ignore this mail.\n"
     )
     mail.send_mail(settings, to=user.email, subject="Verify your manimagent account", body=body)
@@ -266,14 +269,16 @@ def _send_already_registered(settings: Settings, user: User) -> None:
     mail.send_mail(settings, to=user.email, subject="Your manimagent account", body=body)
 
 
-def resend_verification(ctx: Context, *, email: str, client: str = "local", limiter: RateLimiter | None = None) -> MessageResult:
+def resend_verification(
+    ctx: Context, *, email: str, client: str = "local", limiter: RateLimiter | None = None, server_url: str | None = None
+) -> MessageResult:
     """A new verification token for an unverified account; the same answer for every address."""
     if limiter:
         limiter.hit(("register-address", client, REGISTER_PER_ADDRESS), ("register-email", _lookup_email(email), REGISTER_PER_EMAIL))
     with ctx.session() as session:
         user = _user_by_email(session, email)
         if user is not None and not user.email_verified and user.is_active:
-            _send_verification(session, ctx.settings, user)
+            _send_verification(session, ctx.settings, user, server_url)
     return MessageResult(message=RESENT)
 
 
