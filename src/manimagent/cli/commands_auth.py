@@ -26,10 +26,21 @@ def _password(from_stdin: bool, *, confirm: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
     if not sys.stdin.isatty():
-        from manimagent.errors import BadInput
-
-        raise BadInput("no terminal to ask for the password on", hint="Pipe it in: `... | manimagent auth ... --password-stdin`")
+        return _piped_password(confirm=confirm)
     return typer.prompt("Password", hide_input=True, confirmation_prompt=confirm, err=True)
+
+
+def _piped_password(*, confirm: bool) -> str:
+    """No terminal: the password (and its confirmation) as lines of stdin, end of input an error."""
+    from manimagent.errors import BadInput
+
+    lines = [sys.stdin.readline() for _ in range(2 if confirm else 1)]
+    if not lines[0]:
+        raise BadInput("no password: there is no terminal to ask on and stdin is empty", hint="Pipe it in: `... | manimagent auth ... --password-stdin`")
+    first, *again = (line.rstrip("\r\n") for line in lines)
+    if again and again[0] != first:
+        raise BadInput("the two passwords on stdin differ", hint="Pipe it once with --password-stdin")
+    return first
 
 
 def _message(result, json_: bool) -> None:
