@@ -51,7 +51,7 @@ class LocalRender:
     def __init__(self, python: str, request: RenderRequest, staging: Path, on_progress: ProgressSink | None):
         self.request = request
         self.staging = staging
-        tracker = ProgressTracker(request.scenes, on_progress)
+        tracker = ProgressTracker(request.scenes, on_progress, code=request.code)
         waiting = prestart.take(python)
         self.job = waiting.job if waiting else Path(tempfile.mkdtemp(prefix="manimagent-job-"))
         try:

@@ -44,6 +44,7 @@ class ScriptPublic(ScriptSummary):
 class ExecutionPublic(PublicModel):
     id: str
     script: str
+    prompt: str | None = None  # the script's prompt, in lists (to recognise a render again)
     attempt_number: int
     status: str
     is_successful: bool
