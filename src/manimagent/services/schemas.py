@@ -197,6 +197,8 @@ class SettingPublic(PublicModel):
     value: Any = None
     source: str
     help: str = ""
+    key: str | None = None  # its dotted key in config.toml
+    env: str | None = None  # the environment variable that overrides it
 
 
 class DoctorCheck(PublicModel):
