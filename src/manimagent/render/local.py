@@ -64,7 +64,7 @@ class LocalRender:
         self.request = request
         self.staging = staging
         self.on_progress = on_progress
-        tracker = ProgressTracker(request.scenes, on_progress)
+        tracker = ProgressTracker(request.scenes, on_progress, code=request.code)
         waiting = prestart.take(python, policy)
         sweep_abandoned()
         self.folder = waiting.folder if waiting else JobFolder()

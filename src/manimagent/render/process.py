@@ -254,3 +254,25 @@ def folder_usage(folder: Path) -> tuple[int, int]:
         except OSError:
             continue
     return used, entries
+
+
+def process_gone(pid: int) -> bool:
+    """Whether `pid` has exited: no such process, or a zombie (state Z) that nobody reaped yet.
+
+    `os.kill(pid, 0)` succeeds on a zombie, and in a container whose PID 1 does not reap (`sleep
+    infinity`) a dead render stays one; /proc says which it is.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+    except (OSError, IndexError):
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False

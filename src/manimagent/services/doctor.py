@@ -12,6 +12,10 @@ from manimagent.services.schemas import DoctorCheck, DoctorReport
 from manimagent.settings import Settings, load_settings
 
 APT_RENDER = "apt-get install libcairo2-dev libpango1.0-dev pkg-config (macOS: brew install cairo pango pkg-config), then reinstall manimagent"
+KEYRING_FIX = (
+    "For encrypted storage run a Secret Service keyring (e.g. gnome-keyring) or KWallet, "
+    "or keep API keys in env vars (OPENAI_API_KEY, GEMINI_API_KEY, ANTHROPIC_API_KEY, or --api-key-env)"
+)
 APT_LATEX = "apt-get install texlive-latex-base texlive-latex-extra texlive-latex-recommended texlive-fonts-recommended dvisvgm (macOS: brew install --cask basictex)"
 
 
@@ -48,17 +52,22 @@ def _home_check(settings: Settings) -> DoctorCheck:
 
 
 def _keyring_check() -> DoctorCheck:
-    from manimagent.keys import keyring_backend_name
+    """Where secrets go: a real keyring is ok; a plaintext keyring or the 0600 file is a warning."""
+    from manimagent.keys import SecretStorage, backend_name, is_plaintext, secret_storage
+    from manimagent.errors import ConfigError
 
-    backend = keyring_backend_name()
-    usable = "fail.Keyring" not in backend and not backend.startswith("unavailable")
-    return DoctorCheck(
-        name="keyring",
-        ok=usable,
-        required=False,
-        detail=backend,
-        fix=None if usable else "No keyring: keep API keys in env vars (OPENAI_API_KEY, GEMINI_API_KEY, ANTHROPIC_API_KEY) or name one with --api-key-env",
-    )
+    try:
+        storage: SecretStorage = secret_storage()
+    except ConfigError as exc:
+        return DoctorCheck(name="keyring", ok=False, required=False, detail=f"no keyring, and {exc.message}", fix=KEYRING_FIX)
+    if storage.kind == "file":
+        return DoctorCheck(name="keyring", ok=False, required=False, detail=f"no keyring: secrets are kept in {storage.detail} (mode 0600)", fix=KEYRING_FIX)
+    import keyring
+
+    backend = keyring.get_keyring()
+    if is_plaintext(backend):
+        return DoctorCheck(name="keyring", ok=False, required=False, detail=f"{backend_name(backend)} keeps secrets unencrypted on disk", fix=KEYRING_FIX)
+    return DoctorCheck(name="keyring", ok=True, required=False, detail=storage.detail)
 
 
 def _sandbox_check(settings: Settings) -> DoctorCheck:
