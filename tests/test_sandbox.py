@@ -57,7 +57,7 @@ def test_bwrap_arguments_unshare_everything_and_bind_read_only(tmp_path):
     for flag in ("--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--die-with-parent", "--new-session"):
         assert flag in args
     writable = [args[i + 1] for i, arg in enumerate(args) if arg == "--bind"]
-    assert writable == [str(tmp_path), str(tmp_path / "tmp")]  # the job folder and its tmp/, nothing else
+    assert writable == [str(tmp_path / "tmp"), str(tmp_path)]  # the job folder and its tmp/, nothing else
     assert args[-2:] == ["--remount-ro", "/"]
     read_only = [args[i + 1] for i, arg in enumerate(args) if arg == "--ro-bind"]
     assert str(Path.home()) not in read_only and "/etc" not in read_only and "/home" not in read_only
@@ -400,30 +400,39 @@ def _read(path: Path) -> bytes:
 # ---------------------------------------------------------------- as an unprivileged user
 
 
-def _unprivileged_python() -> list[str] | None:
-    """A command that runs this interpreter with manimagent importable as uid 65534, if any can."""
+def _unprivileged_python(tmp_path: Path) -> list[str] | None:
+    """An interpreter uid 65534 can run, with manim and manimagent importable: a venv of the
+    system's Python whose .pth names this venv's packages (root's own interpreter may live where
+    nobody else can read, e.g. under /root), or None when there is no such setup."""
     if os.geteuid() != 0 or not shutil.which("setpriv"):
         return None
-    drop = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
-    site = [p for p in sys.path if p.endswith("site-packages")]
+    system = Path(f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}")
+    if not system.exists():
+        return None
+    venv = tmp_path / "nobody-venv"
+    if subprocess.run([str(system), "-m", "venv", "--without-pip", str(venv)], capture_output=True).returncode != 0:
+        return None
+    site = [p for p in sys.path if p.endswith("site-packages") and Path(p).is_dir()]
     src = str(Path(sandbox.__file__).resolve().parents[2])
-    for python in (sys.executable, f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}"):
-        env = {"PYTHONPATH": os.pathsep.join([src, *site]), "PATH": os.environ["PATH"]}
-        probe = subprocess.run([*drop, python, "-c", "import manimagent, manim"], env=env, capture_output=True)
-        if probe.returncode == 0:
-            return [*drop, "env", f"PYTHONPATH={env['PYTHONPATH']}", python]
-    return None
+    purelib = next(venv.glob("lib/python*/site-packages"))
+    (purelib / "manimagent-test.pth").write_text("\n".join([*site, src]) + "\n")
+    command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", str(venv / "bin" / "python")]
+    probe = subprocess.run([*command, "-c", "import manimagent, manim"], env={"PATH": os.environ["PATH"], "HOME": "/nonexistent"}, capture_output=True)
+    return command if probe.returncode == 0 else None
 
 
 @needs_bwrap
 @pytest.mark.slow
-def test_the_sandbox_holds_for_an_unprivileged_user(tmp_path):
-    command = _unprivileged_python()
+def test_the_sandbox_holds_for_an_unprivileged_user(tmp_path_factory):
+    import tempfile
+
+    tmp_path = Path(tempfile.mkdtemp(prefix="manimagent-nobody-"))  # pytest's own tmp is root's alone
+    os.chmod(tmp_path, 0o755)
+    command = _unprivileged_python(tmp_path)
     if command is None:
-        pytest.skip("no interpreter here that uid 65534 can run (needs root, setpriv and a readable install)")
+        pytest.skip("no interpreter here that uid 65534 can run (needs root, setpriv, python3-venv and a readable checkout)")
     home = tmp_path / "nobody-home"
     home.mkdir()
-    os.chown(tmp_path, 65534, 65534)
     os.chown(home, 65534, 65534)
     canaries = Canaries(tmp_path, home)
     folder = tmp_path / "scenes"
@@ -449,3 +458,4 @@ def test_the_sandbox_holds_for_an_unprivileged_user(tmp_path):
         assert "not sandboxed" not in ok.stderr
     finally:
         canaries.close()
+        shutil.rmtree(tmp_path, ignore_errors=True)

@@ -203,7 +203,8 @@ def bwrap_arguments(bwrap: str, job: Path, python: str, *, as_root: bool) -> lis
     else:
         args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]  # only to become nobody
     args += ["--die-with-parent", "--new-session", "--hostname", "manimagent-render"]
-    args += ["--ro-bind", "/usr", "/usr"]
+    # /tmp first: a bind below it (an interpreter under /tmp) must land on top of it, not under it
+    args += ["--bind", str(job / "tmp"), "/tmp", "--ro-bind", "/usr", "/usr"]
     for top in MERGED_USR:
         if os.path.islink(top):
             args += ["--symlink", os.readlink(top), top]
@@ -217,7 +218,7 @@ def bwrap_arguments(bwrap: str, job: Path, python: str, *, as_root: bool) -> lis
                 args += ["--perms", "0755", "--dir", str(parent)]
         args += ["--ro-bind", str(path), str(path)]
     args += ["--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev"]
-    args += ["--bind", str(job), JOB_INSIDE, "--bind", str(job / "tmp"), "/tmp", "--chdir", JOB_INSIDE]
+    args += ["--bind", str(job), JOB_INSIDE, "--chdir", JOB_INSIDE]
     args += ["--remount-ro", "/"]
     return args
 
