@@ -265,7 +265,7 @@ def test_memory_and_output_caps_stop_a_render(tmp_path, isolated_home):
             _, result = _render_hostile(canaries, name, folder)
             assert_one_line_error(result, 1)
             assert expected in result.json()["error"], (name, result.json()["error"])
-            assert "wrote" not in result.json()["error"] and "allocated" not in result.json()["error"]
+            assert not result.json()["error"].startswith("RuntimeError"), result.json()["error"]  # the scene never finished
         canaries.assert_untouched()
         assert list(canaries.host_tmp.glob(f"{PREFIX}*")) == []
     finally:
@@ -363,8 +363,8 @@ def test_a_sigkilled_render_leaves_no_process_and_no_job_folder_after_the_next_c
     scene.write_text(
         "from manim import *\nfrom manim.utils.module_ops import importlib as L\n"
         "class Forever(Scene):\n    def construct(self):\n"
-        f"        L.import_module('subprocess').Popen(['sleep', '600', '{marker}'], start_new_session=True)\n"
-        "        self.add(Circle())\n        open('media/partial.bin', 'wb').write(b'x' * 1000)\n"
+        f"        L.import_module('subprocess').Popen(['sh', '-c', 'sleep 600; :', '{marker}'], start_new_session=True)\n"
+        "        self.add(Circle())\n        open('partial.bin', 'wb').write(b'x' * 1000)\n"
         "        while True:\n            pass\n"
     )
     env = {**os.environ, "TMPDIR": str(host_tmp)}

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
+from manimagent.errors import ManimagentError
 from manimagent.render import child, sandbox
 from manimagent.render.jobdir import JobFolder
 from manimagent.render.process import Contained, kill_group, render_environment, spawn_contained
@@ -56,7 +57,7 @@ def prestart(python: str = sys.executable) -> None:
     folder = JobFolder()
     try:
         contained = spawn_contained(child.command(python), job=folder.path, python=python, policy=policy, env=render_environment(folder.path), stdin_pipe=True)
-    except OSError:
+    except (OSError, ManimagentError):  # e.g. render.sandbox = bwrap without bubblewrap: the render says so
         folder.remove()
         return
     _waiting = Prestarted(contained, folder, python, policy)
