@@ -145,4 +145,22 @@ CREATE INDEX ix_execution_script_id ON execution (script_id);
 ALTER TABLE execution ADD COLUMN deadline DATETIME;
 """,
     ),
+    (
+        "0005_fix_memory",
+        """
+CREATE TABLE fixmemory (
+    id INTEGER NOT NULL,
+    owner_id INTEGER,
+    signature VARCHAR NOT NULL,
+    error VARCHAR NOT NULL,
+    diff VARCHAR NOT NULL,
+    uses INTEGER NOT NULL,
+    created_at DATETIME NOT NULL,
+    PRIMARY KEY (id),
+    FOREIGN KEY(owner_id) REFERENCES user (id)
+);
+CREATE INDEX ix_fixmemory_owner_id ON fixmemory (owner_id);
+CREATE INDEX ix_fixmemory_signature ON fixmemory (signature);
+""",
+    ),
 ]
