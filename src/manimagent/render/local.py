@@ -94,7 +94,9 @@ def _collect(
 
 def stage_outputs(found: list[Path], request: RenderRequest, staging: Path) -> list[Path]:
     """Move each scene's finished file into `staging` as `<Scene>.<ext>` (its own extension:
-    a still scene's PNG stays a PNG)."""
+    a still scene's PNG stays a PNG). A dry run (preflight) has none."""
+    if request.dry_run:
+        return []
     staging.mkdir(parents=True, exist_ok=True)
     staged = []
     for scene, path in zip(request.scenes, found, strict=True):
