@@ -31,6 +31,7 @@ from manimagent.store.models import ABANDON_GRACE, Execution, ExecutionStatus, S
 BEFORE_RENDER = "before-render"  # a fix's `stage`: applied while the code was prepared
 AFTER_FAILURE = "after-failure"  # applied because of the previous attempt's failure
 
+
 def run_attempts(
     ctx: Context,
     script: str | NewScript,
@@ -66,8 +67,7 @@ def run_attempts(
         )
         result = _wait(ctx, execution, attempt, started)
         if result.ok:
-            if loop.repaired_by_llm is not None and repairer is not None:
-                repairer.succeeded(script_id, loop.repaired_by_llm[0], loop.repaired_by_llm[1], code)
+            _remember_repair(repairer, script_id, loop, code)
             return _succeed(ctx, script_id, execution, attempt.prepared, result, options, loop)
         failure = result.failure or RenderFailure("RenderError", "the render failed")
         failure.line = line_in_script(failure.line, attempt.prepared.code)
@@ -99,6 +99,13 @@ class _Loop:
         for fix, stage in [*((fix, AFTER_FAILURE) for fix in self.pending), *((fix, BEFORE_RENDER) for fix in fixes)]:
             self.fixes.append({**fix.to_dict(), "attempt": number, "stage": stage})
         self.pending = []
+
+
+def _remember_repair(repairer: Repairer | None, script_id: str, loop: _Loop, rendered: str) -> None:
+    """The code an LLM repair wrote rendered: the repairer keeps the fix (fix memory)."""
+    if loop.repaired_by_llm is not None and repairer is not None:
+        failure, before = loop.repaired_by_llm
+        repairer.succeeded(script_id, failure, before, rendered)
 
 
 def _get(session, model: type[Script] | type[Execution], row_id: str):
