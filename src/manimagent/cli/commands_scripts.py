@@ -10,6 +10,7 @@ from manimagent.cli.options import (
     ContainerOption,
     EngineOption,
     FormatOption,
+    StillSecondsOption,
     JsonOption,
     MaxAttemptsOption,
     OutputPathOption,
@@ -127,6 +128,7 @@ def execute(
     container: ContainerOption = None,
     quality: QualityOption = None,
     format: FormatOption = None,
+    still_seconds: StillSecondsOption = None,
     max_attempts: MaxAttemptsOption = None,
     output_path: OutputPathOption = None,
     server: ServerOption = None,
@@ -135,7 +137,7 @@ def execute(
     """Render a stored script, repairing failures up to --max-attempts (default 3). With --server, -o downloads the video."""
     from manimagent.cli.progress import drawing_events
 
-    choices = render_choices(engine=engine, container=container, quality=quality, format=format, max_attempts=max_attempts)
+    choices = render_choices(engine=engine, container=container, quality=quality, format=format, max_attempts=max_attempts, still_seconds=still_seconds)
     with drawing_events(json_=json_) as events:
         svc, ctx = service_for("render", server, events)
         result = svc.execute_script(ctx, ref=script_ref(ref, server), scenes=scene, output=output_path, **choices)

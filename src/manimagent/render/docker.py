@@ -325,23 +325,23 @@ class _ChunkReader(io.RawIOBase):
         return size
 
 
-def _wanted(member: tarfile.TarInfo, suffix: str) -> bool:
+def _wanted(member: tarfile.TarInfo, suffixes: tuple[str, ...]) -> bool:
     parts = PurePosixPath(member.name).parts
     return (
         member.isfile()
-        and member.name.endswith(f".{suffix}")
+        and member.name.endswith(tuple(f".{suffix}" for suffix in suffixes))
         and "partial_movie_files" not in parts
         and not PurePosixPath(member.name).is_absolute()
         and ".." not in parts
     )
 
 
-def extract_outputs(chunks: Iterable[bytes], target: Path, suffix: str) -> None:
-    """Copy the finished files (regular files with `suffix`, no partial movies) out of a tar stream."""
+def extract_outputs(chunks: Iterable[bytes], target: Path, suffixes: tuple[str, ...]) -> None:
+    """Copy the finished files (regular files with one of `suffixes`, no partial movies) out of a tar stream."""
     budget = MAX_FETCH_BYTES
     with tarfile.open(fileobj=io.BufferedReader(_ChunkReader(chunks)), mode="r|") as tar:
         for member in tar:
-            if not _wanted(member, suffix) or member.size > budget:
+            if not _wanted(member, suffixes) or member.size > budget:
                 continue
             budget -= member.size
             destination = target.joinpath(*PurePosixPath(member.name).parts)
@@ -353,15 +353,18 @@ def extract_outputs(chunks: Iterable[bytes], target: Path, suffix: str) -> None:
 
 
 def fetch_outputs(container: Any, token: str, request: RenderRequest, staging: Path) -> list[Path] | None:
-    """Each scene's finished file moved into `staging`, or None if one is missing."""
+    """Each scene's finished file (a video, or a still scene's PNG) moved into `staging`, or None
+    if one is missing. A dry run (preflight) writes no media: nothing to fetch."""
     import docker
 
     from manimagent.render.local import stage_outputs
 
+    if request.dry_run:
+        return []
     with tempfile.TemporaryDirectory(prefix="manimagent-fetch-") as folder:
         try:
             chunks, _stat = container.get_archive(f"{worker.job_dir(token)}/media")
-            extract_outputs(chunks, Path(folder), request.format.value)
+            extract_outputs(chunks, Path(folder), request.format.suffixes)
         except docker.errors.NotFound:
             return None
         found = find_outputs(Path(folder) / "media", request)

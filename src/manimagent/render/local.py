@@ -129,11 +129,14 @@ def output_limit_failure() -> RenderFailure:
 
 
 def stage_outputs(found: list[Path], request: RenderRequest, staging: Path) -> list[Path]:
-    """Move each scene's finished file into `staging` as `<Scene>.<ext>`."""
+    """Move each scene's finished file into `staging` as `<Scene>.<ext>` (its own extension:
+    a still scene's PNG stays a PNG). A dry run (preflight) has none."""
+    if request.dry_run:
+        return []
     staging.mkdir(parents=True, exist_ok=True)
     staged = []
     for scene, path in zip(request.scenes, found, strict=True):
-        target = staging / f"{scene}.{request.format.value}"
+        target = staging / f"{scene}{path.suffix}"
         shutil.move(str(path), target)
         staged.append(target)
     return staged

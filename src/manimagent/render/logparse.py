@@ -13,6 +13,7 @@ _PROGRESS = re.compile(r"Animation\s+(?P<index>\d+)\s*:.*?(?P<percent>\d{1,3})%\
 _RENDERED = re.compile(r"\bRendered\s+(?P<scene>[A-Za-z_]\w*)\b")
 _BOX = "│╭╰─┃"
 MAX_MESSAGE = 600
+_LIBRARY_PARTS = ("site-packages/", "dist-packages/", "/lib/python", "/manim/")
 
 
 def parse_failure(log: str, script_name: str = SCRIPT_NAME) -> RenderFailure:
@@ -29,8 +30,21 @@ def parse_failure(log: str, script_name: str = SCRIPT_NAME) -> RenderFailure:
 
 
 def script_line(log: str, script_name: str = SCRIPT_NAME) -> int | None:
-    found = re.findall(rf"{re.escape(script_name)}(?:\"?, line |:)(\d+)", log)
+    """The line of the deepest traceback frame in the script itself (not manim's own `scene/scene.py`)."""
+    pattern = rf"(?P<path>[^\s\"'│]*?)\b{re.escape(script_name)}(?:\"?, line |:)(?P<line>\d+)"
+    found = [match["line"] for match in re.finditer(pattern, log) if not _is_library_path(match["path"])]
     return int(found[-1]) if found else None
+
+
+def _is_library_path(path: str) -> bool:
+    """A frame of an installed package (manim's `manim/scene/scene.py`), not the job's script."""
+    normalised = path.replace("\\", "/")
+    return any(part in normalised for part in _LIBRARY_PARTS) or normalised.endswith("scene/")
+
+
+def line_in_script(line: int | None, code: str) -> int | None:
+    """`line` when it is a line of `code`, else None (a log can name a line of another file)."""
+    return line if line is not None and 0 < line <= len(code.splitlines()) else None
 
 
 def parse_progress(line: str) -> tuple[int, float] | None:

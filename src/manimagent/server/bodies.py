@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from manimagent.prompts import MAX_PROMPT_CHARS
 from manimagent.render.base import OutputFormat, Quality
 
+STILL_HELP = "Seconds a still scene (no animation) lasts as a video when a video format is given explicitly (default 1)"
 WAIT_HELP = "false: answer 202 at once and render in the background; poll GET /api/agents/executions/{id}/"
 
 
@@ -22,6 +23,7 @@ class RenderIn(BaseModel):
 class ExecuteIn(RenderIn):
     quality: Quality | None = None
     format: OutputFormat | None = None
+    still_seconds: float | None = Field(default=None, gt=0, le=60, description=STILL_HELP)
     scenes: list[str] | None = Field(default=None, max_length=50, description="Scenes to render (default: all, in file order)")
 
 
@@ -36,6 +38,7 @@ class GenerateIn(RenderIn):
     auto_execute: bool = Field(default=False, description="Render the script too (engine, quality, ... apply then)")
     quality: Quality | None = None
     format: OutputFormat | None = None
+    still_seconds: float | None = Field(default=None, gt=0, le=60, description=STILL_HELP)
 
 
 class RefineIn(RenderIn):
@@ -45,6 +48,7 @@ class RefineIn(RenderIn):
     auto_execute: bool = Field(default=False, description="Render the new script too")
     quality: Quality | None = None
     format: OutputFormat | None = None
+    still_seconds: float | None = Field(default=None, gt=0, le=60, description=STILL_HELP)
 
 
 class ImportIn(BaseModel):

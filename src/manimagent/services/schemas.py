@@ -86,6 +86,11 @@ class ExecuteResult(PublicModel):
     executions: list[str] = Field(default_factory=list)
     status: str
     error: str | None = None
+    # per scene: {"scene", "path", "kind": "video" | "image" | "still-video"}
+    scene_outputs: list[dict[str, Any]] = Field(default_factory=list)
+    # every deterministic fix tried: {"name", "description", "line", "attempt", "stage"}
+    fixes: list[dict[str, Any]] = Field(default_factory=list)
+    repair_stopped: str | None = None  # why no LLM repair was tried (no real LLM configured)
 
 
 class GenerateResult(PublicModel):
@@ -102,6 +107,9 @@ class GenerateResult(PublicModel):
     model: str | None = None
     status: str
     error: str | None = None
+    scene_outputs: list[dict[str, Any]] = Field(default_factory=list)
+    fixes: list[dict[str, Any]] = Field(default_factory=list)
+    repair_stopped: str | None = None
 
 
 class ScriptGenerateResult(PublicModel):
@@ -249,6 +257,9 @@ def generate_result(written: ScriptGenerateResult, execution: ExecuteResult | No
         output_url=execution.output_url if execution else None,
         outputs=execution.outputs if execution else [],
         attempts=execution.attempts if execution else 0,
+        scene_outputs=execution.scene_outputs if execution else [],
+        fixes=execution.fixes if execution else [],
+        repair_stopped=execution.repair_stopped if execution else None,
         provider=written.provider,
         model=written.model,
         status=written.status,

@@ -168,4 +168,22 @@ CREATE TABLE waitlistentry (
 CREATE UNIQUE INDEX ix_waitlistentry_email ON waitlistentry (email);
 """,
     ),
+    (
+        "0005_fix_memory",
+        """
+CREATE TABLE fixmemory (
+    id INTEGER NOT NULL,
+    owner_id INTEGER,
+    signature VARCHAR NOT NULL,
+    error VARCHAR NOT NULL,
+    diff VARCHAR NOT NULL,
+    uses INTEGER NOT NULL,
+    created_at DATETIME NOT NULL,
+    PRIMARY KEY (id),
+    FOREIGN KEY(owner_id) REFERENCES user (id)
+);
+CREATE INDEX ix_fixmemory_owner_id ON fixmemory (owner_id);
+CREATE INDEX ix_fixmemory_signature ON fixmemory (signature);
+""",
+    ),
 ]

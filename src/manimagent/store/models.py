@@ -189,3 +189,16 @@ class Execution(SQLModel, table=True):
         self.status = status.value
         self.error = error
         self.completed_at = utcnow()
+
+
+class FixMemory(SQLModel, table=True):
+    """An LLM repair that rendered: the normalised signature of the error it answered and the
+    diff that fixed it, offered to the next repair of an error with the same signature."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_id: int | None = Field(default=None, foreign_key="user.id", index=True)
+    signature: str = Field(index=True)  # exception type + message, names and numbers abstracted
+    error: str = ""  # the error as it was reported
+    diff: str = ""  # unified diff: the failing code -> the code that rendered
+    uses: int = 0  # how many later repair prompts carried it
+    created_at: datetime = Field(default_factory=utcnow)
