@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from sqlmodel import func, select
 from manimagent.errors import InvalidScript, ManimagentError, NotFound, ProviderError
 from manimagent.events import CheckFinding, Done, FixApplied, RenderFailed, RenderStarted, RepairStarted
 from manimagent.render.base import OutputFormat, RenderFailure, RenderResult
+from manimagent.render.layout import LAYOUT_ERROR, LayoutMode, layout_mode, layout_summary
 from manimagent.scriptcheck.fixes import fix_after_failure
 from manimagent.attempt import Attempt, NewScript, RenderOptions, Repairer, begin_attempt, has_latex
 from manimagent.scriptcheck.prepare import Prepared
@@ -177,10 +179,20 @@ def _wait(ctx: Context, execution: Execution, attempt: Attempt, started: RenderS
         _fail_execution(ctx, execution, RenderResult(ok=False), RenderFailure(type(exc).__name__, exc.message))
         _set_script(ctx, execution.script_id, ScriptStatus.FAILED, error=exc.message)
         raise
+    result = _judge_layout(ctx, result)
     if not result.ok:
         attempt.job.discard()
         return result
     return attempt.job.keep_as(ctx.settings.paths.staging / execution.id, result)
+
+
+def _judge_layout(ctx: Context, result: RenderResult) -> RenderResult:
+    """Show the layout check's findings; with `render.layout = repair` they fail the attempt."""
+    for finding in result.layout:
+        ctx.events(CheckFinding(severity="warning", code=f"layout_{finding.kind}", message=f"layout: {finding.describe()}"))
+    if not (result.ok and result.layout and layout_mode(ctx.settings.layout) == LayoutMode.REPAIR):
+        return result
+    return replace(result, ok=False, failure=RenderFailure(LAYOUT_ERROR, layout_summary(result.layout)))
 
 
 def _interrupted(ctx: Context, execution: Execution) -> None:
@@ -211,6 +223,7 @@ def _succeed(
         row.outputs = [str(path) for path in outputs]
         row.completed_at = utcnow()
         row.duration = result.duration
+        row.layout = [finding.to_dict() for finding in result.layout]
         session.add(row)
         script = _get(session, Script, script_id)
         script.content = prepared.code
@@ -261,6 +274,7 @@ def _fail_execution(ctx: Context, execution: Execution, result: RenderResult, fa
         row.error_type = failure.error_type
         row.error_line = failure.line
         row.duration = result.duration
+        row.layout = [finding.to_dict() for finding in result.layout]
         session.add(row)
         session.commit()
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 from manimagent.events import RenderProgress
+from manimagent.render.layout import LayoutFinding
 
 SCRIPT_NAME = "scene.py"
 MEDIA_DIR = "media"
@@ -45,6 +46,7 @@ class RenderRequest:
     format: OutputFormat = OutputFormat.MP4
     timeout: float = 300.0
     job_id: str = "job"
+    layout: bool = True  # run the layout check (render/layout_hook.py) in the render
 
 
 @dataclass
@@ -76,6 +78,7 @@ class RenderResult:
     log: str = ""
     failure: RenderFailure | None = None
     duration: float = 0.0
+    layout: list[LayoutFinding] = field(default_factory=list)  # the layout check's findings
 
 
 ProgressSink = Callable[[RenderProgress], None]

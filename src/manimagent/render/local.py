@@ -21,6 +21,7 @@ from manimagent.render.base import (
     timeout_failure,
 )
 from manimagent.render.capabilities import latex_available
+from manimagent.render.layout import FINDINGS_FILE, install_hook, read_findings
 from manimagent.render.logparse import ProgressTracker, parse_failure
 from manimagent.render import child, prestart
 from manimagent.render.process import RunningProcess, kill_group, render_environment
@@ -56,6 +57,8 @@ class LocalRender:
         self.job = waiting.job if waiting else Path(tempfile.mkdtemp(prefix="manimagent-job-"))
         try:
             (self.job / SCRIPT_NAME).write_text(request.code, encoding="utf-8")
+            if request.layout:
+                install_hook(self.job)
             if waiting is not None:  # manim is already importing in it: send the job
                 waiting.send(manim_arguments(request))
                 self.process = RunningProcess.adopt(waiting.process, timeout=request.timeout, on_line=tracker.feed)
@@ -70,7 +73,9 @@ class LocalRender:
     def wait(self) -> RenderResult:
         try:
             done = self.process.wait()
-            return _collect(self.request, self.job, self.staging, done.output, done.returncode, done.timed_out, done.duration)
+            result = _collect(self.request, self.job, self.staging, done.output, done.returncode, done.timed_out, done.duration)
+            result.layout = read_findings(self.job / FINDINGS_FILE) if self.request.layout else []
+            return result
         finally:
             shutil.rmtree(self.job, ignore_errors=True)
 

@@ -59,6 +59,7 @@ class ExecutionPublic(PublicModel):
     error_type: str | None = None
     error_line: int | None = None
     fixes: list[dict[str, Any]] = Field(default_factory=list)
+    layout: list[dict[str, Any]] = Field(default_factory=list)  # the layout check's findings
     created_at: datetime
     started_at: datetime | None = None
     completed_at: datetime | None = None
