@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,7 +17,8 @@ from sqlmodel import func, select
 
 from manimagent.errors import InvalidScript, ManimagentError, NotFound, ProviderError
 from manimagent.events import CheckFinding, Done, FixApplied, Notice, RenderFailed, RenderStarted, RepairStarted
-from manimagent.render.base import RenderFailure, RenderResult
+from manimagent.render.base import OutputFormat, RenderFailure, RenderResult
+from manimagent.render.layout import LAYOUT_ERROR, LayoutMode, layout_mode, layout_summary
 from manimagent.render.logparse import line_in_script
 from manimagent.scriptcheck.fixes import AppliedFix, fix_after_failure
 from manimagent.attempt import Attempt, NewScript, RenderOptions, Repairer, begin_attempt, has_latex
@@ -209,10 +210,20 @@ def _wait(ctx: Context, execution: Execution, attempt: Attempt, started: RenderS
         _fail_execution(ctx, execution, RenderResult(ok=False), RenderFailure(type(exc).__name__, exc.message))
         _set_script(ctx, execution.script_id, ScriptStatus.FAILED, error=exc.message)
         raise
+    result = _judge_layout(ctx, result)
     if not result.ok:
         attempt.job.discard()
         return result
     return attempt.job.keep_as(ctx.settings.paths.staging / execution.id, result)
+
+
+def _judge_layout(ctx: Context, result: RenderResult) -> RenderResult:
+    """Show the layout check's findings; with `render.layout = repair` they fail the attempt."""
+    for finding in result.layout:
+        ctx.events(CheckFinding(severity="warning", code=f"layout_{finding.kind}", message=f"layout: {finding.describe()}"))
+    if not (result.ok and result.layout and layout_mode(ctx.settings.layout) == LayoutMode.REPAIR):
+        return result
+    return replace(result, ok=False, failure=RenderFailure(LAYOUT_ERROR, layout_summary(result.layout)))
 
 
 def _interrupted(ctx: Context, execution: Execution) -> None:
@@ -244,6 +255,7 @@ def _succeed(
         row.completed_at = utcnow()
         row.duration = result.duration
         row.sandbox = result.sandbox
+        row.layout = [finding.to_dict() for finding in result.layout]
         session.add(row)
         script = _get(session, Script, script_id)
         script.content = prepared.code
@@ -316,6 +328,7 @@ def _fail_execution(ctx: Context, execution: Execution, result: RenderResult, fa
         row.error_line = failure.line
         row.duration = result.duration
         row.sandbox = result.sandbox
+        row.layout = [finding.to_dict() for finding in result.layout]
         session.add(row)
         session.commit()
 

@@ -49,6 +49,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("format", "render.format", "mp4", help="default output format"),
     Setting("engine", "render.engine", "local", help="default render engine: local or docker"),
     Setting("container", "render.container", None, help="default container for the docker engine"),
+    Setting("layout", "render.layout", "warn", help="layout check (frame edges, overlapping text): warn, repair (counts as a failure) or off"),
     Setting("max_attempts", "generate.max_attempts", 3, int, help="render attempts of `generate` in total"),
     Setting("llm_timeout", "llm.timeout", 120.0, float, help="seconds per LLM request"),
     Setting("llm_retries", "llm.max_retries", 2, int, help="SDK retries per LLM request"),

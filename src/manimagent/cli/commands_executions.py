@@ -84,11 +84,18 @@ def show(
             ("output", row.output_path or "-"),
             ("error", row.error or "-"),
             ("fixes", "; ".join(fix.get("description", "") for fix in row.fixes) or "-"),
+            ("layout", _layout_lines(row.layout)),
             ("duration", f"{row.duration:.2f} s" if row.duration else "-"),
         ]
     )
     if log:
         output.line(row.log)
+
+
+def _layout_lines(rows: list[dict]) -> str:
+    from manimagent.render.layout import findings_from_rows
+
+    return "".join(f"\n  {finding.describe()}" for finding in findings_from_rows(rows)) or "-"
 
 
 @app.command("retry")

@@ -25,6 +25,7 @@ from manimagent.render.base import (
 )
 from manimagent.render.capabilities import latex_available
 from manimagent.render.jobdir import JobFolder, sweep_abandoned
+from manimagent.render.layout import FINDINGS_FILE, install_hook, read_findings
 from manimagent.render.logparse import ProgressTracker, parse_failure
 from manimagent.render.process import ProcessResult, RunningProcess, kill_group, render_environment, start_contained
 from manimagent.render.sandbox import Containment, SandboxPolicy, choose
@@ -71,6 +72,8 @@ class LocalRender:
         self.job = self.folder.path
         try:
             (self.job / SCRIPT_NAME).write_text(request.code, encoding="utf-8")
+            if request.layout:
+                install_hook(self.job)
             if waiting is not None:  # manim is already importing in it: send the job
                 waiting.send(manim_arguments(request))
                 self.process = RunningProcess.adopt(waiting.process, timeout=request.timeout, on_line=tracker.feed, quota=(self.job, policy.limits.max_output))
@@ -101,6 +104,7 @@ class LocalRender:
             done = self.process.wait()
             result = _collect(self.request, self.job, self.staging, done)
             result.sandbox = self.containment.kind
+            result.layout = read_findings(self.job / FINDINGS_FILE) if self.request.layout else []
             return result
         finally:
             self.folder.remove()

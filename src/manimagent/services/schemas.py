@@ -60,6 +60,7 @@ class ExecutionPublic(PublicModel):
     error_type: str | None = None
     error_line: int | None = None
     fixes: list[dict[str, Any]] = Field(default_factory=list)
+    layout: list[dict[str, Any]] = Field(default_factory=list)  # the layout check's findings
     created_at: datetime
     started_at: datetime | None = None
     completed_at: datetime | None = None
@@ -245,6 +246,65 @@ class DoctorCheck(PublicModel):
 class DoctorReport(PublicModel):
     ok: bool
     checks: list[DoctorCheck]
+
+
+class EvalItemResult(PublicModel):
+    """One suite item of an eval run."""
+
+    item_id: str
+    kind: str  # prompt | code
+    script_id: str | None = None
+    rendered: bool
+    attempts: int
+    fixes: list[str] = Field(default_factory=list)
+    layout: list[dict[str, Any]] = Field(default_factory=list)
+    first_error: str | None = None
+    error: str | None = None
+    seconds: float
+    tokens: int = 0
+    cost: float | None = None
+
+
+class EvalRunPublic(PublicModel):
+    """`manimagent eval SUITE --json`: the run's totals and its items."""
+
+    id: str
+    suite: str
+    provider: str | None = None
+    max_attempts: int
+    status: str
+    items: int
+    rendered: int
+    success_at_1: float
+    success_at_k: float
+    median_attempts: float | None = None
+    seconds: float
+    tokens: int
+    cost: float | None = None
+    created_at: datetime
+    finished_at: datetime | None = None
+    results: list[EvalItemResult] = Field(default_factory=list)
+
+
+class EvalItemChange(PublicModel):
+    item_id: str
+    a_rendered: bool | None = None  # None: the item is not in that run
+    b_rendered: bool | None = None
+    a_attempts: int | None = None
+    b_attempts: int | None = None
+
+
+class EvalComparison(PublicModel):
+    """`manimagent eval compare A B --json`: both runs' totals and the items whose outcome differs."""
+
+    a: EvalRunPublic
+    b: EvalRunPublic
+    success_at_1_delta: float
+    success_at_k_delta: float
+    median_attempts_delta: float | None = None
+    fixed: list[str] = Field(default_factory=list)  # failed in A, rendered in B
+    broken: list[str] = Field(default_factory=list)  # rendered in A, failed in B
+    changes: list[EvalItemChange] = Field(default_factory=list)
 
 
 def generate_result(written: ScriptGenerateResult, execution: ExecuteResult | None) -> GenerateResult:

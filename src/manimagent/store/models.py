@@ -174,6 +174,7 @@ class Execution(SQLModel, table=True):
     original_script: str = ""
     modified_script: str | None = None
     fixes: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    layout: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # render.layout findings
     created_at: datetime = Field(default_factory=utcnow)
     started_at: datetime | None = None
     completed_at: datetime | None = None
@@ -202,3 +203,41 @@ class FixMemory(SQLModel, table=True):
     diff: str = ""  # unified diff: the failing code -> the code that rendered
     uses: int = 0  # how many later repair prompts carried it
     created_at: datetime = Field(default_factory=utcnow)
+class EvalRun(SQLModel, table=True):
+    """One `manimagent eval` of a suite: its settings and totals (the items are EvalItem rows)."""
+
+    id: str = Field(default_factory=new_uuid, primary_key=True)
+    owner_id: int | None = Field(default=None, foreign_key="user.id", index=True)
+    suite: str
+    provider: str | None = None
+    max_attempts: int = 1
+    status: str = "running"  # running | finished | interrupted
+    items: int = 0
+    rendered: int = 0
+    success_at_1: float = 0.0
+    success_at_k: float = 0.0
+    median_attempts: float | None = None
+    seconds: float = 0.0
+    tokens: int = 0
+    cost: float | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+
+
+class EvalItem(SQLModel, table=True):
+    """One suite item of an EvalRun: how its render went."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(foreign_key="evalrun.id", index=True)
+    item_id: str
+    kind: str  # prompt | code
+    script_id: str | None = None
+    rendered: bool = False
+    attempts: int = 0
+    fixes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    layout: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    first_error: str | None = None
+    error: str | None = None
+    seconds: float = 0.0
+    tokens: int = 0
+    cost: float | None = None
