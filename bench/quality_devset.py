@@ -1,7 +1,7 @@
 """Render a dev set of Manim scripts raw and through `manimagent render`, and classify the failures.
 
     python bench/quality_devset.py ITEMS [--mode raw|manimagent|both] [--jobs 2] [--timeout 180]
-                                         [--max-attempts 4] [--results OUT.jsonl] [--limit N]
+                                         [--max-attempts 4] [--results OUT.jsonl [--redo MODE]] [--limit N]
 
 ITEMS is a JSONL file of `{"id", "code", "scene"?, "source"?}` or a folder of `.py` files (the
 source is then the subfolder's name). Nothing of the data is kept here: the script only renders.
@@ -159,16 +159,25 @@ def dead_provider_home(timeout: float) -> Path:
     return home
 
 
-def run(items: list[Item], mode: str, jobs: int, timeout: float, max_attempts: int) -> list[Outcome]:
+def run(items: list[Item], mode: str, jobs: int, timeout: float, max_attempts: int, results: Path | None) -> list[Outcome]:
     home = dead_provider_home(timeout) if mode == "manimagent" else None
 
     def one(item: Item) -> Outcome:
         outcome = render_raw(item, timeout) if home is None else render_manimagent(item, timeout, home, max_attempts)
         print(f"{mode:10} {'ok ' if outcome.ok else 'ERR'} {outcome.seconds:6.1f}s {item.id[:70]} {outcome.error_class}", file=sys.stderr, flush=True)
+        if results:
+            with results.open("a", encoding="utf-8") as out:  # one line per outcome, as it comes
+                out.write(json.dumps(asdict(outcome)) + "\n")
         return outcome
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         return list(pool.map(one, items))
+
+
+def read_results(path: Path | None) -> list[Outcome]:
+    if path is None or not path.exists():
+        return []
+    return [Outcome(**json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def report(outcomes: list[Outcome]) -> str:
@@ -197,23 +206,23 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=180.0)
     parser.add_argument("--max-attempts", type=int, default=4)
-    parser.add_argument("--results", type=Path, help="append each outcome here (JSONL); with --report-only, read them")
+    parser.add_argument("--results", type=Path, help="append each outcome here (JSONL); items already there are skipped")
+    parser.add_argument("--redo", choices=["raw", "manimagent"], help="drop that mode's earlier outcomes from --results and measure it again")
     parser.add_argument("--limit", type=int)
     parser.add_argument("--report-only", action="store_true", help="only print the tables of --results")
     args = parser.parse_args()
     if args.report_only:
-        outcomes = [Outcome(**json.loads(line)) for line in args.results.read_text().splitlines() if line.strip()]
-        print(report(outcomes))
+        print(report(read_results(args.results)))
         return
     items = load_items(args.items)[: args.limit]
-    outcomes: list[Outcome] = []
+    earlier = read_results(args.results)
+    if args.redo and args.results:  # measure this mode again (e.g. after a change to the fixes)
+        earlier = [outcome for outcome in earlier if outcome.mode != args.redo]
+        args.results.write_text("".join(json.dumps(asdict(outcome)) + "\n" for outcome in earlier), encoding="utf-8")
     for mode in ["raw", "manimagent"] if args.mode == "both" else [args.mode]:
-        found = run(items, mode, args.jobs, args.timeout, args.max_attempts)
-        outcomes += found
-        if args.results:
-            with args.results.open("a", encoding="utf-8") as out:
-                out.writelines(json.dumps(asdict(outcome)) + "\n" for outcome in found)
-    print(report(outcomes))
+        done = {outcome.id for outcome in earlier if outcome.mode == mode}
+        run([item for item in items if item.id not in done], mode, args.jobs, args.timeout, args.max_attempts, args.results)
+    print(report(read_results(args.results)) if args.results else "")
 
 
 if __name__ == "__main__":

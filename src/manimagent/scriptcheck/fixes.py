@@ -10,8 +10,13 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import asdict, dataclass
+from typing import Literal
 
 from manimagent.render.base import RenderFailure
+from manimagent.scriptcheck.grounding import grounded_fix, name_candidate, parse_api_error
+from manimagent.scriptcheck.manim_api import ManimApi, default_manim_api
+from manimagent.scriptcheck.source_edit import SourceEdit as _Source
+from manimagent.scriptcheck.source_edit import call_name as _call_name
 
 # undefined name -> replacement source text
 NAME_FIXES: dict[str, str] = {
@@ -53,6 +58,8 @@ ATTRIBUTE_FIXES: dict[str, str] = {
 TEX_CLASSES = {"MathTex", "Tex", "TexMobject", "TextMobject", "TexText"}
 POINT_CALLS = {"move_to", "shift", "Dot", "Line", "Arrow", "DashedLine", "Polygon", "next_to", "Dot3D"}
 _UNESCAPED_TEX = re.compile(r"(?<!\\)\\[abfnrtv]")
+# numpy's broadcast error for a 2-D point: "(2,)", "(1,2)" or "(n,2)" against a 3-D shape
+_TWO_D_SHAPE = re.compile(r"\((?:\d+,\s?)?2,?\)")
 
 
 @dataclass(frozen=True)
@@ -65,86 +72,94 @@ class AppliedFix:
         return asdict(self)
 
 
-@dataclass
-class _Edit:
-    start: int
-    end: int
-    text: str
+def fix_before_render(code: str, undefined: set[str], has_latex: bool, api: ManimApi | None = None) -> tuple[str, list[AppliedFix]]:
+    """Rename undefined ManimGL/removed names and attributes; make TeX strings raw; Text without LaTeX.
 
-
-class _Source:
-    """Edits by AST position (which counts UTF-8 bytes), applied back to front."""
-
-    def __init__(self, code: str):
-        self.data = code.encode("utf-8")
-        self.line_starts = [0]
-        for line in self.data.splitlines(keepends=True):
-            self.line_starts.append(self.line_starts[-1] + len(line))
-        self.edits: list[_Edit] = []
-
-    def span(self, node: ast.AST) -> tuple[int, int]:
-        start = self.line_starts[node.lineno - 1] + node.col_offset  # type: ignore[attr-defined]
-        end = self.line_starts[node.end_lineno - 1] + node.end_col_offset  # type: ignore[attr-defined]
-        return start, end
-
-    def text(self, node: ast.AST) -> str:
-        start, end = self.span(node)
-        return self.data[start:end].decode("utf-8")
-
-    def replace(self, node: ast.AST, text: str) -> None:
-        self.edits.append(_Edit(*self.span(node), text))
-
-    def replace_tail(self, node: ast.AST, old: str, new: str) -> None:
-        """Replace the last `len(old)` bytes of the node (an attribute name)."""
-        start, end = self.span(node)
-        self.edits.append(_Edit(end - len(old.encode()), end, new))
-
-    def result(self) -> str:
-        data = self.data
-        taken: list[tuple[int, int]] = []
-        for edit in sorted(self.edits, key=lambda item: item.start, reverse=True):
-            if any(edit.start < end and start < edit.end for start, end in taken):
-                continue  # overlapping edit: keep the outer one applied first
-            data = data[: edit.start] + edit.text.encode("utf-8") + data[edit.end :]
-            taken.append((edit.start, edit.end))
-        return data.decode("utf-8")
-
-
-def fix_before_render(code: str, undefined: set[str], has_latex: bool) -> tuple[str, list[AppliedFix]]:
-    """Rename undefined ManimGL/removed names and attributes; make TeX strings raw; Text without LaTeX."""
+    With `api`, an undefined name the table does not know gets the installed manim's one
+    confident candidate (a case slip, a changelog rename, a bare numpy function, a stdlib module).
+    """
     tree = ast.parse(code)
     source = _Source(code)
     fixes: list[AppliedFix] = []
+    grounded = _grounded_names(undefined - set(NAME_FIXES), api)
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and node.id in undefined and node.id in NAME_FIXES:
             new = NAME_FIXES[node.id]
             source.replace(node, new)
             fixes.append(AppliedFix("rename", f"{node.id} -> {new}", node.lineno))
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in grounded and not grounded[node.id].startswith("import "):
+            source.replace(node, grounded[node.id])
+            fixes.append(AppliedFix("api-grounded", f"{node.id} -> {grounded[node.id]} (not defined; installed manim)", node.lineno))
         elif isinstance(node, ast.Attribute) and node.attr in ATTRIBUTE_FIXES:
             new = ATTRIBUTE_FIXES[node.attr]
             source.replace_tail(node, node.attr, new)
             fixes.append(AppliedFix("rename-method", f".{node.attr}() -> .{new}()", node.lineno))
         elif isinstance(node, ast.Call) and _call_name(node) in TEX_CLASSES:
             fixes += _fix_tex_call(node, source, has_latex)
+    for name, new in sorted(grounded.items()):
+        if new.startswith("import "):
+            source.insert_line(_after_imports(tree), new)
+            fixes.append(AppliedFix("add-import", f"added `{new}` ({name} was used without it)", 1))
     fixes.sort(key=lambda fix: fix.line or 0)
     return (source.result(), fixes) if fixes else (code, [])
 
 
-def fix_after_failure(code: str, failure: RenderFailure, has_latex: bool) -> tuple[str, list[AppliedFix]]:
-    """A deterministic fix for a known failure, or (code, []) when there is none."""
+def _grounded_names(undefined: set[str], api: ManimApi | None) -> dict[str, str]:
+    if api is None:
+        return {}
+    found = {name: name_candidate(name, api) for name in sorted(undefined)}
+    return {name: new for name, new in found.items() if new}
+
+
+def add_star_import(code: str) -> tuple[str, list[AppliedFix]]:
+    """Insert `from manim import *` (a script that uses manim's names without importing them)."""
+    tree = ast.parse(code)
+    source = _Source(code)
+    line = _after_imports(tree, future_only=True)
+    source.insert_line(line, "from manim import *")
+    return source.result(), [AppliedFix("add-import", "added `from manim import *` (the script uses manim's names without it)", line)]
+
+
+def _after_imports(tree: ast.Module, future_only: bool = False) -> int:
+    """The line a new import goes on: after `from __future__` (and the other imports unless future_only)."""
+    nodes = [node for node in tree.body if isinstance(node, ast.ImportFrom) and node.module == "__future__"]
+    if not future_only:
+        nodes += [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+    ends = [node.end_lineno or node.lineno for node in nodes]
+    return max(ends) + 1 if ends else 1
+
+
+def fix_after_failure(
+    code: str, failure: RenderFailure, has_latex: bool, api: ManimApi | None | Literal["default"] = "default"
+) -> tuple[str, list[AppliedFix]]:
+    """A deterministic fix for a known failure, or (code, []) when there is none.
+
+    `api`: the installed manim's API for the grounded fixes (attribute, keyword, name, import);
+    by default the one cached under this home, None to skip them.
+    """
     text = f"{failure.error_type}: {failure.message}"
-    if "broadcast" in text and "(2,)" in text:
+    if "broadcast" in text and _TWO_D_SHAPE.search(text):
         return _fix_2d_points(code)
     if not has_latex and ("latex" in text.lower() or "dvisvgm" in text.lower()):
         return fix_before_render(code, set(), has_latex=False)
+    if parse_api_error(failure) is None:
+        return code, []
+    if api == "default":
+        api = default_manim_api()
+    if api is None:
+        return code, []
+    fixed, grounded = grounded_fix(code, failure, api)
+    if grounded and _parses(fixed):
+        return fixed, [AppliedFix("api-grounded", fix.description, fix.line) for fix in grounded]
     return code, []
 
 
-def _call_name(node: ast.Call) -> str | None:
-    """The called name's last part: `Dot`, `move_to` in `Dot().move_to(...)`."""
-    if isinstance(node.func, ast.Attribute):
-        return node.func.attr
-    return node.func.id if isinstance(node.func, ast.Name) else None
+def _parses(code: str) -> bool:
+    try:
+        ast.parse(code)
+    except SyntaxError:
+        return False
+    return True
 
 
 def _fix_tex_call(node: ast.Call, source: _Source, has_latex: bool) -> list[AppliedFix]:
