@@ -13,8 +13,9 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 from manimagent.render.base import RenderFailure
-from manimagent.scriptcheck.grounding import grounded_fix, name_candidate, parse_api_error
+from manimagent.scriptcheck.grounding import fix_unknown_keywords, grounded_fix, name_candidate, parse_api_error
 from manimagent.scriptcheck.manim_api import ManimApi, default_manim_api
+from manimagent.scriptcheck.names import bound_names
 from manimagent.scriptcheck.source_edit import SourceEdit as _Source
 from manimagent.scriptcheck.source_edit import call_name as _call_name
 
@@ -76,7 +77,8 @@ def fix_before_render(code: str, undefined: set[str], has_latex: bool, api: Mani
     """Rename undefined ManimGL/removed names and attributes; make TeX strings raw; Text without LaTeX.
 
     With `api`, an undefined name the table does not know gets the installed manim's one
-    confident candidate (a case slip, a changelog rename, a bare numpy function, a stdlib module).
+    confident candidate (a case slip, a changelog rename, a bare numpy function, a stdlib module),
+    and a manim class called with keywords its constructor chain rejects gets them fixed.
     """
     tree = ast.parse(code)
     source = _Source(code)
@@ -96,6 +98,9 @@ def fix_before_render(code: str, undefined: set[str], has_latex: bool, api: Mani
             fixes.append(AppliedFix("rename-method", f".{node.attr}() -> .{new}()", node.lineno))
         elif isinstance(node, ast.Call) and _call_name(node) in TEX_CLASSES:
             fixes += _fix_tex_call(node, source, has_latex)
+    if api is not None:
+        keywords = fix_unknown_keywords(tree, source, api, bound_names(tree))
+        fixes += [AppliedFix("api-grounded", fix.description, fix.line) for fix in keywords]
     for name, new in sorted(grounded.items()):
         if new.startswith("import "):
             source.insert_line(_after_imports(tree), new)

@@ -31,7 +31,7 @@ NEAREST = 3
 PROMPT_CUTOFF = 0.4  # for the prompt's nearest names: looser than a fix, the LLM judges
 MAX_MEMBERS = 60
 
-_ATTRIBUTE = re.compile(r"^(?:type object )?'(?P<owner>[\w.]+)'(?: object)? has no attribute '(?P<name>\w+)'")
+_ATTRIBUTE = re.compile(r"^(?:type object )?'?(?P<owner>[\w.]+)'?(?: object)? has no attribute '(?P<name>\w+)'")
 _MODULE_ATTRIBUTE = re.compile(r"^module '(?P<owner>[\w.]+)' has no attribute '(?P<name>\w+)'")
 _KEYWORD = re.compile(r"^(?P<callable>[\w.<>]+)\(\) got an unexpected keyword argument '(?P<name>\w+)'")
 _NAME = re.compile(r"^name '(?P<name>\w+)' is not defined")
@@ -385,11 +385,16 @@ def grounding_facts(code: str, failure: RenderFailure, api: ManimApi | None) -> 
 
 
 def _ranked(name: str, members: list[str], own: list[str]) -> list[str]:
-    """The members worth showing first: the class's own methods, then by likeness to `name`."""
+    """The members worth showing first: sharing a word with `name`, the class's own, then by likeness."""
     import difflib
 
-    likeness = sorted(members, key=lambda member: -difflib.SequenceMatcher(None, name, member).ratio())
-    return list(dict.fromkeys([*own, *likeness]))[:MAX_MEMBERS]
+    words = set(name.lower().split("_")) - {"get", "set", ""}
+
+    def score(member: str) -> tuple[int, bool, float]:
+        shared = len(words & set(member.lower().split("_")))
+        return (-shared, member not in own, -difflib.SequenceMatcher(None, name, member).ratio())
+
+    return sorted(members, key=score)[:MAX_MEMBERS]
 
 
 def _keyword_facts(code: str, error: ApiError, api: ManimApi) -> GroundingFacts:

@@ -16,7 +16,7 @@ from pathlib import Path
 from manimagent.scriptcheck.findings import Finding
 from manimagent.scriptcheck.manim_api import load_manim_api, manim_version
 
-__all__ = ["manim_names", "manim_version", "undefined_name_findings"]
+__all__ = ["bound_names", "manim_names", "manim_version", "undefined_name_findings"]
 
 # Names LLMs reach for that manim does not define, with what to use instead.
 KNOWN_REPLACEMENTS: dict[str, str] = {
@@ -86,6 +86,13 @@ class _Bindings(ast.NodeVisitor):
         if node.name:
             self.names.add(node.name)
         self.generic_visit(node)
+
+
+def bound_names(tree: ast.Module) -> set[str]:
+    """Every name the script binds (its classes, functions, variables, imports)."""
+    bindings = _Bindings()
+    bindings.visit(tree)
+    return bindings.names
 
 
 def undefined_name_findings(tree: ast.Module, manim_defined: frozenset[str]) -> list[Finding]:

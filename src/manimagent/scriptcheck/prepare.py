@@ -9,7 +9,7 @@ from manimagent.errors import InvalidScript
 from manimagent.render.base import RenderFailure
 from manimagent.scriptcheck.check import CheckReport, check_script, select_scenes
 from manimagent.scriptcheck.findings import Finding
-from manimagent.scriptcheck.fixes import NAME_FIXES, AppliedFix, add_star_import, fix_before_render
+from manimagent.scriptcheck.fixes import AppliedFix, add_star_import, fix_before_render
 from manimagent.scriptcheck.manim_api import default_manim_api
 
 
@@ -41,7 +41,7 @@ def prepare_code(code: str, manim_names: frozenset[str], *, has_latex: bool, wan
         code, fixes = add_star_import(code)
         report = check_script(code, manim_names)
         undefined = _undefined(report)
-    api = default_manim_api() if undefined - set(NAME_FIXES) else None
+    api = default_manim_api() if manim_names else None  # the same cached document the names came from
     fixed, more = fix_before_render(code, undefined, has_latex, api)
     fixes += more
     if more:
