@@ -228,3 +228,18 @@ def test_an_attribute_failure_is_fixed_and_rendered_without_an_llm(cli, tmp_path
     assert "get_bottom" in result.stderr
     shown = cli("scripts", "show", document["script_id"], "--json").json()
     assert "d = Dot().move_to(c.get_bottom())" in json.dumps(shown)
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [("FF8800", "#FF8800"), ("rgb(255, 0, 128)", "#FF0080"), ("light gray", "LIGHT_GRAY"), ("light blue", "#ADD8E6"), ("darkblue", "DARK_BLUE"), ("navy", "#000080"), ("cyan", "#00FFFF")],
+)
+def test_colours_manim_refuses_get_a_form_it_takes(api, value, expected):
+    code = scene(f"c = Circle(color={value!r})", f"c.set_fill({value!r}, opacity=0.5)")
+    new, fixes = fixed(code, "ValueError", f"Color {value} not found", api, 5)
+    assert new.count(repr(expected)) == 2 and len(fixes) == 2
+
+
+def test_a_colour_without_a_sure_form_is_left_alone(api):
+    code = scene("c = Circle(color='sparkly')")
+    assert fixed(code, "ValueError", "Color sparkly not found", api, 5) == (code, [])

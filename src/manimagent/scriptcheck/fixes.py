@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 from manimagent.render.base import RenderFailure
+from manimagent.scriptcheck.colours import accepted_colour, refused_colour
 from manimagent.scriptcheck.grounding import fix_unknown_keywords, grounded_fix, name_candidate, parse_api_error
 from manimagent.scriptcheck.manim_api import ManimApi, default_manim_api
 from manimagent.scriptcheck.names import bound_names
@@ -147,16 +148,33 @@ def fix_after_failure(
         return _fix_2d_points(code)
     if not has_latex and ("latex" in text.lower() or "dvisvgm" in text.lower()):
         return fix_before_render(code, set(), has_latex=False)
-    if parse_api_error(failure) is None:
+    refused = refused_colour(failure.message) if failure.error_type == "ValueError" else None
+    if refused is None and parse_api_error(failure) is None:
         return code, []
     if api == "default":
         api = default_manim_api()
     if api is None:
         return code, []
+    if refused is not None:
+        return _fix_refused_colour(code, refused, api.names)
     fixed, grounded = grounded_fix(code, failure, api)
     if grounded and _parses(fixed):
         return fixed, [AppliedFix("api-grounded", fix.description, fix.line) for fix in grounded]
     return code, []
+
+
+def _fix_refused_colour(code: str, value: str, manim_names: frozenset[str]) -> tuple[str, list[AppliedFix]]:
+    """Every string literal equal to the refused colour, rewritten to a form ManimColor takes."""
+    new = accepted_colour(value, manim_names)
+    if new is None:
+        return code, []
+    source = _Source(code)
+    fixes = []
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Constant) and node.value == value:
+            source.replace(node, repr(new))
+            fixes.append(AppliedFix("colour", f"colour {value!r} -> {new!r} (a form ManimColor takes)", node.lineno))
+    return (source.result(), fixes) if fixes else (code, [])
 
 
 def _parses(code: str) -> bool:
