@@ -243,3 +243,11 @@ def test_colours_manim_refuses_get_a_form_it_takes(api, value, expected):
 def test_a_colour_without_a_sure_form_is_left_alone(api):
     code = scene("c = Circle(color='sparkly')")
     assert fixed(code, "ValueError", "Color sparkly not found", api, 5) == (code, [])
+
+
+def test_an_import_of_a_plugin_not_installed_warns_with_the_install_command():
+    from manimagent.scriptcheck.check import check_script
+
+    code = "from manim import *\nfrom manim_physics import *\nimport math\n\nclass A(Scene):\n    def construct(self):\n        pass\n"
+    findings = [finding for finding in check_script(code, frozenset({"Scene"})).findings if finding.code == "missing-module"]
+    assert [(finding.severity, finding.line, finding.suggestion) for finding in findings] == [("warning", 2, "pip install manim-physics")]

@@ -75,5 +75,5 @@ PLUGIN_INSTALL: dict[str, str] = {
     "manim_ml": "pip install manim-ml",
     "manim_fonts": "pip install manim-fonts",
     "manim_editor": "pip install manim-editor",
-    "typst": "pip install typst",
+    "typst": 'pip install "manim[typst]"',
 }
