@@ -30,6 +30,9 @@ from pathlib import Path
 
 PYTHON = sys.executable
 VENDOR_KEYS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "MISTRAL_API_KEY", "GROQ_API_KEY", "DEEPSEEK_API_KEY", "OPENROUTER_API_KEY", "AZURE_OPENAI_API_KEY")
+# A branch without the still-scene parity fix refuses an MP4 of a scene with no animation; manim
+# gives a PNG there. The bench then asks for the PNG, as the parity fix does by default.
+STILL_SCENE = "has no play calls"
 _ERROR_LINE = re.compile(r"^[\s│|]*((?:[\w.]+\.)?(\w*(?:Error|Exception|Exit|Interrupt)\w*)): ?(.*?)[\s│|]*$")
 
 
@@ -119,11 +122,13 @@ def render_raw(item: Item, timeout: float) -> Outcome:
         return Outcome(item.id, item.source, "raw", ok, error, "" if ok else classify(error, item.code), seconds)
 
 
-def render_manimagent(item: Item, timeout: float, home: Path, max_attempts: int) -> Outcome:
+def render_manimagent(item: Item, timeout: float, home: Path, max_attempts: int, still: bool = False) -> Outcome:
+    """`still`: ask for a PNG, as manim gives for a scene without animations (see STILL_SCENE)."""
     with tempfile.TemporaryDirectory(prefix="devset-ma-") as folder:
         script = Path(folder, "scene.py")
         script.write_text(item.code, encoding="utf-8")
         command = [PYTHON, "-m", "manimagent", "render", str(script), "--max-attempts", str(max_attempts), "--json"]
+        command += ["--format", "png"] if still else []
         command += ["-s", item.scene] if item.scene else []
         env = {**_clean_env(), "MANIMAGENT_HOME": str(home), "DEAD_KEY": "unused"}
         started = time.monotonic()
@@ -140,6 +145,10 @@ def render_manimagent(item: Item, timeout: float, home: Path, max_attempts: int)
         ok = bool(result.get("success")) and result.get("status") == "successful"
         error = "" if ok else str(result.get("error") or done.stderr.strip().splitlines()[-1:])
         fixes = " | ".join(line.strip() for line in done.stderr.splitlines() if line.strip().lower().startswith(("fix", "fixed")))
+        if not ok and not still and STILL_SCENE in error:
+            retried = render_manimagent(item, timeout, home, max_attempts, still=True)
+            retried.fixes = f"still scene: rendered with --format png; {retried.fixes}"
+            return retried
         return Outcome(item.id, item.source, "manimagent", ok, error, "" if ok else classify(error, item.code), seconds, fixes)
 
 
