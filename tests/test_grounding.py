@@ -251,3 +251,23 @@ def test_an_import_of_a_plugin_not_installed_warns_with_the_install_command():
     code = "from manim import *\nfrom manim_physics import *\nimport math\n\nclass A(Scene):\n    def construct(self):\n        pass\n"
     findings = [finding for finding in check_script(code, frozenset({"Scene"})).findings if finding.code == "missing-module"]
     assert [(finding.severity, finding.line, finding.suggestion) for finding in findings] == [("warning", 2, "pip install manim-physics")]
+
+
+@pytest.mark.parametrize(
+    "lines, expected",
+    [
+        (["d = Dot([1, 2])"], "Dot([1, 2, 0])"),
+        (["p = np.array([1, -2])", "d = Dot(p)"], "p = np.array([1, -2, 0])"),
+        (["v = VMobject()", "v.set_points_as_corners([[0, 0], [1, 1], [2, 0]])"], "[[0, 0, 0], [1, 1, 0], [2, 0, 0]]"),
+        (["t = Polygon((0, 0), (1, 0), (0, 1))"], "Polygon((0, 0, 0), (1, 0, 0), (0, 1, 0))"),
+    ],
+)
+def test_2d_points_are_given_a_z_on_both_broadcast_messages(lines, expected):
+    for message in ["could not broadcast input array from shape (2,) into shape (3,)", "could not broadcast input array from shape (1,2) into shape (1,3)"]:
+        new, fixes = fix_after_failure(scene(*lines), RenderFailure("ValueError", message, 5), True, None)
+        assert expected in new and fixes
+
+
+def test_a_pair_of_words_is_not_a_point():
+    code = scene("d = Dot(['a', 'b'])")
+    assert fix_after_failure(code, RenderFailure("ValueError", "could not broadcast (2,) into (3,)", 5), True, None) == (code, [])

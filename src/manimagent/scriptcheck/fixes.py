@@ -58,7 +58,12 @@ ATTRIBUTE_FIXES: dict[str, str] = {
     "add_coordinate_labels": "add_coordinates",
 }
 TEX_CLASSES = {"MathTex", "Tex", "TexMobject", "TextMobject", "TexText"}
-POINT_CALLS = {"move_to", "shift", "Dot", "Line", "Arrow", "DashedLine", "Polygon", "next_to", "Dot3D"}
+POINT_CALLS = {
+    "move_to", "shift", "Dot", "Line", "Arrow", "DashedLine", "Polygon", "next_to", "Dot3D", "Polyline", "DoubleArrow",
+    "CubicBezier", "ArcBetweenPoints", "CurvedArrow", "CurvedDoubleArrow", "put_start_and_end_on", "align_to", "Elbow",
+}  # fmt: skip
+# calls whose argument is a list of points (not np.array: a 2 x 2 array may be a matrix)
+POINT_LIST_CALLS = {"set_points_as_corners", "add_points_as_corners", "set_points_smoothly", "Polygon", "Polyline", "VMobject"}
 _UNESCAPED_TEX = re.compile(r"(?<!\\)\\[abfnrtv]")
 # numpy's broadcast error for a 2-D point: "(2,)", "(1,2)" or "(n,2)" against a 3-D shape
 _TWO_D_SHAPE = re.compile(r"\((?:\d+,\s?)?2,?\)")
@@ -225,18 +230,19 @@ def _plain_math(tex: str) -> str:
 
 
 def _fix_2d_points(code: str) -> tuple[str, list[AppliedFix]]:
+    """Give 2-D point literals a z of 0: in point arguments, lists of points, and the variables passed as points."""
     tree = ast.parse(code)
     source = _Source(code)
     fixes: list[AppliedFix] = []
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Call):
-            continue
-        name = _call_name(node)
-        for arg in _point_literals(node, name):
-            literal = source.text(arg)
-            closing = literal[-1]
-            source.replace(arg, literal[:-1].rstrip().rstrip(",") + ", 0" + closing)
-            fixes.append(AppliedFix("3d-point", "2-D point given a z coordinate of 0", arg.lineno))
+    variables = _point_variables(tree)
+    literals = [arg for node in ast.walk(tree) if isinstance(node, ast.Call) for arg in _point_literals(node, _call_name(node))]
+    literals += [value for node in ast.walk(tree) if (value := _assigned_point(node, variables)) is not None]
+    for arg in {id(arg): arg for arg in literals}.values():
+        literal = source.text(arg)
+        closing = literal[-1]
+        source.replace(arg, literal[:-1].rstrip().rstrip(",") + ", 0" + closing)
+        fixes.append(AppliedFix("3d-point", "2-D point given a z coordinate of 0", arg.lineno))
+    fixes.sort(key=lambda fix: fix.line or 0)
     return (source.result(), fixes) if fixes else (code, [])
 
 
@@ -246,10 +252,43 @@ def _point_literals(node: ast.Call, name: str | None) -> list[ast.expr]:
         candidates = [node.args[0]]
     elif name in POINT_CALLS:
         candidates = [*node.args, *(keyword.value for keyword in node.keywords)]
-    return [
-        item
-        for item in candidates
-        if isinstance(item, (ast.List, ast.Tuple))
+    if name in POINT_LIST_CALLS:
+        for arg in node.args:
+            if isinstance(arg, (ast.List, ast.Tuple)) and arg.elts and all(_is_2d_literal(elt) for elt in arg.elts):
+                candidates += arg.elts
+    return [item for item in candidates if _is_2d_literal(item)]
+
+
+def _is_2d_literal(item: ast.expr) -> bool:
+    return (
+        isinstance(item, (ast.List, ast.Tuple))
         and len(item.elts) == 2
-        and not any(isinstance(elt, (ast.List, ast.Tuple, ast.Starred)) for elt in item.elts)
-    ]
+        and not any(isinstance(elt, (ast.List, ast.Tuple, ast.Starred, ast.Constant)) and not _is_number(elt) for elt in item.elts)
+    )
+
+
+def _is_number(node: ast.expr) -> bool:
+    if isinstance(node, ast.UnaryOp):
+        node = node.operand
+    return not isinstance(node, ast.Constant) or isinstance(node.value, (int, float))
+
+
+def _point_variables(tree: ast.Module) -> set[str]:
+    """Names passed straight to a point argument (`Dot(p)`, `x.move_to(p)`)."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and _call_name(node) in POINT_CALLS:
+            names |= {arg.id for arg in [*node.args, *(k.value for k in node.keywords)] if isinstance(arg, ast.Name)}
+    return names
+
+
+def _assigned_point(node: ast.AST, variables: set[str]) -> ast.expr | None:
+    """The 2-D literal assigned to one of `variables` (`p = [1, 2]`, `p = np.array([1, 2])`)."""
+    if not isinstance(node, ast.Assign) or len(node.targets) != 1 or not isinstance(node.targets[0], ast.Name):
+        return None
+    if node.targets[0].id not in variables:
+        return None
+    value = node.value
+    if isinstance(value, ast.Call) and _call_name(value) == "array" and value.args:
+        value = value.args[0]
+    return value if _is_2d_literal(value) else None
