@@ -211,6 +211,7 @@ def _succeed(
         row.outputs = [str(path) for path in outputs]
         row.completed_at = utcnow()
         row.duration = result.duration
+        row.sandbox = result.sandbox
         session.add(row)
         script = _get(session, Script, script_id)
         script.content = prepared.code
@@ -261,6 +262,7 @@ def _fail_execution(ctx: Context, execution: Execution, result: RenderResult, fa
         row.error_type = failure.error_type
         row.error_line = failure.line
         row.duration = result.duration
+        row.sandbox = result.sandbox
         session.add(row)
         session.commit()
 

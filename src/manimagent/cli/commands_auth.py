@@ -10,7 +10,7 @@ import typer
 from manimagent.cli.options import JsonOption, ServerOption
 from manimagent.cli.output import output
 
-app = typer.Typer(help="Accounts: register, verify, log in, profile, log out, promote.", no_args_is_help=True)
+app = typer.Typer(help="Accounts: register, verify, log in, profile, log out, promote, the waiting list.", no_args_is_help=True)
 
 EmailOption = Annotated[str, typer.Option("--email", "-e", help="The account's email address.")]
 PasswordStdinOption = Annotated[bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin.")]
@@ -96,7 +96,7 @@ def profile(server: ServerOption = None, json_: JsonOption = False) -> None:
     if json_:
         return output.json(user)
     output.fields(
-        [("id", user.id), ("email", user.email), ("verified", user.email_verified), ("admin", user.is_admin), ("joined", f"{user.date_joined:%Y-%m-%d %H:%M}")]
+        [("id", user.id), ("email", user.email), ("name", f"{user.first_name} {user.last_name}".strip()), ("verified", user.email_verified), ("admin", user.is_admin), ("joined", f"{user.date_joined:%Y-%m-%d %H:%M}")]
     )
 
 
@@ -117,3 +117,17 @@ def promote(email: Annotated[str, typer.Argument(help="The account to make an ad
     if json_:
         return output.json(user)
     output.success(f"{user.email} is now an administrator.")
+
+
+@app.command("waitlist")
+def waitlist(json_: JsonOption = False) -> None:
+    """The waiting list (POST /api/auth/waiting-list/), first come first (local store only: run it on the server's machine)."""
+    from manimagent.services.auth import list_waitlist
+    from manimagent.services.context import local_context
+
+    entries = list_waitlist(local_context())
+    if json_:
+        return output.json(entries)
+    if not entries:
+        return output.info("Nobody is on the waiting list.")
+    output.table(["email", "name", "reason", "joined"], [(e.email, e.name, e.reason, f"{e.created_at:%Y-%m-%d %H:%M}") for e in entries])

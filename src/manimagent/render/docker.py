@@ -552,11 +552,11 @@ class DockerEngine:
         log = self._where(outcome) + outcome.log
         failure = failure_of(outcome, request, self.limits, oom_killed)
         if failure is not None:
-            return RenderResult(ok=False, log=log, failure=failure)
+            return RenderResult(ok=False, log=log, failure=failure, sandbox="docker")
         outputs = fetch_outputs(container, token, request, staging)
         if outputs is None:
-            return RenderResult(ok=False, log=log, failure=missing_output_failure())
-        return RenderResult(ok=True, outputs=outputs, log=log)
+            return RenderResult(ok=False, log=log, failure=missing_output_failure(), sandbox="docker")
+        return RenderResult(ok=True, outputs=outputs, log=log, sandbox="docker")
 
     def _where(self, outcome: JobOutcome) -> str:
         """The log's first line: which container rendered, and how."""

@@ -70,6 +70,25 @@ def _keyring_check() -> DoctorCheck:
     return DoctorCheck(name="keyring", ok=True, required=False, detail=storage.detail)
 
 
+def _sandbox_check(settings: Settings) -> DoctorCheck:
+    """Start a contained child as a local render would, and report what contained it."""
+    import sys
+
+    from manimagent.errors import ManimagentError
+    from manimagent.render.sandbox import policy_from_settings, probe
+
+    try:
+        policy = policy_from_settings(settings)
+        found = probe(sys.executable, policy)
+    except ManimagentError as exc:
+        return DoctorCheck(name="sandbox", ok=False, required=False, detail=exc.message, fix=exc.hint)
+    limits = policy.limits
+    detail = f"{found.kind} (render.sandbox = {policy.mode.value}); limits: memory {limits.memory >> 20} MiB, {limits.max_processes} processes, output {limits.max_output >> 20} MiB"
+    if not found.sandboxed:
+        detail = f"{found.kind} only: {found.reason}; {detail}"
+    return DoctorCheck(name="sandbox", ok=found.sandboxed, required=False, detail=detail, fix=found.fix if not found.sandboxed else None)
+
+
 def _docker_checks() -> list[DoctorCheck]:
     try:
         from manimagent.services.containers import doctor_checks
@@ -86,6 +105,7 @@ def run_doctor(settings: Settings | None = None) -> DoctorReport:
         _module_check("pango", "manimpango", "manimpango", APT_RENDER),
         _module_check("video", "av", "av", "pip install av (PyAV brings its own ffmpeg)"),
         _latex_check(),
+        _sandbox_check(settings),
         *_docker_checks(),
         _keyring_check(),
         _home_check(settings),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 
 class PublicModel(BaseModel):
@@ -64,6 +64,7 @@ class ExecutionPublic(PublicModel):
     started_at: datetime | None = None
     completed_at: datetime | None = None
     duration: float | None = None
+    sandbox: str | None = None
 
 
 class ExecutionDetail(ExecutionPublic):
@@ -182,10 +183,34 @@ class TokenPair(PublicModel):
 class UserPublic(PublicModel):
     id: int
     email: str
+    first_name: str = ""
+    last_name: str = ""
     email_verified: bool
     is_admin: bool = False
+    is_active: bool = Field(default=True, exclude=True)
     date_joined: datetime
     last_login: datetime | None = None
+
+    @computed_field(description="The account may sign in and use the API: verified and not disabled")  # type: ignore[prop-decorator]
+    @property
+    def is_approved(self) -> bool:
+        return self.email_verified and self.is_active
+
+
+class LoginResult(TokenPair):
+    """A login's token pair and the account it signs in."""
+
+    user: UserPublic
+
+
+class WaitlistEntryPublic(PublicModel):
+    """Someone on the waiting list (POST /api/auth/waiting-list/)."""
+
+    id: int
+    email: str
+    name: str = ""
+    reason: str = ""
+    created_at: datetime
 
 
 class MessageResult(PublicModel):

@@ -145,4 +145,27 @@ CREATE INDEX ix_execution_script_id ON execution (script_id);
 ALTER TABLE execution ADD COLUMN deadline DATETIME;
 """,
     ),
+    (
+        "0003_execution_sandbox",
+        """
+ALTER TABLE execution ADD COLUMN sandbox VARCHAR;
+""",
+    ),
+    (
+        "0004_account_names_waitlist",
+        """
+ALTER TABLE user ADD COLUMN first_name VARCHAR NOT NULL DEFAULT '';
+ALTER TABLE user ADD COLUMN last_name VARCHAR NOT NULL DEFAULT '';
+ALTER TABLE refreshtoken ADD COLUMN replaced_by VARCHAR;
+CREATE TABLE waitlistentry (
+    id INTEGER NOT NULL,
+    email VARCHAR NOT NULL,
+    name VARCHAR NOT NULL,
+    reason VARCHAR NOT NULL,
+    created_at DATETIME NOT NULL,
+    PRIMARY KEY (id)
+);
+CREATE UNIQUE INDEX ix_waitlistentry_email ON waitlistentry (email);
+""",
+    ),
 ]

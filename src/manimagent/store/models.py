@@ -49,6 +49,8 @@ class User(SQLModel, table=True):
     is_active: bool = True
     date_joined: datetime = Field(default_factory=utcnow)
     last_login: datetime | None = None
+    first_name: str = ""
+    last_name: str = ""
 
 
 class EmailToken(SQLModel, table=True):
@@ -72,6 +74,17 @@ class RefreshToken(SQLModel, table=True):
     expires_at: datetime
     used_at: datetime | None = None
     revoked_at: datetime | None = None
+    replaced_by: str | None = None  # jti of the token this one was rotated into
+
+
+class WaitlistEntry(SQLModel, table=True):
+    """Someone who asked for an account (POST /api/auth/waiting-list/); one row per address."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(index=True, unique=True)
+    name: str = ""
+    reason: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class Provider(SQLModel, table=True):
@@ -168,6 +181,8 @@ class Execution(SQLModel, table=True):
     # started_at + the time limit + ABANDON_GRACE: a render still "running" after it was abandoned
     # by a process that died (SIGKILL, power loss); see services.executions.settle_abandoned
     deadline: datetime | None = None
+    # what contained the render: bwrap, sandbox-exec, rlimits (limits alone), docker
+    sandbox: str | None = None
 
     def finish(self, status: ExecutionStatus, error: str | None = None) -> None:
         """The attempt ended: its status and error, stamped now."""
