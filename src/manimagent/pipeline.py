@@ -163,10 +163,10 @@ def _next_attempt_number(ctx: Context, script_id: str, queued: str | None = None
 def _wait(ctx: Context, execution: Execution, attempt: Attempt, started: RenderStarted) -> RenderResult:
     """Announce the stored attempt and wait for its render; from here on, Ctrl-C marks it interrupted."""
     try:
-        ctx.events(started)
         refusal = attempt.prepared.refusal
-        if refusal is not None:
+        if refusal is not None:  # nothing renders, so no "Rendering ..." first
             return RenderResult(ok=False, failure=refusal, log=f"refused before rendering: {refusal.summary()}")
+        ctx.events(started)
         result = attempt.job.wait()
     except KeyboardInterrupt:
         if attempt.job:
@@ -211,6 +211,7 @@ def _succeed(
         row.outputs = [str(path) for path in outputs]
         row.completed_at = utcnow()
         row.duration = result.duration
+        row.sandbox = result.sandbox
         session.add(row)
         script = _get(session, Script, script_id)
         script.content = prepared.code
@@ -261,6 +262,7 @@ def _fail_execution(ctx: Context, execution: Execution, result: RenderResult, fa
         row.error_type = failure.error_type
         row.error_line = failure.line
         row.duration = result.duration
+        row.sandbox = result.sandbox
         session.add(row)
         session.commit()
 

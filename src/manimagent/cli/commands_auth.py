@@ -25,7 +25,22 @@ def _backend(server: str | None):
 def _password(from_stdin: bool, *, confirm: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        return _piped_password(confirm=confirm)
     return typer.prompt("Password", hide_input=True, confirmation_prompt=confirm, err=True)
+
+
+def _piped_password(*, confirm: bool) -> str:
+    """No terminal: the password (and its confirmation) as lines of stdin, end of input an error."""
+    from manimagent.errors import BadInput
+
+    lines = [sys.stdin.readline() for _ in range(2 if confirm else 1)]
+    if not lines[0]:
+        raise BadInput("no password: there is no terminal to ask on and stdin is empty", hint="Pipe it in: `... | manimagent auth ... --password-stdin`")
+    first, *again = (line.rstrip("\r\n") for line in lines)
+    if again and again[0] != first:
+        raise BadInput("the two passwords on stdin differ", hint="Pipe it once with --password-stdin")
+    return first
 
 
 def _message(result, json_: bool) -> None:
@@ -59,9 +74,14 @@ def resend_verification(email: EmailOption, server: ServerOption = None, json_: 
 
 @app.command("login")
 def login(email: EmailOption, password_stdin: PasswordStdinOption = False, server: ServerOption = None, json_: JsonOption = False) -> None:
-    """Log in; the token pair is kept in the keyring (service manimagent-server) and refreshed as needed."""
+    """Log in; the token pair is kept in the keyring (service manimagent-server), or without one in a 0600 file, and refreshed as needed."""
+    from manimagent.keys import secret_storage
+
     svc, ctx = _backend(server)
+    storage = secret_storage()  # nowhere to keep the login: fail before asking for the password
     pair = svc.login(ctx, email=email, password=_password(password_stdin, confirm=False))
+    if storage.notice:
+        output.notice(storage.notice)
     if json_:
         return output.json({"access": pair.access, "refresh": pair.refresh})  # the pair only, locally and remotely
     where = getattr(ctx, "server", None)

@@ -76,6 +76,7 @@ class RenderResult:
     log: str = ""
     failure: RenderFailure | None = None
     duration: float = 0.0
+    sandbox: str | None = None  # what contained the render: bwrap, sandbox-exec, rlimits; None: the engine's own (docker)
 
 
 ProgressSink = Callable[[RenderProgress], None]

@@ -374,12 +374,12 @@ def fetch_outputs(container: Any, token: str, request: RenderRequest, staging: P
 class _LogCollector:
     """Gathers an exec's stdout (the agent's result) and stderr (manim's log), drawing progress."""
 
-    def __init__(self, scenes: list[str], sink: ProgressSink | None):
+    def __init__(self, scenes: list[str], sink: ProgressSink | None, code: str | None = None):
         self.stdout: list[str] = []
         self.stderr: list[str] = []
         self.size = 0
         self.pending = ""
-        self.tracker = ProgressTracker(scenes, sink)
+        self.tracker = ProgressTracker(scenes, sink, code=code)
         self.done = threading.Event()
 
     def consume(self, stream: Iterable[tuple[bytes | None, bytes | None]]) -> None:
@@ -433,7 +433,7 @@ def run_job(client: Any, container: Any, token: str, request: RenderRequest, sin
         stdout=True,
         stderr=True,
     )["Id"]
-    collector = _LogCollector(request.scenes, sink)
+    collector = _LogCollector(request.scenes, sink, code=request.code)
     stream = client.api.exec_start(exec_id, stream=True, demux=True)
     reader = threading.Thread(target=collector.consume, args=(stream,), daemon=True)
     reader.start()
@@ -552,11 +552,11 @@ class DockerEngine:
         log = self._where(outcome) + outcome.log
         failure = failure_of(outcome, request, self.limits, oom_killed)
         if failure is not None:
-            return RenderResult(ok=False, log=log, failure=failure)
+            return RenderResult(ok=False, log=log, failure=failure, sandbox="docker")
         outputs = fetch_outputs(container, token, request, staging)
         if outputs is None:
-            return RenderResult(ok=False, log=log, failure=missing_output_failure())
-        return RenderResult(ok=True, outputs=outputs, log=log)
+            return RenderResult(ok=False, log=log, failure=missing_output_failure(), sandbox="docker")
+        return RenderResult(ok=True, outputs=outputs, log=log, sandbox="docker")
 
     def _where(self, outcome: JobOutcome) -> str:
         """The log's first line: which container rendered, and how."""

@@ -225,6 +225,7 @@ def register(
     last_name: str = "",
     client: str = "local",
     limiter: RateLimiter | None = None,
+    server_url: str | None = None,
 ) -> MessageResult:
     """Create an unverified account (with its name) and mail its verification token.
 
@@ -242,9 +243,9 @@ def register(
         user = _user_by_email(session, normalized)
         if user is None:
             user = _create_user(session, normalized, password, names)
-            _send_verification(session, ctx.settings, user)
+            _send_verification(session, ctx.settings, user, server_url)
         elif not user.email_verified:
-            _send_verification(session, ctx.settings, user)
+            _send_verification(session, ctx.settings, user, server_url)
         else:
             _send_already_registered(ctx.settings, user)
     return MessageResult(message=REGISTERED)
@@ -297,7 +298,8 @@ def new_email_token() -> str:
     return token
 
 
-def _send_verification(session: Session, settings: Settings, user: User) -> None:
+def _send_verification(session: Session, settings: Settings, user: User, server_url: str | None = None) -> None:
+    """The token mail; `server_url` (set when the server sends it) goes into the command to run."""
     token = new_email_token()
     row = EmailToken(user_id=user.id, token_hash=_token_digest(token), purpose=VERIFY_PURPOSE, expires_at=utcnow() + EMAIL_TOKEN_TTL)
     session.add(row)
@@ -307,7 +309,7 @@ def _send_verification(session: Session, settings: Settings, user: User) -> None
         "Confirm your email address with this token (valid for 24 hours, usable once):\n\n"
         f"Verification token: {token}\n\n"
         "Send it to POST /api/auth/verify-email/ as {\"token\": \"...\"}, or run\n"
-        f"  manimagent auth verify-email {token}\n\n"
+        f"  manimagent auth verify-email {token}" + (f" --server {server_url.rstrip('/')}" if server_url else "") + "\n\n"
         "If you did not register, ignore this mail.\n"
     )
     mail.send_mail(settings, to=user.email, subject="Verify your manimagent account", body=body)
@@ -322,14 +324,16 @@ def _send_already_registered(settings: Settings, user: User) -> None:
     mail.send_mail(settings, to=user.email, subject="Your manimagent account", body=body)
 
 
-def resend_verification(ctx: Context, *, email: str, client: str = "local", limiter: RateLimiter | None = None) -> MessageResult:
+def resend_verification(
+    ctx: Context, *, email: str, client: str = "local", limiter: RateLimiter | None = None, server_url: str | None = None
+) -> MessageResult:
     """A new verification token for an unverified account; the same answer for every address."""
     if limiter:
         limiter.hit(("register-address", client, REGISTER_PER_ADDRESS), ("register-email", _lookup_email(email), REGISTER_PER_EMAIL))
     with ctx.session() as session:
         user = _user_by_email(session, email)
         if user is not None and not user.email_verified and user.is_active:
-            _send_verification(session, ctx.settings, user)
+            _send_verification(session, ctx.settings, user, server_url)
     return MessageResult(message=RESENT)
 
 
@@ -542,14 +546,15 @@ def authenticate(ctx: Context, *, access: str) -> UserPublic:
     claims = decode_token(ctx.settings, access, "access")
     with ctx.session() as session:
         user = session.get(User, int(claims["sub"]))
-        if user is None or not user.is_active or not user.email_verified or _family_revoked(session, claims["fam"]):
+        if user is None or not user.is_active or not user.email_verified or not _family_holds(session, claims["fam"], user.id):
             raise Unauthorized(BAD_ACCESS)
         return UserPublic.model_validate(user)
 
 
-def _family_revoked(session: Session, family: str) -> bool:
-    query = select(RefreshToken.id).where(RefreshToken.family == family, col(RefreshToken.revoked_at).is_not(None)).limit(1)
-    return session.exec(query).first() is not None
+def _family_holds(session: Session, family: str, user_id: int | None) -> bool:
+    """The login (token family) exists, was issued to `user_id` alone, and is not revoked."""
+    rows = session.exec(select(RefreshToken.user_id, RefreshToken.revoked_at).where(RefreshToken.family == family)).all()
+    return bool(rows) and all(owner == user_id and revoked is None for owner, revoked in rows)
 
 
 # ---- profile and admin ----------------------------------------------------------------------

@@ -44,6 +44,7 @@ class ScriptPublic(ScriptSummary):
 class ExecutionPublic(PublicModel):
     id: str
     script: str
+    prompt: str | None = None  # the script's prompt, in lists (to recognise a render again)
     attempt_number: int
     status: str
     is_successful: bool
@@ -63,6 +64,7 @@ class ExecutionPublic(PublicModel):
     started_at: datetime | None = None
     completed_at: datetime | None = None
     duration: float | None = None
+    sandbox: str | None = None
 
 
 class ExecutionDetail(ExecutionPublic):
@@ -220,6 +222,8 @@ class SettingPublic(PublicModel):
     value: Any = None
     source: str
     help: str = ""
+    key: str | None = None  # its dotted key in config.toml
+    env: str | None = None  # the environment variable that overrides it
 
 
 class DoctorCheck(PublicModel):

@@ -146,6 +146,12 @@ ALTER TABLE execution ADD COLUMN deadline DATETIME;
 """,
     ),
     (
+        "0003_execution_sandbox",
+        """
+ALTER TABLE execution ADD COLUMN sandbox VARCHAR;
+""",
+    ),
+    (
         "0004_account_names_waitlist",
         """
 ALTER TABLE user ADD COLUMN first_name VARCHAR NOT NULL DEFAULT '';

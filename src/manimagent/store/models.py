@@ -181,6 +181,8 @@ class Execution(SQLModel, table=True):
     # started_at + the time limit + ABANDON_GRACE: a render still "running" after it was abandoned
     # by a process that died (SIGKILL, power loss); see services.executions.settle_abandoned
     deadline: datetime | None = None
+    # what contained the render: bwrap, sandbox-exec, rlimits (limits alone), docker
+    sandbox: str | None = None
 
     def finish(self, status: ExecutionStatus, error: str | None = None) -> None:
         """The attempt ended: its status and error, stamped now."""
