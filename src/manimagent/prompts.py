@@ -7,6 +7,7 @@ import re
 from manimagent.errors import InvalidScript
 from manimagent.providers.base import Message
 from manimagent.render.base import RenderFailure
+from manimagent.render.layout import LAYOUT_ERROR
 from manimagent.scriptcheck.grounding import GroundingFacts
 
 # Markers the offline provider reads; kept in one place with the prompts that carry them.
@@ -62,11 +63,36 @@ def repair_messages(
     facts = api_grounding_text(code, failure) if grounding is None else grounding
     user = (
         f"The original request:\n{REQUEST_OPEN}\n{prompt}\n{REQUEST_CLOSE}\n{REPAIR_MARK}\n"
-        f"This script failed.\nError: {failure.error_type}: {failure.message}{where}\n"
+        f"This script failed.\nError: {failure.error_type}: {failure.message}{where}{layout_advice(failure)}\n"
         + (f"\n{facts}\n" if facts else "")
         + f"\n```python\n{code}\n```\n\nReturn the whole corrected script."
     )
     return [system_message(manim_version, has_latex), Message("user", user)]
+
+
+EARLIER_FIX = (
+    "\n\nAn earlier script failed with the same kind of error ({error}) and rendered after this change:\n"
+    "```diff\n{diff}\n```\nApply the same kind of fix where it fits."
+)
+
+
+def with_earlier_fix(messages: list[Message], error: str, diff: str) -> list[Message]:
+    """A repair prompt that also shows the diff that fixed the same kind of error before (fix memory)."""
+    *head, last = messages
+    return [*head, Message(last.role, last.content + EARLIER_FIX.format(error=error, diff=diff))]
+
+
+def layout_advice(failure: RenderFailure) -> str:
+    """For a render that worked but failed the layout check: what the findings mean and how to fix them."""
+    if failure.error_type != LAYOUT_ERROR:
+        return ""
+    return (
+        "\nThe video rendered, but the layout check found the problems above (scene time, mobject, how far)."
+        " The visible frame is about 14.2 x 8 units, centred on ORIGIN (x from -7.1 to 7.1, y from -4 to 4)."
+        " Keep every mobject inside it: scale long text down (scale_to_fit_width, font_size), wrap it, or place it"
+        " with to_edge/next_to and a positive buff. Do not put text on top of text: arrange labels with next_to or"
+        " VGroup(...).arrange(DOWN), and FadeOut or Transform the previous step before writing the next one."
+    )
 
 
 def api_grounding_text(code: str, failure: RenderFailure) -> str:

@@ -38,6 +38,7 @@ def _register() -> None:
         commands_config,
         commands_containers,
         commands_doctor,
+        commands_eval,
         commands_executions,
         commands_generate,
         commands_providers,
@@ -56,6 +57,7 @@ def _register() -> None:
     commands_serve.register(app)
     commands_doctor.register(app)
     app.add_typer(commands_config.app, name="config")
+    commands_eval.register(app)
 
 
 _register()

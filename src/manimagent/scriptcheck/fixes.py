@@ -149,7 +149,7 @@ def fix_after_failure(
     by default the one cached under this home, None to skip them.
     """
     text = f"{failure.error_type}: {failure.message}"
-    if "broadcast" in text and _TWO_D_SHAPE.search(text):
+    if _is_2d_point_error(text):
         return _fix_2d_points(code)
     if not has_latex and ("latex" in text.lower() or "dvisvgm" in text.lower()):
         return fix_before_render(code, set(), has_latex=False)
@@ -166,6 +166,21 @@ def fix_after_failure(
     if grounded and _parses(fixed):
         return fixed, [AppliedFix("api-grounded", fix.description, fix.line) for fix in grounded]
     return code, []
+
+
+_TWO_COLUMNS = re.compile(r"\((?:\d+,\s*)?2,?\)")  # (2,) or (1,2): an array of 2-D points
+
+
+def _is_2d_point_error(text: str) -> bool:
+    """numpy's broadcast error where a 2-D point met manim's 3-D ones (`(2,)`, `(1,2) into (1,3)`)."""
+    return "broadcast" in text and bool(_TWO_COLUMNS.search(text))
+
+
+def _call_name(node: ast.Call) -> str | None:
+    """The called name's last part: `Dot`, `move_to` in `Dot().move_to(...)`."""
+    if isinstance(node.func, ast.Attribute):
+        return node.func.attr
+    return node.func.id if isinstance(node.func, ast.Name) else None
 
 
 def _fix_refused_colour(code: str, value: str, manim_names: frozenset[str]) -> tuple[str, list[AppliedFix]]:

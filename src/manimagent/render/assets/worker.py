@@ -40,6 +40,7 @@ LEFTOVER_SECONDS = 600.0  # a finished job's folder is removed by then even if t
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 DEFAULT_PATH = "/opt/manim/bin:/usr/local/bin:/usr/bin:/bin"
+LAYOUT_HOOK = "layout_hook.py"  # in the job folder when the host asked for the layout check
 
 
 # --- process hygiene -------------------------------------------------------------------------
@@ -168,6 +169,9 @@ def run_manim(args: list[str]) -> int:
     """Manim's own command line, in this process; returns its exit code."""
     sys.argv = ["manim", *args]
     try:
+        if os.path.exists(LAYOUT_HOOK):  # the layout check the host sent with the job
+            with open(LAYOUT_HOOK, encoding="utf-8") as handle:
+                exec(compile(handle.read(), LAYOUT_HOOK, "exec"), {"__name__": "layout_hook"})
         from manim.__main__ import main
 
         main(args=args, prog_name="manim", standalone_mode=False)
