@@ -278,7 +278,7 @@ def _is_2d_literal(item: ast.expr) -> bool:
     return (
         isinstance(item, (ast.List, ast.Tuple))
         and len(item.elts) == 2
-        and not any(isinstance(elt, (ast.List, ast.Tuple, ast.Starred, ast.Constant)) and not _is_number(elt) for elt in item.elts)
+        and not any(isinstance(elt, (ast.List, ast.Tuple, ast.Starred)) or not _is_number(elt) for elt in item.elts)
     )
 
 
