@@ -5,17 +5,27 @@ Kept free of the database layer so `render FILE` can start manim before SQLModel
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
-from manimagent.render.base import OutputFormat, Quality, RenderEngine, RenderFailure, RenderRequest
-from manimagent.render.job import RenderJob
+from manimagent.render.base import DEFAULT_STILL_SECONDS, OutputFormat, Quality, RenderEngine, RenderFailure, RenderRequest
+from manimagent.render.staged import StagedRender
 from manimagent.render.layout import LayoutMode, layout_mode
 from manimagent.scriptcheck.prepare import Prepared, prepare_code
 from manimagent.services.context import Context
 
-# (script id, code, the failure it caused) -> new code; raises ProviderError when the LLM cannot help
-Repairer = Callable[[str, str, RenderFailure], str]
+
+class Repairer(Protocol):
+    """The LLM repair step of the render loop."""
+
+    def unavailable(self, script_id: str) -> str | None:
+        """Why no repair can be asked for (no real LLM: the offline provider never repairs), or None."""
+
+    def __call__(self, script_id: str, code: str, failure: RenderFailure) -> str:
+        """The repaired code; raises ProviderError when the LLM cannot help."""
+
+    def succeeded(self, script_id: str, failure: RenderFailure, before: str, after: str) -> None:
+        """The repaired code rendered: remember what fixed `failure` (fix memory)."""
 
 
 @dataclass
@@ -26,6 +36,7 @@ class RenderOptions:
     max_attempts: int
     timeout: float
     scenes: list[str] | None = None
+    still_seconds: float = DEFAULT_STILL_SECONDS  # a still scene's video length, for an explicit video format
 
 
 @dataclass
@@ -40,7 +51,7 @@ class NewScript:
 @dataclass
 class Attempt:
     prepared: Prepared
-    job: RenderJob | None  # None when the code was refused
+    job: StagedRender | None  # None when the code was refused
 
 
 def has_latex(engine: RenderEngine) -> bool:
@@ -54,5 +65,7 @@ def begin_attempt(ctx: Context, code: str, options: RenderOptions, *, strict: bo
         code=prepared.code, scenes=prepared.scenes, quality=options.quality, format=options.format, timeout=options.timeout,
         layout=layout_mode(ctx.settings.layout) != LayoutMode.OFF,
     )
-    job = RenderJob(options.engine, request, ctx.settings.paths.staging, ctx.events) if prepared.refusal is None else None
+    if prepared.refusal is not None:
+        return Attempt(prepared, None)
+    job = StagedRender(options.engine, request, ctx.settings.paths.staging, ctx.events, still_seconds=options.still_seconds)
     return Attempt(prepared, job)

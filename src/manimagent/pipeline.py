@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 
 from sqlmodel import func, select
 
 from manimagent.errors import InvalidScript, ManimagentError, NotFound, ProviderError
-from manimagent.events import CheckFinding, Done, FixApplied, RenderFailed, RenderStarted, RepairStarted
-from manimagent.render.base import OutputFormat, RenderFailure, RenderResult
+from manimagent.events import CheckFinding, Done, FixApplied, Notice, RenderFailed, RenderStarted, RepairStarted
+from manimagent.render.base import RenderFailure, RenderResult
+from manimagent.render.logparse import line_in_script
+from manimagent.scriptcheck.fixes import AppliedFix, fix_after_failure
 from manimagent.render.layout import LAYOUT_ERROR, LayoutMode, layout_mode, layout_summary
-from manimagent.scriptcheck.fixes import fix_after_failure
 from manimagent.attempt import Attempt, NewScript, RenderOptions, Repairer, begin_attempt, has_latex
 from manimagent.scriptcheck.prepare import Prepared
 from manimagent.scriptcheck.scenes import find_scenes
@@ -27,6 +28,10 @@ from manimagent.scriptcheck.source import parse_script
 from manimagent.services.context import Context
 from manimagent.services.schemas import ExecuteResult
 from manimagent.store.models import ABANDON_GRACE, Execution, ExecutionStatus, Script, ScriptStatus, utcnow
+
+BEFORE_RENDER = "before-render"  # a fix's `stage`: applied while the code was prepared
+AFTER_FAILURE = "after-failure"  # applied because of the previous attempt's failure
+
 
 def run_attempts(
     ctx: Context,
@@ -42,7 +47,7 @@ def run_attempts(
     """
     code = script.code if isinstance(script, NewScript) else _load(ctx, script).content
     script_id = script if isinstance(script, str) else None
-    executions: list[str] = []
+    loop = _Loop()
     failure: RenderFailure | None = None
     attempt = first
     for number in range(1, options.max_attempts + 1):
@@ -50,32 +55,58 @@ def run_attempts(
         try:
             script_id = script_id or _store_new(ctx, script, attempt.prepared)
             _report(ctx, attempt.prepared)
-            execution = _start_execution(ctx, script_id, options, code, attempt.prepared, queued if number == 1 else None)
+            execution = _start_execution(ctx, script_id, options, code, attempt.prepared, queued if number == 1 else None, loop.pending)
         except BaseException as exc:
             if attempt.job:
                 attempt.job.cancel()
             if isinstance(exc, KeyboardInterrupt) and script_id:  # stopped before its execution was stored
                 _set_script(ctx, script_id, ScriptStatus.FAILED, error="interrupted")
             raise
-        executions.append(execution.id)
+        loop.started(execution.id, number, attempt.prepared.fixes)
         started = RenderStarted(
             attempt=number, max_attempts=options.max_attempts, engine=options.engine.name, scenes=attempt.prepared.scenes, execution_id=execution.id
         )
         result = _wait(ctx, execution, attempt, started)
         if result.ok:
-            return _succeed(ctx, script_id, execution, attempt.prepared, result, options, executions)
+            _remember_repair(repairer, script_id, loop, code)
+            return _succeed(ctx, script_id, execution, attempt.prepared, result, options, loop)
         failure = result.failure or RenderFailure("RenderError", "the render failed")
+        failure.line = line_in_script(failure.line, attempt.prepared.code)
         _fail_execution(ctx, execution, result, failure)
         ctx.events(RenderFailed(attempt=number, error=failure.summary()))
         refused_first = number == 1 and attempt.prepared.refusal is not None
         rendered, attempt = attempt.prepared.code, None
         if number == options.max_attempts:
             break
-        code = _repair(ctx, script_id, rendered, failure, options, number, repairer)
+        code = _repair(ctx, script_id, rendered, failure, options, number, repairer, loop)
         if code is None:
             break
         _record_modified(ctx, execution.id, code)
-    return _give_up(ctx, script_id, failure, executions, first_refused=len(executions) == 1 and refused_first)
+    return _give_up(ctx, script_id, failure, loop, first_refused=len(loop.executions) == 1 and refused_first)
+
+
+@dataclass
+class _Loop:
+    """What the attempts of one run have done so far, for the next attempt and the result."""
+
+    executions: list[str] = field(default_factory=list)
+    fixes: list[dict] = field(default_factory=list)  # every deterministic fix tried, with its attempt
+    pending: list[AppliedFix] = field(default_factory=list)  # fixes after a failure, for the next attempt's row
+    repaired_by_llm: tuple[RenderFailure, str] | None = None  # the failure and code the last LLM repair answered
+    repair_stopped: str | None = None
+
+    def started(self, execution_id: str, number: int, fixes: list[AppliedFix]) -> None:
+        self.executions.append(execution_id)
+        for fix, stage in [*((fix, AFTER_FAILURE) for fix in self.pending), *((fix, BEFORE_RENDER) for fix in fixes)]:
+            self.fixes.append({**fix.to_dict(), "attempt": number, "stage": stage})
+        self.pending = []
+
+
+def _remember_repair(repairer: Repairer | None, script_id: str, loop: _Loop, rendered: str) -> None:
+    """The code an LLM repair wrote rendered: the repairer keeps the fix (fix memory)."""
+    if loop.repaired_by_llm is not None and repairer is not None:
+        failure, before = loop.repaired_by_llm
+        repairer.succeeded(script_id, failure, before, rendered)
 
 
 def _get(session, model: type[Script] | type[Execution], row_id: str):
@@ -122,7 +153,7 @@ def _report(ctx: Context, prepared: Prepared) -> None:
 
 
 def _start_execution(
-    ctx: Context, script_id: str, options: RenderOptions, code: str, prepared: Prepared, queued: str | None = None
+    ctx: Context, script_id: str, options: RenderOptions, code: str, prepared: Prepared, queued: str | None = None, after_failure: list[AppliedFix] | None = None
 ) -> Execution:
     started = utcnow()
     fields = dict(
@@ -137,7 +168,7 @@ def _start_execution(
         status=ExecutionStatus.RUNNING.value,
         original_script=code,
         modified_script=prepared.code if prepared.code != code else None,
-        fixes=[fix.to_dict() for fix in prepared.fixes],
+        fixes=[*({**fix.to_dict(), "stage": AFTER_FAILURE} for fix in after_failure or []), *(fix.to_dict() for fix in prepared.fixes)],
         started_at=started,
         deadline=started + timedelta(seconds=options.timeout + ABANDON_GRACE),
     )
@@ -165,10 +196,10 @@ def _next_attempt_number(ctx: Context, script_id: str, queued: str | None = None
 def _wait(ctx: Context, execution: Execution, attempt: Attempt, started: RenderStarted) -> RenderResult:
     """Announce the stored attempt and wait for its render; from here on, Ctrl-C marks it interrupted."""
     try:
-        ctx.events(started)
         refusal = attempt.prepared.refusal
-        if refusal is not None:
+        if refusal is not None:  # nothing renders, so no "Rendering ..." first
             return RenderResult(ok=False, failure=refusal, log=f"refused before rendering: {refusal.summary()}")
+        ctx.events(started)
         result = attempt.job.wait()
     except KeyboardInterrupt:
         if attempt.job:
@@ -207,13 +238,13 @@ def _interrupted(ctx: Context, execution: Execution) -> None:
 
 
 def _succeed(
-    ctx: Context, script_id: str, execution: Execution, prepared: Prepared, result: RenderResult, options: RenderOptions, executions: list[str]
+    ctx: Context, script_id: str, execution: Execution, prepared: Prepared, result: RenderResult, options: RenderOptions, loop: _Loop
 ) -> ExecuteResult:
     with ctx.session() as session:
         if session.get(Execution, execution.id) is None:  # deleted while rendering: publish nothing
             shutil.rmtree(ctx.settings.paths.staging / execution.id, ignore_errors=True)
             raise NotFound(f"script {script_id} was deleted while it rendered")
-    outputs, output_path = _publish(ctx, script_id, execution.id, result.outputs, options.format)
+    outputs, output_path = _publish(ctx, script_id, execution.id, result)
     with ctx.session() as session:
         row = _get(session, Execution, execution.id)
         row.status = ExecutionStatus.SUCCEEDED.value
@@ -223,6 +254,7 @@ def _succeed(
         row.outputs = [str(path) for path in outputs]
         row.completed_at = utcnow()
         row.duration = result.duration
+        row.sandbox = result.sandbox
         row.layout = [finding.to_dict() for finding in result.layout]
         session.add(row)
         script = _get(session, Script, script_id)
@@ -241,28 +273,49 @@ def _succeed(
         execution_id=execution.id,
         output_path=str(output_path),
         outputs=[str(path) for path in outputs],
-        attempts=len(executions),
-        executions=executions,
+        scene_outputs=_scene_outputs(prepared.scenes, outputs, result.still_scenes),
+        attempts=len(loop.executions),
+        executions=loop.executions,
+        fixes=loop.fixes,
         status=ScriptStatus.SUCCESSFUL.value,
     )
 
 
-def _publish(ctx: Context, script_id: str, execution_id: str, staged: list[Path], fmt: OutputFormat) -> tuple[list[Path], Path]:
-    """Join the scenes when there are several, then move the complete folder into media."""
+def _scene_outputs(scenes: list[str], outputs: list[Path], stills: list[str]) -> list[dict]:
+    """Per scene: its file and its kind: `video`, `image` (a still scene's PNG, as manim makes it)
+    or `still-video` (a still scene's last frame shown for --still-seconds, for an explicit video format)."""
+    return [{"scene": scene, "path": str(path), "kind": output_kind(path, scene in stills)} for scene, path in zip(scenes, outputs, strict=False)]
+
+
+def output_kind(path: Path, still: bool) -> str:
+    if path.suffix == ".png":
+        return "image"
+    return "still-video" if still else "video"
+
+
+def _publish(ctx: Context, script_id: str, execution_id: str, result: RenderResult) -> tuple[list[Path], Path]:
+    """Join the scenes' videos when there are several, then move the complete folder into media.
+
+    Images (still scenes with no --format) are not joined: `output_path` is the joined video of the
+    videos, else the one video, else the first image."""
     staging = ctx.settings.paths.staging / execution_id
+    staged = result.outputs
+    videos = [path for path in staged if path.suffix != ".png"]
     combined_name = None
-    if len(staged) > 1 and fmt.is_video:
+    if len(videos) > 1:
         from manimagent.render.combine import combine_videos
 
-        combined_name = f"all_scenes.{fmt.value}"
-        combine_videos(staged, staging / combined_name)
+        combined_name = f"all_scenes{videos[0].suffix}"
+        combine_videos(videos, staging / combined_name, reencode=bool(result.still_scenes))
     final = ctx.settings.paths.media / script_id / execution_id
     final.parent.mkdir(parents=True, exist_ok=True)
     if final.exists():
         shutil.rmtree(final)
     os.replace(staging, final)
     outputs = [final / path.name for path in staged]
-    return outputs, final / combined_name if combined_name else outputs[0]
+    if combined_name:
+        return outputs, final / combined_name
+    return outputs, final / (videos or staged)[0].name
 
 
 def _fail_execution(ctx: Context, execution: Execution, result: RenderResult, failure: RenderFailure) -> None:
@@ -274,6 +327,7 @@ def _fail_execution(ctx: Context, execution: Execution, result: RenderResult, fa
         row.error_type = failure.error_type
         row.error_line = failure.line
         row.duration = result.duration
+        row.sandbox = result.sandbox
         row.layout = [finding.to_dict() for finding in result.layout]
         session.add(row)
         session.commit()
@@ -289,23 +343,34 @@ def _record_modified(ctx: Context, execution_id: str, code: str) -> None:
 
 
 def _repair(
-    ctx: Context, script_id: str, code: str, failure: RenderFailure, options: RenderOptions, attempt: int, repairer: Repairer | None
+    ctx: Context, script_id: str, code: str, failure: RenderFailure, options: RenderOptions, attempt: int, repairer: Repairer | None, loop: _Loop
 ) -> str | None:
-    """The next attempt's code: a deterministic fix if one applies, else the LLM's repair."""
+    """The next attempt's code: a deterministic fix if one applies, else the LLM's repair.
+
+    Without a real LLM the loop stops here: the offline provider writes new scenes, it never
+    repairs someone's code, so the user's script is kept as it is."""
     fixed, fixes = fix_after_failure(code, failure, has_latex(options.engine))
     if fixes:
         for fix in fixes:
             ctx.events(FixApplied(name=fix.name, description=fix.description, line=fix.line))
+        loop.pending = fixes
+        loop.repaired_by_llm = None
         return fixed
     if repairer is None:
+        return None
+    loop.repair_stopped = repairer.unavailable(script_id)
+    if loop.repair_stopped:
+        ctx.events(Notice(message=loop.repair_stopped))
         return None
     ctx.events(RepairStarted(attempt=attempt + 1, max_attempts=options.max_attempts))
     _set_script(ctx, script_id, ScriptStatus.DEBUGGING)
     try:
-        return repairer(script_id, code, failure)
+        repaired = repairer(script_id, code, failure)
     except ProviderError as exc:
         _set_script(ctx, script_id, ScriptStatus.FAILED, error=f"repair failed: {exc.message}")
         return None
+    loop.repaired_by_llm = (failure, code)
+    return repaired
 
 
 def _set_script(ctx: Context, script_id: str, status: ScriptStatus, error: str | None = None) -> None:
@@ -316,7 +381,7 @@ def _set_script(ctx: Context, script_id: str, status: ScriptStatus, error: str |
         session.commit()
 
 
-def _give_up(ctx: Context, script_id: str, failure: RenderFailure | None, executions: list[str], first_refused: bool) -> ExecuteResult:
+def _give_up(ctx: Context, script_id: str, failure: RenderFailure | None, loop: _Loop, first_refused: bool) -> ExecuteResult:
     error = failure.summary() if failure else "the render failed"
     _set_script(ctx, script_id, ScriptStatus.FAILED, error=error)
     ctx.events(Done(success=False, error=error))
@@ -325,9 +390,11 @@ def _give_up(ctx: Context, script_id: str, failure: RenderFailure | None, execut
     return ExecuteResult(
         success=False,
         script_id=script_id,
-        execution_id=executions[-1] if executions else None,
-        attempts=len(executions),
-        executions=executions,
+        execution_id=loop.executions[-1] if loop.executions else None,
+        attempts=len(loop.executions),
+        executions=loop.executions,
+        fixes=loop.fixes,
+        repair_stopped=loop.repair_stopped,
         status=ScriptStatus.FAILED.value,
         error=error,
     )

@@ -12,6 +12,7 @@ from manimagent.cli.options import (
     ContainerOption,
     EngineOption,
     FormatOption,
+    StillSecondsOption,
     JsonOption,
     MaxAttemptsOption,
     OutputPathOption,
@@ -58,6 +59,7 @@ def generate(
     container: ContainerOption = None,
     quality: QualityOption = None,
     format: FormatOption = None,
+    still_seconds: StillSecondsOption = None,
     max_attempts: MaxAttemptsOption = None,
     output_path: OutputPathOption = None,
     server: ServerOption = None,
@@ -67,7 +69,7 @@ def generate(
     from manimagent.cli.progress import drawing_events
     from manimagent.errors import ExitCode
 
-    choices = render_choices(engine=engine, container=container, quality=quality, format=format, max_attempts=max_attempts)
+    choices = render_choices(engine=engine, container=container, quality=quality, format=format, max_attempts=max_attempts, still_seconds=still_seconds)
     with drawing_events(json_=json_) as events:
         svc, ctx = service_for("generate", server, events)
         result = svc.generate(ctx, prompt=read_prompt(prompt), provider=provider, model=model, execute=not no_execute, output=output_path, **choices)

@@ -10,6 +10,7 @@ from manimagent.cli.options import (
     ContainerOption,
     EngineOption,
     FormatOption,
+    StillSecondsOption,
     JsonOption,
     MaxAttemptsOption,
     OutputPathOption,
@@ -32,6 +33,7 @@ def render(
     container: ContainerOption = None,
     quality: QualityOption = None,
     format: FormatOption = None,
+    still_seconds: StillSecondsOption = None,
     max_attempts: MaxAttemptsOption = None,
     output_path: OutputPathOption = None,
     server: ServerOption = None,
@@ -40,7 +42,7 @@ def render(
     """Render FILE's scenes; every attempt is stored. Repairs only with --max-attempts > 1. With --server, -o downloads the video."""
     from manimagent.cli.progress import drawing_events
 
-    choices = render_choices(engine=engine, container=container, quality=quality, format=format, max_attempts=max_attempts)
+    choices = render_choices(engine=engine, container=container, quality=quality, format=format, max_attempts=max_attempts, still_seconds=still_seconds)
     with drawing_events(json_=json_) as events:
         svc, ctx = service_for("render", server, events)
         result = svc.render_file(ctx, path=file, scenes=scene, output=output_path, **choices)

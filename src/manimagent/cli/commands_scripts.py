@@ -10,6 +10,7 @@ from manimagent.cli.options import (
     ContainerOption,
     EngineOption,
     FormatOption,
+    StillSecondsOption,
     JsonOption,
     MaxAttemptsOption,
     OutputPathOption,
@@ -22,7 +23,28 @@ from manimagent.cli.output import output
 from manimagent.cli.results import print_execute_result
 
 app = typer.Typer(help="Stored scripts: list, show, import, export, execute, generate, refine, remove.", no_args_is_help=True)
-IdArgument = Annotated[str, typer.Argument(help="Script id (a unique prefix of 4+ characters works).")]
+IdArgument = Annotated[str, typer.Argument(help="Script id (a unique prefix of 4+ characters works, or `last`).")]
+LAST = "last"
+
+
+def script_ref(ref: str, server: str | None) -> str:
+    """`last` is the newest script; anything else is an id (or prefix) as given."""
+    if ref.strip().lower() != LAST:
+        return ref
+    from manimagent.errors import NotFound
+
+    svc, ctx = service_for("scripts", server)
+    newest = svc.list_scripts(ctx, limit=1)
+    if not newest:
+        raise NotFound("there are no scripts yet", hint='Make one: manimagent generate "Animate a circle"')
+    return newest[0].id
+
+
+def _video(script_id: str, server: str | None) -> str | None:
+    """The video of the script's newest successful render."""
+    svc, ctx = service_for("executions", server)
+    done = [row for row in svc.list_executions(ctx, script_ref=script_id) if row.is_successful and row.output_path]
+    return done[0].output_path if done else None
 
 
 @app.command("list")
@@ -50,9 +72,9 @@ def show(
     server: ServerOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """One script: prompt, status, provider, scenes, executions (and its code)."""
+    """One script: prompt, status, provider, scenes, executions, its video (and its code)."""
     svc, ctx = service_for("scripts", server)
-    script = svc.get_script(ctx, ref=ref)
+    script = svc.get_script(ctx, ref=script_ref(ref, server))
     if json_:
         return output.json(script)
     if code:
@@ -67,6 +89,7 @@ def show(
             ("parent", script.parent or "-"),
             ("tokens", script.total_tokens),
             ("executions", ", ".join(item[:8] for item in script.executions) or "-"),
+            ("video", _video(script.id, server) or "-"),
             ("error", script.error or "-"),
         ]
     )
@@ -90,7 +113,7 @@ def export(
 ) -> None:
     """The script's code, on stdout or into a file."""
     svc, ctx = service_for("scripts", server)
-    text = svc.export_script(ctx, ref=ref, output=output_file)
+    text = svc.export_script(ctx, ref=script_ref(ref, server), output=output_file)
     if output_file:
         output.info(f"Wrote {text}")
     else:
@@ -105,6 +128,7 @@ def execute(
     container: ContainerOption = None,
     quality: QualityOption = None,
     format: FormatOption = None,
+    still_seconds: StillSecondsOption = None,
     max_attempts: MaxAttemptsOption = None,
     output_path: OutputPathOption = None,
     server: ServerOption = None,
@@ -113,10 +137,10 @@ def execute(
     """Render a stored script, repairing failures up to --max-attempts (default 3). With --server, -o downloads the video."""
     from manimagent.cli.progress import drawing_events
 
-    choices = render_choices(engine=engine, container=container, quality=quality, format=format, max_attempts=max_attempts)
+    choices = render_choices(engine=engine, container=container, quality=quality, format=format, max_attempts=max_attempts, still_seconds=still_seconds)
     with drawing_events(json_=json_) as events:
         svc, ctx = service_for("render", server, events)
-        result = svc.execute_script(ctx, ref=ref, scenes=scene, output=output_path, **choices)
+        result = svc.execute_script(ctx, ref=script_ref(ref, server), scenes=scene, output=output_path, **choices)
     print_execute_result(result, json_=json_)
 
 

@@ -22,7 +22,12 @@ QualityOption = Annotated[
     Optional[Quality], typer.Option("--quality", "-q", help="Render quality (default: config render.quality, low).")
 ]
 FormatOption = Annotated[
-    Optional[OutputFormat], typer.Option("--format", "-f", help="Output format (default: config render.format, mp4).")
+    Optional[OutputFormat],
+    typer.Option("--format", "-f", help="Output format (default: config render.format, else auto: as manim does, a video, or a PNG for a scene with no animation)."),
+]
+StillSecondsOption = Annotated[
+    Optional[float],
+    typer.Option("--still-seconds", min=0.01, max=60, help="Length of a still scene's video when a video --format is given (default 1)."),
 ]
 EngineOption = Annotated[
     Optional[str], typer.Option("--engine", "-e", help="Render engine: local or docker (default: config render.engine).")
@@ -39,16 +44,18 @@ OutputPathOption = Annotated[
 
 
 def render_choices(
-    *, engine: str | None, container: str | None, quality: Quality | None, format: OutputFormat | None, max_attempts: int | None
+    *, engine: str | None, container: str | None, quality: Quality | None, format: OutputFormat | None, max_attempts: int | None,
+    still_seconds: float | None = None,
 ) -> dict[str, Any]:
     """The render options as the services (and the client) take them: plain values, None for the default."""
-    return {
+    choices = {
         "engine": engine,
         "container": container,
         "quality": quality.value if quality else None,
         "format": format.value if format else None,
         "max_attempts": max_attempts,
     }
+    return {**choices, "still_seconds": still_seconds} if still_seconds is not None else choices
 
 
 def service_for(name: str, server: str | None, events: EventSink | None = None) -> tuple[ModuleType, Any]:

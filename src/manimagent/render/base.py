@@ -27,15 +27,38 @@ class Quality(StrEnum):
 
 
 class OutputFormat(StrEnum):
+    """The output asked for. AUTO (no --format given) is manim's own default: an MP4 for a scene
+    that plays animations, a PNG for one that does not."""
+
     MP4 = "mp4"
     GIF = "gif"
     WEBM = "webm"
     MOV = "mov"
     PNG = "png"
+    AUTO = "auto"
 
     @property
     def is_video(self) -> bool:
         return self is not OutputFormat.PNG
+
+    @property
+    def video_suffix(self) -> str | None:
+        """The extension of this format's videos (AUTO: mp4), None for PNG."""
+        if self is OutputFormat.PNG:
+            return None
+        return "mp4" if self is OutputFormat.AUTO else self.value
+
+    @property
+    def suffixes(self) -> tuple[str, ...]:
+        """The extensions manim may write for one scene: mp4 and AUTO may give a still scene's PNG."""
+        if self in (OutputFormat.AUTO, OutputFormat.MP4):
+            return ("mp4", "png")
+        return (self.value,)
+
+
+# frames per second of each quality (manim's own), for still videos made from a scene's last frame
+FRAME_RATES = {"low": 15, "medium": 30, "high": 60, "production": 60, "4k": 60}
+DEFAULT_STILL_SECONDS = 1.0
 
 
 @dataclass
@@ -46,6 +69,7 @@ class RenderRequest:
     format: OutputFormat = OutputFormat.MP4
     timeout: float = 300.0
     job_id: str = "job"
+    dry_run: bool = False  # manim's `--format none`: run every scene, write no media (preflight)
     layout: bool = True  # run the layout check (render/layout_hook.py) in the render
 
 
@@ -78,6 +102,8 @@ class RenderResult:
     log: str = ""
     failure: RenderFailure | None = None
     duration: float = 0.0
+    sandbox: str | None = None  # what contained the render: bwrap, sandbox-exec, rlimits; None: the engine's own (docker)
+    still_scenes: list[str] = field(default_factory=list)  # scenes with no animation (their output began as a PNG)
     layout: list[LayoutFinding] = field(default_factory=list)  # the layout check's findings
 
 
@@ -94,25 +120,42 @@ class RenderEngine(Protocol):
 def manim_arguments(request: RenderRequest, script: str = SCRIPT_NAME, media_dir: str = MEDIA_DIR) -> list[str]:
     """Arguments after `python -m manim`, the same for every engine."""
     args = ["render", request.quality.flag, "--media_dir", media_dir, "--disable_caching", "--silent"]
+    return [*args, *format_arguments(request), script, *request.scenes]
+
+
+def format_arguments(request: RenderRequest) -> list[str]:
+    """manim's format flags. AUTO and MP4 pass none: manim's default is an MP4, or a PNG for a scene
+    with no animation (`--format mp4` would make such a scene fail); other videos are asked for."""
+    if request.dry_run:
+        return ["--format", "none"]
     if request.format is OutputFormat.PNG:
-        args.append("--save_last_frame")
-    else:
-        args += ["--format", request.format.value]
-    return [*args, script, *request.scenes]
+        return ["--save_last_frame"]
+    if request.format in (OutputFormat.AUTO, OutputFormat.MP4):
+        return []
+    return ["--format", request.format.value]
 
 
 def find_outputs(media: Path, request: RenderRequest) -> list[Path] | None:
-    """The finished file of each requested scene under a manim media dir, or None if one is missing."""
+    """The finished file of each requested scene under a manim media dir (a video, or a still
+    scene's PNG where the format allows one), or None if one is missing. A dry run has none."""
+    if request.dry_run:
+        return []
     found: list[Path] = []
-    suffix = request.format.value
     for scene in request.scenes:
+        path = _scene_output(media, scene, request.format.suffixes)
+        if path is None:
+            return None
+        found.append(path)
+    return found
+
+
+def _scene_output(media: Path, scene: str, suffixes: tuple[str, ...]) -> Path | None:
+    for suffix in suffixes:  # the video first: a PNG beside it is not the scene's output
         candidates = sorted(
             path
             for path in media.rglob(f"*.{suffix}")
-            if "partial_movie_files" not in path.parts
-            and (path.stem == scene or path.stem.startswith(f"{scene}_ManimCE_v"))
+            if "partial_movie_files" not in path.parts and (path.stem == scene or path.stem.startswith(f"{scene}_ManimCE_v"))
         )
-        if not candidates:
-            return None
-        found.append(candidates[-1])
-    return found
+        if candidates:
+            return candidates[-1]
+    return None

@@ -326,23 +326,23 @@ class _ChunkReader(io.RawIOBase):
         return size
 
 
-def _wanted(member: tarfile.TarInfo, suffix: str) -> bool:
+def _wanted(member: tarfile.TarInfo, suffixes: tuple[str, ...]) -> bool:
     parts = PurePosixPath(member.name).parts
     return (
         member.isfile()
-        and member.name.endswith(f".{suffix}")
+        and member.name.endswith(tuple(f".{suffix}" for suffix in suffixes))
         and "partial_movie_files" not in parts
         and not PurePosixPath(member.name).is_absolute()
         and ".." not in parts
     )
 
 
-def extract_outputs(chunks: Iterable[bytes], target: Path, suffix: str) -> None:
-    """Copy the finished files (regular files with `suffix`, no partial movies) out of a tar stream."""
+def extract_outputs(chunks: Iterable[bytes], target: Path, suffixes: tuple[str, ...]) -> None:
+    """Copy the finished files (regular files with one of `suffixes`, no partial movies) out of a tar stream."""
     budget = MAX_FETCH_BYTES
     with tarfile.open(fileobj=io.BufferedReader(_ChunkReader(chunks)), mode="r|") as tar:
         for member in tar:
-            if not _wanted(member, suffix) or member.size > budget:
+            if not _wanted(member, suffixes) or member.size > budget:
                 continue
             budget -= member.size
             destination = target.joinpath(*PurePosixPath(member.name).parts)
@@ -354,15 +354,18 @@ def extract_outputs(chunks: Iterable[bytes], target: Path, suffix: str) -> None:
 
 
 def fetch_outputs(container: Any, token: str, request: RenderRequest, staging: Path) -> list[Path] | None:
-    """Each scene's finished file moved into `staging`, or None if one is missing."""
+    """Each scene's finished file (a video, or a still scene's PNG) moved into `staging`, or None
+    if one is missing. A dry run (preflight) writes no media: nothing to fetch."""
     import docker
 
     from manimagent.render.local import stage_outputs
 
+    if request.dry_run:
+        return []
     with tempfile.TemporaryDirectory(prefix="manimagent-fetch-") as folder:
         try:
             chunks, _stat = container.get_archive(f"{worker.job_dir(token)}/media")
-            extract_outputs(chunks, Path(folder), request.format.value)
+            extract_outputs(chunks, Path(folder), request.format.suffixes)
         except docker.errors.NotFound:
             return None
         found = find_outputs(Path(folder) / "media", request)
@@ -395,12 +398,12 @@ def fetch_layout(container: Any, token: str) -> list[LayoutFinding]:
 class _LogCollector:
     """Gathers an exec's stdout (the agent's result) and stderr (manim's log), drawing progress."""
 
-    def __init__(self, scenes: list[str], sink: ProgressSink | None):
+    def __init__(self, scenes: list[str], sink: ProgressSink | None, code: str | None = None):
         self.stdout: list[str] = []
         self.stderr: list[str] = []
         self.size = 0
         self.pending = ""
-        self.tracker = ProgressTracker(scenes, sink)
+        self.tracker = ProgressTracker(scenes, sink, code=code)
         self.done = threading.Event()
 
     def consume(self, stream: Iterable[tuple[bytes | None, bytes | None]]) -> None:
@@ -454,7 +457,7 @@ def run_job(client: Any, container: Any, token: str, request: RenderRequest, sin
         stdout=True,
         stderr=True,
     )["Id"]
-    collector = _LogCollector(request.scenes, sink)
+    collector = _LogCollector(request.scenes, sink, code=request.code)
     stream = client.api.exec_start(exec_id, stream=True, demux=True)
     reader = threading.Thread(target=collector.consume, args=(stream,), daemon=True)
     reader.start()
@@ -578,11 +581,11 @@ class DockerEngine:
         log = self._where(outcome) + outcome.log
         failure = failure_of(outcome, request, self.limits, oom_killed)
         if failure is not None:
-            return RenderResult(ok=False, log=log, failure=failure)
+            return RenderResult(ok=False, log=log, failure=failure, sandbox="docker")
         outputs = fetch_outputs(container, token, request, staging)
         if outputs is None:
-            return RenderResult(ok=False, log=log, failure=missing_output_failure())
-        return RenderResult(ok=True, outputs=outputs, log=log)
+            return RenderResult(ok=False, log=log, failure=missing_output_failure(), sandbox="docker")
+        return RenderResult(ok=True, outputs=outputs, log=log, sandbox="docker")
 
     def _where(self, outcome: JobOutcome) -> str:
         """The log's first line: which container rendered, and how."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 
 from manimagent.events import RenderProgress
@@ -12,6 +13,7 @@ _PROGRESS = re.compile(r"Animation\s+(?P<index>\d+)\s*:.*?(?P<percent>\d{1,3})%\
 _RENDERED = re.compile(r"\bRendered\s+(?P<scene>[A-Za-z_]\w*)\b")
 _BOX = "│╭╰─┃"
 MAX_MESSAGE = 600
+_LIBRARY_PARTS = ("site-packages/", "dist-packages/", "/lib/python", "/manim/")
 
 
 def parse_failure(log: str, script_name: str = SCRIPT_NAME) -> RenderFailure:
@@ -28,8 +30,21 @@ def parse_failure(log: str, script_name: str = SCRIPT_NAME) -> RenderFailure:
 
 
 def script_line(log: str, script_name: str = SCRIPT_NAME) -> int | None:
-    found = re.findall(rf"{re.escape(script_name)}(?:\"?, line |:)(\d+)", log)
+    """The line of the deepest traceback frame in the script itself (not manim's own `scene/scene.py`)."""
+    pattern = rf"(?P<path>[^\s\"'│]*?)\b{re.escape(script_name)}(?:\"?, line |:)(?P<line>\d+)"
+    found = [match["line"] for match in re.finditer(pattern, log) if not _is_library_path(match["path"])]
     return int(found[-1]) if found else None
+
+
+def _is_library_path(path: str) -> bool:
+    """A frame of an installed package (manim's `manim/scene/scene.py`), not the job's script."""
+    normalised = path.replace("\\", "/")
+    return any(part in normalised for part in _LIBRARY_PARTS) or normalised.endswith("scene/")
+
+
+def line_in_script(line: int | None, code: str) -> int | None:
+    """`line` when it is a line of `code`, else None (a log can name a line of another file)."""
+    return line if line is not None and 0 < line <= len(code.splitlines()) else None
 
 
 def parse_progress(line: str) -> tuple[int, float] | None:
@@ -62,12 +77,14 @@ def _last_meaningful(lines: list[str]) -> str:
 
 
 class ProgressTracker:
-    """Turns manim's progress bars, line by line, into RenderProgress events, scene by scene."""
+    """Turns manim's progress bars, line by line, into RenderProgress events, scene by scene; with
+    the script's `code`, each event carries the scene's animation count when it can be known."""
 
-    def __init__(self, scenes: list[str], sink: ProgressSink | None):
+    def __init__(self, scenes: list[str], sink: ProgressSink | None, code: str | None = None):
         self.scenes = scenes
         self.sink = sink
         self.index = 0
+        self.totals = count_animations(code, scenes) if code else {}
 
     def feed(self, line: str) -> None:
         if self.sink is None or not self.scenes:
@@ -77,4 +94,64 @@ class ProgressTracker:
             return
         progress = parse_progress(line)
         if progress is not None:
-            self.sink(RenderProgress(scene=self.scenes[self.index], animation=progress[0], percent=progress[1]))
+            scene = self.scenes[self.index]
+            self.sink(
+                RenderProgress(
+                    scene=scene, animation=progress[0], percent=progress[1], total=self.totals.get(scene), scene_index=self.index, scene_count=len(self.scenes)
+                )
+            )
+
+
+# --- how many animations a scene plays, when the code says so plainly ---------------------------
+
+ANIMATING_METHODS = frozenset({"play", "wait", "wait_until", "move_camera"})  # each is one of manim's "Animation n"
+
+
+def count_animations(code: str, scenes: list[str]) -> dict[str, int]:
+    """Each scene's number of `self.play`/`self.wait` calls, for the scenes whose `construct`
+    plays in a straight line (no loop, no helper method, a Scene base): elsewhere it is unknown."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return {}
+    classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
+    totals = {}
+    for scene in scenes:
+        found = classes.get(scene) and _straight_line_count(classes[scene], classes)
+        if found:
+            totals[scene] = found
+    return totals
+
+
+def _straight_line_count(cls: ast.ClassDef, classes: dict[str, ast.ClassDef]) -> int | None:
+    if any(isinstance(base, ast.Name) and base.id in classes for base in cls.bases):
+        return None  # a user-defined base may play in its own methods
+    methods = {node.name: node for node in cls.body if isinstance(node, ast.FunctionDef)}
+    construct = methods.get("construct")
+    if construct is None:
+        return None
+    count = 0
+    for node, looped in _walk(construct, looped=False):
+        name = _self_call(node)
+        if name in methods and name != "construct":
+            return None  # a helper method may play any number of animations
+        if name in ANIMATING_METHODS:
+            if looped:
+                return None
+            count += 1
+    return count or None
+
+
+def _walk(node: ast.AST, *, looped: bool):
+    for child in ast.iter_child_nodes(node):
+        inner = looped or isinstance(child, (ast.For, ast.AsyncFor, ast.While, ast.comprehension, ast.Lambda, ast.FunctionDef))
+        yield child, inner
+        yield from _walk(child, looped=inner)
+
+
+def _self_call(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        target = node.func.value
+        if isinstance(target, ast.Name) and target.id == "self":
+            return node.func.attr
+    return None

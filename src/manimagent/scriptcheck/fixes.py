@@ -133,11 +133,19 @@ def fix_before_render(code: str, undefined: set[str], has_latex: bool) -> tuple[
 def fix_after_failure(code: str, failure: RenderFailure, has_latex: bool) -> tuple[str, list[AppliedFix]]:
     """A deterministic fix for a known failure, or (code, []) when there is none."""
     text = f"{failure.error_type}: {failure.message}"
-    if "broadcast" in text and "(2,)" in text:
+    if _is_2d_point_error(text):
         return _fix_2d_points(code)
     if not has_latex and ("latex" in text.lower() or "dvisvgm" in text.lower()):
         return fix_before_render(code, set(), has_latex=False)
     return code, []
+
+
+_TWO_COLUMNS = re.compile(r"\((?:\d+,\s*)?2,?\)")  # (2,) or (1,2): an array of 2-D points
+
+
+def _is_2d_point_error(text: str) -> bool:
+    """numpy's broadcast error where a 2-D point met manim's 3-D ones (`(2,)`, `(1,2) into (1,3)`)."""
+    return "broadcast" in text and bool(_TWO_COLUMNS.search(text))
 
 
 def _call_name(node: ast.Call) -> str | None:

@@ -1,4 +1,4 @@
-"""Request bodies of the agents endpoints, and the 202 answer of `"wait": false`."""
+"""Request bodies of the agents endpoints (and of omega-client's routes), and the 202 answer of `"wait": false`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from manimagent.prompts import MAX_PROMPT_CHARS
 from manimagent.render.base import OutputFormat, Quality
 
+STILL_HELP = "Seconds a still scene (no animation) lasts as a video when a video format is given explicitly (default 1)"
 WAIT_HELP = "false: answer 202 at once and render in the background; poll GET /api/agents/executions/{id}/"
 
 
@@ -22,6 +23,7 @@ class RenderIn(BaseModel):
 class ExecuteIn(RenderIn):
     quality: Quality | None = None
     format: OutputFormat | None = None
+    still_seconds: float | None = Field(default=None, gt=0, le=60, description=STILL_HELP)
     scenes: list[str] | None = Field(default=None, max_length=50, description="Scenes to render (default: all, in file order)")
 
 
@@ -36,6 +38,7 @@ class GenerateIn(RenderIn):
     auto_execute: bool = Field(default=False, description="Render the script too (engine, quality, ... apply then)")
     quality: Quality | None = None
     format: OutputFormat | None = None
+    still_seconds: float | None = Field(default=None, gt=0, le=60, description=STILL_HELP)
 
 
 class RefineIn(RenderIn):
@@ -45,6 +48,7 @@ class RefineIn(RenderIn):
     auto_execute: bool = Field(default=False, description="Render the new script too")
     quality: Quality | None = None
     format: OutputFormat | None = None
+    still_seconds: float | None = Field(default=None, gt=0, le=60, description=STILL_HELP)
 
 
 class ImportIn(BaseModel):
@@ -60,3 +64,13 @@ class QueuedResult(BaseModel):
     execution_id: str | None = None
     status: Literal["queued"] = "queued"
     message: str = "Queued. Poll GET /api/agents/executions/{execution_id}/ (or the script) for the outcome."
+
+
+class OmegaGenerateIn(BaseModel):
+    """POST /api/generate-manim/ (omega-client): `provider` is a preference, `execute` renders too."""
+
+    prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
+    provider: str | None = Field(
+        default=None, max_length=200, description="Preferred provider (name or type); unusable here: the normal selection"
+    )
+    execute: bool = Field(default=False, description="Render the script too (auto_execute)")

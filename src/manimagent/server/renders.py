@@ -116,7 +116,7 @@ async def _write_script(request: Request, ctx: Context, write: Callable[..., Scr
     from manimagent.services.render import execute_script
 
     chosen = body.model_dump(include={"provider", "model"}, exclude_none=True)
-    render = body.model_dump(include={"engine", "container", "quality", "format", "max_attempts"}, exclude_none=True, mode="json")
+    render = body.model_dump(include={"engine", "container", "quality", "format", "max_attempts", "still_seconds"}, exclude_none=True, mode="json")
     in_request = body.auto_execute and body.wait
     job_ctx, job = _marking_renders(_jobs(request), ctx, write)
     result = await _jobs(request).run(job, job_ctx, auto_execute=in_request, **what, **chosen, **(render if in_request else {}))

@@ -20,5 +20,6 @@ def select_engine(ctx: Context, engine: str | None, container: str | None) -> Re
     if container:
         raise BadInput("--container only applies to --engine docker")
     from manimagent.render.local import LocalEngine
+    from manimagent.render.sandbox import policy_from_settings
 
-    return LocalEngine()
+    return LocalEngine(policy=policy_from_settings(ctx.settings))

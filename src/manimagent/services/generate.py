@@ -6,12 +6,12 @@ from manimagent.errors import AllProvidersFailed, BadInput, InvalidScript, Manim
 from manimagent.events import CodeReady
 from manimagent.attempt import RenderOptions, Repairer
 from manimagent.pipeline import run_attempts
-from manimagent.prompts import MAX_PROMPT_CHARS, extract_code, generation_messages, no_code_messages, refine_messages, repair_messages
+from manimagent.prompts import MAX_PROMPT_CHARS, extract_code, generation_messages, no_code_messages, refine_messages, repair_messages, with_earlier_fix
 from manimagent.providers.base import Message
 from manimagent.render.base import RenderFailure
 from manimagent.scriptcheck.check import check_script
 from manimagent.scriptcheck.names import manim_version
-from manimagent.services import llm
+from manimagent.services import fixmemory, llm
 from manimagent.services.context import Context
 from manimagent.services.ids import resolve_uuid
 from manimagent.services.render import deliver, render_options
@@ -126,10 +126,11 @@ def generate_script(
     quality: str | None = None,
     format: str | None = None,
     max_attempts: int | None = None,
+    still_seconds: float | None = None,
 ) -> ScriptGenerateResult:
     """`scripts generate`: a new Script from a prompt, rendered too when `auto_execute`."""
     text = clean_prompt(prompt)
-    options = _execute_options(ctx, engine, container, quality, format, max_attempts) if auto_execute else None
+    options = _execute_options(ctx, engine, container, quality, format, max_attempts, still_seconds) if auto_execute else None
     messages = generation_messages(text, _version(), _has_latex(ctx, engine, container))
     script = _write(ctx, messages=messages, prompt=text, source="generated", parent_id=None, provider=provider, model=model)
     return _after_write(ctx, script, provider, options, "Script generated.")
@@ -149,9 +150,10 @@ def refine_script(
     return _after_write(ctx, script, provider or parent.provider, options, "Script refined.")
 
 
-def _execute_options(ctx: Context, engine=None, container=None, quality=None, format=None, max_attempts=None) -> RenderOptions:
+def _execute_options(ctx: Context, engine=None, container=None, quality=None, format=None, max_attempts=None, still_seconds=None) -> RenderOptions:
     return render_options(
-        ctx, engine=engine, container=container, quality=quality, format=format, max_attempts=max_attempts, default_attempts=int(ctx.settings.max_attempts)
+        ctx, engine=engine, container=container, quality=quality, format=format, max_attempts=max_attempts,
+        still_seconds=still_seconds, default_attempts=int(ctx.settings.max_attempts),
     )
 
 
@@ -179,23 +181,51 @@ def generate(ctx: Context, *, prompt: str, provider: str | None = None, model: s
     return generate_result(result, deliver(result.execution, output) if result.execution else None)
 
 
+NO_LLM_REPAIR = (
+    "No LLM is configured, so the script is not repaired beyond the deterministic fixes (the offline provider"
+    " writes new scenes, it does not repair code); add one with `manimagent providers add`."
+)
+
+
 def repairer_for(ctx: Context, options: RenderOptions, provider: str | None = None) -> Repairer:
     """The LLM repair step: the failing code and its error in, a new checked script out."""
-    latex = bool(getattr(options.engine, "has_latex", True))
+    return LlmRepairer(ctx, bool(getattr(options.engine, "has_latex", True)), provider)
 
-    def repair(script_id: str, code: str, failure: RenderFailure) -> str:
-        with ctx.session() as session:
+
+class LlmRepairer:
+    """Repairs with the script's provider (or `provider`); never with the offline one. A repair
+    that renders is remembered (services/fixmemory) and shown to later repairs of the same kind of error."""
+
+    def __init__(self, ctx: Context, latex: bool, provider: str | None = None):
+        self.ctx = ctx
+        self.latex = latex
+        self.provider = provider
+
+    def _chain(self, script_id: str) -> tuple[str, list[llm.Candidate]]:
+        with self.ctx.session() as session:
             script = session.get(Script, script_id)
-            prompt, chosen = script.prompt, provider or script.provider
-        messages = repair_messages(prompt, code, failure, _version(), latex)
+            prompt, chosen = script.prompt, self.provider or script.provider
+        return prompt, llm.candidates(self.ctx, chosen)
+
+    def unavailable(self, script_id: str) -> str | None:
+        _prompt, chain = self._chain(script_id)
+        return NO_LLM_REPAIR if all(candidate.config.provider_type == "offline" for candidate in chain) else None
+
+    def __call__(self, script_id: str, code: str, failure: RenderFailure) -> str:
+        prompt, chain = self._chain(script_id)
+        messages = repair_messages(prompt, code, failure, _version(), self.latex)
+        earlier = fixmemory.recall(self.ctx, failure)
+        if earlier is not None:
+            messages = with_earlier_fix(messages, earlier.error, earlier.diff)
         try:
-            answer, new_code, _scenes = _ask_for_script(ctx, llm.candidates(ctx, chosen), messages)
+            answer, new_code, _scenes = _ask_for_script(self.ctx, chain, messages)
         except InvalidScript as exc:
             raise ProviderError(exc.message, kind="reply") from exc
-        _add_usage(ctx, script_id, answer)
+        _add_usage(self.ctx, script_id, answer)
         return new_code
 
-    return repair
+    def succeeded(self, script_id: str, failure: RenderFailure, before: str, after: str) -> None:
+        fixmemory.remember(self.ctx, failure, before, after)
 
 
 def _add_usage(ctx: Context, script_id: str, answer: llm.Answer) -> None:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from manimagent.services.schemas import ExecuteResult
 
 MAX_ATTEMPTS_LIMIT = 10
+MAX_STILL_SECONDS = 60.0
 
 
 def render_options(
@@ -32,9 +33,11 @@ def render_options(
     format: str | None = None,
     max_attempts: int | None = None,
     scenes: list[str] | None = None,
+    still_seconds: float | None = None,
     default_attempts: int = 1,
 ) -> RenderOptions:
-    """Validated options, each falling back to the settings."""
+    """Validated options, each falling back to the settings. With no format given (nor configured),
+    the format is AUTO: manim's own choice, a video, or a PNG for a scene with no animation."""
     from manimagent.attempt import RenderOptions
 
     attempts = default_attempts if max_attempts is None else max_attempts
@@ -46,11 +49,26 @@ def render_options(
     return RenderOptions(
         engine=select_engine(ctx, engine, container),
         quality=_choice(Quality, quality or ctx.settings.quality, "quality"),
-        format=_choice(OutputFormat, format or ctx.settings.format, "format"),
+        format=_choice(OutputFormat, format or _configured_format(ctx), "format"),
         max_attempts=attempts,
         timeout=timeout,
         scenes=list(scenes) if scenes else None,
+        still_seconds=_still_seconds(still_seconds),
     )
+
+
+def _configured_format(ctx: Context) -> str:
+    """render.format when the user set it (config or env), else AUTO (manim's default)."""
+    return ctx.settings.format if ctx.settings.sources.get("format", "default") != "default" else OutputFormat.AUTO.value
+
+
+def _still_seconds(value: float | None) -> float:
+    from manimagent.render.base import DEFAULT_STILL_SECONDS
+
+    seconds = DEFAULT_STILL_SECONDS if value is None else float(value)
+    if not 0 < seconds <= MAX_STILL_SECONDS:
+        raise BadInput(f"--still-seconds must be more than 0 and at most {MAX_STILL_SECONDS:g}, got {seconds:g}")
+    return seconds
 
 
 def _choice(kind, value: str, label: str):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 
 class PublicModel(BaseModel):
@@ -44,6 +44,7 @@ class ScriptPublic(ScriptSummary):
 class ExecutionPublic(PublicModel):
     id: str
     script: str
+    prompt: str | None = None  # the script's prompt, in lists (to recognise a render again)
     attempt_number: int
     status: str
     is_successful: bool
@@ -64,6 +65,7 @@ class ExecutionPublic(PublicModel):
     started_at: datetime | None = None
     completed_at: datetime | None = None
     duration: float | None = None
+    sandbox: str | None = None
 
 
 class ExecutionDetail(ExecutionPublic):
@@ -85,6 +87,11 @@ class ExecuteResult(PublicModel):
     executions: list[str] = Field(default_factory=list)
     status: str
     error: str | None = None
+    # per scene: {"scene", "path", "kind": "video" | "image" | "still-video"}
+    scene_outputs: list[dict[str, Any]] = Field(default_factory=list)
+    # every deterministic fix tried: {"name", "description", "line", "attempt", "stage"}
+    fixes: list[dict[str, Any]] = Field(default_factory=list)
+    repair_stopped: str | None = None  # why no LLM repair was tried (no real LLM configured)
 
 
 class GenerateResult(PublicModel):
@@ -101,6 +108,9 @@ class GenerateResult(PublicModel):
     model: str | None = None
     status: str
     error: str | None = None
+    scene_outputs: list[dict[str, Any]] = Field(default_factory=list)
+    fixes: list[dict[str, Any]] = Field(default_factory=list)
+    repair_stopped: str | None = None
 
 
 class ScriptGenerateResult(PublicModel):
@@ -182,10 +192,34 @@ class TokenPair(PublicModel):
 class UserPublic(PublicModel):
     id: int
     email: str
+    first_name: str = ""
+    last_name: str = ""
     email_verified: bool
     is_admin: bool = False
+    is_active: bool = Field(default=True, exclude=True)
     date_joined: datetime
     last_login: datetime | None = None
+
+    @computed_field(description="The account may sign in and use the API: verified and not disabled")  # type: ignore[prop-decorator]
+    @property
+    def is_approved(self) -> bool:
+        return self.email_verified and self.is_active
+
+
+class LoginResult(TokenPair):
+    """A login's token pair and the account it signs in."""
+
+    user: UserPublic
+
+
+class WaitlistEntryPublic(PublicModel):
+    """Someone on the waiting list (POST /api/auth/waiting-list/)."""
+
+    id: int
+    email: str
+    name: str = ""
+    reason: str = ""
+    created_at: datetime
 
 
 class MessageResult(PublicModel):
@@ -197,6 +231,8 @@ class SettingPublic(PublicModel):
     value: Any = None
     source: str
     help: str = ""
+    key: str | None = None  # its dotted key in config.toml
+    env: str | None = None  # the environment variable that overrides it
 
 
 class DoctorCheck(PublicModel):
@@ -281,6 +317,9 @@ def generate_result(written: ScriptGenerateResult, execution: ExecuteResult | No
         output_url=execution.output_url if execution else None,
         outputs=execution.outputs if execution else [],
         attempts=execution.attempts if execution else 0,
+        scene_outputs=execution.scene_outputs if execution else [],
+        fixes=execution.fixes if execution else [],
+        repair_stopped=execution.repair_stopped if execution else None,
         provider=written.provider,
         model=written.model,
         status=written.status,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +28,21 @@ def _on_sqlite_connect(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.execute("PRAGMA synchronous = NORMAL")
     cursor.close()
+
+
+class _InterruptedReset(logging.Filter):
+    """Drops SQLAlchemy's "Exception during reset" traceback when the exception is Ctrl-C or SIGTERM
+    (raised as KeyboardInterrupt) landing while the pool resets a connection: the pool still
+    discards that connection and re-raises, and the CLI reports the interruption in one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], (KeyboardInterrupt, SystemExit)))
+
+
+def _quiet_interrupted_resets(engine: Engine) -> None:
+    logger = getattr(engine.pool, "logger", None)
+    if isinstance(logger, logging.Logger) and not any(isinstance(item, _InterruptedReset) for item in logger.filters):
+        logger.addFilter(_InterruptedReset())
 
 
 def apply_migrations(engine: Engine) -> list[str]:
@@ -63,6 +79,7 @@ def _create(url: str) -> Engine:
     engine = create_engine(url, connect_args=connect_args)
     if is_sqlite:
         event.listen(engine, "connect", _on_sqlite_connect)
+    _quiet_interrupted_resets(engine)
     try:
         apply_migrations(engine)
     except OperationalError as exc:

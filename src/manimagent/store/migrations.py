@@ -146,6 +146,47 @@ ALTER TABLE execution ADD COLUMN deadline DATETIME;
 """,
     ),
     (
+        "0003_execution_sandbox",
+        """
+ALTER TABLE execution ADD COLUMN sandbox VARCHAR;
+""",
+    ),
+    (
+        "0004_account_names_waitlist",
+        """
+ALTER TABLE user ADD COLUMN first_name VARCHAR NOT NULL DEFAULT '';
+ALTER TABLE user ADD COLUMN last_name VARCHAR NOT NULL DEFAULT '';
+ALTER TABLE refreshtoken ADD COLUMN replaced_by VARCHAR;
+CREATE TABLE waitlistentry (
+    id INTEGER NOT NULL,
+    email VARCHAR NOT NULL,
+    name VARCHAR NOT NULL,
+    reason VARCHAR NOT NULL,
+    created_at DATETIME NOT NULL,
+    PRIMARY KEY (id)
+);
+CREATE UNIQUE INDEX ix_waitlistentry_email ON waitlistentry (email);
+""",
+    ),
+    (
+        "0005_fix_memory",
+        """
+CREATE TABLE fixmemory (
+    id INTEGER NOT NULL,
+    owner_id INTEGER,
+    signature VARCHAR NOT NULL,
+    error VARCHAR NOT NULL,
+    diff VARCHAR NOT NULL,
+    uses INTEGER NOT NULL,
+    created_at DATETIME NOT NULL,
+    PRIMARY KEY (id),
+    FOREIGN KEY(owner_id) REFERENCES user (id)
+);
+CREATE INDEX ix_fixmemory_owner_id ON fixmemory (owner_id);
+CREATE INDEX ix_fixmemory_signature ON fixmemory (signature);
+""",
+    ),
+    (
         "0006_execution_layout",
         """
 ALTER TABLE execution ADD COLUMN layout JSON NOT NULL DEFAULT '[]';

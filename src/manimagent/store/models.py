@@ -49,6 +49,8 @@ class User(SQLModel, table=True):
     is_active: bool = True
     date_joined: datetime = Field(default_factory=utcnow)
     last_login: datetime | None = None
+    first_name: str = ""
+    last_name: str = ""
 
 
 class EmailToken(SQLModel, table=True):
@@ -72,6 +74,17 @@ class RefreshToken(SQLModel, table=True):
     expires_at: datetime
     used_at: datetime | None = None
     revoked_at: datetime | None = None
+    replaced_by: str | None = None  # jti of the token this one was rotated into
+
+
+class WaitlistEntry(SQLModel, table=True):
+    """Someone who asked for an account (POST /api/auth/waiting-list/); one row per address."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(index=True, unique=True)
+    name: str = ""
+    reason: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class Provider(SQLModel, table=True):
@@ -169,12 +182,27 @@ class Execution(SQLModel, table=True):
     # started_at + the time limit + ABANDON_GRACE: a render still "running" after it was abandoned
     # by a process that died (SIGKILL, power loss); see services.executions.settle_abandoned
     deadline: datetime | None = None
+    # what contained the render: bwrap, sandbox-exec, rlimits (limits alone), docker
+    sandbox: str | None = None
 
     def finish(self, status: ExecutionStatus, error: str | None = None) -> None:
         """The attempt ended: its status and error, stamped now."""
         self.status = status.value
         self.error = error
         self.completed_at = utcnow()
+
+
+class FixMemory(SQLModel, table=True):
+    """An LLM repair that rendered: the normalised signature of the error it answered and the
+    diff that fixed it, offered to the next repair of an error with the same signature."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_id: int | None = Field(default=None, foreign_key="user.id", index=True)
+    signature: str = Field(index=True)  # exception type + message, names and numbers abstracted
+    error: str = ""  # the error as it was reported
+    diff: str = ""  # unified diff: the failing code -> the code that rendered
+    uses: int = 0  # how many later repair prompts carried it
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class EvalRun(SQLModel, table=True):
