@@ -109,7 +109,7 @@ class StagedRender:
             return images
         self._take(images)
         by_scene = {path.stem: path for path in [*result.outputs, *images.outputs]}
-        return RenderResult(ok=True, outputs=[by_scene[name] for name in self.request.scenes])
+        return RenderResult(ok=True, outputs=[by_scene[name] for name in self.request.scenes], layout=[*result.layout, *images.layout])
 
     def _take(self, result: RenderResult) -> None:
         """Move a finished job's files into this attempt's staging folder."""

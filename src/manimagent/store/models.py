@@ -203,6 +203,8 @@ class FixMemory(SQLModel, table=True):
     diff: str = ""  # unified diff: the failing code -> the code that rendered
     uses: int = 0  # how many later repair prompts carried it
     created_at: datetime = Field(default_factory=utcnow)
+
+
 class EvalRun(SQLModel, table=True):
     """One `manimagent eval` of a suite: its settings and totals (the items are EvalItem rows)."""
 
