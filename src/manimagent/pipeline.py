@@ -21,10 +21,6 @@ from manimagent.render.base import OutputFormat, RenderFailure, RenderResult
 from manimagent.render.layout import LAYOUT_ERROR, LayoutMode, layout_mode, layout_summary
 from manimagent.render.logparse import line_in_script
 from manimagent.scriptcheck.fixes import AppliedFix, fix_after_failure
-from manimagent.render.base import RenderFailure, RenderResult
-from manimagent.render.logparse import line_in_script
-from manimagent.scriptcheck.fixes import AppliedFix, fix_after_failure
-from manimagent.render.layout import LAYOUT_ERROR, LayoutMode, layout_mode, layout_summary
 from manimagent.attempt import Attempt, NewScript, RenderOptions, Repairer, begin_attempt, has_latex
 from manimagent.scriptcheck.prepare import Prepared
 from manimagent.scriptcheck.scenes import find_scenes

@@ -121,16 +121,6 @@ def grounding_text(facts: GroundingFacts | None) -> str:
     if facts.nearest:
         lines.append(f"- nearest names: {', '.join(facts.nearest)}")
     return "\n".join(lines) if len(lines) > 1 else ""
-EARLIER_FIX = (
-    "\n\nAn earlier script failed with the same kind of error ({error}) and rendered after this change:\n"
-    "```diff\n{diff}\n```\nApply the same kind of fix where it fits."
-)
-
-
-def with_earlier_fix(messages: list[Message], error: str, diff: str) -> list[Message]:
-    """A repair prompt that also shows the diff that fixed the same kind of error before (fix memory)."""
-    *head, last = messages
-    return [*head, Message(last.role, last.content + EARLIER_FIX.format(error=error, diff=diff))]
 
 
 def refine_messages(prompt: str, code: str, instruction: str, manim_version: str, has_latex: bool) -> list[Message]:

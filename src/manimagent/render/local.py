@@ -26,8 +26,6 @@ from manimagent.render.base import (
 from manimagent.render.capabilities import latex_available
 from manimagent.render.jobdir import JobFolder, sweep_abandoned
 from manimagent.render.layout import FINDINGS_FILE, install_hook, read_findings
-from manimagent.render.layout import FINDINGS_FILE, install_hook, read_findings
-from manimagent.render.jobdir import JobFolder, sweep_abandoned
 from manimagent.render.logparse import ProgressTracker, parse_failure
 from manimagent.render.process import ProcessResult, RunningProcess, kill_group, render_environment, start_contained
 from manimagent.render.sandbox import Containment, SandboxPolicy, choose
