@@ -45,6 +45,9 @@ def main() -> None:
     finally:
         if prestart is not None:
             prestart.discard()
+        pool = sys.modules.get("manimagent.render.pool")
+        if pool is not None:  # a batch's warm render agents, and their folders
+            pool.POOL.shutdown()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
