@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -135,8 +136,9 @@ def collect(request: RenderRequest, job: Path, staging: Path, done: ProcessResul
         return RenderResult(ok=False, log=log, failure=output_limit_failure(), duration=duration)
     if done.timed_out:
         return RenderResult(ok=False, log=log, failure=timeout_failure(request.timeout), duration=duration)
-    if done.returncode != 0:
-        return RenderResult(ok=False, log=log, failure=parse_failure(log), duration=duration)
+    if done.returncode != 0:  # the scenes that finished before the failure are kept
+        partial = stage_pairs(finished_scenes(job / "media", request), staging)
+        return RenderResult(ok=False, log=log, failure=parse_failure(log), duration=duration, partial=partial)
     found = find_outputs(job / "media", request)
     if found is None:
         return RenderResult(ok=False, log=log, failure=missing_output_failure(), duration=duration)
@@ -147,14 +149,30 @@ def output_limit_failure() -> RenderFailure:
     return RenderFailure("OutputLimitError", "the render wrote more than render.max_output to its job folder and was killed", killed="output")
 
 
+def finished_scenes(media: Path, request: RenderRequest) -> list[tuple[str, Path]]:
+    """(scene, file) of the scenes that completed (manim writes a scene's file at its end)."""
+    if request.dry_run or not media.is_dir():
+        return []
+    found = []
+    for scene in request.scenes:
+        outputs = find_outputs(media, replace(request, scenes=[scene]))
+        if outputs:
+            found.append((scene, outputs[0]))
+    return found
+
+
 def stage_outputs(found: list[Path], request: RenderRequest, staging: Path) -> list[Path]:
     """Move each scene's finished file into `staging` as `<Scene>.<ext>` (its own extension:
     a still scene's PNG stays a PNG). A dry run (preflight) has none."""
     if request.dry_run:
         return []
+    return stage_pairs(list(zip(request.scenes, found, strict=True)), staging)
+
+
+def stage_pairs(pairs: list[tuple[str, Path]], staging: Path) -> list[Path]:
     staging.mkdir(parents=True, exist_ok=True)
     staged = []
-    for scene, path in zip(request.scenes, found, strict=True):
+    for scene, path in pairs:
         target = staging / f"{scene}{path.suffix}"
         shutil.move(str(path), target)
         staged.append(target)
