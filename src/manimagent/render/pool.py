@@ -26,6 +26,7 @@ import stat
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 
@@ -114,11 +115,16 @@ def _agent_env(kind: str, jobs: Path, agent: Path) -> dict[str, str]:
 
 
 class RenderPool:
-    """The warm agents of this process, one per owner, started on first use and replaced when dead."""
+    """The warm agents of this process, one per owner, started on first use and replaced when dead.
+
+    Agents are started from one long-lived thread of their own: the kernel's parent-death signal
+    (bubblewrap's --die-with-parent, the child's PR_SET_PDEATHSIG) follows the *thread* that
+    started a child, and a batch's or a server's worker thread may end while its agent lives on."""
 
     def __init__(self) -> None:
         self._agents: dict[tuple[str, str, SandboxPolicy], RenderAgent] = {}
         self._lock = threading.Lock()
+        self._starter: ThreadPoolExecutor | None = None
 
     def agent_for(self, owner: str, python: str, policy: SandboxPolicy) -> RenderAgent:
         key = (owner, python, policy)
@@ -127,7 +133,9 @@ class RenderPool:
             if agent is None or not agent.alive():
                 if agent is not None:
                     agent.stop()
-                agent = self._agents[key] = RenderAgent(python, policy)
+                if self._starter is None:
+                    self._starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="render-agent-starter")
+                agent = self._agents[key] = self._starter.submit(RenderAgent, python, policy).result()
             return agent
 
     def forget(self, agent: RenderAgent) -> None:
@@ -236,7 +244,9 @@ class PooledRender:
             self.reader.join(timeout=5)
             output = "".join(self.chunks)
             if answer is None:
-                failure = RenderFailure("WorkerLost", "the render worker went away during the job; it is replaced for the next one", killed="signal")
+                code = self.agent.process.process.poll()
+                why = f"it exited with {code}" if code is not None else "it stopped answering"
+                failure = RenderFailure("WorkerLost", f"the render worker went away during the job ({why}); it is replaced for the next one", killed="signal")
                 POOL.forget(self.agent)
                 return RenderResult(ok=False, log=output + self.agent.log(), failure=failure, duration=time.monotonic() - self.started, sandbox=self.containment.kind)
             code = answer.get("exit_code")
