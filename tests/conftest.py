@@ -157,6 +157,21 @@ def process_gone(pid: int, within: float) -> bool:
     return gone(pid)
 
 
+def marked_processes(marker: str) -> list[int]:
+    """Live processes whose command line holds `marker` (a render's children are found this way:
+    a sandboxed render writes nothing outside its job folder, and its own pids are its namespace's)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if marker.encode() in cmdline.read_bytes() and int(cmdline.parent.name) != os.getpid():
+                found.append(int(cmdline.parent.name))
+        except OSError:
+            continue
+    from manimagent.render.process import process_gone as gone
+
+    return [pid for pid in found if not gone(pid)]
+
+
 def video_duration(path: str | Path) -> float:
     """The duration ffprobe reports (PyAV when ffprobe is missing)."""
     import shutil

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES, process_gone, video_duration
+from conftest import EXAMPLES, marked_processes, process_gone, video_duration
 
 from manimagent.render.base import RenderRequest
 from manimagent.render.local import LocalEngine
@@ -88,9 +88,9 @@ def test_a_job_is_contained_like_a_single_render(tmp_path):
         assert f"canary-{marker}" not in result.log
         assert "MANIMAGENT_AGENT_FD" not in result.log  # the job sees none of its agent's plumbing
         deadline = time.monotonic() + 20
-        while _marked(marker) and time.monotonic() < deadline:
+        while marked_processes(marker) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert _marked(marker) == [], "a job's setsid child outlived it"
+        assert marked_processes(marker) == [], "a job's setsid child outlived it"
     finally:
         os.environ.pop("POOL_CANARY", None)
 
@@ -149,22 +149,11 @@ def test_cancel_kills_the_job():
     marker = uuid.uuid4().hex[:10]
     handle = engine.start(RenderRequest(code=_scene(f"G('subprocess').Popen(['sh', '-c', 'sleep 600; :', '{marker}'])\nwhile True:\n    pass"), scenes=["Job"], timeout=120), Path(tempfile.mkdtemp()))
     deadline = time.monotonic() + 60
-    while not _marked(marker) and time.monotonic() < deadline:
+    while not marked_processes(marker) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert _marked(marker)
+    assert marked_processes(marker)
     handle.cancel()
     deadline = time.monotonic() + 20
-    while _marked(marker) and time.monotonic() < deadline:
+    while marked_processes(marker) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert _marked(marker) == []
-
-
-def _marked(marker: str) -> list[int]:
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            if marker.encode() in cmdline.read_bytes():
-                found.append(int(cmdline.parent.name))
-        except OSError:
-            continue
-    return [pid for pid in found if pid != os.getpid() and not process_gone(pid, within=0.5)]
+    assert marked_processes(marker) == []

@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from conftest import EXAMPLES, assert_one_line_error, process_gone, run_cli_process, video_duration
+from conftest import EXAMPLES, assert_one_line_error, marked_processes, process_gone, run_cli_process, video_duration
 
 pytestmark = pytest.mark.slow
 
@@ -272,24 +272,10 @@ def _start_endless_render(tmp_path, env: dict[str, str] | None = None):
     while started and not started.startswith("Rendering Endless"):  # its rows are stored
         started = process.stderr.readline()
     deadline = time.monotonic() + 60
-    while not (found := _marked(marker)) and time.monotonic() < deadline:
+    while not (found := marked_processes(marker)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert found, process.communicate(timeout=30)
     return process, found[0]
-
-
-def _marked(marker: str) -> list[int]:
-    import os
-    from pathlib import Path
-
-    pids = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            if marker.encode() in cmdline.read_bytes() and int(cmdline.parent.name) != os.getpid():
-                pids.append(int(cmdline.parent.name))
-        except OSError:
-            continue
-    return pids
 
 
 @pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGHUP"])

@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
-import stat
 import threading
 import time
 import uuid
@@ -286,13 +284,6 @@ class PooledRender:
 
 def _remove(job: Path) -> None:
     """Remove a job folder even where the job made parts of it unreadable."""
-    for root, dirs, _files in os.walk(job, onerror=lambda _e: None):
-        for name in dirs:
-            path = os.path.join(root, name)
-            if not os.path.islink(path):
-                try:
-                    os.chmod(path, stat.S_IRWXU)
-                except OSError:
-                    pass
-    shutil.rmtree(job, ignore_errors=True)
+    from manimagent.render.assets.worker import remove_tree
 
+    remove_tree(str(job))

@@ -555,8 +555,16 @@ def remove_job_dir(job_dir: str) -> int:
     job_dir = os.path.realpath(job_dir)
     if os.path.dirname(job_dir) != JOBS_ROOT or not os.path.isdir(job_dir):
         return 0
-    os.chmod(job_dir, stat.S_IRWXU)
-    for root, dirs, _files in os.walk(job_dir, topdown=True, onerror=lambda _e: None):
+    return 0 if remove_tree(job_dir) else 1
+
+
+def remove_tree(folder: str) -> bool:
+    """Remove `folder` whatever modes a job left in it (the local pool uses it too); True if gone."""
+    try:
+        os.chmod(folder, stat.S_IRWXU)
+    except OSError:
+        pass
+    for root, dirs, _files in os.walk(folder, topdown=True, onerror=lambda _e: None):
         for name in dirs:
             path = os.path.join(root, name)
             if not os.path.islink(path):
@@ -564,8 +572,8 @@ def remove_job_dir(job_dir: str) -> int:
                     os.chmod(path, stat.S_IRWXU)
                 except OSError:
                     pass
-    shutil.rmtree(job_dir, ignore_errors=True)
-    return 0 if not os.path.exists(job_dir) else 1
+    shutil.rmtree(folder, ignore_errors=True)
+    return not os.path.exists(folder)
 
 
 def ask(request: dict) -> int:
