@@ -6,7 +6,11 @@ Prints the median of each and the ratios the foundation issue asks for:
 `manimagent --help` / `manim --help` (target <= 0.5) and
 `manimagent render` / `python -m manim render -ql` on the same small scene (target <= 1.10).
 
-A third ratio shows manimagent's own cost without the savings of its render child (no PyPI
+The sandbox (render/sandbox.py) is measured the same way: the default render (bubblewrap where it
+works) and one with `MANIMAGENT_RENDER_SANDBOX=none`, interleaved with raw manim run for run, so
+that load on the machine falls on all three alike. Target: sandboxed / raw manim <= 1.05.
+
+A further ratio shows manimagent's own cost without the savings of its render child (no PyPI
 check, no interpreter teardown, one BLAS thread; see `render/child.py`): `manimagent render`
 against that same child program run directly, in the same environment and job folder layout.
 """
@@ -14,6 +18,7 @@ against that same child program run directly, in the same environment and job fo
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -42,6 +47,17 @@ def median_of(command: list[str], runs: int, env: dict[str, str], cwd: Path) -> 
     return statistics.median(timed(command, env, cwd) for _ in range(runs))
 
 
+def interleaved(commands: dict[str, tuple[list[str], dict[str, str]]], runs: int, cwd: Path) -> dict[str, float]:
+    """The median of each command, run in turn once per round, after one warm-up round."""
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for round_ in range(runs + 1):
+        for name, (command, env) in commands.items():
+            took = timed(command, env, cwd)
+            if round_:
+                times[name].append(took)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
 def child_alone(runs: int, work: Path) -> float:
     """The render child of the local engine, started by hand in a fresh job folder each run."""
     request = RenderRequest(code=SCENE.read_text(), scenes=["CircleToSquare"], quality=Quality.LOW)
@@ -65,16 +81,30 @@ def main() -> None:
         manimagent = [str(BIN / "manimagent")]
         help_ours = median_of([*manimagent, "--help"], runs, env, work)
         help_manim = median_of([str(BIN / "manim"), "--help"], runs, env, work)
-        render_ours = median_of([*manimagent, "render", str(SCENE), "--quality", "low"], runs, env, work)
-        render_manim = median_of([sys.executable, "-m", "manim", "render", "-ql", "--disable_caching", str(SCENE), "CircleToSquare"], runs, env, work)
+        render = [*manimagent, "render", str(SCENE), "--quality", "low"]
+        renders = interleaved(
+            {
+                "sandboxed": (render, env),
+                "unsandboxed": (render, {**env, "MANIMAGENT_RENDER_SANDBOX": "none"}),
+                "manim": ([sys.executable, "-m", "manim", "render", "-ql", "--disable_caching", str(SCENE), "CircleToSquare"], env),
+            },
+            runs,
+            work,
+        )
+        render_ours, render_open, render_manim = renders["sandboxed"], renders["unsandboxed"], renders["manim"]
         render_child = child_alone(runs, work)
+        sandbox = subprocess.run([*manimagent, "doctor", "--json"], env=env, capture_output=True, text=True).stdout
+        kind = next((c["detail"].split()[0] for c in json.loads(sandbox)["checks"] if c["name"] == "sandbox"), "?")
     print(f"runs per measurement: {runs} (median)")
     print(f"manimagent --help        {help_ours:7.3f} s")
     print(f"manim --help             {help_manim:7.3f} s")
     print(f"  ratio                  {help_ours / help_manim:7.2f}  (target <= 0.50)")
-    print(f"manimagent render        {render_ours:7.3f} s")
+    print(f"manimagent render        {render_ours:7.3f} s  (sandbox: {kind})")
+    print(f"  render.sandbox = none  {render_open:7.3f} s")
     print(f"python -m manim -ql      {render_manim:7.3f} s")
-    print(f"  ratio                  {render_ours / render_manim:7.2f}  (target <= 1.10)")
+    print(f"  ratio                  {render_ours / render_manim:7.2f}  (sandboxed / raw manim, target <= 1.05)")
+    print(f"  unsandboxed ratio      {render_open / render_manim:7.2f}  (render.sandbox = none / raw manim)")
+    print(f"  the sandbox's cost     {render_ours / render_open:7.2f}  (sandboxed / unsandboxed)")
     print(f"render child alone       {render_child:7.3f} s")
     print(f"  manimagent's own cost  {render_ours / render_child:7.2f}  (manimagent render / its child alone)")
 

@@ -3,10 +3,12 @@
 # .venv and the package in it. Idempotent: a second run checks and skips in a few seconds.
 #
 # Usage: scripts/setup.sh [--test]
-#   --test   also the test extra and what the tests need (ffmpeg/ffprobe, Docker, debootstrap)
+#   --test   also the test extra and what the tests need (ffmpeg/ffprobe, a Docker engine, debootstrap)
 #
-# Debian/Ubuntu: installs with apt-get (as root, or through sudo). macOS: prints the Homebrew
-# commands and sets up the virtualenv. Progress goes to stderr.
+# Debian/Ubuntu: installs with apt-get (as root, or through sudo), bubblewrap included (the local
+# render's sandbox). macOS: prints the Homebrew commands and sets up the virtualenv. pip trusts
+# the system's CA store (PIP_CERT), so a TLS-inspecting proxy whose CA the OS trusts works.
+# Progress goes to stderr.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -54,16 +56,28 @@ apt_packages() {
     build-essential python3-dev python3-venv              # compilers and headers for source builds
     texlive-latex-base texlive-latex-extra texlive-latex-recommended
     texlive-fonts-recommended dvisvgm                      # Tex and MathTex
+    bubblewrap                                            # the sandbox of local renders
   )
   if ! find_python >/dev/null && command -v python3 >/dev/null 2>&1; then
     pkgs+=(python3.11 python3.11-venv python3.11-dev)    # e.g. Ubuntu 22.04: python3 is 3.10
   fi
   if [ "$with_tests" = 1 ]; then
     pkgs+=(ffmpeg debootstrap debian-archive-keyring iptables)
-    # Docker: keep an existing engine (docker-ce, Docker Desktop); docker.io would conflict.
-    command -v docker >/dev/null 2>&1 || pkgs+=(docker.io)
+    docker_engine_package
   fi
   printf '%s\n' "${pkgs[@]}"
+}
+
+docker_engine_package() { # the engine when there is none; a `docker` client alone is not one
+  if command -v dockerd >/dev/null 2>&1 || [ -x /usr/sbin/dockerd ] || [ -x /usr/bin/dockerd ]; then
+    return 0  # an engine is installed (docker.io, docker-ce)
+  fi
+  if dpkg-query -W -f='${db:Status-Abbrev}' docker-ce-cli 2>/dev/null | grep -q '^ii'; then
+    # docker.io conflicts with Docker's own packages: the engine comes from the same repository
+    say "docker: docker-ce-cli is installed without an engine: apt-get install docker-ce (from Docker's repository)"
+    return 0
+  fi
+  printf '%s\n' docker.io
 }
 
 missing_apt_packages() {
@@ -125,10 +139,42 @@ system_packages() {
         install_apt_packages
       else
         say "no apt-get here: install cairo, pango, pkg-config, a C compiler, Python >= 3.11 with"
-        say "  venv, and LaTeX with dvisvgm with your package manager; continuing with the virtualenv"
+        say "  venv, bubblewrap, and LaTeX with dvisvgm with your package manager; continuing with the virtualenv"
       fi ;;
     *) say "unknown system $(uname -s): install cairo, pango, pkg-config and LaTeX yourself" ;;
   esac
+}
+
+# ---------------------------------------------------------------- pip and TLS
+
+SYSTEM_CA_BUNDLES=(/etc/ssl/certs/ca-certificates.crt /etc/pki/tls/certs/ca-bundle.crt /etc/ssl/ca-bundle.pem)
+TLS_HINT="a proxy re-signs HTTPS here (CERTIFICATE_VERIFY_FAILED): add its CA certificate to the system store \
+(Debian/Ubuntu: copy it to /usr/local/share/ca-certificates/proxy.crt and run update-ca-certificates) \
+and rerun, or point PIP_CERT at a bundle that holds it"
+
+trust_system_certificates() { # pip < 24.2 (Debian 12 has 23.0) trusts only its own certifi copy
+  local bundle
+  if [ -n "${PIP_CERT:-}${REQUESTS_CA_BUNDLE:-}${CURL_CA_BUNDLE:-}" ]; then
+    return 0  # the user chose a bundle
+  fi
+  for bundle in "${SYSTEM_CA_BUNDLES[@]}"; do
+    if [ -s "$bundle" ]; then
+      export PIP_CERT="$bundle"
+      return 0
+    fi
+  done
+  # no system bundle (macOS): pip >= 24.2 uses the OS store through truststore by itself
+}
+
+pip_quietly() { # pip "$@" with its output in a log; on failure the log's end and a fix
+  local log="${TMPDIR:-/tmp}/manimagent-setup-pip.log"
+  if "$venv/bin/python" -m pip "$@" -q --progress-bar off >"$log" 2>&1 </dev/null; then
+    return 0
+  fi
+  tail -n 15 "$log" >&2
+  if grep -q CERTIFICATE_VERIFY_FAILED "$log"; then say "TLS: $TLS_HINT"; fi
+  say "(full pip log: $log)"
+  return 1
 }
 
 # ---------------------------------------------------------------- virtualenv and package
@@ -147,8 +193,9 @@ make_venv() {
   "$py" -m venv "$venv" || die "could not create .venv (on Debian/Ubuntu: apt-get install python3-venv)"
   # a current pip builds every dependency the PEP 517 way (Debian 12's pip 23.0 still falls back
   # to setup.py install for some)
-  "$venv/bin/python" -m pip install -q --progress-bar off --upgrade pip </dev/null \
-    || say "virtualenv: could not upgrade pip (continuing with $("$venv/bin/python" -m pip --version))"
+  # and uses the system's CA store by itself (24.2+)
+  pip_quietly install --upgrade pip \
+    || say "virtualenv: could not upgrade pip: the messages above say why (continuing with $("$venv/bin/python" -m pip --version | cut -d' ' -f1-2))"
 }
 
 wanted_stamp() { # the pyproject.toml hash and the Python version the installed package was built from
@@ -171,14 +218,14 @@ install_package() {
   fi
   say "package: pip install -e '.[$extras]' (first time: a few minutes)"
   rm -f "$stamp"
-  "$venv/bin/python" -m pip install -q --progress-bar off -e ".[$extras]" </dev/null \
-    || die "pip install failed (see the messages above)"
+  pip_quietly install -e ".[$extras]" || die "pip install failed (see the messages above)"
   [ -x "$venv/bin/manimagent" ] || die "pip finished but .venv/bin/manimagent is missing"
   printf '%s %s\n' "$want" "$extras" >"$stamp"
   say "package: installed"
 }
 
 system_packages
+trust_system_certificates
 make_venv
 install_package
 say "ready in $((SECONDS - started)) s. Try: .venv/bin/manimagent generate \"Animate a circle\""

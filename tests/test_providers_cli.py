@@ -82,7 +82,10 @@ def test_empty_key_is_refused(cli, monkeypatch):
 
 
 def test_no_keyring_backend_points_to_env_vars(isolated_home):
+    """Without a keyring the key goes to the 0600 secrets file; where that cannot be written
+    either, the error points to environment variables, before any key is read."""
     run_cli_process("providers", "add", "oa", "--type", "openai")
+    (isolated_home / "secrets.json").mkdir()  # not a file that can be written
     result = run_cli_process("providers", "set-key", "oa", "--stdin", input="sk-abc\n", env={"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"})
     assert_one_line_error(result, 3)
     assert "environment variable" in result.stderr

@@ -30,7 +30,7 @@ def test_register_verify_login_profile(server):
     token = server.outbox_token(address)
     assert server.post("/api/auth/verify-email/", json={"token": token}).json() == {"message": "Email verified."}
     pair = server.login(address.title()).json()
-    assert set(pair) == {"access", "refresh"}
+    assert set(pair) == {"access", "refresh", "user"}  # `user` since omega-client's routes (issue 11)
     profile = server.get("/api/auth/profile/", headers={"Authorization": f"Bearer {pair['access']}"})
     assert profile.status_code == 200
     doc = profile.json()

@@ -7,8 +7,8 @@ RemoteContext in place of the Context, so a CLI command swaps one for the other:
     svc.list_scripts(client.context_for(server), status="failed")
 
 Stdlib only (urllib), so the base install can talk to a server. The token pair of `auth login`
-lives in the keyring (service `manimagent-server`, user = the server URL) and is refreshed when
-the access token expires.
+lives in the keyring (service `manimagent-server`, user = the server URL), or without one in the
+0600 secrets file (`keys.py`), and is refreshed when the access token expires.
 """
 
 from __future__ import annotations
@@ -105,40 +105,34 @@ def context_for(server: str | None, events: EventSink = ignore):
     return local_context(events=events)
 
 
-# ---- the session: a token pair in the keyring -----------------------------------------------
+# ---- the session: a token pair in the keyring (or the secrets file) --------------------------
 
 
 @dataclass
 class TokenStore:
-    """The token pair of one server (or of the local store) in the keyring."""
+    """The token pair of one server (or of the local store), kept with the other secrets."""
 
     key: str
 
     def load(self) -> TokenPair | None:
-        raw = _keyring_call("get_password", TOKENS_KEYRING_SERVICE, self.key)
+        from manimagent.keys import get_secret
+
+        raw, _ = get_secret(TOKENS_KEYRING_SERVICE, self.key)
         try:
             return TokenPair.model_validate_json(raw) if raw else None
         except ValueError:
             return None
 
-    def save(self, pair: TokenPair) -> None:
-        _keyring_call("set_password", TOKENS_KEYRING_SERVICE, self.key, pair.model_dump_json(), required=True)
+    def save(self, pair: TokenPair):
+        """Keep the pair; returns the keys.SecretStorage it went to."""
+        from manimagent.keys import store_secret
+
+        return store_secret(TOKENS_KEYRING_SERVICE, self.key, pair.model_dump_json())
 
     def clear(self) -> None:
-        _keyring_call("delete_password", TOKENS_KEYRING_SERVICE, self.key)
+        from manimagent.keys import delete_secret
 
-
-def _keyring_call(name: str, *args: str, required: bool = False) -> Any:
-    from manimagent.keys import NO_KEYRING_HINT
-
-    try:
-        import keyring
-
-        return getattr(keyring, name)(*args)
-    except Exception as exc:  # noqa: BLE001 - no backend, locked, or nothing to delete
-        if required:
-            raise ConfigError(f"cannot keep the login in the keyring: {exc}", hint=NO_KEYRING_HINT.split(". ")[0]) from exc
-        return None
+        delete_secret(TOKENS_KEYRING_SERVICE, self.key)
 
 
 def token_expired(token: str, margin: int = EXPIRY_MARGIN) -> bool:
@@ -426,10 +420,11 @@ def _compact(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _deliver(ctx: RemoteContext, result: ExecuteResult, output: str | None) -> ExecuteResult:
-    """Download the finished video to `output` through its signed URL."""
-    if not output or not result.success or not result.output_url:
+    """Download the finished video through its signed URL, to `output` or else into this home's
+    media folder, so the path printed is one on this machine (the server's own path is not)."""
+    if not result.success or not result.output_url:
         return result
-    target = Path(output).expanduser()
+    target = Path(output).expanduser() if output else _downloads_folder(ctx)
     if target.is_dir():
         target = target / Path(urlsplit(result.output_url).path).name
     try:
@@ -437,8 +432,20 @@ def _deliver(ctx: RemoteContext, result: ExecuteResult, output: str | None) -> E
         with urllib.request.urlopen(result.output_url, timeout=ctx.timeout) as response, open(target, "wb") as handle:
             shutil.copyfileobj(response, handle)
     except (OSError, urllib.error.URLError) as exc:
+        if not output:  # not asked for: the server's copy and its output_url still stand
+            return result
         raise BadInput(f"cannot download the video to {output}: {exc}", hint="It stays on the server; see output_url") from exc
     return result.model_copy(update={"output_path": str(target.resolve())})
+
+
+def _downloads_folder(ctx: RemoteContext) -> Path:
+    """`<home>/media/from-server/<host_port>/`: where a server's videos land without --output."""
+    from manimagent.paths import get_paths
+
+    parts = urlsplit(ctx.server)
+    folder = get_paths().media / "from-server" / (parts.netloc.replace(":", "_") or "server")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 # ---- the same session on the local store ----------------------------------------------------

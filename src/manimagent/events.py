@@ -75,8 +75,11 @@ class RenderStarted(Event):
 class RenderProgress(Event):
     kind: ClassVar[str] = "render_progress"
     scene: str
-    animation: int
+    animation: int  # manim's index, from 0
     percent: float
+    total: int | None = None  # the scene's animation count, when the code says so plainly
+    scene_index: int = 0
+    scene_count: int = 1
 
 
 @dataclass

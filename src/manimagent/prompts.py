@@ -7,12 +7,15 @@ import re
 from manimagent.errors import InvalidScript
 from manimagent.providers.base import Message
 from manimagent.render.base import RenderFailure
+from manimagent.render.layout import LAYOUT_ERROR
+from manimagent.scriptcheck.grounding import GroundingFacts
 
 # Markers the offline provider reads; kept in one place with the prompts that carry them.
 REQUEST_OPEN = "<request>"
 REQUEST_CLOSE = "</request>"
 REPAIR_MARK = "<repair>"
 LATEX_LINE = "LATEX_AVAILABLE: {}"
+MAX_GROUNDING_MEMBERS = 60  # members listed in a repair prompt's grounding facts
 MAX_PROMPT_CHARS = 200_000  # a prompt or instruction, in characters (CLI and REST alike)
 
 RULES = """Rules:
@@ -51,13 +54,18 @@ def generation_messages(prompt: str, manim_version: str, has_latex: bool) -> lis
     return [system_message(manim_version, has_latex), Message("user", user)]
 
 
-def repair_messages(prompt: str, code: str, failure: RenderFailure, manim_version: str, has_latex: bool) -> list[Message]:
+def repair_messages(
+    prompt: str, code: str, failure: RenderFailure, manim_version: str, has_latex: bool, grounding: str | None = None
+) -> list[Message]:
+    """`grounding`: the installed manim's facts about the failing name (default: looked up here)."""
     line = _line_of(code, failure.line)
     where = f"\nThe failing line {failure.line} is:\n    {line.strip()}" if line else ""
+    facts = api_grounding_text(code, failure) if grounding is None else grounding
     user = (
         f"The original request:\n{REQUEST_OPEN}\n{prompt}\n{REQUEST_CLOSE}\n{REPAIR_MARK}\n"
-        f"This script failed.\nError: {failure.error_type}: {failure.message}{where}\n\n"
-        f"```python\n{code}\n```\n\nReturn the whole corrected script."
+        f"This script failed.\nError: {failure.error_type}: {failure.message}{where}{layout_advice(failure)}\n"
+        + (f"\n{facts}\n" if facts else "")
+        + f"\n```python\n{code}\n```\n\nReturn the whole corrected script."
     )
     return [system_message(manim_version, has_latex), Message("user", user)]
 
@@ -72,6 +80,47 @@ def with_earlier_fix(messages: list[Message], error: str, diff: str) -> list[Mes
     """A repair prompt that also shows the diff that fixed the same kind of error before (fix memory)."""
     *head, last = messages
     return [*head, Message(last.role, last.content + EARLIER_FIX.format(error=error, diff=diff))]
+
+
+def layout_advice(failure: RenderFailure) -> str:
+    """For a render that worked but failed the layout check: what the findings mean and how to fix them."""
+    if failure.error_type != LAYOUT_ERROR:
+        return ""
+    return (
+        "\nThe video rendered, but the layout check found the problems above (scene time, mobject, how far)."
+        " The visible frame is about 14.2 x 8 units, centred on ORIGIN (x from -7.1 to 7.1, y from -4 to 4)."
+        " Keep every mobject inside it: scale long text down (scale_to_fit_width, font_size), wrap it, or place it"
+        " with to_edge/next_to and a positive buff. Do not put text on top of text: arrange labels with next_to or"
+        " VGroup(...).arrange(DOWN), and FadeOut or Transform the previous step before writing the next one."
+    )
+
+
+def api_grounding_text(code: str, failure: RenderFailure) -> str:
+    """The installed manim's truth about an attribute, keyword, name or import failure ("" when none)."""
+    from manimagent.scriptcheck.grounding import grounding_facts, parse_api_error
+    from manimagent.scriptcheck.manim_api import default_manim_api
+
+    if parse_api_error(failure) is None:
+        return ""
+    return grounding_text(grounding_facts(code, failure, default_manim_api()))
+
+
+def grounding_text(facts: GroundingFacts | None) -> str:
+    """The facts as prompt text: the real signature, the members, the 3 nearest names."""
+    if facts is None:
+        return ""
+    if facts.install:
+        return f"The module {facts.error.owner} is not installed here (it is installed with `{facts.install}`): write the scene with manim alone."
+    kind = {"attribute": "attribute", "keyword": "keyword argument", "name": "name", "import": "name"}[facts.error.kind]
+    lines = [f"Facts from the installed Manim (the {kind} `{facts.error.name}` does not exist there):"]
+    if facts.signature:
+        lines.append(f"- signature: {facts.signature}")
+    if facts.members:
+        label = "keywords it takes" if facts.error.kind == "keyword" else "members"
+        lines.append(f"- {label}: {', '.join(facts.members[:MAX_GROUNDING_MEMBERS])}" + (" ..." if len(facts.members) > MAX_GROUNDING_MEMBERS else ""))
+    if facts.nearest:
+        lines.append(f"- nearest names: {', '.join(facts.nearest)}")
+    return "\n".join(lines) if len(lines) > 1 else ""
 
 
 def refine_messages(prompt: str, code: str, instruction: str, manim_version: str, has_latex: bool) -> list[Message]:

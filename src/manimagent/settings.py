@@ -19,6 +19,8 @@ SECRET_KEY_ENV = "MANIMAGENT_SECRET_KEY"
 RENDER_TIMEOUT_ENV = "MANIMAGENT_RENDER_TIMEOUT"
 DEBUG_ENV = "MANIMAGENT_DEBUG"
 SERVER_ENV = "MANIMAGENT_SERVER"
+RENDER_SANDBOX_ENV = "MANIMAGENT_RENDER_SANDBOX"
+CORS_ORIGINS_ENV = "MANIMAGENT_CORS_ORIGINS"
 
 
 @dataclass(frozen=True)
@@ -38,18 +40,35 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("mail_from", "mail.from", "manimagent <noreply@localhost>", help="sender address of outgoing mail"),
     Setting("secret_key", "server.secret_key", None, env=SECRET_KEY_ENV, secret=True, help="signs tokens for serve"),
     Setting("render_timeout", "render.timeout", 300.0, float, env=RENDER_TIMEOUT_ENV, help="seconds before a render is killed"),
+    Setting("render_sandbox", "render.sandbox", "auto", env=RENDER_SANDBOX_ENV, help="how local renders are contained: auto, bwrap or none"),
+    Setting("render_memory", "render.memory", "4GiB", help="address space a local render may use (e.g. 4GiB; 0: no limit)"),
+    Setting("render_max_processes", "render.max_processes", 256, int, help="processes and threads a local render may run"),
+    Setting("render_max_output", "render.max_output", "2GiB", help="bytes a local render may write to its job folder"),
+    Setting("render_open_files", "render.open_files", 1024, int, help="files a local render may hold open"),
+    Setting("cache_enabled", "cache.enabled", True, bool, env="MANIMAGENT_RENDER_CACHE", help="reuse finished scenes from the render cache (--no-cache skips it)"),
+    Setting("cache_max_size", "cache.max_size", "5GiB", help="size of the render cache; the least recently used entries go first"),
     Setting("quality", "render.quality", "low", help="default render quality"),
     Setting("format", "render.format", "mp4", help="default output format"),
     Setting("engine", "render.engine", "local", help="default render engine: local or docker"),
     Setting("container", "render.container", None, help="default container for the docker engine"),
+    Setting("layout", "render.layout", "warn", help="layout check (frame edges, overlapping text): warn, repair (counts as a failure) or off"),
     Setting("max_attempts", "generate.max_attempts", 3, int, help="render attempts of `generate` in total"),
     Setting("llm_timeout", "llm.timeout", 120.0, float, help="seconds per LLM request"),
     Setting("llm_retries", "llm.max_retries", 2, int, help="SDK retries per LLM request"),
     Setting("docker_image", "docker.image", None, help="image of new containers; unset: manimcommunity/manim at the local manim version"),
     Setting("server_url", "client.server", None, env=SERVER_ENV, help="use a manimagent serve instance instead of the local store"),
-    Setting("cors_origins", "server.cors_origins", "", help="comma-separated origins allowed by CORS; empty: CORS off"),
+    Setting(
+        "cors_origins", "server.cors_origins", (), tuple, env=CORS_ORIGINS_ENV,
+        help="origins allowed by CORS: a TOML array or a comma-separated string; empty: CORS off",
+    ),
+    Setting("access_token_minutes", "server.access_token_minutes", 15, int, help="minutes an access token of serve stays valid"),
+    Setting(
+        "refresh_reuse_grace_seconds", "server.refresh_reuse_grace_seconds", 0, int,
+        help="seconds a just-rotated refresh token may be sent again for the same new pair; 0: never",
+    ),
     Setting("max_body_bytes", "server.max_body_bytes", 1_000_000, int, help="largest request body serve accepts"),
     Setting("workers", "server.workers", 2, int, help="render workers of serve"),
+    Setting("allow_unsandboxed_renders", "server.allow_unsandboxed_renders", False, bool, help="let serve render locally without a working sandbox"),
 )
 
 
@@ -89,9 +108,31 @@ def _lookup(table: dict[str, Any], dotted: str) -> Any:
     return node
 
 
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off", ""}
+
+
+def _string_list(setting: Setting, raw: Any, origin: str) -> tuple[str, ...]:
+    """A TOML array of strings, or one comma-separated string, as a tuple of its non-empty items."""
+    items = raw.split(",") if isinstance(raw, str) else raw
+    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+        raise ConfigError(
+            f"{setting.name} from {origin} must be a list of strings or a comma-separated string, got {raw!r}",
+            hint='For example ["http://localhost:3000", "https://app.example.com"]',
+        )
+    return tuple(item.strip() for item in items if item.strip())
+
+
 def _convert(setting: Setting, raw: Any, origin: str) -> Any:
+    if setting.kind is tuple and raw is not None:
+        return _string_list(setting, raw, origin)
     if raw is None or setting.kind is str:
         return raw if raw is None else str(raw)
+    if setting.kind is bool:
+        word = str(raw).strip().lower()
+        if isinstance(raw, bool) or word in TRUE_WORDS | FALSE_WORDS:
+            return raw if isinstance(raw, bool) else word in TRUE_WORDS
+        raise ConfigError(f"{setting.name} from {origin} must be true or false, got {raw!r}", hint="Fix the value")
     try:
         return setting.kind(raw)
     except (TypeError, ValueError):

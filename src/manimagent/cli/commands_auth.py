@@ -10,7 +10,7 @@ import typer
 from manimagent.cli.options import JsonOption, ServerOption
 from manimagent.cli.output import output
 
-app = typer.Typer(help="Accounts: register, verify, log in, profile, log out, promote.", no_args_is_help=True)
+app = typer.Typer(help="Accounts: register, verify, log in, profile, log out, promote, the waiting list.", no_args_is_help=True)
 
 EmailOption = Annotated[str, typer.Option("--email", "-e", help="The account's email address.")]
 PasswordStdinOption = Annotated[bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin.")]
@@ -25,7 +25,22 @@ def _backend(server: str | None):
 def _password(from_stdin: bool, *, confirm: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        return _piped_password(confirm=confirm)
     return typer.prompt("Password", hide_input=True, confirmation_prompt=confirm, err=True)
+
+
+def _piped_password(*, confirm: bool) -> str:
+    """No terminal: the password (and its confirmation) as lines of stdin, end of input an error."""
+    from manimagent.errors import BadInput
+
+    lines = [sys.stdin.readline() for _ in range(2 if confirm else 1)]
+    if not lines[0]:
+        raise BadInput("no password: there is no terminal to ask on and stdin is empty", hint="Pipe it in: `... | manimagent auth ... --password-stdin`")
+    first, *again = (line.rstrip("\r\n") for line in lines)
+    if again and again[0] != first:
+        raise BadInput("the two passwords on stdin differ", hint="Pipe it once with --password-stdin")
+    return first
 
 
 def _message(result, json_: bool) -> None:
@@ -59,11 +74,16 @@ def resend_verification(email: EmailOption, server: ServerOption = None, json_: 
 
 @app.command("login")
 def login(email: EmailOption, password_stdin: PasswordStdinOption = False, server: ServerOption = None, json_: JsonOption = False) -> None:
-    """Log in; the token pair is kept in the keyring (service manimagent-server) and refreshed as needed."""
+    """Log in; the token pair is kept in the keyring (service manimagent-server), or without one in a 0600 file, and refreshed as needed."""
+    from manimagent.keys import secret_storage
+
     svc, ctx = _backend(server)
+    storage = secret_storage()  # nowhere to keep the login: fail before asking for the password
     pair = svc.login(ctx, email=email, password=_password(password_stdin, confirm=False))
+    if storage.notice:
+        output.notice(storage.notice)
     if json_:
-        return output.json(pair)
+        return output.json({"access": pair.access, "refresh": pair.refresh})  # the pair only, locally and remotely
     where = getattr(ctx, "server", None)
     output.success(f"Logged in as {email.strip().lower()}" + (f" on {where}" if where else ""))
 
@@ -76,7 +96,7 @@ def profile(server: ServerOption = None, json_: JsonOption = False) -> None:
     if json_:
         return output.json(user)
     output.fields(
-        [("id", user.id), ("email", user.email), ("verified", user.email_verified), ("admin", user.is_admin), ("joined", f"{user.date_joined:%Y-%m-%d %H:%M}")]
+        [("id", user.id), ("email", user.email), ("name", f"{user.first_name} {user.last_name}".strip()), ("verified", user.email_verified), ("admin", user.is_admin), ("joined", f"{user.date_joined:%Y-%m-%d %H:%M}")]
     )
 
 
@@ -97,3 +117,17 @@ def promote(email: Annotated[str, typer.Argument(help="The account to make an ad
     if json_:
         return output.json(user)
     output.success(f"{user.email} is now an administrator.")
+
+
+@app.command("waitlist")
+def waitlist(json_: JsonOption = False) -> None:
+    """The waiting list (POST /api/auth/waiting-list/), first come first (local store only: run it on the server's machine)."""
+    from manimagent.services.auth import list_waitlist
+    from manimagent.services.context import local_context
+
+    entries = list_waitlist(local_context())
+    if json_:
+        return output.json(entries)
+    if not entries:
+        return output.info("Nobody is on the waiting list.")
+    output.table(["email", "name", "reason", "joined"], [(e.email, e.name, e.reason, f"{e.created_at:%Y-%m-%d %H:%M}") for e in entries])

@@ -18,7 +18,10 @@ def show(json_: JsonOption = False) -> None:
     rows = show_config()
     if json_:
         return output.json(rows)
-    output.table(["setting", "value", "source"], [(row.name, row.value, row.source) for row in rows])
+    output.table(
+        ["setting", "config.toml key", "env", "value", "source"],
+        [(row.name, row.key or "-", row.env or "-", row.value, row.source) for row in rows],
+    )
 
 
 @app.command("path")

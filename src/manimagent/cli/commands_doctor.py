@@ -21,11 +21,13 @@ def doctor(json_: JsonOption = False) -> None:
     if json_:
         output.json(report)
     else:
+        width = max(len(check.name) for check in report.checks)
         for check in report.checks:
-            mark = "[green]ok[/green]" if check.ok else ("[red]missing[/red]" if check.required else "[yellow]warning[/yellow]")
-            output.print(f"{mark:>8}  [bold]{check.name}[/bold]: {_escape(check.detail)}")
+            word, colour = ("ok", "green") if check.ok else (("missing", "red") if check.required else ("warning", "yellow"))
+            mark = f"[{colour}]{word:<7}[/{colour}]"  # padded before colouring, so the columns line up
+            output.print(f"{mark}  [bold]{_escape(check.name.ljust(width))}[/bold]  {_escape(check.detail)}")
             if check.fix and not check.ok:
-                output.print(f"          fix: {_escape(check.fix)}")
+                output.print(f"{'':7}  {'fix:'.ljust(width)}  {_escape(check.fix)}")
     if not report.ok:
         raise typer.Exit(int(ExitCode.ENVIRONMENT))
 

@@ -11,6 +11,31 @@ from manimagent.cli.output import output
 from manimagent.cli.results import print_execute_result
 
 app = typer.Typer(help="Render attempts: list, show, retry.", no_args_is_help=True)
+IdArgumentHelp = "Execution id (a unique prefix of 4+ characters works, or `last`)."
+LAST = "last"
+
+
+def execution_ref(ref: str, server: str | None) -> str:
+    """`last` is the newest execution; anything else is an id (or prefix) as given."""
+    if ref.strip().lower() != LAST:
+        return ref
+    from manimagent.errors import NotFound
+
+    svc, ctx = service_for("executions", server)
+    newest = svc.list_executions(ctx, limit=1)
+    if not newest:
+        raise NotFound("there are no executions yet", hint='Render something: manimagent generate "Animate a circle"')
+    return newest[0].id
+
+
+def _when(row) -> str:
+    moment = row.started_at or row.created_at
+    return f"{moment:%Y-%m-%d %H:%M}" if moment else "-"
+
+
+def _short(text: str | None, width: int = 40) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 @app.command("list")
@@ -26,27 +51,31 @@ def list_(
     if json_:
         return output.json(rows)
     output.table(
-        ["id", "script", "attempt", "status", "engine", "output / error"],
-        [(row.id[:8], row.script[:8], row.attempt_number, row.status, row.engine, row.output_path or row.error or "") for row in rows],
+        ["id", "script", "started", "prompt", "attempt", "status", "engine", "output / error"],
+        [
+            (row.id[:8], row.script[:8], _when(row), _short(row.prompt), row.attempt_number, row.status, row.engine, row.output_path or row.error or "")
+            for row in rows
+        ],
     )
 
 
 @app.command("show")
 def show(
-    ref: Annotated[str, typer.Argument(help="Execution id (a unique prefix of 4+ characters works).")],
+    ref: Annotated[str, typer.Argument(help=IdArgumentHelp)],
     log: Annotated[bool, typer.Option("--log", help="Print the render log too.")] = False,
     server: ServerOption = None,
     json_: JsonOption = False,
 ) -> None:
     """One execution: status, engine, timings, output, error."""
     svc, ctx = service_for("executions", server)
-    row = svc.get_execution(ctx, ref=ref)
+    row = svc.get_execution(ctx, ref=execution_ref(ref, server))
     if json_:
         return output.json(row if log else row.model_copy(update={"log": ""}))
     output.fields(
         [
             ("id", row.id),
             ("script", row.script),
+            ("started", _when(row)),
             ("attempt", row.attempt_number),
             ("status", row.status),
             ("engine", f"{row.engine} {row.container or ''}".strip()),
@@ -55,6 +84,7 @@ def show(
             ("output", row.output_path or "-"),
             ("error", row.error or "-"),
             ("fixes", "; ".join(fix.get("description", "") for fix in row.fixes) or "-"),
+            ("layout", _layout_lines(row.layout)),
             ("duration", f"{row.duration:.2f} s" if row.duration else "-"),
         ]
     )
@@ -62,9 +92,15 @@ def show(
         output.line(row.log)
 
 
+def _layout_lines(rows: list[dict]) -> str:
+    from manimagent.render.layout import findings_from_rows
+
+    return "".join(f"\n  {finding.describe()}" for finding in findings_from_rows(rows)) or "-"
+
+
 @app.command("retry")
 def retry(
-    ref: Annotated[str, typer.Argument(help="Execution id to run again.")],
+    ref: Annotated[str, typer.Argument(help="Execution id to run again (or `last`).")],
     engine: EngineOption = None,
     container: ContainerOption = None,
     max_attempts: MaxAttemptsOption = None,
@@ -76,5 +112,5 @@ def retry(
 
     with drawing_events(json_=json_) as events:
         svc, ctx = service_for("executions", server, events)
-        result = svc.retry_execution(ctx, ref=ref, engine=engine, container=container, max_attempts=max_attempts)
+        result = svc.retry_execution(ctx, ref=execution_ref(ref, server), engine=engine, container=container, max_attempts=max_attempts)
     print_execute_result(result, json_=json_)

@@ -1,4 +1,5 @@
-"""`manimagent providers ...`: configured LLM endpoints. Keys go to the keyring, never argv or the db.
+"""`manimagent providers ...`: configured LLM endpoints. Keys go to the keyring (or, without one,
+the 0600 secrets file), never argv or the db.
 
 With --server only `list` works: a server's providers are changed on its machine."""
 
@@ -122,15 +123,25 @@ def set_key_(
     stdin: Annotated[bool, typer.Option("--stdin", help="Read the key from stdin instead of a hidden prompt.")] = False,
     server: ServerOption = None,
 ) -> None:
-    """Store the provider's API key in the OS keyring (never on the command line)."""
+    """Store the provider's API key in the OS keyring, or without one in a 0600 file (never on the command line)."""
+    from manimagent.keys import secret_storage
+
     svc, ctx = service_for("providers", server)
     set_key = svc.set_key  # local only: with --server this fails before asking for the key
+    svc.get_provider(ctx, ref=name)  # an unknown name, and
+    secret_storage()  # nowhere to keep a key, fail before the key is asked for
     key = _read_key_from_stdin() if stdin or not sys.stdin.isatty() else typer.prompt("API key", hide_input=True, err=True)
-    set_key(ctx, ref=name, key=key)
-    output.info(f"Key stored in the keyring for {name}")
+    storage = set_key(ctx, ref=name, key=key)
+    if storage.notice:
+        output.notice(storage.notice)
+    output.info(f"Key stored in {storage.where} for {name}")
 
 
 def _print_row(row, json_: bool, verb: str) -> None:
     if json_:
         return output.json(row)
+    if row.key_source == "file":
+        from manimagent.keys import SecretStorage, secrets_file
+
+        output.notice(SecretStorage("file", str(secrets_file())).notice or "")
     output.info(f"{verb} provider {row.name} ({row.provider_type}, key: {row.key_source})")

@@ -13,6 +13,7 @@ from manimagent.cli.options import (
     StillSecondsOption,
     JsonOption,
     MaxAttemptsOption,
+    NoCacheOption,
     OutputPathOption,
     QualityOption,
     ServerOption,
@@ -23,7 +24,28 @@ from manimagent.cli.output import output
 from manimagent.cli.results import print_execute_result
 
 app = typer.Typer(help="Stored scripts: list, show, import, export, execute, generate, refine, remove.", no_args_is_help=True)
-IdArgument = Annotated[str, typer.Argument(help="Script id (a unique prefix of 4+ characters works).")]
+IdArgument = Annotated[str, typer.Argument(help="Script id (a unique prefix of 4+ characters works, or `last`).")]
+LAST = "last"
+
+
+def script_ref(ref: str, server: str | None) -> str:
+    """`last` is the newest script; anything else is an id (or prefix) as given."""
+    if ref.strip().lower() != LAST:
+        return ref
+    from manimagent.errors import NotFound
+
+    svc, ctx = service_for("scripts", server)
+    newest = svc.list_scripts(ctx, limit=1)
+    if not newest:
+        raise NotFound("there are no scripts yet", hint='Make one: manimagent generate "Animate a circle"')
+    return newest[0].id
+
+
+def _video(script_id: str, server: str | None) -> str | None:
+    """The video of the script's newest successful render."""
+    svc, ctx = service_for("executions", server)
+    done = [row for row in svc.list_executions(ctx, script_ref=script_id) if row.is_successful and row.output_path]
+    return done[0].output_path if done else None
 
 
 @app.command("list")
@@ -51,9 +73,9 @@ def show(
     server: ServerOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """One script: prompt, status, provider, scenes, executions (and its code)."""
+    """One script: prompt, status, provider, scenes, executions, its video (and its code)."""
     svc, ctx = service_for("scripts", server)
-    script = svc.get_script(ctx, ref=ref)
+    script = svc.get_script(ctx, ref=script_ref(ref, server))
     if json_:
         return output.json(script)
     if code:
@@ -68,6 +90,7 @@ def show(
             ("parent", script.parent or "-"),
             ("tokens", script.total_tokens),
             ("executions", ", ".join(item[:8] for item in script.executions) or "-"),
+            ("video", _video(script.id, server) or "-"),
             ("error", script.error or "-"),
         ]
     )
@@ -91,7 +114,7 @@ def export(
 ) -> None:
     """The script's code, on stdout or into a file."""
     svc, ctx = service_for("scripts", server)
-    text = svc.export_script(ctx, ref=ref, output=output_file)
+    text = svc.export_script(ctx, ref=script_ref(ref, server), output=output_file)
     if output_file:
         output.info(f"Wrote {text}")
     else:
@@ -108,6 +131,7 @@ def execute(
     format: FormatOption = None,
     still_seconds: StillSecondsOption = None,
     max_attempts: MaxAttemptsOption = None,
+    no_cache: NoCacheOption = False,
     output_path: OutputPathOption = None,
     server: ServerOption = None,
     json_: JsonOption = False,
@@ -115,10 +139,10 @@ def execute(
     """Render a stored script, repairing failures up to --max-attempts (default 3). With --server, -o downloads the video."""
     from manimagent.cli.progress import drawing_events
 
-    choices = render_choices(engine=engine, container=container, quality=quality, format=format, max_attempts=max_attempts, still_seconds=still_seconds)
+    choices = render_choices(engine=engine, container=container, quality=quality, format=format, max_attempts=max_attempts, still_seconds=still_seconds, no_cache=no_cache)
     with drawing_events(json_=json_) as events:
         svc, ctx = service_for("render", server, events)
-        result = svc.execute_script(ctx, ref=ref, scenes=scene, output=output_path, **choices)
+        result = svc.execute_script(ctx, ref=script_ref(ref, server), scenes=scene, output=output_path, **choices)
     print_execute_result(result, json_=json_)
 
 

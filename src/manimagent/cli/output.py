@@ -9,6 +9,8 @@ from typing import Any, Iterable
 
 from rich.console import Console
 
+PIPED_TABLE_WIDTH = 10_000  # a table not on a terminal takes its natural width, up to this
+
 
 def _jsonable(doc: Any) -> Any:
     if hasattr(doc, "model_dump"):  # a pydantic schema (pydantic is not imported to check)
@@ -55,12 +57,17 @@ class Output:
     def table(self, columns: Iterable[str], rows: Iterable[Iterable[Any]], title: str | None = None) -> None:
         from rich.table import Table
 
+        piped = not self.out.is_terminal  # a pipe or a file: one line per row, cells never folded
         table = Table(title=title, show_lines=False)
         for column in columns:
-            table.add_column(column, overflow="fold")
+            table.add_column(column, overflow="fold", no_wrap=piped)
         for row in rows:
             table.add_row(*("" if cell is None else _escape(str(cell)) for cell in row))
-        self.out.print(table)
+        if piped:
+            wide = Console(file=sys.stdout, width=PIPED_TABLE_WIDTH, no_color=self.out.no_color, highlight=False, soft_wrap=True)
+            wide.print(table)
+        else:
+            self.out.print(table)
 
     def fields(self, pairs: Iterable[tuple[str, Any]]) -> None:
         for key, value in pairs:

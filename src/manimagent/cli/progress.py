@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from manimagent.cli.output import output
 from manimagent.events import (
@@ -40,6 +42,7 @@ class EventPrinter:
         self.stream_code = stream_code
         self.status = None
         self.streaming = False
+        self.clock = RenderClock()
 
     def __call__(self, event: Event) -> None:
         handler = getattr(self, f"_on_{event.kind}", None)
@@ -81,13 +84,14 @@ class EventPrinter:
         self._stop_status()
         label = f"Rendering {', '.join(event.scenes)} with {event.engine} (attempt {event.attempt} of {event.max_attempts})"
         output.info(label)
+        self.clock = RenderClock()
         if output.err.is_terminal:
             self.status = output.err.status(label)
             self.status.start()
 
     def _on_render_progress(self, event: RenderProgress) -> None:
         if self.status is not None:
-            self.status.update(f"Rendering {event.scene}: animation {event.animation}, {event.percent:.0f}%")
+            self.status.update(progress_label(event, self.clock.eta(overall_fraction(event))))
 
     def _on_render_failed(self, event: RenderFailed) -> None:
         self._stop_status()
@@ -105,3 +109,50 @@ class EventPrinter:
         if self.status is not None:
             self.status.stop()
             self.status = None
+
+
+def overall_fraction(event: RenderProgress) -> float | None:
+    """How much of the whole render is done (all scenes), when the scene's animation count is known."""
+    if not event.total:
+        return None
+    in_scene = min(1.0, (min(event.animation, event.total - 1) + event.percent / 100) / event.total)
+    return min(1.0, (event.scene_index + in_scene) / max(1, event.scene_count))
+
+
+def progress_label(event: RenderProgress, eta: float | None) -> str:
+    """`Rendering Intro (scene 1 of 2): animation 3 of 7, 40% · 35% overall · about 12 s left`."""
+    scene = f"{event.scene} (scene {event.scene_index + 1} of {event.scene_count})" if event.scene_count > 1 else event.scene
+    of_total = f" of {event.total}" if event.total else ""
+    label = f"Rendering {scene}: animation {event.animation + 1}{of_total}, {event.percent:.0f}%"
+    fraction = overall_fraction(event)
+    if fraction is not None:
+        label += f" · {fraction:.0%} overall"
+    if eta is not None:
+        label += f" · about {_duration(eta)} left"
+    return label
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    return f"{seconds} s" if seconds < 90 else f"{seconds // 60} min {seconds % 60:02d} s"
+
+
+@dataclass
+class RenderClock:
+    """The time left, from the pace since the first progress of a render (manim's import excluded)."""
+
+    started: float | None = None
+    first_fraction: float = 0.0
+    MIN_PROGRESS = 0.03  # no guess before this much of the render has been seen
+
+    def eta(self, fraction: float | None, now: float | None = None) -> float | None:
+        if fraction is None:
+            return None
+        now = time.monotonic() if now is None else now
+        if self.started is None:
+            self.started, self.first_fraction = now, fraction
+            return None
+        done = fraction - self.first_fraction
+        if done < self.MIN_PROGRESS:
+            return None
+        return (now - self.started) / done * (1.0 - fraction)

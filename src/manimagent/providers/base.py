@@ -19,6 +19,7 @@ class Completion:
     model: str
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    notice: str | None = None  # one line the user should see about this answer (a fallback taken)
 
     @property
     def total_tokens(self) -> int:

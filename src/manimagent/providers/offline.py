@@ -23,6 +23,10 @@ from manimagent.providers.offline_recipes import (
 # REQUEST_OPEN and REQUEST_CLOSE lines, REPAIR_MARK on a line of its own in a repair, LATEX_LINE
 # in the system message.
 
+NO_RECIPE_NOTICE = (
+    "No offline recipe matches this prompt (they know English words for shapes, graphs, equations...): "
+    "it becomes a title card. Add an LLM provider for anything else (`manimagent providers add`)."
+)
 LATEX_LINE_RE = re.compile(r"^\s*LATEX_AVAILABLE:\s*(yes|no)\s*$", re.IGNORECASE | re.MULTILINE)
 
 
@@ -112,4 +116,5 @@ class OfflineProvider(LLMProvider):
             model=self.model,
             prompt_tokens=sum(_words(m.content) for m in messages),
             completion_tokens=_words(text),
+            notice=None if repair or script_tag(code) != script_tag(compose_title_card(request)) else NO_RECIPE_NOTICE,
         )

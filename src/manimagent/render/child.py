@@ -19,11 +19,48 @@ A pre-started child whose parent dies before sending the job reads end-of-file a
 
 from __future__ import annotations
 
-PROGRAM = """
+PROLOGUE = """
 import json, os, sys
-if sys.platform.startswith("linux"):  # die with the process that watches the time limit
-    import ctypes
-    ctypes.CDLL(None).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+def _contain(settings):
+    # Before any of the user's code: become the sandbox user (root only), die with the parent,
+    # no new privileges, the rlimits soft = hard, then tell the parent the containment holds.
+    import resource
+    linux = sys.platform.startswith("linux")
+    if "uid" in settings and os.getuid() == 0:
+        os.setgroups([])
+        os.setgid(settings["gid"])
+        os.setuid(settings["uid"])
+        if linux:  # a user namespace of its own, so that the process limit counts this job alone
+            import ctypes
+            libc = ctypes.CDLL(None)
+            libc.prctl(4, 1)  # PR_SET_DUMPABLE, which the uid change cleared: /proc/self is ours again
+            if libc.unshare(0x10000000) == 0:  # CLONE_NEWUSER
+                try:
+                    for name, text in (("setgroups", "deny"), ("uid_map", "%d %d 1" % ((settings["uid"],) * 2)), ("gid_map", "%d %d 1" % ((settings["gid"],) * 2))):
+                        with open("/proc/self/" + name, "w") as handle:
+                            handle.write(text)
+                except OSError:
+                    pass
+    if linux:
+        import ctypes
+        libc = ctypes.CDLL(None)
+        libc.prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL: die with the process that keeps the time limit
+        libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
+    for name, value in settings.get("rlimits", {}).items():
+        limit = getattr(resource, name, None)
+        if limit is not None:
+            hard = resource.getrlimit(limit)[1]
+            value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+            resource.setrlimit(limit, (value, value))
+    ready = settings.get("ready_fd")
+    if ready is not None:
+        os.write(ready, b"1")
+        os.close(ready)
+_contain(json.loads(os.environ.pop("MANIMAGENT_CONTAINMENT", "{}") or "{}"))
+del _contain
+"""
+
+PROGRAM = PROLOGUE + """
 import manim
 args = sys.argv[1:]
 if not args:
@@ -32,6 +69,8 @@ if not args:
         os._exit(0)
     args = json.loads(line)["args"]
 sys.argv = ["manim", *args]
+if os.path.exists("layout_hook.py"):  # the layout check (render/layout_hook.py), when asked for
+    exec(compile(open("layout_hook.py", encoding="utf-8").read(), "layout_hook.py", "exec"), {"__name__": "layout_hook"})
 from manim.__main__ import main
 try:
     main()
@@ -54,3 +93,8 @@ os._exit(code)
 def command(python: str, args: list[str] | None = None) -> list[str]:
     """The child's command line; without `args` it reads its job from stdin."""
     return [python, "-c", PROGRAM, *(args or [])]
+
+
+def probe_command(python: str) -> list[str]:
+    """A child that sets its containment up, reports it, and ends (doctor, serve's start)."""
+    return [python, "-c", PROLOGUE]

@@ -35,6 +35,7 @@ from manimagent.render.base import (
     missing_output_failure,
     timeout_failure,
 )
+from manimagent.render.layout import FINDINGS_FILE, MAX_FILE_BYTES as MAX_FINDINGS_BYTES, LayoutFinding, hook_source, parse_findings
 from manimagent.render.logparse import ProgressTracker, parse_failure
 from manimagent.render.process import THREAD_LIMITS
 
@@ -371,18 +372,38 @@ def fetch_outputs(container: Any, token: str, request: RenderRequest, staging: P
         return None if found is None else stage_outputs(found, request, staging)
 
 
+def _hook(request: RenderRequest) -> bytes | None:
+    return hook_source() if request.layout else None
+
+
+def fetch_layout(container: Any, token: str) -> list[LayoutFinding]:
+    """The layout check's findings from the job folder ([] when there are none or they are unreadable)."""
+    import docker
+
+    try:
+        chunks, _stat = container.get_archive(f"{worker.job_dir(token)}/{FINDINGS_FILE}")
+        with tarfile.open(fileobj=io.BufferedReader(_ChunkReader(chunks)), mode="r|") as tar:
+            for member in tar:
+                if member.isfile() and member.size <= MAX_FINDINGS_BYTES:
+                    source = tar.extractfile(member)
+                    return parse_findings(source.read()) if source is not None else []
+    except (docker.errors.DockerException, tarfile.TarError, OSError):
+        return []
+    return []
+
+
 # --- running one job ---------------------------------------------------------------------------
 
 
 class _LogCollector:
     """Gathers an exec's stdout (the agent's result) and stderr (manim's log), drawing progress."""
 
-    def __init__(self, scenes: list[str], sink: ProgressSink | None):
+    def __init__(self, scenes: list[str], sink: ProgressSink | None, code: str | None = None):
         self.stdout: list[str] = []
         self.stderr: list[str] = []
         self.size = 0
         self.pending = ""
-        self.tracker = ProgressTracker(scenes, sink)
+        self.tracker = ProgressTracker(scenes, sink, code=code)
         self.done = threading.Event()
 
     def consume(self, stream: Iterable[tuple[bytes | None, bytes | None]]) -> None:
@@ -436,7 +457,7 @@ def run_job(client: Any, container: Any, token: str, request: RenderRequest, sin
         stdout=True,
         stderr=True,
     )["Id"]
-    collector = _LogCollector(request.scenes, sink)
+    collector = _LogCollector(request.scenes, sink, code=request.code)
     stream = client.api.exec_start(exec_id, stream=True, demux=True)
     reader = threading.Thread(target=collector.consume, args=(stream,), daemon=True)
     reader.start()
@@ -520,7 +541,7 @@ class DockerEngine:
 
     def _render_warm(self, client: Any, container: Any, request: RenderRequest, staging: Path, sink: ProgressSink | None) -> RenderResult:
         token = new_token()
-        container.put_archive(worker.JOBS_ROOT, worker.make_tar(worker.job_entries(token, request.code, SCRIPT_NAME)))
+        container.put_archive(worker.JOBS_ROOT, worker.make_tar(worker.job_entries(token, request.code, SCRIPT_NAME, hook=_hook(request))))
         try:
             outcome = run_job(client, container, token, request, sink, on_stuck=lambda: restart_warm_container(container))
             return self._finish(outcome, container, token, request, staging, oom_killed=False)
@@ -542,7 +563,7 @@ class DockerEngine:
                 mounts=[work_mount(volume.name)], **hardened_options(self.limits),
             )
             container.start()
-            entries = [*worker.agent_entries(), *worker.job_entries(token, request.code, SCRIPT_NAME, prefix=f"{worker.JOBS_DIR}/")]
+            entries = [*worker.agent_entries(), *worker.job_entries(token, request.code, SCRIPT_NAME, prefix=f"{worker.JOBS_DIR}/", hook=_hook(request))]
             container.put_archive(worker.WORK_ROOT, worker.make_tar(entries))
             outcome = run_job(client, container, token, request, sink, on_stuck=lambda: container.kill())
             container.reload()
@@ -552,14 +573,19 @@ class DockerEngine:
             remove_quietly(client, container.id if container is not None else None, volume.name)
 
     def _finish(self, outcome: JobOutcome, container: Any, token: str, request: RenderRequest, staging: Path, *, oom_killed: bool) -> RenderResult:
+        result = self._outcome(outcome, container, token, request, staging, oom_killed=oom_killed)
+        result.layout = fetch_layout(container, token) if request.layout else []
+        return result
+
+    def _outcome(self, outcome: JobOutcome, container: Any, token: str, request: RenderRequest, staging: Path, *, oom_killed: bool) -> RenderResult:
         log = self._where(outcome) + outcome.log
         failure = failure_of(outcome, request, self.limits, oom_killed)
         if failure is not None:
-            return RenderResult(ok=False, log=log, failure=failure)
+            return RenderResult(ok=False, log=log, failure=failure, sandbox="docker")
         outputs = fetch_outputs(container, token, request, staging)
         if outputs is None:
-            return RenderResult(ok=False, log=log, failure=missing_output_failure())
-        return RenderResult(ok=True, outputs=outputs, log=log)
+            return RenderResult(ok=False, log=log, failure=missing_output_failure(), sandbox="docker")
+        return RenderResult(ok=True, outputs=outputs, log=log, sandbox="docker")
 
     def _where(self, outcome: JobOutcome) -> str:
         """The log's first line: which container rendered, and how."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 
 from manimagent.events import RenderProgress
@@ -76,12 +77,14 @@ def _last_meaningful(lines: list[str]) -> str:
 
 
 class ProgressTracker:
-    """Turns manim's progress bars, line by line, into RenderProgress events, scene by scene."""
+    """Turns manim's progress bars, line by line, into RenderProgress events, scene by scene; with
+    the script's `code`, each event carries the scene's animation count when it can be known."""
 
-    def __init__(self, scenes: list[str], sink: ProgressSink | None):
+    def __init__(self, scenes: list[str], sink: ProgressSink | None, code: str | None = None):
         self.scenes = scenes
         self.sink = sink
         self.index = 0
+        self.totals = count_animations(code, scenes) if code else {}
 
     def feed(self, line: str) -> None:
         if self.sink is None or not self.scenes:
@@ -91,4 +94,64 @@ class ProgressTracker:
             return
         progress = parse_progress(line)
         if progress is not None:
-            self.sink(RenderProgress(scene=self.scenes[self.index], animation=progress[0], percent=progress[1]))
+            scene = self.scenes[self.index]
+            self.sink(
+                RenderProgress(
+                    scene=scene, animation=progress[0], percent=progress[1], total=self.totals.get(scene), scene_index=self.index, scene_count=len(self.scenes)
+                )
+            )
+
+
+# --- how many animations a scene plays, when the code says so plainly ---------------------------
+
+ANIMATING_METHODS = frozenset({"play", "wait", "wait_until", "move_camera"})  # each is one of manim's "Animation n"
+
+
+def count_animations(code: str, scenes: list[str]) -> dict[str, int]:
+    """Each scene's number of `self.play`/`self.wait` calls, for the scenes whose `construct`
+    plays in a straight line (no loop, no helper method, a Scene base): elsewhere it is unknown."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return {}
+    classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
+    totals = {}
+    for scene in scenes:
+        found = classes.get(scene) and _straight_line_count(classes[scene], classes)
+        if found:
+            totals[scene] = found
+    return totals
+
+
+def _straight_line_count(cls: ast.ClassDef, classes: dict[str, ast.ClassDef]) -> int | None:
+    if any(isinstance(base, ast.Name) and base.id in classes for base in cls.bases):
+        return None  # a user-defined base may play in its own methods
+    methods = {node.name: node for node in cls.body if isinstance(node, ast.FunctionDef)}
+    construct = methods.get("construct")
+    if construct is None:
+        return None
+    count = 0
+    for node, looped in _walk(construct, looped=False):
+        name = _self_call(node)
+        if name in methods and name != "construct":
+            return None  # a helper method may play any number of animations
+        if name in ANIMATING_METHODS:
+            if looped:
+                return None
+            count += 1
+    return count or None
+
+
+def _walk(node: ast.AST, *, looped: bool):
+    for child in ast.iter_child_nodes(node):
+        inner = looped or isinstance(child, (ast.For, ast.AsyncFor, ast.While, ast.comprehension, ast.Lambda, ast.FunctionDef))
+        yield child, inner
+        yield from _walk(child, looped=inner)
+
+
+def _self_call(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        target = node.func.value
+        if isinstance(target, ast.Name) and target.id == "self":
+            return node.func.attr
+    return None

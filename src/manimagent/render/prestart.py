@@ -1,30 +1,39 @@
 """Pre-starting the local render of `manimagent render`: manim is imported in its child while this
 process is still parsing arguments and loading its own modules, then the child gets the job.
 
-The child is started with the render's allow-listed environment in an empty job folder, exactly
-like a normal render, and runs `render/child.py`'s program once told what to render. Nothing is
-rendered until the job is sent; an unused child is killed (`discard`).
+The child is started exactly like a normal render, contained by the sandbox with the render's
+allow-listed environment in an empty job folder, and runs `render/child.py`'s program once told
+what to render. Nothing is rendered until the job is sent; an unused child is killed (`discard`).
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
-from manimagent.render import child
-from manimagent.render.process import kill_group, render_environment, spawn
+from manimagent.errors import ManimagentError
+from manimagent.render import child, sandbox
+from manimagent.render.jobdir import JobFolder
+from manimagent.render.process import Contained, kill_group, render_environment, spawn_contained
+from manimagent.render.sandbox import Containment, SandboxPolicy
 
 
 @dataclass
 class Prestarted:
-    process: subprocess.Popen
-    job: Path
+    contained: Contained
+    folder: JobFolder
     python: str
+    policy: SandboxPolicy
+
+    @property
+    def process(self) -> subprocess.Popen:
+        return self.contained.process
+
+    @property
+    def containment(self) -> Containment:
+        return self.contained.containment
 
     def send(self, args: list[str]) -> None:
         assert self.process.stdin is not None
@@ -39,23 +48,38 @@ def prestart(python: str = sys.executable) -> None:
     """Start a child importing manim in a fresh job folder; `take` hands it to the local engine."""
     global _waiting
     discard()
-    job = Path(tempfile.mkdtemp(prefix="manimagent-job-"))
     try:
-        process = spawn(child.command(python), cwd=job, env=render_environment(job), stdin_pipe=True)
-    except OSError:
-        shutil.rmtree(job, ignore_errors=True)
+        from manimagent.settings import load_settings
+
+        policy = sandbox.policy_from_settings(load_settings())
+    except Exception:  # noqa: BLE001 - a bad setting is reported by the command itself, not here
         return
-    _waiting = Prestarted(process, job, python)
+    folder = JobFolder()
+    try:
+        contained = spawn_contained(child.command(python), job=folder.path, python=python, policy=policy, env=render_environment(folder.path), stdin_pipe=True)
+    except (OSError, ManimagentError):  # e.g. render.sandbox = bwrap without bubblewrap: the render says so
+        folder.remove()
+        return
+    _waiting = Prestarted(contained, folder, python, policy)
 
 
-def take(python: str) -> Prestarted | None:
-    """The waiting child if it is alive and runs `python`; the caller owns it from then on."""
+def take(python: str, policy: SandboxPolicy) -> Prestarted | None:
+    """The waiting child if it is alive, contained as asked, and runs `python`; the caller owns it
+    from then on. A child whose sandbox could not start is discarded, and the reason remembered."""
     global _waiting
     found, _waiting = _waiting, None
     if found is None:
         return None
-    if found.python != python or found.process.poll() is not None:
+    if found.python != python or found.policy != policy or found.process.poll() is not None:
         _discard(found)
+        return None
+    if not found.contained.confirm():
+        output = b""
+        if found.process.stdout is not None:
+            kill_group(found.process)
+            output = found.process.stdout.read()
+        _discard(found)
+        sandbox.broken(policy, output.decode("utf-8", errors="replace"))
         return None
     return found
 
@@ -70,4 +94,5 @@ def discard() -> None:
 
 def _discard(found: Prestarted) -> None:
     kill_group(found.process)
-    shutil.rmtree(found.job, ignore_errors=True)
+    found.contained.close()
+    found.folder.remove()

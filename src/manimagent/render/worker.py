@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass
 from importlib import resources
 
+from manimagent.render.layout import HOOK_FILE
+
 WORK_ROOT = "/work"
 JOBS_DIR = "jobs"
 AGENT_DIR = "agent"
@@ -76,13 +78,16 @@ def ready_entry() -> ArchiveEntry:
     return ArchiveEntry(f"{AGENT_DIR}/ready", 0o644, data=b"")
 
 
-def job_entries(token: str, code: str, script_name: str, *, prefix: str = "") -> list[ArchiveEntry]:
-    """A job folder only its uid can enter (0700), holding the script (0600)."""
+def job_entries(token: str, code: str, script_name: str, *, prefix: str = "", hook: bytes | None = None) -> list[ArchiveEntry]:
+    """A job folder only its uid can enter (0700), holding the script (0600) and the layout hook when given."""
     folder = f"{prefix}{token}"
-    return [
+    entries = [
         ArchiveEntry(folder, 0o700, uid=JOB_UID),
         ArchiveEntry(f"{folder}/{script_name}", 0o600, uid=JOB_UID, data=code.encode("utf-8")),
     ]
+    if hook is not None:
+        entries.append(ArchiveEntry(f"{folder}/{HOOK_FILE}", 0o600, uid=JOB_UID, data=hook))
+    return entries
 
 
 def job_dir(token: str) -> str:

@@ -21,7 +21,21 @@ def read_script_file(path: str | Path) -> str:
         data = file.read_bytes()
     except OSError as exc:
         raise BadInput(f"cannot read {path}: {exc.strerror}", hint="Check the file's permissions") from exc
-    return decode_script(data, str(path))
+    text = decode_script(data, str(path))
+    if file.suffix.lower() not in PYTHON_SUFFIXES and not _parses(text):
+        raise InvalidScript(f"{path} is not a Python file", hint="Give a Manim script (.py) with at least one Scene class")
+    return text
+
+
+PYTHON_SUFFIXES = ("", ".py", ".pyw")
+
+
+def _parses(text: str) -> bool:
+    try:
+        ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
 
 
 def decode_script(data: bytes, label: str = "the script") -> str:

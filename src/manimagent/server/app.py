@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -15,6 +16,7 @@ from manimagent.server import (
     routes_containers,
     routes_executions,
     routes_media,
+    routes_omega,
     routes_providers,
     routes_scripts,
 )
@@ -22,13 +24,15 @@ from manimagent.server.bodylimit import BodyLimitMiddleware
 from manimagent.server.handlers import install_handlers
 from manimagent.server.jobs import Jobs
 from manimagent.server.openapi import install_openapi
-from manimagent.services.auth import RateLimiter, secret_key
+from manimagent.render.local import POOL_SETTING
+from manimagent.render.sandbox import REQUIRE_SANDBOX
+from manimagent.services.auth import RateLimiter, check_token_settings, secret_key
 from manimagent.services.context import Context
 from manimagent.services.executions import fail_all_queued
 from manimagent.settings import Settings, load_settings
 
 log = logging.getLogger("manimagent.server")
-ROUTERS = (routes_auth, routes_scripts, routes_executions, routes_providers, routes_containers, routes_media)
+ROUTERS = (routes_auth, routes_scripts, routes_executions, routes_providers, routes_containers, routes_media, routes_omega)
 DESCRIPTION = (
     "Turn a sentence into a rendered Manim video. Sign in with POST /api/auth/login/ and send the "
     "access token as `Authorization: Bearer <token>`. Errors are `{\"error\": ...}`."
@@ -39,7 +43,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """A new app over `settings` (default: the current environment's)."""
     settings = settings or load_settings()
     settings.paths.ensure()
+    settings.values[REQUIRE_SANDBOX] = not settings.allow_unsandboxed_renders
+    settings.values[POOL_SETTING] = True  # warm render agents, one per user
     secret_key(settings)  # generate and keep it now, not on the first request
+    check_token_settings(settings)
     app = FastAPI(title="manimagent", version=__version__, description=DESCRIPTION, lifespan=_lifespan)
     app.state.settings = settings
     app.state.limiter = RateLimiter()
@@ -54,7 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def _add_middleware(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    origins = [origin.strip() for origin in (settings.cors_origins or "").split(",") if origin.strip()]
+    origins = cors_origins(settings)
     if origins:  # added last: outermost, so even a 413 carries the CORS headers
         app.add_middleware(
             CORSMiddleware,
@@ -64,14 +71,47 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
         )
 
 
+def cors_origins(settings: Settings) -> list[str]:
+    """`server.cors_origins` as a list (settings give a tuple; a Settings built by hand may hold a string)."""
+    value = settings.cors_origins or ()
+    items = value.split(",") if isinstance(value, str) else value
+    return [origin.strip().rstrip("/") for origin in items if origin.strip()]
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI):
     """Queued renders live in this process: rows left queued by an earlier one fail at start,
     and those still queued at a stop fail then (renders under way finish first)."""
     ctx = Context(settings=app.state.settings)
+    await asyncio.to_thread(_report_sandbox, app.state.settings)
     stale = await asyncio.to_thread(fail_all_queued, ctx)
     if stale:
         log.warning("%d render(s) queued by an earlier server run were marked failed", stale)
     yield
     app.state.jobs.shutdown()
+    _stop_render_pool()
     await asyncio.to_thread(fail_all_queued, ctx)
+
+
+def _report_sandbox(settings: Settings) -> None:
+    """Say at start what contains local renders; without a sandbox they are refused (or allowed)."""
+    from manimagent.errors import ManimagentError
+    from manimagent.render.sandbox import policy_from_settings, probe
+
+    try:
+        found = probe(sys.executable, policy_from_settings(settings))
+    except ManimagentError as exc:
+        log.warning("local renders are refused: %s (%s)", exc.message, exc.hint)
+        return
+    if found.sandboxed:
+        log.info("local renders run in the %s sandbox", found.kind)
+    else:
+        log.warning("local renders run WITHOUT a sandbox (%s): server.allow_unsandboxed_renders is set", found.reason)
+
+
+def _stop_render_pool() -> None:
+    """The warm render agents end with the server (they would die with it anyway; this also
+    removes their folders)."""
+    pool = sys.modules.get("manimagent.render.pool")
+    if pool is not None:
+        pool.POOL.shutdown()

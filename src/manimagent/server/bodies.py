@@ -1,4 +1,4 @@
-"""Request bodies of the agents endpoints, and the 202 answer of `"wait": false`."""
+"""Request bodies of the agents endpoints (and of omega-client's routes), and the 202 answer of `"wait": false`."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ class ExecuteIn(RenderIn):
     format: OutputFormat | None = None
     still_seconds: float | None = Field(default=None, gt=0, le=60, description=STILL_HELP)
     scenes: list[str] | None = Field(default=None, max_length=50, description="Scenes to render (default: all, in file order)")
+    cache: bool | None = Field(default=None, description="false: render every scene again, whatever the render cache holds")
 
 
 class RetryIn(RenderIn):
@@ -64,3 +65,13 @@ class QueuedResult(BaseModel):
     execution_id: str | None = None
     status: Literal["queued"] = "queued"
     message: str = "Queued. Poll GET /api/agents/executions/{execution_id}/ (or the script) for the outcome."
+
+
+class OmegaGenerateIn(BaseModel):
+    """POST /api/generate-manim/ (omega-client): `provider` is a preference, `execute` renders too."""
+
+    prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
+    provider: str | None = Field(
+        default=None, max_length=200, description="Preferred provider (name or type); unusable here: the normal selection"
+    )
+    execute: bool = Field(default=False, description="Render the script too (auto_execute)")

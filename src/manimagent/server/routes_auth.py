@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from manimagent.server.deps import AnonymousContext, ClientAddress, ContextDep, LimiterDep
 from manimagent.services import auth
 from manimagent.services.auth import LoginIn, RefreshIn, RegisterIn, ResendVerificationIn, VerifyEmailIn
-from manimagent.services.schemas import MessageResult, TokenPair, UserPublic
+from manimagent.services.schemas import LoginResult, MessageResult, TokenPair, UserPublic
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 
 @router.post("/register/", status_code=201, response_model=MessageResult)
-def register(body: RegisterIn, ctx: AnonymousContext, client: ClientAddress, limiter: LimiterDep) -> MessageResult:
+def register(body: RegisterIn, ctx: AnonymousContext, client: ClientAddress, limiter: LimiterDep, request: Request) -> MessageResult:
     """Create an account; the verification token is mailed (or written to the outbox)."""
-    return auth.register(ctx, email=body.email, password=body.password, client=client, limiter=limiter)
+    names = {"first_name": body.first_name, "last_name": body.last_name, "password2": body.password2}
+    return auth.register(ctx, email=body.email, password=body.password, **names, client=client, limiter=limiter, server_url=str(request.base_url))
 
 
 @router.post("/verify-email/", response_model=MessageResult)
@@ -25,14 +26,17 @@ def verify_email(body: VerifyEmailIn, ctx: AnonymousContext) -> MessageResult:
 
 
 @router.post("/resend-verification/", response_model=MessageResult)
-def resend_verification(body: ResendVerificationIn, ctx: AnonymousContext, client: ClientAddress, limiter: LimiterDep) -> MessageResult:
+def resend_verification(
+    body: ResendVerificationIn, ctx: AnonymousContext, client: ClientAddress, limiter: LimiterDep, request: Request
+) -> MessageResult:
     """Mail a new verification token to an unverified account (the same answer for every address)."""
-    return auth.resend_verification(ctx, email=body.email, client=client, limiter=limiter)
+    return auth.resend_verification(ctx, email=body.email, client=client, limiter=limiter, server_url=str(request.base_url))
 
 
-@router.post("/login/", response_model=TokenPair)
-def login(body: LoginIn, ctx: AnonymousContext, client: ClientAddress, limiter: LimiterDep) -> TokenPair:
-    """An access token (15 minutes) and a refresh token (7 days) for a verified account."""
+@router.post("/login/", response_model=LoginResult)
+def login(body: LoginIn, ctx: AnonymousContext, client: ClientAddress, limiter: LimiterDep) -> LoginResult:
+    """An access token (`server.access_token_minutes`, default 15) and a refresh token (7 days) for a
+    verified account, and the account (`user`)."""
     return auth.login(ctx, email=body.email, password=body.password, client=client, limiter=limiter)
 
 

@@ -1,7 +1,9 @@
-"""Accounts and tokens: register, verify email, login, JWT access/refresh with rotation, profile, promote.
+"""Accounts and tokens: register, verify email, login, JWT access/refresh with rotation, profile, promote,
+and the waiting list.
 
 Refresh tokens rotate: each use issues a new pair in the same family and retires the old token;
-presenting a retired token again revokes the whole family (and the access tokens issued from it).
+presenting a retired token again revokes the whole family (and the access tokens issued from it),
+unless `server.refresh_reuse_grace_seconds` allows it again for a moment (see `_grace_replay`).
 """
 
 from __future__ import annotations
@@ -21,21 +23,24 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from manimagent import mail
 from manimagent.errors import BadInput, ConfigError, Forbidden, NotFound, RateLimited, Unauthorized
 from manimagent.services.context import Context
-from manimagent.services.schemas import MessageResult, TokenPair, UserPublic
+from manimagent.services.schemas import LoginResult, MessageResult, TokenPair, UserPublic, WaitlistEntryPublic
 from manimagent.settings import Settings
-from manimagent.store.models import EmailToken, RefreshToken, User, utcnow
+from manimagent.store.models import EmailToken, RefreshToken, User, WaitlistEntry, utcnow
 
-ACCESS_TTL = timedelta(minutes=15)
+ACCESS_TTL = timedelta(minutes=15)  # the default of server.access_token_minutes
 REFRESH_TTL = timedelta(days=7)
 EMAIL_TOKEN_TTL = timedelta(hours=24)
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024
 MAX_EMAIL_LENGTH = 254
+MAX_NAME_LENGTH = 150
+MAX_REASON_LENGTH = 2000
 ALGORITHM = "HS256"
 VERIFY_PURPOSE = "verify_email"
 SECRET_FILE_NAME = "secret_key"
@@ -53,6 +58,8 @@ BAD_EMAIL_TOKEN = "Invalid or expired verification token."
 BAD_REFRESH = "Invalid or expired refresh token."
 REFRESH_REUSED = "This refresh token was already used; every session of its login is now signed out. Log in again."
 BAD_ACCESS = "Invalid or expired access token."
+WAITLISTED = "Thank you: you are on the waiting list."
+PASSWORDS_DIFFER = "The two passwords do not match."
 
 
 # ---- request and response documents -------------------------------------------------------
@@ -71,6 +78,18 @@ class RegisterIn(LoginIn):
         description=f"At least {MIN_PASSWORD_LENGTH} characters, not the email address",
         json_schema_extra={"minLength": MIN_PASSWORD_LENGTH},
     )
+    password2: str | None = Field(default=None, max_length=MAX_PASSWORD_LENGTH, description="When sent, it must equal `password`")
+    first_name: str = Field(default="", max_length=MAX_NAME_LENGTH)
+    last_name: str = Field(default="", max_length=MAX_NAME_LENGTH)
+    invitation_token: str | None = Field(
+        default=None, max_length=200, description="Accepted for omega-client; manimagent has no invitations and ignores it"
+    )
+
+
+class WaitlistIn(BaseModel):
+    email: str = Field(max_length=MAX_EMAIL_LENGTH, json_schema_extra={"format": "email"})
+    name: str = Field(default="", max_length=MAX_NAME_LENGTH)
+    reason: str = Field(default="", max_length=MAX_REASON_LENGTH, description="Why you would like an account")
 
 
 class VerifyEmailIn(BaseModel):
@@ -96,6 +115,7 @@ class Limit:
 
 REGISTER_PER_ADDRESS = Limit(20, 3600)
 REGISTER_PER_EMAIL = Limit(5, 3600)
+WAITLIST_PER_ADDRESS = Limit(20, 3600)
 LOGIN_FAILURES_PER_ADDRESS = Limit(30, 300)
 LOGIN_FAILURES_PER_EMAIL = Limit(10, 300)
 
@@ -195,30 +215,67 @@ def _lookup_email(email: str) -> str:
 # ---- registration and verification --------------------------------------------------------
 
 
-def register(ctx: Context, *, email: str, password: str, client: str = "local", limiter: RateLimiter | None = None) -> MessageResult:
-    """Create an unverified account and mail its verification token.
+def register(
+    ctx: Context,
+    *,
+    email: str,
+    password: str,
+    password2: str | None = None,
+    first_name: str = "",
+    last_name: str = "",
+    client: str = "local",
+    limiter: RateLimiter | None = None,
+    server_url: str | None = None,
+) -> MessageResult:
+    """Create an unverified account (with its name) and mail its verification token.
 
     The answer is the same whether or not the address already has an account, so registration
     cannot be used to find out who has one; the owner of an existing account gets a notice instead.
+    `password2`, when given, must repeat `password`.
     """
     if limiter:
         limiter.hit(("register-address", client, REGISTER_PER_ADDRESS), ("register-email", _lookup_email(email), REGISTER_PER_EMAIL))
     normalized = normalize_email(email)
     check_password(password, normalized)
+    check_password_repeated(password, password2)
+    names = clean_names(first_name, last_name)
     with ctx.session() as session:
         user = _user_by_email(session, normalized)
         if user is None:
-            user = _create_user(session, normalized, password)
-            _send_verification(session, ctx.settings, user)
+            user = _create_user(session, normalized, password, names)
+            _send_verification(session, ctx.settings, user, server_url)
         elif not user.email_verified:
-            _send_verification(session, ctx.settings, user)
+            _send_verification(session, ctx.settings, user, server_url)
         else:
             _send_already_registered(ctx.settings, user)
     return MessageResult(message=REGISTERED)
 
 
-def _create_user(session: Session, email: str, password: str) -> User:
-    user = User(email=email, password_hash=hash_password(password))
+def check_password_repeated(password: str, password2: str | None) -> None:
+    """BadInput when a repeated password (omega-client's `password2`) was sent and differs."""
+    if password2 is not None and not secrets.compare_digest(password.encode(), password2.encode()):
+        raise BadInput("Invalid registration.", details=[_field("password2", PASSWORDS_DIFFER)])
+
+
+def clean_names(first_name: str, last_name: str) -> tuple[str, str]:
+    """The first and last name on one line each; BadInput for control characters or an overlong name."""
+    checked = [_one_line(value, name, MAX_NAME_LENGTH) for name, value in (("first_name", first_name), ("last_name", last_name))]
+    problems = [problem for _, problem in checked if problem]
+    if problems:
+        raise BadInput("Invalid registration.", details=problems)
+    return checked[0][0], checked[1][0]
+
+
+def _one_line(value: str | None, field_name: str, limit: int) -> tuple[str, dict[str, str] | None]:
+    """`value` with its whitespace runs made single spaces, and the problem with it (or None)."""
+    text = " ".join((value or "").split())
+    if len(text) > limit or any(not char.isprintable() for char in text):
+        return text, _field(field_name, f"One line of at most {limit} printable characters.")
+    return text, None
+
+
+def _create_user(session: Session, email: str, password: str, names: tuple[str, str] = ("", "")) -> User:
+    user = User(email=email, password_hash=hash_password(password), first_name=names[0], last_name=names[1])
     session.add(user)
     session.commit()
     session.refresh(user)
@@ -241,7 +298,8 @@ def new_email_token() -> str:
     return token
 
 
-def _send_verification(session: Session, settings: Settings, user: User) -> None:
+def _send_verification(session: Session, settings: Settings, user: User, server_url: str | None = None) -> None:
+    """The token mail; `server_url` (set when the server sends it) goes into the command to run."""
     token = new_email_token()
     row = EmailToken(user_id=user.id, token_hash=_token_digest(token), purpose=VERIFY_PURPOSE, expires_at=utcnow() + EMAIL_TOKEN_TTL)
     session.add(row)
@@ -251,7 +309,7 @@ def _send_verification(session: Session, settings: Settings, user: User) -> None
         "Confirm your email address with this token (valid for 24 hours, usable once):\n\n"
         f"Verification token: {token}\n\n"
         "Send it to POST /api/auth/verify-email/ as {\"token\": \"...\"}, or run\n"
-        f"  manimagent auth verify-email {token}\n\n"
+        f"  manimagent auth verify-email {token}" + (f" --server {server_url.rstrip('/')}" if server_url else "") + "\n\n"
         "If you did not register, ignore this mail.\n"
     )
     mail.send_mail(settings, to=user.email, subject="Verify your manimagent account", body=body)
@@ -266,14 +324,16 @@ def _send_already_registered(settings: Settings, user: User) -> None:
     mail.send_mail(settings, to=user.email, subject="Your manimagent account", body=body)
 
 
-def resend_verification(ctx: Context, *, email: str, client: str = "local", limiter: RateLimiter | None = None) -> MessageResult:
+def resend_verification(
+    ctx: Context, *, email: str, client: str = "local", limiter: RateLimiter | None = None, server_url: str | None = None
+) -> MessageResult:
     """A new verification token for an unverified account; the same answer for every address."""
     if limiter:
         limiter.hit(("register-address", client, REGISTER_PER_ADDRESS), ("register-email", _lookup_email(email), REGISTER_PER_EMAIL))
     with ctx.session() as session:
         user = _user_by_email(session, email)
         if user is not None and not user.email_verified and user.is_active:
-            _send_verification(session, ctx.settings, user)
+            _send_verification(session, ctx.settings, user, server_url)
     return MessageResult(message=RESENT)
 
 
@@ -312,8 +372,8 @@ def _spend_other_email_tokens(session: Session, user_id: int) -> None:
 # ---- login and tokens ---------------------------------------------------------------------
 
 
-def login(ctx: Context, *, email: str, password: str, client: str = "local", limiter: RateLimiter | None = None) -> TokenPair:
-    """A fresh token pair (a new family) for a verified account with the right password."""
+def login(ctx: Context, *, email: str, password: str, client: str = "local", limiter: RateLimiter | None = None) -> LoginResult:
+    """A fresh token pair (a new family) and the account, for a verified account with the right password."""
     key = _lookup_email(email)
     if limiter:
         limiter.check("login-address", client, LOGIN_FAILURES_PER_ADDRESS)
@@ -328,7 +388,8 @@ def login(ctx: Context, *, email: str, password: str, client: str = "local", lim
         if not user.email_verified:
             raise Forbidden(NOT_VERIFIED)
         _after_login(session, user, password)
-        return _issue_pair(session, ctx.settings, user, family=uuid.uuid4().hex)
+        pair = _issue_pair(session, ctx.settings, user, family=uuid.uuid4().hex)
+        return LoginResult(access=pair.access, refresh=pair.refresh, user=UserPublic.model_validate(user))
 
 
 def _credentials_ok(user: User | None, password: str) -> bool:
@@ -347,13 +408,48 @@ def _after_login(session: Session, user: User, password: str) -> None:
 
 
 def _issue_pair(session: Session, settings: Settings, user: User, *, family: str) -> TokenPair:
-    now = datetime.now(timezone.utc)
-    jti = uuid.uuid4().hex
-    session.add(RefreshToken(jti=jti, family=family, user_id=user.id, expires_at=now + REFRESH_TTL))
+    row = _new_refresh_row(user.id, family)
+    session.add(row)
     session.commit()
-    access = encode_token(settings, {"sub": str(user.id), "type": "access", "fam": family}, now, ACCESS_TTL)
-    refresh = encode_token(settings, {"sub": str(user.id), "type": "refresh", "fam": family, "jti": jti}, now, REFRESH_TTL)
+    return _encode_pair(settings, row)
+
+
+def _new_refresh_row(user_id: int | None, family: str) -> RefreshToken:
+    """A refresh token row issued now (whole seconds, so its pair can be encoded again identically)."""
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    return RefreshToken(jti=uuid.uuid4().hex, family=family, user_id=user_id, created_at=now, expires_at=now + REFRESH_TTL)
+
+
+def _encode_pair(settings: Settings, row: RefreshToken) -> TokenPair:
+    """The pair of a refresh token row: the same row always encodes to the same two tokens."""
+    issued = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=timezone.utc)
+    common = {"sub": str(row.user_id), "fam": row.family}
+    access_jti = hashlib.sha256(f"access\x00{row.jti}".encode()).hexdigest()[:32]
+    access = encode_token(settings, {**common, "type": "access", "jti": access_jti}, issued, access_ttl(settings))
+    refresh = encode_token(settings, {**common, "type": "refresh", "jti": row.jti}, issued, REFRESH_TTL)
     return TokenPair(access=access, refresh=refresh)
+
+
+def access_ttl(settings: Settings) -> timedelta:
+    """`server.access_token_minutes` (default 15); ConfigError below one minute."""
+    minutes = int(settings.values.get("access_token_minutes", ACCESS_TTL.total_seconds() // 60))
+    if minutes < 1 or minutes > 60 * 24 * 7:
+        raise ConfigError(f"server.access_token_minutes must be between 1 and 10080, got {minutes}", hint="Fix it in config.toml")
+    return timedelta(minutes=minutes)
+
+
+def refresh_reuse_grace(settings: Settings) -> timedelta:
+    """`server.refresh_reuse_grace_seconds` (default 0: a reused refresh token always revokes)."""
+    seconds = int(settings.values.get("refresh_reuse_grace_seconds", 0))
+    if seconds < 0 or seconds > 3600:
+        raise ConfigError(f"server.refresh_reuse_grace_seconds must be between 0 and 3600, got {seconds}", hint="Fix it in config.toml")
+    return timedelta(seconds=seconds)
+
+
+def check_token_settings(settings: Settings) -> None:
+    """ConfigError now (at serve's start) for a token lifetime out of range, not at the first login."""
+    access_ttl(settings)
+    refresh_reuse_grace(settings)
 
 
 def encode_token(settings: Settings, claims: dict[str, Any], now: datetime, ttl: timedelta) -> str:
@@ -384,23 +480,48 @@ def refresh_tokens(ctx: Context, *, refresh: str) -> TokenPair:
         row = session.exec(select(RefreshToken).where(RefreshToken.jti == claims["jti"])).first()
         if row is None or row.revoked_at is not None or str(row.user_id) != claims["sub"]:
             raise Unauthorized(BAD_REFRESH)
-        if not _spend_refresh_token(session, row):
-            _revoke_family(session, row.family)
-            raise Unauthorized(REFRESH_REUSED)
         user = session.get(User, row.user_id)
         if user is None or not user.is_active:
             raise Unauthorized(BAD_REFRESH)
-        return _issue_pair(session, ctx.settings, user, family=row.family)
+        successor = _new_refresh_row(row.user_id, row.family)
+        if _spend_refresh_token(session, row, successor):
+            return _encode_pair(ctx.settings, successor)
+        replayed = _grace_replay(session, ctx.settings, row)
+        if replayed is not None:
+            return replayed
+        _revoke_family(session, row.family)
+        raise Unauthorized(REFRESH_REUSED)
 
 
-def _spend_refresh_token(session: Session, row: RefreshToken) -> bool:
+def _spend_refresh_token(session: Session, row: RefreshToken, successor: RefreshToken) -> bool:
+    """Retire `row` in favour of `successor` (stored in the same transaction); False when it was
+    already retired, so a parallel request never sees a retired token without its successor."""
     result = session.execute(
         update(RefreshToken)
         .where(col(RefreshToken.id) == row.id, col(RefreshToken.used_at).is_(None), col(RefreshToken.revoked_at).is_(None))
-        .values(used_at=utcnow())
+        .values(used_at=utcnow(), replaced_by=successor.jti)
     )
+    if result.rowcount != 1:
+        session.rollback()
+        return False
+    session.add(successor)
     session.commit()
-    return result.rowcount == 1
+    return True
+
+
+def _grace_replay(session: Session, settings: Settings, row: RefreshToken) -> TokenPair | None:
+    """Within `server.refresh_reuse_grace_seconds` of its rotation, the pair `row` was rotated into
+    (the very same tokens), while that pair is unused; None otherwise (the reuse then revokes)."""
+    grace = refresh_reuse_grace(settings)
+    if not grace:
+        return None
+    session.refresh(row)
+    if row.revoked_at is not None or row.used_at is None or not row.replaced_by or row.used_at < utcnow() - grace:
+        return None
+    successor = session.exec(select(RefreshToken).where(RefreshToken.jti == row.replaced_by)).first()
+    if successor is None or successor.used_at is not None or successor.revoked_at is not None:
+        return None
+    return _encode_pair(settings, successor)
 
 
 def _revoke_family(session: Session, family: str) -> None:
@@ -425,14 +546,15 @@ def authenticate(ctx: Context, *, access: str) -> UserPublic:
     claims = decode_token(ctx.settings, access, "access")
     with ctx.session() as session:
         user = session.get(User, int(claims["sub"]))
-        if user is None or not user.is_active or not user.email_verified or _family_revoked(session, claims["fam"]):
+        if user is None or not user.is_active or not user.email_verified or not _family_holds(session, claims["fam"], user.id):
             raise Unauthorized(BAD_ACCESS)
         return UserPublic.model_validate(user)
 
 
-def _family_revoked(session: Session, family: str) -> bool:
-    query = select(RefreshToken.id).where(RefreshToken.family == family, col(RefreshToken.revoked_at).is_not(None)).limit(1)
-    return session.exec(query).first() is not None
+def _family_holds(session: Session, family: str, user_id: int | None) -> bool:
+    """The login (token family) exists, was issued to `user_id` alone, and is not revoked."""
+    rows = session.exec(select(RefreshToken.user_id, RefreshToken.revoked_at).where(RefreshToken.family == family)).all()
+    return bool(rows) and all(owner == user_id and revoked is None for owner, revoked in rows)
 
 
 # ---- profile and admin ----------------------------------------------------------------------
@@ -460,6 +582,47 @@ def promote(ctx: Context, *, email: str) -> UserPublic:
         session.commit()
         session.refresh(user)
         return UserPublic.model_validate(user)
+
+
+# ---- the waiting list -----------------------------------------------------------------------
+
+
+def join_waitlist(
+    ctx: Context, *, email: str, name: str = "", reason: str = "", client: str = "local", limiter: RateLimiter | None = None
+) -> MessageResult:
+    """Put an address on the waiting list; the same answer when it is there already (the first entry stays)."""
+    if limiter:
+        limiter.hit(("waitlist-address", client, WAITLIST_PER_ADDRESS))
+    try:
+        normalized = normalize_email(email)
+    except BadInput as exc:
+        raise BadInput("Invalid waiting-list request.", details=exc.details) from None
+    clean_name, problem = _one_line(name, "name", MAX_NAME_LENGTH)
+    if problem:
+        raise BadInput("Invalid waiting-list request.", details=[problem])
+    with ctx.session() as session:
+        _add_once(session, WaitlistEntry(email=normalized, name=clean_name, reason=(reason or "").strip()[:MAX_REASON_LENGTH]))
+    return MessageResult(message=WAITLISTED)
+
+
+def _add_once(session: Session, entry: WaitlistEntry) -> None:
+    """Store `entry` unless its address is listed already (a parallel request included)."""
+    if session.exec(select(WaitlistEntry.id).where(WaitlistEntry.email == entry.email)).first() is not None:
+        return
+    session.add(entry)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+
+
+def list_waitlist(ctx: Context) -> list[WaitlistEntryPublic]:
+    """Everyone on the waiting list, first come first; administrators only."""
+    if not ctx.is_admin:
+        raise Forbidden("Only an administrator can list the waiting list.")
+    with ctx.session() as session:
+        rows = session.exec(select(WaitlistEntry).order_by(col(WaitlistEntry.created_at), col(WaitlistEntry.id))).all()
+        return [WaitlistEntryPublic.model_validate(row) for row in rows]
 
 
 # ---- the signing secret ---------------------------------------------------------------------

@@ -10,14 +10,16 @@ MASK = "********"
 
 def show_config(settings: Settings | None = None) -> list[SettingPublic]:
     settings = settings or load_settings()
-    rows = [SettingPublic(name="home", value=settings.home, source=settings.sources["home"], help="folder of all state")]
+    rows = [SettingPublic(name="home", value=settings.home, source=settings.sources["home"], help="folder of all state", env="MANIMAGENT_HOME")]
     for setting in SETTINGS:
         value = settings.values[setting.name]
         if setting.secret and value:
             value = MASK
         if setting.name == "database_url" and value is None:
             value = settings.database_url_effective
-        rows.append(SettingPublic(name=setting.name, value=value, source=settings.sources[setting.name], help=setting.help))
+        rows.append(
+            SettingPublic(name=setting.name, value=value, source=settings.sources[setting.name], help=setting.help, key=setting.key, env=setting.env)
+        )
     return rows
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from manimagent.errors import BadInput, Conflict, DockerFailed, DockerUnavailable, Forbidden, ManimagentError
+from manimagent.errors import BadInput, ConfigError, Conflict, DockerFailed, DockerUnavailable, Forbidden, ManimagentError
 from manimagent.render.docker import DockerEngine, Limits
 from manimagent.services.context import Context
 from manimagent.services.ids import resolve_named
@@ -343,7 +343,11 @@ def _build_failure(error: str, recent: list[str]) -> ManimagentError:
     message = message[:400]
     seen = " ".join([message, *recent]).lower()
     if any(marker in seen for marker in ("pull access denied", "manifest unknown", "failed to resolve reference", "no such host", "repository does not exist")):
-        hint = "The base image cannot be pulled here; pass --base-image with an image the engine has (see `docker images`)"
+        # a missing image is missing environment (exit 3), not a failed build
+        return ConfigError(
+            f"the base image is missing and cannot be pulled: {message}",
+            hint="Pass --base-image with an image the engine has (see `docker images`; scripts/docker-base-image.sh makes one)",
+        )
     elif "certificate_verify_failed" in seen or "certificate verify failed" in seen or "sslerror" in seen:
         hint = "pip met a TLS-inspecting proxy: pass --ca-bundle FILE (e.g. /etc/ssl/certs/ca-certificates.crt)"
     else:

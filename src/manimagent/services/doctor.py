@@ -12,6 +12,10 @@ from manimagent.services.schemas import DoctorCheck, DoctorReport
 from manimagent.settings import Settings, load_settings
 
 APT_RENDER = "apt-get install libcairo2-dev libpango1.0-dev pkg-config (macOS: brew install cairo pango pkg-config), then reinstall manimagent"
+KEYRING_FIX = (
+    "For encrypted storage run a Secret Service keyring (e.g. gnome-keyring) or KWallet, "
+    "or keep API keys in env vars (OPENAI_API_KEY, GEMINI_API_KEY, ANTHROPIC_API_KEY, or --api-key-env)"
+)
 APT_LATEX = "apt-get install texlive-latex-base texlive-latex-extra texlive-latex-recommended texlive-fonts-recommended dvisvgm (macOS: brew install --cask basictex)"
 
 
@@ -48,17 +52,41 @@ def _home_check(settings: Settings) -> DoctorCheck:
 
 
 def _keyring_check() -> DoctorCheck:
-    from manimagent.keys import keyring_backend_name
+    """Where secrets go: a real keyring is ok; a plaintext keyring or the 0600 file is a warning."""
+    from manimagent.keys import SecretStorage, backend_name, is_plaintext, secret_storage
+    from manimagent.errors import ConfigError
 
-    backend = keyring_backend_name()
-    usable = "fail.Keyring" not in backend and not backend.startswith("unavailable")
-    return DoctorCheck(
-        name="keyring",
-        ok=usable,
-        required=False,
-        detail=backend,
-        fix=None if usable else "No keyring: keep API keys in env vars (OPENAI_API_KEY, GEMINI_API_KEY, ANTHROPIC_API_KEY) or name one with --api-key-env",
-    )
+    try:
+        storage: SecretStorage = secret_storage()
+    except ConfigError as exc:
+        return DoctorCheck(name="keyring", ok=False, required=False, detail=f"no keyring, and {exc.message}", fix=KEYRING_FIX)
+    if storage.kind == "file":
+        return DoctorCheck(name="keyring", ok=False, required=False, detail=f"no keyring: secrets are kept in {storage.detail} (mode 0600)", fix=KEYRING_FIX)
+    import keyring
+
+    backend = keyring.get_keyring()
+    if is_plaintext(backend):
+        return DoctorCheck(name="keyring", ok=False, required=False, detail=f"{backend_name(backend)} keeps secrets unencrypted on disk", fix=KEYRING_FIX)
+    return DoctorCheck(name="keyring", ok=True, required=False, detail=storage.detail)
+
+
+def _sandbox_check(settings: Settings) -> DoctorCheck:
+    """Start a contained child as a local render would, and report what contained it."""
+    import sys
+
+    from manimagent.errors import ManimagentError
+    from manimagent.render.sandbox import policy_from_settings, probe
+
+    try:
+        policy = policy_from_settings(settings)
+        found = probe(sys.executable, policy)
+    except ManimagentError as exc:
+        return DoctorCheck(name="sandbox", ok=False, required=False, detail=exc.message, fix=exc.hint)
+    limits = policy.limits
+    detail = f"{found.kind} (render.sandbox = {policy.mode.value}); limits: memory {limits.memory >> 20} MiB, {limits.max_processes} processes, output {limits.max_output >> 20} MiB"
+    if not found.sandboxed:
+        detail = f"{found.kind} only: {found.reason}; {detail}"
+    return DoctorCheck(name="sandbox", ok=found.sandboxed, required=False, detail=detail, fix=found.fix if not found.sandboxed else None)
 
 
 def _docker_checks() -> list[DoctorCheck]:
@@ -77,6 +105,7 @@ def run_doctor(settings: Settings | None = None) -> DoctorReport:
         _module_check("pango", "manimpango", "manimpango", APT_RENDER),
         _module_check("video", "av", "av", "pip install av (PyAV brings its own ffmpeg)"),
         _latex_check(),
+        _sandbox_check(settings),
         *_docker_checks(),
         _keyring_check(),
         _home_check(settings),

@@ -46,8 +46,8 @@ def settle_abandoned(ctx: Context, session: Session) -> int:
     return len(stale) + len(abandoned)
 
 
-def execution_public(execution: Execution) -> ExecutionPublic:
-    return ExecutionPublic.model_validate({**execution.model_dump(), "script": execution.script_id})
+def execution_public(execution: Execution, prompt: str | None = None) -> ExecutionPublic:
+    return ExecutionPublic.model_validate({**execution.model_dump(), "script": execution.script_id, "prompt": prompt})
 
 
 def list_executions(ctx: Context, *, script_ref: str | None = None, limit: int | None = None) -> list[ExecutionPublic]:
@@ -59,14 +59,23 @@ def list_executions(ctx: Context, *, script_ref: str | None = None, limit: int |
             query = query.where(Execution.script_id == script.id)
         if ctx.user_id is not None:
             query = query.where(Execution.owner_id == ctx.user_id)
-        return [execution_public(row) for row in session.exec(query).all()]
+        rows = session.exec(query).all()
+        prompts = _prompts(session, {row.script_id for row in rows})
+        return [execution_public(row, prompts.get(row.script_id)) for row in rows]
+
+
+def _prompts(session: Session, script_ids: set[str]) -> dict[str, str]:
+    if not script_ids:
+        return {}
+    return dict(session.exec(select(Script.id, Script.prompt).where(col(Script.id).in_(script_ids))).all())
 
 
 def get_execution(ctx: Context, *, ref: str) -> ExecutionDetail:
     with ctx.session() as session:
         settle_abandoned(ctx, session)
         row = resolve_uuid(session, ctx, Execution, ref, "execution")
-        return ExecutionDetail.model_validate({**row.model_dump(), "script": row.script_id})
+        prompt = _prompts(session, {row.script_id}).get(row.script_id)
+        return ExecutionDetail.model_validate({**row.model_dump(), "script": row.script_id, "prompt": prompt})
 
 
 def queue_execution(ctx: Context, *, script_ref: str) -> str:

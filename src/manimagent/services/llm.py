@@ -115,7 +115,7 @@ def instantiate(config: ProviderConfig) -> LLMProvider:
         envs = " or ".join(filter(None, (config.api_key_env, *cls.vendor_key_envs)))
         raise ConfigError(
             f"no API key for provider {config.name}",
-            hint=f"Run `manimagent providers set-key {config.name}`" + (f" or set {envs}" if envs else ""),
+            hint=f"Run `manimagent providers set-key {config.name}`" + (f" or set {envs}" if envs else "") + "; without a key, `--provider offline` works",
         )
     return cls(config, found.key)
 
@@ -154,8 +154,14 @@ def complete(ctx: Context, chain: list[Candidate], messages: list[Message], *, s
             _record_failure(ctx, attempts, errors, candidate, exc, more)
             continue
         attempts.append({"provider": candidate.config.name, "model": completion.model or llm.model, "ok": True})
+        if completion.notice:
+            ctx.events(Notice(message=completion.notice))
         return Answer(completion, candidate.config, attempts)
-    raise AllProvidersFailed("every provider failed: " + "; ".join(errors), hint="Check `manimagent providers test NAME`", details=attempts)
+    raise AllProvidersFailed(
+        "every provider failed: " + "; ".join(errors),
+        hint="Check `manimagent providers test NAME`, or try it without a key: `--provider offline`",
+        details=attempts,
+    )
 
 
 def _record_failure(ctx: Context, attempts: list[dict], errors: list[str], candidate: Candidate, exc: ProviderError, more: bool) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from manimagent.errors import BadInput, Conflict, Forbidden, ProviderError
-from manimagent.keys import delete_key, store_key
+from manimagent.keys import SecretStorage, delete_key, store_key
 from manimagent.providers import PROVIDER_TYPES
 from manimagent.providers.base import Message
 from manimagent.services import llm
@@ -100,8 +100,9 @@ def remove_provider(ctx: Context, *, ref: str) -> str:
     return row.name
 
 
-def set_key(ctx: Context, *, ref: str, key: str) -> None:
-    """Keep the key in the OS keyring (service `manimagent`, user = provider name)."""
+def set_key(ctx: Context, *, ref: str, key: str) -> SecretStorage:
+    """Keep the key in the OS keyring (service `manimagent`, user = provider name), or without
+    one in the 0600 secrets file; says where it went."""
     _require_admin(ctx)
     key = (key or "").strip()
     if not key:
@@ -110,7 +111,7 @@ def set_key(ctx: Context, *, ref: str, key: str) -> None:
         raise BadInput("that does not look like an API key (whitespace inside or too long)")
     with ctx.session() as session:
         row = resolve_named(session, Provider, ref, "provider")
-    store_key(row.name, key)
+    return store_key(row.name, key)
 
 
 def test_provider(ctx: Context, *, ref: str) -> ProviderTestResult:

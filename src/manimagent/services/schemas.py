@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 
 class PublicModel(BaseModel):
@@ -44,6 +44,7 @@ class ScriptPublic(ScriptSummary):
 class ExecutionPublic(PublicModel):
     id: str
     script: str
+    prompt: str | None = None  # the script's prompt, in lists (to recognise a render again)
     attempt_number: int
     status: str
     is_successful: bool
@@ -59,10 +60,13 @@ class ExecutionPublic(PublicModel):
     error_type: str | None = None
     error_line: int | None = None
     fixes: list[dict[str, Any]] = Field(default_factory=list)
+    layout: list[dict[str, Any]] = Field(default_factory=list)  # the layout check's findings
     created_at: datetime
     started_at: datetime | None = None
     completed_at: datetime | None = None
     duration: float | None = None
+    sandbox: str | None = None
+    cached_from: str | None = None
 
 
 class ExecutionDetail(ExecutionPublic):
@@ -189,10 +193,34 @@ class TokenPair(PublicModel):
 class UserPublic(PublicModel):
     id: int
     email: str
+    first_name: str = ""
+    last_name: str = ""
     email_verified: bool
     is_admin: bool = False
+    is_active: bool = Field(default=True, exclude=True)
     date_joined: datetime
     last_login: datetime | None = None
+
+    @computed_field(description="The account may sign in and use the API: verified and not disabled")  # type: ignore[prop-decorator]
+    @property
+    def is_approved(self) -> bool:
+        return self.email_verified and self.is_active
+
+
+class LoginResult(TokenPair):
+    """A login's token pair and the account it signs in."""
+
+    user: UserPublic
+
+
+class WaitlistEntryPublic(PublicModel):
+    """Someone on the waiting list (POST /api/auth/waiting-list/)."""
+
+    id: int
+    email: str
+    name: str = ""
+    reason: str = ""
+    created_at: datetime
 
 
 class MessageResult(PublicModel):
@@ -204,6 +232,8 @@ class SettingPublic(PublicModel):
     value: Any = None
     source: str
     help: str = ""
+    key: str | None = None  # its dotted key in config.toml
+    env: str | None = None  # the environment variable that overrides it
 
 
 class DoctorCheck(PublicModel):
@@ -217,6 +247,65 @@ class DoctorCheck(PublicModel):
 class DoctorReport(PublicModel):
     ok: bool
     checks: list[DoctorCheck]
+
+
+class EvalItemResult(PublicModel):
+    """One suite item of an eval run."""
+
+    item_id: str
+    kind: str  # prompt | code
+    script_id: str | None = None
+    rendered: bool
+    attempts: int
+    fixes: list[str] = Field(default_factory=list)
+    layout: list[dict[str, Any]] = Field(default_factory=list)
+    first_error: str | None = None
+    error: str | None = None
+    seconds: float
+    tokens: int = 0
+    cost: float | None = None
+
+
+class EvalRunPublic(PublicModel):
+    """`manimagent eval SUITE --json`: the run's totals and its items."""
+
+    id: str
+    suite: str
+    provider: str | None = None
+    max_attempts: int
+    status: str
+    items: int
+    rendered: int
+    success_at_1: float
+    success_at_k: float
+    median_attempts: float | None = None
+    seconds: float
+    tokens: int
+    cost: float | None = None
+    created_at: datetime
+    finished_at: datetime | None = None
+    results: list[EvalItemResult] = Field(default_factory=list)
+
+
+class EvalItemChange(PublicModel):
+    item_id: str
+    a_rendered: bool | None = None  # None: the item is not in that run
+    b_rendered: bool | None = None
+    a_attempts: int | None = None
+    b_attempts: int | None = None
+
+
+class EvalComparison(PublicModel):
+    """`manimagent eval compare A B --json`: both runs' totals and the items whose outcome differs."""
+
+    a: EvalRunPublic
+    b: EvalRunPublic
+    success_at_1_delta: float
+    success_at_k_delta: float
+    median_attempts_delta: float | None = None
+    fixed: list[str] = Field(default_factory=list)  # failed in A, rendered in B
+    broken: list[str] = Field(default_factory=list)  # rendered in A, failed in B
+    changes: list[EvalItemChange] = Field(default_factory=list)
 
 
 def generate_result(written: ScriptGenerateResult, execution: ExecuteResult | None) -> GenerateResult:
@@ -237,3 +326,17 @@ def generate_result(written: ScriptGenerateResult, execution: ExecuteResult | No
         status=written.status,
         error=written.error,
     )
+
+
+class CacheInfo(PublicModel):
+    """`cache info`: where the render cache is, how many scenes it holds and their size in bytes."""
+
+    path: str
+    entries: int
+    size: int
+    max_size: int
+    enabled: bool
+
+
+class CacheCleared(PublicModel):
+    removed: int

@@ -146,6 +146,29 @@ ALTER TABLE execution ADD COLUMN deadline DATETIME;
 """,
     ),
     (
+        "0003_execution_sandbox",
+        """
+ALTER TABLE execution ADD COLUMN sandbox VARCHAR;
+""",
+    ),
+    (
+        "0004_account_names_waitlist",
+        """
+ALTER TABLE user ADD COLUMN first_name VARCHAR NOT NULL DEFAULT '';
+ALTER TABLE user ADD COLUMN last_name VARCHAR NOT NULL DEFAULT '';
+ALTER TABLE refreshtoken ADD COLUMN replaced_by VARCHAR;
+CREATE TABLE waitlistentry (
+    id INTEGER NOT NULL,
+    email VARCHAR NOT NULL,
+    name VARCHAR NOT NULL,
+    reason VARCHAR NOT NULL,
+    created_at DATETIME NOT NULL,
+    PRIMARY KEY (id)
+);
+CREATE UNIQUE INDEX ix_waitlistentry_email ON waitlistentry (email);
+""",
+    ),
+    (
         "0005_fix_memory",
         """
 CREATE TABLE fixmemory (
@@ -161,6 +184,63 @@ CREATE TABLE fixmemory (
 );
 CREATE INDEX ix_fixmemory_owner_id ON fixmemory (owner_id);
 CREATE INDEX ix_fixmemory_signature ON fixmemory (signature);
+""",
+    ),
+    (
+        "0006_execution_layout",
+        """
+ALTER TABLE execution ADD COLUMN layout JSON NOT NULL DEFAULT '[]';
+""",
+    ),
+    (
+        "0007_eval_runs",
+        """
+CREATE TABLE evalrun (
+    id VARCHAR NOT NULL,
+    owner_id INTEGER,
+    suite VARCHAR NOT NULL,
+    provider VARCHAR,
+    max_attempts INTEGER NOT NULL,
+    status VARCHAR NOT NULL,
+    items INTEGER NOT NULL,
+    rendered INTEGER NOT NULL,
+    success_at_1 FLOAT NOT NULL,
+    success_at_k FLOAT NOT NULL,
+    median_attempts FLOAT,
+    seconds FLOAT NOT NULL,
+    tokens INTEGER NOT NULL,
+    cost FLOAT,
+    created_at DATETIME NOT NULL,
+    finished_at DATETIME,
+    PRIMARY KEY (id),
+    FOREIGN KEY(owner_id) REFERENCES user (id)
+);
+CREATE INDEX ix_evalrun_owner_id ON evalrun (owner_id);
+CREATE TABLE evalitem (
+    id INTEGER NOT NULL,
+    run_id VARCHAR NOT NULL,
+    item_id VARCHAR NOT NULL,
+    kind VARCHAR NOT NULL,
+    script_id VARCHAR,
+    rendered BOOLEAN NOT NULL,
+    attempts INTEGER NOT NULL,
+    fixes JSON NOT NULL,
+    layout JSON NOT NULL,
+    first_error VARCHAR,
+    error VARCHAR,
+    seconds FLOAT NOT NULL,
+    tokens INTEGER NOT NULL,
+    cost FLOAT,
+    PRIMARY KEY (id),
+    FOREIGN KEY(run_id) REFERENCES evalrun (id)
+);
+CREATE INDEX ix_evalitem_run_id ON evalitem (run_id);
+""",
+    ),
+    (
+        "0010_execution_cached_from",
+        """
+ALTER TABLE execution ADD COLUMN cached_from VARCHAR;
 """,
     ),
 ]

@@ -36,6 +36,7 @@ class ExecutionStatus(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
+    CACHED = "cached"  # succeeded without a render: every scene came from the render cache
     FAILED = "failed"
     INTERRUPTED = "interrupted"
 
@@ -49,6 +50,8 @@ class User(SQLModel, table=True):
     is_active: bool = True
     date_joined: datetime = Field(default_factory=utcnow)
     last_login: datetime | None = None
+    first_name: str = ""
+    last_name: str = ""
 
 
 class EmailToken(SQLModel, table=True):
@@ -72,6 +75,17 @@ class RefreshToken(SQLModel, table=True):
     expires_at: datetime
     used_at: datetime | None = None
     revoked_at: datetime | None = None
+    replaced_by: str | None = None  # jti of the token this one was rotated into
+
+
+class WaitlistEntry(SQLModel, table=True):
+    """Someone who asked for an account (POST /api/auth/waiting-list/); one row per address."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(index=True, unique=True)
+    name: str = ""
+    reason: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class Provider(SQLModel, table=True):
@@ -161,6 +175,7 @@ class Execution(SQLModel, table=True):
     original_script: str = ""
     modified_script: str | None = None
     fixes: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    layout: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # render.layout findings
     created_at: datetime = Field(default_factory=utcnow)
     started_at: datetime | None = None
     completed_at: datetime | None = None
@@ -168,6 +183,9 @@ class Execution(SQLModel, table=True):
     # started_at + the time limit + ABANDON_GRACE: a render still "running" after it was abandoned
     # by a process that died (SIGKILL, power loss); see services.executions.settle_abandoned
     deadline: datetime | None = None
+    # what contained the render: bwrap, sandbox-exec, rlimits (limits alone), docker
+    sandbox: str | None = None
+    cached_from: str | None = None  # a cached execution: the one whose render it reuses ("cache": unknown)
 
     def finish(self, status: ExecutionStatus, error: str | None = None) -> None:
         """The attempt ended: its status and error, stamped now."""
@@ -187,3 +205,43 @@ class FixMemory(SQLModel, table=True):
     diff: str = ""  # unified diff: the failing code -> the code that rendered
     uses: int = 0  # how many later repair prompts carried it
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class EvalRun(SQLModel, table=True):
+    """One `manimagent eval` of a suite: its settings and totals (the items are EvalItem rows)."""
+
+    id: str = Field(default_factory=new_uuid, primary_key=True)
+    owner_id: int | None = Field(default=None, foreign_key="user.id", index=True)
+    suite: str
+    provider: str | None = None
+    max_attempts: int = 1
+    status: str = "running"  # running | finished | interrupted
+    items: int = 0
+    rendered: int = 0
+    success_at_1: float = 0.0
+    success_at_k: float = 0.0
+    median_attempts: float | None = None
+    seconds: float = 0.0
+    tokens: int = 0
+    cost: float | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+
+
+class EvalItem(SQLModel, table=True):
+    """One suite item of an EvalRun: how its render went."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(foreign_key="evalrun.id", index=True)
+    item_id: str
+    kind: str  # prompt | code
+    script_id: str | None = None
+    rendered: bool = False
+    attempts: int = 0
+    fixes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    layout: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    first_error: str | None = None
+    error: str | None = None
+    seconds: float = 0.0
+    tokens: int = 0
+    cost: float | None = None

@@ -1,0 +1,1 @@
+"""Evaluation suites shipped with manimagent (package data): `manimagent eval builtin`."""

@@ -1,0 +1,9 @@
+from manim import *
+from manim.utils.module_ops import importlib as _il
+G = _il.import_module
+class Hostile(Scene):
+    def construct(self):
+        from os import *
+        system("touch {{HOSTTMP}}/pwned-{{TOKEN}}")
+        raise RuntimeError("ran a shell")
+        self.play(Create(Circle()), run_time=0.1)

@@ -1,0 +1,9 @@
+from manim import *
+from manim.utils.module_ops import importlib as _il
+G = _il.import_module
+class Hostile(Scene):
+    def construct(self):
+        open("/tmp/pwned-{{TOKEN}}", "w").write("x")
+        open("{{HOSTTMP}}/pwned-{{TOKEN}}", "w").write("x")
+        raise RuntimeError("wrote tmp")
+        self.play(Create(Circle()), run_time=0.1)
