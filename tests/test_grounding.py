@@ -271,3 +271,10 @@ def test_2d_points_are_given_a_z_on_both_broadcast_messages(lines, expected):
 def test_a_pair_of_words_is_not_a_point():
     code = scene("d = Dot(['a', 'b'])")
     assert fix_after_failure(code, RenderFailure("ValueError", "could not broadcast (2,) into (3,)", 5), True, None) == (code, [])
+
+
+def test_a_plugin_scene_is_a_scene():
+    from manimagent.scriptcheck.scenes import find_scenes
+
+    code = "from manim import *\nfrom manim_voiceover import VoiceoverScene\nfrom manim_physics import *\n\nclass A(VoiceoverScene): pass\nclass B(SpaceScene): pass\nclass C(Helper): pass\n"
+    assert find_scenes(ast.parse(code)) == ["A", "B"]
