@@ -278,3 +278,9 @@ def test_a_plugin_scene_is_a_scene():
 
     code = "from manim import *\nfrom manim_voiceover import VoiceoverScene\nfrom manim_physics import *\n\nclass A(VoiceoverScene): pass\nclass B(SpaceScene): pass\nclass C(Helper): pass\n"
     assert find_scenes(ast.parse(code)) == ["A", "B"]
+
+
+def test_import_of_a_removed_name_keeps_its_alias(api):
+    code = "from manim import Scene, ShowCreation as SC, Circle\n\nclass A(Scene):\n    def construct(self):\n        self.play(SC(Circle()))\n"
+    new, _ = fixed(code, "ImportError", "cannot import name 'ShowCreation' from 'manim' (/m/__init__.py)", api, 1)
+    assert new.splitlines()[0] == "from manim import Scene, Create as SC, Circle"

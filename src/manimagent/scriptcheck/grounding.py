@@ -9,6 +9,7 @@ gathers what the repair prompt should carry: the real signature, the members, th
 from __future__ import annotations
 
 import ast
+import difflib
 import re
 from dataclasses import dataclass, field
 
@@ -150,7 +151,7 @@ def _attribute_candidate(owner: str, name: str, called: bool, api: ManimApi) -> 
         if method is None or not _required_positionals(method):
             return getter + "()"
     pool = [member for member, kind in members.items() if not member.startswith("_") and (kind == "method") == called]
-    near = [candidate for candidate in api.nearest(name, pool, n=2, cutoff=CONFIDENT)]
+    near = api.nearest(name, pool, n=2, cutoff=CONFIDENT)
     return near[0] if len(near) == 1 else None
 
 
@@ -266,8 +267,6 @@ def _accepted(name: str, api: ManimApi) -> frozenset[str] | None:
 
 
 def _nearest_keywords(keyword: str, accepted: frozenset[str]) -> list[str]:
-    import difflib
-
     return difflib.get_close_matches(keyword, sorted(accepted), n=2, cutoff=CONFIDENT)
 
 
@@ -331,7 +330,8 @@ def _fix_import(tree: ast.Module, edit: SourceEdit, error: ApiError, line: int |
         if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "manim":
             for alias in node.names:
                 if alias.name == error.name:
-                    edit.replace_alias(node, alias, new if alias.asname else f"{new} as {error.name}" if _used(tree, error.name) else new)
+                    alias_name = alias.asname or (error.name if _used(tree, error.name) else None)
+                    edit.replace_alias(node, alias, f"{new} as {alias_name}" if alias_name else new)
                     fixes.append(Fix(f"from manim import {error.name} -> {new}", node.lineno))
     return fixes
 
@@ -386,8 +386,6 @@ def grounding_facts(code: str, failure: RenderFailure, api: ManimApi | None) -> 
 
 def _ranked(name: str, members: list[str], own: list[str]) -> list[str]:
     """The members worth showing first: sharing a word with `name`, the class's own, then by likeness."""
-    import difflib
-
     words = set(name.lower().split("_")) - {"get", "set", ""}
 
     def score(member: str) -> tuple[int, bool, float]:
