@@ -284,3 +284,10 @@ def test_import_of_a_removed_name_keeps_its_alias(api):
     code = "from manim import Scene, ShowCreation as SC, Circle\n\nclass A(Scene):\n    def construct(self):\n        self.play(SC(Circle()))\n"
     new, _ = fixed(code, "ImportError", "cannot import name 'ShowCreation' from 'manim' (/m/__init__.py)", api, 1)
     assert new.splitlines()[0] == "from manim import Scene, Create as SC, Circle"
+
+
+def test_import_of_a_removed_name_from_a_submodule_comes_from_manim(api):
+    code = "from manim import *\nfrom manim.mobject.opengl.opengl_surface import ParametricSurface\n\nclass A(ThreeDScene):\n    def construct(self):\n        self.add(ParametricSurface(lambda u, v: np.array([u, v, 0])))\n"
+    message = "cannot import name 'ParametricSurface' from 'manim.mobject.opengl.opengl_surface' (/m/opengl_surface.py)"
+    new, _ = fixed(code, "ImportError", message, api, 2)
+    assert new.splitlines()[1] == "from manim import Surface as ParametricSurface"

@@ -320,6 +320,7 @@ def name_candidate(name: str, api: ManimApi) -> str | None:
 
 
 def _fix_import(tree: ast.Module, edit: SourceEdit, error: ApiError, line: int | None, api: ManimApi) -> list[Fix]:
+    """`from manim[.sub] import OLD`: the one candidate, taken from `manim` itself (plain CE names)."""
     if (error.owner or "").split(".")[0] != "manim":
         return []
     new = name_candidate(error.name, api)
@@ -327,12 +328,18 @@ def _fix_import(tree: ast.Module, edit: SourceEdit, error: ApiError, line: int |
         return []
     fixes = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "manim":
-            for alias in node.names:
-                if alias.name == error.name:
-                    alias_name = alias.asname or (error.name if _used(tree, error.name) else None)
-                    edit.replace_alias(node, alias, f"{new} as {alias_name}" if alias_name else new)
-                    fixes.append(Fix(f"from manim import {error.name} -> {new}", node.lineno))
+        if not isinstance(node, ast.ImportFrom) or node.module != error.owner:
+            continue
+        for alias in [alias for alias in node.names if alias.name == error.name]:
+            alias_name = alias.asname or (error.name if _used(tree, error.name) else None)
+            text = f"{new} as {alias_name}" if alias_name else new
+            if node.module == "manim":
+                edit.replace_alias(node, alias, text)
+            elif len(node.names) == 1:
+                edit.replace(node, f"from manim import {text}")
+            else:
+                return []
+            fixes.append(Fix(f"from {node.module} import {error.name} -> from manim import {text}", node.lineno))
     return fixes
 
 
