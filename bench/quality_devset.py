@@ -84,6 +84,7 @@ def classify(error: str, code: str) -> str:
         ("attribute manim does not have", lambda: "attributeerror" in text),
         ("LaTeX error", lambda: "latex" in text or "dvisvgm" in text),
         ("OpenGL-only API", lambda: "opengl" in text or "fix_in_frame" in text or "shader" in text),
+        ("VGroup given a mobject that is not a VMobject", lambda: "submobjects of vgroup" in text),
         ("other TypeError", lambda: "typeerror" in text),
         ("other ValueError", lambda: "valueerror" in text),
         ("IndexError", lambda: "indexerror" in text),

@@ -291,3 +291,19 @@ def test_import_of_a_removed_name_from_a_submodule_comes_from_manim(api):
     message = "cannot import name 'ParametricSurface' from 'manim.mobject.opengl.opengl_surface' (/m/opengl_surface.py)"
     new, _ = fixed(code, "ImportError", message, api, 2)
     assert new.splitlines()[1] == "from manim import Surface as ParametricSurface"
+
+
+VGROUP_ERROR = "Only values of type VMobject can be added as submobjects of VGroup, but the value ImageMobject (at index 1 of parameter 0) is of type ImageMobject. You can try adding this value into a Group instead."
+
+
+@pytest.mark.parametrize(
+    "lines, line, expected",
+    [
+        (["img = ImageMobject(np.zeros((4, 4, 3), dtype=np.uint8))", "g = VGroup(Circle(), img)"], 6, "g = Group(Circle(), img)"),
+        (["g = VGroup(Circle())", "img = ImageMobject(np.zeros((4, 4, 3), dtype=np.uint8))", "g.add(img)"], 7, "g = Group(Circle())"),
+    ],
+)
+def test_a_vgroup_holding_a_non_vector_mobject_becomes_a_group(lines, line, expected):
+    code = scene(*lines, "k = VGroup(Square())")
+    new, fixes = fix_after_failure(code, RenderFailure("TypeError", VGROUP_ERROR, line), True, None)
+    assert expected in new and "k = VGroup(Square())" in new and len(fixes) == 1
