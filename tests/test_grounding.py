@@ -307,3 +307,15 @@ def test_a_vgroup_holding_a_non_vector_mobject_becomes_a_group(lines, line, expe
     code = scene(*lines, "k = VGroup(Square())")
     new, fixes = fix_after_failure(code, RenderFailure("TypeError", VGROUP_ERROR, line), True, None)
     assert expected in new and "k = VGroup(Square())" in new and len(fixes) == 1
+
+
+def test_a_method_keyword_the_method_rejects_is_dropped(api):
+    code = scene("v = VMobject()", "v.scale(2, scale_tips=True)")
+    new, fixes = fixed(code, "TypeError", "VMobject.scale() got an unexpected keyword argument 'scale_tips'", api, 6)
+    assert "v.scale(2)" in new and fixes
+
+
+def test_camera_frame_in_a_plain_scene_needs_a_moving_camera_scene(api):
+    code = scene("self.play(self.camera.frame.animate.scale(0.5))") + "\n\nclass B(Scene):\n    def construct(self):\n        pass\n"
+    new, fixes = fixed(code, "AttributeError", "'Camera' object has no attribute 'frame'", api, 5)
+    assert "class A(MovingCameraScene):" in new and "class B(Scene):" in new and len(fixes) == 1

@@ -120,6 +120,8 @@ def _on_line(nodes: list, line: int | None) -> list:
 def _fix_attribute(tree: ast.Module, edit: SourceEdit, error: ApiError, line: int | None, api: ManimApi) -> list[Fix]:
     if _script_defines(tree, error.name):
         return []
+    if error.owner == "Camera" and error.name == "frame":
+        return _moving_camera_scenes(tree, edit)
     parents = _parents(tree)
     uses = _on_line([node for node in ast.walk(tree) if isinstance(node, ast.Attribute) and node.attr == error.name], line)
     if not uses:
@@ -135,6 +137,18 @@ def _fix_attribute(tree: ast.Module, edit: SourceEdit, error: ApiError, line: in
             new = new[:-2]
         edit.replace_tail(node, error.name, new)
         fixes.append(Fix(f"{owner}.{error.name} -> {owner}.{new} (installed manim {api.version})", node.lineno))
+    return fixes
+
+
+def _moving_camera_scenes(tree: ast.Module, edit: SourceEdit) -> list[Fix]:
+    """`self.camera.frame` in a plain Scene: the scene becomes a MovingCameraScene (whose camera has a frame)."""
+    fixes = []
+    for cls in [node for node in tree.body if isinstance(node, ast.ClassDef)]:
+        uses_frame = any(isinstance(node, ast.Attribute) and node.attr == "frame" and ast.unparse(node.value) == "self.camera" for node in ast.walk(cls))
+        for base in cls.bases:
+            if uses_frame and isinstance(base, ast.Name) and base.id == "Scene":
+                edit.replace(base, "MovingCameraScene")
+                fixes.append(Fix(f"{cls.name}(Scene) -> {cls.name}(MovingCameraScene): its camera.frame is used", cls.lineno))
     return fixes
 
 
@@ -190,9 +204,11 @@ def _fix_keyword(tree: ast.Module, edit: SourceEdit, error: ApiError, line: int 
     if len(callees) != 1:
         return []
     callee = callees.pop()
+    named = api.method(target[-2], method) if method and len(target) >= 2 else None  # the error's own Class.method
+    accepted = frozenset(named.parameters) if named else None
     fixes: list[Fix] = []
     for call in [node for node in ast.walk(tree) if isinstance(node, ast.Call) and call_name(node) == callee]:
-        found = _fix_rejected_keywords(call, edit, callee, api, passed_through, must=error.name if call in calls else None)
+        found = _fix_rejected_keywords(call, edit, callee, api, passed_through, must=error.name if call in calls else None, accepted=accepted)
         if found is None:
             return []
         fixes += found
@@ -212,9 +228,11 @@ def fix_unknown_keywords(tree: ast.Module, edit: SourceEdit, api: ManimApi, own_
     return fixes
 
 
-def _fix_rejected_keywords(call: ast.Call, edit: SourceEdit, name: str, api: ManimApi, passed_through: bool, must: str | None) -> list[Fix] | None:
+def _fix_rejected_keywords(
+    call: ast.Call, edit: SourceEdit, name: str, api: ManimApi, passed_through: bool, must: str | None, accepted: frozenset[str] | None = None
+) -> list[Fix] | None:
     """Fixes for the call's keywords outside what `name` accepts; None when `must` has none."""
-    accepted = _accepted(name, api)
+    accepted = accepted if accepted is not None else _accepted(name, api)
     if accepted is None:
         return None
     closed = api.rejects_unknown_keywords(name)  # else only `must` is known to be rejected
