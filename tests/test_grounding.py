@@ -319,3 +319,9 @@ def test_camera_frame_in_a_plain_scene_needs_a_moving_camera_scene(api):
     code = scene("self.play(self.camera.frame.animate.scale(0.5))") + "\n\nclass B(Scene):\n    def construct(self):\n        pass\n"
     new, fixes = fixed(code, "AttributeError", "'Camera' object has no attribute 'frame'", api, 5)
     assert "class A(MovingCameraScene):" in new and "class B(Scene):" in new and len(fixes) == 1
+
+
+def test_opengl_fix_in_frame_becomes_the_cairo_equivalent(api):
+    code = "from manim import *\n\nclass A(ThreeDScene):\n    def construct(self):\n        t = Text('x').to_corner(UL)\n        t.fix_in_frame()\n        self.play(Write(t))\n"
+    new, fixes = fixed(code, "AttributeError", "Text object has no attribute 'fix_in_frame'", api, 6)
+    assert "        self.add_fixed_in_frame_mobjects(t)\n" in new and len(fixes) == 1

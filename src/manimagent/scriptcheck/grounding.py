@@ -122,6 +122,8 @@ def _fix_attribute(tree: ast.Module, edit: SourceEdit, error: ApiError, line: in
         return []
     if error.owner == "Camera" and error.name == "frame":
         return _moving_camera_scenes(tree, edit)
+    if error.name == "fix_in_frame":
+        return _fixed_in_frame(tree, edit)
     parents = _parents(tree)
     uses = _on_line([node for node in ast.walk(tree) if isinstance(node, ast.Attribute) and node.attr == error.name], line)
     if not uses:
@@ -150,6 +152,22 @@ def _moving_camera_scenes(tree: ast.Module, edit: SourceEdit) -> list[Fix]:
                 edit.replace(base, "MovingCameraScene")
                 fixes.append(Fix(f"{cls.name}(Scene) -> {cls.name}(MovingCameraScene): its camera.frame is used", cls.lineno))
     return fixes
+
+
+def _fixed_in_frame(tree: ast.Module, edit: SourceEdit) -> list[Fix]:
+    """OpenGL's `mob.fix_in_frame()` statement in a ThreeDScene: the Cairo renderer's equivalent."""
+    fixes = []
+    for cls in [node for node in tree.body if isinstance(node, ast.ClassDef) and _derives_from_3d(node)]:
+        for node in ast.walk(cls):
+            call = node.value if isinstance(node, ast.Expr) else None
+            if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "fix_in_frame" and not call.args:
+                edit.replace(call, f"self.add_fixed_in_frame_mobjects({edit.text(call.func.value)})")
+                fixes.append(Fix("mob.fix_in_frame() (OpenGL only) -> self.add_fixed_in_frame_mobjects(mob)", call.lineno))
+    return fixes
+
+
+def _derives_from_3d(cls: ast.ClassDef) -> bool:
+    return any(isinstance(base, ast.Name) and base.id in {"ThreeDScene", "SpecialThreeDScene"} for base in cls.bases)
 
 
 def _attribute_candidate(owner: str, name: str, called: bool, api: ManimApi) -> str | None:
