@@ -88,6 +88,10 @@ class StagedRender:
         if not result.ok and self.request.format.is_video:
             result = self._split_stills(result)
         if not result.ok:
+            if result.partial:  # the scenes that finished stay with the attempt
+                kept = replace(result, outputs=result.partial)
+                self._take(kept)
+                result.partial = kept.outputs
             self._discard_current()
             return self._finished(result)
         self._take(result)
@@ -109,7 +113,7 @@ class StagedRender:
             return images
         self._take(images)
         by_scene = {path.stem: path for path in [*result.outputs, *images.outputs]}
-        return RenderResult(ok=True, outputs=[by_scene[name] for name in self.request.scenes])
+        return RenderResult(ok=True, outputs=[by_scene[name] for name in self.request.scenes], layout=[*result.layout, *images.layout])
 
     def _take(self, result: RenderResult) -> None:
         """Move a finished job's files into this attempt's staging folder."""
