@@ -1,6 +1,7 @@
 """Parity with manim on manim's own documentation examples.
 
-    python bench/docs_parity.py [--jobs 2] [--limit N] [--match TEXT] [--json FILE]
+    python bench/docs_parity.py [--jobs 2] [--limit N] [--match TEXT] [--shard I/N] [--json FILE]
+    python bench/docs_parity.py --report FILE...     # one report from the --json files of shards
 
 Extracts every `.. manim:: Scene` example from the docstrings of the installed manim package (at
 run time: nothing of manim's is stored here), renders each with `python -m manim render -ql` and
@@ -192,7 +193,7 @@ def report(outcomes: list[Outcome], total_seconds: float) -> str:
         f"regressions (manim yes, manimagent no or other kind): {len(regressions)}",
         f"recoveries (manim no, manimagent yes): {len(recoveries)}",
         f"manim failed, manimagent failed too:  {sum(o.manim == 'failed' and o.manimagent == 'failed' for o in outcomes)}",
-        f"wall time: {total_seconds / 60:.1f} min",
+        f"time: {total_seconds / 60:.1f} min",
     ]
     for o in regressions:
         lines.append(f"  REGRESSION {o.scene} ({o.source}): manim {o.manim}, manimagent {o.manimagent}: {o.manimagent_error}")
@@ -206,9 +207,16 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--limit", type=int, default=0, help="only the first N examples")
     parser.add_argument("--match", default="", help="only examples whose scene name contains TEXT")
+    parser.add_argument("--shard", default="1/1", help="I/N: only every N-th example, starting at the I-th (run shards side by side)")
     parser.add_argument("--json", dest="json_path", help="also write every outcome to this file")
+    parser.add_argument("--report", nargs="+", metavar="FILE", help="print one report from these --json files and exit")
     args = parser.parse_args()
-    examples = [example for example in all_examples() if args.match.lower() in example.scene.lower()]
+    if args.report:
+        outcomes = [Outcome(**{k: v for k, v in row.items() if k != "parity"}) for path in args.report for row in json.loads(Path(path).read_text())]
+        print(report(outcomes, sum(o.manim_seconds + o.manimagent_seconds for o in outcomes)))
+        return
+    index, count = (int(part) for part in args.shard.split("/"))
+    examples = [example for example in all_examples() if args.match.lower() in example.scene.lower()][index - 1 :: count]
     if args.limit:
         examples = examples[: args.limit]
     started = time.perf_counter()

@@ -79,7 +79,7 @@ def test_names_bound_anywhere_are_known():
 def test_real_manim_names_are_read_in_a_child_and_cached(tmp_path):
     names = manim_names(tmp_path)
     assert {"Scene", "Create", "MathTex", "np", "config"} <= names and "ShowCreation" not in names
-    assert list(tmp_path.glob("manim-names-*.json"))
+    assert list(tmp_path.glob("manim-api-*.json"))
 
 
 @pytest.mark.parametrize(

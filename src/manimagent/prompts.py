@@ -8,12 +8,14 @@ from manimagent.errors import InvalidScript
 from manimagent.providers.base import Message
 from manimagent.render.base import RenderFailure
 from manimagent.render.layout import LAYOUT_ERROR
+from manimagent.scriptcheck.grounding import GroundingFacts
 
 # Markers the offline provider reads; kept in one place with the prompts that carry them.
 REQUEST_OPEN = "<request>"
 REQUEST_CLOSE = "</request>"
 REPAIR_MARK = "<repair>"
 LATEX_LINE = "LATEX_AVAILABLE: {}"
+MAX_GROUNDING_MEMBERS = 60  # members listed in a repair prompt's grounding facts
 MAX_PROMPT_CHARS = 200_000  # a prompt or instruction, in characters (CLI and REST alike)
 
 RULES = """Rules:
@@ -52,15 +54,32 @@ def generation_messages(prompt: str, manim_version: str, has_latex: bool) -> lis
     return [system_message(manim_version, has_latex), Message("user", user)]
 
 
-def repair_messages(prompt: str, code: str, failure: RenderFailure, manim_version: str, has_latex: bool) -> list[Message]:
+def repair_messages(
+    prompt: str, code: str, failure: RenderFailure, manim_version: str, has_latex: bool, grounding: str | None = None
+) -> list[Message]:
+    """`grounding`: the installed manim's facts about the failing name (default: looked up here)."""
     line = _line_of(code, failure.line)
     where = f"\nThe failing line {failure.line} is:\n    {line.strip()}" if line else ""
+    facts = api_grounding_text(code, failure) if grounding is None else grounding
     user = (
         f"The original request:\n{REQUEST_OPEN}\n{prompt}\n{REQUEST_CLOSE}\n{REPAIR_MARK}\n"
-        f"This script failed.\nError: {failure.error_type}: {failure.message}{where}{layout_advice(failure)}\n\n"
-        f"```python\n{code}\n```\n\nReturn the whole corrected script."
+        f"This script failed.\nError: {failure.error_type}: {failure.message}{where}{layout_advice(failure)}\n"
+        + (f"\n{facts}\n" if facts else "")
+        + f"\n```python\n{code}\n```\n\nReturn the whole corrected script."
     )
     return [system_message(manim_version, has_latex), Message("user", user)]
+
+
+EARLIER_FIX = (
+    "\n\nAn earlier script failed with the same kind of error ({error}) and rendered after this change:\n"
+    "```diff\n{diff}\n```\nApply the same kind of fix where it fits."
+)
+
+
+def with_earlier_fix(messages: list[Message], error: str, diff: str) -> list[Message]:
+    """A repair prompt that also shows the diff that fixed the same kind of error before (fix memory)."""
+    *head, last = messages
+    return [*head, Message(last.role, last.content + EARLIER_FIX.format(error=error, diff=diff))]
 
 
 def layout_advice(failure: RenderFailure) -> str:
@@ -76,16 +95,32 @@ def layout_advice(failure: RenderFailure) -> str:
     )
 
 
-EARLIER_FIX = (
-    "\n\nAn earlier script failed with the same kind of error ({error}) and rendered after this change:\n"
-    "```diff\n{diff}\n```\nApply the same kind of fix where it fits."
-)
+def api_grounding_text(code: str, failure: RenderFailure) -> str:
+    """The installed manim's truth about an attribute, keyword, name or import failure ("" when none)."""
+    from manimagent.scriptcheck.grounding import grounding_facts, parse_api_error
+    from manimagent.scriptcheck.manim_api import default_manim_api
+
+    if parse_api_error(failure) is None:
+        return ""
+    return grounding_text(grounding_facts(code, failure, default_manim_api()))
 
 
-def with_earlier_fix(messages: list[Message], error: str, diff: str) -> list[Message]:
-    """A repair prompt that also shows the diff that fixed the same kind of error before (fix memory)."""
-    *head, last = messages
-    return [*head, Message(last.role, last.content + EARLIER_FIX.format(error=error, diff=diff))]
+def grounding_text(facts: GroundingFacts | None) -> str:
+    """The facts as prompt text: the real signature, the members, the 3 nearest names."""
+    if facts is None:
+        return ""
+    if facts.install:
+        return f"The module {facts.error.owner} is not installed here (it is installed with `{facts.install}`): write the scene with manim alone."
+    kind = {"attribute": "attribute", "keyword": "keyword argument", "name": "name", "import": "name"}[facts.error.kind]
+    lines = [f"Facts from the installed Manim (the {kind} `{facts.error.name}` does not exist there):"]
+    if facts.signature:
+        lines.append(f"- signature: {facts.signature}")
+    if facts.members:
+        label = "keywords it takes" if facts.error.kind == "keyword" else "members"
+        lines.append(f"- {label}: {', '.join(facts.members[:MAX_GROUNDING_MEMBERS])}" + (" ..." if len(facts.members) > MAX_GROUNDING_MEMBERS else ""))
+    if facts.nearest:
+        lines.append(f"- nearest names: {', '.join(facts.nearest)}")
+    return "\n".join(lines) if len(lines) > 1 else ""
 
 
 def refine_messages(prompt: str, code: str, instruction: str, manim_version: str, has_latex: bool) -> list[Message]:

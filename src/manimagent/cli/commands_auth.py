@@ -83,7 +83,7 @@ def login(email: EmailOption, password_stdin: PasswordStdinOption = False, serve
     if storage.notice:
         output.notice(storage.notice)
     if json_:
-        return output.json(pair)
+        return output.json({"access": pair.access, "refresh": pair.refresh})  # the pair only, locally and remotely
     where = getattr(ctx, "server", None)
     output.success(f"Logged in as {email.strip().lower()}" + (f" on {where}" if where else ""))
 

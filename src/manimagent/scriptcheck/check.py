@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from manimagent.errors import InvalidScript
 from manimagent.scriptcheck.findings import Finding
 from manimagent.scriptcheck.names import undefined_name_findings
+from manimagent.scriptcheck.plugins import missing_module_findings
 from manimagent.scriptcheck.policy import policy_findings
 from manimagent.scriptcheck.scenes import find_scenes
 from manimagent.scriptcheck.source import parse_script
@@ -38,7 +39,7 @@ def check_script(code: str, manim_defined: frozenset[str], label: str = "the scr
             f"{label} defines no Scene class",
             hint="A Manim script needs a class deriving from Scene (or ThreeDScene, MovingCameraScene, ...)",
         )
-    return CheckReport(scenes=scenes, findings=policy_findings(tree) + undefined_name_findings(tree, manim_defined))
+    return CheckReport(scenes=scenes, findings=policy_findings(tree) + undefined_name_findings(tree, manim_defined) + missing_module_findings(tree))
 
 
 def select_scenes(report: CheckReport, wanted: list[str] | None, label: str = "the script") -> list[str]:

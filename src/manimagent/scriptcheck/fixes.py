@@ -10,8 +10,15 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import asdict, dataclass
+from typing import Literal
 
 from manimagent.render.base import RenderFailure
+from manimagent.scriptcheck.colours import accepted_colour, refused_colour
+from manimagent.scriptcheck.grounding import fix_unknown_keywords, grounded_fix, name_candidate, parse_api_error
+from manimagent.scriptcheck.manim_api import ManimApi, default_manim_api
+from manimagent.scriptcheck.names import bound_names
+from manimagent.scriptcheck.source_edit import SourceEdit as _Source
+from manimagent.scriptcheck.source_edit import call_name as _call_name
 
 # undefined name -> replacement source text
 NAME_FIXES: dict[str, str] = {
@@ -51,8 +58,15 @@ ATTRIBUTE_FIXES: dict[str, str] = {
     "add_coordinate_labels": "add_coordinates",
 }
 TEX_CLASSES = {"MathTex", "Tex", "TexMobject", "TextMobject", "TexText"}
-POINT_CALLS = {"move_to", "shift", "Dot", "Line", "Arrow", "DashedLine", "Polygon", "next_to", "Dot3D"}
+POINT_CALLS = {
+    "move_to", "shift", "Dot", "Line", "Arrow", "DashedLine", "Polygon", "next_to", "Dot3D", "Polyline", "DoubleArrow",
+    "CubicBezier", "ArcBetweenPoints", "CurvedArrow", "CurvedDoubleArrow", "put_start_and_end_on", "align_to", "Elbow",
+}  # fmt: skip
+# calls whose argument is a list of points (not np.array: a 2 x 2 array may be a matrix)
+POINT_LIST_CALLS = {"set_points_as_corners", "add_points_as_corners", "set_points_smoothly", "Polygon", "Polyline", "VMobject"}
 _UNESCAPED_TEX = re.compile(r"(?<!\\)\\[abfnrtv]")
+# numpy's broadcast error for a 2-D point: "(2,)", "(1,2)" or "(n,2)" against a 3-D shape
+_TWO_D_SHAPE = re.compile(r"\((?:\d+,\s?)?2,?\)")
 
 
 @dataclass(frozen=True)
@@ -65,78 +79,92 @@ class AppliedFix:
         return asdict(self)
 
 
-@dataclass
-class _Edit:
-    start: int
-    end: int
-    text: str
+def fix_before_render(code: str, undefined: set[str], has_latex: bool, api: ManimApi | None = None) -> tuple[str, list[AppliedFix]]:
+    """Rename undefined ManimGL/removed names and attributes; make TeX strings raw; Text without LaTeX.
 
-
-class _Source:
-    """Edits by AST position (which counts UTF-8 bytes), applied back to front."""
-
-    def __init__(self, code: str):
-        self.data = code.encode("utf-8")
-        self.line_starts = [0]
-        for line in self.data.splitlines(keepends=True):
-            self.line_starts.append(self.line_starts[-1] + len(line))
-        self.edits: list[_Edit] = []
-
-    def span(self, node: ast.AST) -> tuple[int, int]:
-        start = self.line_starts[node.lineno - 1] + node.col_offset  # type: ignore[attr-defined]
-        end = self.line_starts[node.end_lineno - 1] + node.end_col_offset  # type: ignore[attr-defined]
-        return start, end
-
-    def text(self, node: ast.AST) -> str:
-        start, end = self.span(node)
-        return self.data[start:end].decode("utf-8")
-
-    def replace(self, node: ast.AST, text: str) -> None:
-        self.edits.append(_Edit(*self.span(node), text))
-
-    def replace_tail(self, node: ast.AST, old: str, new: str) -> None:
-        """Replace the last `len(old)` bytes of the node (an attribute name)."""
-        start, end = self.span(node)
-        self.edits.append(_Edit(end - len(old.encode()), end, new))
-
-    def result(self) -> str:
-        data = self.data
-        taken: list[tuple[int, int]] = []
-        for edit in sorted(self.edits, key=lambda item: item.start, reverse=True):
-            if any(edit.start < end and start < edit.end for start, end in taken):
-                continue  # overlapping edit: keep the outer one applied first
-            data = data[: edit.start] + edit.text.encode("utf-8") + data[edit.end :]
-            taken.append((edit.start, edit.end))
-        return data.decode("utf-8")
-
-
-def fix_before_render(code: str, undefined: set[str], has_latex: bool) -> tuple[str, list[AppliedFix]]:
-    """Rename undefined ManimGL/removed names and attributes; make TeX strings raw; Text without LaTeX."""
+    With `api`, an undefined name the table does not know gets the installed manim's one
+    confident candidate (a case slip, a changelog rename, a bare numpy function, a stdlib module),
+    and a manim class called with keywords its constructor chain rejects gets them fixed.
+    """
     tree = ast.parse(code)
     source = _Source(code)
     fixes: list[AppliedFix] = []
+    grounded = _grounded_names(undefined - set(NAME_FIXES), api)
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and node.id in undefined and node.id in NAME_FIXES:
             new = NAME_FIXES[node.id]
             source.replace(node, new)
             fixes.append(AppliedFix("rename", f"{node.id} -> {new}", node.lineno))
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in grounded and not grounded[node.id].startswith("import "):
+            source.replace(node, grounded[node.id])
+            fixes.append(AppliedFix("api-grounded", f"{node.id} -> {grounded[node.id]} (not defined; installed manim)", node.lineno))
         elif isinstance(node, ast.Attribute) and node.attr in ATTRIBUTE_FIXES:
             new = ATTRIBUTE_FIXES[node.attr]
             source.replace_tail(node, node.attr, new)
             fixes.append(AppliedFix("rename-method", f".{node.attr}() -> .{new}()", node.lineno))
         elif isinstance(node, ast.Call) and _call_name(node) in TEX_CLASSES:
             fixes += _fix_tex_call(node, source, has_latex)
+    if api is not None:
+        keywords = fix_unknown_keywords(tree, source, api, bound_names(tree))
+        fixes += [AppliedFix("api-grounded", fix.description, fix.line) for fix in keywords]
+    for name, new in sorted(grounded.items()):
+        if new.startswith("import "):
+            source.insert_line(_after_imports(tree), new)
+            fixes.append(AppliedFix("add-import", f"added `{new}` ({name} was used without it)", 1))
     fixes.sort(key=lambda fix: fix.line or 0)
     return (source.result(), fixes) if fixes else (code, [])
 
 
-def fix_after_failure(code: str, failure: RenderFailure, has_latex: bool) -> tuple[str, list[AppliedFix]]:
-    """A deterministic fix for a known failure, or (code, []) when there is none."""
+def _grounded_names(undefined: set[str], api: ManimApi | None) -> dict[str, str]:
+    if api is None:
+        return {}
+    found = {name: name_candidate(name, api) for name in sorted(undefined)}
+    return {name: new for name, new in found.items() if new}
+
+
+def add_star_import(code: str) -> tuple[str, list[AppliedFix]]:
+    """Insert `from manim import *` (a script that uses manim's names without importing them)."""
+    tree = ast.parse(code)
+    source = _Source(code)
+    line = _after_imports(tree, future_only=True)
+    source.insert_line(line, "from manim import *")
+    return source.result(), [AppliedFix("add-import", "added `from manim import *` (the script uses manim's names without it)", line)]
+
+
+def _after_imports(tree: ast.Module, future_only: bool = False) -> int:
+    """The line a new import goes on: after `from __future__` (and the other imports unless future_only)."""
+    nodes = [node for node in tree.body if isinstance(node, ast.ImportFrom) and node.module == "__future__"]
+    if not future_only:
+        nodes += [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+    ends = [node.end_lineno or node.lineno for node in nodes]
+    return max(ends) + 1 if ends else 1
+
+
+def fix_after_failure(
+    code: str, failure: RenderFailure, has_latex: bool, api: ManimApi | None | Literal["default"] = "default"
+) -> tuple[str, list[AppliedFix]]:
+    """A deterministic fix for a known failure, or (code, []) when there is none.
+
+    `api`: the installed manim's API for the grounded fixes (attribute, keyword, name, import);
+    by default the one cached under this home, None to skip them.
+    """
     text = f"{failure.error_type}: {failure.message}"
     if _is_2d_point_error(text):
         return _fix_2d_points(code)
     if not has_latex and ("latex" in text.lower() or "dvisvgm" in text.lower()):
         return fix_before_render(code, set(), has_latex=False)
+    refused = refused_colour(failure.message) if failure.error_type == "ValueError" else None
+    if refused is None and parse_api_error(failure) is None:
+        return code, []
+    if api == "default":
+        api = default_manim_api()
+    if api is None:
+        return code, []
+    if refused is not None:
+        return _fix_refused_colour(code, refused, api.names)
+    fixed, grounded = grounded_fix(code, failure, api)
+    if grounded and _parses(fixed):
+        return fixed, [AppliedFix("api-grounded", fix.description, fix.line) for fix in grounded]
     return code, []
 
 
@@ -153,6 +181,28 @@ def _call_name(node: ast.Call) -> str | None:
     if isinstance(node.func, ast.Attribute):
         return node.func.attr
     return node.func.id if isinstance(node.func, ast.Name) else None
+
+
+def _fix_refused_colour(code: str, value: str, manim_names: frozenset[str]) -> tuple[str, list[AppliedFix]]:
+    """Every string literal equal to the refused colour, rewritten to a form ManimColor takes."""
+    new = accepted_colour(value, manim_names)
+    if new is None:
+        return code, []
+    source = _Source(code)
+    fixes = []
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Constant) and node.value == value:
+            source.replace(node, repr(new))
+            fixes.append(AppliedFix("colour", f"colour {value!r} -> {new!r} (a form ManimColor takes)", node.lineno))
+    return (source.result(), fixes) if fixes else (code, [])
+
+
+def _parses(code: str) -> bool:
+    try:
+        ast.parse(code)
+    except SyntaxError:
+        return False
+    return True
 
 
 def _fix_tex_call(node: ast.Call, source: _Source, has_latex: bool) -> list[AppliedFix]:
@@ -195,18 +245,19 @@ def _plain_math(tex: str) -> str:
 
 
 def _fix_2d_points(code: str) -> tuple[str, list[AppliedFix]]:
+    """Give 2-D point literals a z of 0: in point arguments, lists of points, and the variables passed as points."""
     tree = ast.parse(code)
     source = _Source(code)
     fixes: list[AppliedFix] = []
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Call):
-            continue
-        name = _call_name(node)
-        for arg in _point_literals(node, name):
-            literal = source.text(arg)
-            closing = literal[-1]
-            source.replace(arg, literal[:-1].rstrip().rstrip(",") + ", 0" + closing)
-            fixes.append(AppliedFix("3d-point", "2-D point given a z coordinate of 0", arg.lineno))
+    variables = _point_variables(tree)
+    literals = [arg for node in ast.walk(tree) if isinstance(node, ast.Call) for arg in _point_literals(node, _call_name(node))]
+    literals += [value for node in ast.walk(tree) if (value := _assigned_point(node, variables)) is not None]
+    for arg in {id(arg): arg for arg in literals}.values():
+        literal = source.text(arg)
+        closing = literal[-1]
+        source.replace(arg, literal[:-1].rstrip().rstrip(",") + ", 0" + closing)
+        fixes.append(AppliedFix("3d-point", "2-D point given a z coordinate of 0", arg.lineno))
+    fixes.sort(key=lambda fix: fix.line or 0)
     return (source.result(), fixes) if fixes else (code, [])
 
 
@@ -216,10 +267,43 @@ def _point_literals(node: ast.Call, name: str | None) -> list[ast.expr]:
         candidates = [node.args[0]]
     elif name in POINT_CALLS:
         candidates = [*node.args, *(keyword.value for keyword in node.keywords)]
-    return [
-        item
-        for item in candidates
-        if isinstance(item, (ast.List, ast.Tuple))
+    if name in POINT_LIST_CALLS:
+        for arg in node.args:
+            if isinstance(arg, (ast.List, ast.Tuple)) and arg.elts and all(_is_2d_literal(elt) for elt in arg.elts):
+                candidates += arg.elts
+    return [item for item in candidates if _is_2d_literal(item)]
+
+
+def _is_2d_literal(item: ast.expr) -> bool:
+    return (
+        isinstance(item, (ast.List, ast.Tuple))
         and len(item.elts) == 2
-        and not any(isinstance(elt, (ast.List, ast.Tuple, ast.Starred)) for elt in item.elts)
-    ]
+        and not any(isinstance(elt, (ast.List, ast.Tuple, ast.Starred)) or not _is_number(elt) for elt in item.elts)
+    )
+
+
+def _is_number(node: ast.expr) -> bool:
+    if isinstance(node, ast.UnaryOp):
+        node = node.operand
+    return not isinstance(node, ast.Constant) or isinstance(node.value, (int, float))
+
+
+def _point_variables(tree: ast.Module) -> set[str]:
+    """Names passed straight to a point argument (`Dot(p)`, `x.move_to(p)`)."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and _call_name(node) in POINT_CALLS:
+            names |= {arg.id for arg in [*node.args, *(k.value for k in node.keywords)] if isinstance(arg, ast.Name)}
+    return names
+
+
+def _assigned_point(node: ast.AST, variables: set[str]) -> ast.expr | None:
+    """The 2-D literal assigned to one of `variables` (`p = [1, 2]`, `p = np.array([1, 2])`)."""
+    if not isinstance(node, ast.Assign) or len(node.targets) != 1 or not isinstance(node.targets[0], ast.Name):
+        return None
+    if node.targets[0].id not in variables:
+        return None
+    value = node.value
+    if isinstance(value, ast.Call) and _call_name(value) == "array" and value.args:
+        value = value.args[0]
+    return value if _is_2d_literal(value) else None

@@ -1,7 +1,7 @@
 """Names a script uses that neither it, nor the installed manim, nor Python defines.
 
-The installed manim's exported names are read once per manim version in a child process
-(manim is never imported here) and cached under the home folder.
+The installed manim's exported names come from its API, read once per manim version in a child
+process (manim is never imported here) and cached under the home folder (manim_api.py).
 """
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ import ast
 import builtins
 import difflib
 import functools
-import json
-import subprocess
 import sys
-from importlib import metadata
 from pathlib import Path
 
 from manimagent.scriptcheck.findings import Finding
+from manimagent.scriptcheck.manim_api import load_manim_api, manim_version
+
+__all__ = ["bound_names", "manim_names", "manim_version", "undefined_name_findings"]
 
 # Names LLMs reach for that manim does not define, with what to use instead.
 KNOWN_REPLACEMENTS: dict[str, str] = {
@@ -34,38 +34,11 @@ KNOWN_REPLACEMENTS: dict[str, str] = {
 }
 
 
-def manim_version() -> str | None:
-    try:
-        return metadata.version("manim")
-    except metadata.PackageNotFoundError:
-        return None
-
-
 @functools.lru_cache(maxsize=8)
 def manim_names(cache_dir: Path, python: str = sys.executable) -> frozenset[str]:
-    """Everything `from manim import *` defines, for the installed manim version (read once per process)."""
-    version = manim_version() or "unknown"
-    cache = cache_dir / f"manim-names-{version}.json"
-    try:
-        return frozenset(json.loads(cache.read_text(encoding="utf-8")))
-    except (OSError, ValueError):
-        pass
-    names = _names_from_child(python)
-    if names:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp")
-        tmp.write_text(json.dumps(sorted(names)), encoding="utf-8")
-        tmp.replace(cache)
-    return frozenset(names)
-
-
-def _names_from_child(python: str) -> list[str]:
-    code = "import json, manim; print(json.dumps([n for n in dir(manim) if not n.startswith('__')]))"
-    try:
-        done = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=120, check=False)
-        return json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else []
-    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
-        return []
+    """Everything `from manim import *` defines, for the installed manim version (from its cached API)."""
+    api = load_manim_api(cache_dir, python)
+    return api.names if api else frozenset()
 
 
 class _Bindings(ast.NodeVisitor):
@@ -113,6 +86,13 @@ class _Bindings(ast.NodeVisitor):
         if node.name:
             self.names.add(node.name)
         self.generic_visit(node)
+
+
+def bound_names(tree: ast.Module) -> set[str]:
+    """Every name the script binds (its classes, functions, variables, imports)."""
+    bindings = _Bindings()
+    bindings.visit(tree)
+    return bindings.names
 
 
 def undefined_name_findings(tree: ast.Module, manim_defined: frozenset[str]) -> list[Finding]:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field
 
 from manimagent.errors import InvalidScript
 from manimagent.render.base import RenderFailure
-from manimagent.scriptcheck.check import check_script, select_scenes
+from manimagent.scriptcheck.check import CheckReport, check_script, select_scenes
 from manimagent.scriptcheck.findings import Finding
-from manimagent.scriptcheck.fixes import AppliedFix, fix_before_render
+from manimagent.scriptcheck.fixes import AppliedFix, add_star_import, fix_before_render
+from manimagent.scriptcheck.manim_api import default_manim_api
 
 
 @dataclass
@@ -33,12 +35,28 @@ def prepare_code(code: str, manim_names: frozenset[str], *, has_latex: bool, wan
     if not strict and wanted and not set(wanted) <= set(report.scenes):
         wanted = None  # a repair renamed the scenes: render what it wrote
     scenes = select_scenes(report, wanted)
-    undefined = {finding.message.split(" ", 1)[0] for finding in report.findings if finding.code == "undefined-name"}
-    fixed, fixes = fix_before_render(code, undefined, has_latex)
-    if fixes:
+    fixes: list[AppliedFix] = []
+    undefined = _undefined(report)
+    if undefined & manim_names and not _imports_manim_star(code):
+        code, fixes = add_star_import(code)
+        report = check_script(code, manim_names)
+        undefined = _undefined(report)
+    api = default_manim_api() if manim_names else None  # the same cached document the names came from
+    fixed, more = fix_before_render(code, undefined, has_latex, api)
+    fixes += more
+    if more:
         report = check_script(fixed, manim_names)
     refusal = None
     if report.policy_errors:
         first = report.policy_errors[0]
         refusal = RenderFailure("PolicyViolation", "; ".join(item.describe() for item in report.policy_errors), first.line)
     return Prepared(fixed, scenes, fixes, report.findings, refusal)
+
+
+def _undefined(report: CheckReport) -> set[str]:
+    return {finding.message.split(" ", 1)[0] for finding in report.findings if finding.code == "undefined-name"}
+
+
+def _imports_manim_star(code: str) -> bool:
+    tree = ast.parse(code)
+    return any(isinstance(node, ast.ImportFrom) and node.module == "manim" and any(a.name == "*" for a in node.names) for node in ast.walk(tree))

@@ -258,18 +258,20 @@ def check_password_repeated(password: str, password2: str | None) -> None:
 
 
 def clean_names(first_name: str, last_name: str) -> tuple[str, str]:
-    """The stripped first and last name; BadInput for control characters or an overlong name."""
-    problems, cleaned = [], []
-    for field_name, value in (("first_name", first_name), ("last_name", last_name)):
-        value = " ".join((value or "").split())
-        if len(value) > MAX_NAME_LENGTH:
-            problems.append(_field(field_name, f"At most {MAX_NAME_LENGTH} characters."))
-        elif any(not char.isprintable() for char in value):
-            problems.append(_field(field_name, "Control characters are not allowed."))
-        cleaned.append(value)
+    """The first and last name on one line each; BadInput for control characters or an overlong name."""
+    checked = [_one_line(value, name, MAX_NAME_LENGTH) for name, value in (("first_name", first_name), ("last_name", last_name))]
+    problems = [problem for _, problem in checked if problem]
     if problems:
         raise BadInput("Invalid registration.", details=problems)
-    return cleaned[0], cleaned[1]
+    return checked[0][0], checked[1][0]
+
+
+def _one_line(value: str | None, field_name: str, limit: int) -> tuple[str, dict[str, str] | None]:
+    """`value` with its whitespace runs made single spaces, and the problem with it (or None)."""
+    text = " ".join((value or "").split())
+    if len(text) > limit or any(not char.isprintable() for char in text):
+        return text, _field(field_name, f"One line of at most {limit} printable characters.")
+    return text, None
 
 
 def _create_user(session: Session, email: str, password: str, names: tuple[str, str] = ("", "")) -> User:
@@ -595,22 +597,23 @@ def join_waitlist(
         normalized = normalize_email(email)
     except BadInput as exc:
         raise BadInput("Invalid waiting-list request.", details=exc.details) from None
-    entry = WaitlistEntry(email=normalized, name=_one_line(name, "name", MAX_NAME_LENGTH), reason=(reason or "").strip()[:MAX_REASON_LENGTH])
+    clean_name, problem = _one_line(name, "name", MAX_NAME_LENGTH)
+    if problem:
+        raise BadInput("Invalid waiting-list request.", details=[problem])
     with ctx.session() as session:
-        if session.exec(select(WaitlistEntry.id).where(WaitlistEntry.email == normalized)).first() is None:
-            session.add(entry)
-            try:
-                session.commit()
-            except IntegrityError:  # a parallel request added the same address first
-                session.rollback()
+        _add_once(session, WaitlistEntry(email=normalized, name=clean_name, reason=(reason or "").strip()[:MAX_REASON_LENGTH]))
     return MessageResult(message=WAITLISTED)
 
 
-def _one_line(value: str, field_name: str, limit: int) -> str:
-    text = " ".join((value or "").split())
-    if len(text) > limit or any(not char.isprintable() for char in text):
-        raise BadInput("Invalid waiting-list request.", details=[_field(field_name, f"One line of at most {limit} printable characters.")])
-    return text
+def _add_once(session: Session, entry: WaitlistEntry) -> None:
+    """Store `entry` unless its address is listed already (a parallel request included)."""
+    if session.exec(select(WaitlistEntry.id).where(WaitlistEntry.email == entry.email)).first() is not None:
+        return
+    session.add(entry)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
 
 
 def list_waitlist(ctx: Context) -> list[WaitlistEntryPublic]:

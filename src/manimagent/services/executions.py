@@ -74,7 +74,8 @@ def get_execution(ctx: Context, *, ref: str) -> ExecutionDetail:
     with ctx.session() as session:
         settle_abandoned(ctx, session)
         row = resolve_uuid(session, ctx, Execution, ref, "execution")
-        return ExecutionDetail.model_validate({**row.model_dump(), "script": row.script_id})
+        prompt = _prompts(session, {row.script_id}).get(row.script_id)
+        return ExecutionDetail.model_validate({**row.model_dump(), "script": row.script_id, "prompt": prompt})
 
 
 def queue_execution(ctx: Context, *, script_ref: str) -> str:

@@ -115,7 +115,7 @@ def instantiate(config: ProviderConfig) -> LLMProvider:
         envs = " or ".join(filter(None, (config.api_key_env, *cls.vendor_key_envs)))
         raise ConfigError(
             f"no API key for provider {config.name}",
-            hint=f"Run `manimagent providers set-key {config.name}`" + (f" or set {envs}" if envs else ""),
+            hint=f"Run `manimagent providers set-key {config.name}`" + (f" or set {envs}" if envs else "") + "; without a key, `--provider offline` works",
         )
     return cls(config, found.key)
 
