@@ -356,3 +356,24 @@ def test_secrets_file_is_created_0600_and_never_wider(tmp_path, monkeypatch):
     assert keys.get_secret("svc", "user") == ("s3cret", "file")
     keys.delete_secret("svc", "user")
     assert keys.get_secret("svc", "user") == (None, "none")
+
+
+@pytest.fixture
+def docker_engine():
+    """A reachable engine, else a skip while setting up (which fails in CI: see conftest)."""
+    from manimagent.errors import DockerUnavailable
+    from manimagent.render.docker import connect
+
+    try:
+        return connect()
+    except DockerUnavailable as exc:
+        pytest.skip(f"no Docker engine: {exc.one_line()}")
+
+
+@pytest.mark.docker
+def test_containers_build_from_a_missing_base_image_exits_3(tmp_path, docker_engine):
+    """A base image the engine has not got and cannot pull is missing environment (exit 3)."""
+    machine = Machine(tmp_path)
+    done = machine.run(["containers", "build", "--base-image", "manimagent-missing-base:nope", "--tag", "manimagent-never-built:test"], timeout=900)
+    assert done.returncode == 3, done.stderr[-1500:]
+    assert done.stderr.strip().splitlines()[-1].startswith("Error: the base image is missing")
