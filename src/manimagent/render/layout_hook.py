@@ -203,17 +203,20 @@ def check_overlaps(scene, recorder, scene_name, time):
         for offset in np.nonzero(share > OVERLAP_SHARE)[0]:
             j = i + 1 + int(offset)
             first, second = texts[i][0], texts[j][0]
-            if _copies(boxes[i], boxes[j]):
+            if _copies(first, second, boxes[i], boxes[j]):
                 continue
             finding = {"kind": "overlap", "scene": scene_name, "time": round(time, 3), "mobject": describe(first), "other": describe(second), "amount": round(min(float(share[offset]), 1.0), 3), "sides": []}
             recorder.note(("overlap", scene_name, id(first), id(second)), finding)
 
 
-def _copies(first_box, second_box):
-    """Texts with the same box to 0.01 units: copies on top of each other (a glow, a boundary, or a
-    finished Transform, which leaves the source with the target's outline); two different texts
-    placed by hand are never that exact."""
-    return bool(np.allclose(first_box, second_box, atol=COPY_TOLERANCE))
+def _copies(first, second, first_box, second_box):
+    """Copies on top of each other: the same text with the same box to 0.01 units (a glow, a
+    boundary), or two numbers so (a finished Transform leaves the source with the target's outline
+    but its old value)."""
+    if not np.allclose(first_box, second_box, atol=COPY_TOLERANCE):
+        return False
+    numbers = _classes(("DecimalNumber", "Integer"))
+    return describe(first) == describe(second) or (isinstance(first, numbers) and isinstance(second, numbers))
 
 
 def check_scene(scene, recorder):
