@@ -69,9 +69,10 @@ class BatchDisplay:
                 self._finished(event)
 
     def _started(self, event: ItemStarted) -> None:
-        self.running[event.item] = _Job(short(event.label), time.monotonic())
+        label = short(event.label, tail=event.source == "file")
+        self.running[event.item] = _Job(label, time.monotonic())
         if self.plain:
-            output.info(f"started {short(event.label)}")
+            output.info(f"started {label}")
 
     def _item_event(self, wrapped: ItemEvent) -> None:
         job = self.running.get(wrapped.item)
@@ -93,7 +94,7 @@ class BatchDisplay:
         self.done += 1
         self.progress.update(self.bar, completed=self.done)
         seconds = f" ({time.monotonic() - job.started:.1f} s)" if job else ""
-        label = escape(short(event.label))
+        label = escape(short(event.label, tail=event.source == "file"))
         count = f"[{self.done}/{self.total}]"
         doc = event.document
         if event.status == "succeeded":
@@ -141,7 +142,9 @@ def job_state(event: Event) -> str | None:
     return None
 
 
-def short(label: str, width: int = LABEL_WIDTH) -> str:
-    """One line of at most `width` characters (a long prompt is cut with an ellipsis)."""
+def short(label: str, width: int = LABEL_WIDTH, *, tail: bool = False) -> str:
+    """One line of at most `width` characters: a long prompt keeps its start, a path (`tail`) its end."""
     text = " ".join(label.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+    if len(text) <= width:
+        return text
+    return "…" + text[-(width - 1):] if tail else text[: width - 1] + "…"

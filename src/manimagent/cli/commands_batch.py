@@ -116,8 +116,7 @@ def _print_result(result, *, json_: bool, jsonl: bool) -> None:
             if doc.get("success"):
                 output.line(doc.get("output_path") or doc.get("script_id") or "")
     if result.interrupted:
-        unfinished = result.count("interrupted")
-        output.error(f"interrupted ({unfinished} of {len(result.documents)} items did not finish).")
-        raise typer.Exit(int(ExitCode.INTERRUPTED))
+        output.info(f"{result.count('interrupted')} of {len(result.documents)} items did not finish.")
+        raise typer.Exit(int(ExitCode.INTERRUPTED))  # the CLI's main says "Error: interrupted."
     if not result.all_succeeded:
         raise typer.Exit(int(ExitCode.FAILED))

@@ -67,6 +67,10 @@ class BatchItem:
     def label(self) -> str:
         return self.file if self.file is not None else (self.prompt or "")
 
+    @property
+    def source(self) -> str:
+        return "file" if self.file is not None else "prompt"
+
     def tag(self) -> dict[str, Any]:
         """What tells this item's document apart from the others': `file`, or `prompt` (and `line`)."""
         if self.file is not None:
@@ -79,6 +83,7 @@ class ItemStarted(Event):
     kind: ClassVar[str] = "item_started"
     item: int
     label: str
+    source: str = "file"  # file | prompt
 
 
 @dataclass
@@ -102,6 +107,7 @@ class ItemFinished(Event):
     label: str
     status: str
     document: dict[str, Any]
+    source: str = "file"  # file | prompt
 
 
 @dataclass
@@ -361,7 +367,7 @@ class _Pool:
         result: dict[str, Any] | None = None
         try:
             try:
-                self.ctx.events(ItemStarted(item=item.index, label=item.label))
+                self.ctx.events(ItemStarted(item=item.index, label=item.label, source=item.source))
                 result = self.runner(replace(self.ctx, events=tagged), item)
             finally:
                 self._leave()
@@ -387,7 +393,7 @@ class _Pool:
     def _finish(self, item: BatchItem, document: dict[str, Any]) -> None:
         with self.lock:
             self.finished[item.index] = document
-        self.ctx.events(ItemFinished(item=item.index, label=item.label, status=item_status(document), document=document))
+        self.ctx.events(ItemFinished(item=item.index, label=item.label, status=item_status(document), document=document, source=item.source))
 
     def _stop(self) -> None:
         with self.lock:
