@@ -20,9 +20,10 @@ pytestmark = pytest.mark.slow
 QUICK = "from manim import *\nclass {name}(Scene):\n    def construct(self):\n        self.play(FadeIn(Dot()), run_time=0.2)\n"
 TWO_SCENES = QUICK.format(name="First") + "class Second(Scene):\n    def construct(self):\n        self.play(FadeIn(Square()), run_time=0.2)\n"
 RAISES = "from manim import *\nclass Boom(Scene):\n    def construct(self):\n        self.add(Circle())\n        raise RuntimeError('kaboom in a batch')\n"
+# Writes `started` into its job folder (the one place a sandboxed render may write), then loops.
 LOOPS = (
-    "from manim import *\nimport os, time\nclass {name}(Scene):\n    def construct(self):\n"
-    "        open({marker!r}, 'w').write(str(os.getpid()))\n        while True:\n            time.sleep(0.05)\n"
+    "from manim import *\nimport time\nclass {name}(Scene):\n    def construct(self):\n"
+    "        open('started', 'w').write('{name}')\n        while True:\n            time.sleep(0.05)\n"
 )
 
 
@@ -88,7 +89,7 @@ def test_a_missing_file_is_bad_input_before_anything_starts(cli, tmp_path, isola
 
 
 def test_a_timed_out_item_fails_alone_and_jsonl_streams_a_document_per_item(tmp_path, isolated_home):
-    loop = _write(tmp_path, "loops.py", LOOPS.format(name="Loops", marker=str(tmp_path / "loops.pid")))
+    loop = _write(tmp_path, "loops.py", LOOPS.format(name="Loops"))
     quick = _write(tmp_path, "quick.py", QUICK.format(name="Quick"))
     result = run_cli_process("render", str(loop), str(quick), "--jobs", "2", "--jsonl", env={"MANIMAGENT_RENDER_TIMEOUT": "8"})
     assert result.code == 1, result.stderr
@@ -99,7 +100,6 @@ def test_a_timed_out_item_fails_alone_and_jsonl_streams_a_document_per_item(tmp_
     assert by_file[str(quick)]["success"] and by_file[str(quick)]["output_path"].endswith("Quick.mp4")
     timed_out = by_file[str(loop)]
     assert not timed_out["success"] and timed_out["error"].startswith("TimeoutError")
-    assert process_gone(int((tmp_path / "loops.pid").read_text()), 5)
     assert "Traceback" not in result.stderr
 
 
@@ -185,34 +185,48 @@ def test_default_jobs_are_the_cores_capped_by_memory(monkeypatch):
     assert batch.default_jobs(ctx).jobs == 1
 
 
-def test_ctrl_c_in_the_middle_of_a_batch(tmp_path, isolated_home):
+def _descendants(pid: int) -> list[int]:
+    found, stack = [], [pid]
+    while stack:
+        children = child_pids(stack.pop())
+        found += children
+        stack += children
+    return found
+
+
+def _started_loops(host_tmp) -> list[str]:
+    return sorted(marker.read_text() for marker in host_tmp.glob("manimagent-job-*/work/started") if marker.read_text())
+
+
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+def test_ctrl_c_in_the_middle_of_a_batch(tmp_path, isolated_home, signal_name):
     """SIGINT (as a terminal sends it) while two renders loop and two wait: exit 130, the running
     items' rows interrupted, every item in the output, no render process left."""
-    folder = tmp_path / "loops"
+    folder, host_tmp = tmp_path / "loops", tmp_path / "host-tmp"
     folder.mkdir()
-    markers = [tmp_path / f"l{number}.pid" for number in range(4)]
-    for number, marker in enumerate(markers):
-        _write(folder, f"l{number}.py", LOOPS.format(name=f"Loop{number}", marker=str(marker)))
+    host_tmp.mkdir()
+    for number in range(4):
+        _write(folder, f"l{number}.py", LOOPS.format(name=f"Loop{number}"))
     process = subprocess.Popen(
         [sys.executable, "-m", "manimagent", "render", str(folder), "--jobs", "2", "--json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=os.environ.copy(),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, "TMPDIR": str(host_tmp)},
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # a background shell ignores SIGINT
     )
     deadline = time.monotonic() + 120
-    while not all(marker.exists() and marker.read_text() for marker in markers[:2]) and time.monotonic() < deadline:
+    while len(_started_loops(host_tmp)) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert all(marker.exists() for marker in markers[:2]), process.communicate(timeout=60)
-    pids = [int(marker.read_text()) for marker in markers[:2]]
-    process.send_signal(signal.SIGINT)
+    assert _started_loops(host_tmp) == ["Loop0", "Loop1"], process.communicate(timeout=60)
+    renders = _descendants(process.pid)
+    assert renders
+    process.send_signal(getattr(signal, signal_name))
     out, err = process.communicate(timeout=90)
     assert process.returncode == 130, err
     assert err.strip().splitlines()[-1] == "Error: interrupted." and "Traceback" not in err
-    assert all(process_gone(pid, 10) for pid in pids)
-    assert child_pids(process.pid) == []
+    assert all(process_gone(pid, 10) for pid in renders), "a render process outlived the batch"
     docs = json.loads(out)
     assert [doc["file"].rsplit("/", 1)[-1] for doc in docs] == ["l0.py", "l1.py", "l2.py", "l3.py"]
     assert all(doc["status"] == "interrupted" and doc["success"] is False for doc in docs)
-    assert all(doc["execution_id"] for doc in docs[:2]) and not any(doc.get("execution_id") for doc in docs[2:])
-    assert not any(marker.exists() for marker in markers[2:])  # the waiting items never started
+    assert all(doc["execution_id"] and doc["script_id"] for doc in docs[:2]) and not any(doc.get("execution_id") for doc in docs[2:])
     assert _rows(isolated_home, "execution") == [("interrupted",), ("interrupted",)]
     assert sorted(_rows(isolated_home, "script")) == [("failed",), ("failed",)]
+    assert list(host_tmp.glob("manimagent-job-*")) == []  # every job folder removed
