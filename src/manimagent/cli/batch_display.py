@@ -45,7 +45,7 @@ class BatchDisplay:
         self.console = output.err
         self.live: Live | None = None
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=self.console)
-        self.bar = self.progress.add_task(f"Total (--jobs {jobs})", total=total)
+        self.bar = self.progress.add_task(f"Total (--jobs {jobs})", total=total, start=False)  # its clock starts with the first item
         self.plain = not self.console.is_terminal
 
     def __enter__(self) -> BatchDisplay:
@@ -70,6 +70,8 @@ class BatchDisplay:
 
     def _started(self, event: ItemStarted) -> None:
         label = short(event.label, tail=event.source == "file")
+        if not self.running and not self.done:
+            self.progress.start_task(self.bar)
         self.running[event.item] = _Job(label, time.monotonic())
         if self.plain:
             output.info(f"started {label}")

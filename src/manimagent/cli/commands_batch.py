@@ -52,7 +52,7 @@ def render_batch(files: list[str], *, jobs: int | None, json_: bool, jsonl: bool
 
     items = batch.files_to_render(files)
     ctx = local_context()
-    chosen = batch.check_jobs(jobs, ctx)
+    chosen = _jobs(batch, jobs, ctx, len(items))
     _run(ctx, items, chosen, json_=json_, jsonl=jsonl, start=lambda c: batch.render_files(c, items=items, jobs=chosen, scenes=scenes, **choices))
 
 
@@ -62,8 +62,17 @@ def generate_batch(source: str, *, jobs: int | None, json_: bool, jsonl: bool, e
 
     items = batch.prompts_to_generate(read_source(source), "stdin" if source == "-" else source)
     ctx = local_context()
-    chosen = batch.check_jobs(jobs, ctx)
+    chosen = _jobs(batch, jobs, ctx, len(items))
     _run(ctx, items, chosen, json_=json_, jsonl=jsonl, start=lambda c: batch.generate_prompts(c, items=items, jobs=chosen, execute=execute, **options))
+
+
+def _jobs(batch, jobs: int | None, ctx, count: int) -> int:
+    """--jobs, or the default (saying how it was found)."""
+    if jobs is not None:
+        return batch.check_jobs(jobs, ctx)
+    choice = batch.default_jobs(ctx)
+    output.info(f"{count} item{'s' if count != 1 else ''}, {min(choice.jobs, count)} at a time: {choice.reason} (--jobs N to choose)")
+    return choice.jobs
 
 
 def read_source(source: str) -> str:

@@ -235,11 +235,12 @@ def default_jobs(ctx: Context) -> JobsChoice:
     per_render = parse_size(ctx.settings.render_memory, "render.memory")
     available = available_memory()
     if not per_render or available is None:
-        return JobsChoice(cores, f"{cores} cores")
+        return JobsChoice(cores, f"the {cores} cores")
     by_memory = max(1, available // per_render)
+    memory = f"{_gib(available)} available / render.memory {_gib(per_render)} allows {by_memory}"
     if by_memory < cores:
-        return JobsChoice(by_memory, f"{cores} cores, capped by memory: {_gib(available)} available / render.memory {_gib(per_render)}")
-    return JobsChoice(cores, f"{cores} cores ({_gib(available)} available allows {by_memory} renders of render.memory {_gib(per_render)})")
+        return JobsChoice(by_memory, f"capped by memory: {memory}, fewer than the {cores} cores")
+    return JobsChoice(cores, f"the {cores} cores; {memory}")
 
 
 def available_memory() -> int | None:
