@@ -27,12 +27,14 @@ FromOption = Annotated[
 
 
 def is_batch(files: list[str], *, jsonl: bool) -> bool:
-    """One FILE without --jsonl is today's `render FILE` (a missing one says so as it always did);
-    several, a folder or a pattern that is not a file's own name make a batch."""
+    """One FILE without --jsonl is today's `render FILE` (a missing one, or a folder named like a
+    script, is reported as it always was); several, a folder or a pattern make a batch."""
     if jsonl or len(files) != 1:
         return True
     path = Path(files[0]).expanduser()
-    return path.is_dir() or (not path.exists() and bool(set("*?[") & set(files[0])))
+    if path.is_dir():
+        return path.suffix != ".py"
+    return not path.exists() and bool(set("*?[") & set(files[0]))
 
 
 def refuse_for_batch(*, json_: bool, jsonl: bool, server: str | None, output_path: str | None) -> None:
