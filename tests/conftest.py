@@ -58,6 +58,9 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         if name.startswith(SCRUBBED_PREFIXES):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MANIMAGENT_HOME", str(home))
+    # Tests render the same example again and again: each renders unless it is about the cache
+    # (those set MANIMAGENT_RENDER_CACHE=1 themselves; see tests/test_cache.py).
+    monkeypatch.setenv("MANIMAGENT_RENDER_CACHE", "0")
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "file_keyring.TestKeyring")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])))

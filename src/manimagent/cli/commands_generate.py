@@ -15,6 +15,7 @@ from manimagent.cli.options import (
     StillSecondsOption,
     JsonOption,
     MaxAttemptsOption,
+    NoCacheOption,
     OutputPathOption,
     QualityOption,
     ServerOption,
@@ -62,6 +63,7 @@ def generate(
     format: FormatOption = None,
     still_seconds: StillSecondsOption = None,
     max_attempts: MaxAttemptsOption = None,
+    no_cache: NoCacheOption = False,
     output_path: OutputPathOption = None,
     server: ServerOption = None,
     json_: JsonOption = False,
@@ -75,7 +77,7 @@ def generate(
     from manimagent.cli.progress import drawing_events
     from manimagent.errors import BadInput, ExitCode
 
-    choices = render_choices(engine=engine, container=container, quality=quality, format=format, max_attempts=max_attempts, still_seconds=still_seconds)
+    choices = render_choices(engine=engine, container=container, quality=quality, format=format, max_attempts=max_attempts, still_seconds=still_seconds, no_cache=no_cache)
     if from_ is not None:
         if prompt is not None:
             raise BadInput("give a PROMPT or --from FILE, not both")

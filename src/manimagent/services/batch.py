@@ -277,6 +277,7 @@ def render_files(ctx: Context, *, items: list[BatchItem], jobs: int | None = Non
     """Render each file item through `services.render.render_file` (every scene unless `scenes`)."""
     from manimagent.services.render import render_file, render_options
 
+    ctx = pooled(ctx)
     render_options(ctx, **options)  # a bad option or an unreachable engine stops the batch before it starts
 
     def run(item_ctx: Context, item: BatchItem) -> dict[str, Any]:
@@ -292,7 +293,8 @@ def generate_prompts(ctx: Context, *, items: list[BatchItem], jobs: int | None =
     from manimagent.services.generate import generate
     from manimagent.services.render import render_options
 
-    render_keys = ("engine", "container", "quality", "format", "max_attempts", "still_seconds")
+    render_keys = ("engine", "container", "quality", "format", "max_attempts", "still_seconds", "cache")
+    ctx = pooled(ctx)
     if execute:
         render_options(ctx, **{key: value for key, value in options.items() if key in render_keys})
 
@@ -302,6 +304,15 @@ def generate_prompts(ctx: Context, *, items: list[BatchItem], jobs: int | None =
         return generate(item_ctx, prompt=item.prompt or "", execute=run_it, **chosen).model_dump(mode="json")
 
     return run_batch(ctx, items, jobs=check_jobs(jobs, ctx), run=run)
+
+
+def pooled(ctx: Context) -> Context:
+    """The context with local renders going through the warm pool (render/pool.py): manim is
+    imported once per agent instead of once per item."""
+    from manimagent.render.local import POOL_SETTING
+
+    settings = replace(ctx.settings, values={**ctx.settings.values, POOL_SETTING: True})
+    return replace(ctx, settings=settings)
 
 
 # --- the pool ------------------------------------------------------------------------------------
@@ -402,6 +413,7 @@ class _Pool:
             for ident in self.running:
                 self.signalled.add(ident)
                 _set_async_interrupt(ident, KeyboardInterrupt)
+        _wake_pooled_renders()
 
     def _never_started(self) -> None:
         with self.lock:
@@ -431,6 +443,17 @@ def _set_async_interrupt(ident: int, exception: type[BaseException] | None) -> N
     The render waits in short slices (`RunningProcess.wait`), so the exception lands there and the
     render is stopped exactly as Ctrl-C stops a single one."""
     ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(exception) if exception else None)
+
+
+def _wake_pooled_renders() -> None:
+    """A pooled render waits for its agent's answer in one blocking `recv`, where the interrupt
+    cannot land: stopping the agents kills their jobs and ends that wait, so the interrupt is
+    raised right after it (before the result is looked at)."""
+    import sys
+
+    pool = sys.modules.get("manimagent.render.pool")
+    if pool is not None:
+        pool.POOL.shutdown()
 
 
 class _TaggedSink:

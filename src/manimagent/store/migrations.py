@@ -237,4 +237,10 @@ CREATE TABLE evalitem (
 CREATE INDEX ix_evalitem_run_id ON evalitem (run_id);
 """,
     ),
+    (
+        "0010_execution_cached_from",
+        """
+ALTER TABLE execution ADD COLUMN cached_from VARCHAR;
+""",
+    ),
 ]
