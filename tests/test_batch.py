@@ -195,7 +195,9 @@ def _descendants(pid: int) -> list[int]:
 
 
 def _started_loops(host_tmp) -> list[str]:
-    return sorted(marker.read_text() for marker in host_tmp.glob("manimagent-job-*/work/started") if marker.read_text())
+    """The loops whose scene runs: each wrote `started` in its job folder (a direct render's or
+    a pooled one's, both under TMPDIR)."""
+    return sorted(marker.read_text() for marker in host_tmp.rglob("started") if marker.read_text())
 
 
 @pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
@@ -229,4 +231,4 @@ def test_ctrl_c_in_the_middle_of_a_batch(tmp_path, isolated_home, signal_name):
     assert all(doc["execution_id"] and doc["script_id"] for doc in docs[:2]) and not any(doc.get("execution_id") for doc in docs[2:])
     assert _rows(isolated_home, "execution") == [("interrupted",), ("interrupted",)]
     assert sorted(_rows(isolated_home, "script")) == [("failed",), ("failed",)]
-    assert list(host_tmp.glob("manimagent-job-*")) == []  # every job folder removed
+    assert list(host_tmp.iterdir()) == []  # every job folder removed

@@ -385,11 +385,11 @@ class _Pool:
                 self._leave()
         except KeyboardInterrupt:
             pass
-        except ManimagentError as exc:
-            result = _failed_document(exc.one_line(), int(exc.exit_code))
-        except Exception as exc:  # noqa: BLE001 - one item's bug must not end the others
-            result = _failed_document(f"unexpected {type(exc).__name__}: {exc}", int(ExitCode.FAILED))
-        if result is None:  # interrupted (the pipeline stored its Execution as interrupted)
+        except Exception as exc:  # noqa: BLE001 - one item's failure (or bug) must not end the others
+            if not self.stopping:  # while stopping, an engine's error on the way out is the interrupt
+                result = _error_document(exc)
+        if result is None:  # interrupted: the pipeline stored its Execution as interrupted
+            _settle_interrupted(self.ctx, tagged.execution_id)  # in case an error on the way out kept it from that
             return _interrupted_document(item, tagged.execution_id, self.ctx)
         return {**result, **item.tag()}
 
@@ -470,9 +470,32 @@ class _TaggedSink:
         self.sink(ItemEvent(item=self.item.index, event=event))
 
 
-def _failed_document(error: str, exit_code: int) -> dict[str, Any]:
+def _error_document(exc: Exception) -> dict[str, Any]:
     """An item that stopped with an error before or instead of a result (as `--json` would say)."""
-    return {"success": False, "status": "failed", "error": error, "exit_code": exit_code}
+    if isinstance(exc, ManimagentError):
+        error, code = exc.one_line(), int(exc.exit_code)
+    else:
+        error, code = f"unexpected {type(exc).__name__}: {exc}", int(ExitCode.FAILED)
+    return {"success": False, "status": "failed", "error": error, "exit_code": code}
+
+
+def _settle_interrupted(ctx: Context, execution_id: str | None) -> None:
+    """An interrupted item's Execution still `running` becomes `interrupted` (its Script failed)."""
+    if not execution_id:
+        return
+    from manimagent.store.models import Execution, ExecutionStatus, Script, ScriptStatus
+
+    with ctx.session() as session:
+        row = session.get(Execution, execution_id)
+        if row is None or row.status != ExecutionStatus.RUNNING.value:
+            return
+        row.finish(ExecutionStatus.INTERRUPTED, INTERRUPTED)
+        session.add(row)
+        script = session.get(Script, row.script_id)
+        if script is not None:
+            script.set_status(ScriptStatus.FAILED, INTERRUPTED)
+            session.add(script)
+        session.commit()
 
 
 def _interrupted_document(item: BatchItem, execution_id: str | None, ctx: Context | None = None) -> dict[str, Any]:
