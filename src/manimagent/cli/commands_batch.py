@@ -108,11 +108,17 @@ def _run(ctx, items, jobs: int, *, json_: bool, jsonl: bool, start) -> None:
 def _streamer():
     """--jsonl: each document on one line, whole lines only (items finish on several threads)."""
     lock = threading.Lock()
+    closed = threading.Event()
 
     def write(doc: dict[str, Any]) -> None:
         with lock:
-            sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
-            sys.stdout.flush()
+            if closed.is_set():
+                return
+            try:
+                sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
+                sys.stdout.flush()
+            except BrokenPipeError:  # `| head -1`: the reader has gone; the items still finish and are stored
+                closed.set()
 
     return write
 

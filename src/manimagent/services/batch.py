@@ -405,7 +405,10 @@ class _Pool:
     def _finish(self, item: BatchItem, document: dict[str, Any]) -> None:
         with self.lock:
             self.finished[item.index] = document
-        self.ctx.events(ItemFinished(item=item.index, label=item.label, status=item_status(document), document=document, source=item.source))
+        try:
+            self.ctx.events(ItemFinished(item=item.index, label=item.label, status=item_status(document), document=document, source=item.source))
+        except Exception:  # noqa: BLE001 - a sink's failure (a closed pipe) must not stop the other items
+            pass
 
     def _stop(self) -> None:
         with self.lock:
