@@ -22,6 +22,7 @@ from manimagent.cli.options import (
     render_choices,
     service_for,
 )
+from manimagent.cli.commands_batch import FromOption, JobsOption, JsonlOption, generate_batch, refuse_for_batch
 from manimagent.cli.output import output
 from manimagent.cli.results import print_execute_result
 
@@ -52,7 +53,7 @@ def read_prompt(prompt: str) -> str:
 
 
 def generate(
-    prompt: PromptArgument,
+    prompt: Annotated[Optional[str], typer.Argument(help='What to animate, e.g. "Animate a circle"; "-" reads it from stdin. Or --from FILE for many.')] = None,
     provider: ProviderOption = None,
     model: ModelOption = None,
     no_execute: Annotated[bool, typer.Option("--no-execute", help="Only write and store the script.")] = False,
@@ -66,12 +67,27 @@ def generate(
     output_path: OutputPathOption = None,
     server: ServerOption = None,
     json_: JsonOption = False,
+    from_: FromOption = None,
+    jobs: JobsOption = None,
+    jsonl: JsonlOption = False,
 ) -> None:
-    """Turn PROMPT into a Manim script, render it, and repair it when it fails. With --server, -o downloads the video."""
+    """Turn PROMPT into a Manim script, render it, and repair it when it fails. With --server, -o downloads the video.
+
+    --from FILE: every prompt of FILE, --jobs at a time; --json prints one array, --jsonl a line per item."""
     from manimagent.cli.progress import drawing_events
-    from manimagent.errors import ExitCode
+    from manimagent.errors import BadInput, ExitCode
 
     choices = render_choices(engine=engine, container=container, quality=quality, format=format, max_attempts=max_attempts, still_seconds=still_seconds, no_cache=no_cache)
+    if from_ is not None:
+        if prompt is not None:
+            raise BadInput("give a PROMPT or --from FILE, not both")
+        refuse_for_batch(json_=json_, jsonl=jsonl, server=server, output_path=output_path)
+        options = {"provider": provider, "model": model, **choices}
+        return generate_batch(from_, jobs=jobs, json_=json_, jsonl=jsonl, execute=not no_execute, options=options)
+    if jsonl:
+        raise BadInput("--jsonl goes with --from FILE", hint="One prompt prints one document with --json")
+    if prompt is None:
+        raise BadInput("no prompt given", hint='Describe the animation, e.g. manimagent generate "Animate a circle", or give --from FILE')
     with drawing_events(json_=json_) as events:
         svc, ctx = service_for("generate", server, events)
         result = svc.generate(ctx, prompt=read_prompt(prompt), provider=provider, model=model, execute=not no_execute, output=output_path, **choices)

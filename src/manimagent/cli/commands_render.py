@@ -1,4 +1,5 @@
-"""`manimagent render FILE`: import a Manim file as a script and render it (locally or with --server)."""
+"""`manimagent render FILE`: import a Manim file as a script and render it (locally or with --server).
+Several files, a folder or a pattern make a batch (`cli/commands_batch.py`)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from manimagent.cli.options import (
     render_choices,
     service_for,
 )
+from manimagent.cli.commands_batch import JobsOption, JsonlOption, is_batch, refuse_for_batch, render_batch
 from manimagent.cli.results import print_execute_result
 
 
@@ -28,7 +30,7 @@ def register(app: typer.Typer) -> None:
 
 
 def render(
-    file: Annotated[str, typer.Argument(help="A Manim script (.py).")],
+    files: Annotated[list[str], typer.Argument(help="A Manim script (.py); several, a folder (its *.py files) or a pattern render as a batch.", metavar="FILE|DIR|GLOB...")],
     scene: Annotated[Optional[list[str]], typer.Option("--scene", "-s", help="Scene to render; repeat for several (default: all, in file order).")] = None,
     engine: EngineOption = None,
     container: ContainerOption = None,
@@ -40,11 +42,19 @@ def render(
     output_path: OutputPathOption = None,
     server: ServerOption = None,
     json_: JsonOption = False,
+    jobs: JobsOption = None,
+    jsonl: JsonlOption = False,
 ) -> None:
-    """Render FILE's scenes; every attempt is stored. Repairs only with --max-attempts > 1. With --server, -o downloads the video."""
+    """Render FILE's scenes; every attempt is stored. Repairs only with --max-attempts > 1. With --server, -o downloads the video.
+
+    Several files, a folder or a pattern: every scene of each file, --jobs at a time; --json prints one array, --jsonl a line per item."""
     from manimagent.cli.progress import drawing_events
 
     choices = render_choices(engine=engine, container=container, quality=quality, format=format, max_attempts=max_attempts, still_seconds=still_seconds, no_cache=no_cache)
+    if is_batch(files, jsonl=jsonl):
+        refuse_for_batch(json_=json_, jsonl=jsonl, server=server, output_path=output_path)
+        return render_batch(files, jobs=jobs, json_=json_, jsonl=jsonl, scenes=scene, choices=choices)
+    (file,) = files
     with drawing_events(json_=json_) as events:
         svc, ctx = service_for("render", server, events)
         result = svc.render_file(ctx, path=file, scenes=scene, output=output_path, **choices)
