@@ -46,6 +46,7 @@ from manimagent.render.sandbox import JOB_INSIDE, NOBODY, Containment, SandboxPo
 
 AGENT_INSIDE = "/opt/manimagent-agent.py"
 ANSWER_GRACE = 60.0  # seconds past a job's time limit before its agent is given up on
+ANSWER_SLICE = 0.25  # seconds of one wait for the answer: an interrupt lands between two
 FOREVER = 10 * 365 * 24 * 3600.0
 LAUNCH = """
 import runpy
@@ -260,16 +261,16 @@ class PooledRender:
             _remove(self.job)
 
     def _answer(self) -> dict | None:
-        self.conn.settimeout(self.request.timeout + ANSWER_GRACE)
+        """The agent's answer; waited for in short slices, so that an interrupt (Ctrl-C, or a
+        batch stopping this thread) lands at once."""
+        deadline = time.monotonic() + self.request.timeout + ANSWER_GRACE
         try:
-            data = self.conn.recv(65536)
-        except socket.timeout:
-            return None
-        except OSError:
-            data = b""
+            data = self._receive(deadline)
         except BaseException:  # Ctrl-C: hang up, so the agent kills the job
             self._hang_up()
             raise
+        if data is None:
+            return None
         if not data:
             return {"exit_code": None, "signal": 9, "killed": "output"} if self.over_quota else None
         try:
@@ -277,7 +278,21 @@ class PooledRender:
         except ValueError:
             return None
 
+    def _receive(self, deadline: float) -> bytes | None:
+        self.conn.settimeout(ANSWER_SLICE)
+        while time.monotonic() < deadline:
+            try:
+                return self.conn.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                return b""
+        return None
+
     def cancel(self) -> None:
+        """Kill the job (its connection closes); a wait that was interrupted has cleaned up already."""
+        if getattr(self, "finished", False):
+            return
         self._hang_up()
         self.wait()
 

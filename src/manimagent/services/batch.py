@@ -416,7 +416,6 @@ class _Pool:
             for ident in self.running:
                 self.signalled.add(ident)
                 _set_async_interrupt(ident, KeyboardInterrupt)
-        _wake_pooled_renders()
 
     def _never_started(self) -> None:
         with self.lock:
@@ -443,20 +442,9 @@ def _join(threads: list[threading.Thread], *, timeout: float | None, patient: bo
 def _set_async_interrupt(ident: int, exception: type[BaseException] | None) -> None:
     """Raise `exception` in thread `ident` at its next bytecode (None: cancel one not raised yet).
 
-    The render waits in short slices (`RunningProcess.wait`), so the exception lands there and the
+    The render waits in short slices (`RunningProcess.wait`, a pooled render's answer), so the exception lands there and the
     render is stopped exactly as Ctrl-C stops a single one."""
     ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(exception) if exception else None)
-
-
-def _wake_pooled_renders() -> None:
-    """A pooled render waits for its agent's answer in one blocking `recv`, where the interrupt
-    cannot land: stopping the agents kills their jobs and ends that wait, so the interrupt is
-    raised right after it (before the result is looked at)."""
-    import sys
-
-    pool = sys.modules.get("manimagent.render.pool")
-    if pool is not None:
-        pool.POOL.shutdown()
 
 
 class _TaggedSink:
