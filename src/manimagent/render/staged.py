@@ -41,7 +41,8 @@ def needs_preflight(request: RenderRequest) -> bool:
 
 
 def preflight_request(request: RenderRequest) -> RenderRequest:
-    return replace(request, quality=Quality.LOW, dry_run=True)
+    """The dry run: low quality, no media, no layout check (the full render does that)."""
+    return replace(request, quality=Quality.LOW, dry_run=True, layout=False)
 
 
 class StagedRender:
