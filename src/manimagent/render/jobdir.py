@@ -20,6 +20,7 @@ POOL_PREFIX = "manimagent-pool-"  # a warm render agent's folder (render/pool.py
 LOCK_NAME = ".lock"
 WORK_NAME = "work"
 SWEEP_MIN_AGE = 10.0  # seconds: a folder younger than this may be being set up right now
+UNLOCKED_MIN_AGE = 2 * 3600.0  # a folder with no lock (an older manimagent's) may still be rendering
 
 
 class JobFolder:
@@ -43,6 +44,8 @@ def sweep_abandoned(tmp: Path | None = None) -> list[Path]:
     for folder in [*root.glob(f"{PREFIX}*"), *root.glob(f"{POOL_PREFIX}*")]:
         try:
             if not folder.is_dir() or folder.is_symlink() or now - folder.stat().st_mtime < SWEEP_MIN_AGE:
+                continue
+            if not (folder / LOCK_NAME).exists() and now - folder.stat().st_mtime < UNLOCKED_MIN_AGE:
                 continue
             if _owner_alive(folder):
                 continue
