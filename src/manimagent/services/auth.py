@@ -9,6 +9,7 @@ unless `server.refresh_reuse_grace_seconds` allows it again for a moment (see `_
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import secrets
 import threading
@@ -116,8 +117,17 @@ class Limit:
 REGISTER_PER_ADDRESS = Limit(20, 3600)
 REGISTER_PER_EMAIL = Limit(5, 3600)
 WAITLIST_PER_ADDRESS = Limit(20, 3600)
-LOGIN_FAILURES_PER_ADDRESS = Limit(30, 300)
-LOGIN_FAILURES_PER_EMAIL = Limit(10, 300)
+LOGIN_FAILURES_PER_PAIR = Limit(10, 300)  # one (email, address): refused for the rest of the window
+LOGIN_FAILURES_PER_ADDRESS = Limit(100, 300)  # one address, every email: refused for the rest of the window
+LOGIN_FAILURES_PER_EMAIL = Limit(10, 300)  # one email, every address: past this, logins are only spaced out
+LOGIN_SPACING_MAX = 30.0  # seconds: the longest spacing per-email failures impose
+
+
+def login_spacing(failures: int) -> float:
+    """Seconds a login for an email must wait after its last failure, once it has `failures`
+    failures in the window (0 below the limit): 1, 2, 4 ... up to LOGIN_SPACING_MAX."""
+    over = failures - LOGIN_FAILURES_PER_EMAIL.attempts
+    return 0.0 if over < 0 else min(LOGIN_SPACING_MAX, float(2**min(over, 8)))
 
 
 class RateLimiter:
@@ -146,6 +156,16 @@ class RateLimiter:
             self.check(*window)
         for window in windows:
             self.record(*window)
+
+    def space(self, bucket: str, key: str, limit: Limit, spacing) -> None:
+        """RateLimited while less than `spacing(len(window))` seconds passed since the window's last
+        hit: a slowdown that never locks out, only spaces attempts (the wait is in `retry_after`)."""
+        with self._lock:
+            hits = self._window(bucket, key, limit)
+            wait = spacing(len(hits)) - (self._clock() - hits[-1]) if hits else 0.0
+        if wait > 0:
+            seconds = max(1, math.ceil(wait))
+            raise RateLimited("Too many failed logins for this account: logins are slowed down.", hint=f"Try again in {seconds} seconds", details={"retry_after": seconds})
 
     def _window(self, bucket: str, key: str, limit: Limit) -> deque[float]:
         hits = self._hits.setdefault((bucket, key), deque())
@@ -376,20 +396,33 @@ def login(ctx: Context, *, email: str, password: str, client: str = "local", lim
     """A fresh token pair (a new family) and the account, for a verified account with the right password."""
     key = _lookup_email(email)
     if limiter:
-        limiter.check("login-address", client, LOGIN_FAILURES_PER_ADDRESS)
-        limiter.check("login-email", key, LOGIN_FAILURES_PER_EMAIL)
+        _check_login_limits(limiter, key, client)
     with ctx.session() as session:
         user = _user_by_email(session, key)
         if not _credentials_ok(user, password):
             if limiter:
-                limiter.record("login-address", client, LOGIN_FAILURES_PER_ADDRESS)
-                limiter.record("login-email", key, LOGIN_FAILURES_PER_EMAIL)
+                _record_login_failure(limiter, key, client)
             raise Unauthorized(BAD_CREDENTIALS)
         if not user.email_verified:
             raise Forbidden(NOT_VERIFIED)
         _after_login(session, user, password)
         pair = _issue_pair(session, ctx.settings, user, family=uuid.uuid4().hex)
         return LoginResult(access=pair.access, refresh=pair.refresh, user=UserPublic.model_validate(user))
+
+
+def _check_login_limits(limiter: RateLimiter, email: str, client: str) -> None:
+    """Refuse (429) an address that failed too often, for this email or for any; and space out
+    logins for an email that failed too often from anywhere, so an attacker elsewhere only slows
+    the real user down (Retry-After) and never locks the account."""
+    limiter.check("login-address", client, LOGIN_FAILURES_PER_ADDRESS)
+    limiter.check("login-pair", f"{email}\x00{client}", LOGIN_FAILURES_PER_PAIR)
+    limiter.space("login-email", email, LOGIN_FAILURES_PER_EMAIL, login_spacing)
+
+
+def _record_login_failure(limiter: RateLimiter, email: str, client: str) -> None:
+    limiter.record("login-address", client, LOGIN_FAILURES_PER_ADDRESS)
+    limiter.record("login-pair", f"{email}\x00{client}", LOGIN_FAILURES_PER_PAIR)
+    limiter.record("login-email", email, LOGIN_FAILURES_PER_EMAIL)
 
 
 def _credentials_ok(user: User | None, password: str) -> bool:

@@ -41,6 +41,8 @@ class ExecutionStatus(StrEnum):
 
 
 class User(SQLModel, table=True):
+    __table_args__ = {"sqlite_autoincrement": True}  # an id is never given to a second account
+
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(index=True, unique=True)
     password_hash: str
