@@ -1,5 +1,5 @@
-"""Accounts and tokens: register, verify email, login, JWT access/refresh with rotation, profile, promote,
-and the waiting list.
+"""Accounts and tokens: register, verify email, login (throttled), JWT access/refresh with rotation,
+profile, promote, list and delete accounts, and the waiting list.
 
 Refresh tokens rotate: each use issues a new pair in the same family and retires the old token;
 presenting a retired token again revokes the whole family (and the access tokens issued from it),
@@ -12,6 +12,7 @@ import hashlib
 import math
 import os
 import secrets
+import shutil
 import threading
 import time
 import uuid
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -32,7 +33,7 @@ from manimagent.errors import BadInput, ConfigError, Forbidden, NotFound, RateLi
 from manimagent.services.context import Context
 from manimagent.services.schemas import LoginResult, MessageResult, TokenPair, UserPublic, WaitlistEntryPublic
 from manimagent.settings import Settings
-from manimagent.store.models import EmailToken, RefreshToken, User, WaitlistEntry, utcnow
+from manimagent.store.models import EmailToken, EvalItem, EvalRun, Execution, FixMemory, RefreshToken, Script, User, WaitlistEntry, utcnow
 
 ACCESS_TTL = timedelta(minutes=15)  # the default of server.access_token_minutes
 REFRESH_TTL = timedelta(days=7)
@@ -615,6 +616,99 @@ def promote(ctx: Context, *, email: str) -> UserPublic:
         session.commit()
         session.refresh(user)
         return UserPublic.model_validate(user)
+
+
+def list_users(ctx: Context, *, limit: int | None = None, offset: int = 0) -> list[UserPublic]:
+    """Every account, oldest first (`limit` of them after `offset`); administrators only."""
+    if not ctx.is_admin:
+        raise Forbidden("Only an administrator can list accounts.")
+    if (limit is not None and limit < 1) or offset < 0:
+        raise BadInput("--limit must be at least 1 and --offset at least 0")
+    with ctx.session() as session:
+        rows = session.exec(select(User).order_by(col(User.id)).offset(offset).limit(limit)).all()
+        return [UserPublic.model_validate(row) for row in rows]
+
+
+class AccountDeleted(BaseModel):
+    """`auth delete` and DELETE /api/auth/users/{email}/: what went with the account."""
+
+    id: int
+    email: str
+    scripts: int  # removed, or given to `reassigned_to`
+    executions: int
+    reassigned_to: str | None = None
+    tokens_revoked: int
+
+
+def delete_user(ctx: Context, *, email: str, reassign_to: str | None = None, busy: Any = None) -> AccountDeleted:
+    """Delete an account (administrators only): its tokens stop working at once and its id is never
+    given again. Its scripts, executions, fix memory and eval runs are removed with their media, or,
+    with `reassign_to`, given to that account (the media stays where it is).
+
+    `busy(script_ids)`, when given, may raise to refuse while one of them renders (the server's 409).
+    """
+    if not ctx.is_admin:
+        raise Forbidden("Only an administrator can delete accounts.")
+    with ctx.session() as session:
+        user = _existing_user(session, email)
+        heir = _existing_user(session, reassign_to) if reassign_to else None
+        if heir is not None and heir.id == user.id:
+            raise BadInput("an account cannot be reassigned to itself", hint="Name another account with --reassign-to")
+        script_ids = list(session.exec(select(Script.id).where(Script.owner_id == user.id)).all())
+        if busy is not None:
+            busy(script_ids)
+        executions = _count(session, Execution, Execution.owner_id == user.id)
+        tokens = _drop_tokens(session, user.id)
+        if heir is not None:
+            _reassign_rows(session, user.id, heir.id)
+        else:
+            _remove_rows(session, user.id, script_ids)
+        result = AccountDeleted(id=user.id, email=user.email, scripts=len(script_ids), executions=executions, reassigned_to=heir.email if heir else None, tokens_revoked=tokens)
+        session.delete(user)
+        session.commit()
+    if heir is None:
+        for script_id in script_ids:
+            shutil.rmtree(ctx.settings.paths.media / script_id, ignore_errors=True)
+    return result
+
+
+def _existing_user(session: Session, email: str) -> User:
+    user = _user_by_email(session, email)
+    if user is None:
+        raise NotFound(f"no account with email {email!r}", hint="See the accounts with `manimagent auth users`")
+    return user
+
+
+def _count(session: Session, model, condition) -> int:
+    from sqlmodel import func
+
+    return int(session.exec(select(func.count()).select_from(model).where(condition)).one())
+
+
+def _drop_tokens(session: Session, user_id: int) -> int:
+    """Delete the account's refresh and email tokens: its logins (and their access tokens) end."""
+    revoked = _count(session, RefreshToken, col(RefreshToken.revoked_at).is_(None) & (RefreshToken.user_id == user_id))
+    session.execute(delete(RefreshToken).where(col(RefreshToken.user_id) == user_id))
+    session.execute(delete(EmailToken).where(col(EmailToken.user_id) == user_id))
+    return revoked
+
+
+def _reassign_rows(session: Session, user_id: int, heir_id: int) -> None:
+    for model in (Script, Execution, FixMemory, EvalRun):
+        session.execute(update(model).where(col(model.owner_id) == user_id).values(owner_id=heir_id))
+
+
+def _remove_rows(session: Session, user_id: int, script_ids: list[str]) -> None:
+    """The account's rows, children first; other accounts' refinements of its scripts keep living."""
+    runs = select(EvalRun.id).where(EvalRun.owner_id == user_id)
+    session.execute(delete(EvalItem).where(col(EvalItem.run_id).in_(runs)))
+    session.execute(delete(EvalRun).where(col(EvalRun.owner_id) == user_id))
+    session.execute(delete(FixMemory).where(col(FixMemory.owner_id) == user_id))
+    session.execute(delete(Execution).where(col(Execution.owner_id) == user_id))
+    if script_ids:
+        session.execute(delete(Execution).where(col(Execution.script_id).in_(script_ids)))
+        session.execute(update(Script).where(col(Script.parent_id).in_(script_ids)).values(parent_id=None))
+        session.execute(delete(Script).where(col(Script.id).in_(script_ids)))
 
 
 # ---- the waiting list -----------------------------------------------------------------------
