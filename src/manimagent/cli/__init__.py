@@ -99,9 +99,14 @@ def _store_fault(exc: BaseException):
         return None
     if "sqlalchemy" not in sys.modules and not isinstance(exc, OSError):
         return None
+    from manimagent.settings import load_settings
     from manimagent.store.db import store_fault
 
-    return store_fault(exc)
+    try:
+        url = load_settings().database_url_effective
+    except Exception:  # noqa: BLE001 - the message then names no path
+        url = None
+    return store_fault(exc, url)
 
 
 def _click_message(exc: click.ClickException) -> str:

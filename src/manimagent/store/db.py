@@ -126,10 +126,11 @@ def _migrate_immediate(conn, where: str) -> list[str]:
         conn.execute("BEGIN IMMEDIATE")
         try:
             conn.execute(MIGRATIONS_TABLE)
+            dangling = len(conn.execute("PRAGMA foreign_key_check").fetchall())  # left by hand edits: kept as they are
             applied = _apply_pending(lambda sql, params=None: conn.execute(sql, params or {}).fetchall(), where)
             broken = conn.execute("PRAGMA foreign_key_check").fetchall()
-            if broken:
-                raise ConfigError(f"migrating {_where(where)} would break {len(broken)} reference(s), first {tuple(broken[0])}", hint="Nothing was changed")
+            if len(broken) > dangling:
+                raise ConfigError(f"migrating {_where(where)} would break {len(broken) - dangling} reference(s)", hint="Nothing was changed; report this")
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -218,7 +219,10 @@ def store_fault(exc: BaseException, url: str | None = None) -> ConfigError | Non
             hint=f"Move it aside (mv {where} {where}.broken) and restore a backup; without one, manimagent starts an empty database there",
         )
     if any(word in lowered for word in FULL):
-        return ConfigError(f"cannot write the database {where}: the disk is full ({message})", hint="Free space on that disk, then run it again: nothing stored was lost")
+        return ConfigError(
+            f"cannot write the database {where}: the disk is full or failed ({message})",
+            hint="Free space on that disk (df -h), then run it again: what was stored before is kept",
+        )
     if any(word in lowered for word in UNWRITABLE):
         return ConfigError(
             f"cannot open the database {where} for writing ({message})",
