@@ -293,7 +293,8 @@ def test_serve_answers_503_json_for_a_damaged_database(tmp_path):
     live = start_server(home)
     try:
         for method, path, body in (("POST", "/api/auth/login/", {"email": "a@example.com", "password": "x" * 12}), ("GET", "/api/agents/scripts/", None)):
-            answer = live.request(method, path, json=body, headers={"Authorization": "Bearer x"})
+            signed = live.token({"sub": "1", "type": "access", "fam": "f"})  # valid: the store is asked
+            answer = live.request(method, path, json=body, headers={"Authorization": f"Bearer {signed}"})
             assert answer.status_code == 503, answer.text
             assert "damaged" in answer.json()["error"] and answer.json()["hint"]
         assert "Traceback" not in live.log.read_text()

@@ -37,7 +37,7 @@ from manimagent.errors import (
     RateLimited,
     Unauthorized,
 )
-from manimagent.events import EventSink, ignore
+from manimagent.events import Done, EventSink, ignore
 from manimagent.settings import normalize_server, resolve_server  # noqa: F401 - part of the client's API
 from manimagent.services.schemas import (
     ContainerPublic,
@@ -354,8 +354,8 @@ def generate(
     if execute and ctx.events is not ignore:  # the render is queued and its progress streamed
         answer = request(ctx, "POST", "/api/agents/scripts/generate/", body=_compact({**body, "wait": False}))
         if _is_queued(answer):
-            rendered = _follow(ctx, answer)
-            return generate_result(_written(ctx, answer["script_id"], rendered), _deliver(ctx, rendered, output))
+            rendered = _announce(ctx, _deliver(ctx, _follow(ctx, answer), output))
+            return generate_result(_written(ctx, answer["script_id"], rendered), rendered)
         result = ScriptGenerateResult.model_validate(answer)
     else:
         result = ScriptGenerateResult.model_validate(request(ctx, "POST", "/api/agents/scripts/generate/", body=_compact(body)))
@@ -385,9 +385,15 @@ def execute_script(ctx: RemoteContext, *, ref: str, output: str | None = None, *
     path = f"/api/agents/scripts/{_segment(ref)}/execute/"
     if ctx.events is ignore:
         result = ExecuteResult.model_validate(request(ctx, "POST", path, body=body))
-    else:  # queue it and draw its progress from the event stream, as a local render does
-        result = _follow(ctx, request(ctx, "POST", path, body={**body, "wait": False}))
-    return _deliver(ctx, result, output)
+        return _deliver(ctx, result, output)
+    # queued, its progress drawn from the event stream as a local render's is
+    return _announce(ctx, _deliver(ctx, _follow(ctx, request(ctx, "POST", path, body={**body, "wait": False})), output))
+
+
+def _announce(ctx: RemoteContext, result: ExecuteResult) -> ExecuteResult:
+    """The `done` event of a streamed render, with the path the video has on this machine."""
+    ctx.events(Done(success=result.success, output_path=result.output_path, error=result.error))
+    return result
 
 
 # ---- progress: the event stream of a queued render ------------------------------------------
@@ -420,11 +426,11 @@ def stream_events(ctx: RemoteContext, execution_id: str) -> dict[str, Any] | Non
     try:
         with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=ctx.timeout) as response:
             for doc in read_sse(response):
+                if doc.get("event") == "done":  # drawn by the caller, once the video is on this machine
+                    return doc
                 event = event_from_dict(doc)
                 if event is not None:
                     ctx.events(event)
-                if doc.get("event") == "done":
-                    return doc
     except urllib.error.HTTPError as exc:
         raise _error_from(exc.code, exc.read()) from None
     except (urllib.error.URLError, OSError) as exc:

@@ -139,6 +139,7 @@ def _store_new(ctx: Context, script: NewScript, options: RenderOptions, prepared
     execution = Execution(**_execution_fields(ctx, row.id, options, script.code, prepared, attempt_number=1))
     with ctx.session() as session:
         session.add(row)
+        session.flush()  # the script first (no relationship tells the session so), in the same transaction
         session.add(execution)
         session.commit()
     return row.id, execution
