@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> None:
             raise
         if exc.format_message().strip():  # empty for a group called without a command (help was shown)
             _error(_click_message(exc))
+            _json_failure(args, {"success": False, "error": _click_message(exc).rstrip(".") + "."})
         sys.exit(int(ExitCode.BAD_INPUT) if isinstance(exc, click.UsageError) else exc.exit_code)
     except BrokenPipeError:
         sys.exit(0)
