@@ -4,9 +4,10 @@ body clients expect, and a `Link: <...>; rel="next"` header while more rows may 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Sequence, TypeVar
+from typing import Annotated, Any, Sequence, TypeVar
 
 from fastapi import Depends, Query, Request, Response
+from pydantic import TypeAdapter
 
 from manimagent.services.executions import DEFAULT_PAGE, MAX_PAGE
 
@@ -19,7 +20,7 @@ class Page:
     offset: int
 
 
-def page_params(
+async def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"At most this many rows (default {DEFAULT_PAGE}, at most {MAX_PAGE})")] = DEFAULT_PAGE,
     offset: Annotated[int, Query(ge=0, description="Skip this many rows first (see the `Link` header for the next page)")] = 0,
 ) -> Page:
@@ -40,3 +41,11 @@ def paged(request: Request, response: Response, page: Page, rows: Sequence[T]) -
 def sliced(request: Request, response: Response, page: Page, rows: Sequence[T]) -> Sequence[T]:
     """One page of a short list the service returns whole (providers, containers, the waiting list)."""
     return paged(request, response, page, list(rows[page.offset : page.offset + page.limit]))
+
+
+def page_response(request: Request, page: Page, rows: Sequence[Any], adapter: TypeAdapter) -> Response:
+    """The page as JSON, serialized once by `adapter` (FastAPI would validate the rows again on the
+    way out: for a list, that is most of the request), with the `Link` header."""
+    response = Response(content=adapter.dump_json(list(rows)), media_type="application/json")
+    paged(request, response, page, rows)
+    return response

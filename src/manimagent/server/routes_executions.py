@@ -10,7 +10,8 @@ from fastapi.responses import JSONResponse, Response
 from manimagent.server import renders
 from manimagent.server.bodies import QueuedResult, RetryIn
 from manimagent.server.deps import ContextDep
-from manimagent.server.pages import PageDep, paged
+from manimagent.server.pages import PageDep, page_response
+from manimagent.services.executions import EXECUTIONS
 from manimagent.server.media import with_output_url
 from manimagent.services.schemas import ExecuteResult, ExecutionDetail, ExecutionPublic
 
@@ -22,17 +23,16 @@ NOT_FOUND = {404: {"description": "No such execution among yours"}}
 @router.get("/", response_model=list[ExecutionPublic])
 def list_executions(
     request: Request,
-    response: Response,
     ctx: ContextDep,
     page: PageDep,
     script: Annotated[str | None, Query(min_length=4, max_length=36, description="Only this script's executions")] = None,
-) -> list[ExecutionPublic]:
+) -> Response:
     """Your executions, newest first, a page at a time (`Link` names the next page)."""
     from manimagent.services.executions import list_executions
 
     base = str(request.base_url)
     rows = list_executions(ctx, script_ref=script, limit=page.limit, offset=page.offset)
-    return paged(request, response, page, [with_output_url(ctx.settings, base, row) for row in rows])
+    return page_response(request, page, [with_output_url(ctx.settings, base, row) for row in rows], EXECUTIONS)
 
 
 @router.get("/{execution_id}/", response_model=ExecutionDetail, responses=NOT_FOUND)

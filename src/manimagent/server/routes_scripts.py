@@ -10,7 +10,8 @@ from fastapi.responses import JSONResponse, Response
 from manimagent.server import renders
 from manimagent.server.bodies import ExecuteIn, GenerateIn, ImportIn, QueuedResult, RefineIn
 from manimagent.server.deps import ContextDep
-from manimagent.server.pages import PageDep, paged
+from manimagent.server.pages import PageDep, page_response
+from manimagent.services.scripts import SUMMARIES
 from manimagent.services.schemas import ExecuteResult, ScriptGenerateResult, ScriptPublic, ScriptSummary
 from manimagent.store.models import ScriptStatus
 
@@ -29,16 +30,15 @@ def _answer(result, status_code: int):
 @router.get("/", response_model=list[ScriptSummary])
 def list_scripts(
     request: Request,
-    response: Response,
     ctx: ContextDep,
     page: PageDep,
     status: Annotated[ScriptStatus | None, Query(description="Only scripts with this status")] = None,
-) -> list[ScriptSummary]:
+) -> Response:
     """Your scripts, newest first, a page at a time (`Link` names the next page)."""
     from manimagent.services.scripts import list_scripts
 
     rows = list_scripts(ctx, status=status.value if status else None, limit=page.limit, offset=page.offset)
-    return paged(request, response, page, rows)
+    return page_response(request, page, rows, SUMMARIES)
 
 
 @router.post("/generate/", status_code=201, response_model=ScriptGenerateResult, responses=QUEUED)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from pydantic import TypeAdapter
 from sqlmodel import Session, col, select
 
 from manimagent.services.context import Context
@@ -101,7 +102,13 @@ def execution_public(execution: Execution, prompt: str | None = None) -> Executi
 def list_executions(ctx: Context, *, script_ref: str | None = None, limit: int | None = None, offset: int = 0) -> list[ExecutionPublic]:
     """The caller's executions, newest first: `limit` of them (None: all) after skipping `offset`."""
     limit, offset = page_bounds(limit, offset)
-    query = select(Execution).order_by(col(Execution.created_at).desc(), col(Execution.id)).offset(offset).limit(limit)
+    query = (
+        select(*LIST_COLUMNS, Script.prompt)
+        .join(Script, col(Script.id) == col(Execution.script_id))
+        .order_by(col(Execution.created_at).desc(), col(Execution.id).desc())
+        .offset(offset)
+        .limit(limit)
+    )
     sweep_for_local_reads(ctx)
     with ctx.session() as session:
         if script_ref is not None:
@@ -109,9 +116,16 @@ def list_executions(ctx: Context, *, script_ref: str | None = None, limit: int |
             query = query.where(Execution.script_id == script.id)
         if ctx.user_id is not None:
             query = query.where(Execution.owner_id == ctx.user_id)
-        rows = session.exec(query).all()
-        prompts = _prompts(session, {row.script_id for row in rows})
-        return [execution_public(row, prompts.get(row.script_id)) for row in rows]
+        return EXECUTIONS.validate_python([dict(row._mapping) for row in session.execute(query).all()])
+
+
+EXECUTIONS = TypeAdapter(list[ExecutionPublic])
+# what a list shows, read as plain rows (no ORM objects, no log or code)
+LIST_COLUMNS = tuple(
+    getattr(Execution, name).label("script") if name == "script_id" else getattr(Execution, name)
+    for name in ExecutionPublic.model_fields
+    if name not in {"prompt", "output_url"} and name != "script"
+) + (col(Execution.script_id).label("script"),)
 
 
 def _prompts(session: Session, script_ids: set[str]) -> dict[str, str]:

@@ -240,7 +240,8 @@ CREATE INDEX ix_evalitem_run_id ON evalitem (run_id);
     (
         "0008_user_ids",
         # user ids are never reused (AUTOINCREMENT): the table is rebuilt with every row and id, and
-        # the counter starts past every id any row still names (tokens, scripts of deleted users)
+        # the counter starts past every id any row still names (tokens, scripts of deleted users);
+        # and a user's newest scripts and executions are a range of an index (pages of lists)
         """
 CREATE TABLE user_new (
     id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
@@ -268,7 +269,9 @@ INSERT INTO sqlite_sequence (name, seq) SELECT 'user', MAX(seen) FROM (
     UNION ALL SELECT COALESCE(MAX(owner_id), 0) FROM execution
     UNION ALL SELECT COALESCE(MAX(owner_id), 0) FROM fixmemory
     UNION ALL SELECT COALESCE(MAX(owner_id), 0) FROM evalrun
-)
+);
+CREATE INDEX ix_script_owner_created ON script (owner_id, created_at, id);
+CREATE INDEX ix_execution_owner_created ON execution (owner_id, created_at, id)
 """,
     ),
 ]
