@@ -1,5 +1,5 @@
-"""The background sweep of `serve`: every SWEEP_SECONDS, rows a dead process left are settled
-(services.executions.sweep_abandoned), so no read ever writes."""
+"""The background sweep of `serve`: every `server.sweep_seconds`, rows a dead process left are
+settled (services.executions.sweep_abandoned), so no read ever writes; old event logs go too."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import logging
 import threading
 
 from manimagent.errors import ManimagentError
+from manimagent.server.eventlog import remove_old_logs
 from manimagent.services.context import Context
 from manimagent.services.executions import sweep_abandoned
 
@@ -50,4 +51,5 @@ class Sweeper:
             return 0
         if settled:
             log.warning("settled %d row(s) left by a process that ended without a result", settled)
+        remove_old_logs(self._ctx.settings)
         return settled
