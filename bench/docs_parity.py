@@ -202,11 +202,51 @@ def report(outcomes: list[Outcome], total_seconds: float) -> str:
     return "\n".join(lines)
 
 
+def recovered(roots: list[str]) -> list[Outcome]:
+    """Outcomes read back from the work folders of stopped runs: manim's media folder, and
+    manimagent's store (its scripts are named after the files); an example counts once manimagent
+    has finished with it (it renders second)."""
+    import sqlite3
+
+    by_source = {f"{example.scene.lower()}_example.py": example for example in all_examples()}
+    outcomes: dict[str, Outcome] = {}
+    for root in map(Path, roots):
+        db = sqlite3.connect(root / "home" / "manimagent.db")
+        rows = db.execute(
+            "SELECT s.prompt, e.status, e.outputs, e.error FROM script s JOIN execution e ON e.script_id = s.id ORDER BY e.attempt_number"
+        ).fetchall()
+        finished = {
+            prompt.removeprefix("rendered from "): (status, json.loads(outputs), error or "")
+            for prompt, status, outputs, error in rows
+            if status in ("succeeded", "failed")
+        }
+        for work in sorted(path for path in root.iterdir() if path.is_dir() and path.name != "home"):
+            scene = work.name.split("-", 1)[1]
+            file = f"{scene.lower()}_example.py"
+            if file not in finished:
+                continue
+            status, outputs, error = finished[file]
+            agent = "failed" if status != "succeeded" else ("image" if [Path(p).suffix for p in outputs] == [".png"] else "video")
+            example = by_source.get(file)
+            outcomes[work.name + str(root)] = Outcome(scene, example.source if example else "?", _manim_kind(work / "manim-media", scene), agent, 0.0, 0.0, "", error)
+    return list(outcomes.values())
+
+
+def _manim_kind(media: Path, scene: str) -> str:
+    if any(path.stem == scene for path in media.rglob("*.mp4") if "partial_movie_files" not in path.parts):
+        return "video"
+    if any(path.stem == scene or path.stem.startswith(f"{scene}_ManimCE") for path in media.rglob("*.png")):
+        return "image"
+    return "failed"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--limit", type=int, default=0, help="only the first N examples")
     parser.add_argument("--match", default="", help="only examples whose scene name contains TEXT")
+    parser.add_argument("--start", type=int, default=0, help="skip the first K examples (of the shard)")
+    parser.add_argument("--recover", nargs="+", metavar="DIR", help="print one report from the work folders of runs that were stopped")
     parser.add_argument("--shard", default="1/1", help="I/N: only every N-th example, starting at the I-th (run shards side by side)")
     parser.add_argument("--json", dest="json_path", help="also write every outcome to this file")
     parser.add_argument("--report", nargs="+", metavar="FILE", help="print one report from these --json files and exit")
@@ -215,8 +255,12 @@ def main() -> None:
         outcomes = [Outcome(**{k: v for k, v in row.items() if k != "parity"}) for path in args.report for row in json.loads(Path(path).read_text())]
         print(report(outcomes, sum(o.manim_seconds + o.manimagent_seconds for o in outcomes)))
         return
+    if args.recover:
+        print(report(recovered(args.recover), 0.0))
+        return
     index, count = (int(part) for part in args.shard.split("/"))
     examples = [example for example in all_examples() if args.match.lower() in example.scene.lower()][index - 1 :: count]
+    examples = examples[args.start :]
     if args.limit:
         examples = examples[: args.limit]
     started = time.perf_counter()

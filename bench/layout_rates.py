@@ -27,7 +27,7 @@ from importlib import resources
 from pathlib import Path
 
 from manimagent.render import child
-from manimagent.render.layout import FINDINGS_FILE, HOOK_FILE, read_findings
+from manimagent.render.layout import FINDINGS_FILE, HOOK_FILE, findings_from_rows as parse_rows, read_findings
 
 TIMEOUT = 180.0
 DIRECTIVE = re.compile(r"^(?P<indent>[ \t]*)\.\. manim:: (?P<name>\w+)[^\n]*\n", re.MULTILINE)
@@ -112,7 +112,7 @@ BROKEN: list[tuple[str, str, str]] = [
     ("ScaledUpGroup", "off_frame", 'group = VGroup(Square(), Text("inside")).arrange(RIGHT)\n        self.play(FadeIn(group))\n        self.play(group.animate.scale(4))'),
     ("DotOffCorner", "off_frame", "self.play(FadeIn(Dot(point=[7.5, 4.5, 0], radius=0.3)))"),
     ("ArrowPastEdge", "off_frame", "self.play(GrowArrow(Arrow(LEFT * 2, RIGHT * 9)))"),
-    ("ZoomedCameraText", "off_frame", 'self.add(Text("outside the zoom").move_to(RIGHT * 3))\n        self.play(self.camera.frame.animate.scale(0.3).move_to(LEFT * 3))'),
+    ("GroupShiftedRight", "off_frame", "boxes = VGroup(*[Square() for _ in range(3)]).arrange(RIGHT).shift(RIGHT * 5)\n        self.play(Create(boxes))"),
     ("StillCaption", "off_frame", 'self.add(Text("A caption placed far too low on the screen").to_edge(DOWN).shift(DOWN))'),
     ("TitleOnFormula", "overlap", 'title = Text("Pythagoras")\n        formula = MathTex("a^2 + b^2 = c^2")\n        self.play(Write(title), Write(formula))'),
     ("TwoLabelsSamePlace", "overlap", 'a = Text("first").move_to(UP)\n        b = Text("second").move_to(UP + RIGHT * 0.3)\n        self.play(FadeIn(a), FadeIn(b))'),
@@ -184,13 +184,36 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--limit", type=int, default=0, help="only the first N manim examples")
+    parser.add_argument("--only", default="", help="comma-separated example names (a quick re-check)")
+    parser.add_argument("--slice", default="", help="START:STOP of the manim examples (split a run over processes)")
+    parser.add_argument("--combine", nargs="+", metavar="JSON", help="only print the rates of earlier --json results")
     parser.add_argument("--show", action="store_true", help="print every finding")
     parser.add_argument("--json", dest="json_path", help="also write the per-case results here")
     options = parser.parse_args(argv)
 
-    examples = manim_examples()[: options.limit or None]
-    done = run_all(examples + broken_cases() + good_cases(), options.jobs)
-    docs, broken, good = done[: len(examples)], done[len(examples) : len(examples) + len(BROKEN)], done[len(examples) + len(BROKEN) :]
+    if options.combine:
+        done = [Case(row["name"], "", row["expected"], parse_rows(row["findings"]), row["rendered"], row["error"]) for path in options.combine for row in json.loads(Path(path).read_text())]
+        names = {name for name, _, _ in BROKEN} | {name for name, _ in GOOD}
+        docs = [case for case in done if case.name not in names]
+        broken = [case for case in done if case.expected is not None]
+        good = [case for case in done if case.expected is None and case.name in names]
+        return report(docs, broken, good, options.show)
+    wanted = set(filter(None, options.only.split(",")))
+    examples = [case for case in manim_examples() if not wanted or case.name in wanted][: options.limit or None]
+    start, _, stop = options.slice.partition(":")
+    examples = examples[int(start or 0) : int(stop) if stop else None]
+    synthetic = broken_cases() + good_cases() if not options.slice or not start or start == "0" else []
+    done = run_all(examples + synthetic, options.jobs)
+    docs = done[: len(examples)]
+    broken = [case for case in done if case.expected is not None]
+    good = [case for case in done[len(examples) :] if case.expected is None]
+    if options.json_path:
+        rows = [{"name": c.name, "expected": c.expected, "rendered": c.rendered, "error": c.error, "findings": [f.to_dict() for f in c.findings]} for c in done]
+        Path(options.json_path).write_text(json.dumps(rows, indent=1), encoding="utf-8")
+    return report(docs, broken, good, options.show)
+
+
+def report(docs: list[Case], broken: list[Case], good: list[Case], show: bool) -> int:
     rendered = [case for case in docs if case.rendered]
     alarms = [case for case in rendered if case.findings]
     detected = [case for case in broken if any(f.kind == case.expected for f in case.findings)]
@@ -200,13 +223,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"detection on broken layouts: {_share(len(detected), len(broken))}")
     print(f"false alarms on the good synthetic layouts: {_share(len(good_alarms), len(good))}")
     for case in alarms + good_alarms:
-        print(f"  flagged {case.name}: " + "; ".join(f.describe() for f in case.findings[: None if options.show else 2]))
+        print(f"  flagged {case.name}: " + "; ".join(f.describe() for f in case.findings[: None if show else 2]))
     for case in broken:
         if case not in detected:
             print(f"  missed {case.name} ({case.expected}): {case.error or 'no finding of that kind'}")
-    if options.json_path:
-        rows = [{"name": c.name, "expected": c.expected, "rendered": c.rendered, "error": c.error, "findings": [f.to_dict() for f in c.findings]} for c in done]
-        Path(options.json_path).write_text(json.dumps(rows, indent=1), encoding="utf-8")
     return 0
 
 

@@ -84,6 +84,7 @@ def classify(error: str, code: str) -> str:
         ("attribute manim does not have", lambda: "attributeerror" in text),
         ("LaTeX error", lambda: "latex" in text or "dvisvgm" in text),
         ("OpenGL-only API", lambda: "opengl" in text or "fix_in_frame" in text or "shader" in text),
+        ("VGroup given a mobject that is not a VMobject", lambda: "submobjects of vgroup" in text),
         ("other TypeError", lambda: "typeerror" in text),
         ("other ValueError", lambda: "valueerror" in text),
         ("IndexError", lambda: "indexerror" in text),
@@ -140,16 +141,22 @@ def render_manimagent(item: Item, timeout: float, home: Path, max_attempts: int,
         try:
             result = json.loads(done.stdout)
         except ValueError:
-            error = last_exception(done.stderr) or "no JSON result"
+            error = _render_failure(done.stderr) or last_exception(done.stderr) or "no JSON result"
             return Outcome(item.id, item.source, "manimagent", False, error, classify(error, item.code), seconds)
         ok = bool(result.get("success")) and result.get("status") == "successful"
-        error = "" if ok else str(result.get("error") or done.stderr.strip().splitlines()[-1:])
+        error = "" if ok else _render_failure(done.stderr) or str(result.get("error") or done.stderr.strip().splitlines()[-1:])
         fixes = " | ".join(line.strip() for line in done.stderr.splitlines() if line.strip().lower().startswith(("fix", "fixed")))
         if not ok and not still and STILL_SCENE in error:
             retried = render_manimagent(item, timeout, home, max_attempts, still=True)
             retried.fixes = f"still scene: rendered with --format png; {retried.fixes}"
             return retried
         return Outcome(item.id, item.source, "manimagent", ok, error, "" if ok else classify(error, item.code), seconds, fixes)
+
+
+def _render_failure(stderr: str) -> str:
+    """The last render failure manimagent reported ("Attempt N failed: ..."), not a later repair's error."""
+    failures = re.findall(r"^Attempt \d+ failed: (.*)$", stderr, re.MULTILINE)
+    return failures[-1] if failures else ""
 
 
 def _clean_env() -> dict[str, str]:

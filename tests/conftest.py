@@ -58,6 +58,9 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         if name.startswith(SCRUBBED_PREFIXES):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MANIMAGENT_HOME", str(home))
+    # Tests render the same example again and again: each renders unless it is about the cache
+    # (those set MANIMAGENT_RENDER_CACHE=1 themselves; see tests/test_cache.py).
+    monkeypatch.setenv("MANIMAGENT_RENDER_CACHE", "0")
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "file_keyring.TestKeyring")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])))
@@ -152,6 +155,21 @@ def process_gone(pid: int, within: float) -> bool:
             return True
         time.sleep(0.1)
     return gone(pid)
+
+
+def marked_processes(marker: str) -> list[int]:
+    """Live processes whose command line holds `marker` (a render's children are found this way:
+    a sandboxed render writes nothing outside its job folder, and its own pids are its namespace's)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if marker.encode() in cmdline.read_bytes() and int(cmdline.parent.name) != os.getpid():
+                found.append(int(cmdline.parent.name))
+        except OSError:
+            continue
+    from manimagent.render.process import process_gone as gone
+
+    return [pid for pid in found if not gone(pid)]
 
 
 def video_duration(path: str | Path) -> float:

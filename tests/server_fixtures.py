@@ -41,6 +41,7 @@ def server_env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str
     env = {name: value for name, value in os.environ.items() if not name.startswith(SCRUBBED_PREFIXES)}
     env.update(
         MANIMAGENT_HOME=str(home),
+        MANIMAGENT_RENDER_CACHE="0",  # as in conftest: the cache's own tests turn it on
         NO_COLOR="1",
         PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",
         PYTHONPATH=os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])),

@@ -271,3 +271,57 @@ def test_2d_points_are_given_a_z_on_both_broadcast_messages(lines, expected):
 def test_a_pair_of_words_is_not_a_point():
     code = scene("d = Dot(['a', 'b'])")
     assert fix_after_failure(code, RenderFailure("ValueError", "could not broadcast (2,) into (3,)", 5), True, None) == (code, [])
+
+
+def test_a_plugin_scene_is_a_scene():
+    from manimagent.scriptcheck.scenes import find_scenes
+
+    code = "from manim import *\nfrom manim_voiceover import VoiceoverScene\nfrom manim_physics import *\n\nclass A(VoiceoverScene): pass\nclass B(SpaceScene): pass\nclass C(Helper): pass\n"
+    assert find_scenes(ast.parse(code)) == ["A", "B"]
+
+
+def test_import_of_a_removed_name_keeps_its_alias(api):
+    code = "from manim import Scene, ShowCreation as SC, Circle\n\nclass A(Scene):\n    def construct(self):\n        self.play(SC(Circle()))\n"
+    new, _ = fixed(code, "ImportError", "cannot import name 'ShowCreation' from 'manim' (/m/__init__.py)", api, 1)
+    assert new.splitlines()[0] == "from manim import Scene, Create as SC, Circle"
+
+
+def test_import_of_a_removed_name_from_a_submodule_comes_from_manim(api):
+    code = "from manim import *\nfrom manim.mobject.opengl.opengl_surface import ParametricSurface\n\nclass A(ThreeDScene):\n    def construct(self):\n        self.add(ParametricSurface(lambda u, v: np.array([u, v, 0])))\n"
+    message = "cannot import name 'ParametricSurface' from 'manim.mobject.opengl.opengl_surface' (/m/opengl_surface.py)"
+    new, _ = fixed(code, "ImportError", message, api, 2)
+    assert new.splitlines()[1] == "from manim import Surface as ParametricSurface"
+
+
+VGROUP_ERROR = "Only values of type VMobject can be added as submobjects of VGroup, but the value ImageMobject (at index 1 of parameter 0) is of type ImageMobject. You can try adding this value into a Group instead."
+
+
+@pytest.mark.parametrize(
+    "lines, line, expected",
+    [
+        (["img = ImageMobject(np.zeros((4, 4, 3), dtype=np.uint8))", "g = VGroup(Circle(), img)"], 6, "g = Group(Circle(), img)"),
+        (["g = VGroup(Circle())", "img = ImageMobject(np.zeros((4, 4, 3), dtype=np.uint8))", "g.add(img)"], 7, "g = Group(Circle())"),
+    ],
+)
+def test_a_vgroup_holding_a_non_vector_mobject_becomes_a_group(lines, line, expected):
+    code = scene(*lines, "k = VGroup(Square())")
+    new, fixes = fix_after_failure(code, RenderFailure("TypeError", VGROUP_ERROR, line), True, None)
+    assert expected in new and "k = VGroup(Square())" in new and len(fixes) == 1
+
+
+def test_a_method_keyword_the_method_rejects_is_dropped(api):
+    code = scene("v = VMobject()", "v.scale(2, scale_tips=True)")
+    new, fixes = fixed(code, "TypeError", "VMobject.scale() got an unexpected keyword argument 'scale_tips'", api, 6)
+    assert "v.scale(2)" in new and fixes
+
+
+def test_camera_frame_in_a_plain_scene_needs_a_moving_camera_scene(api):
+    code = scene("self.play(self.camera.frame.animate.scale(0.5))") + "\n\nclass B(Scene):\n    def construct(self):\n        pass\n"
+    new, fixes = fixed(code, "AttributeError", "'Camera' object has no attribute 'frame'", api, 5)
+    assert "class A(MovingCameraScene):" in new and "class B(Scene):" in new and len(fixes) == 1
+
+
+def test_opengl_fix_in_frame_becomes_the_cairo_equivalent(api):
+    code = "from manim import *\n\nclass A(ThreeDScene):\n    def construct(self):\n        t = Text('x').to_corner(UL)\n        t.fix_in_frame()\n        self.play(Write(t))\n"
+    new, fixes = fixed(code, "AttributeError", "Text object has no attribute 'fix_in_frame'", api, 6)
+    assert "        self.add_fixed_in_frame_mobjects(t)\n" in new and len(fixes) == 1

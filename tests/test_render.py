@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from conftest import EXAMPLES, assert_one_line_error, process_gone, run_cli_process, video_duration
+from conftest import EXAMPLES, assert_one_line_error, marked_processes, process_gone, run_cli_process, video_duration
 
 pytestmark = pytest.mark.slow
 
@@ -246,19 +246,23 @@ def test_the_render_child_passes_on_manims_exit_code(tmp_path):
 
 
 def _start_endless_render(tmp_path, env: dict[str, str] | None = None):
-    """`python -m manimagent render` of a scene that loops after writing its pid; returns (process, pid)."""
+    """`python -m manimagent render` of a scene that loops after starting a marked child; returns
+    (process, the host pid of that child). The render is sandboxed (it can write nothing outside its
+    job folder, and its own pids are its namespace's), so the test finds the child by its marker
+    in the host's /proc."""
     import os
     import subprocess
     import sys
     import time
+    import uuid
 
     from conftest import ROOT
 
-    marker = tmp_path / "render.pid"
+    marker = uuid.uuid4().hex[:12]
     script = tmp_path / "endless.py"
     script.write_text(
-        "from manim import *\nimport os, time\nclass Endless(Scene):\n    def construct(self):\n"
-        f"        open({str(marker)!r}, 'w').write(str(os.getpid()))\n        while True:\n            time.sleep(0.05)\n"
+        "from manim import *\nimport time\nfrom manim.utils.module_ops import importlib as L\nclass Endless(Scene):\n    def construct(self):\n"
+        f"        L.import_module('subprocess').Popen(['sh', '-c', 'sleep 600; :', {marker!r}])\n        while True:\n            time.sleep(0.05)\n"
     )
     process = subprocess.Popen(
         [sys.executable, "-m", "manimagent", "render", str(script), "--json"],
@@ -268,10 +272,10 @@ def _start_endless_render(tmp_path, env: dict[str, str] | None = None):
     while started and not started.startswith("Rendering Endless"):  # its rows are stored
         started = process.stderr.readline()
     deadline = time.monotonic() + 60
-    while not (marker.exists() and marker.read_text()) and time.monotonic() < deadline:
+    while not (found := marked_processes(marker)) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert marker.exists(), process.communicate(timeout=30)
-    return process, int(marker.read_text())
+    assert found, process.communicate(timeout=30)
+    return process, found[0]
 
 
 @pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGHUP"])

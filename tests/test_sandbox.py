@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES, ROOT, TESTS, assert_one_line_error, process_gone, run_cli_process, video_duration
+from conftest import EXAMPLES, ROOT, TESTS, assert_one_line_error, marked_processes, run_cli_process, video_duration
 
 from manimagent.render import sandbox
 from manimagent.render.jobdir import PREFIX, JobFolder, sweep_abandoned
@@ -185,14 +185,11 @@ class Canaries:
 
 
 def _processes_with(marker: str) -> list[int]:
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            if marker.encode() in cmdline.read_bytes() and int(cmdline.parent.name) != os.getpid():
-                found.append(int(cmdline.parent.name))
-        except OSError:
-            continue
-    return [pid for pid in found if not process_gone(pid, within=5)]
+    """Processes holding `marker`, given a few seconds to go."""
+    deadline = time.monotonic() + 5
+    while (found := marked_processes(marker)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return found
 
 
 def _seed_store(cli) -> tuple[str, str]:
@@ -370,9 +367,9 @@ def test_a_sigkilled_render_leaves_no_process_and_no_job_folder_after_the_next_c
     env = {**os.environ, "TMPDIR": str(host_tmp)}
     process = subprocess.Popen([sys.executable, "-m", "manimagent", "render", str(scene)], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
-    while not _processes_with_raw(marker) and time.monotonic() < deadline:
+    while not marked_processes(marker) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert _processes_with_raw(marker), "the scene never started its child"
+    assert marked_processes(marker), "the scene never started its child"
     assert list(host_tmp.glob(f"{PREFIX}*"))
     process.send_signal(signal.SIGKILL)
     process.wait()
@@ -384,17 +381,6 @@ def test_a_sigkilled_render_leaves_no_process_and_no_job_folder_after_the_next_c
     result = run_cli_process("render", str(EXAMPLES / "circle.py"), "--json", env={"TMPDIR": str(host_tmp)})
     assert result.code == 0, result.stderr
     assert list(host_tmp.glob(f"{PREFIX}*")) == [], "the killed render's job folder was not swept"
-
-
-def _processes_with_raw(marker: str) -> list[int]:
-    return [int(path.parent.name) for path in Path("/proc").glob("[0-9]*/cmdline") if _read(path).find(marker.encode()) >= 0 and int(path.parent.name) != os.getpid()]
-
-
-def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError:
-        return b""
 
 
 # ---------------------------------------------------------------- as an unprivileged user

@@ -45,6 +45,9 @@ def main() -> None:
     finally:
         if prestart is not None:
             prestart.discard()
+        pool = sys.modules.get("manimagent.render.pool")
+        if pool is not None:  # a batch's warm render agents, and their folders
+            pool.POOL.shutdown()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -68,4 +71,7 @@ def _renders_locally(args: list[str]) -> bool:
     only a discarded child)."""
     if args[:1] != ["render"] or os.environ.get("MANIMAGENT_SERVER"):
         return False
-    return not any(arg in {"-h", "--help", "--server", "docker", "--engine=docker", "-edocker"} for arg in args)
+    if any(arg in {"-h", "--help", "--server", "docker", "--engine=docker", "-edocker", "--jobs", "-j"} or arg.startswith("--jobs=") for arg in args):
+        return False
+    files = [arg for arg in args[1:] if not arg.startswith("-")]
+    return len(files) == 1 and not os.path.isdir(files[0]) and not any(char in files[0] for char in "*?[")  # one file: no batch

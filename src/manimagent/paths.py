@@ -28,6 +28,10 @@ class Paths:
         return self.media / ".staging"
 
     @property
+    def render_cache(self) -> Path:
+        return self.data / "cache" / "renders"
+
+    @property
     def outbox(self) -> Path:
         return self.data / "outbox"
 

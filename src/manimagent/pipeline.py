@@ -74,7 +74,8 @@ def run_attempts(
             return _succeed(ctx, script_id, execution, attempt.prepared, result, options, loop)
         failure = result.failure or RenderFailure("RenderError", "the render failed")
         failure.line = line_in_script(failure.line, attempt.prepared.code)
-        _fail_execution(ctx, execution, result, failure)
+        loop.kept = _fail_execution(ctx, execution, result, failure)
+        loop.scene_status = result.scene_status
         ctx.events(RenderFailed(attempt=number, error=failure.summary()))
         refused_first = number == 1 and attempt.prepared.refusal is not None
         rendered, attempt = attempt.prepared.code, None
@@ -96,6 +97,8 @@ class _Loop:
     pending: list[AppliedFix] = field(default_factory=list)  # fixes after a failure, for the next attempt's row
     repaired_by_llm: tuple[RenderFailure, str] | None = None  # the failure and code the last LLM repair answered
     repair_stopped: str | None = None
+    kept: list[Path] = field(default_factory=list)  # the last failed attempt's scenes that rendered
+    scene_status: dict[str, str] = field(default_factory=dict)
 
     def started(self, execution_id: str, number: int, fixes: list[AppliedFix]) -> None:
         self.executions.append(execution_id)
@@ -226,6 +229,9 @@ def _wait(ctx: Context, execution: Execution, attempt: Attempt, started: RenderS
         raise
     result = _judge_layout(ctx, result)
     if not result.ok:
+        if result.partial:  # the scenes that rendered are kept with the failed attempt
+            kept = attempt.job.keep_as(ctx.settings.paths.staging / execution.id, replace(result, outputs=result.partial))
+            return replace(result, partial=kept.outputs, outputs=[])
         attempt.job.discard()
         return result
     return attempt.job.keep_as(ctx.settings.paths.staging / execution.id, result)
@@ -259,9 +265,11 @@ def _succeed(
             shutil.rmtree(ctx.settings.paths.staging / execution.id, ignore_errors=True)
             raise NotFound(f"script {script_id} was deleted while it rendered")
     outputs, output_path = _publish(ctx, script_id, execution.id, result)
+    _attribute_cache(options, result, execution.id)
     with ctx.session() as session:
         row = _get(session, Execution, execution.id)
-        row.status = ExecutionStatus.SUCCEEDED.value
+        row.status = (ExecutionStatus.CACHED if result.cached_from else ExecutionStatus.SUCCEEDED).value
+        row.cached_from = result.cached_from
         row.is_successful = True
         row.log = result.log
         row.output_path = str(output_path)
@@ -293,6 +301,13 @@ def _succeed(
         fixes=loop.fixes,
         status=ScriptStatus.SUCCESSFUL.value,
     )
+
+
+def _attribute_cache(options: RenderOptions, result: RenderResult, execution_id: str) -> None:
+    """The cache entries this attempt rendered now name it (a later hit says it is cached from it)."""
+    cache = getattr(options.engine, "cache", None)
+    if cache is not None and result.cache_keys:
+        cache.attribute(result.cache_keys, execution_id)
 
 
 def _scene_outputs(scenes: list[str], outputs: list[Path], stills: list[str]) -> list[dict]:
@@ -332,7 +347,9 @@ def _publish(ctx: Context, script_id: str, execution_id: str, result: RenderResu
     return outputs, final / (videos or staged)[0].name
 
 
-def _fail_execution(ctx: Context, execution: Execution, result: RenderResult, failure: RenderFailure) -> None:
+def _fail_execution(ctx: Context, execution: Execution, result: RenderResult, failure: RenderFailure) -> list[Path]:
+    """Store the failed attempt; returns where the scenes that did render were kept."""
+    kept: list[Path] = []
     with ctx.session() as session:
         row = _get(session, Execution, execution.id)
         row.finish(ExecutionStatus.FAILED, failure.summary())
@@ -343,8 +360,23 @@ def _fail_execution(ctx: Context, execution: Execution, result: RenderResult, fa
         row.duration = result.duration
         row.sandbox = result.sandbox
         row.layout = [finding.to_dict() for finding in result.layout]
+        if result.partial:
+            kept = _publish_partial(ctx, execution, result.partial)
+            row.outputs = [str(path) for path in kept]
         session.add(row)
         session.commit()
+    return kept
+
+
+def _publish_partial(ctx: Context, execution: Execution, staged: list[Path]) -> list[Path]:
+    """A failed attempt's finished scenes, moved into media where its video would have gone."""
+    staging = ctx.settings.paths.staging / execution.id
+    final = ctx.settings.paths.media / execution.script_id / execution.id
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(staging, final)
+    return [final / path.name for path in staged]
 
 
 def _record_modified(ctx: Context, execution_id: str, code: str) -> None:
@@ -411,4 +443,15 @@ def _give_up(ctx: Context, script_id: str, failure: RenderFailure | None, loop: 
         repair_stopped=loop.repair_stopped,
         status=ScriptStatus.FAILED.value,
         error=error,
+        outputs=[str(path) for path in loop.kept],
+        scene_outputs=_failed_scene_outputs(loop),
     )
+
+
+def _failed_scene_outputs(loop: _Loop) -> list[dict]:
+    """Per scene of a failed multi-scene render: its status, and its file where it rendered."""
+    by_scene = {path.stem: path for path in loop.kept}
+    return [
+        {"scene": scene, "status": status, "path": str(by_scene[scene]) if scene in by_scene else None, "kind": output_kind(by_scene[scene], False) if scene in by_scene else None}
+        for scene, status in loop.scene_status.items()
+    ]

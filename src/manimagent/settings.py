@@ -47,6 +47,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("render_max_processes", "render.max_processes", 256, int, help="processes and threads a local render may run"),
     Setting("render_max_output", "render.max_output", "2GiB", help="bytes a local render may write to its job folder"),
     Setting("render_open_files", "render.open_files", 1024, int, help="files a local render may hold open"),
+    Setting("cache_enabled", "cache.enabled", True, bool, env="MANIMAGENT_RENDER_CACHE", help="reuse finished scenes from the render cache (--no-cache skips it)"),
+    Setting("cache_max_size", "cache.max_size", "5GiB", help="size of the render cache; the least recently used entries go first"),
     Setting("quality", "render.quality", "low", help="default render quality"),
     Setting("format", "render.format", "mp4", help="default output format"),
     Setting("engine", "render.engine", "local", help="default render engine: local or docker"),

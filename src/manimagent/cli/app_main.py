@@ -35,6 +35,7 @@ def root(
 def _register() -> None:
     from manimagent.cli import (
         commands_auth,
+        commands_cache,
         commands_config,
         commands_containers,
         commands_doctor,
@@ -57,6 +58,7 @@ def _register() -> None:
     commands_serve.register(app)
     commands_doctor.register(app)
     app.add_typer(commands_config.app, name="config")
+    app.add_typer(commands_cache.app, name="cache")
     commands_eval.register(app)
 
 

@@ -15,6 +15,7 @@ from manimagent.cli.options import (
     StillSecondsOption,
     JsonOption,
     MaxAttemptsOption,
+    NoCacheOption,
     OutputPathOption,
     QualityOption,
     ServerOption,
@@ -61,6 +62,7 @@ def generate(
     format: FormatOption = None,
     still_seconds: StillSecondsOption = None,
     max_attempts: MaxAttemptsOption = None,
+    no_cache: NoCacheOption = False,
     output_path: OutputPathOption = None,
     server: ServerOption = None,
     json_: JsonOption = False,
@@ -69,7 +71,7 @@ def generate(
     from manimagent.cli.progress import drawing_events
     from manimagent.errors import ExitCode
 
-    choices = render_choices(engine=engine, container=container, quality=quality, format=format, max_attempts=max_attempts, still_seconds=still_seconds)
+    choices = render_choices(engine=engine, container=container, quality=quality, format=format, max_attempts=max_attempts, still_seconds=still_seconds, no_cache=no_cache)
     with drawing_events(json_=json_) as events:
         svc, ctx = service_for("generate", server, events)
         result = svc.generate(ctx, prompt=read_prompt(prompt), provider=provider, model=model, execute=not no_execute, output=output_path, **choices)

@@ -13,6 +13,7 @@ from manimagent.cli.options import (
     StillSecondsOption,
     JsonOption,
     MaxAttemptsOption,
+    NoCacheOption,
     OutputPathOption,
     QualityOption,
     ServerOption,
@@ -35,6 +36,7 @@ def render(
     format: FormatOption = None,
     still_seconds: StillSecondsOption = None,
     max_attempts: MaxAttemptsOption = None,
+    no_cache: NoCacheOption = False,
     output_path: OutputPathOption = None,
     server: ServerOption = None,
     json_: JsonOption = False,
@@ -42,7 +44,7 @@ def render(
     """Render FILE's scenes; every attempt is stored. Repairs only with --max-attempts > 1. With --server, -o downloads the video."""
     from manimagent.cli.progress import drawing_events
 
-    choices = render_choices(engine=engine, container=container, quality=quality, format=format, max_attempts=max_attempts, still_seconds=still_seconds)
+    choices = render_choices(engine=engine, container=container, quality=quality, format=format, max_attempts=max_attempts, still_seconds=still_seconds, no_cache=no_cache)
     with drawing_events(json_=json_) as events:
         svc, ctx = service_for("render", server, events)
         result = svc.render_file(ctx, path=file, scenes=scene, output=output_path, **choices)

@@ -17,6 +17,7 @@ from manimagent.cli.options import (
     StillSecondsOption,
     JsonOption,
     MaxAttemptsOption,
+    NoCacheOption,
     OutputPathOption,
     QualityOption,
     ServerOption,
@@ -135,6 +136,7 @@ def execute(
     format: FormatOption = None,
     still_seconds: StillSecondsOption = None,
     max_attempts: MaxAttemptsOption = None,
+    no_cache: NoCacheOption = False,
     output_path: OutputPathOption = None,
     server: ServerOption = None,
     json_: JsonOption = False,
@@ -142,7 +144,7 @@ def execute(
     """Render a stored script, repairing failures up to --max-attempts (default 3). With --server, -o downloads the video."""
     from manimagent.cli.progress import drawing_events
 
-    choices = render_choices(engine=engine, container=container, quality=quality, format=format, max_attempts=max_attempts, still_seconds=still_seconds)
+    choices = render_choices(engine=engine, container=container, quality=quality, format=format, max_attempts=max_attempts, still_seconds=still_seconds, no_cache=no_cache)
     with drawing_events(json_=json_) as events:
         svc, ctx = service_for("render", server, events)
         result = svc.execute_script(ctx, ref=script_ref(ref, server), scenes=scene, output=output_path, **choices)

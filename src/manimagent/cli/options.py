@@ -43,9 +43,12 @@ OutputPathOption = Annotated[
 ]
 
 
+NoCacheOption = Annotated[bool, typer.Option("--no-cache", help="Render every scene again, whatever the render cache holds.")]
+
+
 def render_choices(
     *, engine: str | None, container: str | None, quality: Quality | None, format: OutputFormat | None, max_attempts: int | None,
-    still_seconds: float | None = None,
+    still_seconds: float | None = None, no_cache: bool = False,
 ) -> dict[str, Any]:
     """The render options as the services (and the client) take them: plain values, None for the default."""
     choices = {
@@ -55,6 +58,8 @@ def render_choices(
         "format": format.value if format else None,
         "max_attempts": max_attempts,
     }
+    if no_cache:
+        choices["cache"] = False
     return {**choices, "still_seconds": still_seconds} if still_seconds is not None else choices
 
 

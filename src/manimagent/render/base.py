@@ -103,6 +103,11 @@ class RenderResult:
     failure: RenderFailure | None = None
     duration: float = 0.0
     sandbox: str | None = None  # what contained the render: bwrap, sandbox-exec, rlimits; None: the engine's own (docker)
+    partial: list[Path] = field(default_factory=list)  # a failed render: the scenes that did finish, kept
+    scene_status: dict[str, str] = field(default_factory=dict)  # a failed multi-scene render: rendered | failed | not rendered
+    cached_from: str | None = None  # every scene came from the render cache: the execution that rendered them
+    cached_scenes: list[str] = field(default_factory=list)
+    cache_keys: list[str] = field(default_factory=list)  # cache entries this render stored
     still_scenes: list[str] = field(default_factory=list)  # scenes with no animation (their output began as a PNG)
     layout: list[LayoutFinding] = field(default_factory=list)  # the layout check's findings
 

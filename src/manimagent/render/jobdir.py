@@ -16,14 +16,15 @@ import time
 from pathlib import Path
 
 PREFIX = "manimagent-job-"
+POOL_PREFIX = "manimagent-pool-"  # a warm render agent's folder (render/pool.py), swept alike
 LOCK_NAME = ".lock"
 WORK_NAME = "work"
 SWEEP_MIN_AGE = 10.0  # seconds: a folder younger than this may be being set up right now
 
 
 class JobFolder:
-    def __init__(self) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix=PREFIX))
+    def __init__(self, prefix: str = PREFIX) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix=prefix))
         self._lock = open(self.root / LOCK_NAME, "w")  # close-on-exec: no child holds it
         fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         self.path = self.root / WORK_NAME
@@ -38,7 +39,8 @@ def sweep_abandoned(tmp: Path | None = None) -> list[Path]:
     """Remove the job folders whose owner has ended; returns them."""
     removed = []
     now = time.time()
-    for folder in Path(tmp or tempfile.gettempdir()).glob(f"{PREFIX}*"):
+    root = Path(tmp or tempfile.gettempdir())
+    for folder in [*root.glob(f"{PREFIX}*"), *root.glob(f"{POOL_PREFIX}*")]:
         try:
             if not folder.is_dir() or folder.is_symlink() or now - folder.stat().st_mtime < SWEEP_MIN_AGE:
                 continue

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import shutil
 import sys
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from manimagent.events import Notice
 from manimagent.render import child, prestart
@@ -30,6 +32,12 @@ from manimagent.render.logparse import ProgressTracker, parse_failure
 from manimagent.render.process import ProcessResult, RunningProcess, kill_group, render_environment, start_contained
 from manimagent.render.sandbox import Containment, SandboxPolicy, choose
 
+if TYPE_CHECKING:
+    from manimagent.render.pool import PooledRender
+
+# Set on the settings of `serve` and of a batch: local renders go through the warm pool
+# (render/pool.py), one agent per owner; a single `render FILE` keeps its pre-started child.
+POOL_SETTING = "render_pool"
 _warned: set[str] = set()  # one warning a process for each reason the sandbox is missing
 
 
@@ -37,9 +45,10 @@ class LocalEngine:
     name = "local"
     container_name: str | None = None
 
-    def __init__(self, python: str = sys.executable, policy: SandboxPolicy | None = None):
+    def __init__(self, python: str = sys.executable, policy: SandboxPolicy | None = None, pool_owner: str | None = None):
         self.python = python
         self.policy = policy or SandboxPolicy()
+        self.pool_owner = pool_owner  # set: renders go to this owner's warm agent (render/pool.py)
 
     @property
     def has_latex(self) -> bool:
@@ -53,9 +62,23 @@ class LocalEngine:
     def render(self, request: RenderRequest, staging: Path, on_progress: ProgressSink | None = None) -> RenderResult:
         return self.start(request, staging, on_progress).wait()
 
-    def start(self, request: RenderRequest, staging: Path, on_progress: ProgressSink | None = None) -> "LocalRender":
+    def start(self, request: RenderRequest, staging: Path, on_progress: ProgressSink | None = None) -> "LocalRender | PooledRender":
         """Start the child now; the caller does its bookkeeping while it renders, then `wait`s."""
+        if self.pool_owner is not None:
+            from manimagent.render.pool import POOL, PooledRender
+
+            sweep_abandoned()
+            return PooledRender(POOL.agent_for(self.pool_owner, self.python, self.policy), self.policy, request, staging, on_progress)
         return LocalRender(self.python, self.policy, request, staging, on_progress)
+
+
+def warn_uncontained(containment: Containment, on_progress: ProgressSink | None) -> None:
+    """One warning line a process for each reason renders are not sandboxed (`auto`'s fallback)."""
+    reason = containment.reason
+    if containment.sandboxed or reason is None or reason in _warned or on_progress is None:
+        return
+    _warned.add(reason)
+    on_progress(Notice(message=f"warning: renders are not sandboxed ({reason}); only resource limits contain them. Fix: {containment.fix}"))
 
 
 class LocalRender:
@@ -90,19 +113,12 @@ class LocalRender:
             self.folder.remove()
             raise
         self.containment = self.process.containment or Containment("rlimits")
-        self._warn()
-
-    def _warn(self) -> None:
-        reason = self.containment.reason
-        if self.containment.sandboxed or reason is None or reason in _warned or self.on_progress is None:
-            return
-        _warned.add(reason)
-        self.on_progress(Notice(message=f"warning: renders are not sandboxed ({reason}); only resource limits contain them. Fix: {self.containment.fix}"))
+        warn_uncontained(self.containment, on_progress)
 
     def wait(self) -> RenderResult:
         try:
             done = self.process.wait()
-            result = _collect(self.request, self.job, self.staging, done)
+            result = collect(self.request, self.job, self.staging, done)
             result.sandbox = self.containment.kind
             result.layout = read_findings(self.job / FINDINGS_FILE) if self.request.layout else []
             return result
@@ -114,14 +130,15 @@ class LocalRender:
         self.wait()
 
 
-def _collect(request: RenderRequest, job: Path, staging: Path, done: ProcessResult) -> RenderResult:
+def collect(request: RenderRequest, job: Path, staging: Path, done: ProcessResult) -> RenderResult:
     log, duration = done.output, done.duration
     if done.over_quota:
         return RenderResult(ok=False, log=log, failure=output_limit_failure(), duration=duration)
     if done.timed_out:
         return RenderResult(ok=False, log=log, failure=timeout_failure(request.timeout), duration=duration)
-    if done.returncode != 0:
-        return RenderResult(ok=False, log=log, failure=parse_failure(log), duration=duration)
+    if done.returncode != 0:  # the scenes that finished before the failure are kept
+        partial = stage_pairs(finished_scenes(job / "media", request), staging)
+        return RenderResult(ok=False, log=log, failure=parse_failure(log), duration=duration, partial=partial)
     found = find_outputs(job / "media", request)
     if found is None:
         return RenderResult(ok=False, log=log, failure=missing_output_failure(), duration=duration)
@@ -132,14 +149,30 @@ def output_limit_failure() -> RenderFailure:
     return RenderFailure("OutputLimitError", "the render wrote more than render.max_output to its job folder and was killed", killed="output")
 
 
+def finished_scenes(media: Path, request: RenderRequest) -> list[tuple[str, Path]]:
+    """(scene, file) of the scenes that completed (manim writes a scene's file at its end)."""
+    if request.dry_run or not media.is_dir():
+        return []
+    found = []
+    for scene in request.scenes:
+        outputs = find_outputs(media, replace(request, scenes=[scene]))
+        if outputs:
+            found.append((scene, outputs[0]))
+    return found
+
+
 def stage_outputs(found: list[Path], request: RenderRequest, staging: Path) -> list[Path]:
     """Move each scene's finished file into `staging` as `<Scene>.<ext>` (its own extension:
     a still scene's PNG stays a PNG). A dry run (preflight) has none."""
     if request.dry_run:
         return []
+    return stage_pairs(list(zip(request.scenes, found, strict=True)), staging)
+
+
+def stage_pairs(pairs: list[tuple[str, Path]], staging: Path) -> list[Path]:
     staging.mkdir(parents=True, exist_ok=True)
     staged = []
-    for scene, path in zip(request.scenes, found, strict=True):
+    for scene, path in pairs:
         target = staging / f"{scene}{path.suffix}"
         shutil.move(str(path), target)
         staged.append(target)

@@ -105,13 +105,15 @@ class Contained:
 
 
 def spawn_contained(
-    command: Sequence[str], *, job: Path, python: str, policy: SandboxPolicy, env: Mapping[str, str], stdin_pipe: bool = False
+    command: Sequence[str], *, job: Path, python: str, policy: SandboxPolicy, env: Mapping[str, str], stdin_pipe: bool = False,
+    rlimits: dict[str, int] | None = None, read_only: tuple[tuple[Path, str], ...] = (), pass_fds: Sequence[int] = (),
 ) -> Contained:
     """Start `command` in `job` under the sandbox policy (the one way a render child starts)."""
     read_fd, write_fd = os.pipe()
     try:
-        wrapped = sandbox.wrap(list(command), job, python, policy, ready_fd=write_fd)
-        process = spawn(wrapped.argv, cwd=job, env={**env, **wrapped.env}, stdin_pipe=stdin_pipe, pass_fds=(write_fd,))
+        wrapped = sandbox.wrap(list(command), job, python, policy, ready_fd=write_fd, rlimits=rlimits, read_only=read_only)
+        fds = (write_fd, *pass_fds)
+        process = spawn(wrapped.argv, cwd=job, env={**env, **wrapped.env}, stdin_pipe=stdin_pipe, pass_fds=fds)
     except BaseException:
         os.close(read_fd)
         raise
@@ -122,18 +124,27 @@ def spawn_contained(
 
 def start_contained(
     command: Sequence[str], *, job: Path, python: str, policy: SandboxPolicy, env: Mapping[str, str], timeout: float = 60.0,
-    on_line: Callable[[str], None] | None = None, quota: int = 0,
+    on_line: Callable[[str], None] | None = None, quota: int = 0, env_for: Callable[[str], Mapping[str, str]] | None = None,
+    **spawn_options,
 ) -> "RunningProcess":
     """Start `command` contained, falling back to the limits alone when the sandbox cannot start and
-    the policy allows it (`auto`); `.containment` of the result says which it got."""
-    contained = spawn_contained(command, job=job, python=python, policy=policy, env=env)
-    running = RunningProcess.adopt(contained.process, timeout=timeout, on_line=on_line, quota=(job, quota))
-    running.containment = contained.containment
+    the policy allows it (`auto`); `.containment` of the result says which it got.
+
+    `env_for(kind)` adds what depends on the containment (paths inside the sandbox or out)."""
+
+    def launch(chosen: SandboxPolicy) -> tuple[Contained, RunningProcess]:
+        kind = sandbox.choose(chosen).kind
+        full_env = {**env, **(env_for(kind) if env_for else {})}
+        contained = spawn_contained(command, job=job, python=python, policy=chosen, env=full_env, **spawn_options)
+        running = RunningProcess.adopt(contained.process, timeout=timeout, on_line=on_line, quota=(job, quota))
+        running.containment = contained.containment
+        return contained, running
+
+    contained, running = launch(policy)
     if contained.confirm() or not contained.containment.sandboxed:
         return running  # contained as chosen, or not sandboxed at all: its output says what went wrong
     fallback = sandbox.broken(policy, running.wait().output)  # no user code ran: it never reported
-    contained = spawn_contained(command, job=job, python=python, policy=sandbox.SandboxPolicy(sandbox.SandboxMode.NONE, policy.limits), env=env)
-    running = RunningProcess.adopt(contained.process, timeout=timeout, on_line=on_line, quota=(job, quota))
+    contained, running = launch(sandbox.SandboxPolicy(sandbox.SandboxMode.NONE, policy.limits))
     running.containment = fallback
     contained.confirm()
     return running

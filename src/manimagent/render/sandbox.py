@@ -246,11 +246,11 @@ def _userns_blocker() -> str | None:
 # ---------------------------------------------------------------- macOS
 
 
-def macos_profile(job: Path, python: str) -> str:
+def macos_profile(job: Path, python: str, extra_reads: list[Path] | None = None) -> str:
     """A `sandbox-exec` profile with the same policy as the Linux sandbox: no network, writes only
     to the job folder, reads limited to the system, the interpreter, TeX and fonts."""
     reads = ["/usr", "/System", "/Library/Fonts", "/Library/TeX", "/usr/local/texlive", "/opt/homebrew", "/usr/local", "/private/etc", "/private/var/db/timezone", "/dev"]
-    reads += [str(path) for path in _python_paths(python)]
+    reads += [str(path) for path in [*_python_paths(python), *(extra_reads or [])]]
     quoted = lambda path: json.dumps(str(path))  # noqa: E731 - a profile string is a JSON-compatible literal
     lines = [
         "(version 1)",
@@ -281,12 +281,18 @@ class Wrapped:
     containment: Containment
 
 
-def wrap(command: list[str], job: Path, python: str, policy: SandboxPolicy, ready_fd: int | None = None) -> Wrapped:
+def wrap(
+    command: list[str], job: Path, python: str, policy: SandboxPolicy, ready_fd: int | None = None, *,
+    rlimits: dict[str, int] | None = None, read_only: tuple[tuple[Path, str], ...] = (),
+) -> Wrapped:
     """`command` contained by the sandbox this machine offers under `policy` (limits always).
     The command runs in the job folder (inside bubblewrap it is `/job`, with `/tmp` its `tmp/`).
 
-    The child reports on `ready_fd` once its containment holds, before any user code runs."""
-    settings: dict[str, object] = {"rlimits": policy.limits.rlimits(), "ready_fd": ready_fd}
+    The child reports on `ready_fd` once its containment holds, before any user code runs.
+    `rlimits` replaces the policy's (a pool worker carries its jobs' limits per job instead);
+    `read_only` adds (host path, path inside) binds."""
+    chosen = policy.limits.rlimits() if rlimits is None else rlimits
+    settings: dict[str, object] = {"rlimits": chosen, "ready_fd": ready_fd}
     containment = choose(policy)
     env = {CONTAINMENT_ENV: json.dumps(settings)}
     if containment.kind == "bwrap":
@@ -296,10 +302,13 @@ def wrap(command: list[str], job: Path, python: str, policy: SandboxPolicy, read
             env[CONTAINMENT_ENV] = json.dumps(settings)
             _hand_to(job, NOBODY)
         argv = bwrap_arguments(_bwrap_path() or "bwrap", job, python, as_root=as_root)
+        for source, inside in read_only:  # before the final --remount-ro /, on a traversable folder
+            argv[-2:-2] = ["--perms", "0755", "--dir", str(Path(inside).parent), "--ro-bind", str(source), inside]
         env.update(HOME=JOB_INSIDE, TMPDIR="/tmp")
         return Wrapped([*argv, "--", *command], env, containment)
     if containment.kind == "sandbox-exec":
-        return Wrapped(["/usr/bin/sandbox-exec", "-p", macos_profile(job, python), *command], env, containment)
+        profile = macos_profile(job, python, extra_reads=[source for source, _ in read_only])
+        return Wrapped(["/usr/bin/sandbox-exec", "-p", profile, *command], env, containment)
     return Wrapped(list(command), env, containment)
 
 

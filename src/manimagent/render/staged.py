@@ -88,6 +88,10 @@ class StagedRender:
         if not result.ok and self.request.format.is_video:
             result = self._split_stills(result)
         if not result.ok:
+            if result.partial:  # the scenes that finished stay with the attempt
+                kept = replace(result, outputs=result.partial)
+                self._take(kept)
+                result.partial = kept.outputs
             self._discard_current()
             return self._finished(result)
         self._take(result)

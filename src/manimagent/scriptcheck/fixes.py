@@ -65,6 +65,7 @@ POINT_CALLS = {
 # calls whose argument is a list of points (not np.array: a 2 x 2 array may be a matrix)
 POINT_LIST_CALLS = {"set_points_as_corners", "add_points_as_corners", "set_points_smoothly", "Polygon", "Polyline", "VMobject"}
 _UNESCAPED_TEX = re.compile(r"(?<!\\)\\[abfnrtv]")
+_NOT_A_VMOBJECT = "can be added as submobjects of VGroup"
 # numpy's broadcast error for a 2-D point: "(2,)", "(1,2)" or "(n,2)" against a 3-D shape
 _TWO_D_SHAPE = re.compile(r"\((?:\d+,\s?)?2,?\)")
 
@@ -153,6 +154,8 @@ def fix_after_failure(
         return _fix_2d_points(code)
     if not has_latex and ("latex" in text.lower() or "dvisvgm" in text.lower()):
         return fix_before_render(code, set(), has_latex=False)
+    if failure.error_type == "TypeError" and _NOT_A_VMOBJECT in failure.message:
+        return _vgroup_to_group(code, failure.line)
     refused = refused_colour(failure.message) if failure.error_type == "ValueError" else None
     if refused is None and parse_api_error(failure) is None:
         return code, []
@@ -181,6 +184,36 @@ def _call_name(node: ast.Call) -> str | None:
     if isinstance(node.func, ast.Attribute):
         return node.func.attr
     return node.func.id if isinstance(node.func, ast.Name) else None
+
+
+def _vgroup_to_group(code: str, line: int | None) -> tuple[str, list[AppliedFix]]:
+    """A VGroup given a non-vector mobject (an image, a Group) on the failing line becomes a Group."""
+    if line is None:
+        return code, []
+    tree = ast.parse(code)
+    targets = _vgroup_names_on(tree, line)
+    source = _Source(code)
+    fixes = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id == "VGroup" and id(node) in targets:
+            source.replace(node, "Group")
+            fixes.append(AppliedFix("group", "VGroup -> Group (it holds a mobject that is not a VMobject)", node.lineno))
+    return (source.result(), fixes) if fixes else (code, [])
+
+
+def _vgroup_names_on(tree: ast.Module, line: int) -> set[int]:
+    """The `VGroup` names called on `line`, else those of the VGroup assigned to the variable `.add`ed to there."""
+    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call) and node.lineno <= line <= (node.end_lineno or node.lineno)]
+    here = {id(call.func) for call in calls if isinstance(call.func, ast.Name) and call.func.id == "VGroup"}
+    if here:
+        return here
+    added = {ast.unparse(call.func.value) for call in calls if isinstance(call.func, ast.Attribute) and call.func.attr == "add"}
+    return {
+        id(node.value.func)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and ast.unparse(node.targets[0]) in added
+        and isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Name) and node.value.func.id == "VGroup"
+    }  # fmt: skip
 
 
 def _fix_refused_colour(code: str, value: str, manim_names: frozenset[str]) -> tuple[str, list[AppliedFix]]:

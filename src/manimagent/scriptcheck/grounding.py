@@ -9,6 +9,7 @@ gathers what the repair prompt should carry: the real signature, the members, th
 from __future__ import annotations
 
 import ast
+import difflib
 import re
 from dataclasses import dataclass, field
 
@@ -119,6 +120,10 @@ def _on_line(nodes: list, line: int | None) -> list:
 def _fix_attribute(tree: ast.Module, edit: SourceEdit, error: ApiError, line: int | None, api: ManimApi) -> list[Fix]:
     if _script_defines(tree, error.name):
         return []
+    if error.owner == "Camera" and error.name == "frame":
+        return _moving_camera_scenes(tree, edit)
+    if error.name == "fix_in_frame":
+        return _fixed_in_frame(tree, edit)
     parents = _parents(tree)
     uses = _on_line([node for node in ast.walk(tree) if isinstance(node, ast.Attribute) and node.attr == error.name], line)
     if not uses:
@@ -137,6 +142,34 @@ def _fix_attribute(tree: ast.Module, edit: SourceEdit, error: ApiError, line: in
     return fixes
 
 
+def _moving_camera_scenes(tree: ast.Module, edit: SourceEdit) -> list[Fix]:
+    """`self.camera.frame` in a plain Scene: the scene becomes a MovingCameraScene (whose camera has a frame)."""
+    fixes = []
+    for cls in [node for node in tree.body if isinstance(node, ast.ClassDef)]:
+        uses_frame = any(isinstance(node, ast.Attribute) and node.attr == "frame" and ast.unparse(node.value) == "self.camera" for node in ast.walk(cls))
+        for base in cls.bases:
+            if uses_frame and isinstance(base, ast.Name) and base.id == "Scene":
+                edit.replace(base, "MovingCameraScene")
+                fixes.append(Fix(f"{cls.name}(Scene) -> {cls.name}(MovingCameraScene): its camera.frame is used", cls.lineno))
+    return fixes
+
+
+def _fixed_in_frame(tree: ast.Module, edit: SourceEdit) -> list[Fix]:
+    """OpenGL's `mob.fix_in_frame()` statement in a ThreeDScene: the Cairo renderer's equivalent."""
+    fixes = []
+    for cls in [node for node in tree.body if isinstance(node, ast.ClassDef) and _derives_from_3d(node)]:
+        for node in ast.walk(cls):
+            call = node.value if isinstance(node, ast.Expr) else None
+            if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "fix_in_frame" and not call.args:
+                edit.replace(call, f"self.add_fixed_in_frame_mobjects({edit.text(call.func.value)})")
+                fixes.append(Fix("mob.fix_in_frame() (OpenGL only) -> self.add_fixed_in_frame_mobjects(mob)", call.lineno))
+    return fixes
+
+
+def _derives_from_3d(cls: ast.ClassDef) -> bool:
+    return any(isinstance(base, ast.Name) and base.id in {"ThreeDScene", "SpecialThreeDScene"} for base in cls.bases)
+
+
 def _attribute_candidate(owner: str, name: str, called: bool, api: ManimApi) -> str | None:
     members = api.members(owner)
     renamed = ATTRIBUTE_RENAMES.get((owner, name)) or ATTRIBUTE_RENAMES.get(("*", name))
@@ -150,7 +183,7 @@ def _attribute_candidate(owner: str, name: str, called: bool, api: ManimApi) -> 
         if method is None or not _required_positionals(method):
             return getter + "()"
     pool = [member for member, kind in members.items() if not member.startswith("_") and (kind == "method") == called]
-    near = [candidate for candidate in api.nearest(name, pool, n=2, cutoff=CONFIDENT)]
+    near = api.nearest(name, pool, n=2, cutoff=CONFIDENT)
     return near[0] if len(near) == 1 else None
 
 
@@ -189,9 +222,11 @@ def _fix_keyword(tree: ast.Module, edit: SourceEdit, error: ApiError, line: int 
     if len(callees) != 1:
         return []
     callee = callees.pop()
+    named = api.method(target[-2], method) if method and len(target) >= 2 else None  # the error's own Class.method
+    accepted = frozenset(named.parameters) if named else None
     fixes: list[Fix] = []
     for call in [node for node in ast.walk(tree) if isinstance(node, ast.Call) and call_name(node) == callee]:
-        found = _fix_rejected_keywords(call, edit, callee, api, passed_through, must=error.name if call in calls else None)
+        found = _fix_rejected_keywords(call, edit, callee, api, passed_through, must=error.name if call in calls else None, accepted=accepted)
         if found is None:
             return []
         fixes += found
@@ -211,9 +246,11 @@ def fix_unknown_keywords(tree: ast.Module, edit: SourceEdit, api: ManimApi, own_
     return fixes
 
 
-def _fix_rejected_keywords(call: ast.Call, edit: SourceEdit, name: str, api: ManimApi, passed_through: bool, must: str | None) -> list[Fix] | None:
+def _fix_rejected_keywords(
+    call: ast.Call, edit: SourceEdit, name: str, api: ManimApi, passed_through: bool, must: str | None, accepted: frozenset[str] | None = None
+) -> list[Fix] | None:
     """Fixes for the call's keywords outside what `name` accepts; None when `must` has none."""
-    accepted = _accepted(name, api)
+    accepted = accepted if accepted is not None else _accepted(name, api)
     if accepted is None:
         return None
     closed = api.rejects_unknown_keywords(name)  # else only `must` is known to be rejected
@@ -266,8 +303,6 @@ def _accepted(name: str, api: ManimApi) -> frozenset[str] | None:
 
 
 def _nearest_keywords(keyword: str, accepted: frozenset[str]) -> list[str]:
-    import difflib
-
     return difflib.get_close_matches(keyword, sorted(accepted), n=2, cutoff=CONFIDENT)
 
 
@@ -321,6 +356,7 @@ def name_candidate(name: str, api: ManimApi) -> str | None:
 
 
 def _fix_import(tree: ast.Module, edit: SourceEdit, error: ApiError, line: int | None, api: ManimApi) -> list[Fix]:
+    """`from manim[.sub] import OLD`: the one candidate, taken from `manim` itself (plain CE names)."""
     if (error.owner or "").split(".")[0] != "manim":
         return []
     new = name_candidate(error.name, api)
@@ -328,11 +364,18 @@ def _fix_import(tree: ast.Module, edit: SourceEdit, error: ApiError, line: int |
         return []
     fixes = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "manim":
-            for alias in node.names:
-                if alias.name == error.name:
-                    edit.replace_alias(node, alias, new if alias.asname else f"{new} as {error.name}" if _used(tree, error.name) else new)
-                    fixes.append(Fix(f"from manim import {error.name} -> {new}", node.lineno))
+        if not isinstance(node, ast.ImportFrom) or node.module != error.owner:
+            continue
+        for alias in [alias for alias in node.names if alias.name == error.name]:
+            alias_name = alias.asname or (error.name if _used(tree, error.name) else None)
+            text = f"{new} as {alias_name}" if alias_name else new
+            if node.module == "manim":
+                edit.replace_alias(node, alias, text)
+            elif len(node.names) == 1:
+                edit.replace(node, f"from manim import {text}")
+            else:
+                return []
+            fixes.append(Fix(f"from {node.module} import {error.name} -> from manim import {text}", node.lineno))
     return fixes
 
 
@@ -386,8 +429,6 @@ def grounding_facts(code: str, failure: RenderFailure, api: ManimApi | None) -> 
 
 def _ranked(name: str, members: list[str], own: list[str]) -> list[str]:
     """The members worth showing first: sharing a word with `name`, the class's own, then by likeness."""
-    import difflib
-
     words = set(name.lower().split("_")) - {"get", "set", ""}
 
     def score(member: str) -> tuple[int, bool, float]:

@@ -28,6 +28,7 @@ from manimagent.server.sweep import Sweeper
 from manimagent.server.handlers import install_handlers
 from manimagent.server.jobs import Jobs
 from manimagent.server.openapi import install_openapi
+from manimagent.render.local import POOL_SETTING
 from manimagent.render.sandbox import REQUIRE_SANDBOX
 from manimagent.services.auth import RateLimiter, check_token_settings, secret_key
 from manimagent.services.context import Context
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """A new app over `settings` (default: the current environment's)."""
     settings = settings or load_settings()
     settings.values[REQUIRE_SANDBOX] = not settings.allow_unsandboxed_renders
+    settings.values[POOL_SETTING] = True  # warm render agents, one per user
     check_token_settings(settings)
     app = FastAPI(title="manimagent", version=__version__, description=DESCRIPTION, lifespan=_lifespan)
     app.state.settings = settings
@@ -119,6 +121,7 @@ async def _lifespan(app: FastAPI):
     sweeper.start()
     yield
     app.state.jobs.shutdown()
+    _stop_render_pool()
     sweeper.stop()
     if alone:
         await asyncio.to_thread(_fail_queued, ctx, "still queued when the server stopped")
@@ -154,3 +157,11 @@ def _report_sandbox(settings: Settings) -> None:
         log.info("local renders run in the %s sandbox", found.kind)
     else:
         log.warning("local renders run WITHOUT a sandbox (%s): server.allow_unsandboxed_renders is set", found.reason)
+
+
+def _stop_render_pool() -> None:
+    """The warm render agents end with the server (they would die with it anyway; this also
+    removes their folders)."""
+    pool = sys.modules.get("manimagent.render.pool")
+    if pool is not None:
+        pool.POOL.shutdown()

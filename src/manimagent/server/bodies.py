@@ -25,6 +25,7 @@ class ExecuteIn(RenderIn):
     format: OutputFormat | None = None
     still_seconds: float | None = Field(default=None, gt=0, le=60, description=STILL_HELP)
     scenes: list[str] | None = Field(default=None, max_length=50, description="Scenes to render (default: all, in file order)")
+    cache: bool | None = Field(default=None, description="false: render every scene again, whatever the render cache holds")
 
 
 class RetryIn(RenderIn):

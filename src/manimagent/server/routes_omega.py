@@ -47,7 +47,7 @@ class OmegaScript(BaseModel):
 
 def omega_script(script: ScriptPublic, executions: list[ExecutionPublic], *, settings, base_url: str) -> OmegaScript:
     """The omega object of a script and its executions (newest first)."""
-    delivered = next((run for run in executions if run.status == ExecutionStatus.SUCCEEDED.value and run.output_path), None)
+    delivered = next((run for run in executions if run.status in (ExecutionStatus.SUCCEEDED.value, ExecutionStatus.CACHED.value) and run.output_path), None)
     status = OMEGA_STATUS.get(script.status, "pending")
     error = script.error or (executions[0].error if executions and status == "failed" else None)
     return OmegaScript(

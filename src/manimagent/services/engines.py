@@ -19,7 +19,8 @@ def select_engine(ctx: Context, engine: str | None, container: str | None) -> Re
         return engine_for(ctx, container)
     if container:
         raise BadInput("--container only applies to --engine docker")
-    from manimagent.render.local import LocalEngine
+    from manimagent.render.local import POOL_SETTING, LocalEngine
     from manimagent.render.sandbox import policy_from_settings
 
-    return LocalEngine(policy=policy_from_settings(ctx.settings))
+    owner = ("local" if ctx.user_id is None else f"user-{ctx.user_id}") if ctx.settings.values.get(POOL_SETTING) else None
+    return LocalEngine(policy=policy_from_settings(ctx.settings), pool_owner=owner)

@@ -127,10 +127,11 @@ def generate_script(
     format: str | None = None,
     max_attempts: int | None = None,
     still_seconds: float | None = None,
+    cache: bool | None = None,
 ) -> ScriptGenerateResult:
     """`scripts generate`: a new Script from a prompt, rendered too when `auto_execute`."""
     text = clean_prompt(prompt)
-    options = _execute_options(ctx, engine, container, quality, format, max_attempts, still_seconds) if auto_execute else None
+    options = _execute_options(ctx, engine, container, quality, format, max_attempts, still_seconds, cache) if auto_execute else None
     messages = generation_messages(text, _version(), _has_latex(ctx, engine, container))
     script = _write(ctx, messages=messages, prompt=text, source="generated", parent_id=None, provider=provider, model=model)
     return _after_write(ctx, script, provider, options, "Script generated.")
@@ -150,10 +151,12 @@ def refine_script(
     return _after_write(ctx, script, provider or parent.provider, options, "Script refined.")
 
 
-def _execute_options(ctx: Context, engine=None, container=None, quality=None, format=None, max_attempts=None, still_seconds=None) -> RenderOptions:
+def _execute_options(
+    ctx: Context, engine=None, container=None, quality=None, format=None, max_attempts=None, still_seconds=None, cache=None
+) -> RenderOptions:
     return render_options(
         ctx, engine=engine, container=container, quality=quality, format=format, max_attempts=max_attempts,
-        still_seconds=still_seconds, default_attempts=int(ctx.settings.max_attempts),
+        still_seconds=still_seconds, default_attempts=int(ctx.settings.max_attempts), cache=cache,
     )
 
 

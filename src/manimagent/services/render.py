@@ -35,6 +35,7 @@ def render_options(
     scenes: list[str] | None = None,
     still_seconds: float | None = None,
     default_attempts: int = 1,
+    cache: bool | None = None,
 ) -> RenderOptions:
     """Validated options, each falling back to the settings. With no format given (nor configured),
     the format is AUTO: manim's own choice, a video, or a PNG for a scene with no animation."""
@@ -46,15 +47,26 @@ def render_options(
     timeout = float(ctx.settings.render_timeout)
     if timeout <= 0:
         raise BadInput(f"the render timeout must be positive, got {timeout:g}")
+    seconds = _still_seconds(still_seconds)
     return RenderOptions(
-        engine=select_engine(ctx, engine, container),
+        engine=_cached(ctx, select_engine(ctx, engine, container), cache, seconds),
         quality=_choice(Quality, quality or ctx.settings.quality, "quality"),
         format=_choice(OutputFormat, format or _configured_format(ctx), "format"),
         max_attempts=attempts,
         timeout=timeout,
         scenes=list(scenes) if scenes else None,
-        still_seconds=_still_seconds(still_seconds),
+        still_seconds=seconds,
     )
+
+
+def _cached(ctx: Context, engine, cache: bool | None, still_seconds: float):
+    """The engine behind the render cache, unless --no-cache or `cache.enabled = false`."""
+    if not (ctx.settings.cache_enabled if cache is None else cache):
+        return engine
+    from manimagent.render.cache import CachingEngine, RenderCache
+    from manimagent.render.sandbox import parse_size
+
+    return CachingEngine(engine, RenderCache(ctx.settings.paths.render_cache, parse_size(ctx.settings.cache_max_size, "cache.max_size")), still_seconds)
 
 
 def _configured_format(ctx: Context) -> str:

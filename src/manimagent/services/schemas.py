@@ -66,6 +66,7 @@ class ExecutionPublic(PublicModel):
     completed_at: datetime | None = None
     duration: float | None = None
     sandbox: str | None = None
+    cached_from: str | None = None
 
 
 class ExecutionDetail(ExecutionPublic):
@@ -325,3 +326,17 @@ def generate_result(written: ScriptGenerateResult, execution: ExecuteResult | No
         status=written.status,
         error=written.error,
     )
+
+
+class CacheInfo(PublicModel):
+    """`cache info`: where the render cache is, how many scenes it holds and their size in bytes."""
+
+    path: str
+    entries: int
+    size: int
+    max_size: int
+    enabled: bool
+
+
+class CacheCleared(PublicModel):
+    removed: int

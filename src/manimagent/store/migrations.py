@@ -274,4 +274,10 @@ CREATE INDEX ix_script_owner_created ON script (owner_id, created_at, id);
 CREATE INDEX ix_execution_owner_created ON execution (owner_id, created_at, id)
 """,
     ),
+    (
+        "0010_execution_cached_from",
+        """
+ALTER TABLE execution ADD COLUMN cached_from VARCHAR;
+""",
+    ),
 ]

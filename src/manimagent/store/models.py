@@ -36,6 +36,7 @@ class ExecutionStatus(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
+    CACHED = "cached"  # succeeded without a render: every scene came from the render cache
     FAILED = "failed"
     INTERRUPTED = "interrupted"
 
@@ -190,6 +191,7 @@ class Execution(SQLModel, table=True):
     deadline: datetime | None = None
     # what contained the render: bwrap, sandbox-exec, rlimits (limits alone), docker
     sandbox: str | None = None
+    cached_from: str | None = None  # a cached execution: the one whose render it reuses ("cache": unknown)
 
     def finish(self, status: ExecutionStatus, error: str | None = None) -> None:
         """The attempt ended: its status and error, stamped now."""

@@ -31,7 +31,10 @@ import traceback
 
 SOCKET_ADDRESS = "\0manimagent-render-worker"
 JOB_ENV = "MANIMAGENT_JOB"
-JOBS_ROOT = "/work/jobs"
+# The local engine's pool runs this agent in its sandbox: the jobs root is the folder it binds
+# there, and the host hands over a listening socket (a path only the host can reach).
+JOBS_ROOT = os.environ.get("MANIMAGENT_JOBS_ROOT", "/work/jobs")
+LISTEN_FD_ENV = "MANIMAGENT_AGENT_FD"
 MAX_TIMEOUT = 3600.0
 DRAIN_SECONDS = 1.0
 STRAY_SCAN_SECONDS = 0.5
@@ -133,7 +136,35 @@ def validate_job(job: dict) -> dict:
         raise ValueError(f"job directory must be directly under {JOBS_ROOT}")
     args = [str(arg) for arg in job["args"]]
     timeout = min(float(job.get("timeout", 300.0)), MAX_TIMEOUT)
-    return {"dir": job_dir, "args": args, "timeout": timeout}
+    rlimits = {str(name): int(value) for name, value in dict(job.get("rlimits") or {}).items()}
+    return {"dir": job_dir, "args": args, "timeout": timeout, "rlimits": rlimits}
+
+
+def contain_job(rlimits: dict) -> None:
+    """The job's own limits (soft = hard), counted for it alone: a user namespace of its own first,
+    so the process limit does not add up the jobs of this worker."""
+    if not rlimits:
+        return
+    import ctypes
+    import resource
+
+    uid, gid = os.getuid(), os.getgid()
+    libc = ctypes.CDLL(None)
+    libc.prctl(PR_SET_DUMPABLE, 1)  # the worker is not; /proc/self must be ours to write the maps
+    if libc.unshare(0x10000000) == 0:  # CLONE_NEWUSER; a fresh fork is single-threaded
+        try:
+            for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
+                with open(f"/proc/self/{name}", "w") as handle:
+                    handle.write(text)
+        except OSError:
+            pass
+    libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
+    for name, value in rlimits.items():
+        limit = getattr(resource, name, None)
+        if limit is not None:
+            hard = resource.getrlimit(limit)[1]
+            value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+            resource.setrlimit(limit, (value, value))
 
 
 def enter_job(job: dict, output_fd: int) -> None:
@@ -147,6 +178,7 @@ def enter_job(job: dict, output_fd: int) -> None:
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.closerange(3, 65536)
+    contain_job(job.get("rlimits") or {})
     make_undumpable()
     raise_oom_score()
     os.umask(0o077)
@@ -266,8 +298,12 @@ class Worker:
             print(f"worker: cannot import manim: {self.preload_error}", file=sys.stderr, flush=True)
 
     def listen(self) -> socket.socket:
-        server = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        server.bind(SOCKET_ADDRESS)
+        handed = os.environ.pop(LISTEN_FD_ENV, "")
+        if handed:
+            server = socket.socket(fileno=int(handed))
+        else:
+            server = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            server.bind(SOCKET_ADDRESS)
         server.listen(64)
         server.setblocking(False)
         self.selector.register(server, selectors.EVENT_READ, "server")
@@ -519,8 +555,16 @@ def remove_job_dir(job_dir: str) -> int:
     job_dir = os.path.realpath(job_dir)
     if os.path.dirname(job_dir) != JOBS_ROOT or not os.path.isdir(job_dir):
         return 0
-    os.chmod(job_dir, stat.S_IRWXU)
-    for root, dirs, _files in os.walk(job_dir, topdown=True, onerror=lambda _e: None):
+    return 0 if remove_tree(job_dir) else 1
+
+
+def remove_tree(folder: str) -> bool:
+    """Remove `folder` whatever modes a job left in it (the local pool uses it too); True if gone."""
+    try:
+        os.chmod(folder, stat.S_IRWXU)
+    except OSError:
+        pass
+    for root, dirs, _files in os.walk(folder, topdown=True, onerror=lambda _e: None):
         for name in dirs:
             path = os.path.join(root, name)
             if not os.path.islink(path):
@@ -528,8 +572,8 @@ def remove_job_dir(job_dir: str) -> int:
                     os.chmod(path, stat.S_IRWXU)
                 except OSError:
                     pass
-    shutil.rmtree(job_dir, ignore_errors=True)
-    return 0 if not os.path.exists(job_dir) else 1
+    shutil.rmtree(folder, ignore_errors=True)
+    return not os.path.exists(folder)
 
 
 def ask(request: dict) -> int:

@@ -1,0 +1,45 @@
+"""`manimagent cache info` and `cache clear`: the render cache of finished scenes."""
+
+from __future__ import annotations
+
+import typer
+
+from manimagent.cli.options import JsonOption
+from manimagent.cli.output import output
+
+app = typer.Typer(help="The render cache: finished scenes reused when nothing that decides them changed.", no_args_is_help=True)
+
+
+@app.command("info")
+def info(json_: JsonOption = False) -> None:
+    """Where the cache is, its entries and size (cache.max_size evicts the least recently used)."""
+    from manimagent.services.cache import cache_info
+    from manimagent.services.context import local_context
+
+    found = cache_info(local_context())
+    if json_:
+        output.json(found)
+        return
+    state = "on" if found.enabled else "off (cache.enabled = false)"
+    output.print(f"{found.entries} scene(s), {_size(found.size)} of {_size(found.max_size)}; cache {state}\n{found.path}")
+
+
+@app.command("clear")
+def clear(json_: JsonOption = False) -> None:
+    """Empty the cache (the videos of your executions stay where they are)."""
+    from manimagent.services.cache import cache_clear
+    from manimagent.services.context import local_context
+
+    done = cache_clear(local_context())
+    if json_:
+        output.json(done)
+        return
+    output.print(f"removed {done.removed} cached scene(s)")
+
+
+def _size(count: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if count < 1024 or unit == "GiB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024
+    return f"{count} B"
