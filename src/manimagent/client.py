@@ -37,7 +37,7 @@ from manimagent.errors import (
     RateLimited,
     Unauthorized,
 )
-from manimagent.events import EventSink, ignore
+from manimagent.events import Done, EventSink, ignore
 from manimagent.settings import normalize_server, resolve_server  # noqa: F401 - part of the client's API
 from manimagent.services.schemas import (
     ContainerPublic,
@@ -59,6 +59,7 @@ from manimagent.services.schemas import (
 TOKENS_KEYRING_SERVICE = "manimagent-server"
 REQUEST_TIMEOUT = 3600.0  # a request waits for whole renders
 EXPIRY_MARGIN = 30  # seconds before expiry an access token is refreshed
+PAGE_SIZE = 500  # the largest page the server gives
 RENDER_OPTIONS = ("engine", "container", "quality", "format", "max_attempts", "scenes", "still_seconds")
 # service functions without an endpoint: configuration is changed on the server's machine
 LOCAL_ONLY = frozenset(
@@ -276,11 +277,25 @@ def get_profile(ctx: RemoteContext) -> UserPublic:
     return UserPublic.model_validate(request(ctx, "GET", "/api/auth/profile/"))
 
 
+def list_users(ctx: RemoteContext, *, limit: int | None = None, offset: int = 0) -> list[UserPublic]:
+    """The server's accounts (an administrator's login)."""
+    return [UserPublic.model_validate(row) for row in _pages(ctx, "/api/auth/users/", {}, limit, offset)]
+
+
+def delete_user(ctx: RemoteContext, *, email: str, reassign_to: str | None = None):
+    """Delete an account on the server (an administrator's login)."""
+    from manimagent.services.auth import AccountDeleted
+
+    answer = request(ctx, "DELETE", f"/api/auth/users/{_segment(email)}/", query={"reassign_to": reassign_to})
+    return AccountDeleted.model_validate(answer)
+
+
 # ---- scripts --------------------------------------------------------------------------------
 
 
-def list_scripts(ctx: RemoteContext, *, status: str | None = None, limit: int | None = None) -> list[ScriptSummary]:
-    rows = request(ctx, "GET", "/api/agents/scripts/", query={"status": status, "limit": limit})
+def list_scripts(ctx: RemoteContext, *, status: str | None = None, limit: int | None = None, offset: int = 0) -> list[ScriptSummary]:
+    """A page of your scripts (`limit` None: every page)."""
+    rows = _pages(ctx, "/api/agents/scripts/", {"status": status}, limit, offset)
     return [ScriptSummary.model_validate(row) for row in rows]
 
 
@@ -336,8 +351,25 @@ def generate(
 ) -> GenerateResult:
     """`manimagent generate` on a server: generate (and render), then download to `output`."""
     body = {"prompt": prompt, "provider": provider, "model": model, "auto_execute": execute, **_render_options(render)}
-    result = ScriptGenerateResult.model_validate(request(ctx, "POST", "/api/agents/scripts/generate/", body=_compact(body)))
+    if execute and ctx.events is not ignore:  # the render is queued and its progress streamed
+        answer = request(ctx, "POST", "/api/agents/scripts/generate/", body=_compact({**body, "wait": False}))
+        if _is_queued(answer):
+            rendered = _announce(ctx, _deliver(ctx, _follow(ctx, answer), output))
+            return generate_result(_written(ctx, answer["script_id"], rendered), rendered)
+        result = ScriptGenerateResult.model_validate(answer)
+    else:
+        result = ScriptGenerateResult.model_validate(request(ctx, "POST", "/api/agents/scripts/generate/", body=_compact(body)))
     return generate_result(result, _deliver(ctx, result.execution, output) if result.execution else None)
+
+
+def _written(ctx: RemoteContext, script_id: str, rendered: ExecuteResult) -> ScriptGenerateResult:
+    """The generate document of a script whose render was queued (and has finished: `rendered`)."""
+    script = get_script(ctx, ref=script_id)
+    message = "Script generated." if rendered.success else "Script generated. Rendering failed."
+    return ScriptGenerateResult(
+        success=rendered.success, script_id=script.id, message=message, provider=script.provider, model=script.model,
+        status=script.status, execution=rendered, error=rendered.error,
+    )
 
 
 def render_file(ctx: RemoteContext, *, path: str, output: str | None = None, **options: Any) -> ExecuteResult:
@@ -350,16 +382,111 @@ def render_file(ctx: RemoteContext, *, path: str, output: str | None = None, **o
 def execute_script(ctx: RemoteContext, *, ref: str, output: str | None = None, **options: Any) -> ExecuteResult:
     """Render on the server; with `output`, the video is downloaded to that local path."""
     body = _compact(_render_options(options))
-    result = ExecuteResult.model_validate(request(ctx, "POST", f"/api/agents/scripts/{_segment(ref)}/execute/", body=body))
-    return _deliver(ctx, result, output)
+    path = f"/api/agents/scripts/{_segment(ref)}/execute/"
+    if ctx.events is ignore:
+        result = ExecuteResult.model_validate(request(ctx, "POST", path, body=body))
+        return _deliver(ctx, result, output)
+    # queued, its progress drawn from the event stream as a local render's is
+    return _announce(ctx, _deliver(ctx, _follow(ctx, request(ctx, "POST", path, body={**body, "wait": False})), output))
+
+
+def _announce(ctx: RemoteContext, result: ExecuteResult) -> ExecuteResult:
+    """The `done` event of a streamed render, with the path the video has on this machine."""
+    ctx.events(Done(success=result.success, output_path=result.output_path, error=result.error))
+    return result
+
+
+# ---- progress: the event stream of a queued render ------------------------------------------
+
+
+def _is_queued(answer: Any) -> bool:
+    return isinstance(answer, dict) and answer.get("status") == "queued" and bool(answer.get("execution_id"))
+
+
+def _follow(ctx: RemoteContext, answer: Any) -> ExecuteResult:
+    """The result of a render: at once when it is not queued, else after its events (drawn
+    through ctx.events) end with `done`, which carries the result."""
+    if not _is_queued(answer):
+        return ExecuteResult.model_validate(answer)
+    done = stream_events(ctx, answer["execution_id"])
+    if done and isinstance(done.get("result"), dict):
+        return ExecuteResult.model_validate(done["result"])
+    row = get_execution(ctx, ref=answer["execution_id"])  # a stream that ended without its result
+    return ExecuteResult(
+        success=row.is_successful, script_id=row.script, execution_id=row.id, output_path=row.output_path,
+        attempts=row.attempt_number, executions=[row.id], status=row.status, error=row.error,
+    )
+
+
+def stream_events(ctx: RemoteContext, execution_id: str) -> dict[str, Any] | None:
+    """Follow GET /api/agents/executions/{id}/events/ (Server-Sent Events), handing each typed event
+    to ctx.events; returns the `done` document (None when the stream ended without one)."""
+    url = f"{ctx.server}/api/agents/executions/{_segment(execution_id)}/events/"
+    headers = {"Accept": "text/event-stream", "Authorization": f"Bearer {_bearer(ctx)}"}
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=ctx.timeout) as response:
+            for doc in read_sse(response):
+                if doc.get("event") == "done":  # drawn by the caller, once the video is on this machine
+                    return doc
+                event = event_from_dict(doc)
+                if event is not None:
+                    ctx.events(event)
+    except urllib.error.HTTPError as exc:
+        raise _error_from(exc.code, exc.read()) from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise ConfigError(f"cannot reach {ctx.server}: {getattr(exc, 'reason', exc)}", hint=SERVER_HINT) from None
+    return None
+
+
+def read_sse(lines) -> Any:
+    """The `data:` documents of a Server-Sent Events stream (bytes lines), one per event."""
+    data: list[str] = []
+    for raw in lines:
+        line = raw.decode("utf-8").rstrip("\r\n")
+        if not line:
+            if data:
+                yield json.loads("\n".join(data))
+                data = []
+        elif line.startswith("data:"):
+            data.append(line[5:].lstrip(" "))
+
+
+def event_from_dict(doc: dict[str, Any]):
+    """The typed event (manimagent.events) a streamed document describes; None for an unknown kind."""
+    import dataclasses
+
+    from manimagent import events
+
+    kinds = {cls.kind: cls for cls in vars(events).values() if isinstance(cls, type) and issubclass(cls, events.Event) and cls is not events.Event}
+    cls = kinds.get(str(doc.get("event")))
+    if cls is None:
+        return None
+    names = {item.name for item in dataclasses.fields(cls)}
+    try:
+        return cls(**{key: value for key, value in doc.items() if key in names})
+    except TypeError:
+        return None
 
 
 # ---- executions -----------------------------------------------------------------------------
 
 
-def list_executions(ctx: RemoteContext, *, script_ref: str | None = None, limit: int | None = None) -> list[ExecutionPublic]:
-    rows = request(ctx, "GET", "/api/agents/executions/", query={"script": script_ref, "limit": limit})
+def list_executions(ctx: RemoteContext, *, script_ref: str | None = None, limit: int | None = None, offset: int = 0) -> list[ExecutionPublic]:
+    """A page of your executions (`limit` None: every page)."""
+    rows = _pages(ctx, "/api/agents/executions/", {"script": script_ref}, limit, offset)
     return [ExecutionPublic.model_validate(row) for row in rows]
+
+
+def _pages(ctx: RemoteContext, path: str, query: dict[str, Any], limit: int | None, offset: int = 0) -> list[Any]:
+    """`limit` rows from `offset`, a page of at most PAGE_SIZE per request; `limit` None: until the end."""
+    rows: list[Any] = []
+    while limit is None or len(rows) < limit:
+        size = PAGE_SIZE if limit is None else min(PAGE_SIZE, limit - len(rows))
+        page = request(ctx, "GET", path, query={**query, "limit": size, "offset": offset + len(rows)})
+        rows.extend(page)
+        if len(page) < size:
+            break
+    return rows
 
 
 def get_execution(ctx: RemoteContext, *, ref: str) -> ExecutionDetail:
@@ -510,6 +637,16 @@ class LocalAuth:
         from manimagent.services import auth
 
         return auth.promote(ctx, email=email)
+
+    def list_users(self, ctx, *, limit: int | None = None, offset: int = 0) -> list[UserPublic]:
+        from manimagent.services import auth
+
+        return auth.list_users(ctx, limit=limit, offset=offset)
+
+    def delete_user(self, ctx, *, email: str, reassign_to: str | None = None):
+        from manimagent.services import auth
+
+        return auth.delete_user(ctx, email=email, reassign_to=reassign_to)
 
 
 def auth_backend(server: str | None):

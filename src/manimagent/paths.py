@@ -40,8 +40,17 @@ class Paths:
         return self.config / "config.toml"
 
     def ensure(self) -> "Paths":
+        """Create the home's folders; ConfigError when one is a file or cannot be created."""
         for folder in (self.data, self.config, self.media):
-            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                from manimagent.errors import ConfigError
+
+                raise ConfigError(
+                    f"cannot use {folder} as manimagent's home: {exc.strerror or exc}",
+                    hint=f"Make it a writable folder, or point {HOME_ENV} at one",
+                ) from None
         return self
 
 

@@ -53,9 +53,11 @@ def run_attempts(
     for number in range(1, options.max_attempts + 1):
         attempt = attempt or begin_attempt(ctx, code, options, strict=number == 1)
         try:
-            script_id = script_id or _store_new(ctx, script, attempt.prepared)
             _report(ctx, attempt.prepared)
-            execution = _start_execution(ctx, script_id, options, code, attempt.prepared, queued if number == 1 else None, loop.pending)
+            if script_id is None:
+                script_id, execution = _store_new(ctx, script, options, attempt.prepared)
+            else:
+                execution = _start_execution(ctx, script_id, options, code, attempt.prepared, queued if number == 1 else None, loop.pending)
         except BaseException as exc:
             if attempt.job:
                 attempt.job.cancel()
@@ -125,7 +127,9 @@ def _load(ctx: Context, script_id: str) -> Script:
         return _get(session, Script, script_id)
 
 
-def _store_new(ctx: Context, script: NewScript, prepared: Prepared) -> str:
+def _store_new(ctx: Context, script: NewScript, options: RenderOptions, prepared: Prepared) -> tuple[str, Execution]:
+    """A new Script and its first Execution, written in one transaction: a crash or a full disk
+    never leaves a script `executing` without its render."""
     row = Script(
         owner_id=ctx.user_id,
         prompt=script.prompt,
@@ -135,10 +139,13 @@ def _store_new(ctx: Context, script: NewScript, prepared: Prepared) -> str:
         source=script.source,
         status=ScriptStatus.EXECUTING.value,
     )
+    execution = Execution(**_execution_fields(ctx, row.id, options, script.code, prepared, attempt_number=1))
     with ctx.session() as session:
         session.add(row)
+        session.flush()  # the script first (no relationship tells the session so), in the same transaction
+        session.add(execution)
         session.commit()
-    return row.id
+    return row.id, execution
 
 
 def _all_scenes(code: str) -> list[str]:
@@ -158,11 +165,29 @@ def _report(ctx: Context, prepared: Prepared) -> None:
 def _start_execution(
     ctx: Context, script_id: str, options: RenderOptions, code: str, prepared: Prepared, queued: str | None = None, after_failure: list[AppliedFix] | None = None
 ) -> Execution:
+    fields = _execution_fields(ctx, script_id, options, code, prepared, _next_attempt_number(ctx, script_id, queued), after_failure)
+    with ctx.session() as session:
+        execution = _get(session, Execution, queued) if queued else Execution(**fields)
+        for name, value in fields.items():
+            setattr(execution, name, value)
+        session.add(execution)
+        script = _get(session, Script, script_id)
+        script.status = ScriptStatus.EXECUTING.value
+        script.updated_at = utcnow()
+        session.add(script)
+        session.commit()
+    return execution
+
+
+def _execution_fields(
+    ctx: Context, script_id: str, options: RenderOptions, code: str, prepared: Prepared, attempt_number: int, after_failure: list[AppliedFix] | None = None
+) -> dict:
+    """The columns of a running attempt's Execution row."""
     started = utcnow()
-    fields = dict(
+    return dict(
         script_id=script_id,
         owner_id=ctx.user_id,
-        attempt_number=_next_attempt_number(ctx, script_id, queued),
+        attempt_number=attempt_number,
         engine=options.engine.name,
         container=getattr(options.engine, "container_name", None),
         quality=options.quality.value,
@@ -175,17 +200,6 @@ def _start_execution(
         started_at=started,
         deadline=started + timedelta(seconds=options.timeout + ABANDON_GRACE),
     )
-    with ctx.session() as session:
-        execution = _get(session, Execution, queued) if queued else Execution(**fields)
-        for name, value in fields.items():
-            setattr(execution, name, value)
-        session.add(execution)
-        script = _get(session, Script, script_id)
-        script.status = ScriptStatus.EXECUTING.value
-        script.updated_at = utcnow()
-        session.add(script)
-        session.commit()
-    return execution
 
 
 def _next_attempt_number(ctx: Context, script_id: str, queued: str | None = None) -> int:

@@ -21,6 +21,8 @@ DEBUG_ENV = "MANIMAGENT_DEBUG"
 SERVER_ENV = "MANIMAGENT_SERVER"
 RENDER_SANDBOX_ENV = "MANIMAGENT_RENDER_SANDBOX"
 CORS_ORIGINS_ENV = "MANIMAGENT_CORS_ORIGINS"
+FORWARDED_ALLOW_IPS_ENV = "MANIMAGENT_FORWARDED_ALLOW_IPS"
+SERVE_PROCESSES_ENV = "MANIMAGENT_SERVE_PROCESSES"  # set by `serve --workers N` for its processes
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,11 @@ SETTINGS: tuple[Setting, ...] = (
         "cors_origins", "server.cors_origins", (), tuple, env=CORS_ORIGINS_ENV,
         help="origins allowed by CORS: a TOML array or a comma-separated string; empty: CORS off",
     ),
+    Setting(
+        "forwarded_allow_ips", "server.forwarded_allow_ips", (), tuple, env=FORWARDED_ALLOW_IPS_ENV,
+        help="proxies (addresses or networks, * for any) whose X-Forwarded-For/-Proto serve believes; empty: none",
+    ),
+    Setting("sweep_seconds", "server.sweep_seconds", 30.0, float, help="seconds between serve's sweeps of renders abandoned by a dead process"),
     Setting("access_token_minutes", "server.access_token_minutes", 15, int, help="minutes an access token of serve stays valid"),
     Setting(
         "refresh_reuse_grace_seconds", "server.refresh_reuse_grace_seconds", 0, int,

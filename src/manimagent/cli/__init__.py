@@ -24,14 +24,17 @@ def main(argv: list[str] | None = None) -> None:
     from manimagent.errors import ExitCode, ManimagentError
     from manimagent.settings import debug_enabled
 
+    from manimagent.cli.output import output
+
+    output.printed_json = False
     command = typer.main.get_command(app)
+    args = sys.argv[1:] if argv is None else list(argv)
     try:
-        code = command.main(args=argv, prog_name="manimagent", standalone_mode=False)
+        code = command.main(args=args, prog_name="manimagent", standalone_mode=False)
     except ManimagentError as exc:
         if debug_enabled():
             raise
-        _error(exc.one_line())
-        sys.exit(int(exc.exit_code))
+        _fail(exc, args)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
@@ -42,17 +45,69 @@ def main(argv: list[str] | None = None) -> None:
             raise
         if exc.format_message().strip():  # empty for a group called without a command (help was shown)
             _error(_click_message(exc))
+            _json_failure(args, {"success": False, "error": _click_message(exc).rstrip(".") + "."})
         sys.exit(int(ExitCode.BAD_INPUT) if isinstance(exc, click.UsageError) else exc.exit_code)
     except BrokenPipeError:
         sys.exit(0)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, not a traceback
         if debug_enabled():
             raise
+        fault = _store_fault(exc)
+        if fault is not None:
+            _fail(fault, args)
         _error(f"unexpected {type(exc).__name__}: {exc} (set MANIMAGENT_DEBUG=1 for the traceback).")
+        _json_failure(args, {"success": False, "error": f"unexpected {type(exc).__name__}: {exc}"})
         sys.exit(int(ExitCode.FAILED))
     if code == int(ExitCode.INTERRUPTED):  # typer turns Ctrl-C into a silent return of 130
         _error("interrupted.")
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(exc, args: list[str]) -> None:
+    """One `Error:` line on stderr, with `--json` the failure document on stdout, and the exit code."""
+    _error(exc.one_line())
+    _json_failure(args, failure_document(exc))
+    sys.exit(int(exc.exit_code))
+
+
+def failure_document(exc) -> dict:
+    """`{"success": false, "error": ...}` (plus `hint`, `details`): the body REST answers with."""
+    message = exc.message if exc.message.endswith(".") else f"{exc.message}."
+    doc = {"success": False, "error": message}
+    if exc.hint:
+        doc["hint"] = exc.hint
+    if exc.details is not None:
+        doc["details"] = exc.details
+    return doc
+
+
+def _json_failure(args: list[str], doc: dict) -> None:
+    """With `--json` (before any `--`), the failure document on stdout (unless one was printed)."""
+    options = args[: args.index("--")] if "--" in args else args
+    if "--json" not in options:
+        return
+    from manimagent.cli.output import output
+
+    if not output.printed_json:
+        output.json(doc)
+
+
+def _store_fault(exc: BaseException):
+    """A ConfigError for a failure of the store (damaged db, full disk, unwritable home), else None."""
+    import errno
+
+    if isinstance(exc, OSError) and exc.errno not in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS):
+        return None
+    if "sqlalchemy" not in sys.modules and not isinstance(exc, OSError):
+        return None
+    from manimagent.settings import load_settings
+    from manimagent.store.db import store_fault
+
+    try:
+        url = load_settings().database_url_effective
+    except Exception:  # noqa: BLE001 - the message then names no path
+        url = None
+    return store_fault(exc, url)
 
 
 def _click_message(exc: click.ClickException) -> str:

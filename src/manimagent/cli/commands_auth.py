@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
-from manimagent.cli.options import JsonOption, ServerOption
+from manimagent.cli.options import LIST_LIMIT, AllOption, JsonOption, LimitOption, ServerOption, list_limit
 from manimagent.cli.output import output
 
-app = typer.Typer(help="Accounts: register, verify, log in, profile, log out, promote, the waiting list.", no_args_is_help=True)
+app = typer.Typer(help="Accounts: register, verify, log in, profile, log out, promote, list, delete, the waiting list.", no_args_is_help=True)
 
 EmailOption = Annotated[str, typer.Option("--email", "-e", help="The account's email address.")]
 PasswordStdinOption = Annotated[bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin.")]
@@ -117,6 +117,46 @@ def promote(email: Annotated[str, typer.Argument(help="The account to make an ad
     if json_:
         return output.json(user)
     output.success(f"{user.email} is now an administrator.")
+
+
+@app.command("users")
+def users(limit: LimitOption = LIST_LIMIT, all_: AllOption = False, server: ServerOption = None, json_: JsonOption = False) -> None:
+    """The accounts, oldest first (an administrator: the local store, or --server with an admin's login)."""
+    svc, ctx = _backend(server)
+    rows = svc.list_users(ctx, limit=list_limit(limit, all_))
+    if json_:
+        return output.json(rows)
+    if not rows:
+        return output.info("There are no accounts.")
+    output.table(
+        ["id", "email", "name", "verified", "admin", "joined", "last login"],
+        [
+            (u.id, u.email, f"{u.first_name} {u.last_name}".strip(), u.email_verified, u.is_admin, f"{u.date_joined:%Y-%m-%d %H:%M}", f"{u.last_login:%Y-%m-%d %H:%M}" if u.last_login else "-")
+            for u in rows
+        ],
+    )
+
+
+@app.command("delete")
+def delete(
+    email: Annotated[str, typer.Argument(help="The account to delete.")],
+    reassign_to: Annotated[
+        Optional[str], typer.Option("--reassign-to", help="Give its scripts, executions and media to this account instead of removing them.")
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    server: ServerOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Delete an account: its logins end, its id is never reused, and its scripts, executions and media are removed (or reassigned)."""
+    svc, ctx = _backend(server)
+    if not yes and sys.stdin.isatty():
+        fate = f"given to {reassign_to}" if reassign_to else "deleted"
+        typer.confirm(f"Delete the account {email}? Its scripts, executions and media are {fate}.", abort=True, err=True)
+    result = svc.delete_user(ctx, email=email, reassign_to=reassign_to)
+    if json_:
+        return output.json(result)
+    fate = f"given to {result.reassigned_to}" if result.reassigned_to else "removed"
+    output.success(f"Deleted {result.email}: {result.scripts} script(s) and {result.executions} execution(s) {fate}, {result.tokens_revoked} login(s) ended.")
 
 
 @app.command("waitlist")

@@ -6,7 +6,18 @@ from typing import Annotated, Optional
 
 import typer
 
-from manimagent.cli.options import ContainerOption, EngineOption, JsonOption, MaxAttemptsOption, ServerOption, service_for
+from manimagent.cli.options import (
+    LIST_LIMIT,
+    AllOption,
+    ContainerOption,
+    EngineOption,
+    JsonOption,
+    LimitOption,
+    MaxAttemptsOption,
+    ServerOption,
+    list_limit,
+    service_for,
+)
 from manimagent.cli.output import output
 from manimagent.cli.results import print_execute_result
 
@@ -41,13 +52,14 @@ def _short(text: str | None, width: int = 40) -> str:
 @app.command("list")
 def list_(
     script: Annotated[Optional[str], typer.Option("--script", help="Only the executions of this script.")] = None,
-    limit: Annotated[Optional[int], typer.Option("--limit", "-n", min=1, help="At most N, newest first.")] = None,
+    limit: LimitOption = LIST_LIMIT,
+    all_: AllOption = False,
     server: ServerOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """Executions, newest first."""
+    """Executions, newest first (the newest 50 unless --limit or --all)."""
     svc, ctx = service_for("executions", server)
-    rows = svc.list_executions(ctx, script_ref=script, limit=limit)
+    rows = svc.list_executions(ctx, script_ref=script, limit=list_limit(limit, all_))
     if json_:
         return output.json(rows)
     output.table(

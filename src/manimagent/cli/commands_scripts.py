@@ -7,6 +7,10 @@ from typing import Annotated, Optional
 import typer
 
 from manimagent.cli.options import (
+    LIST_LIMIT,
+    AllOption,
+    LimitOption,
+    list_limit,
     ContainerOption,
     EngineOption,
     FormatOption,
@@ -51,13 +55,14 @@ def _video(script_id: str, server: str | None) -> str | None:
 @app.command("list")
 def list_(
     status: Annotated[Optional[str], typer.Option("--status", help="Only scripts with this status.")] = None,
-    limit: Annotated[Optional[int], typer.Option("--limit", "-n", help="At most N scripts, newest first.")] = None,
+    limit: LimitOption = LIST_LIMIT,
+    all_: AllOption = False,
     server: ServerOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """Scripts, newest first."""
+    """Scripts, newest first (the newest 50 unless --limit or --all)."""
     svc, ctx = service_for("scripts", server)
-    rows = svc.list_scripts(ctx, status=status, limit=limit)
+    rows = svc.list_scripts(ctx, status=status, limit=list_limit(limit, all_))
     if json_:
         return output.json(rows)
     output.table(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
 
 from manimagent.errors import ConfigError
+from manimagent.settings import SERVE_PROCESSES_ENV
 
 SERVE_EXTRA_HINT = "Install the server extra: pip install 'manimagent[serve]'"
 
@@ -14,6 +16,9 @@ SERVE_EXTRA_HINT = "Install the server extra: pip install 'manimagent[serve]'"
 def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on; 0.0.0.0 for every interface.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", "-p", min=1, max=65535, help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int, typer.Option("--workers", "-w", min=1, max=64, help="Server processes sharing the port (each with its own render pool of server.workers).")
+    ] = 1,
 ) -> None:
     """Serve the REST API (docs at /docs). State, mail and the secret come from MANIMAGENT_HOME and config.toml."""
     import importlib.util
@@ -24,8 +29,32 @@ def serve(
     import uvicorn
     from manimagent.cli.output import output
 
-    output.info(f"manimagent serving on http://{host}:{port}/ (API docs: http://{host}:{port}/docs)")
-    uvicorn.run("manimagent.server.app:create_app", factory=True, host=host, port=port, log_level="info", proxy_headers=True)
+    if workers > 1:
+        _prepare_processes(workers)
+    output.info(f"manimagent serving on http://{host}:{port}/ (API docs: http://{host}:{port}/docs)" + (f" with {workers} processes" if workers > 1 else ""))
+    # X-Forwarded-* are handled by the app itself, from server.forwarded_allow_ips only
+    uvicorn.run("manimagent.server.app:create_app", factory=True, host=host, port=port, log_level="info", proxy_headers=False, workers=workers)
+    if workers > 1:
+        _settle_queue()
+
+
+def _prepare_processes(workers: int) -> None:
+    """Before the processes fork: the store opened (migrated) and the secret made once, and the
+    renders an earlier run left queued failed here, not by each process (they share the queue table)."""
+    from manimagent.services.auth import secret_key
+    from manimagent.services.context import local_context
+
+    ctx = local_context()
+    secret_key(ctx.settings)
+    _settle_queue()
+    os.environ[SERVE_PROCESSES_ENV] = str(workers)
+
+
+def _settle_queue() -> None:
+    from manimagent.services.context import local_context
+    from manimagent.services.executions import fail_all_queued
+
+    fail_all_queued(local_context())
 
 
 def register(app: typer.Typer) -> None:

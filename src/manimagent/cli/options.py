@@ -78,3 +78,12 @@ def service_for(name: str, server: str | None, events: EventSink | None = None) 
     from manimagent import client
 
     return client.service(name, resolved), client.context_for(resolved, events or ignore)
+
+LIST_LIMIT = 50
+LimitOption = Annotated[int, typer.Option("--limit", "-n", min=1, help=f"At most N rows, newest first (default {LIST_LIMIT}).")]
+AllOption = Annotated[bool, typer.Option("--all", help="Every row, however many (pages through a server).")]
+
+
+def list_limit(limit: int, all_: bool) -> int | None:
+    """The `limit` a list service takes: None (no limit) with --all."""
+    return None if all_ else limit

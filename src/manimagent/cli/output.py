@@ -25,9 +25,11 @@ class Output:
         no_color = bool(os.environ.get("NO_COLOR"))
         self.out = Console(no_color=no_color, highlight=False, soft_wrap=True)
         self.err = Console(stderr=True, no_color=no_color, highlight=False)
+        self.printed_json = False  # a failure after its document adds no second one
 
     def json(self, doc: Any) -> None:
         """Exactly one JSON document on stdout."""
+        self.printed_json = True
         sys.stdout.write(json.dumps(_jsonable(doc), indent=2, ensure_ascii=False) + "\n")
         sys.stdout.flush()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 from contextlib import asynccontextmanager
 
@@ -14,6 +15,7 @@ from manimagent import __version__
 from manimagent.server import (
     routes_auth,
     routes_containers,
+    routes_events,
     routes_executions,
     routes_media,
     routes_omega,
@@ -21,6 +23,8 @@ from manimagent.server import (
     routes_scripts,
 )
 from manimagent.server.bodylimit import BodyLimitMiddleware
+from manimagent.server.unavailable import UnavailableHomeMiddleware
+from manimagent.server.sweep import Sweeper
 from manimagent.server.handlers import install_handlers
 from manimagent.server.jobs import Jobs
 from manimagent.server.openapi import install_openapi
@@ -29,10 +33,11 @@ from manimagent.render.sandbox import REQUIRE_SANDBOX
 from manimagent.services.auth import RateLimiter, check_token_settings, secret_key
 from manimagent.services.context import Context
 from manimagent.services.executions import fail_all_queued
-from manimagent.settings import Settings, load_settings
+from manimagent.errors import ConfigError
+from manimagent.settings import SERVE_PROCESSES_ENV, Settings, load_settings
 
 log = logging.getLogger("manimagent.server")
-ROUTERS = (routes_auth, routes_scripts, routes_executions, routes_providers, routes_containers, routes_media, routes_omega)
+ROUTERS = (routes_auth, routes_scripts, routes_executions, routes_events, routes_providers, routes_containers, routes_media, routes_omega)
 DESCRIPTION = (
     "Turn a sentence into a rendered Manim video. Sign in with POST /api/auth/login/ and send the "
     "access token as `Authorization: Bearer <token>`. Errors are `{\"error\": ...}`."
@@ -42,13 +47,12 @@ DESCRIPTION = (
 def create_app(settings: Settings | None = None) -> FastAPI:
     """A new app over `settings` (default: the current environment's)."""
     settings = settings or load_settings()
-    settings.paths.ensure()
     settings.values[REQUIRE_SANDBOX] = not settings.allow_unsandboxed_renders
     settings.values[POOL_SETTING] = True  # warm render agents, one per user
-    secret_key(settings)  # generate and keep it now, not on the first request
     check_token_settings(settings)
     app = FastAPI(title="manimagent", version=__version__, description=DESCRIPTION, lifespan=_lifespan)
     app.state.settings = settings
+    app.state.unavailable = _prepare_home(settings)
     app.state.limiter = RateLimiter()
     app.state.jobs = Jobs(settings.workers)
     install_handlers(app)
@@ -59,8 +63,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+def _prepare_home(settings: Settings) -> ConfigError | None:
+    """Make the home's folders and the signing secret now, not on the first request; a home that
+    cannot be used is kept as the 503 every request then answers (the server still starts)."""
+    try:
+        settings.paths.ensure()
+        secret_key(settings)
+    except ConfigError as exc:
+        log.error("the home cannot be used: %s", exc.one_line())
+        return exc
+    return None
+
+
 def _add_middleware(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(UnavailableHomeMiddleware)
+    proxies = forwarded_allow_ips(settings)
+    if proxies:  # only these peers' X-Forwarded-For / -Proto are believed; by default nobody's
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=proxies)
     origins = cors_origins(settings)
     if origins:  # added last: outermost, so even a 413 carries the CORS headers
         app.add_middleware(
@@ -69,6 +91,13 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
             allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
             allow_headers=["Authorization", "Content-Type"],
         )
+
+
+def forwarded_allow_ips(settings: Settings) -> list[str]:
+    """`server.forwarded_allow_ips`: the proxies (addresses, networks, or `*`) trusted to say who the client is."""
+    value = settings.values.get("forwarded_allow_ips") or ()
+    items = value.split(",") if isinstance(value, str) else value
+    return [item.strip() for item in items if item.strip()]
 
 
 def cors_origins(settings: Settings) -> list[str]:
@@ -81,16 +110,37 @@ def cors_origins(settings: Settings) -> list[str]:
 @asynccontextmanager
 async def _lifespan(app: FastAPI):
     """Queued renders live in this process: rows left queued by an earlier one fail at start,
-    and those still queued at a stop fail then (renders under way finish first)."""
+    and those still queued at a stop fail then (renders under way finish first). With
+    `serve --workers N` the parent process does that once for all. The sweep runs meanwhile."""
     ctx = Context(settings=app.state.settings)
+    alone = not os.environ.get(SERVE_PROCESSES_ENV)
     await asyncio.to_thread(_report_sandbox, app.state.settings)
-    stale = await asyncio.to_thread(fail_all_queued, ctx)
-    if stale:
-        log.warning("%d render(s) queued by an earlier server run were marked failed", stale)
+    if alone:
+        await asyncio.to_thread(_fail_queued, ctx, "queued by an earlier server run")
+    sweeper = Sweeper(ctx, interval=float(app.state.settings.sweep_seconds))
+    sweeper.start()
     yield
     app.state.jobs.shutdown()
     _stop_render_pool()
-    await asyncio.to_thread(fail_all_queued, ctx)
+    sweeper.stop()
+    if alone:
+        await asyncio.to_thread(_fail_queued, ctx, "still queued when the server stopped")
+
+
+def _fail_queued(ctx: Context, what: str) -> None:
+    """fail_all_queued, logged; a store that cannot be used is logged too (requests answer 503)."""
+    from manimagent.store.db import store_fault
+
+    try:
+        count = fail_all_queued(ctx)
+    except Exception as exc:  # noqa: BLE001 - a damaged store must not keep the server from starting
+        fault = exc if isinstance(exc, ConfigError) else store_fault(exc)
+        if fault is None:
+            raise
+        log.error("the store cannot be used: %s", fault.one_line())
+        return
+    if count:
+        log.warning("%d render(s) %s were marked failed", count, what)
 
 
 def _report_sandbox(settings: Settings) -> None:

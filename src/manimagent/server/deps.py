@@ -1,4 +1,6 @@
-"""`Annotated` dependencies: the settings, the caller's Context, the Bearer user, admins, a session."""
+"""`Annotated` dependencies: the settings, the caller's Context, the Bearer user, admins, a session.
+
+The ones that only read the request are `async`: a sync dependency costs a trip to the thread pool."""
 
 from __future__ import annotations
 
@@ -20,14 +22,14 @@ bearer_scheme = HTTPBearer(auto_error=False, description="An access token from P
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def anonymous_context(settings: SettingsDep) -> Context:
+async def anonymous_context(settings: SettingsDep) -> Context:
     """The context of endpoints without a user (register, login): sees no one's rows."""
     return Context(settings=settings, user_id=0, is_admin=False)
 
@@ -35,14 +37,14 @@ def anonymous_context(settings: SettingsDep) -> Context:
 AnonymousContext = Annotated[Context, Depends(anonymous_context)]
 
 
-def get_limiter(request: Request) -> RateLimiter:
+async def get_limiter(request: Request) -> RateLimiter:
     return request.app.state.limiter
 
 
 LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
 
 
-def client_address(request: Request) -> str:
+async def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
@@ -71,7 +73,7 @@ def optional_user(ctx: AnonymousContext, credentials: BearerDep) -> UserPublic |
 OptionalUser = Annotated[UserPublic | None, Depends(optional_user)]
 
 
-def admin_user(user: CurrentUser) -> UserPublic:
+async def admin_user(user: CurrentUser) -> UserPublic:
     if not user.is_admin:
         raise Forbidden("This action needs an administrator.", hint="An admin runs `manimagent auth promote EMAIL` on the server")
     return user
@@ -80,7 +82,7 @@ def admin_user(user: CurrentUser) -> UserPublic:
 AdminUser = Annotated[UserPublic, Depends(admin_user)]
 
 
-def user_context(settings: SettingsDep, user: CurrentUser) -> Context:
+async def user_context(settings: SettingsDep, user: CurrentUser) -> Context:
     """The context of a signed-in request: services filter every row by this user."""
     return Context(settings=settings, user_id=user.id, is_admin=user.is_admin)
 
@@ -88,7 +90,7 @@ def user_context(settings: SettingsDep, user: CurrentUser) -> Context:
 ContextDep = Annotated[Context, Depends(user_context)]
 
 
-def admin_context(settings: SettingsDep, user: AdminUser) -> Context:
+async def admin_context(settings: SettingsDep, user: AdminUser) -> Context:
     return Context(settings=settings, user_id=user.id, is_admin=True)
 
 

@@ -67,6 +67,12 @@ async def on_http_error(_request: Request, exc: HTTPException) -> JSONResponse:
 
 
 async def on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    from manimagent.store.db import store_fault
+
+    fault = store_fault(exc, request.app.state.settings.database_url_effective)
+    if fault is not None:  # a damaged database, a full disk, an unwritable home: 503 with its fix
+        log.error("store failure on %s %s: %s", request.method, request.url.path, fault.one_line())
+        return await on_manimagent_error(request, fault)
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     message = f"Internal server error: {type(exc).__name__}: {exc}" if debug_enabled() else "Internal server error."
     return JSONResponse(error_body(message), status_code=500)

@@ -23,7 +23,8 @@ from manimagent.services.schemas import UserPublic
 from manimagent.settings import Settings
 from manimagent.store.models import Execution
 
-MEDIA_URL_TTL = 6 * 3600  # seconds a signed output_url stays valid
+MEDIA_URL_TTL = 6 * 3600  # seconds a signed output_url stays valid (at least)
+URL_EXPIRY_STEP = 60  # expiries are whole minutes, so two reads a moment apart sign the same URL
 MEDIA_PREFIX = "/media/"
 NOT_FOUND = "Not found."
 
@@ -74,7 +75,7 @@ def signed_url(settings: Settings, base_url: str, output_path: str | None, *, tt
     relative = relative_media_path(settings, Path(output_path)) if output_path else None
     if relative is None:
         return None
-    expires = int(time.time()) + ttl
+    expires = (int(time.time()) + ttl) // URL_EXPIRY_STEP * URL_EXPIRY_STEP + URL_EXPIRY_STEP  # one URL per minute: reads agree
     query = urlencode({"expires": expires, "sig": signature(settings, relative, expires)})
     return f"{base_url.rstrip('/')}{MEDIA_PREFIX}{quote(relative)}?{query}"
 

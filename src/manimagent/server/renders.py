@@ -11,8 +11,9 @@ from typing import Any, Callable
 
 from fastapi import Request
 
-from manimagent.errors import Conflict
+from manimagent.errors import Conflict, ManimagentError
 from manimagent.events import Event, RenderStarted
+from manimagent.server.eventlog import EventLog
 from manimagent.server.bodies import ExecuteIn, GenerateIn, QueuedResult, RefineIn, RetryIn
 from manimagent.server.jobs import Jobs
 from manimagent.services.executions import queue_execution
@@ -67,14 +68,35 @@ def _marking_renders(jobs: Jobs, ctx: Context, fn: Callable[..., Any]) -> tuple[
     return replace(ctx, events=sink), job
 
 
+def _recorded(request: Request, ctx: Context, fn: Callable[..., Any], first_execution: str | None) -> tuple[Context, Callable[..., Any]]:
+    """`fn` with its events written to the event log (GET .../executions/{id}/events/ streams it),
+    ending with `done` and the job's signed result."""
+    log = EventLog(ctx.settings, ctx.events, first_execution)
+
+    def job(job_ctx: Context, *args: Any, **kwargs: Any) -> Any:
+        try:
+            result = fn(job_ctx, *args, **kwargs)
+        except ManimagentError as exc:
+            log.finish(None, exc.one_line())
+            raise
+        except BaseException as exc:
+            log.finish(None, f"the render stopped: {type(exc).__name__}")
+            raise
+        log.finish(_signed(request, ctx, result).model_dump(mode="json"))
+        return result
+
+    return replace(ctx, events=log), job
+
+
 async def run_or_queue(request: Request, ctx: Context, fn: Callable[..., Any], *, wait: bool, script_id: str, **kwargs: Any):
     """The finished result (waiting), or a QueuedResult once the render is on its way."""
     jobs = _jobs(request)
-    job = _marked(jobs, script_id, fn)
     if wait:
-        return _signed(request, ctx, await jobs.run(job, ctx, **kwargs))
+        job_ctx, job = _recorded(request, ctx, fn, None)
+        return _signed(request, ctx, await jobs.run(_marked(jobs, script_id, job), job_ctx, **kwargs))
     execution_id = await asyncio.to_thread(queue_execution, ctx, script_ref=script_id)  # pollable at once
-    jobs.start(job, ctx, queued=execution_id, **kwargs)
+    job_ctx, job = _recorded(request, ctx, fn, execution_id)
+    jobs.start(_marked(jobs, script_id, job), job_ctx, queued=execution_id, **kwargs)
     return QueuedResult(script_id=script_id, execution_id=execution_id)
 
 
@@ -119,6 +141,7 @@ async def _write_script(request: Request, ctx: Context, write: Callable[..., Scr
     render = body.model_dump(include={"engine", "container", "quality", "format", "max_attempts", "still_seconds"}, exclude_none=True, mode="json")
     in_request = body.auto_execute and body.wait
     job_ctx, job = _marking_renders(_jobs(request), ctx, write)
+    job_ctx, job = _recorded(request, job_ctx, job, None)
     result = await _jobs(request).run(job, job_ctx, auto_execute=in_request, **what, **chosen, **(render if in_request else {}))
     if body.wait or not body.auto_execute or not result.success or not result.script_id:
         return _signed(request, ctx, result)

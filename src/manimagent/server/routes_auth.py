@@ -1,12 +1,16 @@
-"""/api/auth/: register, verify email, resend, login, token refresh, logout, profile."""
+"""/api/auth/: register, verify email, resend, login, token refresh, logout, profile; accounts for admins."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
 
-from manimagent.server.deps import AnonymousContext, ClientAddress, ContextDep, LimiterDep
+from fastapi import APIRouter, Path as PathParam, Query, Request, Response
+
+from manimagent.errors import Conflict
+from manimagent.server.deps import AdminContext, AnonymousContext, ClientAddress, ContextDep, LimiterDep
+from manimagent.server.pages import PageDep, paged
 from manimagent.services import auth
-from manimagent.services.auth import LoginIn, RefreshIn, RegisterIn, ResendVerificationIn, VerifyEmailIn
+from manimagent.services.auth import AccountDeleted, LoginIn, RefreshIn, RegisterIn, ResendVerificationIn, VerifyEmailIn
 from manimagent.services.schemas import LoginResult, MessageResult, TokenPair, UserPublic
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -56,3 +60,30 @@ def logout(body: RefreshIn, ctx: AnonymousContext) -> MessageResult:
 def profile(ctx: ContextDep) -> UserPublic:
     """The signed-in account."""
     return auth.get_profile(ctx)
+
+
+# ---- accounts (administrators) ----------------------------------------------------------------
+
+
+@router.get("/users/", response_model=list[UserPublic])
+def list_users(request: Request, response: Response, ctx: AdminContext, page: PageDep) -> list[UserPublic]:
+    """Every account, oldest first, a page at a time (administrators; `manimagent auth users`)."""
+    return list(paged(request, response, page, auth.list_users(ctx, limit=page.limit, offset=page.offset)))
+
+
+@router.delete("/users/{email}/", response_model=AccountDeleted, responses={404: {"description": "No such account"}, 409: {"description": "One of its scripts is being rendered"}})
+def delete_user(
+    request: Request,
+    ctx: AdminContext,
+    email: Annotated[str, PathParam(max_length=auth.MAX_EMAIL_LENGTH, description="The account's email address")],
+    reassign_to: Annotated[str | None, Query(max_length=auth.MAX_EMAIL_LENGTH, description="Give its scripts, executions and media to this account instead of removing them")] = None,
+) -> AccountDeleted:
+    """Delete an account: its tokens stop working, its id is never reused, and its scripts,
+    executions and media are removed (or given to `reassign_to`). Administrators only."""
+    jobs = request.app.state.jobs
+
+    def busy(script_ids: list[str]) -> None:
+        if any(jobs.is_rendering(script_id) for script_id in script_ids):
+            raise Conflict("one of the account's scripts is being rendered", hint="Delete the account when the render has finished")
+
+    return auth.delete_user(ctx, email=email, reassign_to=reassign_to, busy=busy)

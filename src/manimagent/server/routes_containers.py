@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request, Response
 
 from manimagent.server.deps import AdminContext, ContextDep
+from manimagent.server.pages import PageDep, sliced
 from manimagent.services.schemas import ContainerPublic, ContainerStatus
 
 router = APIRouter(prefix="/api/agents/containers", tags=["containers"])
@@ -16,11 +17,11 @@ ADMIN_ONLY = {403: {"description": "Only administrators start and stop container
 
 
 @router.get("/", response_model=list[ContainerPublic])
-def list_containers(ctx: ContextDep) -> list[ContainerPublic]:
+def list_containers(request: Request, response: Response, ctx: ContextDep, page: PageDep) -> list[ContainerPublic]:
     """The configured containers and whether they run."""
     from manimagent.services.containers import list_containers
 
-    return list_containers(ctx)
+    return sliced(request, response, page, list_containers(ctx))
 
 
 @router.post("/{container_id}/start/", response_model=ContainerStatus, responses=ADMIN_ONLY)

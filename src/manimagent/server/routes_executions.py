@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from manimagent.server import renders
 from manimagent.server.bodies import QueuedResult, RetryIn
 from manimagent.server.deps import ContextDep
+from manimagent.server.pages import PageDep, page_response
+from manimagent.services.executions import EXECUTIONS
 from manimagent.server.media import with_output_url
 from manimagent.services.schemas import ExecuteResult, ExecutionDetail, ExecutionPublic
 
@@ -22,14 +24,15 @@ NOT_FOUND = {404: {"description": "No such execution among yours"}}
 def list_executions(
     request: Request,
     ctx: ContextDep,
+    page: PageDep,
     script: Annotated[str | None, Query(min_length=4, max_length=36, description="Only this script's executions")] = None,
-    limit: Annotated[int | None, Query(ge=1, le=10_000, description="At most this many, newest first")] = None,
-) -> list[ExecutionPublic]:
-    """Your executions, newest first."""
+) -> Response:
+    """Your executions, newest first, a page at a time (`Link` names the next page)."""
     from manimagent.services.executions import list_executions
 
     base = str(request.base_url)
-    return [with_output_url(ctx.settings, base, row) for row in list_executions(ctx, script_ref=script, limit=limit)]
+    rows = list_executions(ctx, script_ref=script, limit=page.limit, offset=page.offset)
+    return page_response(request, page, [with_output_url(ctx.settings, base, row) for row in rows], EXECUTIONS)
 
 
 @router.get("/{execution_id}/", response_model=ExecutionDetail, responses=NOT_FOUND)

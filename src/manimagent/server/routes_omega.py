@@ -10,13 +10,14 @@ import asyncio
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field
 
 from manimagent.server import renders
 from manimagent.server.bodies import GenerateIn, OmegaGenerateIn
 from manimagent.server.deps import AdminContext, AnonymousContext, ClientAddress, ContextDep, LimiterDep
 from manimagent.server.media import signed_url
+from manimagent.server.pages import Page, PageDep, paged, sliced
 from manimagent.services import auth
 from manimagent.services.auth import WaitlistIn
 from manimagent.services.context import Context
@@ -71,15 +72,16 @@ def _read_one(ctx: Context, ref: str, base_url: str) -> OmegaScript:
     return omega_script(script, list_executions(ctx, script_ref=script.id), settings=ctx.settings, base_url=base_url)
 
 
-def _read_all(ctx: Context, base_url: str) -> list[OmegaScript]:
+def _read_all(ctx: Context, base_url: str, page: Page) -> list[OmegaScript]:
+    """One page of your scripts as omega objects, each with its own executions."""
     from manimagent.services.executions import list_executions
     from manimagent.services.scripts import get_script, list_scripts
 
-    runs: dict[str, list[ExecutionPublic]] = {}
-    for run in list_executions(ctx):
-        runs.setdefault(run.script, []).append(run)
-    scripts = [get_script(ctx, ref=summary.id) for summary in list_scripts(ctx)]
-    return [omega_script(script, runs.get(script.id, []), settings=ctx.settings, base_url=base_url) for script in scripts]
+    summaries = list_scripts(ctx, limit=page.limit, offset=page.offset)
+    return [
+        omega_script(get_script(ctx, ref=summary.id), list_executions(ctx, script_ref=summary.id), settings=ctx.settings, base_url=base_url)
+        for summary in summaries
+    ]
 
 
 def preferred_provider(ctx: Context, name: str | None) -> str | None:
@@ -113,9 +115,9 @@ async def generate_manim(request: Request, ctx: ContextDep, body: OmegaGenerateI
 
 
 @router.get("/api/scripts/", response_model=list[OmegaScript])
-def list_scripts(request: Request, ctx: ContextDep) -> list[OmegaScript]:
-    """Your scripts as omega objects, newest first."""
-    return _read_all(ctx, str(request.base_url))
+def list_scripts(request: Request, response: Response, ctx: ContextDep, page: PageDep) -> list[OmegaScript]:
+    """Your scripts as omega objects, newest first, a page at a time (`Link` names the next page)."""
+    return list(paged(request, response, page, _read_all(ctx, str(request.base_url), page)))
 
 
 @router.get("/api/scripts/{script_id}/", response_model=OmegaScript, responses=NOT_FOUND)
@@ -131,6 +133,6 @@ def join_waitlist(body: WaitlistIn, ctx: AnonymousContext, client: ClientAddress
 
 
 @router.get("/api/auth/waiting-list/", response_model=list[WaitlistEntryPublic], tags=["auth"])
-def list_waitlist(ctx: AdminContext) -> list[WaitlistEntryPublic]:
+def list_waitlist(request: Request, response: Response, ctx: AdminContext, page: PageDep) -> list[WaitlistEntryPublic]:
     """The waiting list, first come first (administrators only; `manimagent auth waitlist` on the server)."""
-    return auth.list_waitlist(ctx)
+    return list(sliced(request, response, page, auth.list_waitlist(ctx)))

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 
 from manimagent.server.deps import ContextDep
+from manimagent.server.pages import PageDep, sliced
 from manimagent.services.schemas import ProviderPublic
 
 router = APIRouter(prefix="/api/agents/providers", tags=["providers"])
 
 
 @router.get("/", response_model=list[ProviderPublic])
-def list_providers(ctx: ContextDep) -> list[ProviderPublic]:
+def list_providers(request: Request, response: Response, ctx: ContextDep, page: PageDep) -> list[ProviderPublic]:
     """The configured providers by priority: names, types, models, where the key comes from."""
     from manimagent.services.providers import list_providers
 
-    return list_providers(ctx)
+    return sliced(request, response, page, list_providers(ctx))

@@ -10,6 +10,8 @@ from fastapi.responses import JSONResponse, Response
 from manimagent.server import renders
 from manimagent.server.bodies import ExecuteIn, GenerateIn, ImportIn, QueuedResult, RefineIn
 from manimagent.server.deps import ContextDep
+from manimagent.server.pages import PageDep, page_response
+from manimagent.services.scripts import SUMMARIES
 from manimagent.services.schemas import ExecuteResult, ScriptGenerateResult, ScriptPublic, ScriptSummary
 from manimagent.store.models import ScriptStatus
 
@@ -27,14 +29,16 @@ def _answer(result, status_code: int):
 
 @router.get("/", response_model=list[ScriptSummary])
 def list_scripts(
+    request: Request,
     ctx: ContextDep,
+    page: PageDep,
     status: Annotated[ScriptStatus | None, Query(description="Only scripts with this status")] = None,
-    limit: Annotated[int | None, Query(ge=1, le=10_000, description="At most this many, newest first")] = None,
-) -> list[ScriptSummary]:
-    """Your scripts, newest first."""
+) -> Response:
+    """Your scripts, newest first, a page at a time (`Link` names the next page)."""
     from manimagent.services.scripts import list_scripts
 
-    return list_scripts(ctx, status=status.value if status else None, limit=limit)
+    rows = list_scripts(ctx, status=status.value if status else None, limit=page.limit, offset=page.offset)
+    return page_response(request, page, rows, SUMMARIES)
 
 
 @router.post("/generate/", status_code=201, response_model=ScriptGenerateResult, responses=QUEUED)

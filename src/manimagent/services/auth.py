@@ -1,5 +1,5 @@
-"""Accounts and tokens: register, verify email, login, JWT access/refresh with rotation, profile, promote,
-and the waiting list.
+"""Accounts and tokens: register, verify email, login (throttled), JWT access/refresh with rotation,
+profile, promote, list and delete accounts, and the waiting list.
 
 Refresh tokens rotate: each use issues a new pair in the same family and retires the old token;
 presenting a retired token again revokes the whole family (and the access tokens issued from it),
@@ -9,8 +9,10 @@ unless `server.refresh_reuse_grace_seconds` allows it again for a moment (see `_
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import secrets
+import shutil
 import threading
 import time
 import uuid
@@ -22,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -31,7 +33,7 @@ from manimagent.errors import BadInput, ConfigError, Forbidden, NotFound, RateLi
 from manimagent.services.context import Context
 from manimagent.services.schemas import LoginResult, MessageResult, TokenPair, UserPublic, WaitlistEntryPublic
 from manimagent.settings import Settings
-from manimagent.store.models import EmailToken, RefreshToken, User, WaitlistEntry, utcnow
+from manimagent.store.models import EmailToken, EvalItem, EvalRun, Execution, FixMemory, RefreshToken, Script, User, WaitlistEntry, utcnow
 
 ACCESS_TTL = timedelta(minutes=15)  # the default of server.access_token_minutes
 REFRESH_TTL = timedelta(days=7)
@@ -116,8 +118,17 @@ class Limit:
 REGISTER_PER_ADDRESS = Limit(20, 3600)
 REGISTER_PER_EMAIL = Limit(5, 3600)
 WAITLIST_PER_ADDRESS = Limit(20, 3600)
-LOGIN_FAILURES_PER_ADDRESS = Limit(30, 300)
-LOGIN_FAILURES_PER_EMAIL = Limit(10, 300)
+LOGIN_FAILURES_PER_PAIR = Limit(10, 300)  # one (email, address): refused for the rest of the window
+LOGIN_FAILURES_PER_ADDRESS = Limit(100, 300)  # one address, every email: refused for the rest of the window
+LOGIN_FAILURES_PER_EMAIL = Limit(10, 300)  # one email, every address: past this, logins are only spaced out
+LOGIN_SPACING_MAX = 30.0  # seconds: the longest spacing per-email failures impose
+
+
+def login_spacing(failures: int) -> float:
+    """Seconds a login for an email must wait after its last failure, once it has `failures`
+    failures in the window (0 below the limit): 1, 2, 4 ... up to LOGIN_SPACING_MAX."""
+    over = failures - LOGIN_FAILURES_PER_EMAIL.attempts
+    return 0.0 if over < 0 else min(LOGIN_SPACING_MAX, float(2**min(over, 8)))
 
 
 class RateLimiter:
@@ -146,6 +157,16 @@ class RateLimiter:
             self.check(*window)
         for window in windows:
             self.record(*window)
+
+    def space(self, bucket: str, key: str, limit: Limit, spacing) -> None:
+        """RateLimited while less than `spacing(len(window))` seconds passed since the window's last
+        hit: a slowdown that never locks out, only spaces attempts (the wait is in `retry_after`)."""
+        with self._lock:
+            hits = self._window(bucket, key, limit)
+            wait = spacing(len(hits)) - (self._clock() - hits[-1]) if hits else 0.0
+        if wait > 0:
+            seconds = max(1, math.ceil(wait))
+            raise RateLimited("Too many failed logins for this account: logins are slowed down.", hint=f"Try again in {seconds} seconds", details={"retry_after": seconds})
 
     def _window(self, bucket: str, key: str, limit: Limit) -> deque[float]:
         hits = self._hits.setdefault((bucket, key), deque())
@@ -376,20 +397,33 @@ def login(ctx: Context, *, email: str, password: str, client: str = "local", lim
     """A fresh token pair (a new family) and the account, for a verified account with the right password."""
     key = _lookup_email(email)
     if limiter:
-        limiter.check("login-address", client, LOGIN_FAILURES_PER_ADDRESS)
-        limiter.check("login-email", key, LOGIN_FAILURES_PER_EMAIL)
+        _check_login_limits(limiter, key, client)
     with ctx.session() as session:
         user = _user_by_email(session, key)
         if not _credentials_ok(user, password):
             if limiter:
-                limiter.record("login-address", client, LOGIN_FAILURES_PER_ADDRESS)
-                limiter.record("login-email", key, LOGIN_FAILURES_PER_EMAIL)
+                _record_login_failure(limiter, key, client)
             raise Unauthorized(BAD_CREDENTIALS)
         if not user.email_verified:
             raise Forbidden(NOT_VERIFIED)
         _after_login(session, user, password)
         pair = _issue_pair(session, ctx.settings, user, family=uuid.uuid4().hex)
         return LoginResult(access=pair.access, refresh=pair.refresh, user=UserPublic.model_validate(user))
+
+
+def _check_login_limits(limiter: RateLimiter, email: str, client: str) -> None:
+    """Refuse (429) an address that failed too often, for this email or for any; and space out
+    logins for an email that failed too often from anywhere, so an attacker elsewhere only slows
+    the real user down (Retry-After) and never locks the account."""
+    limiter.check("login-address", client, LOGIN_FAILURES_PER_ADDRESS)
+    limiter.check("login-pair", f"{email}\x00{client}", LOGIN_FAILURES_PER_PAIR)
+    limiter.space("login-email", email, LOGIN_FAILURES_PER_EMAIL, login_spacing)
+
+
+def _record_login_failure(limiter: RateLimiter, email: str, client: str) -> None:
+    limiter.record("login-address", client, LOGIN_FAILURES_PER_ADDRESS)
+    limiter.record("login-pair", f"{email}\x00{client}", LOGIN_FAILURES_PER_PAIR)
+    limiter.record("login-email", email, LOGIN_FAILURES_PER_EMAIL)
 
 
 def _credentials_ok(user: User | None, password: str) -> bool:
@@ -582,6 +616,99 @@ def promote(ctx: Context, *, email: str) -> UserPublic:
         session.commit()
         session.refresh(user)
         return UserPublic.model_validate(user)
+
+
+def list_users(ctx: Context, *, limit: int | None = None, offset: int = 0) -> list[UserPublic]:
+    """Every account, oldest first (`limit` of them after `offset`); administrators only."""
+    if not ctx.is_admin:
+        raise Forbidden("Only an administrator can list accounts.")
+    if (limit is not None and limit < 1) or offset < 0:
+        raise BadInput("--limit must be at least 1 and --offset at least 0")
+    with ctx.session() as session:
+        rows = session.exec(select(User).order_by(col(User.id)).offset(offset).limit(limit)).all()
+        return [UserPublic.model_validate(row) for row in rows]
+
+
+class AccountDeleted(BaseModel):
+    """`auth delete` and DELETE /api/auth/users/{email}/: what went with the account."""
+
+    id: int
+    email: str
+    scripts: int  # removed, or given to `reassigned_to`
+    executions: int
+    reassigned_to: str | None = None
+    tokens_revoked: int
+
+
+def delete_user(ctx: Context, *, email: str, reassign_to: str | None = None, busy: Any = None) -> AccountDeleted:
+    """Delete an account (administrators only): its tokens stop working at once and its id is never
+    given again. Its scripts, executions, fix memory and eval runs are removed with their media, or,
+    with `reassign_to`, given to that account (the media stays where it is).
+
+    `busy(script_ids)`, when given, may raise to refuse while one of them renders (the server's 409).
+    """
+    if not ctx.is_admin:
+        raise Forbidden("Only an administrator can delete accounts.")
+    with ctx.session() as session:
+        user = _existing_user(session, email)
+        heir = _existing_user(session, reassign_to) if reassign_to else None
+        if heir is not None and heir.id == user.id:
+            raise BadInput("an account cannot be reassigned to itself", hint="Name another account with --reassign-to")
+        script_ids = list(session.exec(select(Script.id).where(Script.owner_id == user.id)).all())
+        if busy is not None:
+            busy(script_ids)
+        executions = _count(session, Execution, Execution.owner_id == user.id)
+        tokens = _drop_tokens(session, user.id)
+        if heir is not None:
+            _reassign_rows(session, user.id, heir.id)
+        else:
+            _remove_rows(session, user.id, script_ids)
+        result = AccountDeleted(id=user.id, email=user.email, scripts=len(script_ids), executions=executions, reassigned_to=heir.email if heir else None, tokens_revoked=tokens)
+        session.delete(user)
+        session.commit()
+    if heir is None:
+        for script_id in script_ids:
+            shutil.rmtree(ctx.settings.paths.media / script_id, ignore_errors=True)
+    return result
+
+
+def _existing_user(session: Session, email: str) -> User:
+    user = _user_by_email(session, email)
+    if user is None:
+        raise NotFound(f"no account with email {email!r}", hint="See the accounts with `manimagent auth users`")
+    return user
+
+
+def _count(session: Session, model, condition) -> int:
+    from sqlmodel import func
+
+    return int(session.exec(select(func.count()).select_from(model).where(condition)).one())
+
+
+def _drop_tokens(session: Session, user_id: int) -> int:
+    """Delete the account's refresh and email tokens: its logins (and their access tokens) end."""
+    revoked = _count(session, RefreshToken, col(RefreshToken.revoked_at).is_(None) & (RefreshToken.user_id == user_id))
+    session.execute(delete(RefreshToken).where(col(RefreshToken.user_id) == user_id))
+    session.execute(delete(EmailToken).where(col(EmailToken.user_id) == user_id))
+    return revoked
+
+
+def _reassign_rows(session: Session, user_id: int, heir_id: int) -> None:
+    for model in (Script, Execution, FixMemory, EvalRun):
+        session.execute(update(model).where(col(model.owner_id) == user_id).values(owner_id=heir_id))
+
+
+def _remove_rows(session: Session, user_id: int, script_ids: list[str]) -> None:
+    """The account's rows, children first; other accounts' refinements of its scripts keep living."""
+    runs = select(EvalRun.id).where(EvalRun.owner_id == user_id)
+    session.execute(delete(EvalItem).where(col(EvalItem.run_id).in_(runs)))
+    session.execute(delete(EvalRun).where(col(EvalRun.owner_id) == user_id))
+    session.execute(delete(FixMemory).where(col(FixMemory.owner_id) == user_id))
+    session.execute(delete(Execution).where(col(Execution.owner_id) == user_id))
+    if script_ids:
+        session.execute(delete(Execution).where(col(Execution.script_id).in_(script_ids)))
+        session.execute(update(Script).where(col(Script.parent_id).in_(script_ids)).values(parent_id=None))
+        session.execute(delete(Script).where(col(Script.id).in_(script_ids)))
 
 
 # ---- the waiting list -----------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from pydantic import TypeAdapter
 from sqlmodel import Session, col, select
 
 from manimagent.services.context import Context
@@ -11,57 +12,120 @@ from manimagent.services.ids import resolve_uuid
 from manimagent.services.schemas import ExecuteResult, ExecutionDetail, ExecutionPublic
 from manimagent.store.models import ABANDON_GRACE, Execution, ExecutionStatus, Script, ScriptStatus, utcnow
 
-MAX_LIST = 10_000
+DEFAULT_PAGE = 50  # what a list returns without a limit (REST and the CLI)
+MAX_PAGE = 500  # the largest page REST serves
 ABANDONED = "abandoned: the process rendering it ended without a result (killed or crashed)"
+ORPHANED = "abandoned: its render was never stored (the process ended between the script and its execution)"
 
 
-def settle_abandoned(ctx: Context, session: Session) -> int:
-    """Mark running executions past their deadline as interrupted, and their scripts failed; and
-    scripts left `debugging` for longer than an LLM repair can take, failed.
+def sweep_abandoned(ctx: Context) -> int:
+    """Settle the rows a dead process left (SIGKILL, power loss, a full disk): running executions
+    past their deadline become interrupted and their scripts failed; scripts `debugging` for longer
+    than an LLM repair can take, and scripts `executing` with no running or queued execution
+    (orphans), fail. Every user's rows; returns how many were settled.
 
-    They were left by a process that died without its Ctrl-C handling (SIGKILL, power loss, a
-    killed CI runner). Called before executions and scripts are read, so nobody sees a render
-    "running" forever. Returns how many rows were settled.
+    `serve` runs this in a background thread (see server/sweep.py), never on a read; the local
+    CLI, the only user of its store, runs it before it lists or shows. It reads first and takes
+    the write lock only when there is something to settle.
     """
+    with ctx.session() as session:
+        stale, abandoned = _abandoned_rows(ctx, session)
+        if not stale and not abandoned:
+            session.rollback()
+            return 0
+        for row in stale:
+            row.finish(ExecutionStatus.INTERRUPTED, ABANDONED)
+            session.add(row)
+        for script, reason in abandoned.values():
+            script.set_status(ScriptStatus.FAILED, reason)
+            session.add(script)
+        session.commit()
+        return len(stale) + len(abandoned)
+
+
+def _abandoned_rows(ctx: Context, session: Session) -> tuple[list[Execution], dict[str, tuple[Script, str]]]:
+    """(executions to interrupt, {script id: (script to fail, why)})."""
     now = utcnow()
-    stale = session.exec(
-        select(Execution).where(Execution.status == ExecutionStatus.RUNNING.value, col(Execution.deadline).is_not(None), col(Execution.deadline) < now)
-    ).all()
-    abandoned: list[Script] = []
+    stale = list(
+        session.exec(
+            select(Execution).where(
+                Execution.status == ExecutionStatus.RUNNING.value, col(Execution.deadline).is_not(None), col(Execution.deadline) < now
+            )
+        ).all()
+    )
+    abandoned: dict[str, tuple[Script, str]] = {}
     for row in stale:
-        row.finish(ExecutionStatus.INTERRUPTED, ABANDONED)
-        session.add(row)
         script = session.get(Script, row.script_id)
         if script is not None and script.status == ScriptStatus.EXECUTING.value:
-            abandoned.append(script)
+            abandoned[script.id] = (script, ABANDONED)
     repair_bound = float(ctx.settings.llm_timeout) * (int(ctx.settings.llm_retries) + 1) + ABANDON_GRACE
-    abandoned += session.exec(
+    for script in session.exec(
         select(Script).where(Script.status == ScriptStatus.DEBUGGING.value, col(Script.updated_at) < now - timedelta(seconds=repair_bound))
-    ).all()
-    for script in abandoned:
-        script.set_status(ScriptStatus.FAILED, ABANDONED)
-        session.add(script)
-    if stale or abandoned:
-        session.commit()
-    return len(stale) + len(abandoned)
+    ).all():
+        abandoned.setdefault(script.id, (script, ABANDONED))
+    for script in _orphans(session, now - timedelta(seconds=ABANDON_GRACE), {row.id for row in stale}):
+        abandoned.setdefault(script.id, (script, ORPHANED))
+    return stale, abandoned
+
+
+def _orphans(session: Session, before, settling: set[str]) -> list[Script]:
+    """Scripts `executing` since before `before` with no execution running or queued (none of
+    `settling`): a process died between writing the script and its execution."""
+    live = select(Execution.script_id).where(
+        col(Execution.status).in_([ExecutionStatus.RUNNING.value, ExecutionStatus.QUEUED.value]), col(Execution.id).not_in(settling or {""})
+    )
+    query = select(Script).where(Script.status == ScriptStatus.EXECUTING.value, col(Script.updated_at) < before, col(Script.id).not_in(live))
+    return list(session.exec(query).all())
+
+
+def sweep_for_local_reads(ctx: Context) -> None:
+    """The local CLI sweeps before it reads (`serve` never does: its sweep runs in the background)."""
+    if ctx.user_id is None:
+        sweep_abandoned(ctx)
+
+
+def page_bounds(limit: int | None, offset: int = 0) -> tuple[int | None, int]:
+    """(limit, offset) checked: a limit of at least 1 (None: every row), an offset of at least 0."""
+    from manimagent.errors import BadInput
+
+    if limit is not None and limit < 1:
+        raise BadInput("--limit must be at least 1")
+    if offset < 0:
+        raise BadInput("--offset must be at least 0")
+    return limit, offset
 
 
 def execution_public(execution: Execution, prompt: str | None = None) -> ExecutionPublic:
     return ExecutionPublic.model_validate({**execution.model_dump(), "script": execution.script_id, "prompt": prompt})
 
 
-def list_executions(ctx: Context, *, script_ref: str | None = None, limit: int | None = None) -> list[ExecutionPublic]:
-    query = select(Execution).order_by(col(Execution.created_at).desc()).limit(limit or MAX_LIST)
+def list_executions(ctx: Context, *, script_ref: str | None = None, limit: int | None = None, offset: int = 0) -> list[ExecutionPublic]:
+    """The caller's executions, newest first: `limit` of them (None: all) after skipping `offset`."""
+    limit, offset = page_bounds(limit, offset)
+    query = (
+        select(*LIST_COLUMNS, Script.prompt)
+        .join(Script, col(Script.id) == col(Execution.script_id))
+        .order_by(col(Execution.created_at).desc(), col(Execution.id).desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    sweep_for_local_reads(ctx)
     with ctx.session() as session:
-        settle_abandoned(ctx, session)
         if script_ref is not None:
             script = resolve_uuid(session, ctx, Script, script_ref, "script")
             query = query.where(Execution.script_id == script.id)
         if ctx.user_id is not None:
             query = query.where(Execution.owner_id == ctx.user_id)
-        rows = session.exec(query).all()
-        prompts = _prompts(session, {row.script_id for row in rows})
-        return [execution_public(row, prompts.get(row.script_id)) for row in rows]
+        return EXECUTIONS.validate_python([dict(row._mapping) for row in session.execute(query).all()])
+
+
+EXECUTIONS = TypeAdapter(list[ExecutionPublic])
+# what a list shows, read as plain rows (no ORM objects, no log or code)
+LIST_COLUMNS = tuple(
+    getattr(Execution, name).label("script") if name == "script_id" else getattr(Execution, name)
+    for name in ExecutionPublic.model_fields
+    if name not in {"prompt", "output_url"} and name != "script"
+) + (col(Execution.script_id).label("script"),)
 
 
 def _prompts(session: Session, script_ids: set[str]) -> dict[str, str]:
@@ -71,8 +135,8 @@ def _prompts(session: Session, script_ids: set[str]) -> dict[str, str]:
 
 
 def get_execution(ctx: Context, *, ref: str) -> ExecutionDetail:
+    sweep_for_local_reads(ctx)
     with ctx.session() as session:
-        settle_abandoned(ctx, session)
         row = resolve_uuid(session, ctx, Execution, ref, "execution")
         prompt = _prompts(session, {row.script_id}).get(row.script_id)
         return ExecutionDetail.model_validate({**row.model_dump(), "script": row.script_id, "prompt": prompt})

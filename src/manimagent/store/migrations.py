@@ -238,6 +238,43 @@ CREATE INDEX ix_evalitem_run_id ON evalitem (run_id);
 """,
     ),
     (
+        "0008_user_ids",
+        # user ids are never reused (AUTOINCREMENT): the table is rebuilt with every row and id, and
+        # the counter starts past every id any row still names (tokens, scripts of deleted users);
+        # and a user's newest scripts and executions are a range of an index (pages of lists)
+        """
+CREATE TABLE user_new (
+    id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+    email VARCHAR NOT NULL,
+    password_hash VARCHAR NOT NULL,
+    email_verified BOOLEAN NOT NULL,
+    is_admin BOOLEAN NOT NULL,
+    is_active BOOLEAN NOT NULL,
+    date_joined DATETIME NOT NULL,
+    last_login DATETIME,
+    first_name VARCHAR NOT NULL DEFAULT '',
+    last_name VARCHAR NOT NULL DEFAULT ''
+);
+INSERT INTO user_new (id, email, password_hash, email_verified, is_admin, is_active, date_joined, last_login, first_name, last_name)
+    SELECT id, email, password_hash, email_verified, is_admin, is_active, date_joined, last_login, first_name, last_name FROM user;
+DROP TABLE user;
+ALTER TABLE user_new RENAME TO user;
+CREATE UNIQUE INDEX ix_user_email ON user (email);
+DELETE FROM sqlite_sequence WHERE name = 'user';
+INSERT INTO sqlite_sequence (name, seq) SELECT 'user', MAX(seen) FROM (
+    SELECT COALESCE(MAX(id), 0) AS seen FROM user
+    UNION ALL SELECT COALESCE(MAX(user_id), 0) FROM refreshtoken
+    UNION ALL SELECT COALESCE(MAX(user_id), 0) FROM emailtoken
+    UNION ALL SELECT COALESCE(MAX(owner_id), 0) FROM script
+    UNION ALL SELECT COALESCE(MAX(owner_id), 0) FROM execution
+    UNION ALL SELECT COALESCE(MAX(owner_id), 0) FROM fixmemory
+    UNION ALL SELECT COALESCE(MAX(owner_id), 0) FROM evalrun
+);
+CREATE INDEX ix_script_owner_created ON script (owner_id, created_at, id);
+CREATE INDEX ix_execution_owner_created ON execution (owner_id, created_at, id)
+""",
+    ),
+    (
         "0010_execution_cached_from",
         """
 ALTER TABLE execution ADD COLUMN cached_from VARCHAR;

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field, SQLModel
 
 
@@ -42,6 +42,8 @@ class ExecutionStatus(StrEnum):
 
 
 class User(SQLModel, table=True):
+    __table_args__ = {"sqlite_autoincrement": True}  # an id is never given to a second account
+
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(index=True, unique=True)
     password_hash: str
@@ -124,6 +126,8 @@ class Container(SQLModel, table=True):
 class Script(SQLModel, table=True):
     """A prompt and the Manim code it became."""
 
+    __table_args__ = (Index("ix_script_owner_created", "owner_id", "created_at", "id"),)  # a user's pages, newest first
+
     id: str = Field(default_factory=new_uuid, primary_key=True)
     owner_id: int | None = Field(default=None, foreign_key="user.id", index=True)
     prompt: str = ""
@@ -154,6 +158,8 @@ class Script(SQLModel, table=True):
 
 class Execution(SQLModel, table=True):
     """One render attempt of a script."""
+
+    __table_args__ = (Index("ix_execution_owner_created", "owner_id", "created_at", "id"),)  # a user's pages, newest first
 
     id: str = Field(default_factory=new_uuid, primary_key=True)
     script_id: str = Field(foreign_key="script.id", index=True)
