@@ -91,3 +91,24 @@ def test_serve_refuses_local_renders_without_a_sandbox_unless_allowed(tmp_path):
         assert execution["sandbox"] == "rlimits"
     finally:
         allowed.stop()
+
+
+def test_an_access_token_whose_family_is_another_users_is_refused(tmp_path):
+    """A token signed with the server's key (leaked, say) still needs a login of its own user:
+    `fam` must name a token family issued to `sub`, and not a revoked or invented one."""
+    server = start_server(tmp_path / "home")
+    try:
+        alice, mallory = server.account("alice@example.com"), server.account("mallory@example.com")
+        ids = dict(server.db("SELECT email, id FROM user"))
+        families = dict(server.db("SELECT user_id, family FROM refreshtoken"))
+        mine = server.token({"sub": str(ids["mallory@example.com"]), "type": "access", "fam": families[ids["mallory@example.com"]]})
+        assert server.get("/api/auth/profile/", headers={"Authorization": f"Bearer {mine}"}).status_code == 200
+        for fam in (families[ids["alice@example.com"]], "no-such-family"):
+            forged = server.token({"sub": str(ids["mallory@example.com"]), "type": "access", "fam": fam})
+            assert server.get("/api/auth/profile/", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+        as_alice = server.token({"sub": str(ids["alice@example.com"]), "type": "access", "fam": families[ids["mallory@example.com"]]})
+        assert server.get("/api/auth/profile/", headers={"Authorization": f"Bearer {as_alice}"}).status_code == 401
+        assert server.get("/api/auth/profile/", headers=alice.headers).status_code == 200
+        assert server.get("/api/auth/profile/", headers=mallory.headers).status_code == 200
+    finally:
+        server.stop()
