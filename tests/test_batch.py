@@ -76,7 +76,8 @@ def test_a_missing_file_is_bad_input_before_anything_starts(cli, tmp_path, isola
     good = _write(tmp_path, "good.py", QUICK.format(name="Good"))
     result = cli("render", str(good), str(tmp_path / "missing.py"), "--json")
     assert_one_line_error(result, 2)
-    assert "missing.py" in result.stderr and result.stdout == ""
+    assert "missing.py" in result.stderr
+    assert result.stdout == "" or json.loads(result.stdout)["success"] is False  # --json: the error as a document
     assert _rows(isolated_home, "script") == [] and _rows(isolated_home, "execution") == []
     empty = tmp_path / "empty"
     empty.mkdir()

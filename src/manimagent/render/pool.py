@@ -134,7 +134,7 @@ class RenderPool:
                     agent.stop()
                 if self._starter is None:
                     self._starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="render-agent-starter")
-                agent = self._agents[key] = self._starter.submit(RenderAgent, python, policy).result()
+                agent = self._agents[key] = _wait_for(self._starter.submit(RenderAgent, python, policy))
             return agent
 
     def forget(self, agent: RenderAgent) -> None:
@@ -150,6 +150,17 @@ class RenderPool:
             agents, self._agents = list(self._agents.values()), {}
         for agent in agents:
             agent.stop()
+
+
+def _wait_for(future):
+    """A future's result, waited for in short slices so that an interrupt lands meanwhile."""
+    from concurrent.futures import TimeoutError as FutureTimeout
+
+    while True:
+        try:
+            return future.result(timeout=ANSWER_SLICE)
+        except FutureTimeout:
+            continue
 
 
 POOL = RenderPool()

@@ -13,6 +13,8 @@ from manimagent.services.executions import DEFAULT_PAGE, MAX_PAGE
 
 T = TypeVar("T")
 
+MAX_OFFSET = 2**62  # SQLite's integers are 64-bit: a larger offset is a 422, not a 500
+
 
 @dataclass(frozen=True)
 class Page:
@@ -22,7 +24,7 @@ class Page:
 
 async def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"At most this many rows (default {DEFAULT_PAGE}, at most {MAX_PAGE})")] = DEFAULT_PAGE,
-    offset: Annotated[int, Query(ge=0, description="Skip this many rows first (see the `Link` header for the next page)")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Skip this many rows first (see the `Link` header for the next page)")] = 0,
 ) -> Page:
     return Page(limit=limit, offset=offset)
 

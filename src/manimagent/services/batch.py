@@ -404,6 +404,8 @@ class _Pool:
 
     def _finish(self, item: BatchItem, document: dict[str, Any]) -> None:
         with self.lock:
+            if item.index in self.finished:  # written off as interrupted while it was still unwinding
+                return
             self.finished[item.index] = document
         try:
             self.ctx.events(ItemFinished(item=item.index, label=item.label, status=item_status(document), document=document, source=item.source))
