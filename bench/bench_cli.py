@@ -81,7 +81,7 @@ def main() -> None:
         manimagent = [str(BIN / "manimagent")]
         help_ours = median_of([*manimagent, "--help"], runs, env, work)
         help_manim = median_of([str(BIN / "manim"), "--help"], runs, env, work)
-        render = [*manimagent, "render", str(SCENE), "--quality", "low"]
+        render = [*manimagent, "render", str(SCENE), "--quality", "low", "--no-cache"]  # every run renders
         renders = interleaved(
             {
                 "sandboxed": (render, env),
