@@ -16,6 +16,7 @@ from manimagent.cli.options import (
     MaxAttemptsOption,
     ServerOption,
     list_limit,
+    newest_ref,
     service_for,
 )
 from manimagent.cli.output import output
@@ -23,20 +24,6 @@ from manimagent.cli.results import print_execute_result
 
 app = typer.Typer(help="Render attempts: list, show, retry.", no_args_is_help=True)
 IdArgumentHelp = "Execution id (a unique prefix of 4+ characters works, or `last`)."
-LAST = "last"
-
-
-def execution_ref(ref: str, server: str | None) -> str:
-    """`last` is the newest execution; anything else is an id (or prefix) as given."""
-    if ref.strip().lower() != LAST:
-        return ref
-    from manimagent.errors import NotFound
-
-    svc, ctx = service_for("executions", server)
-    newest = svc.list_executions(ctx, limit=1)
-    if not newest:
-        raise NotFound("there are no executions yet", hint='Render something: manimagent generate "Animate a circle"')
-    return newest[0].id
 
 
 def _when(row) -> str:
@@ -80,7 +67,7 @@ def show(
 ) -> None:
     """One execution: status, engine, timings, output, error."""
     svc, ctx = service_for("executions", server)
-    row = svc.get_execution(ctx, ref=execution_ref(ref, server))
+    row = svc.get_execution(ctx, ref=newest_ref(ref, server, "execution"))
     if json_:
         return output.json(row if log else row.model_copy(update={"log": ""}))
     output.fields(
@@ -124,5 +111,5 @@ def retry(
 
     with drawing_events(json_=json_) as events:
         svc, ctx = service_for("executions", server, events)
-        result = svc.retry_execution(ctx, ref=execution_ref(ref, server), engine=engine, container=container, max_attempts=max_attempts)
+        result = svc.retry_execution(ctx, ref=newest_ref(ref, server, "execution"), engine=engine, container=container, max_attempts=max_attempts)
     print_execute_result(result, json_=json_)

@@ -22,6 +22,7 @@ from manimagent.cli.options import (
     QualityOption,
     ServerOption,
     render_choices,
+    newest_ref,
     service_for,
 )
 from manimagent.cli.output import output
@@ -29,20 +30,6 @@ from manimagent.cli.results import print_execute_result
 
 app = typer.Typer(help="Stored scripts: list, show, import, export, execute, generate, refine, remove.", no_args_is_help=True)
 IdArgument = Annotated[str, typer.Argument(help="Script id (a unique prefix of 4+ characters works, or `last`).")]
-LAST = "last"
-
-
-def script_ref(ref: str, server: str | None) -> str:
-    """`last` is the newest script; anything else is an id (or prefix) as given."""
-    if ref.strip().lower() != LAST:
-        return ref
-    from manimagent.errors import NotFound
-
-    svc, ctx = service_for("scripts", server)
-    newest = svc.list_scripts(ctx, limit=1)
-    if not newest:
-        raise NotFound("there are no scripts yet", hint='Make one: manimagent generate "Animate a circle"')
-    return newest[0].id
 
 
 def _video(script_id: str, server: str | None) -> str | None:
@@ -80,7 +67,7 @@ def show(
 ) -> None:
     """One script: prompt, status, provider, scenes, executions, its video (and its code)."""
     svc, ctx = service_for("scripts", server)
-    script = svc.get_script(ctx, ref=script_ref(ref, server))
+    script = svc.get_script(ctx, ref=newest_ref(ref, server, "script"))
     if json_:
         return output.json(script)
     if code:
@@ -119,7 +106,7 @@ def export(
 ) -> None:
     """The script's code, on stdout or into a file."""
     svc, ctx = service_for("scripts", server)
-    text = svc.export_script(ctx, ref=script_ref(ref, server), output=output_file)
+    text = svc.export_script(ctx, ref=newest_ref(ref, server, "script"), output=output_file)
     if output_file:
         output.info(f"Wrote {text}")
     else:
@@ -147,7 +134,7 @@ def execute(
     choices = render_choices(engine=engine, container=container, quality=quality, format=format, max_attempts=max_attempts, still_seconds=still_seconds, no_cache=no_cache)
     with drawing_events(json_=json_) as events:
         svc, ctx = service_for("render", server, events)
-        result = svc.execute_script(ctx, ref=script_ref(ref, server), scenes=scene, output=output_path, **choices)
+        result = svc.execute_script(ctx, ref=newest_ref(ref, server, "script"), scenes=scene, output=output_path, **choices)
     print_execute_result(result, json_=json_)
 
 

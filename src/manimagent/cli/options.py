@@ -87,3 +87,26 @@ AllOption = Annotated[bool, typer.Option("--all", help="Every row, however many 
 def list_limit(limit: int, all_: bool) -> int | None:
     """The `limit` a list service takes: None (no limit) with --all."""
     return None if all_ else limit
+
+
+LAST = "last"
+
+
+def newest_ref(ref: str, server: str | None, what: str) -> str:
+    """`last` is the newest script or execution (`what`); anything else is an id (or prefix) as given."""
+    if ref.strip().lower() != LAST:
+        return ref
+    from manimagent.errors import NotFound
+
+    plural = f"{what}s"
+    svc, ctx = service_for(plural, server)
+    newest = getattr(svc, f"list_{plural}")(ctx, limit=1)
+    if not newest:
+        raise NotFound(f"there are no {plural} yet", hint=NEWEST_HINTS[what])
+    return newest[0].id
+
+
+NEWEST_HINTS = {
+    "script": 'Make one: manimagent generate "Animate a circle"',
+    "execution": 'Render something: manimagent generate "Animate a circle"',
+}

@@ -87,7 +87,6 @@ class LocalRender:
     def __init__(self, python: str, policy: SandboxPolicy, request: RenderRequest, staging: Path, on_progress: ProgressSink | None):
         self.request = request
         self.staging = staging
-        self.on_progress = on_progress
         tracker = ProgressTracker(request.scenes, on_progress, code=request.code)
         waiting = prestart.take(python, policy)
         sweep_abandoned()

@@ -37,6 +37,7 @@ from manimagent.render.process import (
     MAX_JOB_ENTRIES,
     QUOTA_POLL_SECONDS,
     ProcessResult,
+    pump,
     RunningProcess,
     folder_usage,
     render_environment,
@@ -183,6 +184,7 @@ class PooledRender:
         self.job.mkdir()
         self.chunks: list[str] = []
         self.over_quota = False
+        self.finished = False
         self.started = time.monotonic()
         try:
             (self.job / SCRIPT_NAME).write_text(request.code, encoding="utf-8")
@@ -218,20 +220,11 @@ class PooledRender:
         return conn, read_fd
 
     def _pump(self, read_fd: int) -> None:
-        pending = ""
         with os.fdopen(read_fd, "rb", buffering=0) as stream:
-            for raw in iter(lambda: stream.read(65536), b""):
-                text = raw.decode("utf-8", errors="replace")
-                self.chunks.append(text)
-                pending += text
-                *lines, pending = pending.replace("\r", "\n").split("\n")
-                for line in lines:
-                    self.tracker.feed(line)
-        if pending:
-            self.tracker.feed(pending)
+            pump(stream, self.chunks, self.tracker.feed)
 
     def _measure(self) -> None:
-        while not getattr(self, "finished", False):
+        while not self.finished:
             used, entries = folder_usage(self.job)
             if used > self.limits.max_output or entries > MAX_JOB_ENTRIES:
                 self.over_quota = True
@@ -302,7 +295,7 @@ class PooledRender:
 
     def cancel(self) -> None:
         """Kill the job (its connection closes); a wait that was interrupted has cleaned up already."""
-        if getattr(self, "finished", False):
+        if self.finished:
             return
         self._hang_up()
         self.wait()

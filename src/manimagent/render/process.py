@@ -215,9 +215,15 @@ class RunningProcess:
 
 def _pump(process: subprocess.Popen, chunks: list[str], on_line: Callable[[str], None] | None) -> None:
     assert process.stdout is not None
+    pump(process.stdout, chunks, on_line)
+
+
+def pump(stream, chunks: list[str], on_line: Callable[[str], None] | None) -> None:
+    """Read a render's output to its end: kept in `chunks` (bounded), fed to `on_line` line by line."""
     pending = ""
     size = 0
-    for raw in iter(lambda: process.stdout.read1(65536), b""):  # type: ignore[union-attr]
+    read = getattr(stream, "read1", stream.read)
+    for raw in iter(lambda: read(65536), b""):
         text = raw.decode("utf-8", errors="replace")
         if size < 4 * MAX_LOG_CHARS:
             chunks.append(text)
