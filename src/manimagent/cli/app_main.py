@@ -46,10 +46,12 @@ def _register() -> None:
         commands_render,
         commands_scripts,
         commands_serve,
+        commands_watch,
     )
 
     commands_generate.register(app)
     commands_render.register(app)
+    commands_watch.register(app)
     app.add_typer(commands_scripts.app, name="scripts")
     app.add_typer(commands_executions.app, name="executions")
     app.add_typer(commands_providers.app, name="providers")
