@@ -54,6 +54,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("engine", "render.engine", "local", help="default render engine: local or docker"),
     Setting("container", "render.container", None, help="default container for the docker engine"),
     Setting("layout", "render.layout", "warn", help="layout check (frame edges, overlapping text): warn, repair (counts as a failure) or off"),
+    Setting(
+        "voiceover_engine", "voiceover.engine", "offline", env="MANIMAGENT_VOICEOVER_ENGINE",
+        help="who speaks a narrated scene: offline (espeak-ng, in the sandbox), openai, azure, gemini, or auto (a vendor whose key is set, else offline)",
+    ),
+    Setting("voiceover_voice", "voiceover.voice", None, help="the TTS voice (espeak-ng: e.g. en-us; openai: alloy; gemini: Kore; azure: the deployment's voice)"),
+    Setting("voiceover_rate", "voiceover.rate", None, int, help="offline speech rate in words per minute (espeak-ng's default: 200)"),
+    Setting("voiceover_model", "voiceover.model", None, help="the network engine's TTS model (openai: gpt-4o-mini-tts; gemini: gemini-2.5-flash-preview-tts; azure: the deployment)"),
     Setting("max_attempts", "generate.max_attempts", 3, int, help="render attempts of `generate` in total"),
     Setting("llm_timeout", "llm.timeout", 120.0, float, help="seconds per LLM request"),
     Setting("llm_retries", "llm.max_retries", 2, int, help="SDK retries per LLM request"),

@@ -9,6 +9,7 @@ from typing import Callable, Protocol
 
 from manimagent.events import RenderProgress
 from manimagent.render.layout import LayoutFinding
+from manimagent.render.narration import Narration
 
 SCRIPT_NAME = "scene.py"
 MEDIA_DIR = "media"
@@ -71,6 +72,7 @@ class RenderRequest:
     job_id: str = "job"
     dry_run: bool = False  # manim's `--format none`: run every scene, write no media (preflight)
     layout: bool = True  # run the layout check (render/layout_hook.py) in the render
+    narration: Narration | None = None  # a narrated script: how it speaks (render/narration.py)
 
 
 @dataclass

@@ -191,6 +191,8 @@ def scene_key(request: RenderRequest, scene: str, engine_identity: str, has_late
         "code": scene_code(request.code, scene), "scene": scene, "quality": request.quality.value, "format": request.format.value,
         "still_seconds": still_seconds, "manim": manim_version(), "engine": engine_identity, "latex": has_latex, "layout": request.layout,
     }
+    if request.narration is not None:  # the engine, voice and audio of a narrated scene
+        parts["narration"] = request.narration.identity()
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:40]
 
 

@@ -69,6 +69,8 @@ if not args:
         os._exit(0)
     args = json.loads(line)["args"]
 sys.argv = ["manim", *args]
+if os.path.exists("voice_hook.py"):  # narration (render/voice_hook.py), for a narrated script
+    exec(compile(open("voice_hook.py", encoding="utf-8").read(), "voice_hook.py", "exec"), {"__name__": "voice_hook"})
 if os.path.exists("layout_hook.py"):  # the layout check (render/layout_hook.py), when asked for
     exec(compile(open("layout_hook.py", encoding="utf-8").read(), "layout_hook.py", "exec"), {"__name__": "layout_hook"})
 from manim.__main__ import main

@@ -376,6 +376,13 @@ def _hook(request: RenderRequest) -> bytes | None:
     return hook_source() if request.layout else None
 
 
+def _narration(request: RenderRequest) -> dict[str, bytes] | None:
+    """A narrated job's hook, settings and recorded audio (render/narration.py)."""
+    from manimagent.render.narration import job_files
+
+    return job_files(request.narration) if request.narration is not None else None
+
+
 def fetch_layout(container: Any, token: str) -> list[LayoutFinding]:
     """The layout check's findings from the job folder ([] when there are none or they are unreadable)."""
     import docker
@@ -541,7 +548,7 @@ class DockerEngine:
 
     def _render_warm(self, client: Any, container: Any, request: RenderRequest, staging: Path, sink: ProgressSink | None) -> RenderResult:
         token = new_token()
-        container.put_archive(worker.JOBS_ROOT, worker.make_tar(worker.job_entries(token, request.code, SCRIPT_NAME, hook=_hook(request))))
+        container.put_archive(worker.JOBS_ROOT, worker.make_tar(worker.job_entries(token, request.code, SCRIPT_NAME, hook=_hook(request), extra=_narration(request))))
         try:
             outcome = run_job(client, container, token, request, sink, on_stuck=lambda: restart_warm_container(container))
             return self._finish(outcome, container, token, request, staging, oom_killed=False)
@@ -563,7 +570,7 @@ class DockerEngine:
                 mounts=[work_mount(volume.name)], **hardened_options(self.limits),
             )
             container.start()
-            entries = [*worker.agent_entries(), *worker.job_entries(token, request.code, SCRIPT_NAME, prefix=f"{worker.JOBS_DIR}/", hook=_hook(request))]
+            entries = [*worker.agent_entries(), *worker.job_entries(token, request.code, SCRIPT_NAME, prefix=f"{worker.JOBS_DIR}/", hook=_hook(request), extra=_narration(request))]
             container.put_archive(worker.WORK_ROOT, worker.make_tar(entries))
             outcome = run_job(client, container, token, request, sink, on_stuck=lambda: container.kill())
             container.reload()

@@ -27,6 +27,7 @@ from manimagent.render.base import (
 )
 from manimagent.render.capabilities import latex_available
 from manimagent.render.jobdir import JobFolder, sweep_abandoned
+from manimagent.render import narration
 from manimagent.render.layout import FINDINGS_FILE, install_hook, read_findings
 from manimagent.render.logparse import ProgressTracker, parse_failure
 from manimagent.render.process import ProcessResult, RunningProcess, kill_group, render_environment, start_contained
@@ -96,6 +97,8 @@ class LocalRender:
             (self.job / SCRIPT_NAME).write_text(request.code, encoding="utf-8")
             if request.layout:
                 install_hook(self.job)
+            if request.narration is not None:
+                narration.install(self.job, request.narration)
             if waiting is not None:  # manim is already importing in it: send the job
                 waiting.send(manim_arguments(request))
                 self.process = RunningProcess.adopt(waiting.process, timeout=request.timeout, on_line=tracker.feed, quota=(self.job, policy.limits.max_output))

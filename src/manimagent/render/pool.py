@@ -31,6 +31,7 @@ from pathlib import Path
 from manimagent.render import child
 from manimagent.render.base import SCRIPT_NAME, ProgressSink, RenderFailure, RenderRequest, RenderResult, manim_arguments
 from manimagent.render.jobdir import POOL_PREFIX, JobFolder
+from manimagent.render import narration
 from manimagent.render.layout import FINDINGS_FILE, install_hook, read_findings
 from manimagent.render.logparse import ProgressTracker
 from manimagent.render.process import (
@@ -190,6 +191,8 @@ class PooledRender:
             (self.job / SCRIPT_NAME).write_text(request.code, encoding="utf-8")
             if request.layout:
                 install_hook(self.job)
+            if request.narration is not None:
+                narration.install(self.job, request.narration)
             if agent.as_nobody:
                 os.chown(self.job, NOBODY, NOBODY)
             self.conn, read_fd = self._send()

@@ -78,8 +78,11 @@ def ready_entry() -> ArchiveEntry:
     return ArchiveEntry(f"{AGENT_DIR}/ready", 0o644, data=b"")
 
 
-def job_entries(token: str, code: str, script_name: str, *, prefix: str = "", hook: bytes | None = None) -> list[ArchiveEntry]:
-    """A job folder only its uid can enter (0700), holding the script (0600) and the layout hook when given."""
+def job_entries(
+    token: str, code: str, script_name: str, *, prefix: str = "", hook: bytes | None = None, extra: dict[str, bytes] | None = None,
+) -> list[ArchiveEntry]:
+    """A job folder only its uid can enter (0700), holding the script (0600), the layout hook when
+    given, and `extra` files (path in the job -> bytes: a narration's, render/narration.py)."""
     folder = f"{prefix}{token}"
     entries = [
         ArchiveEntry(folder, 0o700, uid=JOB_UID),
@@ -87,6 +90,10 @@ def job_entries(token: str, code: str, script_name: str, *, prefix: str = "", ho
     ]
     if hook is not None:
         entries.append(ArchiveEntry(f"{folder}/{HOOK_FILE}", 0o600, uid=JOB_UID, data=hook))
+    for name, data in (extra or {}).items():
+        if "/" in name and not any(entry.name == f"{folder}/{name.rsplit('/', 1)[0]}" for entry in entries):
+            entries.append(ArchiveEntry(f"{folder}/{name.rsplit('/', 1)[0]}", 0o700, uid=JOB_UID))
+        entries.append(ArchiveEntry(f"{folder}/{name}", 0o600, uid=JOB_UID, data=data))
     return entries
 
 

@@ -44,6 +44,7 @@ PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 DEFAULT_PATH = "/opt/manim/bin:/usr/local/bin:/usr/bin:/bin"
 LAYOUT_HOOK = "layout_hook.py"  # in the job folder when the host asked for the layout check
+VOICE_HOOK = "voice_hook.py"  # in the job folder when the script is narrated
 
 
 # --- process hygiene -------------------------------------------------------------------------
@@ -201,6 +202,9 @@ def run_manim(args: list[str]) -> int:
     """Manim's own command line, in this process; returns its exit code."""
     sys.argv = ["manim", *args]
     try:
+        if os.path.exists(VOICE_HOOK):  # narration (render/voice_hook.py) the host sent with the job
+            with open(VOICE_HOOK, encoding="utf-8") as handle:
+                exec(compile(handle.read(), VOICE_HOOK, "exec"), {"__name__": "voice_hook"})
         if os.path.exists(LAYOUT_HOOK):  # the layout check the host sent with the job
             with open(LAYOUT_HOOK, encoding="utf-8") as handle:
                 exec(compile(handle.read(), LAYOUT_HOOK, "exec"), {"__name__": "layout_hook"})

@@ -1,0 +1,91 @@
+"""Narration inside a render: run by the render's child (render/child.py, the docker and pool agent)
+before manim, when the host put it into the job folder with `narration.json` beside it.
+
+It makes every `VoiceoverScene` speak with the engine the host chose (`voiceover.engine`), whatever
+service the script names:
+- `offline`: espeak-ng through pyttsx3, inside the sandbox, written as WAV into the job's media
+  folder (manim-voiceover's own PyTTSX3Service names espeak's WAV output `.mp3`, which fails);
+- a network engine (openai, azure, gemini): the audio the host synthesised before the render,
+  in the job's `narration/` folder, found by its text. The render itself has no network.
+
+Nothing here imports manimagent; it runs as a file of the job, like layout_hook.py.
+"""
+
+import json
+import os
+
+
+def _install(settings):
+    from manim_voiceover.helper import remove_bookmarks
+    from manim_voiceover.services.base import SpeechService
+    from manim_voiceover.voiceover_scene import VoiceoverScene
+
+    class EspeakService(SpeechService):
+        """espeak-ng through pyttsx3 (no network, no model), one WAV per text, cached in the job."""
+
+        def __init__(self):
+            SpeechService.__init__(self, cache_dir=os.path.abspath(os.path.join("media", "voiceovers")))
+            self.engine = None
+
+        def generate_from_text(self, text, cache_dir=None, path=None, **kwargs):
+            cache_dir = cache_dir or self.cache_dir
+            spoken = " ".join(remove_bookmarks(text).split())
+            input_data = {"input_text": spoken, "service": "espeak-ng", "voice": settings.get("voice"), "rate": settings.get("rate")}
+            cached = self.get_cached_result(input_data, cache_dir)
+            if cached is not None:
+                return cached
+            audio = self.get_audio_basename(input_data) + ".wav"
+            engine = self._engine()
+            engine.save_to_file(spoken, os.path.join(str(cache_dir), audio))
+            engine.runAndWait()
+            return {"input_text": text, "input_data": input_data, "original_audio": audio}
+
+        def _engine(self):
+            if self.engine is None:
+                import pyttsx3
+
+                self.engine = pyttsx3.init("espeak")
+                if settings.get("voice"):
+                    self.engine.setProperty("voice", settings["voice"])
+                if settings.get("rate"):
+                    self.engine.setProperty("rate", int(settings["rate"]))
+            return self.engine
+
+    class RecordedService(SpeechService):
+        """The host's audio for each text (a network engine ran before the render, outside it)."""
+
+        def __init__(self):  # the render's own folder: narration/ is the host's, maybe not writable
+            SpeechService.__init__(self, cache_dir=os.path.abspath(os.path.join("media", "narration")))
+
+        def generate_from_text(self, text, cache_dir=None, path=None, **kwargs):
+            import shutil
+
+            spoken = " ".join(remove_bookmarks(text).split())
+            name = settings.get("recorded", {}).get(spoken)
+            if name is None:
+                raise RuntimeError(
+                    f"the narration {spoken[:60]!r} was not synthesised before the render: with voiceover.engine = "
+                    f"{settings['engine']} every voiceover text must be a string literal (or use voiceover.engine = offline)"
+                )
+            shutil.copyfile(os.path.join("narration", name), os.path.join(str(cache_dir or self.cache_dir), name))
+            return {"input_text": text, "input_data": {"input_text": spoken, "service": settings["engine"]}, "original_audio": name}
+
+    service = RecordedService if settings.get("engine", "offline") != "offline" else EspeakService
+    set_service = VoiceoverScene.set_speech_service
+    add_text = VoiceoverScene._add_voiceover_text
+
+    def set_speech_service(self, speech_service=None, create_subcaption=True):
+        set_service(self, service(), create_subcaption)
+
+    def _add_voiceover_text(self, text, *args, **kwargs):
+        if getattr(self, "speech_service", None) is None:  # the script set none: the chosen engine
+            set_speech_service(self)
+        return add_text(self, text, *args, **kwargs)
+
+    VoiceoverScene.set_speech_service = set_speech_service
+    VoiceoverScene._add_voiceover_text = _add_voiceover_text
+
+
+with open("narration.json", encoding="utf-8") as _handle:
+    _install(json.load(_handle))
+del _install, _handle
