@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up manimagent on this machine: system packages (cairo, pango, LaTeX), a virtualenv at
+# Set up manimagent on this machine: system packages (cairo, pango, LaTeX, espeak-ng), a virtualenv at
 # .venv and the package in it. Idempotent: a second run checks and skips in a few seconds.
 #
 # Usage: scripts/setup.sh [--test]
@@ -57,12 +57,13 @@ apt_packages() {
     texlive-latex-base texlive-latex-extra texlive-latex-recommended
     texlive-fonts-recommended dvisvgm                      # Tex and MathTex
     bubblewrap                                            # the sandbox of local renders
+    espeak-ng sox ffmpeg                                  # narration: the offline TTS engine, audio tools
   )
   if ! find_python >/dev/null && command -v python3 >/dev/null 2>&1; then
     pkgs+=(python3.11 python3.11-venv python3.11-dev)    # e.g. Ubuntu 22.04: python3 is 3.10
   fi
   if [ "$with_tests" = 1 ]; then
-    pkgs+=(ffmpeg debootstrap debian-archive-keyring iptables)
+    pkgs+=(debootstrap debian-archive-keyring iptables)
     docker_engine_package
   fi
   printf '%s\n' "${pkgs[@]}"
@@ -125,7 +126,7 @@ install_apt_packages() {
 
 macos_notes() {
   say "macOS: install the system parts with Homebrew (this script does not run brew):"
-  say "  brew install cairo pango pkg-config"
+  say "  brew install cairo pango pkg-config espeak-ng ffmpeg"
   say "  brew install --cask mactex-no-gui    # or the smaller: brew install --cask basictex"
   if [ "$with_tests" = 1 ]; then say "  brew install ffmpeg; and Docker Desktop for the docker tests"; fi
   say "continuing with the virtualenv"
@@ -139,7 +140,7 @@ system_packages() {
         install_apt_packages
       else
         say "no apt-get here: install cairo, pango, pkg-config, a C compiler, Python >= 3.11 with"
-        say "  venv, bubblewrap, and LaTeX with dvisvgm with your package manager; continuing with the virtualenv"
+        say "  venv, bubblewrap, espeak-ng, ffmpeg, and LaTeX with dvisvgm with your package manager; continuing with the virtualenv"
       fi ;;
     *) say "unknown system $(uname -s): install cairo, pango, pkg-config and LaTeX yourself" ;;
   esac

@@ -8,6 +8,7 @@ from manimagent.errors import InvalidScript
 from manimagent.providers.base import Message
 from manimagent.render.base import RenderFailure
 from manimagent.render.layout import LAYOUT_ERROR
+from manimagent.render.narration import is_narrated
 from manimagent.scriptcheck.grounding import GroundingFacts
 
 # Markers the offline provider reads; kept in one place with the prompts that carry them.
@@ -34,24 +35,38 @@ LATEX_NO = (
     " DecimalNumber(..., mob_class=Text), axis numbers with axis_config={\"label_constructor\": Text}, BarChart(..., label_constructor=Text)."
 )
 
+NARRATION_LINE = "NARRATION: yes"  # in the system message of a --voiceover request (the offline provider reads it)
+VOICEOVER_RULES = """Narration (this video has a voice-over):
+- Derive the scene from VoiceoverScene: `from manim_voiceover import VoiceoverScene` and
+  `from manim_voiceover.services.pyttsx3 import PyTTSX3Service`; call `self.set_speech_service(PyTTSX3Service())`
+  first in construct (manimagent chooses the real TTS engine; do not name another service).
+- Speak in short sentences, each in `with self.voiceover(text="...") as tracker:` around the animations it
+  describes, e.g. `self.play(Create(square), run_time=tracker.duration)`, so the animation is timed to the words.
+- The text of every voiceover is a plain string literal (no f-strings, no variables); no bookmarks, no SSML.
+- Explain what is shown, in the order it appears; about 3 to 8 sentences in all."""
+
 _FENCE = re.compile(r"```[ \t]*(?P<lang>[\w+-]*)[^\n]*\n(?P<body>.*?)(?:```|\Z)", re.DOTALL)
 _SCENE_CLASS = re.compile(r"^class\s+\w+\s*\([^)]*Scene[^)]*\)\s*:", re.MULTILINE)
 
 
-def system_message(manim_version: str, has_latex: bool) -> Message:
+def system_message(manim_version: str, has_latex: bool, voiceover: bool = False) -> Message:
     latex = LATEX_YES if has_latex else LATEX_NO
     text = (
         "You write Manim Community Edition animation scripts that render without errors.\n"
         + RULES.format(version=manim_version, latex=latex)
+        + (f"\n{VOICEOVER_RULES}" if voiceover else "")
         + "\n"
         + LATEX_LINE.format("yes" if has_latex else "no")
+        + (f"\n{NARRATION_LINE}" if voiceover else "")
     )
     return Message("system", text)
 
 
-def generation_messages(prompt: str, manim_version: str, has_latex: bool) -> list[Message]:
-    user = f"Write a Manim scene for this request:\n{REQUEST_OPEN}\n{prompt}\n{REQUEST_CLOSE}"
-    return [system_message(manim_version, has_latex), Message("user", user)]
+def generation_messages(prompt: str, manim_version: str, has_latex: bool, voiceover: bool = False) -> list[Message]:
+    """`voiceover`: ask for a narrated VoiceoverScene (manim-voiceover) timed to its animations."""
+    kind = "a narrated Manim VoiceoverScene" if voiceover else "a Manim scene"
+    user = f"Write {kind} for this request:\n{REQUEST_OPEN}\n{prompt}\n{REQUEST_CLOSE}"
+    return [system_message(manim_version, has_latex, voiceover), Message("user", user)]
 
 
 def repair_messages(
@@ -67,7 +82,7 @@ def repair_messages(
         + (f"\n{facts}\n" if facts else "")
         + f"\n```python\n{code}\n```\n\nReturn the whole corrected script."
     )
-    return [system_message(manim_version, has_latex), Message("user", user)]
+    return [system_message(manim_version, has_latex, is_narrated(code)), Message("user", user)]
 
 
 EARLIER_FIX = (
@@ -128,7 +143,7 @@ def refine_messages(prompt: str, code: str, instruction: str, manim_version: str
         f"This Manim script was written for the request below.\n{REQUEST_OPEN}\n{prompt}\n{instruction}\n{REQUEST_CLOSE}\n\n"
         f"```python\n{code}\n```\n\nChange it as follows and return the whole new script: {instruction}"
     )
-    return [system_message(manim_version, has_latex), Message("user", user)]
+    return [system_message(manim_version, has_latex, is_narrated(code)), Message("user", user)]
 
 
 def no_code_messages(messages: list[Message], reply: str) -> list[Message]:

@@ -29,6 +29,9 @@ from manimagent.cli.results import print_execute_result
 PromptArgument = Annotated[str, typer.Argument(help='What to animate, e.g. "Animate a circle"; "-" reads it from stdin.')]
 ProviderOption = Annotated[Optional[str], typer.Option("--provider", "-p", help="Provider name or type (default: configured ones by priority, then vendor env vars, then offline).")]
 ModelOption = Annotated[Optional[str], typer.Option("--model", "-m", help="Model name for this request.")]
+VoiceoverOption = Annotated[
+    bool, typer.Option("--voiceover", help="Ask for a narrated VoiceoverScene; who speaks is config voiceover.engine (default offline: espeak-ng).")
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -70,6 +73,7 @@ def generate(
     from_: FromOption = None,
     jobs: JobsOption = None,
     jsonl: JsonlOption = False,
+    voiceover: VoiceoverOption = False,
 ) -> None:
     """Turn PROMPT into a Manim script, render it, and repair it when it fails. With --server, -o downloads the video.
 
@@ -78,6 +82,10 @@ def generate(
     from manimagent.errors import BadInput, ExitCode
 
     choices = render_choices(engine=engine, container=container, quality=quality, format=format, max_attempts=max_attempts, still_seconds=still_seconds, no_cache=no_cache)
+    if voiceover:
+        if server or _server_configured():
+            raise BadInput("--voiceover is not available with --server yet", hint="Generate narrated videos locally")
+        choices["voiceover"] = True
     if from_ is not None:
         if prompt is not None:
             raise BadInput("give a PROMPT or --from FILE, not both")
@@ -98,6 +106,12 @@ def generate(
     if not result.success:
         output.error(f"no attempt succeeded ({result.attempts} tried): {result.error}")
         raise typer.Exit(int(ExitCode.FAILED))
+
+
+def _server_configured() -> bool:
+    from manimagent.settings import resolve_server
+
+    return resolve_server(None) is not None
 
 
 def scripts_generate(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from manimagent.prompts import LATEX_LINE, REPAIR_MARK, REQUEST_CLOSE, REQUEST_OPEN
+from manimagent.prompts import LATEX_LINE, NARRATION_LINE, REPAIR_MARK, REQUEST_CLOSE, REQUEST_OPEN
 from manimagent.providers.base import Completion, DeltaSink, LLMProvider, Message
 from manimagent.providers.offline_recipes import (
     compose_minimal_scene,
@@ -91,6 +91,11 @@ def _quotes(failed_text: str, script: str) -> bool:
     return script.strip() in failed_text or (tag is not None and tag in failed_text)
 
 
+def _narrated(messages: list[Message]) -> bool:
+    """Whether the system message asks for a voice-over (`generate --voiceover`)."""
+    return any(message.role == "system" and NARRATION_LINE in message.content.splitlines() for message in messages)
+
+
 def _words(text: str) -> int:
     return len(text.split())
 
@@ -107,6 +112,10 @@ class OfflineProvider(LLMProvider):
         request, latex, repair = extract_request(messages)
         last_user = next((m.content for m in reversed(messages) if m.role == "user"), "")
         code = repair_script(request, last_user) if repair else compose_scene(request, latex=latex)
+        if _narrated(messages):
+            from manimagent.providers.offline_narration import narrate
+
+            code = narrate(code, request)
         text = f"```python\n{code.rstrip()}\n```\n"
         if on_delta is not None:
             for line in text.splitlines(keepends=True):

@@ -44,7 +44,13 @@ def _install(settings):
             if self.engine is None:
                 import pyttsx3
 
-                self.engine = pyttsx3.init("espeak")
+                try:
+                    self.engine = pyttsx3.init("espeak")
+                except Exception as exc:  # no libespeak-ng, no voice data
+                    raise RuntimeError(
+                        f"the offline TTS engine (espeak-ng) cannot start: {exc}. Install espeak-ng "
+                        "(apt-get install espeak-ng, or scripts/setup.sh), or choose another voiceover.engine"
+                    ) from None
                 if settings.get("voice"):
                     self.engine.setProperty("voice", settings["voice"])
                 if settings.get("rate"):
@@ -84,6 +90,12 @@ def _install(settings):
 
     VoiceoverScene.set_speech_service = set_speech_service
     VoiceoverScene._add_voiceover_text = _add_voiceover_text
+    try:  # the service the script names is replaced anyway: making it starts nothing
+        from manim_voiceover.services.pyttsx3 import PyTTSX3Service
+
+        PyTTSX3Service.__init__ = lambda self, *args, **kwargs: None
+    except ImportError:
+        pass
 
 
 with open("narration.json", encoding="utf-8") as _handle:

@@ -128,11 +128,17 @@ def generate_script(
     max_attempts: int | None = None,
     still_seconds: float | None = None,
     cache: bool | None = None,
+    voiceover: bool = False,
 ) -> ScriptGenerateResult:
-    """`scripts generate`: a new Script from a prompt, rendered too when `auto_execute`."""
+    """`scripts generate`: a new Script from a prompt, rendered too when `auto_execute`.
+    `voiceover`: ask for a narrated VoiceoverScene (services/voiceover.py speaks it)."""
     text = clean_prompt(prompt)
+    if voiceover:
+        from manimagent.services.voiceover import check_voiceover_request
+
+        check_voiceover_request(ctx, format)
     options = _execute_options(ctx, engine, container, quality, format, max_attempts, still_seconds, cache) if auto_execute else None
-    messages = generation_messages(text, _version(), _has_latex(ctx, engine, container))
+    messages = generation_messages(text, _version(), _has_latex(ctx, engine, container), voiceover=voiceover)
     script = _write(ctx, messages=messages, prompt=text, source="generated", parent_id=None, provider=provider, model=model)
     return _after_write(ctx, script, provider, options, "Script generated.")
 
