@@ -249,6 +249,7 @@ class FakeLLMServer:
                  expected_key: str | None = None):
         self.default_text = default_text
         self.expected_key = expected_key  # when set, requests carrying another key get a 401
+        self.speech_audio: bytes | None = None  # the answer to OpenAI's POST .../audio/speech
         self._initial_settings = (default_text, expected_key)
         self._lock = threading.Lock()
         self._shared: deque[Reply] = deque()
@@ -323,6 +324,7 @@ class FakeLLMServer:
                 queue.clear()
             self._requests.clear()
             self.default_text, self.expected_key = self._initial_settings
+            self.speech_audio = None
 
     @property
     def pending(self) -> int:
@@ -382,6 +384,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         query = {name: values[-1] for name, values in parse_qs(split.query).items()}
         headers = {name.lower(): value for name, value in self.headers.items()}
+        if split.path.endswith("/audio/speech"):  # OpenAI TTS: the audio the test set (speech_audio)
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            self.fake._record(RecordedRequest("openai_speech", "POST", split.path, {}, headers, body, False, (body or {}).get("model"), presented_key("openai", headers, {})))
+            self._send_audio(self.fake.speech_audio)
+            return
         found = classify_request(split.path, body)
         if found is None:
             self._send_json(404, {"error": {"message": f"fakellm: no route POST {split.path}"}})
@@ -455,6 +462,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
+
+    def _send_audio(self, audio: bytes | None) -> None:
+        if audio is None:
+            self._send_json(500, error_body("openai", 500, "fakellm: no speech_audio set"))
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "audio/mpeg")
+        self.send_header("Content-Length", str(len(audio)))
+        self.end_headers()
+        self.wfile.write(audio)
 
     def _send_stream(self, events: Iterator[bytes], headers: dict[str, str]) -> None:
         self.send_response(200)
