@@ -174,3 +174,16 @@ def test_a_network_engine_without_its_key_is_exit_3_before_any_render(tmp_path):
     result = run_cli_process("render", str(scene), env={"MANIMAGENT_VOICEOVER_ENGINE": "gemini"})
     assert_one_line_error(result, 3)
     assert "GEMINI_API_KEY" in result.stderr
+
+
+@pytest.mark.slow
+@needs_espeak
+def test_a_batch_speaks_through_the_warm_pool_whatever_service_the_script_names(cli, tmp_path):
+    (tmp_path / "spoken.py").write_text(NARRATED)
+    other = NARRATED.replace("services.pyttsx3 import PyTTSX3Service", "services.gtts import GTTSService").replace("PyTTSX3Service()", 'GTTSService(lang="en")')
+    (tmp_path / "google.py").write_text(other.replace("class Spoken", "class Google"))  # gTTS needs network: espeak-ng speaks instead
+    result = cli("render", str(tmp_path / "spoken.py"), str(tmp_path / "google.py"), "--json")
+    assert result.code == 0, result.stderr
+    items = result.json()
+    assert [item["success"] for item in items] == [True, True], items
+    assert all(audio_seconds(item["output_path"]) > 2.0 for item in items)

@@ -16,9 +16,25 @@ import os
 
 
 def _install(settings):
+    import importlib.util
+
+    from manim_voiceover import helper
     from manim_voiceover.helper import remove_bookmarks
+    from manim_voiceover.services import base
     from manim_voiceover.services.base import SpeechService
     from manim_voiceover.voiceover_scene import VoiceoverScene
+
+    # Whatever service the script makes is replaced (below), so making one must not ask on stdin
+    # to pip-install its extras (manim-voiceover's prompt_ask_missing_extras), nor load a
+    # speech-to-text model for word timing unless one is installed.
+    helper.prompt_ask_missing_extras = base.prompt_ask_missing_extras = lambda *args, **kwargs: None
+    set_transcription = SpeechService.set_transcription
+
+    def set_transcription_if_installed(self, model=None, kwargs=None):
+        installed = model is not None and importlib.util.find_spec("stable_whisper") is not None
+        set_transcription(self, model=model if installed else None, kwargs=kwargs)
+
+    SpeechService.set_transcription = set_transcription_if_installed
 
     class EspeakService(SpeechService):
         """espeak-ng through pyttsx3 (no network, no model), one WAV per text, cached in the job."""
