@@ -29,10 +29,11 @@ BROKEN = SCENE.replace("run_time=0.5)", "run_time=0.5)\n        1 / 0")  # line 
 class WatchProcess:
     """`manimagent watch` in a child process; its stdout and stderr lines arrive on queues."""
 
-    def __init__(self, *args: str):
+    def __init__(self, *args: str, env: dict[str, str] | None = None, replace_env: bool = False):
+        base = dict(env or {}) if replace_env else {**os.environ, **(env or {})}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "manimagent", "watch", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env={**os.environ, "MANIMAGENT_RENDER_CACHE": "1"}, cwd=ROOT, text=True,
+            env={**base, "MANIMAGENT_RENDER_CACHE": "1"}, cwd=ROOT, text=True,
         )
         self.lines: queue.Queue[tuple[str, float, str]] = queue.Queue()
         self.render_times: queue.Queue[float] = queue.Queue()
@@ -135,3 +136,47 @@ def test_a_syntax_error_on_save_is_one_line_and_watching_goes_on(tmp_path):
 
 def test_watching_a_missing_file_is_a_one_line_error(tmp_path):
     assert_one_line_error(run_cli_process("watch", str(tmp_path / "nope.py")), 2)
+
+
+@pytest.mark.slow
+def test_open_opens_the_first_video_once_with_the_systems_opener(tmp_path):
+    bin_dir, opened = tmp_path / "bin", tmp_path / "opened.txt"
+    bin_dir.mkdir()
+    opener = bin_dir / "xdg-open"
+    opener.write_text(f"#!/bin/sh\necho \"$1\" >> {opened}\n")
+    opener.chmod(0o755)
+    scene = tmp_path / "watched.py"
+    scene.write_text(SCENE.format(shape="Circle()"))
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "DISPLAY": ":99"}
+    watch = WatchProcess(str(scene), "--open", env=env)
+    try:
+        _kind, _at, first = watch.next_result()
+        scene.write_text(SCENE.format(shape="Square()"))
+        _kind, _at, second = watch.next_result()
+        assert first.endswith(".mp4") and second.endswith(".mp4") and first != second, watch.stderr
+    finally:
+        assert watch.stop() == 130
+    assert opened.read_text().splitlines() == [first], "the video was not opened exactly once"
+
+
+@pytest.mark.slow
+def test_open_without_a_display_says_so_and_goes_on_watching(tmp_path):
+    scene = tmp_path / "watched.py"
+    scene.write_text(SCENE.format(shape="Circle()"))
+    env = {key: value for key, value in os.environ.items() if key not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    watch = WatchProcess(str(scene), "--open", env=env, replace_env=True)
+    try:
+        kind, _at, first = watch.next_result()
+        assert kind == "out", watch.stderr
+        deadline = time.monotonic() + 30
+        while "no display" not in "".join(watch.stderr) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "no display to open" in "".join(watch.stderr)
+    finally:
+        assert watch.stop() == 130
+
+
+def test_a_bad_option_stops_watch_before_it_starts(tmp_path):
+    scene = tmp_path / "watched.py"
+    scene.write_text(SCENE.format(shape="Circle()"))
+    assert_one_line_error(run_cli_process("watch", str(scene), "--engine", "teleport"), 2)

@@ -39,7 +39,10 @@ class WatchResult:
 
 def watch_file(ctx: Context, *, path: str, stop: threading.Event | None = None, **options) -> Iterator[WatchResult]:
     """Render `path` now and after every save that changed it; `options` as for `render_file`."""
+    from manimagent.services.render import render_options
+
     target = _watched(path)
+    render_options(ctx, **{key: value for key, value in options.items() if key != "output"})  # a bad option stops it now
     last = None
     for _ in _saves(target, stop or threading.Event()):
         content = _read(target)
