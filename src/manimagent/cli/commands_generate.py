@@ -16,6 +16,7 @@ from manimagent.cli.options import (
     JsonOption,
     MaxAttemptsOption,
     NoCacheOption,
+    PartialOption,
     OutputPathOption,
     QualityOption,
     ServerOption,
@@ -67,6 +68,7 @@ def generate(
     still_seconds: StillSecondsOption = None,
     max_attempts: MaxAttemptsOption = None,
     no_cache: NoCacheOption = False,
+    partial: PartialOption = False,
     output_path: OutputPathOption = None,
     server: ServerOption = None,
     json_: JsonOption = False,
@@ -81,7 +83,7 @@ def generate(
     from manimagent.cli.progress import drawing_events
     from manimagent.errors import BadInput, ExitCode
 
-    choices = render_choices(engine=engine, container=container, quality=quality, format=format, max_attempts=max_attempts, still_seconds=still_seconds, no_cache=no_cache)
+    choices = render_choices(engine=engine, container=container, quality=quality, format=format, max_attempts=max_attempts, still_seconds=still_seconds, no_cache=no_cache, partial=partial)
     if voiceover:
         if server or _server_configured():
             raise BadInput("--voiceover is not available with --server yet", hint="Generate narrated videos locally")
