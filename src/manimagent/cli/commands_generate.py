@@ -123,9 +123,19 @@ def scripts_generate(
     auto_execute: Annotated[bool, typer.Option("--auto-execute", help="Render it right away (with repairs).")] = False,
     server: ServerOption = None,
     json_: JsonOption = False,
+    voiceover: VoiceoverOption = False,
 ) -> None:
     """Write a script for PROMPT and store it (render it with --auto-execute)."""
-    _print_generated(server, lambda svc, ctx: svc.generate_script(ctx, prompt=read_prompt(prompt), provider=provider, model=model, auto_execute=auto_execute), json_)
+    extra = {}
+    if voiceover:
+        from manimagent.errors import BadInput
+
+        if server or _server_configured():
+            raise BadInput("--voiceover is not available with --server yet", hint="Generate narrated scripts locally")
+        extra["voiceover"] = True
+    _print_generated(
+        server, lambda svc, ctx: svc.generate_script(ctx, prompt=read_prompt(prompt), provider=provider, model=model, auto_execute=auto_execute, **extra), json_
+    )
 
 
 def scripts_refine(
