@@ -187,3 +187,38 @@ def test_a_batch_speaks_through_the_warm_pool_whatever_service_the_script_names(
     items = result.json()
     assert [item["success"] for item in items] == [True, True], items
     assert all(audio_seconds(item["output_path"]) > 2.0 for item in items)
+
+
+def test_every_offline_recipe_narrates_as_a_voiceover_scene():
+    import ast
+
+    from manimagent.providers.offline_narration import narrate
+    from manimagent.providers.offline_recipes import RECIPES, compose_scene, compose_title_card
+
+    prompts = [recipe.example for recipe in RECIPES] + ["a red circle that rotates, then plot sin(x)"]
+    for prompt in prompts:
+        for latex in (True, False):
+            code = narrate(compose_scene(prompt, latex=latex), prompt)
+            ast.parse(code)
+            assert "(VoiceoverScene):" in code and is_narrated(code), prompt
+            assert narration_texts(code), f"nothing is said for {prompt!r}"
+    card = narrate(compose_title_card("wibble wobble"), "wibble wobble")
+    assert narration_texts(card) == ["wibble wobble"]
+
+
+def test_a_docker_job_carries_the_narration_files(tmp_path):
+    import io
+    import tarfile
+
+    from manimagent.render.narration import job_files
+    from manimagent.render.worker import job_entries, make_tar
+
+    audio = tmp_path / "openai-abc.mp3"
+    audio.write_bytes(b"ID3 fake")
+    files = job_files(Narration("openai", voice="alloy", recorded={"Hello there.": audio}))
+    tar = tarfile.open(fileobj=io.BytesIO(make_tar(job_entries("tok", NARRATED, "scene.py", extra=files))))
+    members = {member.name: member for member in tar.getmembers()}
+    assert {"tok/scene.py", "tok/voice_hook.py", "tok/narration.json", "tok/narration", "tok/narration/openai-abc.mp3"} <= set(members)
+    assert members["tok/narration"].isdir() and members["tok/narration/openai-abc.mp3"].mode == 0o600
+    settings = json.loads(tar.extractfile("tok/narration.json").read())
+    assert settings == {"engine": "openai", "voice": "alloy", "rate": None, "recorded": {"Hello there.": "openai-abc.mp3"}}
