@@ -222,3 +222,18 @@ def test_a_docker_job_carries_the_narration_files(tmp_path):
     assert members["tok/narration"].isdir() and members["tok/narration/openai-abc.mp3"].mode == 0o600
     settings = json.loads(tar.extractfile("tok/narration.json").read())
     assert settings == {"engine": "openai", "voice": "alloy", "rate": None, "recorded": {"Hello there.": "openai-abc.mp3"}}
+
+
+@pytest.mark.parametrize(
+    ("env", "engine"),
+    [({}, "offline"), ({"OPENAI_API_KEY": "k"}, "openai"), ({"GEMINI_API_KEY": "k"}, "gemini"), ({"AZURE_OPENAI_API_KEY": "k"}, "offline"),
+     ({"AZURE_OPENAI_API_KEY": "k", "AZURE_OPENAI_ENDPOINT": "https://x.openai.azure.com"}, "azure")],
+)
+def test_auto_picks_a_vendor_whose_key_is_set_else_offline(monkeypatch, env, engine):
+    from manimagent.services.context import local_context
+    from manimagent.services.voiceover import chosen_engine
+
+    monkeypatch.setenv("MANIMAGENT_VOICEOVER_ENGINE", "auto")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert chosen_engine(local_context()) == engine
