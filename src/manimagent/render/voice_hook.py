@@ -114,6 +114,6 @@ def _install(settings):
         pass
 
 
-with open("narration.json", encoding="utf-8") as _handle:
-    _install(json.load(_handle))
-del _install, _handle
+if __name__ == "voice_hook":  # run by the render (imported as a module, it does nothing)
+    with open("narration.json", encoding="utf-8") as _handle:
+        _install(json.load(_handle))
