@@ -11,9 +11,28 @@ app = typer.Typer(
     help="Turn a sentence into a rendered Manim video.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish), the shell found by shellingham
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _flags_without_type() -> None:
+    """A flag takes no value, so its help shows no type: Typer's rich help prints `<bool>` after
+    every flag (TyperOption.display_type_rich), and this drops it, once, for every command."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+    if getattr(shown, "drops_flag_types", False):
+        return
+
+    def display_type_rich(self, ctx):
+        return None if self.is_flag else shown(self, ctx)
+
+    display_type_rich.drops_flag_types = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_without_type()
 
 
 def _version(value: bool) -> None:
