@@ -5,13 +5,14 @@ from __future__ import annotations
 import typer
 
 from manimagent import __version__
+from manimagent.cli import completion
 
 app = typer.Typer(
     name="manimagent",
     help="Turn a sentence into a rendered Manim video.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish), the shell found by shellingham
+    add_completion=False,  # ours: cli/completion.py (the CLI's own errors and exit codes)
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -33,6 +34,7 @@ def _flags_without_type() -> None:
 
 
 _flags_without_type()
+completion.enable()
 
 
 def _version(value: bool) -> None:
@@ -44,6 +46,14 @@ def _version(value: bool) -> None:
 @app.callback()
 def root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+    install_completion: bool = typer.Option(
+        False, "--install-completion", callback=completion.install, is_eager=True, expose_value=False,
+        help="Install tab completion for this shell (bash, zsh, fish or PowerShell).",
+    ),
+    show_completion: bool = typer.Option(
+        False, "--show-completion", callback=completion.show, is_eager=True, expose_value=False,
+        help="Print the completion script for this shell, to copy or eval.",
+    ),
 ) -> None:
     """Turn a sentence into a rendered Manim video.
 
