@@ -471,3 +471,11 @@ def test_the_server_serves_the_poster_to_its_owner_only(tmp_path):
         assert server.get(f"/api/agents/executions/{broken['execution_id']}/poster/", headers=alice.headers).status_code == 404
     finally:
         server.stop()
+
+
+def test_help_after_install_completion_only_shows_help(tmp_path):
+    home = tmp_path / "user"
+    home.mkdir()
+    done = _from_shell(tmp_path, "bash", "--install-completion --help", env={"HOME": str(home)})
+    assert done.returncode == 0 and "Usage: manimagent" in done.stdout
+    assert list(home.iterdir()) == []
