@@ -146,6 +146,34 @@ def test_a_failing_middle_scene_keeps_the_others_and_a_repair_renders_only_it(ca
     assert "Rendered Two" in log and "Rendered One" not in log and "Rendered Three" not in log
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("cache", ["1", "0"])
+def test_partial_joins_the_scenes_that_rendered_and_success_stays_false(cli, tmp_path, monkeypatch, cache):
+    monkeypatch.setenv("MANIMAGENT_RENDER_CACHE", cache)
+    broken = tmp_path / "three.py"
+    broken.write_text(THREE.replace("BREAK", "raise RuntimeError('scene two breaks')"))
+    plain = cli("render", str(broken), "--json").json()
+    assert plain["success"] is False and plain["output_path"] is None  # no joined video without --partial
+    target = tmp_path / "out" / "joined.mp4"
+    result = cli("render", str(broken), "--partial", "-o", str(target), "--json")
+    assert result.code == 1
+    doc = result.json()
+    assert doc["success"] is False and "scene Two" in doc["error"]
+    assert [Path(path).stem for path in doc["outputs"]] == ["One", "Three"]
+    assert Path(doc["output_path"]) == target.resolve() and target.exists()
+    parts = sum(video_duration(path) for path in doc["outputs"])
+    assert video_duration(target) == pytest.approx(parts, abs=0.15)  # One and Three, nothing of Two
+    stored = cli("executions", "show", doc["execution_id"], "--json").json()
+    assert stored["status"] == "failed" and Path(stored["output_path"]).name == "all_scenes.mp4"
+
+
+def test_partial_with_a_single_failing_scene_has_no_video(cli, tmp_path):
+    broken = tmp_path / "one.py"
+    broken.write_text("from manim import *\nclass Only(Scene):\n    def construct(self):\n        raise RuntimeError('nothing')\n")
+    result = cli("render", str(broken), "--partial", "--json")
+    assert result.code == 1 and result.json()["output_path"] is None and result.json()["outputs"] == []
+
+
 def test_a_bad_cache_size_is_a_one_line_error(tmp_path, isolated_home):
     (isolated_home / "config.toml").write_text('[cache]\nmax_size = "lots"\n')
     result = run_cli_process("cache", "info")

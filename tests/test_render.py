@@ -194,6 +194,28 @@ def test_console_script_prestarts_manim_and_cleans_up(tmp_path):
     assert list(jobs.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    ("args", "prestarts"),
+    [
+        (["render", "a.py"], True),
+        (["render", "a.py", "--quality", "low", "-s", "One", "--format", "png", "-o", "out.mp4"], True),
+        (["render", "--max-attempts", "3", "--still-seconds", "2", "a.py", "--no-cache"], True),
+        (["render", "--", "a.py"], True),
+        (["render", "a.py", "b.py"], False),
+        (["render", "a.py", "--engine", "docker"], False),
+        (["render", "a.py", "--jobs", "2"], False),
+        (["render", "*.py"], False),
+        (["render", "--quality", "low"], False),
+        (["scripts", "execute", "x"], False),
+    ],
+)
+def test_the_console_guesses_a_single_local_render_from_raw_arguments(args, prestarts):
+    """Option values (`--quality low`) are not files: a single render with options is pre-started too."""
+    from manimagent.console import _renders_locally
+
+    assert _renders_locally(args) is prestarts
+
+
 CONNECT_HOOK = (
     "import os, socket\n"
     "def connect(self, address):\n"

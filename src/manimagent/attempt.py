@@ -37,6 +37,7 @@ class RenderOptions:
     timeout: float
     scenes: list[str] | None = None
     still_seconds: float = DEFAULT_STILL_SECONDS  # a still scene's video length, for an explicit video format
+    partial: bool = False  # a failed multi-scene render still joins the scenes that rendered
 
 
 @dataclass

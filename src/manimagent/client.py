@@ -60,7 +60,7 @@ TOKENS_KEYRING_SERVICE = "manimagent-server"
 REQUEST_TIMEOUT = 3600.0  # a request waits for whole renders
 EXPIRY_MARGIN = 30  # seconds before expiry an access token is refreshed
 PAGE_SIZE = 500  # the largest page the server gives
-RENDER_OPTIONS = ("engine", "container", "quality", "format", "max_attempts", "scenes", "still_seconds")
+RENDER_OPTIONS = ("engine", "container", "quality", "format", "max_attempts", "scenes", "still_seconds", "partial")
 # service functions without an endpoint: configuration is changed on the server's machine
 LOCAL_ONLY = frozenset(
     {"add_provider", "update_provider", "remove_provider", "set_key", "test_provider", "add_container", "remove_container", "build_image"}

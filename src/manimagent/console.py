@@ -66,6 +66,10 @@ def _hung_up(signum: int, frame: object) -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
+# `render`'s options that take a value (`cli/options.py`), so that their values are not taken for files.
+_VALUED = frozenset({"--scene", "-s", "--engine", "-e", "--container", "-c", "--quality", "-q", "--format", "-f", "--still-seconds", "--max-attempts", "--output", "-o", "--server", "--jobs", "-j"})
+
+
 def _renders_locally(args: list[str]) -> bool:
     """`render FILE` on the local engine, as far as the raw arguments tell (a wrong guess costs
     only a discarded child)."""
@@ -73,5 +77,12 @@ def _renders_locally(args: list[str]) -> bool:
         return False
     if any(arg in {"-h", "--help", "--server", "docker", "--engine=docker", "-edocker", "--jobs", "-j"} or arg.startswith("--jobs=") for arg in args):
         return False
-    files = [arg for arg in args[1:] if not arg.startswith("-")]
+    files, rest = [], iter(args[1:])
+    for arg in rest:
+        if arg in _VALUED:
+            next(rest, None)
+        elif arg == "--":
+            files.extend(rest)
+        elif not arg.startswith("-"):
+            files.append(arg)
     return len(files) == 1 and not os.path.isdir(files[0]) and not any(char in files[0] for char in "*?[")  # one file: no batch

@@ -75,7 +75,7 @@ def run_attempts(
             return _succeed(ctx, script_id, execution, attempt.prepared, result, options, loop)
         failure = result.failure or RenderFailure("RenderError", "the render failed")
         failure.line = line_in_script(failure.line, attempt.prepared.code)
-        loop.kept = _fail_execution(ctx, execution, result, failure)
+        loop.kept, loop.joined = _fail_execution(ctx, execution, result, failure, partial=options.partial)
         loop.scene_status = result.scene_status
         ctx.events(RenderFailed(attempt=number, error=failure.summary()))
         refused_first = number == 1 and attempt.prepared.refusal is not None
@@ -99,6 +99,7 @@ class _Loop:
     repaired_by_llm: tuple[RenderFailure, str] | None = None  # the failure and code the last LLM repair answered
     repair_stopped: str | None = None
     kept: list[Path] = field(default_factory=list)  # the last failed attempt's scenes that rendered
+    joined: Path | None = None  # with --partial: those scenes as one video
     scene_status: dict[str, str] = field(default_factory=dict)
 
     def started(self, execution_id: str, number: int, fixes: list[AppliedFix]) -> None:
@@ -350,9 +351,11 @@ def _publish(ctx: Context, script_id: str, execution_id: str, result: RenderResu
     return outputs, final / (videos or staged)[0].name
 
 
-def _fail_execution(ctx: Context, execution: Execution, result: RenderResult, failure: RenderFailure) -> list[Path]:
-    """Store the failed attempt; returns where the scenes that did render were kept."""
+def _fail_execution(ctx: Context, execution: Execution, result: RenderResult, failure: RenderFailure, partial: bool = False) -> tuple[list[Path], Path | None]:
+    """Store the failed attempt; returns where the scenes that did render were kept, and with
+    `partial` (--partial) the video those scenes make together."""
     kept: list[Path] = []
+    joined: Path | None = None
     with ctx.session() as session:
         row = _get(session, Execution, execution.id)
         row.finish(ExecutionStatus.FAILED, failure.summary())
@@ -366,9 +369,25 @@ def _fail_execution(ctx: Context, execution: Execution, result: RenderResult, fa
         if result.partial:
             kept = _publish_partial(ctx, execution, result.partial)
             row.outputs = [str(path) for path in kept]
+            joined = _join_partial(kept, reencode=bool(result.still_scenes)) if partial else None
+            row.output_path = str(joined) if joined else None
         session.add(row)
         session.commit()
-    return kept
+    return kept, joined
+
+
+def _join_partial(kept: list[Path], *, reencode: bool) -> Path | None:
+    """The kept scenes' videos as one (`all_scenes`, as for a success), or the one video kept."""
+    videos = [path for path in kept if path.suffix != ".png"]
+    if len(videos) < 2:
+        return videos[0] if videos else None
+    from manimagent.render.combine import combine_videos
+
+    joined = videos[0].parent / f"all_scenes{videos[0].suffix}"
+    try:
+        return combine_videos(videos, joined, reencode=reencode)
+    except ManimagentError:  # the scenes stay kept one by one; the attempt has failed anyway
+        return None
 
 
 def _publish_partial(ctx: Context, execution: Execution, staged: list[Path]) -> list[Path]:
@@ -447,6 +466,7 @@ def _give_up(ctx: Context, script_id: str, failure: RenderFailure | None, loop: 
         status=ScriptStatus.FAILED.value,
         error=error,
         outputs=[str(path) for path in loop.kept],
+        output_path=str(loop.joined) if loop.joined else None,
         scene_outputs=_failed_scene_outputs(loop),
     )
 

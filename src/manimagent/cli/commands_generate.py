@@ -16,6 +16,7 @@ from manimagent.cli.options import (
     JsonOption,
     MaxAttemptsOption,
     NoCacheOption,
+    PartialOption,
     OutputPathOption,
     QualityOption,
     ServerOption,
@@ -65,6 +66,7 @@ def generate(
     still_seconds: StillSecondsOption = None,
     max_attempts: MaxAttemptsOption = None,
     no_cache: NoCacheOption = False,
+    partial: PartialOption = False,
     output_path: OutputPathOption = None,
     open_: OpenOption = False,
     preview: PreviewOption = False,
@@ -80,7 +82,7 @@ def generate(
     from manimagent.cli.progress import drawing_events
     from manimagent.errors import BadInput, ExitCode
 
-    choices = render_choices(engine=engine, container=container, quality=quality, format=format, max_attempts=max_attempts, still_seconds=still_seconds, no_cache=no_cache)
+    choices = render_choices(engine=engine, container=container, quality=quality, format=format, max_attempts=max_attempts, still_seconds=still_seconds, no_cache=no_cache, partial=partial)
     if from_ is not None:
         if prompt is not None:
             raise BadInput("give a PROMPT or --from FILE, not both")

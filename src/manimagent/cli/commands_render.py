@@ -15,6 +15,7 @@ from manimagent.cli.options import (
     JsonOption,
     MaxAttemptsOption,
     NoCacheOption,
+    PartialOption,
     OutputPathOption,
     QualityOption,
     ServerOption,
@@ -40,6 +41,7 @@ def render(
     still_seconds: StillSecondsOption = None,
     max_attempts: MaxAttemptsOption = None,
     no_cache: NoCacheOption = False,
+    partial: PartialOption = False,
     output_path: OutputPathOption = None,
     open_: OpenOption = False,
     preview: PreviewOption = False,
@@ -53,7 +55,7 @@ def render(
     Several files, a folder or a pattern: every scene of each file, --jobs at a time; --json prints one array, --jsonl a line per item."""
     from manimagent.cli.progress import drawing_events
 
-    choices = render_choices(engine=engine, container=container, quality=quality, format=format, max_attempts=max_attempts, still_seconds=still_seconds, no_cache=no_cache)
+    choices = render_choices(engine=engine, container=container, quality=quality, format=format, max_attempts=max_attempts, still_seconds=still_seconds, no_cache=no_cache, partial=partial)
     if is_batch(files, jsonl=jsonl):
         refuse_for_batch(json_=json_, jsonl=jsonl, server=server, output_path=output_path)
         refuse_in_batch(open_=open_, preview=preview)

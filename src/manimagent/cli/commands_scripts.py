@@ -18,6 +18,7 @@ from manimagent.cli.options import (
     JsonOption,
     MaxAttemptsOption,
     NoCacheOption,
+    PartialOption,
     OutputPathOption,
     QualityOption,
     ServerOption,
@@ -125,6 +126,7 @@ def execute(
     still_seconds: StillSecondsOption = None,
     max_attempts: MaxAttemptsOption = None,
     no_cache: NoCacheOption = False,
+    partial: PartialOption = False,
     output_path: OutputPathOption = None,
     open_: OpenOption = False,
     preview: PreviewOption = False,
@@ -134,7 +136,7 @@ def execute(
     """Render a stored script, repairing failures up to --max-attempts (default 3). With --server, -o downloads the video."""
     from manimagent.cli.progress import drawing_events
 
-    choices = render_choices(engine=engine, container=container, quality=quality, format=format, max_attempts=max_attempts, still_seconds=still_seconds, no_cache=no_cache)
+    choices = render_choices(engine=engine, container=container, quality=quality, format=format, max_attempts=max_attempts, still_seconds=still_seconds, no_cache=no_cache, partial=partial)
     with drawing_events(json_=json_) as events:
         svc, ctx = service_for("render", server, events)
         result = svc.execute_script(ctx, ref=newest_ref(ref, server, "script"), scenes=scene, output=output_path, **choices)

@@ -44,11 +44,14 @@ OutputPathOption = Annotated[
 
 
 NoCacheOption = Annotated[bool, typer.Option("--no-cache", help="Render every scene again, whatever the render cache holds.")]
+PartialOption = Annotated[
+    bool, typer.Option("--partial", help="When some scenes of a file fail, still join the ones that rendered into one video (success stays false).")
+]
 
 
 def render_choices(
     *, engine: str | None, container: str | None, quality: Quality | None, format: OutputFormat | None, max_attempts: int | None,
-    still_seconds: float | None = None, no_cache: bool = False,
+    still_seconds: float | None = None, no_cache: bool = False, partial: bool = False,
 ) -> dict[str, Any]:
     """The render options as the services (and the client) take them: plain values, None for the default."""
     choices = {
@@ -60,6 +63,8 @@ def render_choices(
     }
     if no_cache:
         choices["cache"] = False
+    if partial:
+        choices["partial"] = True
     return {**choices, "still_seconds": still_seconds} if still_seconds is not None else choices
 
 

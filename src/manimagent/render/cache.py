@@ -199,9 +199,12 @@ def scene_key(request: RenderRequest, scene: str, engine_identity: str, has_late
 
 class CachingEngine:
     """An engine that answers from the cache what it can, renders the rest scene group by scene
-    group, and keeps what rendered (even when a later scene failed)."""
+    group, and keeps what rendered (even when a later scene failed).
 
-    def __init__(self, engine, cache: RenderCache, still_seconds: float):
+    With no cache (`--no-cache`, `cache.enabled = false`) it looks nothing up and keeps nothing,
+    but scenes still render on after a failing one, so partial success does not depend on it."""
+
+    def __init__(self, engine, cache: RenderCache | None, still_seconds: float):
         self.engine = engine
         self.cache = cache
         self.still_seconds = still_seconds
@@ -260,8 +263,9 @@ class CachedJob:
         self.request = request
         self.staging = staging
         self.on_progress = on_progress
-        self.keys = {scene: scene_key(request, scene, engine.identity, engine.has_latex, engine.still_seconds) for scene in request.scenes}
-        self.hits = {scene: entry for scene in request.scenes if (entry := engine.cache.lookup(self.keys[scene])) is not None}
+        cache = engine.cache
+        self.keys = {scene: scene_key(request, scene, engine.identity, engine.has_latex, engine.still_seconds) for scene in request.scenes} if cache else {}
+        self.hits = {scene: entry for scene in request.scenes if cache and (entry := cache.lookup(self.keys[scene])) is not None}
         self.queue = [scene for scene in request.scenes if scene not in self.hits]
         self.current = self._start(self.queue) if self.queue else None
 
@@ -297,8 +301,9 @@ class CachedJob:
         for path in result.outputs if result.ok else result.partial:
             if path.stem in scenes:
                 done.outputs[path.stem] = path
-                self.owner.cache.store(self.keys[path.stem], path)
-                done.stored[path.stem] = self.keys[path.stem]
+                if self.owner.cache is not None:
+                    self.owner.cache.store(self.keys[path.stem], path)
+                    done.stored[path.stem] = self.keys[path.stem]
 
     def _result(self, done: _Progress) -> RenderResult:
         ordered = [done.outputs[scene] for scene in self.request.scenes if scene in done.outputs]

@@ -195,7 +195,7 @@ class RunningProcess:
         """Wait for the child; kill its whole group at the deadline or on Ctrl-C."""
         timed_out = False
         try:
-            self.process.wait(timeout=max(0.0, self.deadline - time.monotonic()))
+            wait_exit(self.process, max(0.0, self.deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             timed_out = True
             self.kill()
@@ -235,6 +235,31 @@ def pump(stream, chunks: list[str], on_line: Callable[[str], None] | None) -> No
                 on_line(line)
     if pending and on_line:
         on_line(pending)
+
+
+def wait_exit(process: subprocess.Popen, timeout: float) -> int:
+    """`process.wait(timeout)`, but woken the moment the child exits.
+
+    `Popen.wait` with a timeout polls with sleeps of up to 50 ms, which a small render pays at its
+    end; on Linux a pidfd becomes readable when the child exits, so `poll` sleeps exactly that long.
+    Raises `subprocess.TimeoutExpired` like `Popen.wait`."""
+    pidfd_open = getattr(os, "pidfd_open", None)
+    if pidfd_open is None or process.returncode is not None:
+        return process.wait(timeout=timeout)
+    try:
+        pidfd = pidfd_open(process.pid)
+    except OSError:  # already reaped, or a kernel without pidfds
+        return process.wait(timeout=timeout)
+    try:
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+        deadline = time.monotonic() + timeout
+        while not poller.poll(max(0.0, deadline - time.monotonic()) * 1000):
+            if time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired(process.args, timeout)
+    finally:
+        os.close(pidfd)
+    return process.wait()
 
 
 def kill_group(process: subprocess.Popen) -> None:

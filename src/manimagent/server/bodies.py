@@ -26,6 +26,7 @@ class ExecuteIn(RenderIn):
     still_seconds: float | None = Field(default=None, gt=0, le=60, description=STILL_HELP)
     scenes: list[str] | None = Field(default=None, max_length=50, description="Scenes to render (default: all, in file order)")
     cache: bool | None = Field(default=None, description="false: render every scene again, whatever the render cache holds")
+    partial: bool | None = Field(default=None, description="true: when some scenes fail, still join the ones that rendered (success stays false)")
 
 
 class RetryIn(RenderIn):

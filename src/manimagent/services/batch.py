@@ -293,7 +293,7 @@ def generate_prompts(ctx: Context, *, items: list[BatchItem], jobs: int | None =
     from manimagent.services.generate import generate
     from manimagent.services.render import render_options
 
-    render_keys = ("engine", "container", "quality", "format", "max_attempts", "still_seconds", "cache")
+    render_keys = ("engine", "container", "quality", "format", "max_attempts", "still_seconds", "cache", "partial")
     ctx = pooled(ctx)
     if execute:
         render_options(ctx, **{key: value for key, value in options.items() if key in render_keys})

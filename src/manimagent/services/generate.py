@@ -152,11 +152,11 @@ def refine_script(
 
 
 def _execute_options(
-    ctx: Context, engine=None, container=None, quality=None, format=None, max_attempts=None, still_seconds=None, cache=None
+    ctx: Context, engine=None, container=None, quality=None, format=None, max_attempts=None, still_seconds=None, cache=None, partial=False
 ) -> RenderOptions:
     return render_options(
         ctx, engine=engine, container=container, quality=quality, format=format, max_attempts=max_attempts,
-        still_seconds=still_seconds, default_attempts=int(ctx.settings.max_attempts), cache=cache,
+        still_seconds=still_seconds, default_attempts=int(ctx.settings.max_attempts), cache=cache, partial=partial,
     )
 
 

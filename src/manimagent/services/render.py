@@ -37,6 +37,7 @@ def render_options(
     still_seconds: float | None = None,
     default_attempts: int = 1,
     cache: bool | None = None,
+    partial: bool = False,
 ) -> RenderOptions:
     """Validated options, each falling back to the settings. With no format given (nor configured),
     the format is AUTO: manim's own choice, a video, or a PNG for a scene with no animation."""
@@ -57,14 +58,17 @@ def render_options(
         timeout=timeout,
         scenes=list(scenes) if scenes else None,
         still_seconds=seconds,
+        partial=bool(partial),
     )
 
 
 def _cached(ctx: Context, engine, cache: bool | None, still_seconds: float):
-    """The engine behind the render cache, unless --no-cache or `cache.enabled = false`."""
-    if not (ctx.settings.cache_enabled if cache is None else cache):
-        return engine
+    """The engine behind the render cache; with --no-cache or `cache.enabled = false` behind none,
+    which still renders a multi-scene file scene group by scene group (partial success)."""
     from manimagent.render.cache import CachingEngine, RenderCache
+
+    if not (ctx.settings.cache_enabled if cache is None else cache):
+        return CachingEngine(engine, None, still_seconds)
     from manimagent.render.sandbox import parse_size
 
     return CachingEngine(engine, RenderCache(ctx.settings.paths.render_cache, parse_size(ctx.settings.cache_max_size, "cache.max_size")), still_seconds)
@@ -143,7 +147,7 @@ def _repairer(ctx: Context, plan: RenderOptions) -> Repairer | None:
 
 def deliver(result: ExecuteResult, output: str | None) -> ExecuteResult:
     """Copy the final video to `output` when asked; the stored copy stays in media."""
-    if not output or not result.success or not result.output_path:
+    if not output or not result.output_path:  # a failure has one only with --partial
         return result
     target = Path(output).expanduser()
     if target.is_dir() or output.endswith(("/", "\\")):
