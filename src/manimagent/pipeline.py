@@ -20,7 +20,7 @@ from manimagent.events import CheckFinding, Done, FixApplied, Notice, RenderFail
 from manimagent.render.base import OutputFormat, RenderFailure, RenderResult
 from manimagent.render.layout import LAYOUT_ERROR, LayoutMode, layout_mode, layout_summary
 from manimagent.render.logparse import line_in_script
-from manimagent.render.poster import make_poster
+from manimagent.render.poster import make_poster, warm_up as warm_up_poster
 from manimagent.scriptcheck.fixes import AppliedFix, fix_after_failure
 from manimagent.attempt import Attempt, NewScript, RenderOptions, Repairer, begin_attempt, has_latex
 from manimagent.scriptcheck.prepare import Prepared
@@ -219,6 +219,7 @@ def _wait(ctx: Context, execution: Execution, attempt: Attempt, started: RenderS
         if refusal is not None:  # nothing renders, so no "Rendering ..." first
             return RenderResult(ok=False, failure=refusal, log=f"refused before rendering: {refusal.summary()}")
         ctx.events(started)
+        warm_up_poster()
         result = attempt.job.wait()
     except KeyboardInterrupt:
         if attempt.job:

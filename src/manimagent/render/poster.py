@@ -23,6 +23,25 @@ PREVIEW_FPS = 12
 PREVIEW_MAX_SECONDS = 60.0  # a longer video's preview is its first minute
 
 
+def warm_up() -> None:
+    """Import PyAV and Pillow in a background thread while a render runs (the process only waits
+    for it then), so that the poster after it costs its frame, not 0.1 s of imports."""
+    import sys
+    import threading
+
+    if "av" in sys.modules and "PIL.Image" in sys.modules:
+        return
+    threading.Thread(target=_import_libraries, name="poster-warm-up", daemon=True).start()
+
+
+def _import_libraries() -> None:
+    try:
+        import av  # noqa: F401
+        import PIL.Image  # noqa: F401
+    except ImportError:  # pragma: no cover - manim requires both; the poster then says nothing
+        pass
+
+
 def poster_path(output: str | Path) -> Path:
     """Where the poster of `output` is (or goes): the image itself, else `<stem>.png` beside it."""
     path = Path(output)
