@@ -22,8 +22,8 @@ def _flags_without_type() -> None:
     every flag (TyperOption.display_type_rich), and this drops it, once, for every command."""
     from typer.core import TyperOption
 
-    shown = TyperOption.display_type_rich
-    if getattr(shown, "drops_flag_types", False):
+    shown = getattr(TyperOption, "display_type_rich", None)
+    if shown is None or getattr(shown, "drops_flag_types", False):  # a Typer without the column, or done
         return
 
     def display_type_rich(self, ctx):
