@@ -479,3 +479,19 @@ def test_help_after_install_completion_only_shows_help(tmp_path):
     done = _from_shell(tmp_path, "bash", "--install-completion --help", env={"HOME": str(home)})
     assert done.returncode == 0 and "Usage: manimagent" in done.stdout
     assert list(home.iterdir()) == []
+
+
+def test_an_unreadable_video_has_no_poster_and_its_preview_is_a_notice(tmp_path, capsys):
+    from manimagent.cli.look import with_preview
+    from manimagent.render.poster import make_poster
+    from manimagent.services.schemas import ExecuteResult
+
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    broken = folder / "Broken.mp4"
+    broken.write_bytes(b"not a video at all")
+    assert make_poster(broken) is None and not (folder / "Broken.png").exists()
+    result = ExecuteResult(success=True, script_id="s", output_path=str(broken), status="successful")
+    assert with_preview(result, True) == result
+    assert "No preview: could not read Broken.mp4" in capsys.readouterr().err
+    assert list(folder.iterdir()) == [broken]  # no partial file left behind

@@ -34,9 +34,14 @@ def with_preview(result: Result, preview: bool) -> Result:
     """The result with its preview GIF written (`preview_path`), when asked and it rendered."""
     if not preview or not result.success:
         return result
+    from manimagent.errors import ManimagentError
     from manimagent.services.render import add_preview
 
-    previewed = add_preview(result)
+    try:
+        previewed = add_preview(result)
+    except ManimagentError as exc:  # the video is there and stays the result: say why there is no GIF
+        output.notice(f"No preview: {exc.one_line()}")
+        return result
     if previewed.preview_path is None:
         output.notice(f"No preview: {result.output_path} is an image, not a video")
     return previewed
