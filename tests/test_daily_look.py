@@ -495,3 +495,13 @@ def test_an_unreadable_video_has_no_poster_and_its_preview_is_a_notice(tmp_path,
     assert with_preview(result, True) == result
     assert "No preview: could not read Broken.mp4" in capsys.readouterr().err
     assert list(folder.iterdir()) == [broken]  # no partial file left behind
+
+
+def test_generate_without_a_render_has_nothing_to_preview_or_open(cli, fake_opener, monkeypatch):
+    monkeypatch.setenv("DISPLAY", ":99")
+    monkeypatch.setenv("PATH", f"{fake_opener}{os.pathsep}{os.environ['PATH']}")
+    result = cli("generate", "Animate a circle", "--no-execute", "--preview", "--open", "--json")
+    assert result.code == 0, result.stderr
+    assert result.json()["preview_path"] is None and result.json()["output_path"] is None
+    assert "No preview" not in result.stderr and "--open:" not in result.stderr
+    assert not (fake_opener / "opened.txt").exists()

@@ -32,7 +32,7 @@ def refuse_in_batch(*, open_: bool, preview: bool) -> None:
 
 def with_preview(result: Result, preview: bool) -> Result:
     """The result with its preview GIF written (`preview_path`), when asked and it rendered."""
-    if not preview or not result.success:
+    if not preview or not result.success or not result.output_path:  # nothing rendered (generate --no-execute)
         return result
     from manimagent.errors import ManimagentError
     from manimagent.services.render import add_preview
