@@ -224,8 +224,23 @@ install_package() {
   say "package: installed"
 }
 
+# Manim plugins that LLM-written scenes import, rendered like manim itself (inside the sandbox).
+# manim-physics 0.4.0 pins manim < 0.19 but works with today's manim (tests/test_plugins.py
+# renders its scenes), so it is installed without its pins; its own dependencies (pymunk,
+# shapely) come with the package from pyproject.toml.
+PLUGINS=("manim-physics==0.4.0")
+install_plugins() {
+  if "$venv/bin/python" -c 'import manim_physics' >/dev/null 2>&1; then
+    say "plugins: up to date (${PLUGINS[*]})"
+    return 0
+  fi
+  say "plugins: pip install --no-deps ${PLUGINS[*]}"
+  pip_quietly install --no-deps "${PLUGINS[@]}" || die "could not install the manim plugins (see the messages above)"
+}
+
 system_packages
 trust_system_certificates
 make_venv
 install_package
+install_plugins
 say "ready in $((SECONDS - started)) s. Try: .venv/bin/manimagent generate \"Animate a circle\""

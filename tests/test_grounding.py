@@ -157,9 +157,9 @@ def test_import_of_a_removed_name(api):
 
 def test_a_missing_plugin_names_its_install_command(api):
     failure = RenderFailure("ModuleNotFoundError", "No module named 'manim_physics'")
-    assert install_hint(failure) == "pip install manim-physics"
+    assert install_hint(failure) == "pip install --no-deps manim-physics"
     assert fix_after_failure("from manim import *\n", failure, True, api) == ("from manim import *\n", [])
-    assert "pip install manim-physics" in grounding_text(grounding_facts("", failure, api))
+    assert "pip install --no-deps manim-physics" in grounding_text(grounding_facts("", failure, api))
 
 
 def test_prompt_facts_carry_signature_members_and_three_nearest(api):
@@ -248,9 +248,9 @@ def test_a_colour_without_a_sure_form_is_left_alone(api):
 def test_an_import_of_a_plugin_not_installed_warns_with_the_install_command():
     from manimagent.scriptcheck.check import check_script
 
-    code = "from manim import *\nfrom manim_physics import *\nimport math\n\nclass A(Scene):\n    def construct(self):\n        pass\n"
+    code = "from manim import *\nfrom manim_chemistry import *\nimport math\n\nclass A(Scene):\n    def construct(self):\n        pass\n"
     findings = [finding for finding in check_script(code, frozenset({"Scene"})).findings if finding.code == "missing-module"]
-    assert [(finding.severity, finding.line, finding.suggestion) for finding in findings] == [("warning", 2, "pip install manim-physics")]
+    assert [(finding.severity, finding.line, finding.suggestion) for finding in findings] == [("warning", 2, "pip install manim-chemistry")]
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,7 @@ def missing_module_findings(tree: ast.Module) -> list[Finding]:
 
 
 def install_command(module: str) -> str | None:
-    """The install command of a known plugin or extra (`manim_physics` -> `pip install manim-physics`)."""
+    """The install command of a known plugin or extra (`manim_slides` -> `pip install manim-slides`)."""
     return PLUGIN_INSTALL.get(module.split(".")[0])
 
 

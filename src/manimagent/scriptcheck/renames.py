@@ -68,7 +68,7 @@ NUMPY_CONSTANTS = frozenset({"pi", "inf", "nan", "newaxis"})
 
 # plugins a script may import: the install command an error should name
 PLUGIN_INSTALL: dict[str, str] = {
-    "manim_physics": "pip install manim-physics",
+    "manim_physics": "pip install --no-deps manim-physics",  # its manim < 0.19 pin would downgrade manim
     "manim_voiceover": 'pip install "manim-voiceover[all]"',
     "manim_slides": "pip install manim-slides",
     "manim_chemistry": "pip install manim-chemistry",
