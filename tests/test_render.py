@@ -346,3 +346,34 @@ def test_a_script_left_debugging_by_a_dead_process_settles_as_failed(cli, isolat
     shown = cli("scripts", "show", old, "--json").json()
     assert shown["status"] == "failed" and shown["error"].startswith("abandoned")
     assert {row["id"]: row["status"] for row in cli("scripts", "list", "--json").json()} == {old: "failed", recent: "debugging"}
+
+
+@pytest.mark.parametrize("timeout", [1e12, float("inf")])
+def test_waiting_for_a_render_takes_any_time_limit(timeout):
+    """A time limit past what poll(2) takes (a huge render.timeout) is waited in slices, not an error."""
+    import subprocess
+    import sys
+
+    from manimagent.render.process import wait_exit
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.2)"])
+    assert wait_exit(child, timeout) == 0
+
+
+def test_waiting_for_a_render_raises_at_its_deadline_and_wakes_when_it_ends():
+    import subprocess
+    import sys
+    import time
+
+    from manimagent.render.process import wait_exit
+
+    slow = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            wait_exit(slow, 0.3)
+    finally:
+        slow.kill()
+        slow.wait()
+    quick = subprocess.Popen([sys.executable, "-c", "pass"])
+    started = time.monotonic()
+    assert wait_exit(quick, 60) == 0 and time.monotonic() - started < 30

@@ -20,6 +20,7 @@ from manimagent.events import CheckFinding, Done, FixApplied, Notice, RenderFail
 from manimagent.render.base import OutputFormat, RenderFailure, RenderResult
 from manimagent.render.layout import LAYOUT_ERROR, LayoutMode, layout_mode, layout_summary
 from manimagent.render.logparse import line_in_script
+from manimagent.render.poster import make_poster, warm_up as warm_up_poster
 from manimagent.scriptcheck.fixes import AppliedFix, fix_after_failure
 from manimagent.attempt import Attempt, NewScript, RenderOptions, Repairer, begin_attempt, has_latex
 from manimagent.scriptcheck.prepare import Prepared
@@ -218,6 +219,7 @@ def _wait(ctx: Context, execution: Execution, attempt: Attempt, started: RenderS
         if refusal is not None:  # nothing renders, so no "Rendering ..." first
             return RenderResult(ok=False, failure=refusal, log=f"refused before rendering: {refusal.summary()}")
         ctx.events(started)
+        warm_up_poster()
         result = attempt.job.wait()
     except KeyboardInterrupt:
         if attempt.job:
@@ -266,6 +268,7 @@ def _succeed(
             shutil.rmtree(ctx.settings.paths.staging / execution.id, ignore_errors=True)
             raise NotFound(f"script {script_id} was deleted while it rendered")
     outputs, output_path = _publish(ctx, script_id, execution.id, result)
+    poster = make_poster(output_path)  # beside the video, cached renders too (render/poster.py)
     _attribute_cache(options, result, execution.id)
     with ctx.session() as session:
         row = _get(session, Execution, execution.id)
@@ -295,6 +298,7 @@ def _succeed(
         script_id=script_id,
         execution_id=execution.id,
         output_path=str(output_path),
+        poster_path=str(poster) if poster else None,
         outputs=[str(path) for path in outputs],
         scene_outputs=_scene_outputs(prepared.scenes, outputs, result.still_scenes),
         attempts=len(loop.executions),

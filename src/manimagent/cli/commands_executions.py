@@ -65,7 +65,7 @@ def show(
     server: ServerOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """One execution: status, engine, timings, output, error."""
+    """One execution: status, engine, timings, output and its poster, error."""
     svc, ctx = service_for("executions", server)
     row = svc.get_execution(ctx, ref=newest_ref(ref, server, "execution"))
     if json_:
@@ -81,6 +81,7 @@ def show(
             ("quality/format", f"{row.quality}/{row.format}"),
             ("scenes", ", ".join(row.scenes)),
             ("output", row.output_path or "-"),
+            ("poster", row.poster_path or "-"),
             ("error", row.error or "-"),
             ("fixes", "; ".join(fix.get("description", "") for fix in row.fixes) or "-"),
             ("layout", _layout_lines(row.layout)),

@@ -25,6 +25,7 @@ from manimagent.cli.options import (
 )
 from manimagent.cli.commands_batch import FromOption, JobsOption, JsonlOption, generate_batch, refuse_for_batch
 from manimagent.cli.output import output
+from manimagent.cli.look import OpenOption, PreviewOption, open_video, print_preview, refuse_in_batch, with_preview
 from manimagent.cli.results import print_execute_result
 
 PromptArgument = Annotated[str, typer.Argument(help='What to animate, e.g. "Animate a circle"; "-" reads it from stdin.')]
@@ -70,6 +71,8 @@ def generate(
     no_cache: NoCacheOption = False,
     partial: PartialOption = False,
     output_path: OutputPathOption = None,
+    open_: OpenOption = False,
+    preview: PreviewOption = False,
     server: ServerOption = None,
     json_: JsonOption = False,
     from_: FromOption = None,
@@ -92,6 +95,7 @@ def generate(
         if prompt is not None:
             raise BadInput("give a PROMPT or --from FILE, not both")
         refuse_for_batch(json_=json_, jsonl=jsonl, server=server, output_path=output_path)
+        refuse_in_batch(open_=open_, preview=preview)
         options = {"provider": provider, "model": model, **choices}
         return generate_batch(from_, jobs=jobs, json_=json_, jsonl=jsonl, execute=not no_execute, options=options)
     if jsonl:
@@ -101,6 +105,7 @@ def generate(
     with drawing_events(json_=json_) as events:
         svc, ctx = service_for("generate", server, events)
         result = svc.generate(ctx, prompt=read_prompt(prompt), provider=provider, model=model, execute=not no_execute, output=output_path, **choices)
+    result = with_preview(result, preview)
     if json_:
         output.json(result)
     elif result.success:
@@ -108,6 +113,8 @@ def generate(
     if not result.success:
         output.error(f"no attempt succeeded ({result.attempts} tried): {result.error}")
         raise typer.Exit(int(ExitCode.FAILED))
+    print_preview(result, json_=json_)
+    open_video(result, open_)
 
 
 def _server_configured() -> bool:

@@ -23,6 +23,7 @@ from manimagent.cli.options import (
     service_for,
 )
 from manimagent.cli.commands_batch import JobsOption, JsonlOption, is_batch, refuse_for_batch, render_batch
+from manimagent.cli.look import OpenOption, PreviewOption, open_video, print_preview, refuse_in_batch, with_preview
 from manimagent.cli.results import print_execute_result
 
 
@@ -42,6 +43,8 @@ def render(
     no_cache: NoCacheOption = False,
     partial: PartialOption = False,
     output_path: OutputPathOption = None,
+    open_: OpenOption = False,
+    preview: PreviewOption = False,
     server: ServerOption = None,
     json_: JsonOption = False,
     jobs: JobsOption = None,
@@ -55,9 +58,13 @@ def render(
     choices = render_choices(engine=engine, container=container, quality=quality, format=format, max_attempts=max_attempts, still_seconds=still_seconds, no_cache=no_cache, partial=partial)
     if is_batch(files, jsonl=jsonl):
         refuse_for_batch(json_=json_, jsonl=jsonl, server=server, output_path=output_path)
+        refuse_in_batch(open_=open_, preview=preview)
         return render_batch(files, jobs=jobs, json_=json_, jsonl=jsonl, scenes=scene, choices=choices)
     (file,) = files
     with drawing_events(json_=json_) as events:
         svc, ctx = service_for("render", server, events)
         result = svc.render_file(ctx, path=file, scenes=scene, output=output_path, **choices)
+    result = with_preview(result, preview)
     print_execute_result(result, json_=json_)
+    print_preview(result, json_=json_)
+    open_video(result, open_)

@@ -27,6 +27,7 @@ from manimagent.cli.options import (
     service_for,
 )
 from manimagent.cli.output import output
+from manimagent.cli.look import OpenOption, PreviewOption, open_video, print_preview, with_preview
 from manimagent.cli.results import print_execute_result
 
 app = typer.Typer(help="Stored scripts: list, show, import, export, execute, generate, refine, remove.", no_args_is_help=True)
@@ -127,6 +128,8 @@ def execute(
     no_cache: NoCacheOption = False,
     partial: PartialOption = False,
     output_path: OutputPathOption = None,
+    open_: OpenOption = False,
+    preview: PreviewOption = False,
     server: ServerOption = None,
     json_: JsonOption = False,
 ) -> None:
@@ -137,7 +140,10 @@ def execute(
     with drawing_events(json_=json_) as events:
         svc, ctx = service_for("render", server, events)
         result = svc.execute_script(ctx, ref=newest_ref(ref, server, "script"), scenes=scene, output=output_path, **choices)
+    result = with_preview(result, preview)
     print_execute_result(result, json_=json_)
+    print_preview(result, json_=json_)
+    open_video(result, open_)
 
 
 @app.command("rm")

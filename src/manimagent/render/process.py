@@ -237,6 +237,9 @@ def pump(stream, chunks: list[str], on_line: Callable[[str], None] | None) -> No
         on_line(pending)
 
 
+MAX_POLL_SECONDS = 3600.0  # one poll's longest sleep: poll(2) takes milliseconds in a C int
+
+
 def wait_exit(process: subprocess.Popen, timeout: float) -> int:
     """`process.wait(timeout)`, but woken the moment the child exits.
 
@@ -254,7 +257,7 @@ def wait_exit(process: subprocess.Popen, timeout: float) -> int:
         poller = select.poll()
         poller.register(pidfd, select.POLLIN)
         deadline = time.monotonic() + timeout
-        while not poller.poll(max(0.0, deadline - time.monotonic()) * 1000):
+        while not poller.poll(min(max(0.0, deadline - time.monotonic()), MAX_POLL_SECONDS) * 1000):
             if time.monotonic() >= deadline:
                 raise subprocess.TimeoutExpired(process.args, timeout)
     finally:

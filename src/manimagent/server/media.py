@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import time
 from pathlib import Path
 from typing import TypeVar
@@ -18,6 +19,7 @@ from sqlalchemy import String, cast, or_
 from sqlmodel import Session, col, select
 
 from manimagent.errors import NotFound
+from manimagent.render.poster import poster_path
 from manimagent.services.auth import secret_key
 from manimagent.services.schemas import UserPublic
 from manimagent.settings import Settings
@@ -81,14 +83,18 @@ def signed_url(settings: Settings, base_url: str, output_path: str | None, *, tt
 
 
 def owner_has(session: Session, user: UserPublic, file: Path) -> bool:
-    """Whether one of `user`'s executions produced `file`."""
+    """Whether one of `user`'s executions produced `file` (its outputs, or its video's poster)."""
     query = select(Execution.output_path, Execution.outputs).where(
         Execution.owner_id == user.id,
-        or_(col(Execution.output_path).endswith(file.name), cast(Execution.outputs, String).contains(file.name)),
+        or_(
+            col(Execution.output_path).endswith(file.name),
+            col(Execution.output_path).contains(f"{file.parent.name}{os.sep}{file.stem}."),  # its video, for a poster
+            cast(Execution.outputs, String).contains(file.name),
+        ),
     )
     for output_path, outputs in session.exec(query).all():
-        for candidate in [output_path, *(outputs or [])]:
-            if candidate and _same_file(candidate, file):
+        for candidate in [output_path, *(outputs or []), poster_path(output_path) if output_path else None]:
+            if candidate and _same_file(str(candidate), file):
                 return True
     return False
 
@@ -113,10 +119,12 @@ def authorized_media(
 
 
 def with_output_url(settings: Settings, base_url: str, doc: Doc) -> Doc:
-    """A copy of a result with `output_url` (and its nested execution's) signed for its output."""
+    """A copy of a result with `output_url` and `poster_url` (and its nested execution's) signed."""
     updates: dict[str, object] = {}
     if "output_url" in type(doc).model_fields and getattr(doc, "output_path", None):
         updates["output_url"] = signed_url(settings, base_url, doc.output_path)
+    if "poster_url" in type(doc).model_fields and getattr(doc, "poster_path", None):
+        updates["poster_url"] = signed_url(settings, base_url, doc.poster_path)
     nested = getattr(doc, "execution", None)
     if isinstance(nested, BaseModel):
         updates["execution"] = with_output_url(settings, base_url, nested)

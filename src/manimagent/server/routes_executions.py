@@ -1,11 +1,11 @@
-"""/api/agents/executions/: the caller's render attempts — list, show, retry."""
+"""/api/agents/executions/: the caller's render attempts — list, show, poster, retry."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 
 from manimagent.server import renders
 from manimagent.server.bodies import QueuedResult, RetryIn
@@ -41,6 +41,21 @@ def get_execution(request: Request, ctx: ContextDep, execution_id: ExecutionId) 
     from manimagent.services.executions import get_execution
 
     return with_output_url(ctx.settings, str(request.base_url), get_execution(ctx, ref=execution_id))
+
+
+@router.get(
+    "/{execution_id}/poster/", response_class=FileResponse,
+    responses={200: {"content": {"image/png": {}}, "description": "The poster PNG"}, 404: {"description": "No such execution among yours, or it has no poster"}},
+)
+def get_poster(ctx: ContextDep, execution_id: ExecutionId) -> FileResponse:
+    """The poster of one of your executions: a PNG of its video's last second (also at `poster_url`)."""
+    from manimagent.errors import NotFound
+    from manimagent.services.executions import get_execution
+
+    row = get_execution(ctx, ref=execution_id)
+    if row.poster_path is None:
+        raise NotFound("this execution has no poster", hint="Only a successful render has one")
+    return FileResponse(row.poster_path, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
 
 
 @router.post(

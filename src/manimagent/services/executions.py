@@ -124,7 +124,7 @@ EXECUTIONS = TypeAdapter(list[ExecutionPublic])
 LIST_COLUMNS = tuple(
     getattr(Execution, name).label("script") if name == "script_id" else getattr(Execution, name)
     for name in ExecutionPublic.model_fields
-    if name not in {"prompt", "output_url"} and name != "script"
+    if name not in {"prompt", "output_url", "poster_path", "poster_url"} and name != "script"
 ) + (col(Execution.script_id).label("script"),)
 
 

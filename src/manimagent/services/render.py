@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from manimagent.errors import BadInput
 from manimagent.render.base import OutputFormat, Quality
@@ -18,8 +18,9 @@ from manimagent.services.engines import select_engine
 
 if TYPE_CHECKING:
     from manimagent.attempt import RenderOptions, Repairer
-    from manimagent.services.schemas import ExecuteResult
+    from manimagent.services.schemas import ExecuteResult, GenerateResult
 
+Doc = TypeVar("Doc", "ExecuteResult", "GenerateResult")
 MAX_ATTEMPTS_LIMIT = 10
 MAX_STILL_SECONDS = 60.0
 
@@ -157,3 +158,13 @@ def deliver(result: ExecuteResult, output: str | None) -> ExecuteResult:
     except OSError as exc:
         raise BadInput(f"cannot write {output}: {exc.strerror}", hint="The video is kept in the media folder") from exc
     return result.model_copy(update={"output_path": str(target.resolve())})
+
+
+def add_preview(result: Doc) -> Doc:
+    """`result` with `preview_path`: a small GIF beside its video (see render/poster.py). An image
+    (a still scene) has none; a failed render is returned as it is."""
+    from manimagent.render.poster import IMAGE_SUFFIXES, make_preview
+
+    if not result.success or not result.output_path or Path(result.output_path).suffix.lower() in IMAGE_SUFFIXES:
+        return result
+    return result.model_copy(update={"preview_path": str(make_preview(Path(result.output_path)))})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 
 class PublicModel(BaseModel):
@@ -56,6 +56,8 @@ class ExecutionPublic(PublicModel):
     output_path: str | None = None
     outputs: list[str] = Field(default_factory=list)
     output_url: str | None = None
+    poster_path: str | None = None  # a PNG of the last second beside the video (render/poster.py)
+    poster_url: str | None = None
     error: str | None = None
     error_type: str | None = None
     error_line: int | None = None
@@ -67,6 +69,15 @@ class ExecutionPublic(PublicModel):
     duration: float | None = None
     sandbox: str | None = None
     cached_from: str | None = None
+
+    @model_validator(mode="after")
+    def _find_poster(self) -> ExecutionPublic:
+        """The poster follows from the video's path (no column): set when the file is there."""
+        if self.poster_path is None and self.is_successful:
+            from manimagent.render.poster import poster_for
+
+            self.poster_path = poster_for(self.output_path)
+        return self
 
 
 class ExecutionDetail(ExecutionPublic):
@@ -83,6 +94,9 @@ class ExecuteResult(PublicModel):
     execution_id: str | None = None
     output_path: str | None = None
     output_url: str | None = None
+    poster_path: str | None = None
+    poster_url: str | None = None
+    preview_path: str | None = None  # with --preview: a small GIF beside the video
     outputs: list[str] = Field(default_factory=list)
     attempts: int = 0
     executions: list[str] = Field(default_factory=list)
@@ -103,6 +117,9 @@ class GenerateResult(PublicModel):
     execution_id: str | None = None
     output_path: str | None = None
     output_url: str | None = None
+    poster_path: str | None = None
+    poster_url: str | None = None
+    preview_path: str | None = None
     outputs: list[str] = Field(default_factory=list)
     attempts: int = 0
     provider: str | None = None
@@ -316,6 +333,9 @@ def generate_result(written: ScriptGenerateResult, execution: ExecuteResult | No
         execution_id=execution.execution_id if execution else None,
         output_path=execution.output_path if execution else None,
         output_url=execution.output_url if execution else None,
+        poster_path=execution.poster_path if execution else None,
+        poster_url=execution.poster_url if execution else None,
+        preview_path=execution.preview_path if execution else None,
         outputs=execution.outputs if execution else [],
         attempts=execution.attempts if execution else 0,
         scene_outputs=execution.scene_outputs if execution else [],
