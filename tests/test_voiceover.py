@@ -166,6 +166,10 @@ def test_an_unknown_tts_engine_is_a_one_line_error(isolated_home, tmp_path):
     scene = tmp_path / "spoken.py"
     scene.write_text(NARRATED)
     assert_one_line_error(run_cli_process("render", str(scene)), 2)
+    refused = run_cli_process("config", "set", "voiceover.engine", "klingon")
+    assert_one_line_error(refused, 2)
+    assert "voiceover.engine must be one of offline, openai, azure, gemini, auto" in refused.stderr
+    assert run_cli_process("config", "set", "voiceover.engine", "auto").code == 0
 
 
 def test_a_network_engine_without_its_key_is_exit_3_before_any_render(tmp_path):

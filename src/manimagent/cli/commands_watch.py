@@ -53,32 +53,12 @@ def _show(outcome) -> None:
 
 
 def _open_video(path: str) -> bool:
-    """Open `path` in the system's player (cli/opener.py where it exists); a file that cannot be
-    opened is a notice, and is not tried again."""
-    try:
-        from manimagent.cli.opener import CannotOpen, open_file  # type: ignore[import-not-found]
-    except ImportError:  # until cli/opener.py (the --open of render and generate) is merged
-        return _open_with_system_opener(path)
+    """Open `path` in the system's player (cli/opener.py); one that cannot be opened is a notice,
+    and is not tried again."""
+    from manimagent.cli.opener import CannotOpen, open_file
+
     try:
         open_file(path)
-    except CannotOpen as exc:
-        output.notice(str(exc))
-    return True
-
-
-def _open_with_system_opener(path: str) -> bool:
-    """The stand-in for cli/opener.py: to be removed when that module is merged."""
-    import os
-    import shutil
-    import subprocess
-    import sys
-
-    command = {"darwin": ["open"], "win32": ["cmd", "/c", "start", ""]}.get(sys.platform, ["xdg-open"])
-    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        output.notice(f"no display here (DISPLAY and WAYLAND_DISPLAY are unset), so {path} is not opened")
-        return True
-    if shutil.which(command[0]) is None:
-        output.notice(f"cannot open {path}: {command[0]} is not installed")
-        return True
-    subprocess.Popen([*command, path], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    except CannotOpen as reason:
+        output.notice(f"--open: {reason}")
     return True

@@ -149,6 +149,7 @@ def _server(value: Any) -> str:
 def value_rules() -> dict[str, Any]:
     """Per config.toml key, the check its value meets where it is used (after the loader's kind)."""
     from manimagent.render.base import OutputFormat, Quality
+    from manimagent.render.narration import ENGINES as NARRATION_ENGINES
     from manimagent.services.engines import ENGINES
 
     return {
@@ -172,6 +173,8 @@ def value_rules() -> dict[str, Any]:
         "server.max_body_bytes": _at_least("server.max_body_bytes", 1),
         "server.workers": _at_least("server.workers", 1),
         "client.server": _server,
+        "voiceover.engine": _one_of("voiceover.engine", list(NARRATION_ENGINES)),
+        "voiceover.rate": _at_least("voiceover.rate", 20),
     }
 
 
