@@ -118,6 +118,7 @@ def test_offline_voiceover_with_no_key_is_a_sandboxed_video_with_more_than_3_s_o
     doc = result.json()
     assert doc["provider"] == "offline" and doc["success"]
     assert audio_seconds(doc["output_path"]) > 3.0
+    assert doc.get("poster_path") and Path(doc["poster_path"]).is_file(), doc  # the poster of a narrated video too
     shown = cli("executions", "show", doc["execution_id"], "--log", "--json").json()
     assert shown["sandbox"] == "bwrap"
     assert "/job/media/voiceovers/" in shown["log"]  # espeak-ng wrote its audio inside the job folder
