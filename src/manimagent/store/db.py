@@ -1,5 +1,5 @@
-"""Opening the database: one engine per URL, WAL and a busy timeout, migrations on first open
-(in `BEGIN IMMEDIATE`, refused for a newer schema), and store faults as one-line ConfigErrors."""
+"""Opening the database: one engine per URL (SQLite with WAL and a busy timeout, or PostgreSQL),
+migrations on first open (store/migrate.py), and store faults as one-line ConfigErrors."""
 
 from __future__ import annotations
 
@@ -10,20 +10,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import event, text
+from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
 from manimagent.errors import ConfigError
-from manimagent.store.migrations import MIGRATIONS
+from manimagent.store.migrate import NewerDatabase, upgrade_engine
+
+__all__ = ["NewerDatabase", "apply_migrations", "dispose_engines", "get_engine", "open_session", "store_fault"]
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
 BUSY_TIMEOUT_MS = 30_000
-MIGRATIONS_TABLE = "CREATE TABLE IF NOT EXISTS _migrations (name VARCHAR PRIMARY KEY, applied_at DATETIME DEFAULT CURRENT_TIMESTAMP)"
 
 
-def _on_sqlite_connect(dbapi_connection, _record) -> None:
+def on_sqlite_connect(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA journal_mode = WAL")
@@ -47,98 +48,16 @@ def _quiet_interrupted_resets(engine: Engine) -> None:
         logger.addFilter(_InterruptedReset())
 
 
-# ---- migrations ---------------------------------------------------------------------------------
-
-
-class NewerDatabase(ConfigError):
-    """The database was migrated by a newer manimagent: this one would misread it, so it refuses."""
+# ---- migrations (store/migrate.py) ----------------------------------------------------------------
 
 
 def apply_migrations(engine: Engine) -> list[str]:
-    """Apply the migrations this database lacks; returns their names.
+    """Migrate the database of `engine` to this version's schema; the names of what was applied.
 
-    On SQLite they run in one `BEGIN IMMEDIATE` transaction (two processes opening a new home at
-    once take turns), with foreign keys checked at the end rather than per statement, so a table
-    can be rebuilt. A database that names a migration this version does not know is refused.
+    One migrating process at a time (`BEGIN IMMEDIATE` on SQLite, an advisory lock on PostgreSQL);
+    a database written by a newer manimagent is refused (NewerDatabase).
     """
-    if engine.dialect.name == "sqlite":
-        return _apply_sqlite(engine)
-    with engine.begin() as conn:
-        conn.execute(text(MIGRATIONS_TABLE))
-        return _apply_pending(lambda sql, params=None: conn.execute(text(sql), params or {}), str(engine.url))
-
-
-def _apply_pending(run, where: str) -> list[str]:
-    """Run every missing migration through `run(sql, params)`; NewerDatabase first if any is unknown."""
-    done = {row[0] for row in run("SELECT name FROM _migrations")}
-    check_schema_version(done, where)
-    applied: list[str] = []
-    for name, sql in MIGRATIONS:
-        if name in done:
-            continue
-        for statement in filter(str.strip, sql.split(";")):
-            run(statement)
-        run("INSERT INTO _migrations (name) VALUES (:name)", {"name": name})
-        applied.append(name)
-    return applied
-
-
-def check_schema_version(done: set[str], where: str) -> None:
-    """NewerDatabase when `done` (the applied migrations) holds one this version does not know."""
-    unknown = sorted(done - {name for name, _ in MIGRATIONS})
-    if unknown:
-        from manimagent import __version__
-
-        raise NewerDatabase(
-            f"the database {_where(where)} was written by a newer manimagent (schema {unknown[-1]}); "
-            f"this manimagent {__version__} knows schemas up to {MIGRATIONS[-1][0]}",
-            hint="Upgrade manimagent (pip install -U manimagent), or point MANIMAGENT_HOME at another home",
-        )
-
-
-def _apply_sqlite(engine: Engine) -> list[str]:
-    raw = engine.raw_connection()
-    try:
-        conn = raw.driver_connection
-        if _up_to_date(conn, str(engine.url)):  # the usual open: one read, no write lock
-            return []
-        return _migrate_immediate(conn, str(engine.url))
-    finally:
-        raw.close()
-
-
-def _up_to_date(conn, where: str) -> bool:
-    try:
-        if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'").fetchone():
-            return False
-        done = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
-    finally:
-        conn.rollback()
-    check_schema_version(done, where)
-    return {name for name, _ in MIGRATIONS} <= done
-
-
-def _migrate_immediate(conn, where: str) -> list[str]:
-    saved = conn.isolation_level
-    conn.isolation_level = None  # BEGIN and COMMIT are said here
-    try:
-        conn.execute("PRAGMA foreign_keys = OFF")  # a no-op inside a transaction, so before BEGIN
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.execute(MIGRATIONS_TABLE)
-            dangling = len(conn.execute("PRAGMA foreign_key_check").fetchall())  # left by hand edits: kept as they are
-            applied = _apply_pending(lambda sql, params=None: conn.execute(sql, params or {}).fetchall(), where)
-            broken = conn.execute("PRAGMA foreign_key_check").fetchall()
-            if len(broken) > dangling:
-                raise ConfigError(f"migrating {_where(where)} would break {len(broken) - dangling} reference(s)", hint="Nothing was changed; report this")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        return applied
-    finally:
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.isolation_level = saved
+    return upgrade_engine(engine, _where(str(engine.url)))
 
 
 # ---- engines and sessions -----------------------------------------------------------------------
@@ -171,9 +90,10 @@ def _open(url: str) -> Engine:
     if is_sqlite and parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     connect_args = {"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000} if is_sqlite else {}
-    engine = create_engine(url, connect_args=connect_args)
+    # PostgreSQL: a connection the server closed (a restart) is noticed and replaced before use
+    engine = create_engine(url, connect_args=connect_args, pool_pre_ping=not is_sqlite)
     if is_sqlite:
-        event.listen(engine, "connect", _on_sqlite_connect)
+        event.listen(engine, "connect", on_sqlite_connect)
     _quiet_interrupted_resets(engine)
     try:
         apply_migrations(engine)
