@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlmodel import Session, create_engine
 
 from manimagent.errors import ConfigError
@@ -84,14 +84,36 @@ def _create(url: str) -> Engine:
         raise fault from exc
 
 
+URL_HINT = "Use sqlite:///PATH (the default is <home>/manimagent.db) or postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE"
+BACKENDS = ("sqlite", "postgresql")
+
+
+def database_url(url: str) -> URL:
+    """The SQLAlchemy URL of MANIMAGENT_DATABASE_URL; `postgresql://` and `postgres://` mean psycopg 3."""
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError("the database URL (MANIMAGENT_DATABASE_URL or database.url) is not a SQLAlchemy URL", hint=URL_HINT) from None
+    if parsed.drivername in ("postgres", "postgresql"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() not in BACKENDS:
+        raise ConfigError(f"manimagent stores its data in SQLite or PostgreSQL, not {parsed.get_backend_name()}", hint=URL_HINT)
+    return parsed
+
+
 def _open(url: str) -> Engine:
-    parsed = make_url(url)
+    parsed = database_url(url)
     is_sqlite = parsed.get_backend_name() == "sqlite"
     if is_sqlite and parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     connect_args = {"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000} if is_sqlite else {}
-    # PostgreSQL: a connection the server closed (a restart) is noticed and replaced before use
-    engine = create_engine(url, connect_args=connect_args, pool_pre_ping=not is_sqlite)
+    try:
+        # PostgreSQL: a connection the server closed (a restart) is noticed and replaced before use
+        engine = create_engine(parsed, connect_args=connect_args, pool_pre_ping=not is_sqlite)
+    except ModuleNotFoundError as exc:
+        raise ConfigError(f"the database {_where(url)} needs the {exc.name} module", hint="Use postgresql+psycopg:// with pip install 'manimagent[postgres]'") from None
     if is_sqlite:
         event.listen(engine, "connect", on_sqlite_connect)
     _quiet_interrupted_resets(engine)
@@ -133,6 +155,8 @@ def store_fault(exc: BaseException, url: str | None = None) -> ConfigError | Non
         return None
     where = _where(url)
     lowered = message.lower()
+    if url and not url.startswith("sqlite"):
+        return _server_fault(message, where)
     if any(word in lowered for word in DAMAGED):
         return ConfigError(
             f"the database {where} is damaged or is not a manimagent database ({message})",
@@ -151,6 +175,24 @@ def store_fault(exc: BaseException, url: str | None = None) -> ConfigError | Non
     if "locked" in lowered:
         return ConfigError(f"the database {where} stayed locked by another process ({message})", hint="Run it again when the other process is done")
     return ConfigError(f"the database {where} failed ({message})", hint="Check MANIMAGENT_HOME or MANIMAGENT_DATABASE_URL")
+
+
+UNREACHABLE = ("connection refused", "could not connect", "connection failed", "timeout expired", "server closed the connection",
+               "terminating connection", "the database system is", "no such host", "name or service not known", "connection is closed")
+
+
+def _server_fault(message: str, where: str) -> ConfigError:
+    """A failure of a PostgreSQL store: unreachable, no such database, refused credentials, other."""
+    lowered = message.lower()
+    if "does not exist" in lowered and "database" in lowered:
+        return ConfigError(f"the database {where} does not exist ({message})", hint="Create it (createdb, or CREATE DATABASE), or fix MANIMAGENT_DATABASE_URL")
+    if "password authentication failed" in lowered or "authentication" in lowered:
+        return ConfigError(f"the database {where} refused the login ({message})", hint="Check the user and password in MANIMAGENT_DATABASE_URL")
+    if any(word in lowered for word in UNREACHABLE):
+        return ConfigError(f"cannot reach the database {where} ({message})", hint="Start PostgreSQL (or wait for it to come back), or fix MANIMAGENT_DATABASE_URL")
+    if "could not extend" in lowered or "no space left" in lowered:
+        return ConfigError(f"the database {where} is out of disk space ({message})", hint="Free space on the database server's disk, then run it again")
+    return ConfigError(f"the database {where} failed ({message})", hint="Check the database server's log and MANIMAGENT_DATABASE_URL")
 
 
 def _fault_text(exc: BaseException) -> str | None:
