@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ TOKEN_PREFIX = "mw_"
 HEARTBEAT_SECONDS = 5.0
 STALLED_SECONDS = 20.0  # a worker silent this long is dead: its jobs are taken up again
 RECOVER_SECONDS = 5.0
+RECONNECT_SECONDS = 3.0
 ABORT_GRACE = 30.0  # seconds a cancelled job's process has to stop before it is killed
 GAVE_UP = "its worker died {n} time(s) during the render (render.max_retries is {retries})"
 
@@ -143,9 +145,24 @@ def run_worker(settings: Settings, plan: WorkerPlan) -> None:
     beat = threading.Thread(target=_beat, args=(settings, me["name"], plan.queues, stop), daemon=True)
     beat.start()
     try:
-        asyncio.run(_work(settings, plan, me["name"], runner))
+        while not _work_until_the_database_fails(settings, plan, me["name"], runner):
+            time.sleep(RECONNECT_SECONDS)
     finally:
         stop.set()
+
+
+def _work_until_the_database_fails(settings: Settings, plan: WorkerPlan, name: str, runner: JobRunner) -> bool:
+    """One run of the worker: True when it stopped on a signal, False when the database went away
+    (the worker then starts again once it can connect; jobs it held are taken up as stalled ones)."""
+    import psycopg
+    from procrastinate.exceptions import ConnectorException
+
+    try:
+        asyncio.run(_work(settings, plan, name, runner))
+        return True
+    except (ConnectorException, psycopg.Error, OSError) as exc:
+        log.warning("the job queue's database went away (%s); connecting again in %.0f s", " ".join(str(exc).split())[:200], RECONNECT_SECONDS)
+        return False
 
 
 def _beat(settings: Settings, name: str, queues: list[str], stop: threading.Event) -> None:
