@@ -265,6 +265,8 @@ def _succeed(
             shutil.rmtree(ctx.settings.paths.staging / execution.id, ignore_errors=True)
             raise NotFound(f"script {script_id} was deleted while it rendered")
     outputs, output_path = _publish(ctx, script_id, execution.id, result)
+    if ctx.media_sink is not None:
+        outputs, output_path = ctx.media_sink(outputs, output_path)
     _attribute_cache(options, result, execution.id)
     with ctx.session() as session:
         row = _get(session, Execution, execution.id)

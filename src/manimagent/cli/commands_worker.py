@@ -73,7 +73,7 @@ def list_(json_: JsonOption = False) -> None:
         return output.json(rows)
     output.table(
         ["name", "host", "queues", "last heartbeat", "running"],
-        [(row["name"], row["host"] or "-", ", ".join(row["queues"]) or "-", _ago(row["last_heartbeat"]), row["running"]) for row in rows],
+        [(row.name, row.host or "-", ", ".join(row.queues) or "-", _ago(row.last_heartbeat), row.running) for row in rows],
     )
 
 

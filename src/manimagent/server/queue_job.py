@@ -2,9 +2,9 @@
 with the job as JSON on stdin.
 
 It runs the same service as serve's pool (execute or retry, repairs included) in the worker's home,
-tags each attempt with the worker's name, publishes the events (NOTIFY), sends the media to the
-server over HTTP with the worker token, points the rows at the server's copies, and leaves the
-result document on the job's first row. SIGTERM (a cancel) stops it like Ctrl-C: the render is
+tags each attempt with the worker's name, publishes the events (NOTIFY), sends each finished
+render's files to the server over HTTP with the worker token before its row is written (so rows
+name the server's copies), and leaves the result document on the job's first row. SIGTERM (a cancel) stops it like Ctrl-C: the render is
 killed and its row is `interrupted`.
 """
 
@@ -26,6 +26,7 @@ from manimagent.services.context import Context
 from manimagent.settings import Settings, load_settings
 from manimagent.store.models import Execution, ExecutionStatus
 
+CANCELLED = "cancelled"
 DIED = "its worker {worker} stopped during the render; the job was taken up again"
 
 
@@ -59,24 +60,25 @@ def _interrupt(_signum, _frame) -> None:
 
 def run(job: Job, settings: Settings) -> int:
     publisher = Publisher(settings, job)
-    ctx = Context(settings=settings, user_id=job.user_id, is_admin=job.is_admin, events=publisher)
+    ctx = Context(settings=settings, user_id=job.user_id, is_admin=job.is_admin, events=publisher, media_sink=MediaSender(settings, job))
     queued = take_over(ctx, job)
     if queued is False:
         return 0  # cancelled (or finished) before it started
     try:
         result = _service(ctx, job, queued)
     except KeyboardInterrupt:
-        _cancelled(ctx, job)
+        _settle(ctx, job, ExecutionStatus.INTERRUPTED, CANCELLED, also_interrupted=True)
         _leave(ctx, job, {"success": False, "status": "interrupted", "error": "cancelled", "http_status": 409})
         publisher.done(False, "cancelled")
         return 130
     except ManimagentError as exc:
+        _settle(ctx, job, ExecutionStatus.FAILED, exc.one_line())  # e.g. the media could not be sent
         _leave(ctx, job, {"success": False, "status": "failed", "error": exc.one_line(), "http_status": exc.http_status})
         publisher.done(False, exc.one_line())
         return 0
     finally:
         publisher.close()
-    doc = send_media(ctx, job, result.model_dump(mode="json"))
+    doc = result.model_dump(mode="json")
     _leave(ctx, job, doc)
     publisher.done(bool(doc.get("success")), doc.get("error"), doc)
     return 0
@@ -101,21 +103,20 @@ def take_over(ctx: Context, job: Job) -> str | None | bool:
         return None
 
 
-def _cancelled(ctx: Context, job: Job) -> None:
-    """The attempts this job left unfinished or interrupted say why: it was cancelled."""
+def _settle(ctx: Context, job: Job, status: ExecutionStatus, error: str, also_interrupted: bool = False) -> None:
+    """The attempts this job left unfinished (and, for a cancel, those the interrupt ended) end
+    with `status` and say why."""
     from sqlmodel import col, select
-
-    from manimagent.services.executions import CANCELLED
 
     with ctx.session() as session:
         first = session.get(Execution, job.execution_id)
         if first is None:
             return
-        stopped = (ExecutionStatus.QUEUED.value, ExecutionStatus.RUNNING.value, ExecutionStatus.INTERRUPTED.value)
-        query = select(Execution).where(Execution.script_id == first.script_id, Execution.worker == job.worker, col(Execution.status).in_(stopped))
+        open_ = [ExecutionStatus.QUEUED.value, ExecutionStatus.RUNNING.value] + ([ExecutionStatus.INTERRUPTED.value] if also_interrupted else [])
+        query = select(Execution).where(Execution.script_id == first.script_id, Execution.worker == job.worker, col(Execution.status).in_(open_))
         for row in session.exec(query).all():
             if row.id == first.id or row.created_at >= first.created_at:
-                row.finish(ExecutionStatus.INTERRUPTED, CANCELLED)
+                row.finish(status, error)
                 session.add(row)
         session.commit()
 
@@ -143,25 +144,27 @@ def _leave(ctx: Context, job: Job, doc: dict[str, Any]) -> None:
 # ---- media to the server -------------------------------------------------------------------------
 
 
-def send_media(ctx: Context, job: Job, doc: dict[str, Any]) -> dict[str, Any]:
-    """PUT every file the job's attempts made to the server; the rows and `doc` then name the
-    server's copies (the worker's own are removed)."""
-    local_root = str(ctx.settings.paths.media)
-    moved: dict[str, str] = {}
-    with ctx.session() as session:
-        for execution_id in doc.get("executions") or [job.execution_id]:
-            row = session.get(Execution, execution_id)
-            if row is None:
-                continue
-            for path in {p for p in [row.output_path, *row.outputs] if p and p.startswith(local_root)}:
-                moved[path] = _upload(job, Path(path), Path(path).relative_to(local_root))
-            row.output_path = moved.get(row.output_path or "", row.output_path)
-            row.outputs = [moved.get(p, p) for p in row.outputs]
-            session.add(row)
-        session.commit()
-    for path in moved:
-        Path(path).unlink(missing_ok=True)
-    return _renamed(doc, moved)
+class MediaSender:
+    """The Context's media_sink: PUT each finished file to the server (same place under its media
+    folder) before the row is written, so a row never names a file the server lacks; the worker's
+    copy is removed."""
+
+    def __init__(self, settings: Settings, job: Job) -> None:
+        self._root = settings.paths.media
+        self._job = job
+
+    def __call__(self, outputs: list[Path], output_path: Path) -> tuple[list[Path], Path]:
+        moved = {path: self._send(path) for path in {*outputs, output_path}}
+        return [moved[path] for path in outputs], moved[output_path]
+
+    def _send(self, path: Path) -> Path:
+        try:
+            relative = path.relative_to(self._root)
+        except ValueError:
+            return path  # not a file of this home's media (nothing to send)
+        sent = Path(_upload(self._job, path, relative))
+        path.unlink(missing_ok=True)
+        return sent
 
 
 def _upload(job: Job, path: Path, relative: Path) -> str:
@@ -176,16 +179,6 @@ def _upload(job: Job, path: Path, relative: Path) -> str:
                 return json.loads(answer.read())["path"]
         except (urllib.error.URLError, OSError, ValueError, KeyError) as exc:
             raise ConfigError(f"could not send {relative} to the server {job.server}: {exc}", hint="Check MANIMAGENT_SERVER and the worker token") from exc
-
-
-def _renamed(value: Any, moved: dict[str, str]) -> Any:
-    if isinstance(value, str):
-        return moved.get(value, value)
-    if isinstance(value, list):
-        return [_renamed(item, moved) for item in value]
-    if isinstance(value, dict):
-        return {key: _renamed(item, moved) for key, item in value.items()}
-    return value
 
 
 # ---- events through the database -----------------------------------------------------------------

@@ -24,7 +24,10 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+
+from pydantic import BaseModel
 
 from manimagent.errors import BadInput, Conflict, ConfigError, Unauthorized
 from manimagent.settings import Settings
@@ -64,7 +67,18 @@ def add_worker(settings: Settings, *, name: str) -> dict[str, str]:
     return {"name": name, "token": token}
 
 
-def list_workers(settings: Settings) -> list[dict[str, Any]]:
+class WorkerPublic(BaseModel):
+    """`workers list --json`: one worker, never its token."""
+
+    name: str
+    host: str | None = None
+    queues: list[str] = []
+    last_heartbeat: datetime | None = None
+    running: int = 0
+    created_at: datetime
+
+
+def list_workers(settings: Settings) -> list[WorkerPublic]:
     """Every worker: name, host, queues, last heartbeat, and how many renders it runs now."""
     from sqlalchemy import func
     from sqlmodel import col, select
@@ -79,7 +93,7 @@ def list_workers(settings: Settings) -> list[dict[str, Any]]:
             ).all()
         )
     return [
-        {"name": row.name, "host": row.host, "queues": row.queues, "last_heartbeat": row.last_heartbeat, "running": int(running.get(row.name, 0)), "created_at": row.created_at}
+        WorkerPublic(name=row.name, host=row.host, queues=row.queues, last_heartbeat=row.last_heartbeat, running=int(running.get(row.name, 0)), created_at=row.created_at)
         for row in rows
     ]
 
