@@ -68,6 +68,17 @@ def test_a_waiting_execute_returns_the_workers_result(site, alice):
     assert "event: render_started" in events and "event: render_progress" in events and "event: done" in events  # through NOTIFY
 
 
+def test_a_worker_on_a_shared_media_folder_sends_no_media(site, alice):
+    home = site.root / "worker-shared"
+    home.mkdir(parents=True)
+    (home / "media").symlink_to(site.server.home / "media")  # the server's folder, as a mount would show it
+    site.start_worker("shared")
+    row = site.wait_for(alice, queue_render(site, alice, CIRCLE)["execution_id"])
+    assert row["status"] == "succeeded" and row["output_path"].startswith(str(site.server.home / "media"))
+    assert site.server.get(row["output_url"]).headers["content-type"] == "video/mp4"
+    assert "PUT /api/workers/media/" not in site.server.log.read_text()
+
+
 def test_a_worker_killed_mid_render_is_replaced_and_both_tries_are_recorded(site, alice):
     first = site.start_worker("doomed")
     doc = queue_render(site, alice, SLOW_SCENE.format(seconds=6))

@@ -11,6 +11,7 @@ killed and its row is `interrupted`.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import urllib.error
@@ -147,15 +148,20 @@ def _leave(ctx: Context, job: Job, doc: dict[str, Any]) -> None:
 class MediaSender:
     """The Context's media_sink: PUT each finished file to the server (same place under its media
     folder) before the row is written, so a row never names a file the server lacks; the worker's
-    copy is removed."""
+    copy is removed. A worker whose media folder is the server's (a shared mount) sends nothing."""
 
     def __init__(self, settings: Settings, job: Job) -> None:
         self._root = settings.paths.media
         self._job = job
 
     def __call__(self, outputs: list[Path], output_path: Path) -> tuple[list[Path], Path]:
-        moved = {path: self._send(path) for path in {*outputs, output_path}}
+        shared = os.path.realpath(self._root) == os.path.realpath(self._job.media_root)  # one folder, mounted on both
+        moved = {path: self._shared(path) if shared else self._send(path) for path in {*outputs, output_path}}
         return [moved[path] for path in outputs], moved[output_path]
+
+    def _shared(self, path: Path) -> Path:
+        """A shared media folder: the server has the file already, under its own name for the folder."""
+        return Path(self._job.media_root) / path.relative_to(self._root)
 
     def _send(self, path: Path) -> Path:
         try:
