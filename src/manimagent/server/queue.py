@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from manimagent.errors import BadInput
+from manimagent.errors import BadInput, ConfigError
 from manimagent.settings import Settings
 from manimagent.store import jobqueue
 from manimagent.store.jobqueue import is_postgres
@@ -27,6 +27,7 @@ log = logging.getLogger("manimagent.server")
 TASK_NAME = "manimagent.render"
 QUEUES = ("local", "docker")
 CHANNEL = "manimagent_events"
+DEFER_TRIES = 3
 SCHEMA_LOCK = 0x6D616E6971  # pg_advisory_lock key of applying procrastinate's schema
 
 
@@ -82,14 +83,44 @@ def ensure_schema(settings: Settings) -> None:
 
 
 async def defer_render(app, settings: Settings, *, execution_id: str, action: str, options: dict[str, Any], user_id: int | None, is_admin: bool) -> int:
-    """Defer the job of a queued Execution row and note its id on the row; returns the job id."""
+    """Defer the job of a queued Execution row and note its id on the row; returns the job id.
+
+    A connection the pool kept from before a database restart fails once: the defer is tried
+    again; a database still away fails the row and is a ConfigError (503)."""
     import asyncio
 
-    queue = queue_for(options.get("engine"))
-    job = app.tasks[TASK_NAME].configure(queue=queue)
-    job_id = await job.defer_async(execution_id=execution_id, action=action, options=options, user_id=user_id, is_admin=is_admin)
+    from procrastinate.exceptions import ConnectorException
+
+    job = app.tasks[TASK_NAME].configure(queue=queue_for(options.get("engine")))
+    args = {"execution_id": execution_id, "action": action, "options": options, "user_id": user_id, "is_admin": is_admin}
+    for attempt in range(DEFER_TRIES):
+        try:
+            job_id = await job.defer_async(**args)
+            break
+        except ConnectorException as exc:
+            if attempt + 1 < DEFER_TRIES:
+                await asyncio.sleep(0.5)
+                continue
+            from manimagent.services.executions import fail_queued
+
+            reason = " ".join(str(exc.__cause__ or exc).split())[:300]
+            await asyncio.to_thread(_quietly, fail_queued, settings_context(settings), execution_id, f"the job queue was unreachable: {reason}")
+            raise ConfigError(f"cannot reach the job queue's database ({reason})", hint="Start PostgreSQL (or wait for it to come back), then queue the render again") from None
     await asyncio.to_thread(_note_job, settings, execution_id, job_id)
     return job_id
+
+
+def settings_context(settings: Settings):
+    from manimagent.services.context import Context
+
+    return Context(settings=settings)
+
+
+def _quietly(fn, *args: Any) -> None:
+    try:
+        fn(*args)
+    except Exception:  # noqa: BLE001 - the same database is likely away: the row is settled by the sweep
+        pass
 
 
 def _note_job(settings: Settings, execution_id: str, job_id: int) -> None:
