@@ -74,10 +74,14 @@ def test_every_cli_command_works_on_postgresql(postgres_url, isolated_home, monk
 @pytest.mark.slow
 def test_two_serve_instances_share_one_postgresql_store(postgres_url, tmp_path):
     """Two `serve` processes with their own homes on one database: an account made on one logs
-    in on the other, and a render run by one is listed by the other."""
-    env = {"MANIMAGENT_DATABASE_URL": postgres_url}
-    first, second = start_server(tmp_path / "one", env=env), start_server(tmp_path / "two", env=env)
+    in on the other, and a render queued by one (run by a worker) is listed by the other."""
+    from queue_fixtures import start_site
+
+    site = start_site(tmp_path / "one", postgres_url)
+    second = start_server(tmp_path / "two", env={"MANIMAGENT_DATABASE_URL": postgres_url})
+    first = site.server
     try:
+        site.start_worker("w")
         alice = first.account("alice@example.com")
         assert second.login("alice@example.com").status_code == 200
         script = first.post("/api/agents/scripts/import/", json={"code": (EXAMPLES / "circle.py").read_text()}, headers=alice.headers)
@@ -90,9 +94,9 @@ def test_two_serve_instances_share_one_postgresql_store(postgres_url, tmp_path):
         pages = first.get("/api/agents/scripts/?limit=1&offset=0", headers=alice.headers)
         assert pages.status_code == 200 and len(pages.json()) == 1
     finally:
-        first.stop()
+        site.stop()
         second.stop()
-    assert not (tmp_path / "one" / "manimagent.db").exists() and not (tmp_path / "two" / "manimagent.db").exists()
+    assert not (first.home / "manimagent.db").exists() and not (tmp_path / "two" / "manimagent.db").exists()
 
 
 def test_processes_opening_a_new_postgresql_database_at_once_all_succeed(postgres_cluster):

@@ -68,6 +68,16 @@ def test_a_waiting_execute_returns_the_workers_result(site, alice):
     assert "event: render_started" in events and "event: render_progress" in events and "event: done" in events  # through NOTIFY
 
 
+def test_a_waiting_execute_that_no_worker_takes_answers_202_and_stays_queued(site, alice):
+    (site.server.home / "config.toml").write_text("[server]\nqueue_wait_seconds = 2\n")
+    site.restart_server()
+    script = site.server.post("/api/agents/scripts/import/", json={"code": CIRCLE}, headers=alice.headers).json()
+    answer = site.server.post(f"/api/agents/scripts/{script['id']}/execute/", headers=alice.headers)
+    assert answer.status_code == 202 and "No worker has taken the render" in answer.json()["message"], answer.text
+    site.start_worker("late")
+    assert site.wait_for(alice, answer.json()["execution_id"])["status"] == "succeeded"
+
+
 def test_a_worker_on_a_shared_media_folder_sends_no_media(site, alice):
     home = site.root / "worker-shared"
     home.mkdir(parents=True)

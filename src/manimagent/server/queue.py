@@ -28,6 +28,7 @@ TASK_NAME = "manimagent.render"
 QUEUES = ("local", "docker")
 CHANNEL = "manimagent_events"
 DEFER_TRIES = 3
+NOT_TAKEN: dict[str, Any] = {"not_taken": True}
 SCHEMA_LOCK = 0x6D616E6971  # pg_advisory_lock key of applying procrastinate's schema
 
 
@@ -137,16 +138,22 @@ def _note_job(settings: Settings, execution_id: str, job_id: int) -> None:
 # ---- waiting for a job ---------------------------------------------------------------------------
 
 
-async def wait_for_result(settings: Settings, execution_id: str, poll: float = 0.5) -> dict[str, Any] | None:
-    """The result document a worker left on the row, once its job is over (None: it ended without one)."""
+async def wait_for_result(settings: Settings, execution_id: str, *, poll: float = 0.5) -> dict[str, Any] | None:
+    """The result document a worker left on the row, once its job is over; None when it ended
+    without one; NOT_TAKEN when no worker has taken the job within `server.queue_wait_seconds`
+    (it stays queued: the caller answers 202 and the client polls)."""
     import asyncio
+    import time
 
+    deadline = time.monotonic() + float(settings.queue_wait_seconds)
     while True:
         row = await asyncio.to_thread(_read_row, settings, execution_id)
         if row is None:
             return None
         if row.result is not None:
             return row.result
+        if row.status == ExecutionStatus.QUEUED.value and time.monotonic() > deadline:
+            return NOT_TAKEN
         if row.status not in (ExecutionStatus.QUEUED.value, ExecutionStatus.RUNNING.value) and row.job_id is not None:
             if await asyncio.to_thread(jobqueue.job_over, settings.database_url_effective, row.job_id):
                 return None

@@ -105,7 +105,7 @@ async def run_or_queue(request: Request, ctx: Context, fn: Callable[..., Any], *
 async def _on_the_queue(request: Request, ctx: Context, fn: Callable[..., Any], *, wait: bool, script_id: str, **kwargs: Any):
     """PostgreSQL: the render is a job for `manimagent worker`s (server/queue.py); waiting reads
     the result document the worker leaves on the row."""
-    from manimagent.server.queue import defer_render, wait_for_result
+    from manimagent.server.queue import NOT_TAKEN, defer_render, wait_for_result
 
     execution_id = await asyncio.to_thread(queue_execution, ctx, script_ref=script_id)
     action = "retry" if fn.__name__ == "retry_execution" else "execute"
@@ -115,6 +115,9 @@ async def _on_the_queue(request: Request, ctx: Context, fn: Callable[..., Any], 
     if not wait:
         return QueuedResult(script_id=script_id, execution_id=execution_id)
     doc = await wait_for_result(ctx.settings, execution_id) or {"success": False, "status": "failed", "error": "the render job ended without a result"}
+    if doc is NOT_TAKEN:
+        message = "No worker has taken the render yet (start `manimagent worker`); it stays queued. Poll GET /api/agents/executions/{execution_id}/."
+        return QueuedResult(script_id=script_id, execution_id=execution_id, message=message)
     if "http_status" in doc and not doc.get("success"):
         raise _JobError(doc["error"], doc["http_status"])
     return _signed(request, ctx, ExecuteResult.model_validate({"script_id": script_id, "execution_id": execution_id, **doc}))
