@@ -110,6 +110,20 @@ def test_a_worker_killed_mid_render_is_replaced_and_both_tries_are_recorded(site
     assert [(status, attempts) for _, status, attempts, _ in _jobs(site)] == [("succeeded", 2)]  # one job, tried twice
 
 
+def test_a_job_whose_worker_dies_past_max_retries_fails_with_the_reason(site, alice):
+    first = site.start_worker("doomed")
+    doc = queue_render(site, alice, SLOW_SCENE.format(seconds=30))
+    site.wait_for(alice, doc["execution_id"], until=("running",), timeout=300)
+    first.kill()
+    strict = site.root / "worker-strict"
+    strict.mkdir(parents=True)
+    (strict / "config.toml").write_text("[render]\nmax_retries = 0\n")  # this worker takes no job up again
+    site.start_worker("strict")
+    row = site.wait_for(alice, doc["execution_id"], timeout=300)
+    assert row["status"] == "failed" and "its worker died 1 time(s)" in row["error"] and "max_retries is 0" in row["error"], site.logs()
+    assert [status for _, status, _, _ in _jobs(site)] == ["failed"]
+
+
 def test_serve_killed_with_jobs_queued_loses_none(site, alice):
     queued = [queue_render(site, alice, CIRCLE) for _ in range(3)]
     site.restart_server(kill=True)  # SIGKILL: no shutdown of any kind

@@ -231,6 +231,17 @@ class EventListener:
 # ---- serve on the queue ---------------------------------------------------------------------------
 
 
+async def _background_pool(settings: Settings):
+    """procrastinate's connection pool for serve, connecting in the background (and again after
+    the database comes back) instead of holding up the start."""
+    from psycopg_pool import AsyncConnectionPool
+
+    # `check`: a connection from before a database restart is replaced before it is used
+    pool = AsyncConnectionPool(conninfo(settings), open=False, min_size=1, max_size=10, check=AsyncConnectionPool.check_connection)
+    await pool.open(wait=False)
+    return pool
+
+
 @asynccontextmanager
 async def serving_queue(app) -> AsyncIterator[None]:
     """serve's lifespan on PostgreSQL: procrastinate's tables, the app to defer on, the event
@@ -243,10 +254,14 @@ async def serving_queue(app) -> AsyncIterator[None]:
     settings = app.state.settings
     try:
         await asyncio.to_thread(ensure_schema, settings)
-    except Exception as exc:  # noqa: BLE001 - the database may come back: deferring says so per request
-        log.error("the job queue cannot be prepared: %s", " ".join(str(exc).split())[:300])
+    except Exception as exc:  # noqa: BLE001 - the database may come back: requests say so meanwhile (503)
+        from manimagent.store.db import store_fault
+
+        fault = store_fault(exc, settings.database_url_effective)
+        log.error("the store cannot be used: %s", fault.one_line() if fault else f"{type(exc).__name__}: {exc}")
     queue = build_app(settings)
-    await queue.open_async()
+    pool = await _background_pool(settings)
+    await queue.open_async(pool)  # serve starts even while the database is away
     app.state.queue = queue
     listener = EventListener(settings)
     listener.start()
@@ -259,3 +274,4 @@ async def serving_queue(app) -> AsyncIterator[None]:
         listener.stop()
         app.state.jobs.shutdown()
         await queue.close_async()
+        await pool.close()

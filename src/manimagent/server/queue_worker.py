@@ -36,7 +36,7 @@ from manimagent.store.models import Execution, ExecutionStatus, Worker, utcnow
 log = logging.getLogger("manimagent.worker")
 TOKEN_PREFIX = "mw_"
 HEARTBEAT_SECONDS = 5.0
-STALLED_SECONDS = 20.0  # a worker silent this long is dead: its jobs are taken up again
+STALLED_SECONDS = 30.0  # a worker silent this long (6 missed heartbeats) is dead: its jobs are taken up again
 RECOVER_SECONDS = 5.0
 RECONNECT_SECONDS = 3.0
 ABORT_GRACE = 30.0  # seconds a cancelled job's process has to stop before it is killed

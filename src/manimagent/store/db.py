@@ -203,6 +203,8 @@ def _fault_text(exc: BaseException) -> str | None:
 
     if isinstance(exc, DBAPIError) and exc.orig is not None:
         return " ".join(str(exc.orig).split())
+    if type(exc).__module__.startswith("psycopg"):  # psycopg's own (the job queue talks to it directly)
+        return " ".join(str(exc).split())
     if isinstance(exc, sqlite3.Error):
         return " ".join(str(exc).split())
     if isinstance(exc, OSError) and exc.errno in STORE_ERRNOS:
