@@ -120,7 +120,7 @@ def settings_context(settings: Settings):
 def _quietly(fn, *args: Any) -> None:
     try:
         fn(*args)
-    except Exception:  # noqa: BLE001 - the same database is likely away: the row is settled by the sweep
+    except Exception:  # noqa: BLE001 - the same database is likely away: the row stays queued, never started
         pass
 
 

@@ -109,6 +109,7 @@ async def _on_the_queue(request: Request, ctx: Context, fn: Callable[..., Any], 
 
     execution_id = await asyncio.to_thread(queue_execution, ctx, script_ref=script_id)
     action = "retry" if fn.__name__ == "retry_execution" else "execute"
+    kwargs["engine"] = kwargs.get("engine") or await asyncio.to_thread(_engine_of, ctx, action, kwargs["ref"])  # names the queue
     await defer_render(
         request.app.state.queue, ctx.settings, execution_id=execution_id, action=action, options=kwargs, user_id=ctx.user_id, is_admin=ctx.is_admin,
     )
@@ -121,6 +122,15 @@ async def _on_the_queue(request: Request, ctx: Context, fn: Callable[..., Any], 
     if "http_status" in doc and not doc.get("success"):
         raise _JobError(doc["error"], doc["http_status"])
     return _signed(request, ctx, ExecuteResult.model_validate({"script_id": script_id, "execution_id": execution_id, **doc}))
+
+
+def _engine_of(ctx: Context, action: str, ref: str) -> str:
+    """The engine a render will use when the request names none: a retry's row's, else the server's default."""
+    if action == "retry":
+        from manimagent.services.executions import get_execution
+
+        return get_execution(ctx, ref=ref).engine
+    return str(ctx.settings.engine or "local")
 
 
 class _JobError(ManimagentError):
