@@ -163,3 +163,10 @@ def test_serve_without_its_postgresql_answers_503_with_the_fix(postgres_cluster,
         server.stop()
     log = server.log.read_text()
     assert "the store cannot be used: cannot reach the database" in log and "Traceback" not in log and "pw-not-shown" not in log
+
+
+def test_config_show_never_prints_the_database_password(cli, monkeypatch):
+    monkeypatch.setenv("MANIMAGENT_DATABASE_URL", "postgresql+psycopg://bob:hunter2secret@db.internal:5432/manim")
+    shown = {row["name"]: row["value"] for row in cli("config", "show", "--json").json()}
+    assert shown["database_url"] == "postgresql+psycopg://bob:***@db.internal:5432/manim"
+    assert "hunter2secret" not in cli("config", "show").stdout
