@@ -143,6 +143,11 @@ def test_cancel_while_queued_and_while_running(site, alice):
     done = site.cli("executions", "cancel", slow["execution_id"][:8], "--json")  # the CLI on the same database
     assert done.returncode == 0 and __import__("json").loads(done.stdout)["success"] is True, done.stderr
     stopped = site.wait_for(alice, slow["execution_id"], timeout=120)
+    assert stopped["status"] == "interrupted"
+    deadline = time.monotonic() + 30  # the job's process names the reason just after the render stops
+    while stopped["error"] != "cancelled" and time.monotonic() < deadline:
+        time.sleep(0.3)
+        stopped = site.server.get(f"/api/agents/executions/{slow['execution_id']}/", headers=alice.headers).json()
     assert stopped["status"] == "interrupted" and stopped["error"] == "cancelled"
     later = queue_render(site, alice, CIRCLE)  # the worker goes on with the next job
     assert site.wait_for(alice, later["execution_id"])["status"] == "succeeded"
