@@ -3,7 +3,8 @@
 # .venv and the package in it. Idempotent: a second run checks and skips in a few seconds.
 #
 # Usage: scripts/setup.sh [--test]
-#   --test   also the test extra and what the tests need (ffmpeg/ffprobe, a Docker engine, debootstrap)
+#   --test   also the test extra and what the tests need (ffmpeg/ffprobe, a Docker engine, debootstrap,
+#            PostgreSQL's server programs)
 #
 # Debian/Ubuntu: installs with apt-get (as root, or through sudo), bubblewrap included (the local
 # render's sandbox). macOS: prints the Homebrew commands and sets up the virtualenv. pip trusts
@@ -21,7 +22,7 @@ started=$SECONDS
 say() { printf 'setup: %s\n' "$*" >&2; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 
-usage() { sed -n '2,9s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+usage() { sed -n '2,10s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 
 for arg in "$@"; do
   case "$arg" in
@@ -64,6 +65,7 @@ apt_packages() {
   fi
   if [ "$with_tests" = 1 ]; then
     pkgs+=(debootstrap debian-archive-keyring iptables)
+    pkgs+=(postgresql)                                    # the PostgreSQL tests start throwaway clusters
     docker_engine_package
   fi
   printf '%s\n' "${pkgs[@]}"
@@ -207,13 +209,13 @@ EOF
 }
 
 install_package() {
-  local extras="serve,anthropic" want have
-  if [ "$with_tests" = 1 ]; then extras="serve,anthropic,test"; fi
+  local extras="serve,anthropic,postgres" want have
+  if [ "$with_tests" = 1 ]; then extras="serve,anthropic,postgres,test"; fi
   want="$(wanted_stamp)"
   have="$(cat "$stamp" 2>/dev/null || true)"
   # A stamp written with the test extra also satisfies a run without it.
   if [ -x "$venv/bin/manimagent" ] \
-      && { [ "$have" = "$want serve,anthropic,test" ] || [ "$have" = "$want $extras" ]; }; then
+      && { [ "$have" = "$want serve,anthropic,postgres,test" ] || [ "$have" = "$want $extras" ]; }; then
     say "package: up to date (pyproject.toml unchanged)"
     return 0
   fi

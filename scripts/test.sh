@@ -5,7 +5,10 @@
 # Starts dockerd in the background when no engine answers, dockerd is installed and this runs as
 # root (stopped again at the end), and builds the base image the docker tests build on. When no
 # engine can be reached the docker tests skip, and a line here says so; in CI (CI=true) they fail
-# instead, unless MANIMAGENT_SKIP_DOCKER=1 says to skip them on purpose.
+# instead, unless MANIMAGENT_SKIP_DOCKER=1 says to skip them on purpose. The PostgreSQL tests start
+# their own throwaway cluster (tests/postgres_cluster.py) with the server programs that
+# scripts/setup.sh --test installs; without them they skip, or fail in CI (MANIMAGENT_SKIP_POSTGRES=1
+# skips them on purpose).
 # Run scripts/setup.sh --test first.
 set -euo pipefail
 
@@ -80,7 +83,36 @@ base_image() {
   say "docker: building the base image failed -> docker tests will $(docker_tests_will)"
 }
 
+postgres_tests_will() {
+  if [ "${MANIMAGENT_SKIP_POSTGRES:-}" = 1 ]; then echo "SKIP (MANIMAGENT_SKIP_POSTGRES=1)"
+  elif in_ci; then echo "FAIL (CI=true; set MANIMAGENT_SKIP_POSTGRES=1 to skip them on purpose)"
+  else echo "SKIP"; fi
+}
+
+check_postgres() { # the server programs the PostgreSQL tests run (initdb and pg_ctl into a temp dir)
+  local bindir=""
+  if command -v pg_config >/dev/null 2>&1 && [ -x "$(pg_config --bindir)/initdb" ]; then
+    bindir="$(pg_config --bindir)"
+  else
+    bindir="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+  fi
+  if [ -z "$bindir" ] || [ ! -x "$bindir/initdb" ] || [ ! -x "$bindir/pg_ctl" ]; then
+    say "postgres: no initdb/pg_ctl (scripts/setup.sh --test installs postgresql) -> PostgreSQL tests will $(postgres_tests_will)"
+    return 0
+  fi
+  if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
+    say "postgres: running as root without a postgres user to start the server as -> PostgreSQL tests will $(postgres_tests_will)"
+    return 0
+  fi
+  if ! .venv/bin/python -c 'import psycopg' >/dev/null 2>&1; then
+    say "postgres: psycopg is not installed in .venv (pip install -e '.[postgres]') -> PostgreSQL tests will $(postgres_tests_will)"
+    return 0
+  fi
+  say "postgres: server programs in $bindir; the tests start a throwaway cluster on loopback"
+}
+
 [ -x .venv/bin/python ] || { say "no .venv: run ./scripts/setup.sh --test first"; exit 3; }
+check_postgres
 
 t=$SECONDS
 if [ "${MANIMAGENT_SKIP_DOCKER:-}" = 1 ]; then

@@ -21,6 +21,8 @@ if str(TESTS) not in sys.path:
 
 SKIP_DOCKER_ENV = "MANIMAGENT_SKIP_DOCKER"
 
+from postgres_cluster import SKIP_POSTGRES_ENV, postgres_cluster, postgres_url  # noqa: E402,F401 - fixtures
+
 
 def docker_skips_allowed() -> bool:
     """Outside CI a docker test may skip when there is no engine; in CI (`CI=true`) only on purpose."""
@@ -47,7 +49,22 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
         report.longrepr = f"docker test could not run in CI ({reason}); start a Docker engine, or set {SKIP_DOCKER_ENV}=1 on purpose"
+    if report.when == "setup" and report.skipped and _needs_postgres(item) and not postgres_skips_allowed():
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"PostgreSQL test could not run in CI ({reason}); install postgresql, or set {SKIP_POSTGRES_ENV}=1 on purpose"
     return report
+
+
+def postgres_skips_allowed() -> bool:
+    """As for Docker: outside CI a PostgreSQL test may skip when there is no server; in CI only on purpose."""
+    if os.environ.get(SKIP_POSTGRES_ENV) == "1":
+        return True
+    return os.environ.get("CI", "").lower() not in ("true", "1", "yes")
+
+
+def _needs_postgres(item: pytest.Item) -> bool:
+    return item.get_closest_marker("postgres") is not None or "postgres_cluster" in getattr(item, "fixturenames", ())
 
 
 @pytest.fixture(autouse=True)

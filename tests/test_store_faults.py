@@ -164,16 +164,16 @@ def test_a_full_disk_is_one_line_exit_3_and_keeps_every_row(isolated_home, tmp_p
 
 
 def test_a_database_from_a_newer_version_is_refused_naming_both_versions(isolated_home):
-    from manimagent.store.migrations import MIGRATIONS
+    from manimagent.store.migrate import head_revision
 
     stored = _home_with_rows(isolated_home)
     with sqlite3.connect(_db(isolated_home)) as conn:
-        conn.execute("INSERT INTO _migrations (name) VALUES ('0099_from_the_future')")
+        conn.execute("UPDATE alembic_version SET version_num = '0099_from_the_future'")
     result = run_cli_process("scripts", "list")
-    _assert_fault(result, "newer manimagent", "0099_from_the_future", MIGRATIONS[-1][0], "Upgrade")
+    _assert_fault(result, "newer manimagent", "0099_from_the_future", head_revision(), "Upgrade")
     assert _stored(isolated_home) == stored
     with sqlite3.connect(_db(isolated_home)) as conn:
-        assert conn.execute("SELECT count(*) FROM _migrations").fetchone() == (len(MIGRATIONS) + 1,)
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0099_from_the_future",)]
 
 
 # ---- migrations ----------------------------------------------------------------------------------------
@@ -188,9 +188,9 @@ def test_two_processes_opening_a_new_home_at_once_both_succeed(tmp_path):
         outcomes = [(process.wait(timeout=300), process.stderr.read().decode()) for process in processes]
         assert all(code_ == 0 for code_, _ in outcomes), outcomes
         with sqlite3.connect(tmp_path / f"round{round_}" / "manimagent.db") as conn:
-            from manimagent.store.migrations import MIGRATIONS
+            from manimagent.store.migrate import head_revision
 
-            assert conn.execute("SELECT count(*) FROM _migrations").fetchone() == (len(MIGRATIONS),)
+            assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(head_revision(),)]
 
 
 def test_the_user_id_migration_keeps_every_row_and_reference(tmp_path):

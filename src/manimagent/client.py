@@ -40,6 +40,7 @@ from manimagent.errors import (
 from manimagent.events import Done, EventSink, ignore
 from manimagent.settings import normalize_server, resolve_server  # noqa: F401 - part of the client's API
 from manimagent.services.schemas import (
+    CancelResult,
     ContainerPublic,
     ContainerStatus,
     ExecuteResult,
@@ -498,6 +499,10 @@ def retry_execution(
 ) -> ExecuteResult:
     body = _compact({"max_attempts": max_attempts, "engine": engine, "container": container})
     return ExecuteResult.model_validate(request(ctx, "POST", f"/api/agents/executions/{_segment(ref)}/retry/", body=body))
+
+
+def cancel_execution(ctx: RemoteContext, *, ref: str) -> CancelResult:
+    return CancelResult.model_validate(request(ctx, "POST", f"/api/agents/executions/{_segment(ref)}/cancel/"))
 
 
 # ---- providers and containers ---------------------------------------------------------------

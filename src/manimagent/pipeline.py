@@ -269,6 +269,9 @@ def _succeed(
             raise NotFound(f"script {script_id} was deleted while it rendered")
     outputs, output_path = _publish(ctx, script_id, execution.id, result)
     poster = make_poster(output_path)  # beside the video, cached renders too (render/poster.py)
+    if ctx.media_sink is not None:  # a queue worker: the files go to the server first (the poster with them)
+        sent, output_path = ctx.media_sink([*outputs, *([poster] if poster else [])], output_path)
+        outputs, poster = (sent[:-1], sent[-1]) if poster else (sent, None)
     _attribute_cache(options, result, execution.id)
     with ctx.session() as session:
         row = _get(session, Execution, execution.id)

@@ -22,6 +22,7 @@ SERVER_ENV = "MANIMAGENT_SERVER"
 RENDER_SANDBOX_ENV = "MANIMAGENT_RENDER_SANDBOX"
 CORS_ORIGINS_ENV = "MANIMAGENT_CORS_ORIGINS"
 FORWARDED_ALLOW_IPS_ENV = "MANIMAGENT_FORWARDED_ALLOW_IPS"
+WORKER_TOKEN_ENV = "MANIMAGENT_WORKER_TOKEN"
 SERVE_PROCESSES_ENV = "MANIMAGENT_SERVE_PROCESSES"  # set by `serve --workers N` for its processes
 
 
@@ -82,6 +83,9 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("max_body_bytes", "server.max_body_bytes", 1_000_000, int, help="largest request body serve accepts"),
     Setting("workers", "server.workers", 2, int, help="render workers of serve"),
+    Setting("render_max_retries", "render.max_retries", 2, int, help="times a queued render is taken up again after its worker died (PostgreSQL queue)"),
+    Setting("queue_wait_seconds", "server.queue_wait_seconds", 60.0, float, help="seconds a waiting request gives the job queue's workers to take its render before it answers 202"),
+    Setting("worker_token", "worker.token", None, env=WORKER_TOKEN_ENV, secret=True, help="the token `manimagent worker` shows the server"),
     Setting("allow_unsandboxed_renders", "server.allow_unsandboxed_renders", False, bool, help="let serve render locally without a working sandbox"),
 )
 

@@ -76,6 +76,7 @@ def _register() -> None:
         commands_scripts,
         commands_serve,
         commands_watch,
+        commands_worker,
     )
 
     commands_generate.register(app)
@@ -91,6 +92,7 @@ def _register() -> None:
     app.add_typer(commands_config.app, name="config")
     app.add_typer(commands_cache.app, name="cache")
     commands_eval.register(app)
+    commands_worker.register(app)
 
 
 _register()

@@ -22,7 +22,7 @@ from manimagent.cli.options import (
 from manimagent.cli.output import output
 from manimagent.cli.results import print_execute_result
 
-app = typer.Typer(help="Render attempts: list, show, retry.", no_args_is_help=True)
+app = typer.Typer(help="Render attempts: list, show, retry, cancel.", no_args_is_help=True)
 IdArgumentHelp = "Execution id (a unique prefix of 4+ characters works, or `last`)."
 
 
@@ -114,3 +114,17 @@ def retry(
         svc, ctx = service_for("executions", server, events)
         result = svc.retry_execution(ctx, ref=newest_ref(ref, server, "execution"), engine=engine, container=container, max_attempts=max_attempts)
     print_execute_result(result, json_=json_)
+
+
+@app.command("cancel")
+def cancel(
+    ref: Annotated[str, typer.Argument(help="Execution id to stop (or `last`).")],
+    server: ServerOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Stop a queued or running render of the job queue (serve on PostgreSQL with `manimagent worker`s)."""
+    svc, ctx = service_for("executions", server)
+    result = svc.cancel_execution(ctx, ref=newest_ref(ref, server, "execution"))
+    if json_:
+        return output.json(result)
+    output.info(f"{'Cancelled' if result.success else 'Nothing to cancel:'} {result.execution_id[:8]} ({result.status})")

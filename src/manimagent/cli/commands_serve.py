@@ -53,8 +53,12 @@ def _prepare_processes(workers: int) -> None:
 def _settle_queue() -> None:
     from manimagent.services.context import local_context
     from manimagent.services.executions import fail_all_queued
+    from manimagent.store.jobqueue import is_postgres
 
-    fail_all_queued(local_context())
+    ctx = local_context()
+    if is_postgres(ctx.settings.database_url_effective):
+        return  # PostgreSQL: queued renders are jobs that workers take, whatever serve does
+    fail_all_queued(ctx)
 
 
 def register(app: typer.Typer) -> None:

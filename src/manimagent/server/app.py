@@ -21,12 +21,14 @@ from manimagent.server import (
     routes_omega,
     routes_providers,
     routes_scripts,
+    queue_routes,
 )
 from manimagent.server.bodylimit import BodyLimitMiddleware
 from manimagent.server.unavailable import UnavailableHomeMiddleware
 from manimagent.server.sweep import Sweeper
 from manimagent.server.handlers import install_handlers
 from manimagent.server.jobs import Jobs
+from manimagent.server.queue import queue_enabled, serving_queue
 from manimagent.server.openapi import install_openapi
 from manimagent.render.local import POOL_SETTING
 from manimagent.render.sandbox import REQUIRE_SANDBOX
@@ -37,7 +39,7 @@ from manimagent.errors import ConfigError
 from manimagent.settings import SERVE_PROCESSES_ENV, Settings, load_settings
 
 log = logging.getLogger("manimagent.server")
-ROUTERS = (routes_auth, routes_scripts, routes_executions, routes_events, routes_providers, routes_containers, routes_media, routes_omega)
+ROUTERS = (routes_auth, routes_scripts, routes_executions, routes_events, routes_providers, routes_containers, routes_media, routes_omega, queue_routes)
 DESCRIPTION = (
     "Turn a sentence into a rendered Manim video. Sign in with POST /api/auth/login/ and send the "
     "access token as `Authorization: Bearer <token>`. Errors are `{\"error\": ...}`."
@@ -55,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.unavailable = _prepare_home(settings)
     app.state.limiter = RateLimiter()
     app.state.jobs = Jobs(settings.workers)
+    app.state.queue = None  # the procrastinate app while serving on PostgreSQL (server/queue.py)
     install_handlers(app)
     for module in ROUTERS:
         app.include_router(module.router)
@@ -113,6 +116,10 @@ async def _lifespan(app: FastAPI):
     and those still queued at a stop fail then (renders under way finish first). With
     `serve --workers N` the parent process does that once for all. The sweep runs meanwhile."""
     ctx = Context(settings=app.state.settings)
+    if queue_enabled(app.state.settings):  # queued renders are jobs in the database: they outlive this process
+        async with serving_queue(app):
+            yield
+        return
     alone = not os.environ.get(SERVE_PROCESSES_ENV)
     await asyncio.to_thread(_report_sandbox, app.state.settings)
     if alone:

@@ -15,6 +15,10 @@ class ClientGone(Exception):
     pass
 
 
+# bodies streamed to disk by their route, not held here: a worker's finished videos (token-checked first)
+STREAMED_PREFIXES = ("/api/workers/media/",)
+
+
 class BodyLimitMiddleware:
     """Refuse a declared Content-Length above the limit at once; count the bytes of chunked bodies."""
 
@@ -23,7 +27,7 @@ class BodyLimitMiddleware:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope.get("path", "").startswith(STREAMED_PREFIXES):
             return await self.app(scope, receive, send)
         declared = _content_length(scope)
         if declared is not None and declared > self.max_bytes:

@@ -90,6 +90,8 @@ def _recorded(request: Request, ctx: Context, fn: Callable[..., Any], first_exec
 
 async def run_or_queue(request: Request, ctx: Context, fn: Callable[..., Any], *, wait: bool, script_id: str, **kwargs: Any):
     """The finished result (waiting), or a QueuedResult once the render is on its way."""
+    if request.app.state.queue is not None:
+        return await _on_the_queue(request, ctx, fn, wait=wait, script_id=script_id, **kwargs)
     jobs = _jobs(request)
     if wait:
         job_ctx, job = _recorded(request, ctx, fn, None)
@@ -98,6 +100,45 @@ async def run_or_queue(request: Request, ctx: Context, fn: Callable[..., Any], *
     job_ctx, job = _recorded(request, ctx, fn, execution_id)
     jobs.start(_marked(jobs, script_id, job), job_ctx, queued=execution_id, **kwargs)
     return QueuedResult(script_id=script_id, execution_id=execution_id)
+
+
+async def _on_the_queue(request: Request, ctx: Context, fn: Callable[..., Any], *, wait: bool, script_id: str, **kwargs: Any):
+    """PostgreSQL: the render is a job for `manimagent worker`s (server/queue.py); waiting reads
+    the result document the worker leaves on the row."""
+    from manimagent.server.queue import NOT_TAKEN, defer_render, wait_for_result
+
+    execution_id = await asyncio.to_thread(queue_execution, ctx, script_ref=script_id)
+    action = "retry" if fn.__name__ == "retry_execution" else "execute"
+    kwargs["engine"] = kwargs.get("engine") or await asyncio.to_thread(_engine_of, ctx, action, kwargs["ref"])  # names the queue
+    await defer_render(
+        request.app.state.queue, ctx.settings, execution_id=execution_id, action=action, options=kwargs, user_id=ctx.user_id, is_admin=ctx.is_admin,
+    )
+    if not wait:
+        return QueuedResult(script_id=script_id, execution_id=execution_id)
+    doc = await wait_for_result(ctx.settings, execution_id) or {"success": False, "status": "failed", "error": "the render job ended without a result"}
+    if doc is NOT_TAKEN:
+        message = "No worker has taken the render yet (start `manimagent worker`); it stays queued. Poll GET /api/agents/executions/{execution_id}/."
+        return QueuedResult(script_id=script_id, execution_id=execution_id, message=message)
+    if "http_status" in doc and not doc.get("success"):
+        raise _JobError(doc["error"], doc["http_status"])
+    return _signed(request, ctx, ExecuteResult.model_validate({"script_id": script_id, "execution_id": execution_id, **doc}))
+
+
+def _engine_of(ctx: Context, action: str, ref: str) -> str:
+    """The engine a render will use when the request names none: a retry's row's, else the server's default."""
+    if action == "retry":
+        from manimagent.services.executions import get_execution
+
+        return get_execution(ctx, ref=ref).engine
+    return str(ctx.settings.engine or "local")
+
+
+class _JobError(ManimagentError):
+    """A queued render that a worker could not start (bad option, Docker unreachable): its status."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message.removeprefix("Error: "))
+        self.http_status = status
 
 
 async def execute(request: Request, ctx: Context, *, ref: str, body: ExecuteIn) -> ExecuteResult | QueuedResult:
@@ -139,13 +180,14 @@ async def _write_script(request: Request, ctx: Context, write: Callable[..., Scr
 
     chosen = body.model_dump(include={"provider", "model"}, exclude_none=True)
     render = body.model_dump(include={"engine", "container", "quality", "format", "max_attempts", "still_seconds"}, exclude_none=True, mode="json")
-    in_request = body.auto_execute and body.wait
+    on_queue = request.app.state.queue is not None  # PostgreSQL: the render is a worker's job, waited for or not
+    in_request = body.auto_execute and body.wait and not on_queue
     job_ctx, job = _marking_renders(_jobs(request), ctx, write)
     job_ctx, job = _recorded(request, job_ctx, job, None)
     result = await _jobs(request).run(job, job_ctx, auto_execute=in_request, **what, **chosen, **(render if in_request else {}))
-    if body.wait or not body.auto_execute or not result.success or not result.script_id:
+    if (body.wait and not on_queue) or not body.auto_execute or not result.success or not result.script_id:
         return _signed(request, ctx, result)
-    queued = await run_or_queue(request, ctx, execute_script, wait=False, script_id=result.script_id, ref=result.script_id, **render)
+    queued = await run_or_queue(request, ctx, execute_script, wait=body.wait and on_queue, script_id=result.script_id, ref=result.script_id, **render)
     if isinstance(queued, QueuedResult):
         return queued
     return _signed(request, ctx, result.model_copy(update={"execution": queued}))

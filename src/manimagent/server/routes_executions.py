@@ -1,4 +1,4 @@
-"""/api/agents/executions/: the caller's render attempts — list, show, poster, retry."""
+"""/api/agents/executions/: the caller's render attempts — list, show, poster, retry, cancel."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from manimagent.server.deps import ContextDep
 from manimagent.server.pages import PageDep, page_response
 from manimagent.services.executions import EXECUTIONS
 from manimagent.server.media import with_output_url
-from manimagent.services.schemas import ExecuteResult, ExecutionDetail, ExecutionPublic
+from manimagent.services.schemas import CancelResult, ExecuteResult, ExecutionDetail, ExecutionPublic
 
 router = APIRouter(prefix="/api/agents/executions", tags=["executions"])
 ExecutionId = Annotated[str, Path(min_length=4, max_length=36, description="Execution id, or a unique prefix of 4+ characters")]
@@ -67,3 +67,12 @@ async def retry(request: Request, ctx: ContextDep, execution_id: ExecutionId, bo
     """Render the execution's script again with the same options (the body is optional)."""
     result = await renders.retry(request, ctx, ref=execution_id, body=body or RetryIn())
     return JSONResponse(result.model_dump(mode="json"), status_code=202 if isinstance(result, QueuedResult) else 200)
+
+
+@router.post("/{execution_id}/cancel/", response_model=CancelResult, responses=NOT_FOUND)
+def cancel(ctx: ContextDep, execution_id: ExecutionId) -> CancelResult:
+    """Stop a queued or running render on the job queue (serve on PostgreSQL); 409 for a render
+    that runs in the server's own process (SQLite)."""
+    from manimagent.services.executions import cancel_execution
+
+    return cancel_execution(ctx, ref=execution_id)

@@ -22,12 +22,23 @@ def show_config(settings: Settings | None = None) -> list[SettingPublic]:
         value = settings.values[setting.name]
         if setting.secret and value:
             value = MASK
-        if setting.name == "database_url" and value is None:
-            value = settings.database_url_effective
+        if setting.name == "database_url":
+            value = _without_password(settings.database_url_effective)
         rows.append(
             SettingPublic(name=setting.name, value=value, source=settings.sources[setting.name], help=setting.help, key=setting.key, env=setting.env)
         )
     return rows
+
+
+def _without_password(url: str) -> str:
+    """A PostgreSQL URL may hold a password: it is never shown."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(not a SQLAlchemy URL)"
 
 
 def config_paths(settings: Settings | None = None) -> dict[str, str]:

@@ -6,7 +6,8 @@ started before it loads (see pipeline.run_attempts).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -25,6 +26,9 @@ class Context:
     user_id: int | None = None  # None: the local CLI, which sees every row
     is_admin: bool = True
     events: EventSink = field(default=ignore)
+    # a `manimagent worker`'s: sends a finished render's files to the server before its row says
+    # so, and answers the paths they have there (see server/queue_job.py)
+    media_sink: Callable[[list[Path], Path], tuple[list[Path], Path]] | None = None
 
     @contextmanager
     def session(self) -> Iterator[Session]:

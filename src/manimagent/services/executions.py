@@ -9,7 +9,8 @@ from sqlmodel import Session, col, select
 
 from manimagent.services.context import Context
 from manimagent.services.ids import resolve_uuid
-from manimagent.services.schemas import ExecuteResult, ExecutionDetail, ExecutionPublic
+from manimagent.errors import Conflict
+from manimagent.services.schemas import CancelResult, ExecuteResult, ExecutionDetail, ExecutionPublic
 from manimagent.store.models import ABANDON_GRACE, Execution, ExecutionStatus, Script, ScriptStatus, utcnow
 
 DEFAULT_PAGE = 50  # what a list returns without a limit (REST and the CLI)
@@ -179,6 +180,36 @@ def _fail_if_queued(session: Session, rows: list[Execution], error: str) -> int:
     if queued:
         session.commit()
     return len(queued)
+
+
+CANCELLED = "cancelled"
+
+
+def cancel_execution(ctx: Context, *, ref: str) -> CancelResult:
+    """Stop a queued or running render of the job queue (PostgreSQL): a queued one never starts
+    (`interrupted`, "cancelled"), a running one is stopped by its worker. Renders of a process
+    of their own (the CLI, serve on SQLite) are stopped there (Ctrl-C): a Conflict here."""
+    from manimagent.store import jobqueue
+
+    with ctx.session() as session:
+        row = resolve_uuid(session, ctx, Execution, ref, "execution")
+    unfinished = row.status in (ExecutionStatus.QUEUED.value, ExecutionStatus.RUNNING.value)
+    if not unfinished:
+        return CancelResult(success=False, execution_id=row.id, status=row.status)
+    url = ctx.settings.database_url_effective
+    if row.job_id is None or not jobqueue.is_postgres(url):
+        raise Conflict(
+            "this render runs in the process that started it, not on the job queue",
+            hint="Stop that process (Ctrl-C); renders are cancellable when serve runs on PostgreSQL with `manimagent worker`s",
+        )
+    stopped = jobqueue.cancel_job(url, row.job_id)
+    with ctx.session() as session:
+        row = session.get(Execution, row.id)
+        if row.status == ExecutionStatus.QUEUED.value:  # its job will never run: the row is settled here
+            row.finish(ExecutionStatus.INTERRUPTED, CANCELLED)
+            session.add(row)
+            session.commit()
+    return CancelResult(success=stopped, execution_id=row.id, status=row.status)
 
 
 def retry_execution(

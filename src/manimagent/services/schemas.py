@@ -69,6 +69,7 @@ class ExecutionPublic(PublicModel):
     duration: float | None = None
     sandbox: str | None = None
     cached_from: str | None = None
+    worker: str | None = None  # the `manimagent worker` that rendered it (job queue on PostgreSQL)
 
     @model_validator(mode="after")
     def _find_poster(self) -> ExecutionPublic:
@@ -107,6 +108,14 @@ class ExecuteResult(PublicModel):
     # every deterministic fix tried: {"name", "description", "line", "attempt", "stage"}
     fixes: list[dict[str, Any]] = Field(default_factory=list)
     repair_stopped: str | None = None  # why no LLM repair was tried (no real LLM configured)
+
+
+class CancelResult(PublicModel):
+    """`executions cancel` and POST .../executions/{id}/cancel/: whether a job was stopped, and the row's status."""
+
+    success: bool
+    execution_id: str
+    status: str
 
 
 class GenerateResult(PublicModel):

@@ -1,1 +1,1 @@
-"""The SQLite store: SQLModel tables, append-only migrations, sessions."""
+"""The store: SQLModel tables in SQLite (the default) or PostgreSQL, Alembic migrations, sessions."""

@@ -1,5 +1,5 @@
-"""Opening the database: one engine per URL, WAL and a busy timeout, migrations on first open
-(in `BEGIN IMMEDIATE`, refused for a newer schema), and store faults as one-line ConfigErrors."""
+"""Opening the database: one engine per URL (SQLite with WAL and a busy timeout, or PostgreSQL),
+migrations on first open (store/migrate.py), and store faults as one-line ConfigErrors."""
 
 from __future__ import annotations
 
@@ -10,20 +10,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import event, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlmodel import Session, create_engine
 
 from manimagent.errors import ConfigError
-from manimagent.store.migrations import MIGRATIONS
+from manimagent.store.migrate import NewerDatabase, upgrade_engine
+
+__all__ = ["NewerDatabase", "apply_migrations", "dispose_engines", "get_engine", "open_session", "store_fault"]
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
 BUSY_TIMEOUT_MS = 30_000
-MIGRATIONS_TABLE = "CREATE TABLE IF NOT EXISTS _migrations (name VARCHAR PRIMARY KEY, applied_at DATETIME DEFAULT CURRENT_TIMESTAMP)"
 
 
-def _on_sqlite_connect(dbapi_connection, _record) -> None:
+def on_sqlite_connect(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA journal_mode = WAL")
@@ -47,98 +48,16 @@ def _quiet_interrupted_resets(engine: Engine) -> None:
         logger.addFilter(_InterruptedReset())
 
 
-# ---- migrations ---------------------------------------------------------------------------------
-
-
-class NewerDatabase(ConfigError):
-    """The database was migrated by a newer manimagent: this one would misread it, so it refuses."""
+# ---- migrations (store/migrate.py) ----------------------------------------------------------------
 
 
 def apply_migrations(engine: Engine) -> list[str]:
-    """Apply the migrations this database lacks; returns their names.
+    """Migrate the database of `engine` to this version's schema; the names of what was applied.
 
-    On SQLite they run in one `BEGIN IMMEDIATE` transaction (two processes opening a new home at
-    once take turns), with foreign keys checked at the end rather than per statement, so a table
-    can be rebuilt. A database that names a migration this version does not know is refused.
+    One migrating process at a time (`BEGIN IMMEDIATE` on SQLite, an advisory lock on PostgreSQL);
+    a database written by a newer manimagent is refused (NewerDatabase).
     """
-    if engine.dialect.name == "sqlite":
-        return _apply_sqlite(engine)
-    with engine.begin() as conn:
-        conn.execute(text(MIGRATIONS_TABLE))
-        return _apply_pending(lambda sql, params=None: conn.execute(text(sql), params or {}), str(engine.url))
-
-
-def _apply_pending(run, where: str) -> list[str]:
-    """Run every missing migration through `run(sql, params)`; NewerDatabase first if any is unknown."""
-    done = {row[0] for row in run("SELECT name FROM _migrations")}
-    check_schema_version(done, where)
-    applied: list[str] = []
-    for name, sql in MIGRATIONS:
-        if name in done:
-            continue
-        for statement in filter(str.strip, sql.split(";")):
-            run(statement)
-        run("INSERT INTO _migrations (name) VALUES (:name)", {"name": name})
-        applied.append(name)
-    return applied
-
-
-def check_schema_version(done: set[str], where: str) -> None:
-    """NewerDatabase when `done` (the applied migrations) holds one this version does not know."""
-    unknown = sorted(done - {name for name, _ in MIGRATIONS})
-    if unknown:
-        from manimagent import __version__
-
-        raise NewerDatabase(
-            f"the database {_where(where)} was written by a newer manimagent (schema {unknown[-1]}); "
-            f"this manimagent {__version__} knows schemas up to {MIGRATIONS[-1][0]}",
-            hint="Upgrade manimagent (pip install -U manimagent), or point MANIMAGENT_HOME at another home",
-        )
-
-
-def _apply_sqlite(engine: Engine) -> list[str]:
-    raw = engine.raw_connection()
-    try:
-        conn = raw.driver_connection
-        if _up_to_date(conn, str(engine.url)):  # the usual open: one read, no write lock
-            return []
-        return _migrate_immediate(conn, str(engine.url))
-    finally:
-        raw.close()
-
-
-def _up_to_date(conn, where: str) -> bool:
-    try:
-        if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'").fetchone():
-            return False
-        done = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
-    finally:
-        conn.rollback()
-    check_schema_version(done, where)
-    return {name for name, _ in MIGRATIONS} <= done
-
-
-def _migrate_immediate(conn, where: str) -> list[str]:
-    saved = conn.isolation_level
-    conn.isolation_level = None  # BEGIN and COMMIT are said here
-    try:
-        conn.execute("PRAGMA foreign_keys = OFF")  # a no-op inside a transaction, so before BEGIN
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.execute(MIGRATIONS_TABLE)
-            dangling = len(conn.execute("PRAGMA foreign_key_check").fetchall())  # left by hand edits: kept as they are
-            applied = _apply_pending(lambda sql, params=None: conn.execute(sql, params or {}).fetchall(), where)
-            broken = conn.execute("PRAGMA foreign_key_check").fetchall()
-            if len(broken) > dangling:
-                raise ConfigError(f"migrating {_where(where)} would break {len(broken) - dangling} reference(s)", hint="Nothing was changed; report this")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        return applied
-    finally:
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.isolation_level = saved
+    return upgrade_engine(engine, _where(str(engine.url)))
 
 
 # ---- engines and sessions -----------------------------------------------------------------------
@@ -165,15 +84,38 @@ def _create(url: str) -> Engine:
         raise fault from exc
 
 
+URL_HINT = "Use sqlite:///PATH (the default is <home>/manimagent.db) or postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE"
+BACKENDS = ("sqlite", "postgresql")
+
+
+def database_url(url: str) -> URL:
+    """The SQLAlchemy URL of MANIMAGENT_DATABASE_URL; `postgresql://` and `postgres://` mean psycopg 3."""
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError("the database URL (MANIMAGENT_DATABASE_URL or database.url) is not a SQLAlchemy URL", hint=URL_HINT) from None
+    if parsed.drivername in ("postgres", "postgresql"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() not in BACKENDS:
+        raise ConfigError(f"manimagent stores its data in SQLite or PostgreSQL, not {parsed.get_backend_name()}", hint=URL_HINT)
+    return parsed
+
+
 def _open(url: str) -> Engine:
-    parsed = make_url(url)
+    parsed = database_url(url)
     is_sqlite = parsed.get_backend_name() == "sqlite"
     if is_sqlite and parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     connect_args = {"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000} if is_sqlite else {}
-    engine = create_engine(url, connect_args=connect_args)
+    try:
+        # PostgreSQL: a connection the server closed (a restart) is noticed and replaced before use
+        engine = create_engine(parsed, connect_args=connect_args, pool_pre_ping=not is_sqlite)
+    except ModuleNotFoundError as exc:
+        raise ConfigError(f"the database {_where(url)} needs the {exc.name} module", hint="Use postgresql+psycopg:// with pip install 'manimagent[postgres]'") from None
     if is_sqlite:
-        event.listen(engine, "connect", _on_sqlite_connect)
+        event.listen(engine, "connect", on_sqlite_connect)
     _quiet_interrupted_resets(engine)
     try:
         apply_migrations(engine)
@@ -213,6 +155,8 @@ def store_fault(exc: BaseException, url: str | None = None) -> ConfigError | Non
         return None
     where = _where(url)
     lowered = message.lower()
+    if url and not url.startswith("sqlite"):
+        return _server_fault(message, where)
     if any(word in lowered for word in DAMAGED):
         return ConfigError(
             f"the database {where} is damaged or is not a manimagent database ({message})",
@@ -233,6 +177,24 @@ def store_fault(exc: BaseException, url: str | None = None) -> ConfigError | Non
     return ConfigError(f"the database {where} failed ({message})", hint="Check MANIMAGENT_HOME or MANIMAGENT_DATABASE_URL")
 
 
+UNREACHABLE = ("connection refused", "could not connect", "connection failed", "timeout expired", "server closed the connection",
+               "terminating connection", "the database system is", "no such host", "name or service not known", "connection is closed")
+
+
+def _server_fault(message: str, where: str) -> ConfigError:
+    """A failure of a PostgreSQL store: unreachable, no such database, refused credentials, other."""
+    lowered = message.lower()
+    if "does not exist" in lowered and "database" in lowered:
+        return ConfigError(f"the database {where} does not exist ({message})", hint="Create it (createdb, or CREATE DATABASE), or fix MANIMAGENT_DATABASE_URL")
+    if "password authentication failed" in lowered or "authentication" in lowered:
+        return ConfigError(f"the database {where} refused the login ({message})", hint="Check the user and password in MANIMAGENT_DATABASE_URL")
+    if any(word in lowered for word in UNREACHABLE):
+        return ConfigError(f"cannot reach the database {where} ({message})", hint="Start PostgreSQL (or wait for it to come back), or fix MANIMAGENT_DATABASE_URL")
+    if "could not extend" in lowered or "no space left" in lowered:
+        return ConfigError(f"the database {where} is out of disk space ({message})", hint="Free space on the database server's disk, then run it again")
+    return ConfigError(f"the database {where} failed ({message})", hint="Check the database server's log and MANIMAGENT_DATABASE_URL")
+
+
 def _fault_text(exc: BaseException) -> str | None:
     """The driver's own words for a database or file-system failure; None for anything else."""
     import sqlite3
@@ -241,6 +203,8 @@ def _fault_text(exc: BaseException) -> str | None:
 
     if isinstance(exc, DBAPIError) and exc.orig is not None:
         return " ".join(str(exc.orig).split())
+    if type(exc).__module__.startswith("psycopg"):  # psycopg's own (the job queue talks to it directly)
+        return " ".join(str(exc).split())
     if isinstance(exc, sqlite3.Error):
         return " ".join(str(exc).split())
     if isinstance(exc, OSError) and exc.errno in STORE_ERRNOS:

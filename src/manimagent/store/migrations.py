@@ -1,6 +1,8 @@
-"""Append-only schema migrations, applied in order whenever the database opens.
+"""The schema migrations from before Alembic, frozen: never add here.
 
-Never edit or reorder an entry: add a new one. A test checks the migrated schema equals the models.
+New migrations are Alembic revisions, one file each in store/alembic/versions/ (see store/migrate.py).
+This list still completes a home that an older manimagent migrated with it, before that home is
+stamped with the Alembic revision it ends at (0010_baseline); tests build such homes from it.
 """
 
 from __future__ import annotations

@@ -192,12 +192,30 @@ class Execution(SQLModel, table=True):
     # what contained the render: bwrap, sandbox-exec, rlimits (limits alone), docker
     sandbox: str | None = None
     cached_from: str | None = None  # a cached execution: the one whose render it reuses ("cache": unknown)
+    # the job queue (PostgreSQL): the `manimagent worker` that ran it, its procrastinate job, and the
+    # job's result document (ExecuteResult) for the server waiting on it
+    worker: str | None = None
+    job_id: int | None = None
+    result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
     def finish(self, status: ExecutionStatus, error: str | None = None) -> None:
         """The attempt ended: its status and error, stamped now."""
         self.status = status.value
         self.error = error
         self.completed_at = utcnow()
+
+
+class Worker(SQLModel, table=True):
+    """A `manimagent worker` allowed to send media to the server: its name and hashed token, and
+    what it last said about itself (host, queues, heartbeat)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True)
+    token_hash: str = Field(index=True, unique=True)
+    host: str | None = None
+    queues: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+    last_heartbeat: datetime | None = None
 
 
 class FixMemory(SQLModel, table=True):
