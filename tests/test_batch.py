@@ -34,6 +34,13 @@ def _rows(home, table: str) -> list[tuple]:
     return sqlite3.connect(db).execute(f"SELECT status FROM {table}").fetchall()
 
 
+def _running_rows(home) -> int:
+    try:
+        return _rows(home, "execution").count(("running",))
+    except sqlite3.Error:  # the database is being created or migrated
+        return 0
+
+
 def _write(folder, name: str, code: str):
     path = folder / name
     path.write_text(code)
@@ -216,7 +223,8 @@ def test_ctrl_c_in_the_middle_of_a_batch(tmp_path, isolated_home, signal_name):
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # a background shell ignores SIGINT
     )
     deadline = time.monotonic() + 120
-    while len(_started_loops(host_tmp)) < 2 and time.monotonic() < deadline:
+    # a render starts before its rows are written (the bookkeeping overlaps it): wait for both
+    while (len(_started_loops(host_tmp)) < 2 or _running_rows(isolated_home) < 2) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _started_loops(host_tmp) == ["Loop0", "Loop1"], process.communicate(timeout=60)
     renders = _descendants(process.pid)
