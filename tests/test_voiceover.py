@@ -242,3 +242,22 @@ def test_auto_picks_a_vendor_whose_key_is_set_else_offline(monkeypatch, env, eng
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert chosen_engine(local_context()) == engine
+
+
+@needs_espeak
+def test_an_empty_offline_recording_is_spoken_again_by_espeak_ng_itself(tmp_path):
+    """pyttsx3's espeak loop may return before its file is written on a busy machine; the hook then
+    speaks the text with espeak-ng's program, and fails in one line if there is still no audio."""
+    import runpy
+    import wave
+
+    from manimagent.render import voice_hook
+
+    hook = runpy.run_path(voice_hook.__file__, run_name="voice_hook_test")
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    assert hook["_has_frames"](str(empty)) is False
+    spoken = tmp_path / "spoken.wav"
+    hook["_espeak_cli"]("A right triangle has three sides.", str(spoken), {"rate": 170})
+    with wave.open(str(spoken), "rb") as audio:
+        assert audio.getnframes() / audio.getframerate() > 1.0

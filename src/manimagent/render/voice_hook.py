@@ -15,6 +15,34 @@ import json
 import os
 
 
+def _has_frames(path):
+    import wave
+
+    try:
+        with wave.open(path, "rb") as audio:
+            return audio.getnframes() > 0
+    except (OSError, EOFError, wave.Error):
+        return False
+
+
+def _espeak_cli(text, path, settings):
+    """The same voice through espeak-ng's own program (inside the sandbox: /usr is read-only there)."""
+    import shutil
+    import subprocess
+
+    program = shutil.which("espeak-ng") or shutil.which("espeak")
+    if program is None:
+        raise RuntimeError("the offline TTS engine wrote no audio and espeak-ng's program is missing: install espeak-ng")
+    command = [program, "-w", path]
+    if settings.get("voice"):
+        command += ["-v", str(settings["voice"])]
+    if settings.get("rate"):
+        command += ["-s", str(int(settings["rate"]))]
+    subprocess.run([*command, "--", text], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+    if not _has_frames(path):
+        raise RuntimeError("the offline TTS engine (espeak-ng) wrote no audio for a voiceover text")
+
+
 def _install(settings):
     import importlib.util
 
@@ -51,9 +79,12 @@ def _install(settings):
             if cached is not None:
                 return cached
             audio = self.get_audio_basename(input_data) + ".wav"
+            target = os.path.join(str(cache_dir), audio)
             engine = self._engine()
-            engine.save_to_file(spoken, os.path.join(str(cache_dir), audio))
+            engine.save_to_file(spoken, target)
             engine.runAndWait()
+            if not _has_frames(target):  # pyttsx3's espeak loop can return before the file is written (a busy machine)
+                _espeak_cli(spoken, target, settings)
             return {"input_text": text, "input_data": input_data, "original_audio": audio}
 
         def _engine(self):
