@@ -335,24 +335,36 @@ def _publish(ctx: Context, script_id: str, execution_id: str, result: RenderResu
 
     Images (still scenes with no --format) are not joined: `output_path` is the joined video of the
     videos, else the one video, else the first image."""
-    staging = ctx.settings.paths.staging / execution_id
     staged = result.outputs
-    videos = [path for path in staged if path.suffix != ".png"]
-    combined_name = None
-    if len(videos) > 1:
-        from manimagent.render.combine import combine_videos
+    joined = _join_videos(staged, ctx.settings.paths.staging / execution_id, reencode=bool(result.still_scenes))
+    final = _move_to_media(ctx, script_id, execution_id)
+    outputs = [final / path.name for path in staged]
+    shown = joined or (_videos(staged) or staged)[0]
+    return outputs, final / shown.name
 
-        combined_name = f"all_scenes{videos[0].suffix}"
-        combine_videos(videos, staging / combined_name, reencode=bool(result.still_scenes))
+
+def _videos(paths: list[Path]) -> list[Path]:
+    return [path for path in paths if path.suffix != ".png"]
+
+
+def _join_videos(paths: list[Path], folder: Path, *, reencode: bool) -> Path | None:
+    """`folder/all_scenes.<ext>`: the videos among `paths` joined in order, when there are several."""
+    videos = _videos(paths)
+    if len(videos) < 2:
+        return None
+    from manimagent.render.combine import combine_videos
+
+    return combine_videos(videos, folder / f"all_scenes{videos[0].suffix}", reencode=reencode)
+
+
+def _move_to_media(ctx: Context, script_id: str, execution_id: str) -> Path:
+    """The execution's staging folder moved to `media/<script>/<execution>` (replacing one there)."""
     final = ctx.settings.paths.media / script_id / execution_id
     final.parent.mkdir(parents=True, exist_ok=True)
     if final.exists():
         shutil.rmtree(final)
-    os.replace(staging, final)
-    outputs = [final / path.name for path in staged]
-    if combined_name:
-        return outputs, final / combined_name
-    return outputs, final / (videos or staged)[0].name
+    os.replace(ctx.settings.paths.staging / execution_id, final)
+    return final
 
 
 def _fail_execution(ctx: Context, execution: Execution, result: RenderResult, failure: RenderFailure, partial: bool = False) -> tuple[list[Path], Path | None]:
@@ -382,26 +394,18 @@ def _fail_execution(ctx: Context, execution: Execution, result: RenderResult, fa
 
 def _join_partial(kept: list[Path], *, reencode: bool) -> Path | None:
     """The kept scenes' videos as one (`all_scenes`, as for a success), or the one video kept."""
-    videos = [path for path in kept if path.suffix != ".png"]
-    if len(videos) < 2:
-        return videos[0] if videos else None
-    from manimagent.render.combine import combine_videos
-
-    joined = videos[0].parent / f"all_scenes{videos[0].suffix}"
+    if not kept:
+        return None
     try:
-        return combine_videos(videos, joined, reencode=reencode)
+        joined = _join_videos(kept, kept[0].parent, reencode=reencode)
     except ManimagentError:  # the scenes stay kept one by one; the attempt has failed anyway
         return None
+    return joined or next(iter(_videos(kept)), None)
 
 
 def _publish_partial(ctx: Context, execution: Execution, staged: list[Path]) -> list[Path]:
     """A failed attempt's finished scenes, moved into media where its video would have gone."""
-    staging = ctx.settings.paths.staging / execution.id
-    final = ctx.settings.paths.media / execution.script_id / execution.id
-    final.parent.mkdir(parents=True, exist_ok=True)
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(staging, final)
+    final = _move_to_media(ctx, execution.script_id, execution.id)
     return [final / path.name for path in staged]
 
 
