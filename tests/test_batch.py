@@ -237,7 +237,8 @@ def test_ctrl_c_in_the_middle_of_a_batch(tmp_path, isolated_home, signal_name):
     docs = json.loads(out)
     assert [doc["file"].rsplit("/", 1)[-1] for doc in docs] == ["l0.py", "l1.py", "l2.py", "l3.py"]
     assert all(doc["status"] == "interrupted" and doc["success"] is False for doc in docs)
-    assert all(doc["execution_id"] and doc["script_id"] for doc in docs[:2]) and not any(doc.get("execution_id") for doc in docs[2:])
+    assert all(doc.get("execution_id") and doc.get("script_id") for doc in docs[:2]), (docs, err)
+    assert not any(doc.get("execution_id") for doc in docs[2:]), docs
     assert _rows(isolated_home, "execution") == [("interrupted",), ("interrupted",)]
     assert sorted(_rows(isolated_home, "script")) == [("failed",), ("failed",)]
     assert list(host_tmp.iterdir()) == []  # every job folder removed

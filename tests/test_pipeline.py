@@ -82,3 +82,37 @@ def test_a_hostile_file_is_refused_before_rendering(isolated_home):
     with ctx.session() as session:
         row = session.exec(select(Execution)).one()
         assert row.status == "failed" and row.error_type == "PolicyViolation"
+
+
+@pytest.mark.parametrize("where", ["_report", "_store_new", "RenderStarted", "_wait", "during", "_succeed"])
+def test_an_interrupt_anywhere_around_the_rows_settles_them(isolated_home, monkeypatch, where):
+    """A batch's interrupt can land at any bytecode: before the rows (none written), just after
+    their commit (before the render is announced) or during the render, the rows never stay
+    `running`/`executing`, and the exception says which Execution it ended."""
+    import manimagent.pipeline as pipeline
+    from manimagent.errors import Interrupted
+
+    ctx = local_context()
+
+    def interrupt():
+        raise KeyboardInterrupt
+
+    if where != "during":  # else: inside the render
+        real = getattr(pipeline, where)
+
+        def interrupting(*args, **kwargs):
+            if where in ("_report", "_succeed"):  # before anything is written; before success is
+                raise KeyboardInterrupt
+            real(*args, **kwargs)  # the rows are committed (or the render ran): then Ctrl-C
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(pipeline, where, interrupting)
+    with pytest.raises(Interrupted) as raised:
+        run_attempts(ctx, NewScript(code=CODE, prompt="p"), _options(FakeEngine([True], interrupt if where == "during" else None)))
+    with ctx.session() as session:
+        executions, scripts = session.exec(select(Execution)).all(), session.exec(select(Script)).all()
+    if where == "_report":
+        assert raised.value.execution_id is None and executions == [] and scripts == []
+        return
+    assert [row.status for row in executions] == ["interrupted"] and raised.value.execution_id == executions[0].id
+    assert [(row.status, row.error) for row in scripts] == [("failed", "interrupted")]

@@ -137,6 +137,10 @@ class AllProvidersFailed(ManimagentError):
     http_status = 502
 
 
-class Interrupted(ManimagentError):
-    exit_code = ExitCode.INTERRUPTED
-    http_status = 503
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (or a batch's interrupt) stopped a render; `execution_id`: its attempt's row, settled
+    as `interrupted`, when that row had been written. Caught wherever KeyboardInterrupt is."""
+
+    def __init__(self, execution_id: str | None = None):
+        super().__init__()
+        self.execution_id = execution_id

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlmodel import func, select
 
-from manimagent.errors import InvalidScript, ManimagentError, NotFound, ProviderError
+from manimagent.errors import Interrupted, InvalidScript, ManimagentError, NotFound, ProviderError
 from manimagent.events import CheckFinding, Done, FixApplied, Notice, RenderFailed, RenderStarted, RepairStarted
 from manimagent.render.base import OutputFormat, RenderFailure, RenderResult
 from manimagent.render.layout import LAYOUT_ERROR, LayoutMode, layout_mode, layout_summary
@@ -28,10 +28,11 @@ from manimagent.scriptcheck.scenes import find_scenes
 from manimagent.scriptcheck.source import parse_script
 from manimagent.services.context import Context
 from manimagent.services.schemas import ExecuteResult
-from manimagent.store.models import ABANDON_GRACE, Execution, ExecutionStatus, Script, ScriptStatus, utcnow
+from manimagent.store.models import ABANDON_GRACE, Execution, ExecutionStatus, Script, ScriptStatus, new_uuid, utcnow
 
 BEFORE_RENDER = "before-render"  # a fix's `stage`: applied while the code was prepared
 AFTER_FAILURE = "after-failure"  # applied because of the previous attempt's failure
+INTERRUPTED = "interrupted"  # the error of an interrupted attempt and its script
 
 
 def run_attempts(
@@ -53,39 +54,49 @@ def run_attempts(
     attempt = first
     for number in range(1, options.max_attempts + 1):
         attempt = attempt or begin_attempt(ctx, code, options, strict=number == 1)
+        # the rows' ids are chosen before they are written: an interrupt landing anywhere from here
+        # on (a batch's lands at any bytecode) settles whichever of them were written
+        new_script = script_id is None
+        script_id = script_id or new_uuid()
+        execution_id = (queued if number == 1 else None) or new_uuid()
         try:
-            _report(ctx, attempt.prepared)
-            if script_id is None:
-                script_id, execution = _store_new(ctx, script, options, attempt.prepared)
-            else:
-                execution = _start_execution(ctx, script_id, options, code, attempt.prepared, queued if number == 1 else None, loop.pending)
-        except BaseException as exc:
-            if attempt.job:
+            try:
+                _report(ctx, attempt.prepared)
+                if new_script:
+                    execution = _store_new(ctx, script, options, attempt.prepared, script_id, execution_id)
+                else:
+                    execution = _start_execution(ctx, script_id, options, code, attempt.prepared, execution_id, queued if number == 1 else None, loop.pending)
+                loop.started(execution.id, number, attempt.prepared.fixes)
+                started = RenderStarted(
+                    attempt=number, max_attempts=options.max_attempts, engine=options.engine.name, scenes=attempt.prepared.scenes, execution_id=execution.id
+                )
+            except BaseException:
+                if attempt.job:
+                    attempt.job.cancel()
+                raise
+            result = _wait(ctx, execution, attempt, started)
+            if result.ok:
+                _remember_repair(repairer, script_id, loop, code)
+                return _succeed(ctx, script_id, execution, attempt.prepared, result, options, loop)
+            failure = result.failure or RenderFailure("RenderError", "the render failed")
+            failure.line = line_in_script(failure.line, attempt.prepared.code)
+            loop.kept, loop.joined = _fail_execution(ctx, execution, result, failure, partial=options.partial)
+            loop.scene_status = result.scene_status
+            ctx.events(RenderFailed(attempt=number, error=failure.summary()))
+            refused_first = number == 1 and attempt.prepared.refusal is not None
+            rendered, attempt = attempt.prepared.code, None
+            if number == options.max_attempts:
+                break
+            code = _repair(ctx, script_id, rendered, failure, options, number, repairer, loop)
+            if code is None:
+                break
+            _record_modified(ctx, execution.id, code)
+        except KeyboardInterrupt as exc:
+            if attempt and attempt.job:
                 attempt.job.cancel()
-            if isinstance(exc, KeyboardInterrupt) and script_id:  # stopped before its execution was stored
-                _set_script(ctx, script_id, ScriptStatus.FAILED, error="interrupted")
-            raise
-        loop.started(execution.id, number, attempt.prepared.fixes)
-        started = RenderStarted(
-            attempt=number, max_attempts=options.max_attempts, engine=options.engine.name, scenes=attempt.prepared.scenes, execution_id=execution.id
-        )
-        result = _wait(ctx, execution, attempt, started)
-        if result.ok:
-            _remember_repair(repairer, script_id, loop, code)
-            return _succeed(ctx, script_id, execution, attempt.prepared, result, options, loop)
-        failure = result.failure or RenderFailure("RenderError", "the render failed")
-        failure.line = line_in_script(failure.line, attempt.prepared.code)
-        loop.kept, loop.joined = _fail_execution(ctx, execution, result, failure, partial=options.partial)
-        loop.scene_status = result.scene_status
-        ctx.events(RenderFailed(attempt=number, error=failure.summary()))
-        refused_first = number == 1 and attempt.prepared.refusal is not None
-        rendered, attempt = attempt.prepared.code, None
-        if number == options.max_attempts:
-            break
-        code = _repair(ctx, script_id, rendered, failure, options, number, repairer, loop)
-        if code is None:
-            break
-        _record_modified(ctx, execution.id, code)
+            if isinstance(exc, Interrupted):  # the render's wait settled its rows already
+                raise
+            raise Interrupted(settle_interrupted(ctx, script_id, execution_id)) from exc
     return _give_up(ctx, script_id, failure, loop, first_refused=len(loop.executions) == 1 and refused_first)
 
 
@@ -129,10 +140,11 @@ def _load(ctx: Context, script_id: str) -> Script:
         return _get(session, Script, script_id)
 
 
-def _store_new(ctx: Context, script: NewScript, options: RenderOptions, prepared: Prepared) -> tuple[str, Execution]:
+def _store_new(ctx: Context, script: NewScript, options: RenderOptions, prepared: Prepared, script_id: str, execution_id: str) -> Execution:
     """A new Script and its first Execution, written in one transaction: a crash or a full disk
     never leaves a script `executing` without its render."""
     row = Script(
+        id=script_id,
         owner_id=ctx.user_id,
         prompt=script.prompt,
         content=script.code,
@@ -141,13 +153,13 @@ def _store_new(ctx: Context, script: NewScript, options: RenderOptions, prepared
         source=script.source,
         status=ScriptStatus.EXECUTING.value,
     )
-    execution = Execution(**_execution_fields(ctx, row.id, options, script.code, prepared, attempt_number=1))
+    execution = Execution(id=execution_id, **_execution_fields(ctx, row.id, options, script.code, prepared, attempt_number=1))
     with ctx.session() as session:
         session.add(row)
         session.flush()  # the script first (no relationship tells the session so), in the same transaction
         session.add(execution)
         session.commit()
-    return row.id, execution
+    return execution
 
 
 def _all_scenes(code: str) -> list[str]:
@@ -165,11 +177,19 @@ def _report(ctx: Context, prepared: Prepared) -> None:
 
 
 def _start_execution(
-    ctx: Context, script_id: str, options: RenderOptions, code: str, prepared: Prepared, queued: str | None = None, after_failure: list[AppliedFix] | None = None
+    ctx: Context,
+    script_id: str,
+    options: RenderOptions,
+    code: str,
+    prepared: Prepared,
+    execution_id: str,
+    queued: str | None = None,
+    after_failure: list[AppliedFix] | None = None,
 ) -> Execution:
+    """The attempt's Execution row (`queued`: the queued row it takes over, whose id is `execution_id`)."""
     fields = _execution_fields(ctx, script_id, options, code, prepared, _next_attempt_number(ctx, script_id, queued), after_failure)
     with ctx.session() as session:
-        execution = _get(session, Execution, queued) if queued else Execution(**fields)
+        execution = _get(session, Execution, queued) if queued else Execution(id=execution_id, **fields)
         for name, value in fields.items():
             setattr(execution, name, value)
         session.add(execution)
@@ -221,11 +241,10 @@ def _wait(ctx: Context, execution: Execution, attempt: Attempt, started: RenderS
         ctx.events(started)
         warm_up_poster()
         result = attempt.job.wait()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         if attempt.job:
             attempt.job.cancel()
-        _interrupted(ctx, execution)
-        raise
+        raise Interrupted(settle_interrupted(ctx, execution.script_id, execution.id)) from exc
     except ManimagentError as exc:
         _fail_execution(ctx, execution, RenderResult(ok=False), RenderFailure(type(exc).__name__, exc.message))
         _set_script(ctx, execution.script_id, ScriptStatus.FAILED, error=exc.message)
@@ -249,15 +268,20 @@ def _judge_layout(ctx: Context, result: RenderResult) -> RenderResult:
     return replace(result, ok=False, failure=RenderFailure(LAYOUT_ERROR, layout_summary(result.layout)))
 
 
-def _interrupted(ctx: Context, execution: Execution) -> None:
+def settle_interrupted(ctx: Context, script_id: str | None, execution_id: str | None) -> str | None:
+    """An interrupted attempt's rows, whichever were written: its Execution still `running` becomes
+    `interrupted` and its Script `failed`. Returns the Execution's id when that row exists."""
     with ctx.session() as session:
-        row = _get(session, Execution, execution.id)
-        row.finish(ExecutionStatus.INTERRUPTED, "interrupted")
-        session.add(row)
-        script = _get(session, Script, execution.script_id)
-        script.set_status(ScriptStatus.FAILED, "interrupted")
-        session.add(script)
+        row = session.get(Execution, execution_id) if execution_id else None
+        if row is not None and row.status in (ExecutionStatus.RUNNING.value, ExecutionStatus.QUEUED.value):
+            row.finish(ExecutionStatus.INTERRUPTED, INTERRUPTED)
+            session.add(row)
+        script = session.get(Script, script_id) if script_id else None
+        if script is not None and script.status == ScriptStatus.EXECUTING.value:
+            script.set_status(ScriptStatus.FAILED, INTERRUPTED)
+            session.add(script)
         session.commit()
+        return row.id if row is not None else None
 
 
 def _succeed(

@@ -344,27 +344,29 @@ class _Pool:
 
     def run(self) -> bool:
         """Run to the end; True when Ctrl-C stopped the batch."""
-        threads = [threading.Thread(target=self._work, name=f"manimagent-batch-{number}", daemon=True) for number in range(self.size)]
-        for thread in threads:
-            thread.start()
+        exited = [threading.Event() for _ in range(self.size)]
+        for number, flag in enumerate(exited):
+            threading.Thread(target=self._work, args=(flag,), name=f"manimagent-batch-{number}", daemon=True).start()
         try:
-            _join(threads, timeout=None)
+            _wait_for(exited, timeout=None)
             return False
         except KeyboardInterrupt:
             self._stop()
-            _join(threads, timeout=CLEANUP_TIMEOUT, patient=True)
+            _wait_for(exited, timeout=CLEANUP_TIMEOUT, patient=True)
             self._never_started()
             return True
 
     def documents(self) -> list[dict[str, Any]]:
         return [self.finished.get(item.index) or _interrupted_document(item, None) for item in self.items]
 
-    def _work(self) -> None:
+    def _work(self, exited: threading.Event) -> None:
         try:
             while (item := self._next()) is not None:
                 self._finish(item, self._run_one(item))
         except KeyboardInterrupt:  # a late interrupt outside an item: the batch is stopping anyway
             pass
+        finally:
+            exited.set()
 
     def _next(self) -> BatchItem | None:
         with self.lock:
@@ -377,20 +379,22 @@ class _Pool:
     def _run_one(self, item: BatchItem) -> dict[str, Any]:
         tagged = _TaggedSink(self.ctx.events, item)
         result: dict[str, Any] | None = None
+        execution_id = None
         try:
             try:
                 self.ctx.events(ItemStarted(item=item.index, label=item.label, source=item.source))
                 result = self.runner(replace(self.ctx, events=tagged), item)
             finally:
                 self._leave()
-        except KeyboardInterrupt:
-            pass
+        except KeyboardInterrupt as exc:  # the pipeline settled the attempt's rows and says which
+            execution_id = getattr(exc, "execution_id", None) or tagged.execution_id
         except Exception as exc:  # noqa: BLE001 - one item's failure (or bug) must not end the others
             if not self.stopping:  # while stopping, an engine's error on the way out is the interrupt
                 result = _error_document(exc)
-        if result is None:  # interrupted: the pipeline stored its Execution as interrupted
-            _settle_interrupted(self.ctx, tagged.execution_id)  # in case an error on the way out kept it from that
-            return _interrupted_document(item, tagged.execution_id, self.ctx)
+        if result is None:  # interrupted
+            # settled again in case an error on the way out, or an interrupt outside an attempt, kept the pipeline from it
+            execution_id = _settle(self.ctx, execution_id or tagged.execution_id)
+            return _interrupted_document(item, execution_id, self.ctx)
         return {**result, **item.tag()}
 
     def _leave(self) -> None:
@@ -426,16 +430,19 @@ class _Pool:
             self._finish(item, _interrupted_document(item, None))
 
 
-def _join(threads: list[threading.Thread], *, timeout: float | None, patient: bool = False) -> None:
-    """Wait for the threads in short slices (so Ctrl-C is seen); `patient`: a further Ctrl-C does
-    not stop the wait, the rows of the running items are being settled."""
+def _wait_for(exited: list[threading.Event], *, timeout: float | None, patient: bool = False) -> None:
+    """Wait until every thread has set its flag, in short sleeps (so Ctrl-C is seen); `patient`: a
+    further Ctrl-C does not stop the wait, the rows of the running items are being settled.
+
+    Not Thread.join: on Python < 3.13 a KeyboardInterrupt landing inside join() can mark a thread
+    that still runs as stopped (the bpo-45274 repair releases the lock the running thread holds),
+    and the batch would then write off an item that is still settling its rows."""
     deadline = None if timeout is None else time.monotonic() + timeout
-    while any(thread.is_alive() for thread in threads):
+    while waiting := [flag for flag in exited if not flag.is_set()]:
         if deadline is not None and time.monotonic() > deadline:
             return
         try:
-            for thread in threads:
-                thread.join(POLL_SECONDS)
+            waiting[0].wait(POLL_SECONDS)
         except KeyboardInterrupt:
             if not patient:
                 raise
@@ -472,23 +479,20 @@ def _error_document(exc: Exception) -> dict[str, Any]:
     return {"success": False, "status": "failed", "error": error, "exit_code": code}
 
 
-def _settle_interrupted(ctx: Context, execution_id: str | None) -> None:
-    """An interrupted item's Execution still `running` becomes `interrupted` (its Script failed)."""
+def _settle(ctx: Context, execution_id: str | None) -> str | None:
+    """An interrupted item's Execution still `running` becomes `interrupted` (its Script failed);
+    the id when that row exists."""
     if not execution_id:
-        return
-    from manimagent.store.models import Execution, ExecutionStatus, Script, ScriptStatus
+        return None
+    from manimagent.pipeline import settle_interrupted
+    from manimagent.store.models import Execution
 
-    with ctx.session() as session:
-        row = session.get(Execution, execution_id)
-        if row is None or row.status != ExecutionStatus.RUNNING.value:
-            return
-        row.finish(ExecutionStatus.INTERRUPTED, INTERRUPTED)
-        session.add(row)
-        script = session.get(Script, row.script_id)
-        if script is not None:
-            script.set_status(ScriptStatus.FAILED, INTERRUPTED)
-            session.add(script)
-        session.commit()
+    try:
+        with ctx.session() as session:
+            row = session.get(Execution, execution_id)
+        return settle_interrupted(ctx, row.script_id, execution_id) if row is not None else None
+    except Exception:  # noqa: BLE001 - the batch is stopping; the rows stay as the pipeline left them
+        return execution_id
 
 
 def _interrupted_document(item: BatchItem, execution_id: str | None, ctx: Context | None = None) -> dict[str, Any]:
