@@ -24,8 +24,34 @@ import time
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
-SHAPES = ["Circle()", "Square()", "Triangle()", "Star()", "RegularPolygon(6)", "Dot(radius=0.5)", "Annulus()", "Ellipse()", "Rectangle()", "Arc(angle=PI)", "Line(LEFT, RIGHT)", "Arrow(LEFT, RIGHT)"]
-COLOURS = ["RED", "BLUE", "GREEN", "YELLOW", "PURPLE", "ORANGE", "TEAL", "PINK", "GOLD", "MAROON", "WHITE", "GREY"]
+SHAPES = [
+    "Circle()",
+    "Square()",
+    "Triangle()",
+    "Star()",
+    "RegularPolygon(6)",
+    "Dot(radius=0.5)",
+    "Annulus()",
+    "Ellipse()",
+    "Rectangle()",
+    "Arc(angle=PI)",
+    "Line(LEFT, RIGHT)",
+    "Arrow(LEFT, RIGHT)",
+]
+COLOURS = [
+    "RED",
+    "BLUE",
+    "GREEN",
+    "YELLOW",
+    "PURPLE",
+    "ORANGE",
+    "TEAL",
+    "PINK",
+    "GOLD",
+    "MAROON",
+    "WHITE",
+    "GREY",
+]
 SLOW = """from manim import *
 class Slow(Scene):
     def construct(self):
@@ -50,7 +76,11 @@ def small_scene(index: int) -> str:
 def timed(command: list[str], env: dict[str, str], cwd: Path, peak: list[int] | None = None) -> float:
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    sampler = threading.Thread(target=_sample_memory, args=(process, peak), daemon=True) if peak is not None else None
+    sampler = (
+        threading.Thread(target=_sample_memory, args=(process, peak), daemon=True)
+        if peak is not None
+        else None
+    )
     if sampler:
         sampler.start()
     _, err = process.communicate()
@@ -89,7 +119,9 @@ def _tree_rss(root: int) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--scenes", type=int, default=12)
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args()
@@ -101,23 +133,45 @@ def main() -> None:
             (scenes / f"small_{index:02d}.py").write_text(small_scene(index))
         (work / "slow.py").write_text(SLOW)
         env = {**os.environ, "NO_COLOR": "1", "MANIMAGENT_HOME": str(work / "home")}
-        manim = [sys.executable, "-m", "manim", "render", "-ql", "--disable_caching", "--media_dir", str(work / "raw-media")]
+        manim = [
+            sys.executable,
+            "-m",
+            "manim",
+            "render",
+            "-ql",
+            "--disable_caching",
+            "--media_dir",
+            str(work / "raw-media"),
+        ]
         warm = work / "warm.py"  # manimagent learns the installed manim's names once per home: not timed
         warm.write_text(small_scene(99).replace("Small99", "Warm"))
         timed([str(BIN / "manimagent"), "render", str(warm), "--no-cache"], env, work)
         raw = sum(timed([*manim, str(path)], env, work) for path in sorted(scenes.glob("*.py")))
         peak: list[int] = []
-        batch = timed([str(BIN / "manimagent"), "render", str(scenes), "--jobs", str(args.jobs), "--json"], env, work, peak)
-        again = timed([str(BIN / "manimagent"), "render", str(scenes), "--jobs", str(args.jobs), "--json"], env, work)
+        batch = timed(
+            [str(BIN / "manimagent"), "render", str(scenes), "--jobs", str(args.jobs), "--json"],
+            env,
+            work,
+            peak,
+        )
+        again = timed(
+            [str(BIN / "manimagent"), "render", str(scenes), "--jobs", str(args.jobs), "--json"], env, work
+        )
         slow_raw = timed([*manim, str(work / "slow.py")], env, work)
         timed([str(BIN / "manimagent"), "render", str(work / "slow.py")], env, work)
         slow_again = timed([str(BIN / "manimagent"), "render", str(work / "slow.py")], env, work)
     print(f"{args.scenes} small scenes, --jobs {args.jobs}, on {os.cpu_count()} cores")
     print(f"sequential python -m manim -ql  {raw:7.2f} s")
-    print(f"manimagent render DIR --jobs {args.jobs}  {batch:7.2f} s   {raw / batch:5.2f}x faster  (target >= 3.5)")
-    print(f"  the same again (cache hits)   {again:7.2f} s   {batch / again:5.2f}x faster than the first batch  (target >= 10)")
+    print(
+        f"manimagent render DIR --jobs {args.jobs}  {batch:7.2f} s   {raw / batch:5.2f}x faster  (target >= 3.5)"
+    )
+    print(
+        f"  the same again (cache hits)   {again:7.2f} s   {batch / again:5.2f}x faster than the first batch  (target >= 10)"
+    )
     print(f"~5 s scene, python -m manim     {slow_raw:7.2f} s")
-    print(f"  unchanged, manimagent again   {slow_again:7.2f} s   {slow_raw / slow_again:5.2f}x faster  (target >= 5)")
+    print(
+        f"  unchanged, manimagent again   {slow_again:7.2f} s   {slow_raw / slow_again:5.2f}x faster  (target >= 5)"
+    )
     print(f"peak memory of the batch        {max(peak or [0]) / 2**20:7.0f} MiB (its whole process tree)")
 
 

@@ -38,7 +38,9 @@ BIN = Path(sys.executable).parent
 
 def timed(command: list[str], env: dict[str, str], cwd: Path) -> float:
     started = time.perf_counter()
-    subprocess.run(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    subprocess.run(
+        command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True
+    )
     return time.perf_counter() - started
 
 
@@ -47,7 +49,9 @@ def median_of(command: list[str], runs: int, env: dict[str, str], cwd: Path) -> 
     return statistics.median(timed(command, env, cwd) for _ in range(runs))
 
 
-def interleaved(commands: dict[str, tuple[list[str], dict[str, str]]], runs: int, cwd: Path) -> dict[str, float]:
+def interleaved(
+    commands: dict[str, tuple[list[str], dict[str, str]]], runs: int, cwd: Path
+) -> dict[str, float]:
     """The median of each command, run in turn once per round, after one warm-up round."""
     times: dict[str, list[float]] = {name: [] for name in commands}
     for round_ in range(runs + 1):
@@ -72,7 +76,9 @@ def child_alone(runs: int, work: Path) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=5)
     runs = parser.parse_args().runs
     with tempfile.TemporaryDirectory() as tmp:
@@ -86,15 +92,35 @@ def main() -> None:
             {
                 "sandboxed": (render, env),
                 "unsandboxed": (render, {**env, "MANIMAGENT_RENDER_SANDBOX": "none"}),
-                "manim": ([sys.executable, "-m", "manim", "render", "-ql", "--disable_caching", str(SCENE), "CircleToSquare"], env),
+                "manim": (
+                    [
+                        sys.executable,
+                        "-m",
+                        "manim",
+                        "render",
+                        "-ql",
+                        "--disable_caching",
+                        str(SCENE),
+                        "CircleToSquare",
+                    ],
+                    env,
+                ),
             },
             runs,
             work,
         )
-        render_ours, render_open, render_manim = renders["sandboxed"], renders["unsandboxed"], renders["manim"]
+        render_ours, render_open, render_manim = (
+            renders["sandboxed"],
+            renders["unsandboxed"],
+            renders["manim"],
+        )
         render_child = child_alone(runs, work)
-        sandbox = subprocess.run([*manimagent, "doctor", "--json"], env=env, capture_output=True, text=True).stdout
-        kind = next((c["detail"].split()[0] for c in json.loads(sandbox)["checks"] if c["name"] == "sandbox"), "?")
+        sandbox = subprocess.run(
+            [*manimagent, "doctor", "--json"], env=env, capture_output=True, text=True
+        ).stdout
+        kind = next(
+            (c["detail"].split()[0] for c in json.loads(sandbox)["checks"] if c["name"] == "sandbox"), "?"
+        )
     print(f"runs per measurement: {runs} (median)")
     print(f"manimagent --help        {help_ours:7.3f} s")
     print(f"manim --help             {help_manim:7.3f} s")
@@ -102,11 +128,15 @@ def main() -> None:
     print(f"manimagent render        {render_ours:7.3f} s  (sandbox: {kind})")
     print(f"  render.sandbox = none  {render_open:7.3f} s")
     print(f"python -m manim -ql      {render_manim:7.3f} s")
-    print(f"  ratio                  {render_ours / render_manim:7.2f}  (sandboxed / raw manim, target <= 1.05)")
+    print(
+        f"  ratio                  {render_ours / render_manim:7.2f}  (sandboxed / raw manim, target <= 1.05)"
+    )
     print(f"  unsandboxed ratio      {render_open / render_manim:7.2f}  (render.sandbox = none / raw manim)")
     print(f"  the sandbox's cost     {render_ours / render_open:7.2f}  (sandboxed / unsandboxed)")
     print(f"render child alone       {render_child:7.3f} s")
-    print(f"  manimagent's own cost  {render_ours / render_child:7.2f}  (manimagent render / its child alone)")
+    print(
+        f"  manimagent's own cost  {render_ours / render_child:7.2f}  (manimagent render / its child alone)"
+    )
 
 
 if __name__ == "__main__":

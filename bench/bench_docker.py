@@ -18,7 +18,14 @@ import uuid
 from pathlib import Path
 
 from manimagent.render.base import RenderRequest
-from manimagent.render.docker import DockerEngine, Limits, connect, remove_quietly, require_image, start_warm_container
+from manimagent.render.docker import (
+    DockerEngine,
+    Limits,
+    connect,
+    remove_quietly,
+    require_image,
+    start_warm_container,
+)
 from manimagent.render.local import LocalEngine
 
 SCENE = """from manim import *
@@ -41,7 +48,9 @@ def time_renders(engine, runs: int, folder: Path) -> list[float]:
         result = engine.render(request, folder / f"{engine.name}-{index}")
         elapsed = time.perf_counter() - started
         if not result.ok:
-            sys.exit(f"{engine.name} render failed: {result.failure and result.failure.summary()}\n{result.log[-2000:]}")
+            sys.exit(
+                f"{engine.name} render failed: {result.failure and result.failure.summary()}\n{result.log[-2000:]}"
+            )
         if index:  # the first run warms caches
             times.append(elapsed)
     return times
@@ -60,7 +69,9 @@ def main() -> int:
     container = start_warm_container(client, label="bench", image=options.image, limits=limits, **names)
     engines = {
         "local": LocalEngine(),
-        "warm": DockerEngine(image=options.image, container_name="bench", docker_ref=container.id, limits=limits),
+        "warm": DockerEngine(
+            image=options.image, container_name="bench", docker_ref=container.id, limits=limits
+        ),
         "fresh": DockerEngine(image=options.image, limits=limits),
     }
     medians = {}
@@ -69,7 +80,9 @@ def main() -> int:
             for label, engine in engines.items():
                 times = time_renders(engine, options.runs, Path(folder) / label)
                 medians[label] = statistics.median(times)
-                print(f"{label:>5}: median {medians[label]:.3f} s  runs {' '.join(f'{t:.3f}' for t in times)}")
+                print(
+                    f"{label:>5}: median {medians[label]:.3f} s  runs {' '.join(f'{t:.3f}' for t in times)}"
+                )
     finally:
         remove_quietly(client, names["container_name"], names["volume_name"])
     warm_local = medians["warm"] / medians["local"]

@@ -41,13 +41,20 @@ def interleaved(commands: dict[str, tuple[list[str], dict[str, str]]], runs: int
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=15)
     runs = parser.parse_args().runs
     ours = str(BIN / "manimagent")
     with tempfile.TemporaryDirectory() as home:
         env = {**os.environ, "MANIMAGENT_HOME": home, "NO_COLOR": "1"}
-        complete = {**env, "_MANIMAGENT_COMPLETE": "complete_bash", "COMP_WORDS": "manimagent ren", "COMP_CWORD": "1"}
+        complete = {
+            **env,
+            "_MANIMAGENT_COMPLETE": "complete_bash",
+            "COMP_WORDS": "manimagent ren",
+            "COMP_CWORD": "1",
+        }
         medians = interleaved(
             {
                 "manimagent --help": ([ours, "--help"], env),
@@ -61,7 +68,9 @@ def main() -> None:
     for name, seconds in medians.items():
         print(f"{name:28s} {seconds:7.3f} s")
     ratio = medians["manimagent --help"] / medians["manim --help"]
-    print(f"  ratio manimagent/manim     {ratio:7.2f}  (target <= {TARGET:.2f}: {'ok' if ratio <= TARGET else 'MISSED'})")
+    print(
+        f"  ratio manimagent/manim     {ratio:7.2f}  (target <= {TARGET:.2f}: {'ok' if ratio <= TARGET else 'MISSED'})"
+    )
 
 
 if __name__ == "__main__":

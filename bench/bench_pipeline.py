@@ -44,13 +44,30 @@ class InstantEngine:
 
 def real_render(work: Path) -> tuple[float, Path]:
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "manim", "render", "-ql", "--disable_caching", "--media_dir", str(work / "m"), str(SCENE), "CircleToSquare"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "manim",
+            "render",
+            "-ql",
+            "--disable_caching",
+            "--media_dir",
+            str(work / "m"),
+            str(SCENE),
+            "CircleToSquare",
+        ],
+        check=True,
+        capture_output=True,
+    )
     elapsed = time.perf_counter() - started
     return elapsed, next((work / "m").rglob("CircleToSquare.mp4"))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=20)
     runs = parser.parse_args().runs
     with tempfile.TemporaryDirectory() as tmp:
@@ -67,7 +84,13 @@ def main() -> None:
         from manimagent.services.context import local_context
 
         ctx = local_context()
-        options = RenderOptions(engine=InstantEngine(video), quality=Quality.LOW, format=OutputFormat.MP4, max_attempts=1, timeout=60)
+        options = RenderOptions(
+            engine=InstantEngine(video),
+            quality=Quality.LOW,
+            format=OutputFormat.MP4,
+            max_attempts=1,
+            timeout=60,
+        )
         code = SCENE.read_text()
         run_attempts(ctx, NewScript(code=code, prompt="warm-up"), options)
 
@@ -78,7 +101,9 @@ def main() -> None:
 
         attempt = statistics.median(one_attempt() for _ in range(runs))
 
-        llm.complete = lambda ctx, chain, messages, stream=True: llm.Answer(Completion(REPLY, "instant"), chain[0].config, [])
+        llm.complete = lambda ctx, chain, messages, stream=True: llm.Answer(
+            Completion(REPLY, "instant"), chain[0].config, []
+        )
         generate_service.render_options = lambda ctx, **kw: options
 
         def one_generate() -> float:
@@ -89,8 +114,12 @@ def main() -> None:
         generate = statistics.median(one_generate() for _ in range(runs))
     print(f"runs: {runs} (median)")
     print(f"real manim render (-ql, small scene)     {render_time * 1000:8.1f} ms  (baseline, one run)")
-    print(f"pipeline per attempt (render excluded)   {attempt * 1000:8.1f} ms  = {attempt / render_time:6.1%} of the render")
-    print(f"generate end to end (LLM+render excl.)   {generate * 1000:8.1f} ms  = {generate / render_time:6.1%} of the render")
+    print(
+        f"pipeline per attempt (render excluded)   {attempt * 1000:8.1f} ms  = {attempt / render_time:6.1%} of the render"
+    )
+    print(
+        f"generate end to end (LLM+render excl.)   {generate * 1000:8.1f} ms  = {generate / render_time:6.1%} of the render"
+    )
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ does not exist, on its last line), one that passes. Prints the median wall time 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import tempfile
 import time
@@ -34,7 +33,9 @@ def one_render(code: str, scene: str, quality: str, preflight: bool, staging: Pa
     from manimagent.render.local import LocalEngine
     from manimagent.render.staged import StagedRender
 
-    request = RenderRequest(code=code, scenes=[scene], quality=Quality(quality), format=OutputFormat.AUTO, timeout=600)
+    request = RenderRequest(
+        code=code, scenes=[scene], quality=Quality(quality), format=OutputFormat.AUTO, timeout=600
+    )
     started = time.perf_counter()
     job = StagedRender(LocalEngine(), request, staging, preflight=preflight)
     result = job.wait()
@@ -53,7 +54,9 @@ def median_time(code: str, scene: str, quality: str, preflight: bool, runs: int,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quality", default="high", choices=["medium", "high", "production", "4k"])
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()

@@ -25,7 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = ROOT / "tests"
 sys.path.insert(0, str(TESTS))
-os.environ.setdefault("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT / "src"), str(TESTS), os.environ.get("PYTHONPATH")])))
+os.environ.setdefault(
+    "PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT / "src"), str(TESTS), os.environ.get("PYTHONPATH")]))
+)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -60,7 +62,11 @@ def run_once(cluster, root: Path, workers: int, renders: int) -> dict:
         "seconds": round(elapsed, 1),
         "renders_per_minute": round(60 * renders / elapsed, 2),
         "per_worker": {
-            name: {"jobs": sum(1 for row in rows if row["worker"] == name), "cpu_seconds": round(after[name] - before[name], 1)} for name in sorted(before)
+            name: {
+                "jobs": sum(1 for row in rows if row["worker"] == name),
+                "cpu_seconds": round(after[name] - before[name], 1),
+            }
+            for name in sorted(before)
         },
     }
 
@@ -95,7 +101,10 @@ def main() -> int:
 
 
 def _line(result: dict) -> str:
-    per = ", ".join(f"{name}: {item['jobs']} jobs {item['cpu_seconds']} s CPU" for name, item in result["per_worker"].items())
+    per = ", ".join(
+        f"{name}: {item['jobs']} jobs {item['cpu_seconds']} s CPU"
+        for name, item in result["per_worker"].items()
+    )
     return (
         f"{result['workers']} worker(s): {result['renders']} renders in {result['seconds']} s = {result['renders_per_minute']} renders/min"
         f" ({result['failed']} failed) | {per}"

@@ -74,7 +74,12 @@ def start(command: list[str], env: dict[str, str], log: Path, probe: str) -> sub
 
 
 def serve(home: Path, port: int, workers: int) -> subprocess.Popen:
-    env = {**os.environ, "MANIMAGENT_HOME": str(home), "MANIMAGENT_SECRET_KEY": SECRET, "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+    env = {
+        **os.environ,
+        "MANIMAGENT_HOME": str(home),
+        "MANIMAGENT_SECRET_KEY": SECRET,
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+    }
     command = [sys.executable, "-m", "manimagent", "serve", "--port", str(port), "--workers", str(workers)]
     return start(command, env, home.parent / "serve.log", f"http://127.0.0.1:{port}/openapi.json")
 
@@ -82,7 +87,18 @@ def serve(home: Path, port: int, workers: int) -> subprocess.Popen:
 def minimal(folder: Path, port: int, workers: int) -> subprocess.Popen:
     (folder / "minimal_app.py").write_text(MINIMAL_APP)
     env = {**os.environ, "PYTHONPATH": str(folder)}
-    command = [sys.executable, "-m", "uvicorn", "minimal_app:app", "--port", str(port), "--workers", str(workers), "--log-level", "warning"]
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "minimal_app:app",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+    ]
     return start(command, env, folder / "minimal.log", f"http://127.0.0.1:{port}/ping")
 
 
@@ -98,7 +114,9 @@ def stop(process: subprocess.Popen) -> None:
 
 
 def post(url: str, body: dict) -> dict:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST")
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
     with urllib.request.urlopen(request, timeout=60) as answer:
         return json.loads(answer.read())
 
@@ -118,7 +136,10 @@ def add_scripts(db: Path, owner_id: int, count: int) -> None:
     code = (ROOT / "examples" / "circle.py").read_text()
     with sqlite3.connect(db, timeout=30) as conn:
         for index in range(count):
-            script_id, stamp = str(uuid.uuid4()), f"2026-01-01 {index // 3600:02d}:{index // 60 % 60:02d}:{index % 60:02d}.000000"
+            script_id, stamp = (
+                str(uuid.uuid4()),
+                f"2026-01-01 {index // 3600:02d}:{index // 60 % 60:02d}:{index % 60:02d}.000000",
+            )
             conn.execute(
                 "INSERT INTO script (id, owner_id, prompt, content, scene_class, scenes, status, source, prompt_tokens, completion_tokens,"
                 " total_tokens, fixes, provider_attempts, created_at, updated_at) VALUES (?, ?, ?, ?, 'CircleToSquare', '[\"CircleToSquare\"]',"
@@ -136,7 +157,9 @@ def add_scripts(db: Path, owner_id: int, count: int) -> None:
 # ---- the load: keep-alive HTTP/1.1 clients on asyncio ----------------------------------------------
 
 
-async def one_client(port: int, request: bytes, until: float, latencies: list[float], errors: list[str]) -> None:
+async def one_client(
+    port: int, request: bytes, until: float, latencies: list[float], errors: list[str]
+) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         while time.perf_counter() < until:
@@ -155,7 +178,9 @@ async def one_client(port: int, request: bytes, until: float, latencies: list[fl
 
 async def load(port: int, path: str, token: str | None, clients: int, seconds: float) -> dict:
     auth = f"Authorization: Bearer {token}\r\n" if token else ""
-    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{auth}Accept: application/json\r\n\r\n".encode()
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{auth}Accept: application/json\r\n\r\n".encode()
+    )
     latencies: list[float] = []
     errors: list[str] = []
     started = time.perf_counter()
@@ -183,7 +208,9 @@ def main() -> None:
     parser.add_argument("--scripts", type=int, default=1000)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--workers", type=int, default=2, help="processes of each server (serve --workers, uvicorn --workers)")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="processes of each server (serve --workers, uvicorn --workers)"
+    )
     parser.add_argument("--json", action="store_true", help="print the results as one JSON document")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as folder:
@@ -218,15 +245,31 @@ def run(folder: Path, args: argparse.Namespace) -> dict:
         "p99 <= 300 ms at 50 clients": page["p99_ms"] <= 300,
         "p50 <= 10 ms for one client": alone["p50_ms"] <= 10,
     }
-    return {"scripts": args.scripts, "workers": args.workers, "cpus": os.cpu_count(), "default_page": page, "one_client": alone, "minimal_fastapi": baseline, "goals": goals}
+    return {
+        "scripts": args.scripts,
+        "workers": args.workers,
+        "cpus": os.cpu_count(),
+        "default_page": page,
+        "one_client": alone,
+        "minimal_fastapi": baseline,
+        "goals": goals,
+    }
 
 
 def report(results: dict) -> None:
-    print(f"{results['scripts']} scripts, serve --workers {results['workers']}, {results['cpus']} CPUs, loopback")
+    print(
+        f"{results['scripts']} scripts, serve --workers {results['workers']}, {results['cpus']} CPUs, loopback"
+    )
     print(f"{'':34} {'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}")
-    for label, key in (("GET /api/agents/scripts/ (page 50)", "default_page"), ("  the same, one client", "one_client"), ("minimal FastAPI GET /ping", "minimal_fastapi")):
+    for label, key in (
+        ("GET /api/agents/scripts/ (page 50)", "default_page"),
+        ("  the same, one client", "one_client"),
+        ("minimal FastAPI GET /ping", "minimal_fastapi"),
+    ):
         row = results[key]
-        print(f"{label:34} {row['clients']:>7} {row['req_per_s']:>8} {row['p50_ms']:>8} {row['p99_ms']:>8} {row['errors']:>6}")
+        print(
+            f"{label:34} {row['clients']:>7} {row['req_per_s']:>8} {row['p50_ms']:>8} {row['p99_ms']:>8} {row['errors']:>6}"
+        )
     for goal, met in results["goals"].items():
         print(f"goal {goal}: {'met' if met else 'NOT met'}")
 

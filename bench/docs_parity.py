@@ -67,7 +67,14 @@ def manim_package() -> Path:
 
 def docstrings(path: Path) -> list[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    nodes = [tree, *(node for node in ast.walk(tree) if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)))]
+    nodes = [
+        tree,
+        *(
+            node
+            for node in ast.walk(tree)
+            if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        ),
+    ]
     return [text for node in nodes if (text := ast.get_docstring(node))]
 
 
@@ -79,7 +86,9 @@ def examples_in(text: str, source: str) -> list[Example]:
         if match:
             code = _from_doctest(_block_after(lines, index, len(match["indent"])))
             if code.strip():
-                prefix = "" if "from manim import *" in code else "from manim import *\n\n"  # as manim's directive does
+                prefix = (
+                    "" if "from manim import *" in code else "from manim import *\n\n"
+                )  # as manim's directive does
                 found.append(Example(match["scene"], source, prefix + code))
     return found
 
@@ -101,7 +110,9 @@ def _from_doctest(code: str) -> str:
     """A doctest-style body (`>>> ` and `... ` lines, outputs between) as plain code."""
     if not code.lstrip().startswith(">>>"):
         return code
-    kept = [line[4:] for line in code.splitlines() if line.startswith((">>> ", "... ")) or line in (">>>", "...")]
+    kept = [
+        line[4:] for line in code.splitlines() if line.startswith((">>> ", "... ")) or line in (">>>", "...")
+    ]
     return "\n".join(kept) + "\n"
 
 
@@ -123,8 +134,22 @@ def render_with_manim(file: Path, scene: str, work: Path) -> tuple[str, float, s
     started = time.perf_counter()
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "manim", "render", "-ql", "--disable_caching", "--media_dir", str(media), str(file), scene],
-            capture_output=True, text=True, timeout=TIMEOUT, cwd=work,
+            [
+                sys.executable,
+                "-m",
+                "manim",
+                "render",
+                "-ql",
+                "--disable_caching",
+                "--media_dir",
+                str(media),
+                str(file),
+                scene,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            cwd=work,
         )
     except subprocess.TimeoutExpired:
         return "failed", TIMEOUT, "timeout"
@@ -147,7 +172,11 @@ def render_with_manimagent(file: Path, scene: str, work: Path, home: Path) -> tu
     try:
         done = subprocess.run(
             [sys.executable, "-m", "manimagent", "render", str(file), "--scene", scene, "--json"],
-            capture_output=True, text=True, timeout=TIMEOUT + 60, cwd=work, env=env,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT + 60,
+            cwd=work,
+            env=env,
         )
     except subprocess.TimeoutExpired:
         return "failed", TIMEOUT + 60, "timeout"
@@ -163,7 +192,11 @@ def render_with_manimagent(file: Path, scene: str, work: Path, home: Path) -> tu
 
 
 def _last_error(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if re.match(r"^\s*[A-Za-z_][\w.]*(Error|Exception)\b", line)]
+    lines = [
+        line.strip()
+        for line in text.splitlines()
+        if re.match(r"^\s*[A-Za-z_][\w.]*(Error|Exception)\b", line)
+    ]
     return (lines[-1] if lines else (text.strip().splitlines() or [""])[-1])[:300]
 
 
@@ -174,7 +207,9 @@ def compare(example: Example, index: int, root: Path, home: Path) -> Outcome:
     file.write_text(example.code, encoding="utf-8")
     manim, manim_seconds, manim_error = render_with_manim(file, example.scene, work)
     agent, agent_seconds, agent_error = render_with_manimagent(file, example.scene, work, home)
-    return Outcome(example.scene, example.source, manim, agent, manim_seconds, agent_seconds, manim_error, agent_error)
+    return Outcome(
+        example.scene, example.source, manim, agent, manim_seconds, agent_seconds, manim_error, agent_error
+    )
 
 
 # --- the report ---------------------------------------------------------------------------------
@@ -196,7 +231,9 @@ def report(outcomes: list[Outcome], total_seconds: float) -> str:
         f"time: {total_seconds / 60:.1f} min",
     ]
     for o in regressions:
-        lines.append(f"  REGRESSION {o.scene} ({o.source}): manim {o.manim}, manimagent {o.manimagent}: {o.manimagent_error}")
+        lines.append(
+            f"  REGRESSION {o.scene} ({o.source}): manim {o.manim}, manimagent {o.manimagent}: {o.manimagent_error}"
+        )
     for o in recoveries:
         lines.append(f"  recovered  {o.scene} ({o.source}): manim failed ({o.manim_error})")
     return "\n".join(lines)
@@ -226,9 +263,22 @@ def recovered(roots: list[str]) -> list[Outcome]:
             if file not in finished:
                 continue
             status, outputs, error = finished[file]
-            agent = "failed" if status != "succeeded" else ("image" if [Path(p).suffix for p in outputs] == [".png"] else "video")
+            agent = (
+                "failed"
+                if status != "succeeded"
+                else ("image" if [Path(p).suffix for p in outputs] == [".png"] else "video")
+            )
             example = by_source.get(file)
-            outcomes[work.name + str(root)] = Outcome(scene, example.source if example else "?", _manim_kind(work / "manim-media", scene), agent, 0.0, 0.0, "", error)
+            outcomes[work.name + str(root)] = Outcome(
+                scene,
+                example.source if example else "?",
+                _manim_kind(work / "manim-media", scene),
+                agent,
+                0.0,
+                0.0,
+                "",
+                error,
+            )
     return list(outcomes.values())
 
 
@@ -241,25 +291,44 @@ def _manim_kind(media: Path, scene: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--limit", type=int, default=0, help="only the first N examples")
     parser.add_argument("--match", default="", help="only examples whose scene name contains TEXT")
     parser.add_argument("--start", type=int, default=0, help="skip the first K examples (of the shard)")
-    parser.add_argument("--recover", nargs="+", metavar="DIR", help="print one report from the work folders of runs that were stopped")
-    parser.add_argument("--shard", default="1/1", help="I/N: only every N-th example, starting at the I-th (run shards side by side)")
+    parser.add_argument(
+        "--recover",
+        nargs="+",
+        metavar="DIR",
+        help="print one report from the work folders of runs that were stopped",
+    )
+    parser.add_argument(
+        "--shard",
+        default="1/1",
+        help="I/N: only every N-th example, starting at the I-th (run shards side by side)",
+    )
     parser.add_argument("--json", dest="json_path", help="also write every outcome to this file")
-    parser.add_argument("--report", nargs="+", metavar="FILE", help="print one report from these --json files and exit")
+    parser.add_argument(
+        "--report", nargs="+", metavar="FILE", help="print one report from these --json files and exit"
+    )
     args = parser.parse_args()
     if args.report:
-        outcomes = [Outcome(**{k: v for k, v in row.items() if k != "parity"}) for path in args.report for row in json.loads(Path(path).read_text())]
+        outcomes = [
+            Outcome(**{k: v for k, v in row.items() if k != "parity"})
+            for path in args.report
+            for row in json.loads(Path(path).read_text())
+        ]
         print(report(outcomes, sum(o.manim_seconds + o.manimagent_seconds for o in outcomes)))
         return
     if args.recover:
         print(report(recovered(args.recover), 0.0))
         return
     index, count = (int(part) for part in args.shard.split("/"))
-    examples = [example for example in all_examples() if args.match.lower() in example.scene.lower()][index - 1 :: count]
+    examples = [example for example in all_examples() if args.match.lower() in example.scene.lower()][
+        index - 1 :: count
+    ]
     examples = examples[args.start :]
     if args.limit:
         examples = examples[: args.limit]
@@ -267,10 +336,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="docs-parity-") as tmp:
         root = Path(tmp)
         with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-            outcomes = list(pool.map(lambda item: compare(item[1], item[0], root, root / "home"), enumerate(examples)))
+            outcomes = list(
+                pool.map(lambda item: compare(item[1], item[0], root, root / "home"), enumerate(examples))
+            )
     print(report(outcomes, time.perf_counter() - started))
     if args.json_path:
-        Path(args.json_path).write_text(json.dumps([{**asdict(o), "parity": o.parity} for o in outcomes], indent=1))
+        Path(args.json_path).write_text(
+            json.dumps([{**asdict(o), "parity": o.parity} for o in outcomes], indent=1)
+        )
 
 
 if __name__ == "__main__":

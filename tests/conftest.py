@@ -45,7 +45,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     """In CI a docker test whose fixtures skip (no engine, no base image) fails: CI must not go
     green by skipping. Skips a test decides for itself while running stay skips."""
     report = yield
-    if report.when == "setup" and report.skipped and item.get_closest_marker("docker") and not docker_skips_allowed():
+    if (
+        report.when == "setup"
+        and report.skipped
+        and item.get_closest_marker("docker")
+        and not docker_skips_allowed()
+    ):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
         report.longrepr = f"docker test could not run in CI ({reason}); start a Docker engine, or set {SKIP_DOCKER_ENV}=1 on purpose"
@@ -64,7 +69,9 @@ def postgres_skips_allowed() -> bool:
 
 
 def _needs_postgres(item: pytest.Item) -> bool:
-    return item.get_closest_marker("postgres") is not None or "postgres_cluster" in getattr(item, "fixturenames", ())
+    return item.get_closest_marker("postgres") is not None or "postgres_cluster" in getattr(
+        item, "fixturenames", ()
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -80,7 +87,9 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("MANIMAGENT_RENDER_CACHE", "0")
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "file_keyring.TestKeyring")
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))
+    )
     _use_test_keyring()
     yield home
     from manimagent.store.db import dispose_engines
@@ -90,6 +99,7 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def _use_test_keyring() -> None:
     import keyring
+
     from file_keyring import TestKeyring
 
     keyring.set_keyring(TestKeyring())
@@ -125,7 +135,9 @@ def cli(capsys: pytest.CaptureFixture[str]):
     return run
 
 
-def run_cli_process(*args: str, input: str | bytes | None = None, env: dict[str, str] | None = None, timeout: float = 300) -> CliResult:
+def run_cli_process(
+    *args: str, input: str | bytes | None = None, env: dict[str, str] | None = None, timeout: float = 300
+) -> CliResult:
     """Run `python -m manimagent ARGS` in a real child process (end-to-end)."""
     data = input.encode() if isinstance(input, str) else input
     done = subprocess.run(
@@ -136,7 +148,9 @@ def run_cli_process(*args: str, input: str | bytes | None = None, env: dict[str,
         env={**os.environ, **(env or {})},
         cwd=ROOT,
     )
-    return CliResult(done.returncode, done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace"))
+    return CliResult(
+        done.returncode, done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace")
+    )
 
 
 def assert_one_line_error(result: CliResult, code: int) -> None:
@@ -195,8 +209,19 @@ def video_duration(path: str | Path) -> float:
 
     if shutil.which("ffprobe"):
         done = subprocess.run(
-            ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "default=nw=1:nk=1", str(path)],
-            capture_output=True, text=True, check=True,
+            [
+                "ffprobe",
+                "-v",
+                "error",
+                "-show_entries",
+                "format=duration",
+                "-of",
+                "default=nw=1:nk=1",
+                str(path),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
         )
         return float(done.stdout.strip())
     import av

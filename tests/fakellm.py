@@ -32,9 +32,10 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 WIRES = ("openai", "azure", "gemini", "anthropic")
@@ -110,12 +111,24 @@ def _sse(data: Any, event: str | None = None) -> bytes:
 
 def error_body(wire: str, status: int, message: str) -> dict[str, Any]:
     if wire == "anthropic":
-        kinds = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-                 404: "not_found_error", 429: "rate_limit_error", 529: "overloaded_error"}
+        kinds = {
+            400: "invalid_request_error",
+            401: "authentication_error",
+            403: "permission_error",
+            404: "not_found_error",
+            429: "rate_limit_error",
+            529: "overloaded_error",
+        }
         return {"type": "error", "error": {"type": kinds.get(status, "api_error"), "message": message}}
     if wire == "gemini":
-        statuses = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
-                    404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED", 503: "UNAVAILABLE"}
+        statuses = {
+            400: "INVALID_ARGUMENT",
+            401: "UNAUTHENTICATED",
+            403: "PERMISSION_DENIED",
+            404: "NOT_FOUND",
+            429: "RESOURCE_EXHAUSTED",
+            503: "UNAVAILABLE",
+        }
         return {"error": {"code": status, "message": message, "status": statuses.get(status, "INTERNAL")}}
     codes = {401: "invalid_api_key", 429: "rate_limit_exceeded"}
     return {"error": {"message": message, "type": "fakellm_error", "param": None, "code": codes.get(status)}}
@@ -125,67 +138,114 @@ def wrong_key_error(wire: str, key: str | None) -> tuple[int, dict[str, Any]]:
     """What each vendor answers to a wrong key (Gemini: 400 with reason API_KEY_INVALID)."""
     if wire == "gemini":
         body = error_body(wire, 400, "API key not valid. Please pass a valid API key.")
-        body["error"]["details"] = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID",
-                                     "domain": "googleapis.com"}]
+        body["error"]["details"] = [
+            {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "API_KEY_INVALID",
+                "domain": "googleapis.com",
+            }
+        ]
         return 400, body
     return 401, error_body(wire, 401, f"Incorrect API key provided: {key}")
 
 
 def openai_plain(reply: Reply, model: str) -> dict[str, Any]:
     return {
-        "id": "chatcmpl-fakellm", "object": "chat.completion", "created": int(time.time()), "model": model,
+        "id": "chatcmpl-fakellm",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
         "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": reply.text or ""}, "finish_reason": "stop"}
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": reply.text or ""},
+                "finish_reason": "stop",
+            }
         ],
         "usage": _openai_usage(reply),
     }
 
 
 def _openai_usage(reply: Reply) -> dict[str, int]:
-    return {"prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.output_tokens,
-            "total_tokens": reply.prompt_tokens + reply.output_tokens}
+    return {
+        "prompt_tokens": reply.prompt_tokens,
+        "completion_tokens": reply.output_tokens,
+        "total_tokens": reply.prompt_tokens + reply.output_tokens,
+    }
 
 
 def openai_stream(reply: Reply, model: str, include_usage: bool) -> Iterator[bytes]:
     def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-        return {"id": "chatcmpl-fakellm", "object": "chat.completion.chunk", "created": int(time.time()),
-                "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+        return {
+            "id": "chatcmpl-fakellm",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
 
     yield _sse(chunk({"role": "assistant", "content": ""}))
     for piece in reply.pieces():
         yield _sse(chunk({"content": piece}))
     yield _sse(chunk({}, "stop"))
     if include_usage:
-        yield _sse({"id": "chatcmpl-fakellm", "object": "chat.completion.chunk", "created": int(time.time()),
-                    "model": model, "choices": [], "usage": _openai_usage(reply)})
+        yield _sse(
+            {
+                "id": "chatcmpl-fakellm",
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": model,
+                "choices": [],
+                "usage": _openai_usage(reply),
+            }
+        )
     yield _sse("[DONE]")
 
 
 def anthropic_plain(reply: Reply, model: str) -> dict[str, Any]:
     return {
-        "id": "msg_fakellm", "type": "message", "role": "assistant", "model": model,
-        "content": [{"type": "text", "text": reply.text or ""}], "stop_reason": "end_turn", "stop_sequence": None,
+        "id": "msg_fakellm",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [{"type": "text", "text": reply.text or ""}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
         "usage": {"input_tokens": reply.prompt_tokens, "output_tokens": reply.output_tokens},
     }
 
 
 def anthropic_stream(reply: Reply, model: str) -> Iterator[bytes]:
     start = anthropic_plain(reply, model)
-    start.update(content=[], stop_reason=None, usage={"input_tokens": reply.prompt_tokens, "output_tokens": 1})
+    start.update(
+        content=[], stop_reason=None, usage={"input_tokens": reply.prompt_tokens, "output_tokens": 1}
+    )
     yield _sse({"type": "message_start", "message": start}, "message_start")
-    yield _sse({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
-               "content_block_start")
+    yield _sse(
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        "content_block_start",
+    )
     yield _sse({"type": "ping"}, "ping")
     for piece in reply.pieces():
-        yield _sse({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}},
-                   "content_block_delta")
+        yield _sse(
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}},
+            "content_block_delta",
+        )
     yield _sse({"type": "content_block_stop", "index": 0}, "content_block_stop")
-    yield _sse({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                "usage": {"output_tokens": reply.output_tokens}}, "message_delta")
+    yield _sse(
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+            "usage": {"output_tokens": reply.output_tokens},
+        },
+        "message_delta",
+    )
     yield _sse({"type": "message_stop"}, "message_stop")
 
 
-def gemini_chunk(text: str, model: str, usage: dict[str, int] | None = None, finish: bool = False) -> dict[str, Any]:
+def gemini_chunk(
+    text: str, model: str, usage: dict[str, int] | None = None, finish: bool = False
+) -> dict[str, Any]:
     candidate: dict[str, Any] = {"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}
     if finish:
         candidate["finishReason"] = "STOP"
@@ -196,8 +256,11 @@ def gemini_chunk(text: str, model: str, usage: dict[str, int] | None = None, fin
 
 
 def _gemini_usage(reply: Reply) -> dict[str, int]:
-    return {"promptTokenCount": reply.prompt_tokens, "candidatesTokenCount": reply.output_tokens,
-            "totalTokenCount": reply.prompt_tokens + reply.output_tokens}
+    return {
+        "promptTokenCount": reply.prompt_tokens,
+        "candidatesTokenCount": reply.output_tokens,
+        "totalTokenCount": reply.prompt_tokens + reply.output_tokens,
+    }
 
 
 def gemini_plain(reply: Reply, model: str) -> dict[str, Any]:
@@ -236,7 +299,7 @@ def presented_key(wire: str, headers: dict[str, str], query: dict[str, str]) -> 
     if wire == "gemini" and query.get("key"):
         return query["key"]
     auth = headers.get("authorization", "")
-    return auth[len("Bearer "):] if auth.startswith("Bearer ") else None
+    return auth[len("Bearer ") :] if auth.startswith("Bearer ") else None
 
 
 # ----------------------------------------------------------------------------- the server
@@ -245,8 +308,14 @@ def presented_key(wire: str, headers: dict[str, str], query: dict[str, str]) -> 
 class FakeLLMServer:
     """The fake server. `start()` runs it in a daemon thread; also a context manager."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, default_text: str | None = None,
-                 expected_key: str | None = None):
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        default_text: str | None = None,
+        expected_key: str | None = None,
+    ):
         self.default_text = default_text
         self.expected_key = expected_key  # when set, requests carrying another key get a 401
         self.speech_audio: bytes | None = None  # the answer to OpenAI's POST .../audio/speech
@@ -380,13 +449,25 @@ class _Handler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         body = self._read_json()
         if split.path.startswith(CONTROL_PREFIX):
-            self._control(split.path[len(CONTROL_PREFIX):], body)
+            self._control(split.path[len(CONTROL_PREFIX) :], body)
             return
         query = {name: values[-1] for name, values in parse_qs(split.query).items()}
         headers = {name.lower(): value for name, value in self.headers.items()}
         if split.path.endswith("/audio/speech"):  # OpenAI TTS: the audio the test set (speech_audio)
             headers = {name.lower(): value for name, value in self.headers.items()}
-            self.fake._record(RecordedRequest("openai_speech", "POST", split.path, {}, headers, body, False, (body or {}).get("model"), presented_key("openai", headers, {})))
+            self.fake._record(
+                RecordedRequest(
+                    "openai_speech",
+                    "POST",
+                    split.path,
+                    {},
+                    headers,
+                    body,
+                    False,
+                    (body or {}).get("model"),
+                    presented_key("openai", headers, {}),
+                )
+            )
             self._send_audio(self.fake.speech_audio)
             return
         found = classify_request(split.path, body)
@@ -420,7 +501,9 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if reply.status != 200:
                 message = reply.message or f"fakellm scripted error {reply.status}"
-                self._send_json(reply.status, reply.body or error_body(wire, reply.status, message), reply.headers)
+                self._send_json(
+                    reply.status, reply.body or error_body(wire, reply.status, message), reply.headers
+                )
             elif stream:
                 self._send_stream(self._stream_events(wire, reply, model, body), reply.headers)
             else:
@@ -520,14 +603,18 @@ def load_script(path: str) -> list[Reply]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Fake LLM server (OpenAI, Azure, Gemini, Anthropic wire formats).")
+    parser = argparse.ArgumentParser(
+        description="Fake LLM server (OpenAI, Azure, Gemini, Anthropic wire formats)."
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (printed on stdout)")
     parser.add_argument("--script", help="JSON file: a list of reply objects, replayed in order")
     parser.add_argument("--default-text", help="reply text once the script is used up (else HTTP 500)")
     parser.add_argument("--expected-key", help="answer 401 to requests carrying any other key")
     args = parser.parse_args(argv)
-    server = FakeLLMServer(args.host, args.port, default_text=args.default_text, expected_key=args.expected_key)
+    server = FakeLLMServer(
+        args.host, args.port, default_text=args.default_text, expected_key=args.expected_key
+    )
     for reply in load_script(args.script) if args.script else []:
         server.enqueue_reply(reply)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

@@ -54,20 +54,50 @@ class PostgresCluster:
 
     def _run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [str(self.bindir / args[0]), *args[1:]], capture_output=True, text=True, timeout=timeout,
-            user=self.user, cwd=self.folder, env={**os.environ, "LC_ALL": "C"},
+            [str(self.bindir / args[0]), *args[1:]],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            user=self.user,
+            cwd=self.folder,
+            env={**os.environ, "LC_ALL": "C"},
         )
 
     def init(self) -> None:
-        done = self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
+        done = self._run(
+            "initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"
+        )
         if done.returncode != 0:
             raise RuntimeError(f"initdb failed: {done.stderr.strip()}")
 
     def start(self) -> None:
-        options = " ".join([f"-p {self.port}", f"-k {self.folder}", "-c listen_addresses=127.0.0.1", *(f"-c {s}" for s in SETTINGS)])
-        done = self._run("pg_ctl", "-D", str(self.data), "-l", str(self.folder / "server.log"), "-w", "-t", "60", "-o", options, "start")
+        options = " ".join(
+            [
+                f"-p {self.port}",
+                f"-k {self.folder}",
+                "-c listen_addresses=127.0.0.1",
+                *(f"-c {s}" for s in SETTINGS),
+            ]
+        )
+        done = self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.folder / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            options,
+            "start",
+        )
         if done.returncode != 0:
-            log = (self.folder / "server.log").read_text(errors="replace")[-2000:] if (self.folder / "server.log").exists() else ""
+            log = (
+                (self.folder / "server.log").read_text(errors="replace")[-2000:]
+                if (self.folder / "server.log").exists()
+                else ""
+            )
             raise RuntimeError(f"pg_ctl start failed: {done.stdout.strip()} {done.stderr.strip()} {log}")
 
     def stop(self, mode: str = "fast") -> None:
@@ -83,7 +113,9 @@ class PostgresCluster:
     def admin(self, sql: str) -> None:
         import psycopg
 
-        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True) as conn:
+        with psycopg.connect(
+            f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True
+        ) as conn:
             conn.execute(sql)
 
     def create_database(self) -> str:
@@ -107,7 +139,9 @@ def start_cluster() -> PostgresCluster:
         pytest.skip("psycopg is not installed (pip install -e '.[postgres]')")
     bindir = postgres_bindir()
     if bindir is None:
-        pytest.skip("no PostgreSQL server programs (initdb, pg_ctl): apt-get install postgresql, or scripts/setup.sh --test")
+        pytest.skip(
+            "no PostgreSQL server programs (initdb, pg_ctl): apt-get install postgresql, or scripts/setup.sh --test"
+        )
     cluster = PostgresCluster(bindir)
     try:
         cluster.init()

@@ -64,7 +64,12 @@ class QueueSite:
 
     def cli(self, *args: str, home: Path | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "manimagent", *args], env=self.env(home or self.server.home), cwd=ROOT, capture_output=True, text=True, timeout=300,
+            [sys.executable, "-m", "manimagent", *args],
+            env=self.env(home or self.server.home),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
 
     def add_worker(self, name: str) -> str:
@@ -72,15 +77,25 @@ class QueueSite:
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)["token"]
 
-    def start_worker(self, name: str, *, token: str | None = None, concurrency: int = 1, queues: tuple[str, ...] = ()) -> WorkerProcess:
+    def start_worker(
+        self, name: str, *, token: str | None = None, concurrency: int = 1, queues: tuple[str, ...] = ()
+    ) -> WorkerProcess:
         token = token or self.add_worker(name)
         home = self.root / f"worker-{name}"
         home.mkdir(parents=True, exist_ok=True)
         log = self.root / f"worker-{name}.log"
-        args = ["worker", "--concurrency", str(concurrency), *[item for queue in queues for item in ("--queue", queue)]]
+        args = [
+            "worker",
+            "--concurrency",
+            str(concurrency),
+            *[item for queue in queues for item in ("--queue", queue)],
+        ]
         process = subprocess.Popen(
             [sys.executable, "-m", "manimagent", *args],
-            env=self.env(home, MANIMAGENT_WORKER_TOKEN=token, MANIMAGENT_SERVER=self.server.url), cwd=ROOT, stdout=open(log, "wb"), stderr=subprocess.STDOUT,
+            env=self.env(home, MANIMAGENT_WORKER_TOKEN=token, MANIMAGENT_SERVER=self.server.url),
+            cwd=ROOT,
+            stdout=open(log, "wb"),
+            stderr=subprocess.STDOUT,
         )
         worker = WorkerProcess(name, home, process, log)
         self.workers.append(worker)
@@ -113,7 +128,9 @@ class QueueSite:
         finally:
             engine.dispose()
 
-    def wait_for(self, account, execution_id: str, *, until: tuple[str, ...] | None = None, timeout: float = 300) -> dict[str, Any]:
+    def wait_for(
+        self, account, execution_id: str, *, until: tuple[str, ...] | None = None, timeout: float = 300
+    ) -> dict[str, Any]:
         """The execution once its status is in `until` (default: anything finished)."""
         deadline = time.monotonic() + timeout
         row: dict[str, Any] = {}
@@ -124,11 +141,17 @@ class QueueSite:
                 if (row["status"] in until) if until else (row["status"] not in UNFINISHED):
                     return row
             time.sleep(0.3)
-        raise AssertionError(f"execution {execution_id} still {row.get('status')} after {timeout} s: {self.logs()}")
+        raise AssertionError(
+            f"execution {execution_id} still {row.get('status')} after {timeout} s: {self.logs()}"
+        )
 
     def logs(self) -> str:
         texts = [self.server.log.read_text(errors="replace")[-3000:]]
-        texts += [f"--- {worker.name}\n" + worker.log.read_text(errors="replace")[-3000:] for worker in self.workers if worker.log.exists()]
+        texts += [
+            f"--- {worker.name}\n" + worker.log.read_text(errors="replace")[-3000:]
+            for worker in self.workers
+            if worker.log.exists()
+        ]
         return "\n".join(texts)
 
 
@@ -142,7 +165,11 @@ def queue_render(site: QueueSite, account, code: str) -> dict[str, Any]:
     """Import `code` and queue its render (`"wait": false`): the 202 document."""
     script = site.server.post("/api/agents/scripts/import/", json={"code": code}, headers=account.headers)
     assert script.status_code == 201, script.text
-    queued = site.server.post(f"/api/agents/scripts/{script.json()['id']}/execute/", json={"wait": False, "max_attempts": 1}, headers=account.headers)
+    queued = site.server.post(
+        f"/api/agents/scripts/{script.json()['id']}/execute/",
+        json={"wait": False, "max_attempts": 1},
+        headers=account.headers,
+    )
     assert queued.status_code == 202, queued.text
     return queued.json()
 

@@ -15,11 +15,12 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -146,7 +147,10 @@ class LiveServer:
         """A registered, verified, logged-in account (over HTTP; promoted to admin on the store)."""
         address = address or f"user-{secrets.token_hex(4)}@example.com"
         assert self.register(address).status_code == 201
-        assert self.post("/api/auth/verify-email/", json={"token": self.outbox_token(address)}).status_code == 200
+        assert (
+            self.post("/api/auth/verify-email/", json={"token": self.outbox_token(address)}).status_code
+            == 200
+        )
         if admin:
             from manimagent.services.auth import promote
 
@@ -154,11 +158,13 @@ class LiveServer:
         pair = self.login(address).json()
         return Account(address, PASSWORD, pair["access"], pair["refresh"])
 
-    def token(self, claims: dict[str, Any], *, ttl: timedelta = timedelta(minutes=15), secret: str | None = None) -> str:
+    def token(
+        self, claims: dict[str, Any], *, ttl: timedelta = timedelta(minutes=15), secret: str | None = None
+    ) -> str:
         """A JWT signed like the server's (or with another secret), for expiry and forgery tests."""
         import jwt
 
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         body = {"jti": secrets.token_hex(8), "iat": now, "exp": now + ttl, **claims}
         return jwt.encode(body, secret or self.secret, algorithm="HS256")
 
@@ -177,7 +183,9 @@ def _env(**values: str) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def start_server(home: Path, *, secret: str | None = "test-secret-" + "x" * 40, env: dict[str, str] | None = None) -> LiveServer:
+def start_server(
+    home: Path, *, secret: str | None = "test-secret-" + "x" * 40, env: dict[str, str] | None = None
+) -> LiveServer:
     """`manimagent serve` in a child process; returns once /openapi.json answers."""
     home.mkdir(parents=True, exist_ok=True)
     port = free_port()

@@ -18,7 +18,10 @@ from conftest import ROOT, assert_one_line_error, child_pids, process_gone, run_
 pytestmark = pytest.mark.slow
 
 QUICK = "from manim import *\nclass {name}(Scene):\n    def construct(self):\n        self.play(FadeIn(Dot()), run_time=0.2)\n"
-TWO_SCENES = QUICK.format(name="First") + "class Second(Scene):\n    def construct(self):\n        self.play(FadeIn(Square()), run_time=0.2)\n"
+TWO_SCENES = (
+    QUICK.format(name="First")
+    + "class Second(Scene):\n    def construct(self):\n        self.play(FadeIn(Square()), run_time=0.2)\n"
+)
 RAISES = "from manim import *\nclass Boom(Scene):\n    def construct(self):\n        self.add(Circle())\n        raise RuntimeError('kaboom in a batch')\n"
 # Writes `started` into its job folder (the one place a sandboxed render may write), then loops.
 LOOPS = (
@@ -47,7 +50,9 @@ def _write(folder, name: str, code: str):
     return path
 
 
-def test_a_folder_renders_every_scene_of_every_file_and_one_failure_fails_the_batch(cli, tmp_path, isolated_home):
+def test_a_folder_renders_every_scene_of_every_file_and_one_failure_fails_the_batch(
+    cli, tmp_path, isolated_home
+):
     scenes = tmp_path / "scenes"
     scenes.mkdir()
     _write(scenes, "a_two.py", TWO_SCENES)
@@ -57,13 +62,19 @@ def test_a_folder_renders_every_scene_of_every_file_and_one_failure_fails_the_ba
     result = cli("render", str(scenes), "--jobs", "2", "--json")
     assert result.code == 1, result.stderr
     docs = result.json()
-    assert [doc["file"].rsplit("/", 1)[-1] for doc in docs] == ["a_two.py", "b_boom.py", "c_quick.py"]  # input order, .py only
+    assert [doc["file"].rsplit("/", 1)[-1] for doc in docs] == [
+        "a_two.py",
+        "b_boom.py",
+        "c_quick.py",
+    ]  # input order, .py only
     two, boom, quick = docs
     assert two["success"] and [item["scene"] for item in two["scene_outputs"]] == ["First", "Second"]
     assert two["output_path"].endswith("all_scenes.mp4") and video_duration(two["output_path"]) > 0.3
     assert quick["success"] and video_duration(quick["output_path"]) > 0.1
     assert not boom["success"] and "kaboom in a batch" in boom["error"] and boom["execution_id"]
-    assert {"success", "script_id", "execution_id", "output_path", "attempts", "error"} <= set(boom)  # a single render's document
+    assert {"success", "script_id", "execution_id", "output_path", "attempts", "error"} <= set(
+        boom
+    )  # a single render's document
     assert len({doc["script_id"] for doc in docs}) == 3  # each item its own Script and Execution rows
     assert sorted(_rows(isolated_home, "execution")) == [("failed",), ("succeeded",), ("succeeded",)]
     assert "failed" in result.stderr and "b_boom.py" in result.stderr and "Traceback" not in result.stderr
@@ -84,7 +95,9 @@ def test_a_missing_file_is_bad_input_before_anything_starts(cli, tmp_path, isola
     result = cli("render", str(good), str(tmp_path / "missing.py"), "--json")
     assert_one_line_error(result, 2)
     assert "missing.py" in result.stderr
-    assert result.stdout == "" or json.loads(result.stdout)["success"] is False  # --json: the error as a document
+    assert (
+        result.stdout == "" or json.loads(result.stdout)["success"] is False
+    )  # --json: the error as a document
     assert _rows(isolated_home, "script") == [] and _rows(isolated_home, "execution") == []
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -99,7 +112,9 @@ def test_a_missing_file_is_bad_input_before_anything_starts(cli, tmp_path, isola
 def test_a_timed_out_item_fails_alone_and_jsonl_streams_a_document_per_item(tmp_path, isolated_home):
     loop = _write(tmp_path, "loops.py", LOOPS.format(name="Loops"))
     quick = _write(tmp_path, "quick.py", QUICK.format(name="Quick"))
-    result = run_cli_process("render", str(loop), str(quick), "--jobs", "2", "--jsonl", env={"MANIMAGENT_RENDER_TIMEOUT": "8"})
+    result = run_cli_process(
+        "render", str(loop), str(quick), "--jobs", "2", "--jsonl", env={"MANIMAGENT_RENDER_TIMEOUT": "8"}
+    )
     assert result.code == 1, result.stderr
     docs = [json.loads(line) for line in result.stdout.splitlines()]  # one whole document a line
     assert len(docs) == 2 and {doc["file"] for doc in docs} == {str(loop), str(quick)}
@@ -134,11 +149,22 @@ def test_generate_from_a_file_of_prompts_and_json_lines(cli, tmp_path, isolated_
     assert square["success"] and square["output_path"].endswith(".png")
     assert dot["success"] and dot["execution_id"] is None and dot["script_id"]
     assert len(_rows(isolated_home, "script")) == 3 and len(_rows(isolated_home, "execution")) == 2
-    assert result.stderr.count("offline") >= 1 and result.stderr.count("No provider") <= 1  # the notice once, not per item
+    assert (
+        result.stderr.count("offline") >= 1 and result.stderr.count("No provider") <= 1
+    )  # the notice once, not per item
 
 
 def test_generate_from_stdin(tmp_path):
-    result = run_cli_process("generate", "--from", "-", "--jobs", "2", "--no-execute", "--jsonl", input="Animate a circle\nAnimate a square\n")
+    result = run_cli_process(
+        "generate",
+        "--from",
+        "-",
+        "--jobs",
+        "2",
+        "--no-execute",
+        "--jsonl",
+        input="Animate a circle\nAnimate a square\n",
+    )
     assert result.code == 0, result.stderr
     docs = [json.loads(line) for line in result.stdout.splitlines()]
     assert sorted(doc["prompt"] for doc in docs) == ["Animate a circle", "Animate a square"]
@@ -219,12 +245,18 @@ def test_ctrl_c_in_the_middle_of_a_batch(tmp_path, isolated_home, signal_name):
         _write(folder, f"l{number}.py", LOOPS.format(name=f"Loop{number}"))
     process = subprocess.Popen(
         [sys.executable, "-m", "manimagent", "render", str(folder), "--jobs", "2", "--json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, "TMPDIR": str(host_tmp)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "TMPDIR": str(host_tmp)},
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # a background shell ignores SIGINT
     )
     deadline = time.monotonic() + 120
     # a render starts before its rows are written (the bookkeeping overlaps it): wait for both
-    while (len(_started_loops(host_tmp)) < 2 or _running_rows(isolated_home) < 2) and time.monotonic() < deadline:
+    while (
+        len(_started_loops(host_tmp)) < 2 or _running_rows(isolated_home) < 2
+    ) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _started_loops(host_tmp) == ["Loop0", "Loop1"], process.communicate(timeout=60)
     renders = _descendants(process.pid)

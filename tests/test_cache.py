@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from conftest import EXAMPLES, assert_one_line_error, run_cli_process, video_duration
-
 from manimagent.render import cache as cache_module
 from manimagent.render.base import OutputFormat, Quality, RenderRequest
 from manimagent.render.cache import RenderCache, scene_code, scene_key
@@ -45,14 +44,22 @@ def test_every_part_of_the_key_changes_it(monkeypatch):
     base = scene_key(_request(), "One", "local", True, 1.0)
     assert base == scene_key(_request(), "One", "local", True, 1.0)
     changed = [
-        scene_key(_request(THREE.replace("Circle()", "Circle(color=RED)")), "One", "local", True, 1.0),  # the scene's code
+        scene_key(
+            _request(THREE.replace("Circle()", "Circle(color=RED)")), "One", "local", True, 1.0
+        ),  # the scene's code
         scene_key(_request(quality=Quality.MEDIUM), "One", "local", True, 1.0),
         scene_key(_request(format=OutputFormat.GIF), "One", "local", True, 1.0),
         scene_key(_request(layout=False), "One", "local", True, 1.0),
         scene_key(_request(), "One", "docker:manimagent-render:0.22", True, 1.0),  # engine and image
         scene_key(_request(), "One", "local", False, 1.0),  # LaTeX present or not
         scene_key(_request(), "One", "local", True, 2.0),  # a still scene's length
-        scene_key(_request(THREE.replace("from manim import *", "from manim import *\nRATE = 2")), "One", "local", True, 1.0),  # module code
+        scene_key(
+            _request(THREE.replace("from manim import *", "from manim import *\nRATE = 2")),
+            "One",
+            "local",
+            True,
+            1.0,
+        ),  # module code
     ]
     monkeypatch.setattr(cache_module, "manim_version", lambda: "0.99.0")
     changed.append(scene_key(_request(), "One", "local", True, 1.0))  # another manim
@@ -61,7 +68,9 @@ def test_every_part_of_the_key_changes_it(monkeypatch):
 
 def test_another_scene_of_the_file_does_not_change_a_scenes_key():
     other = THREE.replace("Create(Square())", "Create(Star())")
-    assert scene_key(_request(), "One", "local", True, 1.0) == scene_key(_request(other), "One", "local", True, 1.0)
+    assert scene_key(_request(), "One", "local", True, 1.0) == scene_key(
+        _request(other), "One", "local", True, 1.0
+    )
     assert scene_code(THREE, "Two") != scene_code(other, "Two")
     derived = "from manim import *\nclass Base(Scene):\n    def construct(self):\n        self.add(Dot())\nclass Child(Base):\n    pass\n"
     assert "class Base" in scene_code(derived, "Child")  # a scene keeps what it builds on
@@ -96,8 +105,14 @@ def test_an_unchanged_render_is_a_cached_execution_sharing_the_video(cached, cli
     again = cli("render", str(EXAMPLES / "circle.py"), "--json").json()
     assert first["success"] and again["success"]
     rows = {row["id"]: row for row in cli("executions", "list", "--json").json()}
-    assert rows[first["execution_id"]]["status"] == "succeeded" and rows[first["execution_id"]]["cached_from"] is None
-    assert rows[again["execution_id"]]["status"] == "cached" and rows[again["execution_id"]]["cached_from"] == first["execution_id"]
+    assert (
+        rows[first["execution_id"]]["status"] == "succeeded"
+        and rows[first["execution_id"]]["cached_from"] is None
+    )
+    assert (
+        rows[again["execution_id"]]["status"] == "cached"
+        and rows[again["execution_id"]]["cached_from"] == first["execution_id"]
+    )
     shown = cli("executions", "show", again["execution_id"], "--log", "--json").json()
     assert "render cache" in shown["log"] and "Rendered" not in shown["log"]
     assert os.stat(first["output_path"]).st_ino == os.stat(again["output_path"]).st_ino  # one file, two names
@@ -115,7 +130,9 @@ def test_an_unchanged_render_is_a_cached_execution_sharing_the_video(cached, cli
 @pytest.mark.slow
 def test_a_change_in_code_or_quality_is_a_miss(cached, cli, tmp_path):
     scene = tmp_path / "s.py"
-    scene.write_text("from manim import *\nclass S(Scene):\n    def construct(self):\n        self.play(Create(Circle()), run_time=0.2)\n")
+    scene.write_text(
+        "from manim import *\nclass S(Scene):\n    def construct(self):\n        self.play(Create(Circle()), run_time=0.2)\n"
+    )
     runs = [cli("render", str(scene), "--json").json()]
     scene.write_text(scene.read_text().replace("Circle()", "Square()"))
     runs.append(cli("render", str(scene), "--json").json())
@@ -134,7 +151,11 @@ def test_a_failing_middle_scene_keeps_the_others_and_a_repair_renders_only_it(ca
     doc = failed.json()
     assert doc["success"] is False and "scene Two" in doc["error"]
     assert [Path(path).stem for path in doc["outputs"]] == ["One", "Three"]
-    assert {row["scene"]: row["status"] for row in doc["scene_outputs"]} == {"One": "rendered", "Two": "failed", "Three": "rendered"}
+    assert {row["scene"]: row["status"] for row in doc["scene_outputs"]} == {
+        "One": "rendered",
+        "Two": "failed",
+        "Three": "rendered",
+    }
     assert all(Path(path).exists() and video_duration(path) > 0 for path in doc["outputs"])
     stored = cli("executions", "show", doc["execution_id"], "--json").json()
     assert stored["status"] == "failed" and [Path(p).stem for p in stored["outputs"]] == ["One", "Three"]
@@ -169,7 +190,9 @@ def test_partial_joins_the_scenes_that_rendered_and_success_stays_false(cli, tmp
 
 def test_partial_with_a_single_failing_scene_has_no_video(cli, tmp_path):
     broken = tmp_path / "one.py"
-    broken.write_text("from manim import *\nclass Only(Scene):\n    def construct(self):\n        raise RuntimeError('nothing')\n")
+    broken.write_text(
+        "from manim import *\nclass Only(Scene):\n    def construct(self):\n        raise RuntimeError('nothing')\n"
+    )
     result = cli("render", str(broken), "--partial", "--json")
     assert result.code == 1 and result.json()["output_path"] is None and result.json()["outputs"] == []
 
@@ -181,7 +204,7 @@ def test_a_bad_cache_size_is_a_one_line_error(tmp_path, isolated_home):
     assert "cache.max_size" in result.stderr
     result = run_cli_process("render", str(EXAMPLES / "circle.py"), env={"MANIMAGENT_RENDER_CACHE": "1"})
     assert_one_line_error(result, 3)
-    (isolated_home / "config.toml").write_text("[cache]\nenabled = \"perhaps\"\n")
+    (isolated_home / "config.toml").write_text('[cache]\nenabled = "perhaps"\n')
     assert_one_line_error(run_cli_process("cache", "info", env={"MANIMAGENT_RENDER_CACHE": ""}), 3)
 
 

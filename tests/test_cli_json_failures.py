@@ -50,7 +50,9 @@ def test_a_server_failure_prints_the_rest_body(server, cli, monkeypatch):
 
     account = server.account()
     monkeypatch.setattr("sys.stdin", io.StringIO(account.password + "\n"))
-    assert cli("auth", "login", "--email", account.email, "--password-stdin", "--server", server.url).code == 0
+    assert (
+        cli("auth", "login", "--email", account.email, "--password-stdin", "--server", server.url).code == 0
+    )
     rest = server.get("/api/agents/scripts/abcd1234/", headers=account.headers)
     assert rest.status_code == 404
     doc = _failure(cli("scripts", "show", "abcd1234", "--server", server.url, "--json"), 2)

@@ -44,10 +44,24 @@ class Manimagent:
 @pytest.fixture(scope="module")
 def account(server, tmp_path_factory) -> str:  # noqa: F811
     """An account on the module's server, registered and verified with the CLI in a child process."""
-    env = server_env(tmp_path_factory.mktemp("cli-modes-client"), {"PYTHON_KEYRING_BACKEND": "file_keyring.TestKeyring"})
-    registered = run_cli_process("auth", "register", "--email", ADDRESS, "--password-stdin", "--server", server.url, input=PASSWORD + "\n", env=env)
+    env = server_env(
+        tmp_path_factory.mktemp("cli-modes-client"), {"PYTHON_KEYRING_BACKEND": "file_keyring.TestKeyring"}
+    )
+    registered = run_cli_process(
+        "auth",
+        "register",
+        "--email",
+        ADDRESS,
+        "--password-stdin",
+        "--server",
+        server.url,
+        input=PASSWORD + "\n",
+        env=env,
+    )
     assert registered.code == 0, registered.stderr
-    verified = run_cli_process("auth", "verify-email", server.outbox_token(ADDRESS), "--server", server.url, env=env)
+    verified = run_cli_process(
+        "auth", "verify-email", server.outbox_token(ADDRESS), "--server", server.url, env=env
+    )
     assert verified.code == 0, verified.stderr
     return ADDRESS
 
@@ -84,9 +98,15 @@ def _without_keys(docs, *keys: str):
 def test_scripts_and_executions_flow(manimagent, mode, tmp_path):
     script = manimagent.json("scripts", "import", str(CIRCLE))
     assert set(script) == _fields("ScriptPublic")
-    assert script["status"] == "pending" and script["scenes"] == ["CircleToSquare"] and script["content"] == CIRCLE.read_text()
+    assert (
+        script["status"] == "pending"
+        and script["scenes"] == ["CircleToSquare"]
+        and script["content"] == CIRCLE.read_text()
+    )
     listed = manimagent.json("scripts", "list")
-    assert script["id"] in [row["id"] for row in listed] and all(set(row) == _fields("ScriptSummary") for row in listed)
+    assert script["id"] in [row["id"] for row in listed] and all(
+        set(row) == _fields("ScriptSummary") for row in listed
+    )
     assert manimagent.json("scripts", "show", script["id"][:8]) == script
 
     video = tmp_path / "circle.mp4"
@@ -98,7 +118,11 @@ def test_scripts_and_executions_flow(manimagent, mode, tmp_path):
 
     [execution] = manimagent.json("executions", "list", "--script", script["id"])
     assert set(execution) == _fields("ExecutionPublic")
-    assert execution["id"] == run["execution_id"] and execution["status"] == "succeeded" and execution["quality"] == "low"
+    assert (
+        execution["id"] == run["execution_id"]
+        and execution["status"] == "succeeded"
+        and execution["quality"] == "low"
+    )
     detail = manimagent.json("executions", "show", run["execution_id"][:8])
     assert set(detail) == _fields("ExecutionDetail") and detail["log"] == ""
     assert _without_keys(detail, "log", "original_script", "modified_script") == execution
@@ -109,7 +133,10 @@ def test_scripts_and_executions_flow(manimagent, mode, tmp_path):
     assert set(retried) == _fields("ExecuteResult")
     assert retried["success"] and retried["execution_id"] != run["execution_id"]
     runs = manimagent.json("executions", "list", "--script", script["id"][:8])
-    assert [(row["id"], row["attempt_number"]) for row in runs] == [(retried["execution_id"], 2), (run["execution_id"], 1)]
+    assert [(row["id"], row["attempt_number"]) for row in runs] == [
+        (retried["execution_id"], 2),
+        (run["execution_id"], 1),
+    ]
 
     assert manimagent("scripts", "export", script["id"]).stdout == CIRCLE.read_text()
     exported = manimagent("scripts", "export", script["id"], "--output", str(tmp_path / "copy.py"))
@@ -168,7 +195,9 @@ def test_the_same_keys_in_both_modes(server, account, cli, monkeypatch):  # noqa
     shown = [run.json("scripts", "show", doc["id"]) for run, doc in zip((local, remote), imported)]
     for docs in (imported, listed, shown):
         assert sorted(docs[0]) == sorted(docs[1])
-        assert _without_keys(docs[0], "id", "created_at", "updated_at") == _without_keys(docs[1], "id", "created_at", "updated_at")
+        assert _without_keys(docs[0], "id", "created_at", "updated_at") == _without_keys(
+            docs[1], "id", "created_at", "updated_at"
+        )
     assert listed[1]["id"] == imported[1]["id"] and shown[1] == imported[1]
 
 
@@ -220,7 +249,16 @@ def _kept_login(url: str) -> None:
     TokenStore(url).save(TokenPair(access=f"e30.{claims}.sig", refresh=f"e30.{claims}.sig"))
 
 
-@pytest.mark.parametrize("args", [["scripts", "list"], ["executions", "list", "--json"], ["generate", "Animate a circle"], ["render", str(CIRCLE)], ["providers", "list"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["scripts", "list"],
+        ["executions", "list", "--json"],
+        ["generate", "Animate a circle"],
+        ["render", str(CIRCLE)],
+        ["providers", "list"],
+    ],
+)
 def test_an_unreachable_server_exits_3(cli, args):
     url = f"http://127.0.0.1:{free_port()}"
     _kept_login(url)
@@ -232,7 +270,12 @@ def test_an_unreachable_server_exits_3(cli, args):
 
 @pytest.mark.server
 def test_not_logged_in_exits_3(server, cli):  # noqa: F811
-    for args in (["scripts", "list", "--json"], ["executions", "list"], ["scripts", "import", str(CIRCLE)], ["containers", "list"]):
+    for args in (
+        ["scripts", "list", "--json"],
+        ["executions", "list"],
+        ["scripts", "import", str(CIRCLE)],
+        ["containers", "list"],
+    ):
         result = cli(*args, "--server", server.url)
         assert_one_line_error(result, 3)
         assert f"auth login --server {server.url}" in result.stderr

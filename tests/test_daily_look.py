@@ -17,15 +17,29 @@ from conftest import EXAMPLES, ROOT, assert_one_line_error, run_cli_process, vid
 
 STILL = "from manim import *\nclass Card(Scene):\n    def construct(self):\n        self.add(Text('still', color=YELLOW), Square())\n"
 SHORT = "from manim import *\nclass Blink(Scene):\n    def construct(self):\n        self.play(Create(Circle()), run_time=0.3)\n"
-needs_ffprobe = pytest.mark.skipif(shutil.which("ffprobe") is None, reason="ffprobe is installed by scripts/setup.sh --test")
+needs_ffprobe = pytest.mark.skipif(
+    shutil.which("ffprobe") is None, reason="ffprobe is installed by scripts/setup.sh --test"
+)
 
 
 def probe(path: str | Path) -> dict:
     """ffprobe's view of the first video stream of `path` (codec, size, frame rate)."""
     done = subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=codec_name,width,height,r_frame_rate,nb_frames",
-         "-of", "json", str(path)],
-        capture_output=True, text=True, check=True,
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=codec_name,width,height,r_frame_rate,nb_frames",
+            "-of",
+            "json",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(done.stdout)["streams"][0]
 
@@ -64,8 +78,13 @@ def test_the_opener_is_the_platforms_own(fake_opener):
     video = Path("/videos/a.mp4")
     env = {"DISPLAY": ":0", "PATH": str(fake_opener)}
     assert opener_command(video, platform="linux", environ=env) == [str(fake_opener / "xdg-open"), str(video)]
-    assert opener_command(video, platform="linux", environ={"WAYLAND_DISPLAY": "wayland-0", "PATH": str(fake_opener)})[0].endswith("xdg-open")
-    assert opener_command(video, platform="darwin", environ={"PATH": str(fake_opener)}) == [str(fake_opener / "open"), str(video)]
+    assert opener_command(
+        video, platform="linux", environ={"WAYLAND_DISPLAY": "wayland-0", "PATH": str(fake_opener)}
+    )[0].endswith("xdg-open")
+    assert opener_command(video, platform="darwin", environ={"PATH": str(fake_opener)}) == [
+        str(fake_opener / "open"),
+        str(video),
+    ]
     assert opener_command(video, platform="win32", environ={}) == ["cmd", "/c", "start", "", str(video)]
 
 
@@ -120,7 +139,9 @@ def test_no_help_shows_a_type_after_a_flag(cli):
         assert result.code == 0, (path, result.stderr)
         assert "<bool>" not in result.stdout, (path, result.stdout)
     render = cli("render", "--help").stdout
-    assert "--open" in render and "--preview" in render and "<str>" in render  # options with values keep their type
+    assert (
+        "--open" in render and "--preview" in render and "<str>" in render
+    )  # options with values keep their type
 
 
 def _fake_shell(tmp_path: Path, name: str) -> str:
@@ -133,9 +154,18 @@ def _fake_shell(tmp_path: Path, name: str) -> str:
     return str(link)
 
 
-def _from_shell(tmp_path: Path, shell: str, args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def _from_shell(
+    tmp_path: Path, shell: str, args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     command = f"{sys.executable} -m manimagent {args}; exit $?"  # `; exit` keeps the shell as the parent
-    return subprocess.run([_fake_shell(tmp_path, shell), "-c", command], capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=ROOT, timeout=120)
+    return subprocess.run(
+        [_fake_shell(tmp_path, shell), "-c", command],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=ROOT,
+        timeout=120,
+    )
 
 
 COMPLETION_MARKERS = {
@@ -176,7 +206,9 @@ def test_install_completion_writes_where_the_shell_loads_it(tmp_path, shell):
 def test_an_unsupported_shell_is_one_error_line(tmp_path):
     done = _from_shell(tmp_path, "tcsh", "--show-completion", env={"SHELL": "/bin/tcsh"})
     assert done.returncode == 3 and done.stdout == ""
-    assert [line for line in done.stderr.splitlines() if line] == [line for line in done.stderr.splitlines() if line.startswith("Error:")]
+    assert [line for line in done.stderr.splitlines() if line] == [
+        line for line in done.stderr.splitlines() if line.startswith("Error:")
+    ]
     assert "tcsh" in done.stderr and "Traceback" not in done.stderr
 
 
@@ -184,18 +216,20 @@ def test_bash_completes_commands_and_options(tmp_path):
     """The bash script, sourced in a real bash, completes `ren` and `render --no`."""
     wrapper = tmp_path / "bin" / "manimagent"
     wrapper.parent.mkdir()
-    wrapper.write_text(f"#!/bin/sh\nexec {sys.executable} -m manimagent \"$@\"\n")
+    wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} -m manimagent "$@"\n')
     wrapper.chmod(0o755)
     script = _from_shell(tmp_path, "bash", "--show-completion").stdout
     (tmp_path / "completion.sh").write_text(script)
     probe_words = (
         f"source {tmp_path / 'completion.sh'}\n"
-        "COMP_WORDS=(manimagent ren); COMP_CWORD=1; _manimagent_completion manimagent; echo \"${COMPREPLY[@]}\"\n"
-        "COMP_WORDS=(manimagent render --no-c); COMP_CWORD=2; _manimagent_completion manimagent; echo \"${COMPREPLY[@]}\"\n"
-        "COMP_WORDS=(manimagent config un); COMP_CWORD=2; _manimagent_completion manimagent; echo \"${COMPREPLY[@]}\"\n"
+        'COMP_WORDS=(manimagent ren); COMP_CWORD=1; _manimagent_completion manimagent; echo "${COMPREPLY[@]}"\n'
+        'COMP_WORDS=(manimagent render --no-c); COMP_CWORD=2; _manimagent_completion manimagent; echo "${COMPREPLY[@]}"\n'
+        'COMP_WORDS=(manimagent config un); COMP_CWORD=2; _manimagent_completion manimagent; echo "${COMPREPLY[@]}"\n'
     )
     env = {**os.environ, "PATH": f"{wrapper.parent}{os.pathsep}{os.environ['PATH']}"}
-    done = subprocess.run(["bash", "-c", probe_words], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    done = subprocess.run(
+        ["bash", "-c", probe_words], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120
+    )
     assert done.stdout.splitlines() == ["render", "--no-cache", "unset"], done.stderr
 
 
@@ -221,12 +255,23 @@ def test_config_set_and_unset_round_trip_keeping_comments(cli, isolated_home):
     _config(isolated_home).write_text(CONFIG)
     result = cli("config", "set", "render.quality", "Medium", "--json")
     assert result.code == 0, result.stderr
-    assert result.json() == {**result.json(), "name": "quality", "value": "medium", "key": "render.quality", "source": "config.toml [render.quality]"}
+    assert result.json() == {
+        **result.json(),
+        "name": "quality",
+        "value": "medium",
+        "key": "render.quality",
+        "source": "config.toml [render.quality]",
+    }
     assert cli("config", "set", "cache.max_size", "1GiB").code == 0
     assert cli("config", "set", "server.cors_origins", "http://a.test, http://b.test").code == 0
     assert cli("config", "set", "cache.enabled", "off").code == 0
     text = _config(isolated_home).read_text()
-    for kept in ("# my manimagent settings", "# low while I work on it", 'engine = "local"', "timeout = 30.0"):
+    for kept in (
+        "# my manimagent settings",
+        "# low while I work on it",
+        'engine = "local"',
+        "timeout = 30.0",
+    ):
         assert kept in text
     assert 'quality = "medium"' in text and 'max_size = "1GiB"' in text and "enabled = false" in text
     shown = {row["key"]: row for row in cli("config", "show", "--json").json() if row.get("key")}
@@ -259,7 +304,10 @@ def test_config_set_makes_the_file_and_a_secret_keeps_it_private(cli, isolated_h
     ("args", "says"),
     [
         (("set", "render.qualty", "low"), "unknown setting 'render.qualty'"),
-        (("set", "render.quality", "ultra"), "render.quality must be one of low, medium, high, production, 4k"),
+        (
+            ("set", "render.quality", "ultra"),
+            "render.quality must be one of low, medium, high, production, 4k",
+        ),
         (("set", "render.format", "avi"), "render.format must be one of"),
         (("set", "render.engine", "cloud"), "render.engine must be one of local, docker"),
         (("set", "render.timeout", "soon"), "must be a float"),
@@ -303,13 +351,18 @@ def test_config_set_says_when_an_env_var_overrides_it(cli, monkeypatch):
 @pytest.mark.slow
 @needs_ffprobe
 def test_render_writes_a_poster_a_preview_and_opens_the_video(fake_opener):
-    result = run_cli_process("render", str(EXAMPLES / "circle.py"), "--preview", "--open", "--json", env=_with_opener(fake_opener))
+    result = run_cli_process(
+        "render", str(EXAMPLES / "circle.py"), "--preview", "--open", "--json", env=_with_opener(fake_opener)
+    )
     assert result.code == 0, result.stderr
     doc = result.json()
     video, poster, preview = Path(doc["output_path"]), Path(doc["poster_path"]), Path(doc["preview_path"])
     assert poster == video.with_suffix(".png") and preview == video.with_name(f"{video.stem}.preview.gif")
     assert probe(poster)["codec_name"] == "png"
-    assert (probe(poster)["width"], probe(poster)["height"]) == (probe(video)["width"], probe(video)["height"])
+    assert (probe(poster)["width"], probe(poster)["height"]) == (
+        probe(video)["width"],
+        probe(video)["height"],
+    )
     gif = probe(preview)
     assert gif["codec_name"] == "gif" and gif["width"] == 480 and gif["r_frame_rate"] == "12/1"
     assert abs(video_duration(preview) - video_duration(video)) < 0.25
@@ -345,7 +398,9 @@ def test_the_poster_is_a_frame_of_the_last_second(tmp_path):
 @pytest.mark.slow
 def test_without_a_display_open_says_so_and_does_not_fail(fake_opener, monkeypatch):
     _no_display(monkeypatch)
-    result = run_cli_process("render", str(EXAMPLES / "circle.py"), "--open", env=_with_opener(fake_opener, display=False))
+    result = run_cli_process(
+        "render", str(EXAMPLES / "circle.py"), "--open", env=_with_opener(fake_opener, display=False)
+    )
     assert result.code == 0, result.stderr
     assert result.stdout.strip().endswith(".mp4")
     said = [line for line in result.stderr.splitlines() if line.startswith("--open:")]
@@ -357,14 +412,20 @@ def test_without_a_display_open_says_so_and_does_not_fail(fake_opener, monkeypat
 @needs_ffprobe
 def test_scripts_execute_and_generate_take_open_and_preview(fake_opener):
     script = run_cli_process("scripts", "import", str(EXAMPLES / "circle.py")).stdout.strip()
-    executed = run_cli_process("scripts", "execute", script, "--preview", "--open", env=_with_opener(fake_opener))
+    executed = run_cli_process(
+        "scripts", "execute", script, "--preview", "--open", env=_with_opener(fake_opener)
+    )
     assert executed.code == 0, executed.stderr
     video, preview = executed.stdout.splitlines()
     assert preview.endswith(".preview.gif") and probe(preview)["width"] == 480
-    generated = run_cli_process("generate", "Animate a circle", "--preview", "--open", "--json", env=_with_opener(fake_opener))
+    generated = run_cli_process(
+        "generate", "Animate a circle", "--preview", "--open", "--json", env=_with_opener(fake_opener)
+    )
     assert generated.code == 0, generated.stderr
     doc = generated.json()
-    assert probe(doc["preview_path"])["codec_name"] == "gif" and probe(doc["poster_path"])["codec_name"] == "png"
+    assert (
+        probe(doc["preview_path"])["codec_name"] == "gif" and probe(doc["poster_path"])["codec_name"] == "png"
+    )
     assert (fake_opener / "opened.txt").read_text().splitlines() == [video, doc["output_path"]]
 
 
@@ -397,7 +458,10 @@ def test_a_gif_and_a_joined_video_get_posters(tmp_path):
     assert probe(gif["poster_path"])["codec_name"] == "png"
     joined = run_cli_process("render", str(EXAMPLES / "two_scenes.py"), "--json").json()
     assert Path(joined["output_path"]).name == "all_scenes.mp4"
-    assert Path(joined["poster_path"]).name == "all_scenes.png" and probe(joined["poster_path"])["codec_name"] == "png"
+    assert (
+        Path(joined["poster_path"]).name == "all_scenes.png"
+        and probe(joined["poster_path"])["codec_name"] == "png"
+    )
 
 
 @pytest.mark.slow
@@ -407,7 +471,11 @@ def test_an_image_is_its_own_poster_and_has_no_preview(tmp_path):
     result = run_cli_process("render", str(scene), "--preview", "--json")
     assert result.code == 0, result.stderr
     doc = result.json()
-    assert doc["output_path"].endswith(".png") and doc["poster_path"] == doc["output_path"] and doc["preview_path"] is None
+    assert (
+        doc["output_path"].endswith(".png")
+        and doc["poster_path"] == doc["output_path"]
+        and doc["preview_path"] is None
+    )
     assert "No preview" in result.stderr
     assert run_cli_process("executions", "show", "last", "--json").json()["poster_path"] == doc["output_path"]
 
@@ -422,8 +490,12 @@ def test_open_and_preview_are_refused_for_a_batch(tmp_path):
 @pytest.mark.slow
 def test_a_failed_render_has_no_poster_and_opens_nothing(tmp_path, fake_opener):
     scene = tmp_path / "broken.py"
-    scene.write_text("from manim import *\nclass Broken(Scene):\n    def construct(self):\n        self.play(Create(Circle()))\n        raise ValueError('kaboom')\n")
-    result = run_cli_process("render", str(scene), "--open", "--preview", "--json", env=_with_opener(fake_opener))
+    scene.write_text(
+        "from manim import *\nclass Broken(Scene):\n    def construct(self):\n        self.play(Create(Circle()))\n        raise ValueError('kaboom')\n"
+    )
+    result = run_cli_process(
+        "render", str(scene), "--open", "--preview", "--json", env=_with_opener(fake_opener)
+    )
     assert result.code == 1
     doc = result.json()
     assert doc["poster_path"] is None and doc["preview_path"] is None
@@ -442,11 +514,19 @@ def test_the_server_serves_the_poster_to_its_owner_only(tmp_path):
     server = start_server(tmp_path / "served")
     try:
         alice, bob = server.account("alice@example.com"), server.account("bob@example.com")
-        script = server.post("/api/agents/scripts/import/", json={"code": (EXAMPLES / "circle.py").read_text()}, headers=alice.headers).json()
+        script = server.post(
+            "/api/agents/scripts/import/",
+            json={"code": (EXAMPLES / "circle.py").read_text()},
+            headers=alice.headers,
+        ).json()
         result = server.post(f"/api/agents/scripts/{script['id']}/execute/", headers=alice.headers).json()
         assert result["poster_url"] and "sig=" in result["poster_url"]
         signed = server.get(result["poster_url"])  # no Bearer: the signature is enough
-        assert signed.status_code == 200 and signed.headers["content-type"] == "image/png" and signed.content.startswith(b"\x89PNG")
+        assert (
+            signed.status_code == 200
+            and signed.headers["content-type"] == "image/png"
+            and signed.content.startswith(b"\x89PNG")
+        )
         row = server.get(f"/api/agents/executions/{result['execution_id']}/", headers=alice.headers).json()
         assert row["poster_url"] and row["poster_path"] == result["poster_path"]
         listed = server.get("/api/agents/executions/", headers=alice.headers).json()
@@ -454,7 +534,11 @@ def test_the_server_serves_the_poster_to_its_owner_only(tmp_path):
 
         endpoint = f"/api/agents/executions/{result['execution_id']}/poster/"
         mine = server.get(endpoint, headers=alice.headers)
-        assert mine.status_code == 200 and mine.headers["content-type"] == "image/png" and mine.content == signed.content
+        assert (
+            mine.status_code == 200
+            and mine.headers["content-type"] == "image/png"
+            and mine.content == signed.content
+        )
         assert server.get(endpoint, headers=bob.headers).status_code == 404
         assert server.get(endpoint).status_code == 401
 
@@ -465,10 +549,19 @@ def test_the_server_serves_the_poster_to_its_owner_only(tmp_path):
         assert server.get(media, headers=bob.headers).status_code == 404
         assert server.get(media).status_code == 404
 
-        failed = server.post("/api/agents/scripts/import/", json={"code": SHORT.replace("run_time=0.3)", "run_time=0.3)\n        raise ValueError('x')")}, headers=alice.headers).json()
+        failed = server.post(
+            "/api/agents/scripts/import/",
+            json={"code": SHORT.replace("run_time=0.3)", "run_time=0.3)\n        raise ValueError('x')")},
+            headers=alice.headers,
+        ).json()
         broken = server.post(f"/api/agents/scripts/{failed['id']}/execute/", headers=alice.headers).json()
         assert broken["success"] is False and broken["poster_url"] is None
-        assert server.get(f"/api/agents/executions/{broken['execution_id']}/poster/", headers=alice.headers).status_code == 404
+        assert (
+            server.get(
+                f"/api/agents/executions/{broken['execution_id']}/poster/", headers=alice.headers
+            ).status_code
+            == 404
+        )
     finally:
         server.stop()
 

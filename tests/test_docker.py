@@ -58,7 +58,9 @@ def render_image(docker_client) -> str:
     args = ["containers", "build", "--base-image", BASE_IMAGE, "--tag", TEST_IMAGE]
     if Path(HOST_CA_BUNDLE).is_file():
         args += ["--ca-bundle", HOST_CA_BUNDLE]
-    done = subprocess.run([sys.executable, "-m", "manimagent", *args], capture_output=True, text=True, timeout=3600, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, "-m", "manimagent", *args], capture_output=True, text=True, timeout=3600, cwd=ROOT
+    )
     if done.returncode != 0:
         pytest.fail(f"building {TEST_IMAGE} failed:\n{done.stderr[-3000:]}")
     return TEST_IMAGE
@@ -82,7 +84,9 @@ def warm_engine(warm):
     from manimagent.render.docker import DockerEngine
 
     container, limits = warm
-    return DockerEngine(image=container.image.tags[0], container_name="test", docker_ref=container.id, limits=limits)
+    return DockerEngine(
+        image=container.image.tags[0], container_name="test", docker_ref=container.id, limits=limits
+    )
 
 
 @pytest.fixture
@@ -159,7 +163,9 @@ def test_warm_container_render_makes_a_valid_video_with_latex(warm_engine, tmp_p
 
 def test_render_cli_with_a_started_container_records_engine_and_container(container_row, isolated_home):
     assert container_row["is_running"] is True
-    done = run_cli_process("render", str(ROOT / "examples" / "circle.py"), "--engine", "docker", "--container", "box", "--json")
+    done = run_cli_process(
+        "render", str(ROOT / "examples" / "circle.py"), "--engine", "docker", "--container", "box", "--json"
+    )
     assert done.code == 0, done.stderr
     document = done.json()
     assert document["success"] is True
@@ -167,7 +173,9 @@ def test_render_cli_with_a_started_container_records_engine_and_container(contai
     assert output.is_relative_to(isolated_home / "media")
     assert_valid_video(output)
     executions = run_cli_process("executions", "list", "--json").json()
-    assert [(row["engine"], row["container"], row["status"]) for row in executions] == [("docker", "box", "succeeded")]
+    assert [(row["engine"], row["container"], row["status"]) for row in executions] == [
+        ("docker", "box", "succeeded")
+    ]
 
 
 def test_warm_container_is_hardened(container_row, docker_client):
@@ -183,7 +191,11 @@ def test_warm_container_is_hardened(container_row, docker_client):
     assert attrs["Config"]["User"] == "1000:1000"
     assert not host.get("Binds") and all(mount["Type"] != "bind" for mount in attrs["Mounts"])
     assert "/tmp" in host["Tmpfs"]
-    user = docker_client.containers.get(container_row["docker_id"]).exec_run(["id", "-u"], user="1000:1000").output
+    user = (
+        docker_client.containers.get(container_row["docker_id"])
+        .exec_run(["id", "-u"], user="1000:1000")
+        .output
+    )
     assert user.strip() == b"1000"
 
 
@@ -213,7 +225,9 @@ def test_writing_outside_the_job_folder_fails(warm_engine, tmp_path):
     """
     result = render(warm_engine, scene_code(body), tmp_path)
     assert not result.ok
-    assert result.failure.summary().startswith("RuntimeError: written outside the job folder: []"), result.failure.summary()
+    assert result.failure.summary().startswith("RuntimeError: written outside the job folder: []"), (
+        result.failure.summary()
+    )
     assert_healthy(warm_engine, tmp_path)
 
 
@@ -353,7 +367,9 @@ if found:
 def test_two_renders_at_once_do_not_see_each_other(warm_engine, tmp_path):
     holder = scene_code("open('secret.txt', 'w').write('TOPSECRET')\ntime.sleep(4)", "Holder")
     results = {}
-    thread = threading.Thread(target=lambda: results.update(holder=render(warm_engine, holder, tmp_path, scene="Holder")))
+    thread = threading.Thread(
+        target=lambda: results.update(holder=render(warm_engine, holder, tmp_path, scene="Holder"))
+    )
     thread.start()
     time.sleep(2.0)
     results["snoop"] = render(warm_engine, scene_code(SNOOP, "Snoop"), tmp_path, scene="Snoop")
@@ -367,11 +383,19 @@ def test_two_renders_at_once_do_not_see_each_other(warm_engine, tmp_path):
 
 def test_concurrent_renders_get_their_own_files(warm_engine, tmp_path):
     codes = {
-        name: scene_code(f"open('mine.txt', 'w').write({name!r})\ntime.sleep(1)\nassert open('mine.txt').read() == {name!r}\nself.add(Text({name!r}))", name)
+        name: scene_code(
+            f"open('mine.txt', 'w').write({name!r})\ntime.sleep(1)\nassert open('mine.txt').read() == {name!r}\nself.add(Text({name!r}))",
+            name,
+        )
         for name in ("Alpha", "Beta", "Gamma")
     }
     results = {}
-    threads = [threading.Thread(target=lambda n=name: results.update({n: render(warm_engine, codes[n], tmp_path, scene=n)})) for name in codes]
+    threads = [
+        threading.Thread(
+            target=lambda n=name: results.update({n: render(warm_engine, codes[n], tmp_path, scene=n)})
+        )
+        for name in codes
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -386,19 +410,33 @@ def test_job_folders_are_removed_afterwards(warm, warm_engine, tmp_path):
     assert render(warm_engine, scene_code("pass"), tmp_path).ok
     container, _limits = warm
     deadline = time.monotonic() + 5
-    while (listing := container.exec_run(["ls", "-A", "/work/jobs"], user="0:0").output.decode().split()) and time.monotonic() < deadline:
+    while (
+        listing := container.exec_run(["ls", "-A", "/work/jobs"], user="0:0").output.decode().split()
+    ) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert listing == []
 
 
 def test_without_the_worker_renders_fall_back_to_plain_manim(docker_client, render_image, tmp_path):
     from manimagent.render import worker
-    from manimagent.render.docker import DockerEngine, Limits, create_work_volume, hardened_options, remove_quietly, work_mount
+    from manimagent.render.docker import (
+        DockerEngine,
+        Limits,
+        create_work_volume,
+        hardened_options,
+        remove_quietly,
+        work_mount,
+    )
 
     suffix = uuid.uuid4().hex[:8]
     volume = create_work_volume(docker_client, f"manimagent-test-{suffix}-work", {})
     container = docker_client.containers.create(
-        render_image, ["sleep", "infinity"], init=True, name=f"manimagent-test-{suffix}", mounts=[work_mount(volume.name)], **hardened_options(Limits())
+        render_image,
+        ["sleep", "infinity"],
+        init=True,
+        name=f"manimagent-test-{suffix}",
+        mounts=[work_mount(volume.name)],
+        **hardened_options(Limits()),
     )
     try:
         container.start()
@@ -422,7 +460,9 @@ def test_container_removed_behind_our_back_is_not_running(container_row, docker_
     assert status.json()["status"] == "missing"
     listed = run_cli_process("containers", "list", "--json").json()
     assert listed[0]["is_running"] is False and listed[0]["last_checked_at"]
-    done = run_cli_process("render", str(ROOT / "examples" / "circle.py"), "--engine", "docker", "--container", "box", "--json")
+    done = run_cli_process(
+        "render", str(ROOT / "examples" / "circle.py"), "--engine", "docker", "--container", "box", "--json"
+    )
     assert done.code == 0, done.stderr  # a fresh container stands in
 
 
@@ -440,7 +480,9 @@ def test_hostile_script_through_the_cli_leaves_a_healthy_database(container_row,
     assert done.code == 1 and "Traceback" not in done.stderr, done.stderr
     assert done.json()["success"] is False
     assert "memory" in done.json()["error"].lower()
-    again = run_cli_process("render", str(ROOT / "examples" / "circle.py"), "--engine", "docker", "--container", "box", "--json")
+    again = run_cli_process(
+        "render", str(ROOT / "examples" / "circle.py"), "--engine", "docker", "--container", "box", "--json"
+    )
     assert again.code == 0, again.stderr
     rows = run_cli_process("executions", "list", "--json").json()
     assert sorted(row["status"] for row in rows) == ["failed", "succeeded"]
@@ -454,7 +496,17 @@ def test_interrupting_a_warm_render_stops_its_job(container_row, docker_client, 
 
     sleepy = tmp_path / "sleepy.py"
     sleepy.write_text(scene_code("time.sleep(120)", "Sleepy"))
-    command = [sys.executable, "-m", "manimagent", "render", str(sleepy), "--engine", "docker", "--container", "box"]
+    command = [
+        sys.executable,
+        "-m",
+        "manimagent",
+        "render",
+        str(sleepy),
+        "--engine",
+        "docker",
+        "--container",
+        "box",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
     container = docker_client.containers.get(container_row["docker_id"])
     deadline = time.monotonic() + 30
@@ -474,16 +526,22 @@ def test_interrupting_a_warm_render_stops_its_job(container_row, docker_client, 
 def test_docker_unreachable_is_exit_3(render_image):
     assert run_cli_process("containers", "add", "box", "--image", render_image).code == 0
     env = {"DOCKER_HOST": "unix:///nonexistent"}
-    for args in (["containers", "start", "box"], ["containers", "check-status", "box"],
-                 ["render", str(ROOT / "examples" / "circle.py"), "--engine", "docker", "--container", "box"]):
+    for args in (
+        ["containers", "start", "box"],
+        ["containers", "check-status", "box"],
+        ["render", str(ROOT / "examples" / "circle.py"), "--engine", "docker", "--container", "box"],
+    ):
         done = run_cli_process(*args, env=env)
         assert_one_line_error(done, 3)
         assert "DOCKER_HOST" in done.stderr
 
 
 def test_unknown_container_is_exit_2(docker_client):
-    for args in (["containers", "check-status", "nope"], ["containers", "start", "nope"],
-                 ["render", str(ROOT / "examples" / "circle.py"), "--engine", "docker", "--container", "nope"]):
+    for args in (
+        ["containers", "check-status", "nope"],
+        ["containers", "start", "nope"],
+        ["render", str(ROOT / "examples" / "circle.py"), "--engine", "docker", "--container", "nope"],
+    ):
         done = run_cli_process(*args)
         assert_one_line_error(done, 2)
         assert "containers list" in done.stderr
@@ -543,14 +601,28 @@ def test_a_fresh_container_left_by_a_killed_render_is_swept(render_image, docker
     from manimagent.render.docker import FRESH_MARGIN, LABEL_ROLE, sweep_leftovers
 
     def job_containers() -> dict[str, object]:
-        return {c.id: c for c in docker_client.containers.list(all=True, filters={"label": f"{LABEL_ROLE}=job"})}
+        return {
+            c.id: c for c in docker_client.containers.list(all=True, filters={"label": f"{LABEL_ROLE}=job"})
+        }
 
     assert run_cli_process("containers", "add", "box", "--image", render_image).code == 0
     sleepy = tmp_path / "sleepy.py"
     sleepy.write_text(scene_code("time.sleep(120)", "Sleepy"))
     before = set(job_containers())
-    command = [sys.executable, "-m", "manimagent", "render", str(sleepy), "--engine", "docker", "--container", "box"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, start_new_session=True)
+    command = [
+        sys.executable,
+        "-m",
+        "manimagent",
+        "render",
+        str(sleepy),
+        "--engine",
+        "docker",
+        "--container",
+        "box",
+    ]
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, start_new_session=True
+    )
     try:
         deadline = time.monotonic() + 60
         while not set(job_containers()) - before and time.monotonic() < deadline:

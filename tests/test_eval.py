@@ -69,7 +69,11 @@ def test_missing_binary_and_empty_folder_suites(cli, tmp_path):
 
 
 def test_unknown_runs_and_bad_options(cli, tmp_path):
-    for args in (["eval", "compare", "abcd1234", "bcde2345"], ["eval", "show", "abcd1234"], ["eval", "compare", "xyz", "abcd"]):
+    for args in (
+        ["eval", "compare", "abcd1234", "bcde2345"],
+        ["eval", "show", "abcd1234"],
+        ["eval", "compare", "xyz", "abcd"],
+    ):
         result = cli(*args)
         assert_one_line_error(result, 2)
     assert "no eval run with id 'abcd1234'" in cli("eval", "show", "abcd1234").stderr
@@ -82,7 +86,15 @@ def test_unknown_runs_and_bad_options(cli, tmp_path):
 
 def test_totals_and_costs():
     def item(rendered, attempts, cost=0.0):
-        return EvalItemResult(item_id=str(attempts), kind="code", rendered=rendered, attempts=attempts, seconds=1.0, tokens=10, cost=cost)
+        return EvalItemResult(
+            item_id=str(attempts),
+            kind="code",
+            rendered=rendered,
+            attempts=attempts,
+            seconds=1.0,
+            tokens=10,
+            cost=cost,
+        )
 
     done = totals([item(True, 1), item(True, 3), item(False, 3), item(True, 2)])
     assert done["success_at_1"] == 0.25 and done["success_at_k"] == 0.75 and done["median_attempts"] == 2.0
@@ -99,7 +111,15 @@ def test_totals_and_costs():
 
 @pytest.mark.slow
 def test_a_code_suite_records_each_item_and_is_stored(cli, tmp_path, isolated_home):
-    suite = _jsonl(tmp_path / "code.jsonl", [{"id": "good", "code": GOOD}, {"id": "bad", "code": RAISES}, {"id": "old", "code": OLD_NAMES}, {"id": "wide", "code": WIDE}])
+    suite = _jsonl(
+        tmp_path / "code.jsonl",
+        [
+            {"id": "good", "code": GOOD},
+            {"id": "bad", "code": RAISES},
+            {"id": "old", "code": OLD_NAMES},
+            {"id": "wide", "code": WIDE},
+        ],
+    )
     result = cli("eval", suite, "--max-attempts", "1", "--jobs", "2", "--json")
     assert result.code == 0, result.stderr
     run = result.json()
@@ -107,9 +127,17 @@ def test_a_code_suite_records_each_item_and_is_stored(cli, tmp_path, isolated_ho
     assert run["success_at_1"] == 0.75 and run["success_at_k"] == 0.75 and run["median_attempts"] == 1.0
     items = {item["item_id"]: item for item in run["results"]}
     assert list(items) == ["good", "bad", "old", "wide"]
-    assert items["good"]["rendered"] and items["good"]["attempts"] == 1 and items["good"]["first_error"] is None
-    assert not items["bad"]["rendered"] and items["bad"]["first_error"] == "ValueError" and "broken on purpose" in items["bad"]["error"]
-    assert items["old"]["rendered"] and items["old"]["fixes"]  # ShowCreation and CYAN were fixed before rendering
+    assert (
+        items["good"]["rendered"] and items["good"]["attempts"] == 1 and items["good"]["first_error"] is None
+    )
+    assert (
+        not items["bad"]["rendered"]
+        and items["bad"]["first_error"] == "ValueError"
+        and "broken on purpose" in items["bad"]["error"]
+    )
+    assert (
+        items["old"]["rendered"] and items["old"]["fixes"]
+    )  # ShowCreation and CYAN were fixed before rendering
     assert items["wide"]["layout"][0]["kind"] == "off_frame"
     assert all(item["seconds"] > 0 and item["tokens"] == 0 for item in items.values())
     assert "bad: failed (ValueError)" in result.stderr
@@ -123,30 +151,58 @@ def test_a_code_suite_records_each_item_and_is_stored(cli, tmp_path, isolated_ho
 
 @pytest.mark.slow
 def test_a_prompt_suite_with_the_offline_provider_and_a_folder_suite(cli, tmp_path):
-    suite = _jsonl(tmp_path / "prompts.jsonl", [{"id": "circle", "prompt": "Draw a blue circle"}, {"id": "text", "prompt": "Write hello in yellow"}])
+    suite = _jsonl(
+        tmp_path / "prompts.jsonl",
+        [{"id": "circle", "prompt": "Draw a blue circle"}, {"id": "text", "prompt": "Write hello in yellow"}],
+    )
     result = cli("eval", suite, "--provider", "offline", "--max-attempts", "2")
     assert result.code == 0, result.stderr
     assert "2/2 rendered · success@1 100.0% · success@2 100.0% · median attempts 1" in result.stdout
     doc = cli("eval", "show", result.stdout.split("run id: ")[1].strip(), "--json").json()
-    assert all(item["kind"] == "prompt" and item["tokens"] > 0 and item["cost"] == 0.0 for item in doc["results"])
+    assert all(
+        item["kind"] == "prompt" and item["tokens"] > 0 and item["cost"] == 0.0 for item in doc["results"]
+    )
     folder = tmp_path / "scenes"
     folder.mkdir()
     (folder / "a_good.py").write_text(GOOD)
     (folder / "b_empty.py").write_text("")
     (folder / "notes.txt").write_text("not a scene")
     run = cli("eval", str(folder), "--max-attempts", "1", "--json").json()
-    assert [(item["item_id"], item["rendered"]) for item in run["results"]] == [("a_good", True), ("b_empty", False)]
+    assert [(item["item_id"], item["rendered"]) for item in run["results"]] == [
+        ("a_good", True),
+        ("b_empty", False),
+    ]
     assert run["results"][1]["first_error"] == "InvalidScript" and run["results"][1]["attempts"] == 0
 
 
 @pytest.mark.slow
 def test_compare_two_runs(cli, tmp_path):
-    before = cli("eval", _jsonl(tmp_path / "a.jsonl", [{"id": "x", "code": RAISES}, {"id": "y", "code": GOOD}]), "--max-attempts", "1", "--json").json()
-    after = cli("eval", _jsonl(tmp_path / "b.jsonl", [{"id": "x", "code": GOOD}, {"id": "y", "code": GOOD}, {"id": "z", "code": GOOD}]), "--max-attempts", "1", "--json").json()
+    before = cli(
+        "eval",
+        _jsonl(tmp_path / "a.jsonl", [{"id": "x", "code": RAISES}, {"id": "y", "code": GOOD}]),
+        "--max-attempts",
+        "1",
+        "--json",
+    ).json()
+    after = cli(
+        "eval",
+        _jsonl(
+            tmp_path / "b.jsonl",
+            [{"id": "x", "code": GOOD}, {"id": "y", "code": GOOD}, {"id": "z", "code": GOOD}],
+        ),
+        "--max-attempts",
+        "1",
+        "--json",
+    ).json()
     result = cli("eval", "compare", before["id"][:6], after["id"], "--json")
     assert result.code == 0, result.stderr
     doc = result.json()
-    assert doc["success_at_1_delta"] == 0.5 and doc["success_at_k_delta"] == 0.5 and doc["fixed"] == ["x"] and doc["broken"] == []
+    assert (
+        doc["success_at_1_delta"] == 0.5
+        and doc["success_at_k_delta"] == 0.5
+        and doc["fixed"] == ["x"]
+        and doc["broken"] == []
+    )
     assert [change["item_id"] for change in doc["changes"]] == ["x", "z"]
     assert doc["changes"][1]["a_rendered"] is None
     table = cli("eval", "compare", before["id"], after["id"])

@@ -21,7 +21,17 @@ FLAT_POINT = "```python\nfrom manim import *\nclass Flat(Scene):\n    def constr
 @pytest.fixture
 def openai_provider(cli, fake_llm, isolated_home):  # noqa: F811
     (isolated_home / "config.toml").write_text("[llm]\nmax_retries = 0\ntimeout = 2\n")
-    result = cli("providers", "add", "fake", "--type", "openai", "--base-url", fake_llm.base_url_for("openai"), "--model", "gpt-test")
+    result = cli(
+        "providers",
+        "add",
+        "fake",
+        "--type",
+        "openai",
+        "--base-url",
+        fake_llm.base_url_for("openai"),
+        "--model",
+        "gpt-test",
+    )
     assert result.code == 0, result.stderr
     return fake_llm
 
@@ -55,7 +65,10 @@ def test_render_error_then_fix_takes_two_attempts(cli, openai_provider):
     runs = cli("executions", "list", "--script", doc["script_id"], "--json").json()
     assert [(r["attempt_number"], r["status"]) for r in runs] == [(2, "succeeded"), (1, "failed")]
     first = cli("executions", "show", runs[1]["id"], "--json").json()
-    assert "raise RuntimeError" in first["original_script"] and "raise RuntimeError" not in first["modified_script"]
+    assert (
+        "raise RuntimeError" in first["original_script"]
+        and "raise RuntimeError" not in first["modified_script"]
+    )
     content = cli("scripts", "show", doc["script_id"], "--json").json()["content"]
     assert "raise RuntimeError" not in content and "class Good(Scene)" in content
 
@@ -76,7 +89,19 @@ def test_deterministic_fixes_need_no_second_llm_call(cli, openai_provider):
 @pytest.mark.parametrize("failure", [{"status": 500}, {"status": 401}, {"delay": 4, "text": GOOD}])
 def test_fallback_to_the_next_provider(cli, openai_provider, isolated_home, failure):
     cli("providers", "update", "fake", "--priority", "1")
-    cli("providers", "add", "backup", "--type", "gemini", "--base-url", openai_provider.base_url_for("gemini"), "--priority", "2", "--api-key-env", "BACKUP_KEY")
+    cli(
+        "providers",
+        "add",
+        "backup",
+        "--type",
+        "gemini",
+        "--base-url",
+        openai_provider.base_url_for("gemini"),
+        "--priority",
+        "2",
+        "--api-key-env",
+        "BACKUP_KEY",
+    )
     openai_provider.enqueue(wire="openai", **failure)
     openai_provider.enqueue(wire="gemini", text=GOOD)
     result = run_cli_process("generate", "fallback please", "--json", env={"BACKUP_KEY": "gem-key-123"})
@@ -88,7 +113,19 @@ def test_fallback_to_the_next_provider(cli, openai_provider, isolated_home, fail
 
 
 def test_every_provider_failing_exits_1_and_stores_the_failure(cli, openai_provider, isolated_home):
-    cli("providers", "add", "second", "--type", "anthropic", "--base-url", openai_provider.base_url_for("anthropic"), "--api-key-env", "SECOND_KEY", "--priority", "200")
+    cli(
+        "providers",
+        "add",
+        "second",
+        "--type",
+        "anthropic",
+        "--base-url",
+        openai_provider.base_url_for("anthropic"),
+        "--api-key-env",
+        "SECOND_KEY",
+        "--priority",
+        "200",
+    )
     for _ in range(2):
         openai_provider.enqueue(status=503)
     result = run_cli_process("generate", "nothing works", "--json", env={"SECOND_KEY": "k2"})
@@ -101,11 +138,18 @@ def test_every_provider_failing_exits_1_and_stores_the_failure(cli, openai_provi
 
 @pytest.mark.parametrize(
     "reply",
-    ["I cannot help with that.", "", "```python\nthis is not python at all (\n```", "```python\n" + "x = 1\n" * 50_000 + "```"],
+    [
+        "I cannot help with that.",
+        "",
+        "```python\nthis is not python at all (\n```",
+        "```python\n" + "x = 1\n" * 50_000 + "```",
+    ],
 )
 def test_garbage_replies_fail_cleanly(cli, openai_provider, isolated_home, reply):
     for _ in range(3):  # a big reply streams in 64 KB pieces: word-by-word SSE would only time the SDK
-        openai_provider.enqueue(text=reply or " ", chunks=[reply[i : i + 65536] for i in range(0, len(reply), 65536)] or [" "])
+        openai_provider.enqueue(
+            text=reply or " ", chunks=[reply[i : i + 65536] for i in range(0, len(reply), 65536)] or [" "]
+        )
     result = cli("generate", "anything", "--json")
     assert_one_line_error(result, 1)
     assert _db(isolated_home).execute("SELECT status FROM script").fetchone()[0] == "failed"
@@ -167,9 +211,21 @@ def test_scripts_execute_repairs_and_retry(cli, openai_provider, tmp_path):
     assert single.code == 1 and single.json()["attempts"] == 1 and len(openai_provider.requests) == 1
 
 
-def test_no_key_reaches_db_media_logs_or_render_environment(cli, fake_llm, isolated_home, monkeypatch, tmp_path):  # noqa: F811
+def test_no_key_reaches_db_media_logs_or_render_environment(
+    cli, fake_llm, isolated_home, monkeypatch, tmp_path
+):  # noqa: F811
     secret_stored, secret_env = "sk-stored-SECRET-1111", "sk-env-SECRET-2222"
-    cli("providers", "add", "keyed", "--type", "openai", "--base-url", fake_llm.base_url_for("openai"), "--api-key-env", "MY_OPENAI_KEY")
+    cli(
+        "providers",
+        "add",
+        "keyed",
+        "--type",
+        "openai",
+        "--base-url",
+        fake_llm.base_url_for("openai"),
+        "--api-key-env",
+        "MY_OPENAI_KEY",
+    )
     monkeypatch.setenv("MY_OPENAI_KEY", secret_env)
     monkeypatch.setenv("OPENAI_API_KEY", secret_env)
     env_dump = "```python\nfrom manim import *\nimport os\nclass Env(Scene):\n    def construct(self):\n        print('ENVIRON', dict(os.environ))\n        self.add(Dot())\n        self.wait(0.2)\n```"
@@ -187,4 +243,7 @@ def test_no_key_reaches_db_media_logs_or_render_environment(cli, fake_llm, isola
         if path.is_file() and path.name != "test-keyring.json":  # stands in for the OS keyring
             data = path.read_bytes()
             assert secret_stored.encode() not in data and secret_env.encode() not in data, path
-    assert "keyed" in cli("providers", "list", "--json").stdout and secret_stored not in cli("providers", "list", "--json").stdout
+    assert (
+        "keyed" in cli("providers", "list", "--json").stdout
+        and secret_stored not in cli("providers", "list", "--json").stdout
+    )

@@ -48,21 +48,54 @@ def test_api_is_read_in_a_child_and_cached_per_version(tmp_path):
     assert api.members("Code")["get_styles_list"] == "method"
     assert "u_range" in api.constructor("Surface").signature
     code = "import sys; import manimagent.scriptcheck.manim_api; print('manim' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    assert (
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        == "False"
+    )
 
 
 @pytest.mark.parametrize(
     "error_type, message, expected",
     [
-        ("AttributeError", "'Rectangle' object has no attribute 'bottom_left'", ("attribute", "bottom_left", "Rectangle")),
-        ("AttributeError", "type object 'Code' has no attribute 'styles_list'. Did you mean: 'x'?", ("attribute", "styles_list", "Code")),
+        (
+            "AttributeError",
+            "'Rectangle' object has no attribute 'bottom_left'",
+            ("attribute", "bottom_left", "Rectangle"),
+        ),
+        (
+            "AttributeError",
+            "type object 'Code' has no attribute 'styles_list'. Did you mean: 'x'?",
+            ("attribute", "styles_list", "Code"),
+        ),
         ("AttributeError", "module 'manim' has no attribute 'Box'", ("attribute", "Box", "manim")),
-        ("AttributeError", "Circle object has no attribute 'bottom'", ("attribute", "bottom", "Circle")),  # Mobject.__getattr__
-        ("TypeError", "Mobject.__init__() got an unexpected keyword argument 'label'", ("keyword", "label", "Mobject.__init__")),
-        ("TypeError", "Axes.plot() got an unexpected keyword argument 'x_min'", ("keyword", "x_min", "Axes.plot")),
+        (
+            "AttributeError",
+            "Circle object has no attribute 'bottom'",
+            ("attribute", "bottom", "Circle"),
+        ),  # Mobject.__getattr__
+        (
+            "TypeError",
+            "Mobject.__init__() got an unexpected keyword argument 'label'",
+            ("keyword", "label", "Mobject.__init__"),
+        ),
+        (
+            "TypeError",
+            "Axes.plot() got an unexpected keyword argument 'x_min'",
+            ("keyword", "x_min", "Axes.plot"),
+        ),
         ("NameError", "name 'Box' is not defined", ("name", "Box", None)),
-        ("ImportError", "cannot import name 'ShowCreation' from 'manim' (/x/manim/__init__.py)", ("import", "ShowCreation", "manim")),
-        ("ModuleNotFoundError", "No module named 'manim_physics'", ("module", "manim_physics", "manim_physics")),
+        (
+            "ImportError",
+            "cannot import name 'ShowCreation' from 'manim' (/x/manim/__init__.py)",
+            ("import", "ShowCreation", "manim"),
+        ),
+        (
+            "ModuleNotFoundError",
+            "No module named 'manim_physics'",
+            ("module", "manim_physics", "manim_physics"),
+        ),
     ],
 )
 def test_what_a_failure_names(error_type, message, expected):
@@ -77,19 +110,32 @@ def test_other_failures_name_nothing():
 
 def test_keyword_passed_through_to_mobject_is_dropped(api):
     code = scene('c = Circle(radius=1, label="x", color=RED)', "self.add(c)")
-    new, fixes = fixed(code, "TypeError", "Mobject.__init__() got an unexpected keyword argument 'label'", api, 5)
+    new, fixes = fixed(
+        code, "TypeError", "Mobject.__init__() got an unexpected keyword argument 'label'", api, 5
+    )
     assert "Circle(radius=1, color=RED)" in new and "label" in fixes[0]
 
 
 def test_keyword_misspelt_gets_the_one_near_keyword(api):
-    new, _ = fixed(scene("c = Circle(fill_opactiy=0.5)"), "TypeError", "Mobject.__init__() got an unexpected keyword argument 'fill_opactiy'", api, 5)
+    new, _ = fixed(
+        scene("c = Circle(fill_opactiy=0.5)"),
+        "TypeError",
+        "Mobject.__init__() got an unexpected keyword argument 'fill_opactiy'",
+        api,
+        5,
+    )
     assert "Circle(fill_opacity=0.5)" in new
 
 
 def test_code_keywords_of_the_019_rewrite(api):
-    code = scene('c = Code(code="x = 1", language="python", style="monokai", font="Monospace", insert_line_no=False)')
+    code = scene(
+        'c = Code(code="x = 1", language="python", style="monokai", font="Monospace", insert_line_no=False)'
+    )
     new, fixes = fixed(code, "TypeError", "Code.__init__() got an unexpected keyword argument 'code'", api, 5)
-    assert 'Code(code_string="x = 1", language="python", formatter_style="monokai", add_line_numbers=False)' in new
+    assert (
+        'Code(code_string="x = 1", language="python", formatter_style="monokai", add_line_numbers=False)'
+        in new
+    )
     assert len(fixes) == 4
 
 
@@ -106,12 +152,24 @@ def test_method_keyword_bounds(api):
 
 
 def test_code_styles_list_becomes_the_method(api):
-    new, fixes = fixed(scene("styles = Code.styles_list"), "AttributeError", "type object 'Code' has no attribute 'styles_list'", api, 5)
+    new, fixes = fixed(
+        scene("styles = Code.styles_list"),
+        "AttributeError",
+        "type object 'Code' has no attribute 'styles_list'",
+        api,
+        5,
+    )
     assert "Code.get_styles_list()" in new and fixes
 
 
 def test_property_access_of_a_getter(api):
-    new, _ = fixed(scene("c = Circle()", "p = c.bottom"), "AttributeError", "'Circle' object has no attribute 'bottom'", api, 6)
+    new, _ = fixed(
+        scene("c = Circle()", "p = c.bottom"),
+        "AttributeError",
+        "'Circle' object has no attribute 'bottom'",
+        api,
+        6,
+    )
     assert "p = c.get_bottom()" in new
 
 
@@ -151,7 +209,9 @@ def test_invented_name_is_left_to_the_llm(api):
 
 def test_import_of_a_removed_name(api):
     code = "from manim import Scene, ShowCreation, Circle\n\nclass A(Scene):\n    def construct(self):\n        self.play(ShowCreation(Circle()))\n"
-    new, _ = fixed(code, "ImportError", "cannot import name 'ShowCreation' from 'manim' (/m/__init__.py)", api, 1)
+    new, _ = fixed(
+        code, "ImportError", "cannot import name 'ShowCreation' from 'manim' (/m/__init__.py)", api, 1
+    )
     assert new.splitlines()[0] == "from manim import Scene, Create as ShowCreation, Circle"
 
 
@@ -166,7 +226,9 @@ def test_prompt_facts_carry_signature_members_and_three_nearest(api):
     failure = RenderFailure("AttributeError", "'Rectangle' object has no attribute 'bottom_left'", 6)
     text = grounding_text(grounding_facts(scene("r = Rectangle()", "self.add(r.bottom_left)"), failure, api))
     assert "signature: Rectangle(" in text and "height" in text
-    assert "members: get_" in text and {"get_left", "get_bottom"} <= set(text.split("members: ")[1].split("\n")[0].split(", ")[:6])
+    assert "members: get_" in text and {"get_left", "get_bottom"} <= set(
+        text.split("members: ")[1].split("\n")[0].split(", ")[:6]
+    )
     nearest = text.split("nearest names: ")[1].split(", ")
     assert len(nearest) == 3 and "get_left" in nearest
 
@@ -179,16 +241,22 @@ def test_prompt_facts_for_a_keyword_list_what_the_class_takes(api):
 
 def test_repair_prompt_includes_the_grounding_text():
     failure = RenderFailure("NameError", "name 'Histogram' is not defined", 5)
-    messages = repair_messages("bars", scene("Histogram()"), failure, "0.22.0", True, grounding="Facts: BarChart(values)")
+    messages = repair_messages(
+        "bars", scene("Histogram()"), failure, "0.22.0", True, grounding="Facts: BarChart(values)"
+    )
     assert "Facts: BarChart(values)" in messages[-1].content
-    plain = repair_messages("bars", scene("x = 1 / 0"), RenderFailure("ZeroDivisionError", "division by zero", 5), "0.22.0", True)
+    plain = repair_messages(
+        "bars", scene("x = 1 / 0"), RenderFailure("ZeroDivisionError", "division by zero", 5), "0.22.0", True
+    )
     assert "Facts from the installed Manim" not in plain[-1].content
 
 
 def test_repair_prompt_looks_the_facts_up_itself():
     failure = RenderFailure("NameError", "name 'Histogram' is not defined", 5)
     messages = repair_messages("bars", scene("Histogram()"), failure, "0.22.0", True)
-    assert "Facts from the installed Manim (the name `Histogram` does not exist there)" in messages[-1].content
+    assert (
+        "Facts from the installed Manim (the name `Histogram` does not exist there)" in messages[-1].content
+    )
 
 
 def test_before_a_render_a_missing_star_import_is_added():
@@ -205,7 +273,10 @@ def test_before_a_render_rejected_keywords_of_manim_classes_are_fixed():
 
 
 def test_before_a_render_a_users_own_class_is_not_checked():
-    code = "from manim import *\n\nclass Circle(VMobject):\n    def __init__(self, label=None, **kwargs):\n        super().__init__(**kwargs)\n\n" + scene('self.add(Circle(label="x"))').split("\n", 2)[2]
+    code = (
+        "from manim import *\n\nclass Circle(VMobject):\n    def __init__(self, label=None, **kwargs):\n        super().__init__(**kwargs)\n\n"
+        + scene('self.add(Circle(label="x"))').split("\n", 2)[2]
+    )
     prepared = prepare_code(code, _names(), has_latex=True, wanted=None, strict=True)
     assert prepared.code == code
 
@@ -220,11 +291,16 @@ def _names() -> frozenset[str]:
 @pytest.mark.slow
 def test_an_attribute_failure_is_fixed_and_rendered_without_an_llm(cli, tmp_path):
     script = tmp_path / "scene.py"
-    script.write_text(scene("c = Circle()", "d = Dot().move_to(c.bottom)", "self.play(Create(c), FadeIn(d))"), encoding="utf-8")
+    script.write_text(
+        scene("c = Circle()", "d = Dot().move_to(c.bottom)", "self.play(Create(c), FadeIn(d))"),
+        encoding="utf-8",
+    )
     result = cli("render", str(script), "--max-attempts", "2", "--json")
     assert result.code == 0, result.stderr
     document = json.loads(result.stdout)
-    assert document["attempts"] == 2 and document["outputs"][0].endswith("A.mp4")  # the user's scene, not a stand-in
+    assert document["attempts"] == 2 and document["outputs"][0].endswith(
+        "A.mp4"
+    )  # the user's scene, not a stand-in
     assert "get_bottom" in result.stderr
     shown = cli("scripts", "show", document["script_id"], "--json").json()
     assert "d = Dot().move_to(c.get_bottom())" in json.dumps(shown)
@@ -232,7 +308,15 @@ def test_an_attribute_failure_is_fixed_and_rendered_without_an_llm(cli, tmp_path
 
 @pytest.mark.parametrize(
     "value, expected",
-    [("FF8800", "#FF8800"), ("rgb(255, 0, 128)", "#FF0080"), ("light gray", "LIGHT_GRAY"), ("light blue", "#ADD8E6"), ("darkblue", "DARK_BLUE"), ("navy", "#000080"), ("cyan", "#00FFFF")],
+    [
+        ("FF8800", "#FF8800"),
+        ("rgb(255, 0, 128)", "#FF0080"),
+        ("light gray", "LIGHT_GRAY"),
+        ("light blue", "#ADD8E6"),
+        ("darkblue", "DARK_BLUE"),
+        ("navy", "#000080"),
+        ("cyan", "#00FFFF"),
+    ],
 )
 def test_colours_manim_refuses_get_a_form_it_takes(api, value, expected):
     code = scene(f"c = Circle(color={value!r})", f"c.set_fill({value!r}, opacity=0.5)")
@@ -249,8 +333,14 @@ def test_an_import_of_a_plugin_not_installed_warns_with_the_install_command():
     from manimagent.scriptcheck.check import check_script
 
     code = "from manim import *\nfrom manim_chemistry import *\nimport math\n\nclass A(Scene):\n    def construct(self):\n        pass\n"
-    findings = [finding for finding in check_script(code, frozenset({"Scene"})).findings if finding.code == "missing-module"]
-    assert [(finding.severity, finding.line, finding.suggestion) for finding in findings] == [("warning", 2, "pip install manim-chemistry")]
+    findings = [
+        finding
+        for finding in check_script(code, frozenset({"Scene"})).findings
+        if finding.code == "missing-module"
+    ]
+    assert [(finding.severity, finding.line, finding.suggestion) for finding in findings] == [
+        ("warning", 2, "pip install manim-chemistry")
+    ]
 
 
 @pytest.mark.parametrize(
@@ -258,19 +348,27 @@ def test_an_import_of_a_plugin_not_installed_warns_with_the_install_command():
     [
         (["d = Dot([1, 2])"], "Dot([1, 2, 0])"),
         (["p = np.array([1, -2])", "d = Dot(p)"], "p = np.array([1, -2, 0])"),
-        (["v = VMobject()", "v.set_points_as_corners([[0, 0], [1, 1], [2, 0]])"], "[[0, 0, 0], [1, 1, 0], [2, 0, 0]]"),
+        (
+            ["v = VMobject()", "v.set_points_as_corners([[0, 0], [1, 1], [2, 0]])"],
+            "[[0, 0, 0], [1, 1, 0], [2, 0, 0]]",
+        ),
         (["t = Polygon((0, 0), (1, 0), (0, 1))"], "Polygon((0, 0, 0), (1, 0, 0), (0, 1, 0))"),
     ],
 )
 def test_2d_points_are_given_a_z_on_both_broadcast_messages(lines, expected):
-    for message in ["could not broadcast input array from shape (2,) into shape (3,)", "could not broadcast input array from shape (1,2) into shape (1,3)"]:
+    for message in [
+        "could not broadcast input array from shape (2,) into shape (3,)",
+        "could not broadcast input array from shape (1,2) into shape (1,3)",
+    ]:
         new, fixes = fix_after_failure(scene(*lines), RenderFailure("ValueError", message, 5), True, None)
         assert expected in new and fixes
 
 
 def test_a_pair_of_words_is_not_a_point():
     code = scene("d = Dot(['a', 'b'])")
-    assert fix_after_failure(code, RenderFailure("ValueError", "could not broadcast (2,) into (3,)", 5), True, None) == (code, [])
+    assert fix_after_failure(
+        code, RenderFailure("ValueError", "could not broadcast (2,) into (3,)", 5), True, None
+    ) == (code, [])
 
 
 def test_a_plugin_scene_is_a_scene():
@@ -282,7 +380,9 @@ def test_a_plugin_scene_is_a_scene():
 
 def test_import_of_a_removed_name_keeps_its_alias(api):
     code = "from manim import Scene, ShowCreation as SC, Circle\n\nclass A(Scene):\n    def construct(self):\n        self.play(SC(Circle()))\n"
-    new, _ = fixed(code, "ImportError", "cannot import name 'ShowCreation' from 'manim' (/m/__init__.py)", api, 1)
+    new, _ = fixed(
+        code, "ImportError", "cannot import name 'ShowCreation' from 'manim' (/m/__init__.py)", api, 1
+    )
     assert new.splitlines()[0] == "from manim import Scene, Create as SC, Circle"
 
 
@@ -299,8 +399,16 @@ VGROUP_ERROR = "Only values of type VMobject can be added as submobjects of VGro
 @pytest.mark.parametrize(
     "lines, line, expected",
     [
-        (["img = ImageMobject(np.zeros((4, 4, 3), dtype=np.uint8))", "g = VGroup(Circle(), img)"], 6, "g = Group(Circle(), img)"),
-        (["g = VGroup(Circle())", "img = ImageMobject(np.zeros((4, 4, 3), dtype=np.uint8))", "g.add(img)"], 7, "g = Group(Circle())"),
+        (
+            ["img = ImageMobject(np.zeros((4, 4, 3), dtype=np.uint8))", "g = VGroup(Circle(), img)"],
+            6,
+            "g = Group(Circle(), img)",
+        ),
+        (
+            ["g = VGroup(Circle())", "img = ImageMobject(np.zeros((4, 4, 3), dtype=np.uint8))", "g.add(img)"],
+            7,
+            "g = Group(Circle())",
+        ),
     ],
 )
 def test_a_vgroup_holding_a_non_vector_mobject_becomes_a_group(lines, line, expected):
@@ -311,12 +419,17 @@ def test_a_vgroup_holding_a_non_vector_mobject_becomes_a_group(lines, line, expe
 
 def test_a_method_keyword_the_method_rejects_is_dropped(api):
     code = scene("v = VMobject()", "v.scale(2, scale_tips=True)")
-    new, fixes = fixed(code, "TypeError", "VMobject.scale() got an unexpected keyword argument 'scale_tips'", api, 6)
+    new, fixes = fixed(
+        code, "TypeError", "VMobject.scale() got an unexpected keyword argument 'scale_tips'", api, 6
+    )
     assert "v.scale(2)" in new and fixes
 
 
 def test_camera_frame_in_a_plain_scene_needs_a_moving_camera_scene(api):
-    code = scene("self.play(self.camera.frame.animate.scale(0.5))") + "\n\nclass B(Scene):\n    def construct(self):\n        pass\n"
+    code = (
+        scene("self.play(self.camera.frame.animate.scale(0.5))")
+        + "\n\nclass B(Scene):\n    def construct(self):\n        pass\n"
+    )
     new, fixes = fixed(code, "AttributeError", "'Camera' object has no attribute 'frame'", api, 5)
     assert "class A(MovingCameraScene):" in new and "class B(Scene):" in new and len(fixes) == 1
 

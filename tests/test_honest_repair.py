@@ -45,14 +45,20 @@ def test_render_without_an_llm_stops_after_the_deterministic_fixes(cli, tmp_path
     assert doc["success"] is False and doc["status"] == "failed" and doc["attempts"] == 2
     assert "undefined_method" in doc["error"] and "line 6" in doc["error"]
     assert doc["repair_stopped"] == NO_LLM_REPAIR
-    assert [(fix["name"], fix["attempt"], fix["stage"]) for fix in doc["fixes"]] == [("3d-point", 2, "after-failure")]
-    assert result.stderr.count(NO_LLM_REPAIR) == 1 and "offline" not in result.stderr.replace(NO_LLM_REPAIR, "")
+    assert [(fix["name"], fix["attempt"], fix["stage"]) for fix in doc["fixes"]] == [
+        ("3d-point", 2, "after-failure")
+    ]
+    assert result.stderr.count(NO_LLM_REPAIR) == 1 and "offline" not in result.stderr.replace(
+        NO_LLM_REPAIR, ""
+    )
     script = cli("scripts", "show", doc["script_id"], "--json").json()
     assert script["content"] == FAILS and script["status"] == "failed"  # the user's code, not a title card
     rows = cli("executions", "list", "--script", doc["script_id"], "--json").json()
     assert len(rows) == 2 and {row["status"] for row in rows} == {"failed"}
     second = next(row for row in rows if row["attempt_number"] == 2)
-    assert [fix["name"] for fix in second["fixes"]] == ["3d-point"] and second["fixes"][0]["stage"] == "after-failure"
+    assert [fix["name"] for fix in second["fixes"]] == ["3d-point"] and second["fixes"][0][
+        "stage"
+    ] == "after-failure"
 
 
 @pytest.mark.slow
@@ -77,20 +83,26 @@ def test_an_explicit_offline_provider_never_repairs(isolated_home):
         session.add(script)
         session.commit()
         script_id = script.id
-    options = RenderOptions(engine=_FailingEngine(), quality=Quality.LOW, format=OutputFormat.AUTO, max_attempts=3, timeout=10)
+    options = RenderOptions(
+        engine=_FailingEngine(), quality=Quality.LOW, format=OutputFormat.AUTO, max_attempts=3, timeout=10
+    )
     assert repairer_for(ctx, options).unavailable(script_id) == NO_LLM_REPAIR
     assert repairer_for(ctx, options, "offline").unavailable(script_id) == NO_LLM_REPAIR
 
 
 def test_a_configured_llm_is_available_for_repairs(cli, isolated_home):
-    assert cli("providers", "add", "real", "--type", "openai", "--base-url", "http://127.0.0.1:9/v1").code == 0
+    assert (
+        cli("providers", "add", "real", "--type", "openai", "--base-url", "http://127.0.0.1:9/v1").code == 0
+    )
     ctx = local_context()
     with ctx.session() as session:
         script = Script(prompt="p", content="c")
         session.add(script)
         session.commit()
         script_id = script.id
-    options = RenderOptions(engine=_FailingEngine(), quality=Quality.LOW, format=OutputFormat.AUTO, max_attempts=3, timeout=10)
+    options = RenderOptions(
+        engine=_FailingEngine(), quality=Quality.LOW, format=OutputFormat.AUTO, max_attempts=3, timeout=10
+    )
     assert repairer_for(ctx, options).unavailable(script_id) is None
 
 
@@ -120,12 +132,24 @@ class _FailingEngine:
 def test_fixes_after_a_failure_are_recorded_on_the_attempt_that_renders_them(isolated_home):
     ctx = local_context()
     code = "from manim import *\nclass A(Scene):\n    def construct(self):\n        self.add(Dot().move_to(np.array([1, 2])))\n"
-    broadcast = RenderFailure("ValueError", "could not broadcast input array from shape (1,2) into shape (1,3)", 4)
+    broadcast = RenderFailure(
+        "ValueError", "could not broadcast input array from shape (1,2) into shape (1,3)", 4
+    )
     engine = _FailingEngine([broadcast])
-    options = RenderOptions(engine=engine, quality=Quality.LOW, format=OutputFormat.MP4, max_attempts=2, timeout=10)
+    options = RenderOptions(
+        engine=engine, quality=Quality.LOW, format=OutputFormat.MP4, max_attempts=2, timeout=10
+    )
     result = run_attempts(ctx, NewScript(code=code, prompt="p"), options)
     assert result.success and "np.array([1, 2, 0])" in engine.codes[1]
-    assert result.fixes == [{"name": "3d-point", "description": "2-D point given a z coordinate of 0", "line": 4, "attempt": 2, "stage": "after-failure"}]
+    assert result.fixes == [
+        {
+            "name": "3d-point",
+            "description": "2-D point given a z coordinate of 0",
+            "line": 4,
+            "attempt": 2,
+            "stage": "after-failure",
+        }
+    ]
     with ctx.session() as session:
         first, second = sorted(session.exec(select(Execution)).all(), key=lambda row: row.attempt_number)
         assert first.fixes == [] and [fix["name"] for fix in second.fixes] == ["3d-point"]
@@ -134,7 +158,9 @@ def test_fixes_after_a_failure_are_recorded_on_the_attempt_that_renders_them(iso
 def test_a_failing_line_outside_the_users_file_is_not_reported(isolated_home):
     ctx = local_context()
     engine = _FailingEngine([RenderFailure("RuntimeError", "bad", 320)])
-    options = RenderOptions(engine=engine, quality=Quality.LOW, format=OutputFormat.MP4, max_attempts=1, timeout=10)
+    options = RenderOptions(
+        engine=engine, quality=Quality.LOW, format=OutputFormat.MP4, max_attempts=1, timeout=10
+    )
     code = "from manim import *\nclass A(Scene):\n    def construct(self):\n        self.add(Dot())\n"
     result = run_attempts(ctx, NewScript(code=code, prompt="p"), options)
     assert result.error == "RuntimeError: bad"
@@ -164,10 +190,18 @@ def test_only_the_scripts_own_frames_give_the_failing_line():
 
 def test_the_2d_point_fix_triggers_on_1_by_2_shapes_too():
     code = "from manim import *\nclass A(Scene):\n    def construct(self):\n        Dot().move_to(np.array([1, 2]))\n"
-    for message in ("could not broadcast input array from shape (1,2) into shape (1,3)", "operands could not be broadcast together with shapes (2,) (3,)"):
+    for message in (
+        "could not broadcast input array from shape (1,2) into shape (1,3)",
+        "operands could not be broadcast together with shapes (2,) (3,)",
+    ):
         fixed, fixes = fix_after_failure(code, RenderFailure("ValueError", message), True)
         assert "np.array([1, 2, 0])" in fixed and len(fixes) == 1
-    assert fix_after_failure(code, RenderFailure("ValueError", "could not broadcast from shape (12,) into (3,)"), True)[1] == []
+    assert (
+        fix_after_failure(
+            code, RenderFailure("ValueError", "could not broadcast from shape (12,) into (3,)"), True
+        )[1]
+        == []
+    )
 
 
 # --- SIGTERM during the repair step's database work ---------------------------------------------

@@ -29,8 +29,8 @@ TIDY = (
 STILL = "from manim import *\n\nclass Still(Scene):\n    def construct(self):\n        self.add(MathTex('x^2').shift(DOWN * 5), Square())\n"
 SPOOFS = (
     "from manim import *\n\nclass Spoof(Scene):\n    def construct(self):\n        self.play(Create(Circle()), run_time=0.3)\n"
-    "        open('layout.json', 'w').write('{\"findings\": [{\"kind\": \"off_frame\", \"scene\": \"x\", \"time\": \"soon\"}, 17, "
-    "{\"kind\": \"overlap\", \"scene\": \"Spoof\", \"time\": 1, \"mobject\": \"Text\", \"amount\": 0.5, \"other\": \"Text\"}]}')\n"
+    '        open(\'layout.json\', \'w\').write(\'{"findings": [{"kind": "off_frame", "scene": "x", "time": "soon"}, 17, '
+    '{"kind": "overlap", "scene": "Spoof", "time": 1, "mobject": "Text", "amount": 0.5, "other": "Text"}]}\')\n'
 )
 
 
@@ -49,14 +49,29 @@ def _execution(cli, execution_id):
 
 @pytest.mark.parametrize(
     "data",
-    [b"", b"not json", b"[]", b'{"findings": 3}', b'{"findings": [1, "x", null]}', b"\xff\xfe", b"[" * 100_000],
+    [
+        b"",
+        b"not json",
+        b"[]",
+        b'{"findings": 3}',
+        b'{"findings": [1, "x", null]}',
+        b"\xff\xfe",
+        b"[" * 100_000,
+    ],
 )
 def test_garbage_findings_files_give_no_findings(data):
     assert parse_findings(data) == []
 
 
 def test_each_finding_is_validated_and_names_are_cleaned():
-    good = {"kind": "off_frame", "scene": "S", "time": 1.5, "mobject": "Text('hi')", "amount": 0.7, "sides": ["right"]}
+    good = {
+        "kind": "off_frame",
+        "scene": "S",
+        "time": 1.5,
+        "mobject": "Text('hi')",
+        "amount": 0.7,
+        "sides": ["right"],
+    }
     bad = [
         {**good, "kind": "explode"},
         {**good, "time": float("nan")},
@@ -75,7 +90,14 @@ def test_each_finding_is_validated_and_names_are_cleaned():
 
 
 def test_findings_are_capped_and_a_huge_file_is_ignored(tmp_path):
-    one = {"kind": "overlap", "scene": "S", "time": 0, "mobject": "Text('a')", "other": "Text('b')", "amount": 1.0}
+    one = {
+        "kind": "overlap",
+        "scene": "S",
+        "time": 0,
+        "mobject": "Text('a')",
+        "other": "Text('b')",
+        "amount": 1.0,
+    }
     assert len(parse_findings(json.dumps({"findings": [one] * 500}))) == MAX_FINDINGS
     huge = tmp_path / "layout.json"
     huge.write_text(json.dumps({"findings": [one], "padding": "x" * 300_000}))
@@ -90,7 +112,9 @@ def test_findings_are_capped_and_a_huge_file_is_ignored(tmp_path):
 def test_off_frame_text_is_recorded_shown_and_stored(cli, tmp_path):
     result = cli("render", str(_write(tmp_path, "wide.py", OFF_FRAME)), "--json")
     assert result.code == 0, result.stderr
-    assert "layout: Wide at 0.533 s: Text('A very long title that nobody wrapped" in result.stderr  # 8 frames at 15 fps
+    assert (
+        "layout: Wide at 0.533 s: Text('A very long title that nobody wrapped" in result.stderr
+    )  # 8 frames at 15 fps
     assert "leaves the frame by" in result.stderr
     row = _execution(cli, result.json()["execution_id"])
     assert row["status"] == "succeeded"
@@ -105,7 +129,11 @@ def test_off_frame_text_is_recorded_shown_and_stored(cli, tmp_path):
 def test_overlapping_text_and_a_still_scene(cli, tmp_path):
     crowded = cli("render", str(_write(tmp_path, "crowded.py", OVERLAP)), "--json")
     [overlap] = _execution(cli, crowded.json()["execution_id"])["layout"]
-    assert overlap["kind"] == "overlap" and overlap["mobject"] == "Text('Step one')" and overlap["other"] == "Text('Step two')"
+    assert (
+        overlap["kind"] == "overlap"
+        and overlap["mobject"] == "Text('Step one')"
+        and overlap["other"] == "Text('Step two')"
+    )
     assert overlap["time"] == pytest.approx(1.0, abs=0.1)
     still = cli("render", str(_write(tmp_path, "still.py", STILL)), "--format", "png", "--json")
     assert still.code == 0, still.stderr
@@ -141,15 +169,39 @@ def test_repair_mode_fails_an_attempt_with_findings(cli, tmp_path, isolated_home
     result = cli("render", str(_write(tmp_path, "wide.py", OFF_FRAME)), "--json")
     assert result.code == 1
     doc = result.json()
-    assert doc["success"] is False and doc["error"].startswith("LayoutError: 1 layout problem: Wide at 0.533 s: Text(")
+    assert doc["success"] is False and doc["error"].startswith(
+        "LayoutError: 1 layout problem: Wide at 0.533 s: Text("
+    )
     row = _execution(cli, doc["execution_id"])
-    assert row["status"] == "failed" and row["error_type"] == "LayoutError" and row["outputs"] == [] and len(row["layout"]) == 1
+    assert (
+        row["status"] == "failed"
+        and row["error_type"] == "LayoutError"
+        and row["outputs"] == []
+        and len(row["layout"]) == 1
+    )
 
 
 @pytest.mark.slow
-def test_repair_mode_sends_the_findings_to_the_llm_and_renders_its_fix(cli, tmp_path, isolated_home, fake_llm):  # noqa: F811
-    (isolated_home / "config.toml").write_text('[render]\nlayout = "repair"\n[llm]\nmax_retries = 0\ntimeout = 5\n')
-    assert cli("providers", "add", "fake", "--type", "openai", "--base-url", fake_llm.base_url_for("openai"), "--model", "gpt-test").code == 0
+def test_repair_mode_sends_the_findings_to_the_llm_and_renders_its_fix(
+    cli, tmp_path, isolated_home, fake_llm
+):  # noqa: F811
+    (isolated_home / "config.toml").write_text(
+        '[render]\nlayout = "repair"\n[llm]\nmax_retries = 0\ntimeout = 5\n'
+    )
+    assert (
+        cli(
+            "providers",
+            "add",
+            "fake",
+            "--type",
+            "openai",
+            "--base-url",
+            fake_llm.base_url_for("openai"),
+            "--model",
+            "gpt-test",
+        ).code
+        == 0
+    )
     fake_llm.enqueue(text=f"```python\n{TIDY}```")
     result = cli("render", str(_write(tmp_path, "wide.py", OFF_FRAME)), "--max-attempts", "2", "--json")
     assert result.code == 0, result.stderr
@@ -168,7 +220,17 @@ def test_a_scene_cannot_plant_findings(cli, tmp_path):
     result = cli("render", str(_write(tmp_path, "spoof.py", SPOOFS)), "--json")
     assert result.code == 0, result.stderr
     layout = _execution(cli, result.json()["execution_id"])["layout"]
-    assert layout == [{"kind": "overlap", "scene": "Spoof", "time": 1.0, "mobject": "Text", "amount": 0.5, "other": "Text", "sides": []}]
+    assert layout == [
+        {
+            "kind": "overlap",
+            "scene": "Spoof",
+            "time": 1.0,
+            "mobject": "Text",
+            "amount": 0.5,
+            "other": "Text",
+            "sides": [],
+        }
+    ]
 
 
 @pytest.mark.slow
@@ -184,9 +246,23 @@ def test_the_docker_agent_loads_the_same_hook(tmp_path):
     (tmp_path / "scene.py").write_text(OFF_FRAME)
     (tmp_path / HOOK_FILE).write_bytes(hook_source())
     agent = str(resources.files("manimagent.render").joinpath("assets/worker.py"))
-    program = f"import runpy, sys; agent = runpy.run_path({agent!r}); sys.exit(agent['run_manim'](sys.argv[1:]))"
-    args = ["render", "-ql", "--format", "none", "--disable_caching", "--media_dir", "media", "scene.py", "Wide"]
-    done = subprocess.run([sys.executable, "-c", program, *args], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    program = (
+        f"import runpy, sys; agent = runpy.run_path({agent!r}); sys.exit(agent['run_manim'](sys.argv[1:]))"
+    )
+    args = [
+        "render",
+        "-ql",
+        "--format",
+        "none",
+        "--disable_caching",
+        "--media_dir",
+        "media",
+        "scene.py",
+        "Wide",
+    ]
+    done = subprocess.run(
+        [sys.executable, "-c", program, *args], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     [finding] = read_findings(tmp_path / "layout.json")
     assert finding.kind == "off_frame" and finding.scene == "Wide"

@@ -86,7 +86,9 @@ class Machine:
             **(env or {}),
         }
 
-    def run(self, argv: list[str], *, stdin: str | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, argv: list[str], *, stdin: str | None = None, timeout: float = 600
+    ) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
             [sys.executable, "-m", "manimagent", *argv],
             input=stdin,
@@ -155,7 +157,9 @@ def test_one_provider_and_its_key_on_a_machine_without_keyring(tmp_path):
     assert "No keyring on this machine" in stored.stderr and str(secrets) in stored.stderr
     (listed,) = json.loads(machine.ok(["providers", "list", "--json"]).stdout)
     assert listed["key_source"] == "file" and FAKE_KEY not in json.dumps(listed)
-    checks = {check["name"]: check for check in json.loads(machine.run(["doctor", "--json"]).stdout)["checks"]}
+    checks = {
+        check["name"]: check for check in json.loads(machine.run(["doctor", "--json"]).stdout)["checks"]
+    }
     assert not checks["keyring"]["ok"] and "0600" in checks["keyring"]["detail"]  # a warning, not ok
     machine.ok(["providers", "remove", first[0][2]])
     assert FAKE_KEY not in secrets.read_text()
@@ -188,15 +192,17 @@ def test_providers_without_keys_fail_with_the_offline_hint(tmp_path):
 @pytest.mark.slow
 @pytest.mark.server
 def test_the_auth_flow_through_a_server_works_without_keyring(tmp_path):
-    from server_fixtures import start_server
-
     from manimagent.services.auth import SECRET_FILE_NAME
+    from server_fixtures import start_server
 
     server = start_server(tmp_path / "server-home", secret=None, env={"PYTHON_KEYRING_BACKEND": NO_KEYRING})
     try:
         text = section("Serve the REST API")
         flow = [[word.replace(README_SERVER, server.url) for word in argv] for argv in commands(text)]
-        machine = Machine(tmp_path / "client", env={name: value.replace(README_SERVER, server.url) for name, value in exports(text).items()})
+        machine = Machine(
+            tmp_path / "client",
+            env={name: value.replace(README_SERVER, server.url) for name, value in exports(text).items()},
+        )
         steps = {" ".join(argv[:2]): argv for argv in flow}
         email = steps["auth register"][steps["auth register"].index("--email") + 1]
         machine.ok(steps["auth register"], stdin=f"{PASSWORD}\n{PASSWORD}\n")
@@ -238,7 +244,9 @@ def test_render_of_a_file_that_is_not_python(tmp_path):
 def test_a_refused_script_is_not_announced_as_rendering(tmp_path):
     machine = Machine(tmp_path)
     script = machine.cwd / "bad.py"
-    script.write_text("from manim import *\nimport subprocess\n\nclass A(Scene):\n    def construct(self):\n        subprocess.run(['ls'])\n")
+    script.write_text(
+        "from manim import *\nimport subprocess\n\nclass A(Scene):\n    def construct(self):\n        subprocess.run(['ls'])\n"
+    )
     done = machine.run(["render", str(script)])
     assert done.returncode == 2 and "refused" in done.stderr
     assert "Rendering" not in done.stderr
@@ -253,7 +261,10 @@ def test_an_offline_prompt_no_recipe_matches_says_so(tmp_path):
 def test_config_show_names_the_config_toml_keys(tmp_path):
     machine = Machine(tmp_path)
     rows = {row["name"]: row for row in json.loads(machine.ok(["config", "show", "--json"]).stdout)}
-    assert rows["quality"]["key"] == "render.quality" and rows["render_timeout"]["env"] == "MANIMAGENT_RENDER_TIMEOUT"
+    assert (
+        rows["quality"]["key"] == "render.quality"
+        and rows["render_timeout"]["env"] == "MANIMAGENT_RENDER_TIMEOUT"
+    )
     table = machine.ok(["config", "show"]).stdout
     assert re.search(r"quality\s+│\s+render\.quality", table), table
 
@@ -337,7 +348,10 @@ def test_progress_shows_n_of_n_the_overall_fraction_and_the_time_left():
     assert label.startswith("Rendering TitleCard (scene 1 of 2): animation 2 of 2, 50%")
     assert "38% overall" in label and "s left" in label
     unknown = RenderProgress(scene="A", animation=0, percent=10)
-    assert progress_label(unknown, RenderClock().eta(overall_fraction(unknown))) == "Rendering A: animation 1, 10%"
+    assert (
+        progress_label(unknown, RenderClock().eta(overall_fraction(unknown)))
+        == "Rendering A: animation 1, 10%"
+    )
 
 
 def test_secrets_file_is_created_0600_and_never_wider(tmp_path, monkeypatch):
@@ -374,6 +388,16 @@ def docker_engine():
 def test_containers_build_from_a_missing_base_image_exits_3(tmp_path, docker_engine):
     """A base image the engine has not got and cannot pull is missing environment (exit 3)."""
     machine = Machine(tmp_path)
-    done = machine.run(["containers", "build", "--base-image", "manimagent-missing-base:nope", "--tag", "manimagent-never-built:test"], timeout=900)
+    done = machine.run(
+        [
+            "containers",
+            "build",
+            "--base-image",
+            "manimagent-missing-base:nope",
+            "--tag",
+            "manimagent-never-built:test",
+        ],
+        timeout=900,
+    )
     assert done.returncode == 3, done.stderr[-1500:]
     assert done.stderr.strip().splitlines()[-1].startswith("Error: the base image is missing")

@@ -57,8 +57,21 @@ HOSTILE_PROMPTS = {
     "quoted_only": '"',
 }
 LATEX_ONLY_CALLS = {
-    "MathTex", "Tex", "SingleStringMathTex", "Matrix", "IntegerMatrix", "DecimalMatrix", "MobjectMatrix",
-    "Title", "BulletedList", "Variable", "Integer", "BraceLabel", "BraceText", "MathTable", "DecimalTable",
+    "MathTex",
+    "Tex",
+    "SingleStringMathTex",
+    "Matrix",
+    "IntegerMatrix",
+    "DecimalMatrix",
+    "MobjectMatrix",
+    "Title",
+    "BulletedList",
+    "Variable",
+    "Integer",
+    "BraceLabel",
+    "BraceText",
+    "MathTable",
+    "DecimalTable",
     "IntegerTable",
 }
 
@@ -77,8 +90,12 @@ def manim_names() -> set[str]:
 
 def scene_classes(code: str) -> list[str]:
     tree = ast.parse(code)
-    return [node.name for node in tree.body if isinstance(node, ast.ClassDef)
-            and any(isinstance(base, ast.Name) and base.id == "Scene" for base in node.bases)]
+    return [
+        node.name
+        for node in tree.body
+        if isinstance(node, ast.ClassDef)
+        and any(isinstance(base, ast.Name) and base.id == "Scene" for base in node.bases)
+    ]
 
 
 def unbound_names(code: str) -> set[str]:
@@ -118,12 +135,15 @@ def latex_needs(code: str) -> list[str]:
             found.append(source)
         elif name == "DecimalNumber" and keywords.get("mob_class") != "Text":
             found.append(source)
-        elif name == "get_axis_labels" and (node.args or any(v.startswith(("'", '"')) for v in keywords.values())):
+        elif name == "get_axis_labels" and (
+            node.args or any(v.startswith(("'", '"')) for v in keywords.values())
+        ):
             found.append(source)
         elif name == "get_bar_labels" and keywords.get("label_constructor") != "Text":
             found.append(source)
-        elif name == "BarChart" and not all("'label_constructor': Text" in keywords.get(k, "")
-                                            for k in ("x_axis_config", "y_axis_config")):
+        elif name == "BarChart" and not all(
+            "'label_constructor': Text" in keywords.get(k, "") for k in ("x_axis_config", "y_axis_config")
+        ):
             found.append(source)
         elif name in AXES_CALLS and "include_numbers" in source and "label_constructor" not in source:
             found.append(source)
@@ -138,15 +158,23 @@ AXES_CALLS = {"Axes", "NumberPlane", "NumberLine", "ComplexPlane", "PolarPlane"}
 def _axes_label_with_text(code: str) -> bool:
     """Whether every axes-like object in `code` is built with Text labels."""
     calls = [n for n in ast.walk(ast.parse(code)) if isinstance(n, ast.Call) and _call_name(n) in AXES_CALLS]
-    return all("'label_constructor': Text" in ast.unparse(c) or "label_constructor=Text" in ast.unparse(c) for c in calls)
+    return all(
+        "'label_constructor': Text" in ast.unparse(c) or "label_constructor=Text" in ast.unparse(c)
+        for c in calls
+    )
 
 
 def numpy_points(code: str) -> list[str]:
     """Every np.array([...]) literal of numbers/expressions that is not 3-D."""
     bad = []
     for node in ast.walk(ast.parse(code)):
-        if (isinstance(node, ast.Call) and ast.unparse(node.func) == "np.array" and node.args
-                and isinstance(node.args[0], ast.List) and len(node.args[0].elts) != 3):
+        if (
+            isinstance(node, ast.Call)
+            and ast.unparse(node.func) == "np.array"
+            and node.args
+            and isinstance(node.args[0], ast.List)
+            and len(node.args[0].elts) != 3
+        ):
             bad.append(ast.unparse(node))
     return bad
 
@@ -243,7 +271,7 @@ def test_a_square_rotating_into_a_circle_is_one_story():
 
 def test_several_parts_are_cleared_between_and_keep_the_heading():
     code = compose_scene('title "Graphs", then a green star spinning, then plot sin(x)', latex=False)
-    body = code[code.index("def construct"):]
+    body = code[code.index("def construct") :]
     assert body.count("self.clear_stage(keep=heading)") == 2
     assert "Star(" in body and "Rotate(star, angle=TAU)" in body and "np.sin(x)" in body
     assert "Text('Graphs'" in body
@@ -254,7 +282,9 @@ def test_motions_follow_their_words():
     assert "move_to(np.array([-3, 0, 0]))" in code
     assert ".scale(0.5)" in code
     assert "ease_out_bounce" in code and "Flash(square" in code
-    assert "Rotate(triangle, angle=-90 * DEGREES)" in compose_scene("rotate a triangle 90 degrees clockwise", latex=False)
+    assert "Rotate(triangle, angle=-90 * DEGREES)" in compose_scene(
+        "rotate a triangle 90 degrees clockwise", latex=False
+    )
     fading = compose_scene("a hexagon fades in, then fades out", latex=False)
     assert "FadeIn(polygon" in fading and fading.rstrip().endswith("run_time=0.8)")
     assert "set_color(RED)" in compose_scene("a blue circle turns red", latex=False)
@@ -330,20 +360,32 @@ def test_empty_prompt_shows_a_friendly_card():
 
 
 def test_composition_is_deterministic_across_processes():
-    prompts = ["a red square rotating into a blue circle", 'title "X" then plot sin and cos', "a neural network"]
+    prompts = [
+        "a red square rotating into a blue circle",
+        'title "X" then plot sin and cos',
+        "a neural network",
+    ]
     here = [compose_scene(p, latex=True) for p in prompts]
     assert here == [compose_scene(p, latex=True) for p in prompts]
-    code = ("import json, sys; from manimagent.providers.offline_recipes import compose_scene; "
-            f"print(json.dumps([compose_scene(p, latex=True) for p in {prompts!r}]))")
+    code = (
+        "import json, sys; from manimagent.providers.offline_recipes import compose_scene; "
+        f"print(json.dumps([compose_scene(p, latex=True) for p in {prompts!r}]))"
+    )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    ).stdout
     assert json.loads(out) == here
 
 
-@pytest.mark.parametrize("prompt", [pytest.param(r.example, id=r.name) for r in RECIPES] + [
-    pytest.param('title "T" then the Pythagorean theorem and the quadratic formula', id="combined"),
-    pytest.param("show (a+b)^2 = a^2 + 2*a*b + b^2", id="typed-math"),
-])
+@pytest.mark.parametrize(
+    "prompt",
+    [pytest.param(r.example, id=r.name) for r in RECIPES]
+    + [
+        pytest.param('title "T" then the Pythagorean theorem and the quadratic formula', id="combined"),
+        pytest.param("show (a+b)^2 = a^2 + 2*a*b + b^2", id="typed-math"),
+    ],
+)
 def test_without_latex_nothing_needs_latex(prompt):
     assert latex_needs(compose_scene(prompt, latex=False)) == []
 
@@ -451,8 +493,18 @@ def render(code: str, tmp_path: Path, *, hide_latex: bool) -> Path:
     script.write_text(code, encoding="utf-8")
     [scene] = scene_classes(code)
     media = tmp_path / "media"
-    command = [sys.executable, "-m", "manim", "render", "-ql", "--disable_caching",
-               "--media_dir", str(media), str(script), scene]
+    command = [
+        sys.executable,
+        "-m",
+        "manim",
+        "render",
+        "-ql",
+        "--disable_caching",
+        "--media_dir",
+        str(media),
+        str(script),
+        scene,
+    ]
     env = _env_without_latex() if hide_latex else None
     done = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=240)
     videos = [p for p in media.rglob(f"{scene}.mp4") if "partial_movie_files" not in p.parts]
@@ -478,10 +530,16 @@ def test_every_recipe_renders(prompt, latex, tmp_path):
 @pytest.mark.parametrize(
     "code",
     [
-        pytest.param(compose_scene('title "Shapes & {braces}" then a red square into a star, then plot exp', latex=False),
-                     id="three-parts"),
-        pytest.param(compose_scene(HOSTILE_PROMPTS["triple_quotes"] + HOSTILE_PROMPTS["unicode"], latex=False),
-                     id="hostile-card"),
+        pytest.param(
+            compose_scene(
+                'title "Shapes & {braces}" then a red square into a star, then plot exp', latex=False
+            ),
+            id="three-parts",
+        ),
+        pytest.param(
+            compose_scene(HOSTILE_PROMPTS["triple_quotes"] + HOSTILE_PROMPTS["unicode"], latex=False),
+            id="hostile-card",
+        ),
         pytest.param(compose_title_card(HOSTILE_PROMPTS["huge"]), id="huge-card"),
         pytest.param(compose_scene("show (a+b)^2 = a^2 + 2*a*b + b^2", latex=False), id="typed-math"),
         pytest.param(compose_minimal_scene(), id="minimal"),

@@ -31,7 +31,13 @@ class FakeEngine:
         if self.during:
             self.during()
         if not self.results.pop(0):
-            return RenderResult(ok=False, log="boom", failure=RenderFailure("ValueError", "operands could not be broadcast together with shapes (2,) (3,)", 4))
+            return RenderResult(
+                ok=False,
+                log="boom",
+                failure=RenderFailure(
+                    "ValueError", "operands could not be broadcast together with shapes (2,) (3,)", 4
+                ),
+            )
         staging.mkdir(parents=True, exist_ok=True)
         out = staging / f"{request.scenes[0]}.mp4"
         out.write_bytes(b"video")
@@ -39,7 +45,9 @@ class FakeEngine:
 
 
 def _options(engine, attempts=1):
-    return RenderOptions(engine=engine, quality=Quality.LOW, format=OutputFormat.MP4, max_attempts=attempts, timeout=10)
+    return RenderOptions(
+        engine=engine, quality=Quality.LOW, format=OutputFormat.MP4, max_attempts=attempts, timeout=10
+    )
 
 
 def test_a_script_deleted_during_its_render_publishes_nothing(isolated_home):
@@ -67,7 +75,11 @@ def test_deterministic_repair_rows(isolated_home):
     assert "np.array([1, 2, 0])" in engine.codes[1]
     with ctx.session() as session:
         first, second = sorted(session.exec(select(Execution)).all(), key=lambda row: row.attempt_number)
-        assert first.status == "failed" and first.error_line == 4 and "np.array([1, 2, 0])" in first.modified_script
+        assert (
+            first.status == "failed"
+            and first.error_line == 4
+            and "np.array([1, 2, 0])" in first.modified_script
+        )
         assert second.status == "succeeded" and second.original_script == first.modified_script
         assert session.get(Script, result.script_id).content == engine.codes[1]
 
@@ -108,11 +120,17 @@ def test_an_interrupt_anywhere_around_the_rows_settles_them(isolated_home, monke
 
         monkeypatch.setattr(pipeline, where, interrupting)
     with pytest.raises(Interrupted) as raised:
-        run_attempts(ctx, NewScript(code=CODE, prompt="p"), _options(FakeEngine([True], interrupt if where == "during" else None)))
+        run_attempts(
+            ctx,
+            NewScript(code=CODE, prompt="p"),
+            _options(FakeEngine([True], interrupt if where == "during" else None)),
+        )
     with ctx.session() as session:
         executions, scripts = session.exec(select(Execution)).all(), session.exec(select(Script)).all()
     if where == "_report":
         assert raised.value.execution_id is None and executions == [] and scripts == []
         return
-    assert [row.status for row in executions] == ["interrupted"] and raised.value.execution_id == executions[0].id
+    assert [row.status for row in executions] == ["interrupted"] and raised.value.execution_id == executions[
+        0
+    ].id
     assert [(row.status, row.error) for row in scripts] == [("failed", "interrupted")]

@@ -16,13 +16,15 @@ from pathlib import Path
 import pytest
 
 from conftest import EXAMPLES, marked_processes, process_gone, video_duration
-
 from manimagent.render.base import RenderRequest
 from manimagent.render.local import LocalEngine
 from manimagent.render.pool import POOL
 from manimagent.render.sandbox import Limits, SandboxPolicy
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(not shutil.which("bwrap") and not os.environ.get("CI"), reason="needs bubblewrap")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not shutil.which("bwrap") and not os.environ.get("CI"), reason="needs bubblewrap"),
+]
 PRELUDE = "from manim import *\nfrom manim.utils.module_ops import importlib as L\nG = L.import_module\nclass Job(Scene):\n    def construct(self):\n"
 CIRCLE = (EXAMPLES / "circle.py").read_text()
 
@@ -39,7 +41,9 @@ def _scene(body: str) -> str:
 
 
 def _render(engine: LocalEngine, code: str, scenes: list[str], timeout: float = 120.0, on_progress=None):
-    return engine.render(RenderRequest(code=code, scenes=scenes, timeout=timeout), Path(tempfile.mkdtemp()), on_progress)
+    return engine.render(
+        RenderRequest(code=code, scenes=scenes, timeout=timeout), Path(tempfile.mkdtemp()), on_progress
+    )
 
 
 def test_jobs_render_in_the_sandboxed_agent_with_progress():
@@ -96,7 +100,9 @@ def test_a_job_is_contained_like_a_single_render(tmp_path):
 
 
 def test_each_job_has_its_own_limits():
-    engine = LocalEngine(pool_owner="limits", policy=SandboxPolicy(limits=Limits(memory=1 << 30, max_processes=64)))
+    engine = LocalEngine(
+        pool_owner="limits", policy=SandboxPolicy(limits=Limits(memory=1 << 30, max_processes=64))
+    )
     bomb = (
         "o = G('os')\ncount = 0\n"
         "try:\n    for _ in range(10000):\n        if o.fork() == 0:\n            G('time').sleep(60)\n            o._exit(0)\n        count += 1\n"
@@ -104,7 +110,13 @@ def test_each_job_has_its_own_limits():
     )
     hog = "chunks = [bytearray(256 << 20) for _ in range(16)]\n"
     results = {}
-    threads = [threading.Thread(target=lambda name, code: results.__setitem__(name, _render(engine, _scene(code), ["Job"])), args=args) for args in (("bomb", bomb), ("hog", hog))]
+    threads = [
+        threading.Thread(
+            target=lambda name, code: results.__setitem__(name, _render(engine, _scene(code), ["Job"])),
+            args=args,
+        )
+        for args in (("bomb", bomb), ("hog", hog))
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -129,7 +141,11 @@ def test_a_killed_agent_fails_its_job_and_is_replaced():
     engine = LocalEngine(pool_owner="victim")
     agent = POOL.agent_for("victim", engine.python, engine.policy)
     outcome = {}
-    thread = threading.Thread(target=lambda: outcome.setdefault("result", _render(engine, _scene("G('time').sleep(30)"), ["Job"], timeout=60)))
+    thread = threading.Thread(
+        target=lambda: outcome.setdefault(
+            "result", _render(engine, _scene("G('time').sleep(30)"), ["Job"], timeout=60)
+        )
+    )
     thread.start()
     deadline = time.monotonic() + 60
     while not any(agent.jobs.iterdir()) and time.monotonic() < deadline:
@@ -147,7 +163,16 @@ def test_a_killed_agent_fails_its_job_and_is_replaced():
 def test_cancel_kills_the_job():
     engine = LocalEngine(pool_owner="cancel")
     marker = uuid.uuid4().hex[:10]
-    handle = engine.start(RenderRequest(code=_scene(f"G('subprocess').Popen(['sh', '-c', 'sleep 600; :', '{marker}'])\nwhile True:\n    pass"), scenes=["Job"], timeout=120), Path(tempfile.mkdtemp()))
+    handle = engine.start(
+        RenderRequest(
+            code=_scene(
+                f"G('subprocess').Popen(['sh', '-c', 'sleep 600; :', '{marker}'])\nwhile True:\n    pass"
+            ),
+            scenes=["Job"],
+            timeout=120,
+        ),
+        Path(tempfile.mkdtemp()),
+    )
     deadline = time.monotonic() + 60
     while not marked_processes(marker) and time.monotonic() < deadline:
         time.sleep(0.2)

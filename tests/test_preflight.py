@@ -33,7 +33,12 @@ class RecordingEngine:
     def render(self, request, staging, on_progress=None):
         self.requests.append(request)
         if request.dry_run and self.fail_dry_run:
-            return RenderResult(ok=False, log="Traceback\nAttributeError: no\n", failure=RenderFailure("AttributeError", "no", 4), duration=0.5)
+            return RenderResult(
+                ok=False,
+                log="Traceback\nAttributeError: no\n",
+                failure=RenderFailure("AttributeError", "no", 4),
+                duration=0.5,
+            )
         if request.dry_run:
             return RenderResult(ok=True, log="dry\n", duration=0.5)
         staging.mkdir(parents=True, exist_ok=True)
@@ -50,7 +55,10 @@ def test_above_low_a_dry_run_at_low_quality_comes_first(tmp_path):
     engine = RecordingEngine()
     job = StagedRender(engine, _request(Quality.HIGH), tmp_path)
     result = job.wait()
-    assert result.ok and [(r.dry_run, r.quality) for r in engine.requests] == [(True, Quality.LOW), (False, Quality.HIGH)]
+    assert result.ok and [(r.dry_run, r.quality) for r in engine.requests] == [
+        (True, Quality.LOW),
+        (False, Quality.HIGH),
+    ]
     assert result.duration == 2.5 and result.log == "dry\nfull\n"
     kept = job.keep_as(tmp_path / "kept", result)
     assert [path.name for path in kept.outputs] == ["A.mp4"] and kept.outputs[0].exists()

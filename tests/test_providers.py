@@ -25,10 +25,24 @@ REPLY = "from manim import *\n\nclass CircleToSquare(Scene):\n    def construct(
 VENDOR_TYPES = ["openai", "azure_openai", "gemini", "anthropic"]
 WIRE_OF = {"openai": "openai", "azure_openai": "azure", "gemini": "gemini", "anthropic": "anthropic"}
 SDK_ENV = (
-    "OPENAI_BASE_URL", "OPENAI_API_VERSION", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID", "AZURE_OPENAI_ENDPOINT",
-    "AZURE_OPENAI_AD_TOKEN", "ANTHROPIC_BASE_URL", "ANTHROPIC_CUSTOM_HEADERS", "GOOGLE_GEMINI_BASE_URL",
-    "GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_GENAI_USE_ENTERPRISE", "GOOGLE_GENAI_API_VERSION",
-    "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy",
+    "OPENAI_BASE_URL",
+    "OPENAI_API_VERSION",
+    "OPENAI_ORG_ID",
+    "OPENAI_PROJECT_ID",
+    "AZURE_OPENAI_ENDPOINT",
+    "AZURE_OPENAI_AD_TOKEN",
+    "ANTHROPIC_BASE_URL",
+    "ANTHROPIC_CUSTOM_HEADERS",
+    "GOOGLE_GEMINI_BASE_URL",
+    "GOOGLE_GENAI_USE_VERTEXAI",
+    "GOOGLE_GENAI_USE_ENTERPRISE",
+    "GOOGLE_GENAI_API_VERSION",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
 )
 
 
@@ -39,9 +53,14 @@ def clean_sdk_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def make_provider(provider_type: str, server: FakeLLMServer, key: str | None = KEY, **config: object) -> LLMProvider:
-    settings: dict[str, object] = {"base_url": server.base_url_for(WIRE_OF[provider_type]), "max_retries": 0,
-                                   "timeout": 10.0}
+def make_provider(
+    provider_type: str, server: FakeLLMServer, key: str | None = KEY, **config: object
+) -> LLMProvider:
+    settings: dict[str, object] = {
+        "base_url": server.base_url_for(WIRE_OF[provider_type]),
+        "max_retries": 0,
+        "timeout": 10.0,
+    }
     if provider_type == "azure_openai":
         settings["deployment"] = "manim-gpt"
     settings.update(config)
@@ -143,7 +162,9 @@ def test_openai_with_base_url_needs_no_key(fake_llm: FakeLLMServer) -> None:
 @pytest.mark.parametrize("provider_type", ["azure_openai", "gemini", "anthropic"])
 def test_other_vendors_require_a_key(fake_llm: FakeLLMServer, provider_type: str) -> None:
     cls = load_provider_class(provider_type)
-    assert cls.key_required(ProviderConfig(name="x", provider_type=provider_type, base_url="http://h")) is True
+    assert (
+        cls.key_required(ProviderConfig(name="x", provider_type=provider_type, base_url="http://h")) is True
+    )
     with pytest.raises(ConfigError) as caught:
         make_provider(provider_type, fake_llm, key=None)
     assert "set-key my-" in caught.value.hint
@@ -192,8 +213,15 @@ def test_azure_without_endpoint_is_a_config_error(fake_llm: FakeLLMServer) -> No
 # ----------------------------------------------------------------------------- failures
 
 
-ERROR_CASES = [(500, "server"), (503, "server"), (401, "auth"), (403, "auth"), (429, "rate_limit"),
-               (400, "bad_request"), (404, "bad_request")]
+ERROR_CASES = [
+    (500, "server"),
+    (503, "server"),
+    (401, "auth"),
+    (403, "auth"),
+    (429, "rate_limit"),
+    (400, "bad_request"),
+    (404, "bad_request"),
+]
 
 
 @pytest.mark.parametrize("provider_type", VENDOR_TYPES)
@@ -286,7 +314,9 @@ def test_scrub_removes_keys_and_tokens() -> None:
 # ----------------------------------------------------------------------------- anthropic extra, registry
 
 
-def test_anthropic_missing_package_is_a_config_error(fake_llm: FakeLLMServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_anthropic_missing_package_is_a_config_error(
+    fake_llm: FakeLLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cls = load_provider_class("anthropic")
     monkeypatch.setitem(sys.modules, "anthropic", None)
 
@@ -354,13 +384,17 @@ def test_fake_server_standalone(tmp_path: Path) -> None:
     script = tmp_path / "replies.json"
     script.write_text(json.dumps([{"text": "scripted one"}, {"status": 429, "message": "slow down"}]))
     fakellm = Path(__file__).with_name("fakellm.py")
-    process = subprocess.Popen([sys.executable, str(fakellm), "--port", "0", "--script", str(script)],
-                               stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, str(fakellm), "--port", "0", "--script", str(script)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         port = int(process.stdout.readline())
         base = f"http://127.0.0.1:{port}"
         provider = load_provider_class("openai")(
-            ProviderConfig(name="sub", provider_type="openai", base_url=f"{base}/v1", max_retries=0), KEY)
+            ProviderConfig(name="sub", provider_type="openai", base_url=f"{base}/v1", max_retries=0), KEY
+        )
         assert provider.complete(MESSAGES).text == "scripted one"
         with pytest.raises(ProviderError) as caught:
             provider.complete(MESSAGES)
@@ -378,6 +412,7 @@ def test_fake_server_standalone(tmp_path: Path) -> None:
 
 
 def _post(url: str, payload: object) -> None:
-    request = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url, data=json.dumps(payload).encode(), method="POST", headers={"Content-Type": "application/json"}
+    )
     urllib.request.urlopen(request).close()

@@ -16,12 +16,34 @@ def _stdin(monkeypatch, text: str) -> None:
 
 
 def test_add_list_update_remove(cli):
-    added = cli("providers", "add", "local-llm", "--type", "openai", "--base-url", "http://127.0.0.1:11434/v1", "--model", "llama3", "--priority", "5", "--json").json()
+    added = cli(
+        "providers",
+        "add",
+        "local-llm",
+        "--type",
+        "openai",
+        "--base-url",
+        "http://127.0.0.1:11434/v1",
+        "--model",
+        "llama3",
+        "--priority",
+        "5",
+        "--json",
+    ).json()
     assert added["key_source"] == "not needed" and added["priority"] == 5
     cli("providers", "add", "gem", "--type", "gemini", "--api-key-env", "MY_GEM_KEY")
     rows = cli("providers", "list", "--json").json()
     assert [row["name"] for row in rows] == ["local-llm", "gem"]
-    assert set(rows[0]) >= {"id", "name", "provider_type", "model_name", "base_url", "priority", "is_active", "key_source"}
+    assert set(rows[0]) >= {
+        "id",
+        "name",
+        "provider_type",
+        "model_name",
+        "base_url",
+        "priority",
+        "is_active",
+        "key_source",
+    }
     updated = cli("providers", "update", "gem", "--inactive", "--priority", "1", "--json").json()
     assert updated["is_active"] is False and updated["priority"] == 1
     assert cli("providers", "remove", str(added["id"])).code == 0
@@ -86,13 +108,30 @@ def test_no_keyring_backend_points_to_env_vars(isolated_home):
     either, the error points to environment variables, before any key is read."""
     run_cli_process("providers", "add", "oa", "--type", "openai")
     (isolated_home / "secrets.json").mkdir()  # not a file that can be written
-    result = run_cli_process("providers", "set-key", "oa", "--stdin", input="sk-abc\n", env={"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"})
+    result = run_cli_process(
+        "providers",
+        "set-key",
+        "oa",
+        "--stdin",
+        input="sk-abc\n",
+        env={"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"},
+    )
     assert_one_line_error(result, 3)
     assert "environment variable" in result.stderr
 
 
 def test_provider_test_reports_model_and_latency(cli, fake_llm):  # noqa: F811
-    cli("providers", "add", "fake", "--type", "openai", "--base-url", fake_llm.base_url_for("openai"), "--model", "m-1")
+    cli(
+        "providers",
+        "add",
+        "fake",
+        "--type",
+        "openai",
+        "--base-url",
+        fake_llm.base_url_for("openai"),
+        "--model",
+        "m-1",
+    )
     fake_llm.enqueue(text="ok")
     doc = cli("providers", "test", "fake", "--json").json()
     assert doc["success"] and doc["model"] == "m-1" and doc["latency_ms"] > 0

@@ -42,9 +42,13 @@ def test_twelve_renders_on_three_workers_run_once_each_and_spread(site, alice):
     queued = [queue_render(site, alice, CIRCLE) for _ in range(12)]
     finished = [site.wait_for(alice, doc["execution_id"], timeout=600) for doc in queued]
     assert [row["status"] for row in finished] == ["succeeded"] * 12, site.logs()
-    assert {row["worker"] for row in finished} == {worker.name for worker in workers}  # every worker took some
+    assert {row["worker"] for row in finished} == {
+        worker.name for worker in workers
+    }  # every worker took some
     jobs = _jobs(site)
-    assert len(jobs) == 12 and {(status, attempts) for _, status, attempts, _ in jobs} == {("succeeded", 1)}  # one try each
+    assert len(jobs) == 12 and {(status, attempts) for _, status, attempts, _ in jobs} == {
+        ("succeeded", 1)
+    }  # one try each
     # exactly one attempt per render: no job ran twice
     assert site.rows("SELECT count(*) FROM execution") == [(12,)]
     for row in finished:  # the media are the server's, sent over HTTP: the workers keep no copy
@@ -52,28 +56,46 @@ def test_twelve_renders_on_three_workers_run_once_each_and_spread(site, alice):
         assert site.server.get(row["output_url"]).headers["content-type"] == "video/mp4"
     assert not list((site.root / "worker-w0" / "media").rglob("*.mp4"))
     listed = site.cli("workers", "list", "--json")
-    assert listed.returncode == 0 and {row["name"] for row in __import__("json").loads(listed.stdout)} == {"w0", "w1", "w2"}
+    assert listed.returncode == 0 and {row["name"] for row in __import__("json").loads(listed.stdout)} == {
+        "w0",
+        "w1",
+        "w2",
+    }
 
 
 def test_a_waiting_execute_returns_the_workers_result(site, alice):
     site.start_worker("only")
-    script = site.server.post("/api/agents/scripts/import/", json={"code": CIRCLE}, headers=alice.headers).json()
+    script = site.server.post(
+        "/api/agents/scripts/import/", json={"code": CIRCLE}, headers=alice.headers
+    ).json()
     answer = site.server.post(f"/api/agents/scripts/{script['id']}/execute/", headers=alice.headers)
     assert answer.status_code == 200, answer.text
     doc = answer.json()
-    assert doc["success"] is True and doc["output_url"] and doc["output_path"].startswith(str(site.server.home / "media"))
+    assert (
+        doc["success"] is True
+        and doc["output_url"]
+        and doc["output_path"].startswith(str(site.server.home / "media"))
+    )
     shown = site.server.get(f"/api/agents/executions/{doc['execution_id']}/", headers=alice.headers).json()
     assert shown["worker"] == "only" and shown["status"] == "succeeded"
-    events = site.server.get(f"/api/agents/executions/{doc['execution_id']}/events/", headers=alice.headers).text
-    assert "event: render_started" in events and "event: render_progress" in events and "event: done" in events  # through NOTIFY
+    events = site.server.get(
+        f"/api/agents/executions/{doc['execution_id']}/events/", headers=alice.headers
+    ).text
+    assert (
+        "event: render_started" in events and "event: render_progress" in events and "event: done" in events
+    )  # through NOTIFY
 
 
 def test_a_waiting_execute_that_no_worker_takes_answers_202_and_stays_queued(site, alice):
     (site.server.home / "config.toml").write_text("[server]\nqueue_wait_seconds = 2\n")
     site.restart_server()
-    script = site.server.post("/api/agents/scripts/import/", json={"code": CIRCLE}, headers=alice.headers).json()
+    script = site.server.post(
+        "/api/agents/scripts/import/", json={"code": CIRCLE}, headers=alice.headers
+    ).json()
     answer = site.server.post(f"/api/agents/scripts/{script['id']}/execute/", headers=alice.headers)
-    assert answer.status_code == 202 and "No worker has taken the render" in answer.json()["message"], answer.text
+    assert answer.status_code == 202 and "No worker has taken the render" in answer.json()["message"], (
+        answer.text
+    )
     site.start_worker("late")
     assert site.wait_for(alice, answer.json()["execution_id"])["status"] == "succeeded"
 
@@ -100,14 +122,19 @@ def test_a_worker_killed_mid_render_is_replaced_and_both_tries_are_recorded(site
     script_id = doc["script_id"]
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
-        rows = site.rows("SELECT worker, status, error FROM execution WHERE script_id = :s ORDER BY created_at", {"s": script_id})
+        rows = site.rows(
+            "SELECT worker, status, error FROM execution WHERE script_id = :s ORDER BY created_at",
+            {"s": script_id},
+        )
         if len(rows) == 2 and rows[1][1] not in ("queued", "running"):
             break
         time.sleep(0.5)
     assert len(rows) == 2, (rows, site.logs())
     assert rows[0][:2] == ("doomed", "interrupted") and "stopped during the render" in rows[0][2]
     assert rows[1][:2] == ("rescuer", "succeeded"), site.logs()
-    assert [(status, attempts) for _, status, attempts, _ in _jobs(site)] == [("succeeded", 2)]  # one job, tried twice
+    assert [(status, attempts) for _, status, attempts, _ in _jobs(site)] == [
+        ("succeeded", 2)
+    ]  # one job, tried twice
 
 
 def test_a_job_whose_worker_dies_past_max_retries_fails_with_the_reason(site, alice):
@@ -120,7 +147,11 @@ def test_a_job_whose_worker_dies_past_max_retries_fails_with_the_reason(site, al
     (strict / "config.toml").write_text("[render]\nmax_retries = 0\n")  # this worker takes no job up again
     site.start_worker("strict")
     row = site.wait_for(alice, doc["execution_id"], timeout=300)
-    assert row["status"] == "failed" and "its worker died 1 time(s)" in row["error"] and "max_retries is 0" in row["error"], site.logs()
+    assert (
+        row["status"] == "failed"
+        and "its worker died 1 time(s)" in row["error"]
+        and "max_retries is 0" in row["error"]
+    ), site.logs()
     assert [status for _, status, _, _ in _jobs(site)] == ["failed"]
 
 
@@ -135,27 +166,46 @@ def test_serve_killed_with_jobs_queued_loses_none(site, alice):
 
 def test_cancel_while_queued_and_while_running(site, alice):
     waiting = queue_render(site, alice, CIRCLE)
-    cancelled = site.server.post(f"/api/agents/executions/{waiting['execution_id']}/cancel/", headers=alice.headers)
-    assert cancelled.status_code == 200 and cancelled.json() == {"success": True, "execution_id": waiting["execution_id"], "status": "interrupted"}
+    cancelled = site.server.post(
+        f"/api/agents/executions/{waiting['execution_id']}/cancel/", headers=alice.headers
+    )
+    assert cancelled.status_code == 200 and cancelled.json() == {
+        "success": True,
+        "execution_id": waiting["execution_id"],
+        "status": "interrupted",
+    }
     site.start_worker("busy")
     slow = queue_render(site, alice, SLOW_SCENE.format(seconds=60))
     site.wait_for(alice, slow["execution_id"], until=("running",), timeout=300)
-    done = site.cli("executions", "cancel", slow["execution_id"][:8], "--json")  # the CLI on the same database
+    done = site.cli(
+        "executions", "cancel", slow["execution_id"][:8], "--json"
+    )  # the CLI on the same database
     assert done.returncode == 0 and __import__("json").loads(done.stdout)["success"] is True, done.stderr
     stopped = site.wait_for(alice, slow["execution_id"], timeout=120)
     assert stopped["status"] == "interrupted"
     deadline = time.monotonic() + 30  # the job's process names the reason just after the render stops
     while stopped["error"] != "cancelled" and time.monotonic() < deadline:
         time.sleep(0.3)
-        stopped = site.server.get(f"/api/agents/executions/{slow['execution_id']}/", headers=alice.headers).json()
+        stopped = site.server.get(
+            f"/api/agents/executions/{slow['execution_id']}/", headers=alice.headers
+        ).json()
     assert stopped["status"] == "interrupted" and stopped["error"] == "cancelled"
     later = queue_render(site, alice, CIRCLE)  # the worker goes on with the next job
     assert site.wait_for(alice, later["execution_id"])["status"] == "succeeded"
-    assert site.server.get(f"/api/agents/executions/{waiting['execution_id']}/", headers=alice.headers).json()["status"] == "interrupted"
+    assert (
+        site.server.get(f"/api/agents/executions/{waiting['execution_id']}/", headers=alice.headers).json()[
+            "status"
+        ]
+        == "interrupted"
+    )
     statuses = [status for _, status, _, _ in _jobs(site)]
     assert statuses == ["cancelled", "aborted", "succeeded"]
     again = site.server.post(f"/api/agents/executions/{later['execution_id']}/cancel/", headers=alice.headers)
-    assert again.status_code == 200 and again.json()["success"] is False and again.json()["status"] == "succeeded"
+    assert (
+        again.status_code == 200
+        and again.json()["success"] is False
+        and again.json()["status"] == "succeeded"
+    )
 
 
 def test_a_worker_with_a_wrong_token_is_refused(site, alice):
@@ -164,9 +214,13 @@ def test_a_worker_with_a_wrong_token_is_refused(site, alice):
     assert worker.process.wait(timeout=120) == 3
     text = worker.log.read_text()
     assert "Error: the server" in text and "refused the worker token" in text and "Traceback" not in text
-    answer = site.server.request("PUT", "/api/workers/media/a/b/c.mp4", content=b"x", headers={"Authorization": "Bearer mw_wrong"})
+    answer = site.server.request(
+        "PUT", "/api/workers/media/a/b/c.mp4", content=b"x", headers={"Authorization": "Bearer mw_wrong"}
+    )
     assert answer.status_code == 401
-    assert site.server.get("/api/workers/me/", headers=alice.headers).status_code == 401  # a user's token is not a worker's
+    assert (
+        site.server.get("/api/workers/me/", headers=alice.headers).status_code == 401
+    )  # a user's token is not a worker's
 
 
 def test_a_worker_without_postgresql_says_what_is_missing():
@@ -187,7 +241,10 @@ def test_the_database_going_away_and_back_is_survived(postgres_cluster, tmp_path
         try:
             alice = site.server.account("alice@example.com")
             worker = site.start_worker("steady")
-            assert site.wait_for(alice, queue_render(site, alice, CIRCLE)["execution_id"])["status"] == "succeeded"
+            assert (
+                site.wait_for(alice, queue_render(site, alice, CIRCLE)["execution_id"])["status"]
+                == "succeeded"
+            )
             own.stop()
             time.sleep(3)
             own.start()
@@ -198,7 +255,9 @@ def test_the_database_going_away_and_back_is_survived(postgres_cluster, tmp_path
                 except AssertionError:
                     time.sleep(1)
             assert outcome is not None, site.logs()
-            assert site.wait_for(alice, outcome["execution_id"], timeout=300)["status"] == "succeeded", site.logs()
+            assert site.wait_for(alice, outcome["execution_id"], timeout=300)["status"] == "succeeded", (
+                site.logs()
+            )
             assert worker.process.poll() is None and site.server.process.poll() is None
         finally:
             site.stop()

@@ -17,12 +17,18 @@ def test_cancel_of_a_finished_render_cancels_nothing(cli):
 
     ctx = local_context()
     with ctx.session() as session:
-        row = Execution(id=str(uuid.uuid4()), script_id=imported["id"], status="succeeded", is_successful=True)
+        row = Execution(
+            id=str(uuid.uuid4()), script_id=imported["id"], status="succeeded", is_successful=True
+        )
         session.add(row)
         session.commit()
         execution_id = row.id
     done = cli("executions", "cancel", execution_id[:8], "--json")
-    assert done.code == 0 and done.json() == {"success": False, "execution_id": execution_id, "status": "succeeded"}
+    assert done.code == 0 and done.json() == {
+        "success": False,
+        "execution_id": execution_id,
+        "status": "succeeded",
+    }
 
 
 def test_cancel_of_a_render_outside_the_queue_is_a_conflict(cli, isolated_home):

@@ -90,9 +90,7 @@ def test_readme_opens_with_the_two_commands() -> None:
 def test_ci_runs_exactly_the_readme_test_command() -> None:
     script = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     commands = [
-        line.strip()
-        for line in script.splitlines()
-        if line.strip() and not line.lstrip().startswith("#")
+        line.strip() for line in script.splitlines() if line.strip() and not line.lstrip().startswith("#")
     ]
     assert commands[0] == "set -euo pipefail"
     assert commands[-1] == TEST_COMMAND
@@ -123,9 +121,7 @@ def test_readme_command_parses(argv: list[str], tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize(
-    "argv", [a for a in INVOCATIONS if tuple(a) in RUNNABLE], ids=invocation_id
-)
+@pytest.mark.parametrize("argv", [a for a in INVOCATIONS if tuple(a) in RUNNABLE], ids=invocation_id)
 def test_readme_offline_command_runs(argv: list[str], tmp_path: Path) -> None:
     result = run_cli(argv, tmp_path / "home")
     assert result.returncode == 0, f"manimagent {' '.join(argv)}: {result.stderr[-800:]}"

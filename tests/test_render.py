@@ -7,7 +7,14 @@ import sqlite3
 
 import pytest
 
-from conftest import EXAMPLES, assert_one_line_error, marked_processes, process_gone, run_cli_process, video_duration
+from conftest import (
+    EXAMPLES,
+    assert_one_line_error,
+    marked_processes,
+    process_gone,
+    run_cli_process,
+    video_duration,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +39,11 @@ def test_render_example_json_and_video(cli, isolated_home):
     assert video_duration(doc["output_path"]) > 2.0
     listed = cli("executions", "list", "--json").json()
     assert [row["id"] for row in listed] == [doc["execution_id"]]
-    assert listed[0]["is_successful"] and listed[0]["engine"] == "local" and listed[0]["script"] == doc["script_id"]
+    assert (
+        listed[0]["is_successful"]
+        and listed[0]["engine"] == "local"
+        and listed[0]["script"] == doc["script_id"]
+    )
     assert not (isolated_home / "media" / ".staging" / doc["execution_id"]).exists()
 
 
@@ -45,9 +56,13 @@ def test_two_scenes_are_joined_in_file_order(cli):
 
 
 def test_scene_selection_and_formats(cli, tmp_path):
-    doc = cli("render", str(EXAMPLES / "two_scenes.py"), "--scene", "DotPath", "--format", "gif", "--json").json()
+    doc = cli(
+        "render", str(EXAMPLES / "two_scenes.py"), "--scene", "DotPath", "--format", "gif", "--json"
+    ).json()
     assert doc["outputs"] == [doc["output_path"]] and doc["output_path"].endswith("DotPath.gif")
-    png = cli("render", str(EXAMPLES / "circle.py"), "--format", "png", "--output", f"{tmp_path / 'out'}/", "--json").json()
+    png = cli(
+        "render", str(EXAMPLES / "circle.py"), "--format", "png", "--output", f"{tmp_path / 'out'}/", "--json"
+    ).json()
     assert png["output_path"] == str(tmp_path / "out" / "CircleToSquare.png")
     assert (tmp_path / "out" / "CircleToSquare.png").stat().st_size > 1000
 
@@ -58,7 +73,11 @@ def test_a_script_that_raises_is_stored_with_its_error(cli, tmp_path, isolated_h
     result = cli("render", str(file), "--json")
     assert result.code == 1 and "Traceback" not in result.stderr
     doc = result.json()
-    assert doc["success"] is False and "RuntimeError: kaboom from the scene" in doc["error"] and "line 5" in doc["error"]
+    assert (
+        doc["success"] is False
+        and "RuntimeError: kaboom from the scene" in doc["error"]
+        and "line 5" in doc["error"]
+    )
     shown = cli("executions", "show", doc["execution_id"][:8], "--log", "--json").json()
     assert shown["status"] == "failed" and shown["error_line"] == 5 and "kaboom" in shown["log"]
     assert cli("scripts", "show", doc["script_id"], "--json").json()["status"] == "failed"
@@ -82,7 +101,10 @@ def test_an_endless_render_is_killed_at_the_time_limit(cli, tmp_path, monkeypatc
         (b"", "empty"),
         (b"from manim import *\nclass A(Scene)\n", "syntax error at line 2"),
         (b"import math\nprint(1)\n", "no Scene"),
-        (b"from manim import *\nimport subprocess\nclass A(Scene):\n    def construct(self):\n        subprocess.run(['ls'])\n", "refused"),
+        (
+            b"from manim import *\nimport subprocess\nclass A(Scene):\n    def construct(self):\n        subprocess.run(['ls'])\n",
+            "refused",
+        ),
     ],
 )
 def test_bad_files_are_one_line_errors_and_lose_nothing(cli, tmp_path, isolated_home, content, message):
@@ -109,7 +131,13 @@ def test_unknown_scene_is_bad_input(cli):
 
 @pytest.mark.parametrize(
     "args",
-    [["--quality", "ultra"], ["--format", "avi"], ["--max-attempts", "0"], ["--engine", "vulkan"], ["--engine", "local", "--container", "x"]],
+    [
+        ["--quality", "ultra"],
+        ["--format", "avi"],
+        ["--max-attempts", "0"],
+        ["--engine", "vulkan"],
+        ["--engine", "local", "--container", "x"],
+    ],
 )
 def test_invalid_option_values(cli, args):
     assert_one_line_error(cli("render", str(EXAMPLES / "circle.py"), *args), 2)
@@ -126,7 +154,14 @@ def test_unknown_short_and_ambiguous_ids(cli, isolated_home):
         for suffix in ("1", "2"):
             session.add(Script(id=f"abcd{suffix}{uuid.uuid4().hex[5:]}", prompt="p", content="x"))
         session.commit()
-    for args in (["scripts", "show", "abcd"], ["scripts", "show", "ab"], ["scripts", "show", "ffffffff"], ["executions", "show", "zzzz"], ["executions", "retry", "1234"], ["scripts", "execute", "9999"]):
+    for args in (
+        ["scripts", "show", "abcd"],
+        ["scripts", "show", "ab"],
+        ["scripts", "show", "ffffffff"],
+        ["executions", "show", "zzzz"],
+        ["executions", "retry", "1234"],
+        ["scripts", "execute", "9999"],
+    ):
         assert_one_line_error(cli(*args), 2)
     assert "several" in cli("scripts", "show", "abcd").stderr
     assert len(cli("scripts", "list", "--json").json()) == 2
@@ -175,7 +210,12 @@ def test_a_render_sees_no_keys_in_its_environment(cli, tmp_path, monkeypatch):
     )
     doc = cli("render", str(file), "--json").json()
     log = cli("executions", "show", doc["execution_id"], "--log", "--json").json()["log"]
-    assert "ENV" in log and "sk-test-secret-openai" not in log and "server-secret-value" not in log and "MANIMAGENT" not in log
+    assert (
+        "ENV" in log
+        and "sk-test-secret-openai" not in log
+        and "server-secret-value" not in log
+        and "MANIMAGENT" not in log
+    )
 
 
 def test_console_script_prestarts_manim_and_cleans_up(tmp_path):
@@ -246,7 +286,14 @@ def test_the_render_child_makes_no_network_connection(tmp_path):
         job.mkdir()
         (job / SCRIPT_NAME).write_text(request.code)
         env = {**render_environment(job), "PYTHONPATH": str(hook), "CONNECT_LOG": str(connects)}
-        return subprocess.run(command_for(manim_arguments(request)), cwd=job, env=env, capture_output=True, text=True, timeout=300)
+        return subprocess.run(
+            command_for(manim_arguments(request)),
+            cwd=job,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
 
     ours = run(lambda args: child.command(sys.executable, args))
     assert ours.returncode == 0, ours.stdout + ours.stderr
@@ -263,7 +310,14 @@ def test_the_render_child_passes_on_manims_exit_code(tmp_path):
     from manimagent.render import child
     from manimagent.render.process import render_environment
 
-    done = subprocess.run(child.command(sys.executable, ["render", "--no-such-option"]), cwd=tmp_path, env=render_environment(tmp_path), capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        child.command(sys.executable, ["render", "--no-such-option"]),
+        cwd=tmp_path,
+        env=render_environment(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2 and "no-such-option" in done.stdout + done.stderr
 
 
@@ -288,7 +342,11 @@ def _start_endless_render(tmp_path, env: dict[str, str] | None = None):
     )
     process = subprocess.Popen(
         [sys.executable, "-m", "manimagent", "render", str(script), "--json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
     )
     started = process.stderr.readline()
     while started and not started.startswith("Rendering Endless"):  # its rows are stored
@@ -309,7 +367,11 @@ def test_sigterm_stops_the_render_like_ctrl_c(tmp_path, signal_name):
     process, pid = _start_endless_render(tmp_path)
     process.send_signal(getattr(signal, signal_name))
     out, err = process.communicate(timeout=30)
-    assert process.returncode == 130 and err.strip().splitlines()[-1] == "Error: interrupted." and "Traceback" not in err
+    assert (
+        process.returncode == 130
+        and err.strip().splitlines()[-1] == "Error: interrupted."
+        and "Traceback" not in err
+    )
     assert process_gone(pid, 5)
     rows = run_cli_process("executions", "list", "--json").json()
     assert [(row["status"], row["error"]) for row in rows] == [("interrupted", "interrupted")]
@@ -337,7 +399,9 @@ def test_a_killed_command_takes_its_render_along_and_the_row_is_settled_later(tm
 def test_a_script_left_debugging_by_a_dead_process_settles_as_failed(cli, isolated_home):
     """A process killed during an LLM repair leaves its script `debugging`; once longer ago than a
     repair can take (LLM timeout x tries + grace), reading it says failed."""
-    old, recent = (cli("scripts", "import", str(EXAMPLES / "circle.py"), "--json").json()["id"] for _ in range(2))
+    old, recent = (
+        cli("scripts", "import", str(EXAMPLES / "circle.py"), "--json").json()["id"] for _ in range(2)
+    )
     db = sqlite3.connect(isolated_home / "manimagent.db")
     db.execute("UPDATE script SET status = 'debugging'")
     db.execute("UPDATE script SET updated_at = '2000-01-01 00:00:00.000000' WHERE id = ?", (old,))
@@ -345,7 +409,10 @@ def test_a_script_left_debugging_by_a_dead_process_settles_as_failed(cli, isolat
     assert cli("scripts", "show", recent, "--json").json()["status"] == "debugging"  # may be someone's repair
     shown = cli("scripts", "show", old, "--json").json()
     assert shown["status"] == "failed" and shown["error"].startswith("abandoned")
-    assert {row["id"]: row["status"] for row in cli("scripts", "list", "--json").json()} == {old: "failed", recent: "debugging"}
+    assert {row["id"]: row["status"] for row in cli("scripts", "list", "--json").json()} == {
+        old: "failed",
+        recent: "debugging",
+    }
 
 
 @pytest.mark.parametrize("timeout", [1e12, float("inf")])

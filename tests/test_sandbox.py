@@ -23,23 +23,44 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES, ROOT, TESTS, assert_one_line_error, marked_processes, run_cli_process, video_duration
-
+from conftest import (
+    EXAMPLES,
+    ROOT,
+    TESTS,
+    assert_one_line_error,
+    marked_processes,
+    run_cli_process,
+    video_duration,
+)
 from manimagent.render import sandbox
 from manimagent.render.jobdir import PREFIX, JobFolder, sweep_abandoned
-from manimagent.render.sandbox import Limits, SandboxMode, SandboxPolicy, bwrap_arguments, macos_profile, parse_size
+from manimagent.render.sandbox import (
+    Limits,
+    SandboxMode,
+    SandboxPolicy,
+    bwrap_arguments,
+    macos_profile,
+    parse_size,
+)
 
 HOSTILE = TESTS / "hostile"
 SCENES = sorted(path.stem for path in HOSTILE.glob("*.py"))
 HAS_BWRAP = bool(shutil.which("bwrap")) and sandbox.probe(sys.executable, SandboxPolicy()).kind == "bwrap"
-needs_bwrap = pytest.mark.skipif(not HAS_BWRAP and not os.environ.get("CI"), reason="bubblewrap cannot run here (scripts/setup.sh installs it)")
+needs_bwrap = pytest.mark.skipif(
+    not HAS_BWRAP and not os.environ.get("CI"),
+    reason="bubblewrap cannot run here (scripts/setup.sh installs it)",
+)
 
 
 # ---------------------------------------------------------------- unit: the policy as data
 
 
 def test_sizes_parse_and_bad_ones_are_config_errors():
-    assert parse_size("4GiB", "m") == 4 << 30 and parse_size("512M", "m") == 512 << 20 and parse_size(1000, "m") == 1000
+    assert (
+        parse_size("4GiB", "m") == 4 << 30
+        and parse_size("512M", "m") == 512 << 20
+        and parse_size(1000, "m") == 1000
+    )
     assert parse_size("none", "m") == 0 and parse_size("1.5g", "m") == int(1.5 * (1 << 30))
     for bad in ("lots", "4 parsecs", True, "-1G"):
         with pytest.raises(Exception) as caught:
@@ -48,13 +69,27 @@ def test_sizes_parse_and_bad_ones_are_config_errors():
 
 
 def test_limits_become_rlimits_and_zero_means_none():
-    assert Limits().rlimits() == {"RLIMIT_CORE": 0, "RLIMIT_AS": 4 << 30, "RLIMIT_NPROC": 256, "RLIMIT_FSIZE": 2 << 30, "RLIMIT_NOFILE": 1024}
+    assert Limits().rlimits() == {
+        "RLIMIT_CORE": 0,
+        "RLIMIT_AS": 4 << 30,
+        "RLIMIT_NPROC": 256,
+        "RLIMIT_FSIZE": 2 << 30,
+        "RLIMIT_NOFILE": 1024,
+    }
     assert "RLIMIT_AS" not in Limits(memory=0).rlimits()
 
 
 def test_bwrap_arguments_unshare_everything_and_bind_read_only(tmp_path):
     args = bwrap_arguments("bwrap", tmp_path, sys.executable, as_root=False)
-    for flag in ("--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--die-with-parent", "--new-session"):
+    for flag in (
+        "--unshare-user",
+        "--unshare-pid",
+        "--unshare-net",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--die-with-parent",
+        "--new-session",
+    ):
         assert flag in args
     writable = [args[i + 1] for i, arg in enumerate(args) if arg == "--bind"]
     assert writable == [str(tmp_path / "tmp"), str(tmp_path)]  # the job folder and its tmp/, nothing else
@@ -83,7 +118,11 @@ def test_macos_profile_denies_network_and_writes_outside_the_job(tmp_path):
     assert writes == [f'(allow file-write* (subpath "{tmp_path}") (literal "/dev/null"))']
     assert not any("network" in line for line in lines if line.startswith("(allow"))
     reads = next(line for line in lines if line.startswith("(allow file-read*"))
-    assert f'(subpath "{sys.base_prefix}")' in reads and '"/Library/TeX"' in reads and str(Path.home()) + '"' not in reads
+    assert (
+        f'(subpath "{sys.base_prefix}")' in reads
+        and '"/Library/TeX"' in reads
+        and str(Path.home()) + '"' not in reads
+    )
 
 
 def test_policy_from_settings_and_serve_strictness():
@@ -154,27 +193,48 @@ class Canaries:
 
     def env(self) -> dict[str, str]:
         return {
-            "HOME": str(self.home), "TMPDIR": str(self.host_tmp), "MANIMAGENT_SECRET_KEY": self.secret,
-            "OPENAI_API_KEY": self.api_key, "CANARY_TOKEN": self.token,
+            "HOME": str(self.home),
+            "TMPDIR": str(self.host_tmp),
+            "MANIMAGENT_SECRET_KEY": self.secret,
+            "OPENAI_API_KEY": self.api_key,
+            "CANARY_TOKEN": self.token,
         }
 
     def scene(self, name: str, folder: Path) -> Path:
         text = (HOSTILE / f"{name}.py").read_text()
-        for key, value in {"TOKEN": self.token, "PORT": str(self.port), "HOME": str(self.home), "MHOME": str(self.mhome), "HOSTTMP": str(self.host_tmp)}.items():
+        for key, value in {
+            "TOKEN": self.token,
+            "PORT": str(self.port),
+            "HOME": str(self.home),
+            "MHOME": str(self.mhome),
+            "HOSTTMP": str(self.host_tmp),
+        }.items():
             text = text.replace("{{" + key + "}}", value)
         path = folder / f"{name}.py"
         path.write_text(text)
         return path
 
     def secrets(self) -> list[str]:
-        return [self.secret, self.api_key, self.ssh_key, (self.mhome / "secret_key").read_text().strip() if (self.mhome / "secret_key").exists() else self.secret]
+        return [
+            self.secret,
+            self.api_key,
+            self.ssh_key,
+            (self.mhome / "secret_key").read_text().strip()
+            if (self.mhome / "secret_key").exists()
+            else self.secret,
+        ]
 
     def assert_untouched(self, seen: str = "") -> None:
         for secret in self.secrets():
             assert secret not in seen, f"a render read a secret: {secret}"
         assert self.hits == [], f"a render reached a loopback listener: {self.hits}"
         assert (self.home / ".bashrc").read_text() == "# bashrc canary\n"
-        pwned = [path for root in (self.host_tmp, self.home, Path("/tmp"), Path("/usr"), Path(sys.prefix)) for path in root.glob(f"*{self.token}*") if not path.name.startswith("canary-")]
+        pwned = [
+            path
+            for root in (self.host_tmp, self.home, Path("/tmp"), Path("/usr"), Path(sys.prefix))
+            for path in root.glob(f"*{self.token}*")
+            if not path.name.startswith("canary-")
+        ]
         pwned += list(Path(sys.prefix).rglob(f"pwned_{self.token}.pth"))
         assert pwned == [], f"a render wrote outside its job folder: {pwned}"
         assert _processes_with(self.token) == [], "a process of a render outlived it"
@@ -203,7 +263,15 @@ def _db_rows(home: Path, table: str) -> list[tuple]:
 
 def _render_hostile(canaries: Canaries, name: str, folder: Path, extra_env: dict[str, str] | None = None):
     path = canaries.scene(name, folder)
-    result = run_cli_process("render", str(path), "--max-attempts", "1", "--json", env={**canaries.env(), **(extra_env or {})}, timeout=240)
+    result = run_cli_process(
+        "render",
+        str(path),
+        "--max-attempts",
+        "1",
+        "--json",
+        env={**canaries.env(), **(extra_env or {})},
+        timeout=240,
+    )
     return name, result
 
 
@@ -229,7 +297,10 @@ def test_the_hostile_corpus_is_contained_with_default_settings(cli, tmp_path, is
             assert doc["success"] is False and doc["error"], name
             execution = cli("executions", "show", doc["execution_id"], "--log", "--json").json()
             assert execution["status"] == "failed" and execution["error"], name
-            assert execution["sandbox"] == "bwrap" or execution["error_type"] == "PolicyViolation", (name, execution["sandbox"])
+            assert execution["sandbox"] == "bwrap" or execution["error_type"] == "PolicyViolation", (
+                name,
+                execution["sandbox"],
+            )
             seen += result.stdout + result.stderr + execution["log"] + execution["error"]
         assert len(rows) == len(SCENES) + 1 or len(rows) >= len(SCENES)
         canaries.assert_untouched(seen)
@@ -245,7 +316,9 @@ def test_the_hostile_corpus_is_contained_with_default_settings(cli, tmp_path, is
         assert "MemoryError" in errors["memory_hog"]
         assert "forks stopped" in errors["fork_bomb"]
         # its parent is the namespace's pid 1, which it may not signal or which ignores it
-        assert "parent survived" in errors["kill_parent"] or "Operation not permitted" in errors["kill_parent"]
+        assert (
+            "parent survived" in errors["kill_parent"] or "Operation not permitted" in errors["kill_parent"]
+        )
     finally:
         canaries.close()
 
@@ -258,11 +331,18 @@ def test_memory_and_output_caps_stop_a_render(tmp_path, isolated_home):
     folder = tmp_path / "scenes"
     folder.mkdir()
     try:
-        for name, expected in (("memory_hog", "MemoryError"), ("disk_filler", "OutputLimitError"), ("tmp_filler", "OutputLimitError"), ("one_huge_file", "")):
+        for name, expected in (
+            ("memory_hog", "MemoryError"),
+            ("disk_filler", "OutputLimitError"),
+            ("tmp_filler", "OutputLimitError"),
+            ("one_huge_file", ""),
+        ):
             _, result = _render_hostile(canaries, name, folder)
             assert_one_line_error(result, 1)
             assert expected in result.json()["error"], (name, result.json()["error"])
-            assert not result.json()["error"].startswith("RuntimeError"), result.json()["error"]  # the scene never finished
+            assert not result.json()["error"].startswith("RuntimeError"), result.json()[
+                "error"
+            ]  # the scene never finished
         canaries.assert_untouched()
         assert list(canaries.host_tmp.glob(f"{PREFIX}*")) == []
     finally:
@@ -317,12 +397,20 @@ def test_auto_falls_back_when_bubblewrap_cannot_make_its_namespaces(tmp_path):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     fake = bin_dir / "bwrap"  # what bwrap says where user namespaces are off
-    fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to creating new namespace, likely because the kernel does not allow non-privileged user namespaces.' >&2\nexit 1\n")
+    fake.write_text(
+        "#!/bin/sh\necho 'bwrap: No permissions to creating new namespace, likely because the kernel does not allow non-privileged user namespaces.' >&2\nexit 1\n"
+    )
     fake.chmod(0o755)
-    result = run_cli_process("render", str(EXAMPLES / "circle.py"), "--json", env={"PATH": f"{bin_dir}:{os.environ['PATH']}"})
+    result = run_cli_process(
+        "render", str(EXAMPLES / "circle.py"), "--json", env={"PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    )
     assert result.code == 0, result.stderr
     warnings = [line for line in result.stderr.splitlines() if "not sandboxed" in line]
-    assert len(warnings) == 1 and "No permissions to creating new namespace" in warnings[0] and "user namespaces" in warnings[0]
+    assert (
+        len(warnings) == 1
+        and "No permissions to creating new namespace" in warnings[0]
+        and "user namespaces" in warnings[0]
+    )
     doctor = run_cli_process("doctor", "--json", env={"PATH": f"{bin_dir}:{os.environ['PATH']}"}).json()
     check = next(check for check in doctor["checks"] if check["name"] == "sandbox")
     assert check["ok"] is False and "namespace" in check["detail"]
@@ -332,13 +420,20 @@ def test_auto_falls_back_when_bubblewrap_cannot_make_its_namespaces(tmp_path):
 def test_sandbox_bwrap_refuses_to_render_without_bubblewrap(tmp_path, isolated_home):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    result = run_cli_process("render", str(EXAMPLES / "circle.py"), "--json", env={"PATH": str(bin_dir), "MANIMAGENT_RENDER_SANDBOX": "bwrap"})
+    result = run_cli_process(
+        "render",
+        str(EXAMPLES / "circle.py"),
+        "--json",
+        env={"PATH": str(bin_dir), "MANIMAGENT_RENDER_SANDBOX": "bwrap"},
+    )
     assert_one_line_error(result, 3)
     assert "sandbox" in result.stderr and "bubblewrap" in result.stderr
 
 
 def test_a_bad_sandbox_setting_is_a_one_line_error(tmp_path):
-    result = run_cli_process("render", str(EXAMPLES / "circle.py"), env={"MANIMAGENT_RENDER_SANDBOX": "maybe"})
+    result = run_cli_process(
+        "render", str(EXAMPLES / "circle.py"), env={"MANIMAGENT_RENDER_SANDBOX": "maybe"}
+    )
     assert_one_line_error(result, 2)
     assert "render.sandbox must be auto, bwrap or none" in result.stderr
 
@@ -365,7 +460,13 @@ def test_a_sigkilled_render_leaves_no_process_and_no_job_folder_after_the_next_c
         "        while True:\n            pass\n"
     )
     env = {**os.environ, "TMPDIR": str(host_tmp)}
-    process = subprocess.Popen([sys.executable, "-m", "manimagent", "render", str(scene)], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "manimagent", "render", str(scene)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 120
     while not marked_processes(marker) and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -396,14 +497,30 @@ def _unprivileged_python(tmp_path: Path) -> list[str] | None:
     if not system.exists():
         return None
     venv = tmp_path / "nobody-venv"
-    if subprocess.run([str(system), "-m", "venv", "--without-pip", str(venv)], capture_output=True).returncode != 0:
+    if (
+        subprocess.run(
+            [str(system), "-m", "venv", "--without-pip", str(venv)], capture_output=True
+        ).returncode
+        != 0
+    ):
         return None
     site = [p for p in sys.path if p.endswith("site-packages") and Path(p).is_dir()]
     src = str(Path(sandbox.__file__).resolve().parents[2])
     purelib = next(venv.glob("lib/python*/site-packages"))
     (purelib / "manimagent-test.pth").write_text("\n".join([*site, src]) + "\n")
-    command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", str(venv / "bin" / "python")]
-    probe = subprocess.run([*command, "-c", "import manimagent, manim"], env={"PATH": os.environ["PATH"], "HOME": "/nonexistent"}, capture_output=True)
+    command = [
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--",
+        str(venv / "bin" / "python"),
+    ]
+    probe = subprocess.run(
+        [*command, "-c", "import manimagent, manim"],
+        env={"PATH": os.environ["PATH"], "HOME": "/nonexistent"},
+        capture_output=True,
+    )
     return command if probe.returncode == 0 else None
 
 
@@ -416,7 +533,9 @@ def test_the_sandbox_holds_for_an_unprivileged_user(tmp_path_factory):
     os.chmod(tmp_path, 0o755)
     command = _unprivileged_python(tmp_path)
     if command is None:
-        pytest.skip("no interpreter here that uid 65534 can run (needs root, setpriv, python3-venv and a readable checkout)")
+        pytest.skip(
+            "no interpreter here that uid 65534 can run (needs root, setpriv, python3-venv and a readable checkout)"
+        )
     home = tmp_path / "nobody-home"
     home.mkdir()
     os.chown(home, 65534, 65534)
@@ -425,16 +544,46 @@ def test_the_sandbox_holds_for_an_unprivileged_user(tmp_path_factory):
     folder.mkdir()
     for path in (canaries.home, canaries.host_tmp, folder):
         shutil.chown(path, 65534, 65534)
-    env = {**os.environ, **canaries.env(), "MANIMAGENT_HOME": str(home), "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
-    doctor = subprocess.run([*command, "-m", "manimagent", "doctor", "--json"], env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    env = {
+        **os.environ,
+        **canaries.env(),
+        "MANIMAGENT_HOME": str(home),
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
+    }
+    doctor = subprocess.run(
+        [*command, "-m", "manimagent", "doctor", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     check = next(check for check in json.loads(doctor.stdout)["checks"] if check["name"] == "sandbox")
-    if not check["detail"].startswith("bwrap"):  # e.g. a container that masks /proc: bwrap cannot mount one for this user
+    if not check["detail"].startswith(
+        "bwrap"
+    ):  # e.g. a container that masks /proc: bwrap cannot mount one for this user
         pytest.skip(f"bubblewrap cannot run for an unprivileged user on this machine: {check['detail']}")
     seen = ""
     try:
-        for name in ("env_parent", "proc_parent_environ", "home_ssh", "tcp_loopback", "write_tmp", "setsid_survivor", "fork_bomb", "kill_parent"):
+        for name in (
+            "env_parent",
+            "proc_parent_environ",
+            "home_ssh",
+            "tcp_loopback",
+            "write_tmp",
+            "setsid_survivor",
+            "fork_bomb",
+            "kill_parent",
+        ):
             path = canaries.scene(name, folder)
-            done = subprocess.run([*command, "-m", "manimagent", "render", str(path), "--max-attempts", "1", "--json"], env=env, capture_output=True, text=True, timeout=240, cwd=tmp_path)
+            done = subprocess.run(
+                [*command, "-m", "manimagent", "render", str(path), "--max-attempts", "1", "--json"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=240,
+                cwd=tmp_path,
+            )
             assert done.returncode == 1, (name, done.stderr)
             assert "Traceback" not in done.stderr
             doc = json.loads(done.stdout)
@@ -443,7 +592,14 @@ def test_the_sandbox_holds_for_an_unprivileged_user(tmp_path_factory):
         errors = seen
         assert "forks stopped" in errors  # the process limit holds for an ordinary user too
         canaries.assert_untouched(seen)
-        ok = subprocess.run([*command, "-m", "manimagent", "render", str(EXAMPLES / "circle.py"), "--json"], env=env, capture_output=True, text=True, timeout=240, cwd=tmp_path)
+        ok = subprocess.run(
+            [*command, "-m", "manimagent", "render", str(EXAMPLES / "circle.py"), "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+            cwd=tmp_path,
+        )
         assert ok.returncode == 0, ok.stderr
         assert "not sandboxed" not in ok.stderr
     finally:

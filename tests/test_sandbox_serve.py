@@ -37,7 +37,11 @@ def test_a_users_render_cannot_reach_the_servers_secrets_database_media_or_proce
     server = start_server(tmp_path / "home", secret=secret)
     try:
         alice, mallory = server.account("alice@example.com"), server.account("mallory@example.com")
-        script = server.post("/api/agents/scripts/import/", json={"code": (EXAMPLES / "circle.py").read_text()}, headers=alice.headers).json()
+        script = server.post(
+            "/api/agents/scripts/import/",
+            json={"code": (EXAMPLES / "circle.py").read_text()},
+            headers=alice.headers,
+        ).json()
         done = server.post(f"/api/agents/scripts/{script['id']}/execute/", headers=alice.headers).json()
         assert done["success"] is True
         victim = done["output_path"]
@@ -45,15 +49,29 @@ def test_a_users_render_cannot_reach_the_servers_secrets_database_media_or_proce
         (server.home / "secret_key").write_text("file-secret-canary")
         hashes = server.db("SELECT password_hash FROM user")
         for name, body in _attacks(server.home, victim).items():
-            imported = server.post("/api/agents/scripts/import/", json={"code": _scene(body)}, headers=mallory.headers)
+            imported = server.post(
+                "/api/agents/scripts/import/", json={"code": _scene(body)}, headers=mallory.headers
+            )
             assert imported.status_code == 201, imported.text
-            result = server.post(f"/api/agents/scripts/{imported.json()['id']}/execute/", json={"max_attempts": 1}, headers=mallory.headers)
+            result = server.post(
+                f"/api/agents/scripts/{imported.json()['id']}/execute/",
+                json={"max_attempts": 1},
+                headers=mallory.headers,
+            )
             assert result.status_code == 200, (name, result.text)
             body_json = result.json()
             assert body_json["success"] is False, name
-            execution = server.get(f"/api/agents/executions/{body_json['execution_id']}/", headers=mallory.headers).json()
+            execution = server.get(
+                f"/api/agents/executions/{body_json['execution_id']}/", headers=mallory.headers
+            ).json()
             seen = result.text + execution["log"] + (execution["error"] or "")
-            for leak in (secret, "file-secret-canary", repr(alice_bytes)[2:30], *[row[0] for row in hashes], "alice@example.com"):
+            for leak in (
+                secret,
+                "file-secret-canary",
+                repr(alice_bytes)[2:30],
+                *[row[0] for row in hashes],
+                "alice@example.com",
+            ):
                 assert leak not in seen, (name, leak)
             assert execution["sandbox"] == "bwrap", name
             assert server.process.poll() is None, f"{name} stopped the server"
@@ -66,13 +84,19 @@ def test_a_users_render_cannot_reach_the_servers_secrets_database_media_or_proce
 def test_serve_refuses_local_renders_without_a_sandbox_unless_allowed(tmp_path):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    (bin_dir / "bwrap").write_text("#!/bin/sh\necho 'bwrap: No permissions to creating new namespace' >&2\nexit 1\n")
+    (bin_dir / "bwrap").write_text(
+        "#!/bin/sh\necho 'bwrap: No permissions to creating new namespace' >&2\nexit 1\n"
+    )
     (bin_dir / "bwrap").chmod(0o755)
     path = f"{bin_dir}:{os.environ['PATH']}"
     server = start_server(tmp_path / "strict", env={"PATH": path})
     try:
         alice = server.account("alice@example.com")
-        script = server.post("/api/agents/scripts/import/", json={"code": (EXAMPLES / "circle.py").read_text()}, headers=alice.headers).json()
+        script = server.post(
+            "/api/agents/scripts/import/",
+            json={"code": (EXAMPLES / "circle.py").read_text()},
+            headers=alice.headers,
+        ).json()
         refused = server.post(f"/api/agents/scripts/{script['id']}/execute/", headers=alice.headers)
         assert refused.status_code == 503, refused.text
         assert "sandbox" in refused.json()["error"]
@@ -84,10 +108,16 @@ def test_serve_refuses_local_renders_without_a_sandbox_unless_allowed(tmp_path):
     allowed = start_server(tmp_path / "allowed", env={"PATH": path})
     try:
         bob = allowed.account("bob@example.com")
-        script = allowed.post("/api/agents/scripts/import/", json={"code": (EXAMPLES / "circle.py").read_text()}, headers=bob.headers).json()
+        script = allowed.post(
+            "/api/agents/scripts/import/",
+            json={"code": (EXAMPLES / "circle.py").read_text()},
+            headers=bob.headers,
+        ).json()
         done = allowed.post(f"/api/agents/scripts/{script['id']}/execute/", headers=bob.headers)
         assert done.status_code == 200 and done.json()["success"] is True, done.text
-        execution = allowed.get(f"/api/agents/executions/{done.json()['execution_id']}/", headers=bob.headers).json()
+        execution = allowed.get(
+            f"/api/agents/executions/{done.json()['execution_id']}/", headers=bob.headers
+        ).json()
         assert execution["sandbox"] == "rlimits"
     finally:
         allowed.stop()
@@ -101,13 +131,33 @@ def test_an_access_token_whose_family_is_another_users_is_refused(tmp_path):
         alice, mallory = server.account("alice@example.com"), server.account("mallory@example.com")
         ids = dict(server.db("SELECT email, id FROM user"))
         families = dict(server.db("SELECT user_id, family FROM refreshtoken"))
-        mine = server.token({"sub": str(ids["mallory@example.com"]), "type": "access", "fam": families[ids["mallory@example.com"]]})
-        assert server.get("/api/auth/profile/", headers={"Authorization": f"Bearer {mine}"}).status_code == 200
+        mine = server.token(
+            {
+                "sub": str(ids["mallory@example.com"]),
+                "type": "access",
+                "fam": families[ids["mallory@example.com"]],
+            }
+        )
+        assert (
+            server.get("/api/auth/profile/", headers={"Authorization": f"Bearer {mine}"}).status_code == 200
+        )
         for fam in (families[ids["alice@example.com"]], "no-such-family"):
             forged = server.token({"sub": str(ids["mallory@example.com"]), "type": "access", "fam": fam})
-            assert server.get("/api/auth/profile/", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
-        as_alice = server.token({"sub": str(ids["alice@example.com"]), "type": "access", "fam": families[ids["mallory@example.com"]]})
-        assert server.get("/api/auth/profile/", headers={"Authorization": f"Bearer {as_alice}"}).status_code == 401
+            assert (
+                server.get("/api/auth/profile/", headers={"Authorization": f"Bearer {forged}"}).status_code
+                == 401
+            )
+        as_alice = server.token(
+            {
+                "sub": str(ids["alice@example.com"]),
+                "type": "access",
+                "fam": families[ids["mallory@example.com"]],
+            }
+        )
+        assert (
+            server.get("/api/auth/profile/", headers={"Authorization": f"Bearer {as_alice}"}).status_code
+            == 401
+        )
         assert server.get("/api/auth/profile/", headers=alice.headers).status_code == 200
         assert server.get("/api/auth/profile/", headers=mallory.headers).status_code == 200
     finally:

@@ -15,7 +15,23 @@ from manimagent.scriptcheck.names import manim_names
 from manimagent.scriptcheck.scenes import find_scenes
 from manimagent.scriptcheck.source import decode_script, parse_script, read_script_file
 
-MANIM = frozenset({"Scene", "ThreeDScene", "Circle", "Create", "Square", "BLUE", "TEAL", "np", "MathTex", "Text", "Dot", "config", "PURPLE"})
+MANIM = frozenset(
+    {
+        "Scene",
+        "ThreeDScene",
+        "Circle",
+        "Create",
+        "Square",
+        "BLUE",
+        "TEAL",
+        "np",
+        "MathTex",
+        "Text",
+        "Dot",
+        "config",
+        "PURPLE",
+    }
+)
 
 
 def test_scenes_in_file_order_including_local_bases():
@@ -53,7 +69,9 @@ def test_policy_refuses(source, fragment):
 
 
 def test_open_is_only_a_warning():
-    report = check_script("from manim import *\nclass A(Scene):\n    def construct(self):\n        open('x')\n", MANIM)
+    report = check_script(
+        "from manim import *\nclass A(Scene):\n    def construct(self):\n        open('x')\n", MANIM
+    )
     assert not report.errors and report.findings[0].severity == "warning"
 
 
@@ -84,7 +102,13 @@ def test_real_manim_names_are_read_in_a_child_and_cached(tmp_path):
 
 @pytest.mark.parametrize(
     "data, message",
-    [(b"", "empty"), (b"  \n\t\n", "empty"), (b"\x00\x01\x02", "binary"), (b"\xff\xfe\xfa", "UTF-8"), (b"x" * 2_000_001, "limited")],
+    [
+        (b"", "empty"),
+        (b"  \n\t\n", "empty"),
+        (b"\x00\x01\x02", "binary"),
+        (b"\xff\xfe\xfa", "UTF-8"),
+        (b"x" * 2_000_001, "limited"),
+    ],
 )
 def test_bad_sources(data, message):
     with pytest.raises(InvalidScript, match=message):

@@ -20,7 +20,9 @@ pytestmark = pytest.mark.server
 
 def _from(server, address: str) -> httpx.Client:
     """A client whose connections come from `address` (a loopback address other than 127.0.0.1)."""
-    return httpx.Client(base_url=server.url, timeout=120, transport=httpx.HTTPTransport(local_address=address))
+    return httpx.Client(
+        base_url=server.url, timeout=120, transport=httpx.HTTPTransport(local_address=address)
+    )
 
 
 def _login(client: httpx.Client, email: str, password: str = PASSWORD, **headers: str) -> httpx.Response:
@@ -82,7 +84,9 @@ def test_a_spoofed_forwarded_for_from_an_untrusted_peer_is_throttled_as_usual(fr
 
     account = fresh_server.account()
     answers = [
-        _login(fresh_server.http, account.email, "wrong password!", **{"X-Forwarded-For": f"10.0.{index}.1"}).status_code
+        _login(
+            fresh_server.http, account.email, "wrong password!", **{"X-Forwarded-For": f"10.0.{index}.1"}
+        ).status_code
         for index in range(LOGIN_FAILURES_PER_PAIR.attempts + 5)
     ]
     assert answers[: LOGIN_FAILURES_PER_PAIR.attempts] == [401] * LOGIN_FAILURES_PER_PAIR.attempts
@@ -103,10 +107,14 @@ def test_forwarded_for_is_believed_from_a_configured_proxy(tmp_path):
             assert _login(live.http, account.email, "wrong password!", **attacker).status_code == 401
         assert _login(live.http, account.email, **attacker).status_code == 429  # that client is limited
         time.sleep(1.5)  # the per-email spacing after that many failures
-        assert _login(live.http, account.email, **{"X-Forwarded-For": "10.8.8.8"}).status_code == 200  # another client is not
+        assert (
+            _login(live.http, account.email, **{"X-Forwarded-For": "10.8.8.8"}).status_code == 200
+        )  # another client is not
         with _from(live, "127.0.0.5") as untrusted:  # a peer that is not the proxy: its header is ignored
             spoofed = [
-                _login(untrusted, other_account.email, "wrong password!", **{"X-Forwarded-For": f"10.1.{i}.1"}).status_code
+                _login(
+                    untrusted, other_account.email, "wrong password!", **{"X-Forwarded-For": f"10.1.{i}.1"}
+                ).status_code
                 for i in range(LOGIN_FAILURES_PER_PAIR.attempts + 1)
             ]
         assert spoofed == [401] * LOGIN_FAILURES_PER_PAIR.attempts + [429]
@@ -130,8 +138,14 @@ def test_user_ids_are_never_reused_and_a_deleted_users_tokens_stop_working(fresh
 
 
 def _rendered_script(server, account) -> dict:
-    script = server.post("/api/agents/scripts/import/", json={"code": (EXAMPLES / "circle.py").read_text()}, headers=account.headers).json()
-    result = server.post(f"/api/agents/scripts/{script['id']}/execute/", json={"quality": "low"}, headers=account.headers).json()
+    script = server.post(
+        "/api/agents/scripts/import/",
+        json={"code": (EXAMPLES / "circle.py").read_text()},
+        headers=account.headers,
+    ).json()
+    result = server.post(
+        f"/api/agents/scripts/{script['id']}/execute/", json={"quality": "low"}, headers=account.headers
+    ).json()
     assert result["success"], result
     return {"script": script["id"], "execution": result["execution_id"], "output": result["output_path"]}
 
@@ -140,33 +154,58 @@ def test_an_admin_lists_and_deletes_accounts_over_rest(fresh_server):
     admin = fresh_server.account(admin=True)
     carol, dave = fresh_server.account(), fresh_server.account()
     listed = fresh_server.get("/api/auth/users/", headers=admin.headers)
-    assert listed.status_code == 200 and [row["email"] for row in listed.json()] == [admin.email, carol.email, dave.email]
+    assert listed.status_code == 200 and [row["email"] for row in listed.json()] == [
+        admin.email,
+        carol.email,
+        dave.email,
+    ]
     assert "password" not in listed.text and "hash" not in listed.text
     assert fresh_server.get("/api/auth/users/", headers=carol.headers).status_code == 403
-    assert fresh_server.request("DELETE", f"/api/auth/users/{dave.email}/", headers=carol.headers).status_code == 403
+    assert (
+        fresh_server.request("DELETE", f"/api/auth/users/{dave.email}/", headers=carol.headers).status_code
+        == 403
+    )
     page = fresh_server.get("/api/auth/users/?limit=2", headers=admin.headers)
     assert len(page.json()) == 2 and 'rel="next"' in page.headers["link"]
 
     kept = _rendered_script(fresh_server, carol)
-    before = fresh_server.db("SELECT id FROM script WHERE owner_id != (SELECT id FROM user WHERE email = :e)", {"e": carol.email})
+    before = fresh_server.db(
+        "SELECT id FROM script WHERE owner_id != (SELECT id FROM user WHERE email = :e)", {"e": carol.email}
+    )
     deleted = fresh_server.request("DELETE", f"/api/auth/users/{carol.email}/", headers=admin.headers)
     assert deleted.status_code == 200, deleted.text
-    assert deleted.json() | {"id": 0} == {"id": 0, "email": carol.email, "scripts": 1, "executions": 1, "reassigned_to": None, "tokens_revoked": 1}
+    assert deleted.json() | {"id": 0} == {
+        "id": 0,
+        "email": carol.email,
+        "scripts": 1,
+        "executions": 1,
+        "reassigned_to": None,
+        "tokens_revoked": 1,
+    }
     assert fresh_server.get("/api/auth/profile/", headers=carol.headers).status_code == 401
     assert fresh_server.db("SELECT count(*) FROM script WHERE id = :id", {"id": kept["script"]}) == [(0,)]
-    assert fresh_server.db("SELECT count(*) FROM execution WHERE id = :id", {"id": kept["execution"]}) == [(0,)]
+    assert fresh_server.db("SELECT count(*) FROM execution WHERE id = :id", {"id": kept["execution"]}) == [
+        (0,)
+    ]
     assert not (fresh_server.home / "media" / kept["script"]).exists()
     assert fresh_server.db("SELECT id FROM script") == before  # nobody else's rows went
-    assert fresh_server.request("DELETE", f"/api/auth/users/{carol.email}/", headers=admin.headers).status_code == 404
+    assert (
+        fresh_server.request("DELETE", f"/api/auth/users/{carol.email}/", headers=admin.headers).status_code
+        == 404
+    )
     fresh_server.register(carol.email)  # the address may register again, as a new account with a new id
-    assert fresh_server.db("SELECT id > :old FROM user WHERE email = :e", {"old": deleted.json()["id"], "e": carol.email}) == [(1,)]
+    assert fresh_server.db(
+        "SELECT id > :old FROM user WHERE email = :e", {"old": deleted.json()["id"], "e": carol.email}
+    ) == [(1,)]
 
 
 def test_deleting_with_reassign_gives_the_rows_and_media_to_another_account(fresh_server):
     admin = fresh_server.account(admin=True)
     erin = fresh_server.account()
     kept = _rendered_script(fresh_server, erin)
-    answer = fresh_server.request("DELETE", f"/api/auth/users/{erin.email}/", params={"reassign_to": admin.email}, headers=admin.headers)
+    answer = fresh_server.request(
+        "DELETE", f"/api/auth/users/{erin.email}/", params={"reassign_to": admin.email}, headers=admin.headers
+    )
     assert answer.status_code == 200 and answer.json()["reassigned_to"] == admin.email
     shown = fresh_server.get(f"/api/agents/scripts/{kept['script']}/", headers=admin.headers)
     assert shown.status_code == 200 and shown.json()["executions"] == [kept["execution"]]
@@ -184,10 +223,15 @@ def test_auth_users_and_delete_on_the_local_store(cli, monkeypatch, isolated_hom
     for address in ("first@example.com", "second@example.com"):
         register(local_context(), email=address, password=PASSWORD)
     listed = cli("auth", "users", "--json")
-    assert listed.code == 0 and [row["email"] for row in listed.json()] == ["first@example.com", "second@example.com"]
+    assert listed.code == 0 and [row["email"] for row in listed.json()] == [
+        "first@example.com",
+        "second@example.com",
+    ]
     table = cli("auth", "users")
     assert "first@example.com" in table.stdout and "second@example.com" in table.stdout
-    assert [row["email"] for row in cli("auth", "users", "--limit", "1", "--json").json()] == ["first@example.com"]
+    assert [row["email"] for row in cli("auth", "users", "--limit", "1", "--json").json()] == [
+        "first@example.com"
+    ]
     imported = cli("scripts", "import", str(EXAMPLES / "circle.py"), "--json").json()["id"]
     db = sqlite3.connect(isolated_home / "manimagent.db")
     db.execute("UPDATE script SET owner_id = (SELECT id FROM user WHERE email = 'second@example.com')")
@@ -195,8 +239,14 @@ def test_auth_users_and_delete_on_the_local_store(cli, monkeypatch, isolated_hom
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
     deleted = cli("auth", "delete", "second@example.com", "--yes", "--json")
     assert deleted.code == 0, deleted.stderr
-    assert deleted.json()["scripts"] == 1 and db.execute("SELECT count(*) FROM script WHERE id = ?", (imported,)).fetchone() == (0,)
+    assert deleted.json()["scripts"] == 1 and db.execute(
+        "SELECT count(*) FROM script WHERE id = ?", (imported,)
+    ).fetchone() == (0,)
     missing = cli("auth", "delete", "second@example.com", "--yes")
-    assert missing.code == 2 and missing.stderr.startswith("Error: no account") and "Traceback" not in missing.stderr
+    assert (
+        missing.code == 2
+        and missing.stderr.startswith("Error: no account")
+        and "Traceback" not in missing.stderr
+    )
     assert [row["email"] for row in cli("auth", "users", "--json").json()] == ["first@example.com"]
     assert db.execute("SELECT email FROM user").fetchall() == [("first@example.com",)]

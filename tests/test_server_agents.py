@@ -41,7 +41,11 @@ def bob(server):
 @pytest.fixture(scope="module")
 def rendered(server, alice):
     """Alice's imported script and its first successful execution."""
-    script = server.post("/api/agents/scripts/import/", json={"code": (EXAMPLES / "circle.py").read_text()}, headers=alice.headers)
+    script = server.post(
+        "/api/agents/scripts/import/",
+        json={"code": (EXAMPLES / "circle.py").read_text()},
+        headers=alice.headers,
+    )
     assert script.status_code == 201, script.text
     result = server.post(f"/api/agents/scripts/{script.json()['id']}/execute/", headers=alice.headers)
     assert result.status_code == 200, result.text
@@ -113,7 +117,11 @@ def test_retry_renders_again(server, alice, rendered):
 
 def test_wait_false_answers_202_and_the_execution_can_be_polled(server, alice, rendered):
     script, _ = rendered
-    queued = server.post(f"/api/agents/scripts/{script['id']}/execute/", json={"wait": False, "quality": "low"}, headers=alice.headers)
+    queued = server.post(
+        f"/api/agents/scripts/{script['id']}/execute/",
+        json={"wait": False, "quality": "low"},
+        headers=alice.headers,
+    )
     assert queued.status_code == 202, queued.text
     doc = queued.json()
     assert doc["success"] is True and doc["status"] == "queued" and doc["script_id"] == script["id"]
@@ -128,16 +136,27 @@ def test_wait_false_answers_202_and_the_execution_can_be_polled(server, alice, r
 
 
 def test_a_script_cannot_be_deleted_while_it_renders(server, alice):
-    script = server.post("/api/agents/scripts/import/", json={"code": (EXAMPLES / "circle.py").read_text()}, headers=alice.headers).json()
-    queued = server.post(f"/api/agents/scripts/{script['id']}/execute/", json={"wait": False}, headers=alice.headers).json()
+    script = server.post(
+        "/api/agents/scripts/import/",
+        json={"code": (EXAMPLES / "circle.py").read_text()},
+        headers=alice.headers,
+    ).json()
+    queued = server.post(
+        f"/api/agents/scripts/{script['id']}/execute/", json={"wait": False}, headers=alice.headers
+    ).json()
     refused = server.request("DELETE", f"/api/agents/scripts/{script['id']}/", headers=alice.headers)
     assert refused.status_code == 409 and "rendered" in refused.json()["error"]
     deadline = time.monotonic() + 120
-    while (deleted := server.request("DELETE", f"/api/agents/scripts/{script['id']}/", headers=alice.headers)).status_code == 409:
+    while (
+        deleted := server.request("DELETE", f"/api/agents/scripts/{script['id']}/", headers=alice.headers)
+    ).status_code == 409:
         assert time.monotonic() < deadline
         time.sleep(0.3)
     assert deleted.status_code == 204
-    assert server.get(f"/api/agents/executions/{queued['execution_id']}/", headers=alice.headers).status_code == 404
+    assert (
+        server.get(f"/api/agents/executions/{queued['execution_id']}/", headers=alice.headers).status_code
+        == 404
+    )
 
 
 def test_a_queued_render_that_cannot_start_fails_its_row(server, alice, rendered):
@@ -146,34 +165,50 @@ def test_a_queued_render_that_cannot_start_fails_its_row(server, alice, rendered
     doc = server.post(f"/api/agents/scripts/{script['id']}/execute/", json=body, headers=alice.headers).json()
     assert doc["status"] == "queued" and doc["execution_id"]
     deadline = time.monotonic() + 60
-    while (polled := server.get(f"/api/agents/executions/{doc['execution_id']}/", headers=alice.headers).json())["status"] == "queued":
+    while (
+        polled := server.get(f"/api/agents/executions/{doc['execution_id']}/", headers=alice.headers).json()
+    )["status"] == "queued":
         assert time.monotonic() < deadline
         time.sleep(0.2)
     assert polled["status"] == "failed" and "no-such-container" in polled["error"]
 
 
 def test_wait_false_with_an_unknown_script_is_still_404(server, alice):
-    response = server.post(f"/api/agents/scripts/{uuid.uuid4()}/execute/", json={"wait": False}, headers=alice.headers)
+    response = server.post(
+        f"/api/agents/scripts/{uuid.uuid4()}/execute/", json={"wait": False}, headers=alice.headers
+    )
     assert response.status_code == 404
 
 
 def test_failing_script_reports_failure_not_a_server_error(server, alice):
     code = "from manim import *\nclass Boom(Scene):\n    def construct(self):\n        raise RuntimeError('kaboom')\n"
     script = server.post("/api/agents/scripts/import/", json={"code": code}, headers=alice.headers).json()
-    result = server.post(f"/api/agents/scripts/{script['id']}/execute/", json={"max_attempts": 1}, headers=alice.headers)
+    result = server.post(
+        f"/api/agents/scripts/{script['id']}/execute/", json={"max_attempts": 1}, headers=alice.headers
+    )
     assert result.status_code == 200
-    assert result.json()["success"] is False and "kaboom" in result.json()["error"] and result.json()["output_url"] is None
+    assert (
+        result.json()["success"] is False
+        and "kaboom" in result.json()["error"]
+        and result.json()["output_url"] is None
+    )
 
 
 def test_generate_with_auto_execute_on_the_offline_provider(server, alice, bob):
-    response = server.post("/api/agents/scripts/generate/", json={"prompt": "Animate a circle", "auto_execute": True}, headers=alice.headers)
+    response = server.post(
+        "/api/agents/scripts/generate/",
+        json={"prompt": "Animate a circle", "auto_execute": True},
+        headers=alice.headers,
+    )
     assert response.status_code == 201, response.text
     doc = response.json()
     assert doc["success"] is True and doc["provider"] == "offline" and doc["script_id"]
     assert doc["execution"]["success"] is True and doc["execution"]["output_url"]
     assert server.get(doc["execution"]["output_url"]).headers["content-type"] == "video/mp4"
     assert server.get(f"/api/agents/scripts/{doc['script_id']}/", headers=bob.headers).status_code == 404
-    plain = server.post("/api/agents/scripts/generate/", json={"prompt": "Animate a square"}, headers=alice.headers).json()
+    plain = server.post(
+        "/api/agents/scripts/generate/", json={"prompt": "Animate a square"}, headers=alice.headers
+    ).json()
     assert plain["success"] is True and plain["execution"] is None and plain["status"] == "pending"
 
 
@@ -184,7 +219,9 @@ def test_generate_wait_false_queues_the_render(server, alice):
     doc = response.json()
     assert doc["status"] == "queued" and doc["script_id"] and doc["execution_id"]
     deadline = time.monotonic() + 120
-    while (polled := server.get(f"/api/agents/executions/{doc['execution_id']}/", headers=alice.headers).json())["status"] in {"queued", "running"}:
+    while (
+        polled := server.get(f"/api/agents/executions/{doc['execution_id']}/", headers=alice.headers).json()
+    )["status"] in {"queued", "running"}:
         assert time.monotonic() < deadline
         time.sleep(0.3)
     assert polled["status"] == "succeeded" and polled["script"] == doc["script_id"]
@@ -192,28 +229,47 @@ def test_generate_wait_false_queues_the_render(server, alice):
 
 def test_refine_makes_a_child_script_of_your_own_only(server, alice, bob, rendered):
     script, _ = rendered
-    response = server.post(f"/api/agents/scripts/{script['id']}/refine/", json={"instruction": "make it red"}, headers=alice.headers)
+    response = server.post(
+        f"/api/agents/scripts/{script['id']}/refine/",
+        json={"instruction": "make it red"},
+        headers=alice.headers,
+    )
     assert response.status_code == 201, response.text
     child = server.get(f"/api/agents/scripts/{response.json()['script_id']}/", headers=alice.headers).json()
     assert child["parent"] == script["id"] and child["source"] == "refined"
-    stolen = server.post(f"/api/agents/scripts/{script['id']}/refine/", json={"instruction": "mine now"}, headers=bob.headers)
+    stolen = server.post(
+        f"/api/agents/scripts/{script['id']}/refine/", json={"instruction": "mine now"}, headers=bob.headers
+    )
     assert stolen.status_code == 404
 
 
 def test_generate_with_an_unknown_provider_is_a_client_error(server, alice):
-    response = server.post("/api/agents/scripts/generate/", json={"prompt": "Animate a circle", "provider": "nope"}, headers=alice.headers)
+    response = server.post(
+        "/api/agents/scripts/generate/",
+        json={"prompt": "Animate a circle", "provider": "nope"},
+        headers=alice.headers,
+    )
     assert 400 <= response.status_code < 500 and response.json()["error"]
 
 
 def test_import_refuses_what_is_not_a_manim_script(server, alice):
-    response = server.post("/api/agents/scripts/import/", json={"code": "print('no scene here')"}, headers=alice.headers)
+    response = server.post(
+        "/api/agents/scripts/import/", json={"code": "print('no scene here')"}, headers=alice.headers
+    )
     assert response.status_code == 422 and response.json()["error"]
 
 
 def test_delete_removes_the_script_and_its_media(server, alice):
-    script = server.post("/api/agents/scripts/import/", json={"code": (EXAMPLES / "circle.py").read_text()}, headers=alice.headers).json()
+    script = server.post(
+        "/api/agents/scripts/import/",
+        json={"code": (EXAMPLES / "circle.py").read_text()},
+        headers=alice.headers,
+    ).json()
     result = server.post(f"/api/agents/scripts/{script['id']}/execute/", headers=alice.headers).json()
-    assert server.request("DELETE", f"/api/agents/scripts/{script['id']}/", headers=alice.headers).status_code == 204
+    assert (
+        server.request("DELETE", f"/api/agents/scripts/{script['id']}/", headers=alice.headers).status_code
+        == 204
+    )
     assert server.get(f"/api/agents/scripts/{script['id']}/", headers=alice.headers).status_code == 404
     assert server.get(result["output_url"]).status_code == 404
     assert not Path(result["output_path"]).exists()
@@ -279,7 +335,9 @@ def test_an_expired_signature_is_404(server, rendered):
     path = _media_path(result["output_url"])
     assert server.get(f"{path}?expires={past}&sig={signature(settings, relative, past)}").status_code == 404
     future = int(time.time()) + 60
-    assert server.get(f"{path}?expires={future}&sig={signature(settings, relative, future)}").status_code == 200
+    assert (
+        server.get(f"{path}?expires={future}&sig={signature(settings, relative, future)}").status_code == 200
+    )
 
 
 def test_path_traversal_is_404(server, alice, rendered):
@@ -315,7 +373,9 @@ def test_path_traversal_is_404(server, alice, rendered):
     for path in candidates:
         assert _raw_get(server, path, alice.headers) == 404, path
         assert _raw_get(server, path) == 404, path
-    assert _raw_get(server, _media_path(result["output_url"]), alice.headers) == 200  # the real one still works
+    assert (
+        _raw_get(server, _media_path(result["output_url"]), alice.headers) == 200
+    )  # the real one still works
 
 
 # ---- providers and containers -----------------------------------------------------------------------
@@ -324,7 +384,13 @@ def test_path_traversal_is_404(server, alice, rendered):
 def test_providers_are_listed_without_keys(server, alice):
     from manimagent.services.providers import add_provider
 
-    add_provider(server.context(), name="keyed", provider_type="openai", model_name="gpt-4o-mini", api_key_env="TEST_PROVIDER_KEY")
+    add_provider(
+        server.context(),
+        name="keyed",
+        provider_type="openai",
+        model_name="gpt-4o-mini",
+        api_key_env="TEST_PROVIDER_KEY",
+    )
     response = server.get("/api/agents/providers/", headers=alice.headers)
     assert response.status_code == 200
     [row] = [item for item in response.json() if item["name"] == "keyed"]
@@ -340,16 +406,27 @@ def test_containers_list_and_admin_only_start(server, alice):
     add_container(server.context(), name="render-box", image="manimcommunity/manim:test")
     listed = server.get("/api/agents/containers/", headers=alice.headers)
     assert listed.status_code == 200
-    assert [row["name"] for row in listed.json()] == ["render-box"] and listed.json()[0]["is_running"] is False
+    assert [row["name"] for row in listed.json()] == ["render-box"] and listed.json()[0][
+        "is_running"
+    ] is False
     assert server.post("/api/agents/containers/render-box/start/", headers=alice.headers).status_code == 403
     assert server.post("/api/agents/containers/render-box/stop/", headers=alice.headers).status_code == 403
     admin = server.account(admin=True)
     assert server.post("/api/agents/containers/no-such-box/start/", headers=admin.headers).status_code == 404
-    assert server.post("/api/agents/containers/no-such-box/check_status/", headers=alice.headers).status_code == 404
+    assert (
+        server.post("/api/agents/containers/no-such-box/check_status/", headers=alice.headers).status_code
+        == 404
+    )
 
 
 def test_no_response_contains_a_key(server, alice, rendered):
-    for path in ("/api/agents/scripts/", "/api/agents/executions/", "/api/agents/providers/", "/api/agents/containers/", "/api/auth/profile/"):
+    for path in (
+        "/api/agents/scripts/",
+        "/api/agents/executions/",
+        "/api/agents/providers/",
+        "/api/agents/containers/",
+        "/api/auth/profile/",
+    ):
         assert PROVIDER_KEY not in server.get(path, headers=alice.headers).text
     assert PROVIDER_KEY not in server.get("/openapi.json").text
     assert os.environ.get("TEST_PROVIDER_KEY") is None  # only the server process has it
@@ -374,7 +451,9 @@ def test_a_killed_server_leaves_no_render_running_and_no_row_queued(tmp_path):
     owner = first.account("carol@example.com")
     script = first.post("/api/agents/scripts/import/", json={"code": ENDLESS}, headers=owner.headers).json()
     ids = [
-        first.post(f"/api/agents/scripts/{script['id']}/execute/", json={"wait": False}, headers=owner.headers).json()["execution_id"]
+        first.post(
+            f"/api/agents/scripts/{script['id']}/execute/", json={"wait": False}, headers=owner.headers
+        ).json()["execution_id"]
         for _ in range(2)
     ]
     deadline = time.monotonic() + 120
@@ -390,7 +469,10 @@ def test_a_killed_server_leaves_no_render_running_and_no_row_queued(tmp_path):
     second = start_server(home)
     try:
         running, queued = (_status(second, owner, one) for one in ids)
-        assert queued["status"] == "failed" and queued["error"] == "the server stopped before this render started"
+        assert (
+            queued["status"] == "failed"
+            and queued["error"] == "the server stopped before this render started"
+        )
         assert running["status"] == "running"  # until its deadline: see test_render's settling test
     finally:
         second.stop()

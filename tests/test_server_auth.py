@@ -28,7 +28,9 @@ def test_register_verify_login_profile(server):
     [mail] = server.mails_to(address)  # normalized to lower case
     assert mail["Subject"] and mail["From"] and mail["Date"] and mail["Message-ID"]
     token = server.outbox_token(address)
-    assert server.post("/api/auth/verify-email/", json={"token": token}).json() == {"message": "Email verified."}
+    assert server.post("/api/auth/verify-email/", json={"token": token}).json() == {
+        "message": "Email verified."
+    }
     pair = server.login(address.title()).json()
     assert set(pair) == {"access", "refresh", "user"}  # `user` since omega-client's routes (issue 11)
     profile = server.get("/api/auth/profile/", headers={"Authorization": f"Bearer {pair['access']}"})
@@ -47,7 +49,9 @@ def test_outbox_mail_is_rfc5322_with_the_token_on_its_own_line(server):
     assert b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")  # CRLF line ends
     token = server.outbox_token(address)
     assert f"\r\nVerification token: {token}\r\n".encode() in raw
-    assert server.db("SELECT count(*) FROM emailtoken WHERE token_hash = :t", {"t": token}) == [(0,)]  # stored hashed
+    assert server.db("SELECT count(*) FROM emailtoken WHERE token_hash = :t", {"t": token}) == [
+        (0,)
+    ]  # stored hashed
 
 
 @pytest.mark.parametrize(
@@ -179,8 +183,12 @@ def test_expired_and_forged_tokens_are_401(server):
 
 def test_expired_refresh_token_is_refused(server):
     account = server.account()
-    jti, family, user_id = server.db("SELECT jti, family, user_id FROM refreshtoken ORDER BY id DESC LIMIT 1")[0]
-    expired = server.token({"sub": str(user_id), "type": "refresh", "fam": family, "jti": jti}, ttl=timedelta(seconds=-1))
+    jti, family, user_id = server.db(
+        "SELECT jti, family, user_id FROM refreshtoken ORDER BY id DESC LIMIT 1"
+    )[0]
+    expired = server.token(
+        {"sub": str(user_id), "type": "refresh", "fam": family, "jti": jti}, ttl=timedelta(seconds=-1)
+    )
     assert server.post("/api/auth/token/refresh/", json={"refresh": expired}).status_code == 401
     assert server.post("/api/auth/token/refresh/", json={"refresh": account.refresh}).status_code == 200
 

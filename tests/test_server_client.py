@@ -37,7 +37,9 @@ def _remote(server):
 def test_auth_commands_against_a_server(server, cli, monkeypatch):
     address = "cli-user@example.com"
     _stdin(monkeypatch, PASSWORD)
-    registered = cli("auth", "register", "--email", address, "--password-stdin", "--server", server.url, "--json")
+    registered = cli(
+        "auth", "register", "--email", address, "--password-stdin", "--server", server.url, "--json"
+    )
     assert registered.code == 0, registered.stderr
     assert registered.json() == {"message": "Registration successful. Please verify your email."}
     _stdin(monkeypatch, PASSWORD)
@@ -51,7 +53,10 @@ def test_auth_commands_against_a_server(server, cli, monkeypatch):
     from manimagent.client import TokenStore
 
     kept = TokenStore(server.url).load()
-    assert profile.json() == server.get("/api/auth/profile/", headers={"Authorization": f"Bearer {kept.access}"}).json()
+    assert (
+        profile.json()
+        == server.get("/api/auth/profile/", headers={"Authorization": f"Bearer {kept.access}"}).json()
+    )
     assert cli("auth", "logout", "--server", server.url).code == 0
     after = cli("auth", "profile", "--server", server.url)
     assert after.code == 3 and "auth login --server" in after.stderr
@@ -73,7 +78,12 @@ def test_the_keyring_session_refreshes_an_expired_access_token(server, cli, monk
     _login(cli, monkeypatch, server, account.email)
     store = TokenStore(server.url)
     kept = store.load()
-    claims = {"sub": str(server.get("/api/auth/profile/", headers={"Authorization": f"Bearer {kept.access}"}).json()["id"]), "type": "access"}
+    claims = {
+        "sub": str(
+            server.get("/api/auth/profile/", headers={"Authorization": f"Bearer {kept.access}"}).json()["id"]
+        ),
+        "type": "access",
+    }
     family = server.db("SELECT family FROM refreshtoken ORDER BY id DESC LIMIT 1")[0][0]
     expired = server.token({**claims, "fam": family}, ttl=timedelta(seconds=-5))
     store.save(TokenPair(access=expired, refresh=kept.refresh))
@@ -95,7 +105,9 @@ def test_a_revoked_login_asks_to_log_in_again(server, cli, monkeypatch):
     server.post("/api/auth/logout/", json={"refresh": kept.refresh})
     result = cli("auth", "profile", "--server", server.url)
     assert result.code == 3 and "log" in result.stderr.lower()
-    assert TokenStore(server.url).load() is None or TokenStore(server.url).load() != TokenPair(**kept.model_dump())
+    assert TokenStore(server.url).load() is None or TokenStore(server.url).load() != TokenPair(
+        **kept.model_dump()
+    )
 
 
 def test_unreachable_server_is_a_one_line_error(cli):
@@ -164,11 +176,17 @@ def test_client_functions_return_the_rest_documents(server, cli, monkeypatch, tm
     executions = [row.model_dump(mode="json") for row in client.list_executions(ctx, script_ref=script.id)]
     assert _without_urls(executions) == _without_urls(rest(f"/api/agents/executions/?script={script.id}"))
     detail = client.get_execution(ctx, ref=result.execution_id)
-    assert _without_urls(detail.model_dump(mode="json")) == _without_urls(rest(f"/api/agents/executions/{result.execution_id}/"))
+    assert _without_urls(detail.model_dump(mode="json")) == _without_urls(
+        rest(f"/api/agents/executions/{result.execution_id}/")
+    )
     retried = client.retry_execution(ctx, ref=result.execution_id)
     assert retried.success and retried.execution_id != result.execution_id
-    assert [row.model_dump(mode="json") for row in client.list_providers(ctx)] == rest("/api/agents/providers/")
-    assert [row.model_dump(mode="json") for row in client.list_containers(ctx)] == rest("/api/agents/containers/")
+    assert [row.model_dump(mode="json") for row in client.list_providers(ctx)] == rest(
+        "/api/agents/providers/"
+    )
+    assert [row.model_dump(mode="json") for row in client.list_containers(ctx)] == rest(
+        "/api/agents/containers/"
+    )
     assert client.export_script(ctx, ref=script.id) == (EXAMPLES / "circle.py").read_text()
     assert client.remove_script(ctx, ref=script.id) == script.id
     from manimagent.errors import NotFound
@@ -216,6 +234,13 @@ def test_client_has_every_service_function_with_the_same_keywords():
         for name in names:
             local = inspect.signature(getattr(module, name))
             remote = inspect.signature(getattr(client, name))
-            wanted = {p.name for p in local.parameters.values() if p.kind is p.KEYWORD_ONLY and p.name not in {"client", "limiter", "queued"}}
+            wanted = {
+                p.name
+                for p in local.parameters.values()
+                if p.kind is p.KEYWORD_ONLY and p.name not in {"client", "limiter", "queued"}
+            }
             offered = {p.name for p in remote.parameters.values() if p.kind is p.KEYWORD_ONLY}
-            assert wanted <= offered or any(p.kind is p.VAR_KEYWORD for p in remote.parameters.values()), (module.__name__, name)
+            assert wanted <= offered or any(p.kind is p.VAR_KEYWORD for p in remote.parameters.values()), (
+                module.__name__,
+                name,
+            )

@@ -23,7 +23,12 @@ def alice(server):
 def _events(server, account, execution_id: str) -> list[dict]:
     """Every event of the stream, read over a real HTTP connection until the server closes it."""
     docs = []
-    with httpx.stream("GET", f"{server.url}/api/agents/executions/{execution_id}/events/", headers=account.headers, timeout=300) as answer:
+    with httpx.stream(
+        "GET",
+        f"{server.url}/api/agents/executions/{execution_id}/events/",
+        headers=account.headers,
+        timeout=300,
+    ) as answer:
         assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/event-stream")
         kind = None
         for line in answer.iter_lines():
@@ -37,12 +42,20 @@ def _events(server, account, execution_id: str) -> list[dict]:
 
 
 def _import(server, account) -> dict:
-    return server.post("/api/agents/scripts/import/", json={"code": (EXAMPLES / "circle.py").read_text()}, headers=account.headers).json()
+    return server.post(
+        "/api/agents/scripts/import/",
+        json={"code": (EXAMPLES / "circle.py").read_text()},
+        headers=account.headers,
+    ).json()
 
 
 def test_a_queued_render_streams_render_progress_then_done(server, alice):
     script = _import(server, alice)
-    queued = server.post(f"/api/agents/scripts/{script['id']}/execute/", json={"wait": False, "quality": "low"}, headers=alice.headers)
+    queued = server.post(
+        f"/api/agents/scripts/{script['id']}/execute/",
+        json={"wait": False, "quality": "low"},
+        headers=alice.headers,
+    )
     assert queued.status_code == 202
     docs = _events(server, alice, queued.json()["execution_id"])
     kinds = [doc["event"] for doc in docs]
@@ -57,10 +70,16 @@ def test_a_queued_render_streams_render_progress_then_done(server, alice):
 
 def test_a_finished_execution_replays_and_closes(server, alice):
     script = _import(server, alice)
-    result = server.post(f"/api/agents/scripts/{script['id']}/execute/", json={"quality": "low"}, headers=alice.headers).json()
+    result = server.post(
+        f"/api/agents/scripts/{script['id']}/execute/", json={"quality": "low"}, headers=alice.headers
+    ).json()
     assert result["success"]
     replay = _events(server, alice, result["execution_id"])
-    assert replay[0]["event"] == "render_started" and replay[-1]["event"] == "done" and replay[-1]["success"] is True
+    assert (
+        replay[0]["event"] == "render_started"
+        and replay[-1]["event"] == "done"
+        and replay[-1]["success"] is True
+    )
     row = server.db("SELECT id FROM execution WHERE id = :id", {"id": result["execution_id"]})
     assert row == [(result["execution_id"],)]
     (server.home / "events" / f"{result['execution_id']}.jsonl").unlink()  # no log left: the stored summary
@@ -71,7 +90,11 @@ def test_a_finished_execution_replays_and_closes(server, alice):
 def test_a_failing_render_streams_render_failed_then_done(server, alice):
     code = "from manim import *\nclass Boom(Scene):\n    def construct(self):\n        raise RuntimeError('kaboom')\n"
     script = server.post("/api/agents/scripts/import/", json={"code": code}, headers=alice.headers).json()
-    queued = server.post(f"/api/agents/scripts/{script['id']}/execute/", json={"wait": False, "max_attempts": 1}, headers=alice.headers).json()
+    queued = server.post(
+        f"/api/agents/scripts/{script['id']}/execute/",
+        json={"wait": False, "max_attempts": 1},
+        headers=alice.headers,
+    ).json()
     kinds = [doc["event"] for doc in _events(server, alice, queued["execution_id"])]
     assert kinds[0] == "render_started" and "render_failed" in kinds and kinds[-1] == "done"
 
@@ -79,7 +102,9 @@ def test_a_failing_render_streams_render_failed_then_done(server, alice):
 def test_events_of_someone_elses_execution_are_404(server, alice):
     bob = server.account()
     script = _import(server, alice)
-    result = server.post(f"/api/agents/scripts/{script['id']}/execute/", json={"quality": "low"}, headers=alice.headers).json()
+    result = server.post(
+        f"/api/agents/scripts/{script['id']}/execute/", json={"quality": "low"}, headers=alice.headers
+    ).json()
     answer = server.get(f"/api/agents/executions/{result['execution_id']}/events/", headers=bob.headers)
     assert answer.status_code == 404 and answer.json()["error"]
     assert server.get(f"/api/agents/executions/{result['execution_id']}/events/").status_code == 401
@@ -93,7 +118,12 @@ def test_server_renders_draw_the_same_progress_as_local_ones(server, alice, cli,
     TokenStore(server.url).save(TokenPair(access=alice.access, refresh=alice.refresh))
     seen = []
     script = _import(server, alice)
-    result = execute_script(RemoteContext(server=server.url, events=seen.append), ref=script["id"], quality="low", output=str(tmp_path / "out.mp4"))
+    result = execute_script(
+        RemoteContext(server=server.url, events=seen.append),
+        ref=script["id"],
+        quality="low",
+        output=str(tmp_path / "out.mp4"),
+    )
     assert result.success and (tmp_path / "out.mp4").stat().st_size > 1000
     assert isinstance(seen[0], RenderStarted) and any(isinstance(event, RenderProgress) for event in seen)
     assert isinstance(seen[-1], Done) and seen[-1].output_path == str((tmp_path / "out.mp4").resolve())

@@ -45,13 +45,19 @@ def test_every_agent_endpoint_needs_a_token(server, method, path):
 
 
 def test_malformed_json_is_400(server):
-    response = server.post("/api/auth/login/", content=b'{"email": "a@example.com", ', headers={"Content-Type": "application/json"})
+    response = server.post(
+        "/api/auth/login/",
+        content=b'{"email": "a@example.com", ',
+        headers={"Content-Type": "application/json"},
+    )
     assert _json_error(response, 400) == {"error": "Malformed JSON body."}
 
 
 def test_wrong_types_are_422_with_field_details(server):
     account = server.account()
-    response = server.post("/api/agents/scripts/generate/", json={"prompt": 42, "auto_execute": "maybe"}, headers=account.headers)
+    response = server.post(
+        "/api/agents/scripts/generate/", json={"prompt": 42, "auto_execute": "maybe"}, headers=account.headers
+    )
     body = _json_error(response, 422)
     assert {item["field"] for item in body["details"]} == {"prompt", "auto_execute"}
     missing = server.post("/api/auth/verify-email/", json={})
@@ -60,7 +66,9 @@ def test_wrong_types_are_422_with_field_details(server):
     _json_error(not_an_object, 422)
     empty_prompt = server.post("/api/agents/scripts/generate/", json={"prompt": ""}, headers=account.headers)
     _json_error(empty_prompt, 422)
-    bad_quality = server.post("/api/agents/scripts/abcd1234/execute/", json={"quality": "ultra"}, headers=account.headers)
+    bad_quality = server.post(
+        "/api/agents/scripts/abcd1234/execute/", json={"quality": "ultra"}, headers=account.headers
+    )
     assert _json_error(bad_quality, 422)["details"][0]["field"] == "quality"
 
 
@@ -68,7 +76,9 @@ def test_oversized_body_is_413_by_content_length(server):
     from manimagent.settings import SETTINGS
 
     limit = next(s.default for s in SETTINGS if s.name == "max_body_bytes")
-    response = server.post("/api/auth/login/", content=b"x" * (limit + 1), headers={"Content-Type": "application/json"})
+    response = server.post(
+        "/api/auth/login/", content=b"x" * (limit + 1), headers={"Content-Type": "application/json"}
+    )
     assert "too large" in _json_error(response, 413)["error"]
 
 
@@ -77,7 +87,9 @@ def test_oversized_chunked_body_is_413(server):
         for _ in range(40):
             yield b"y" * 50_000
 
-    response = server.post("/api/auth/register/", content=chunks(), headers={"Content-Type": "application/json"})
+    response = server.post(
+        "/api/auth/register/", content=chunks(), headers={"Content-Type": "application/json"}
+    )
     _json_error(response, 413)
 
 
@@ -88,7 +100,9 @@ def test_body_limit_is_a_setting(tmp_path):
     live = start_server(home)
     try:
         assert live.post("/api/auth/login/", json={"email": "a" * 200, "password": "b"}).status_code == 413
-        assert live.post("/api/auth/login/", json={"email": "a@example.com", "password": "b"}).status_code == 401
+        assert (
+            live.post("/api/auth/login/", json={"email": "a@example.com", "password": "b"}).status_code == 401
+        )
     finally:
         live.stop()
 
@@ -103,15 +117,25 @@ def test_unknown_routes_and_methods_are_json(server):
 
 def test_unknown_ids_are_404(server):
     account = server.account()
-    for path in (f"/api/agents/scripts/{uuid.uuid4()}/", f"/api/agents/executions/{uuid.uuid4()}/", "/api/agents/scripts/zzzz-not-hex/"):
+    for path in (
+        f"/api/agents/scripts/{uuid.uuid4()}/",
+        f"/api/agents/executions/{uuid.uuid4()}/",
+        "/api/agents/scripts/zzzz-not-hex/",
+    ):
         _json_error(server.get(path, headers=account.headers), 404)
     _json_error(server.post(f"/api/agents/executions/{uuid.uuid4()}/retry/", headers=account.headers), 404)
-    _json_error(server.request("DELETE", f"/api/agents/scripts/{uuid.uuid4()}/", headers=account.headers), 404)
+    _json_error(
+        server.request("DELETE", f"/api/agents/scripts/{uuid.uuid4()}/", headers=account.headers), 404
+    )
     _json_error(server.get("/api/agents/scripts/abc/", headers=account.headers), 422)  # shorter than a prefix
 
 
 def test_paths_keep_their_trailing_slash(server):
-    response = server.post("/api/auth/login/".rstrip("/"), json={"email": "x@example.com", "password": "y"}, follow_redirects=False)
+    response = server.post(
+        "/api/auth/login/".rstrip("/"),
+        json={"email": "x@example.com", "password": "y"},
+        follow_redirects=False,
+    )
     assert response.status_code in {307, 308}
     assert response.headers["location"].endswith("/api/auth/login/")
 
@@ -149,16 +173,29 @@ def test_openapi_and_docs(server):
 
 def test_cors_is_off_unless_configured(server, tmp_path):
     preflight = {"Origin": "https://app.example.com", "Access-Control-Request-Method": "POST"}
-    assert "access-control-allow-origin" not in server.request("OPTIONS", "/api/auth/login/", headers=preflight).headers
-    assert "access-control-allow-origin" not in server.get("/openapi.json", headers={"Origin": "https://app.example.com"}).headers
+    assert (
+        "access-control-allow-origin"
+        not in server.request("OPTIONS", "/api/auth/login/", headers=preflight).headers
+    )
+    assert (
+        "access-control-allow-origin"
+        not in server.get("/openapi.json", headers={"Origin": "https://app.example.com"}).headers
+    )
     home = tmp_path / "server-home"
     home.mkdir()
-    (home / "config.toml").write_text('[server]\ncors_origins = "https://app.example.com, https://other.example.com"\n')
+    (home / "config.toml").write_text(
+        '[server]\ncors_origins = "https://app.example.com, https://other.example.com"\n'
+    )
     live = start_server(home)
     try:
         allowed = live.request("OPTIONS", "/api/auth/login/", headers=preflight)
-        assert allowed.status_code == 200 and allowed.headers["access-control-allow-origin"] == "https://app.example.com"
-        strange = live.request("OPTIONS", "/api/auth/login/", headers={**preflight, "Origin": "https://evil.example.com"})
+        assert (
+            allowed.status_code == 200
+            and allowed.headers["access-control-allow-origin"] == "https://app.example.com"
+        )
+        strange = live.request(
+            "OPTIONS", "/api/auth/login/", headers={**preflight, "Origin": "https://evil.example.com"}
+        )
         assert strange.headers.get("access-control-allow-origin") != "https://evil.example.com"
     finally:
         live.stop()
@@ -167,7 +204,9 @@ def test_cors_is_off_unless_configured(server, tmp_path):
 def test_no_python_traceback_leaks(server):
     parts = urlsplit(server.url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
-    conn.request("POST", "/api/auth/login/", body=b"\xff\xfe\x00garbage", headers={"Content-Type": "application/json"})
+    conn.request(
+        "POST", "/api/auth/login/", body=b"\xff\xfe\x00garbage", headers={"Content-Type": "application/json"}
+    )
     response = conn.getresponse()
     body = response.read().decode("utf-8", "replace")
     conn.close()

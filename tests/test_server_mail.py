@@ -53,7 +53,7 @@ def certificate(tmp_path_factory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("tls")
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -62,13 +62,19 @@ def certificate(tmp_path_factory) -> tuple[Path, Path]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
+        )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
     cert_path, key_path = folder / "cert.pem", folder / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     return cert_path, key_path
 
 
@@ -115,10 +121,19 @@ def test_plain_smtp(tmp_path):
 def test_starttls_with_login(tmp_path, certificate):
     inbox = Inbox()
     controller, port = _smtp(
-        inbox, tls_context=_server_context(certificate), require_starttls=True, auth_required=True, authenticator=_authenticator
+        inbox,
+        tls_context=_server_context(certificate),
+        require_starttls=True,
+        auth_required=True,
+        authenticator=_authenticator,
     )
     try:
-        _register_and_read(tmp_path, f"smtp://{USER}:{SECRET.replace(' ', '%20')}@127.0.0.1:{port}", inbox, {"SSL_CERT_FILE": str(certificate[0])})
+        _register_and_read(
+            tmp_path,
+            f"smtp://{USER}:{SECRET.replace(' ', '%20')}@127.0.0.1:{port}",
+            inbox,
+            {"SSL_CERT_FILE": str(certificate[0])},
+        )
     finally:
         controller.stop()
     assert inbox.tls == [True]
@@ -129,10 +144,19 @@ def test_implicit_tls_smtps(tmp_path, certificate):
     inbox = Inbox()
     # aiosmtpd only counts STARTTLS as TLS for AUTH; this connection is TLS from the first byte
     controller, port = _smtp(
-        inbox, ssl_context=_server_context(certificate), auth_required=True, auth_require_tls=False, authenticator=_authenticator
+        inbox,
+        ssl_context=_server_context(certificate),
+        auth_required=True,
+        auth_require_tls=False,
+        authenticator=_authenticator,
     )
     try:
-        _register_and_read(tmp_path, f"smtps://{USER}:{SECRET.replace(' ', '%20')}@127.0.0.1:{port}", inbox, {"SSL_CERT_FILE": str(certificate[0])})
+        _register_and_read(
+            tmp_path,
+            f"smtps://{USER}:{SECRET.replace(' ', '%20')}@127.0.0.1:{port}",
+            inbox,
+            {"SSL_CERT_FILE": str(certificate[0])},
+        )
     finally:
         controller.stop()
     assert inbox.tls == [True]
@@ -164,7 +188,10 @@ def test_unreachable_smtp_is_a_503_and_resend_works_later(tmp_path):
     controller, port = _smtp(inbox)
     live = start_server(tmp_path / "home", env={"MANIMAGENT_SMTP_URL": f"smtp://127.0.0.1:{port}"})
     try:
-        assert live.post("/api/auth/resend-verification/", json={"email": "mail-me@example.com"}).status_code == 200
+        assert (
+            live.post("/api/auth/resend-verification/", json={"email": "mail-me@example.com"}).status_code
+            == 200
+        )
         inbox.wait()
     finally:
         live.stop()

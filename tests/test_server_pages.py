@@ -61,7 +61,11 @@ def test_the_default_page_is_50_with_a_link_to_the_next(server, many):
     account, ids = many
     answer = server.get("/api/agents/scripts/", headers=account.headers)
     assert [row["id"] for row in answer.json()] == ids[:50]
-    assert answer.headers["link"].endswith('rel="next"') and "offset=50" in answer.headers["link"] and "limit=50" in answer.headers["link"]
+    assert (
+        answer.headers["link"].endswith('rel="next"')
+        and "offset=50" in answer.headers["link"]
+        and "limit=50" in answer.headers["link"]
+    )
 
 
 def test_following_links_gives_every_row_once(server, many):
@@ -76,7 +80,10 @@ def test_following_links_gives_every_row_once(server, many):
 
 def test_limit_and_offset_are_checked(server, many):
     account, ids = many
-    assert [row["id"] for row in server.get("/api/agents/scripts/?limit=5&offset=10", headers=account.headers).json()] == ids[10:15]
+    assert [
+        row["id"]
+        for row in server.get("/api/agents/scripts/?limit=5&offset=10", headers=account.headers).json()
+    ] == ids[10:15]
     last = server.get(f"/api/agents/scripts/?limit=500&offset={MANY - 3}", headers=account.headers)
     assert len(last.json()) == 3 and "link" not in last.headers
     for bad in ("limit=0", "limit=501", "offset=-1", "limit=x"):
@@ -104,11 +111,17 @@ def test_the_cli_pages_through_a_server_with_all(server, many, cli, monkeypatch)
 
     account, ids = many
     monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
-    assert cli("auth", "login", "--email", account.email, "--password-stdin", "--server", server.url).code == 0
+    assert (
+        cli("auth", "login", "--email", account.email, "--password-stdin", "--server", server.url).code == 0
+    )
     assert [row["id"] for row in cli("scripts", "list", "--server", server.url, "--json").json()] == ids[:50]
-    assert [row["id"] for row in cli("scripts", "list", "--all", "--server", server.url, "--json").json()] == ids
+    assert [
+        row["id"] for row in cli("scripts", "list", "--all", "--server", server.url, "--json").json()
+    ] == ids
     from manimagent import client
 
     monkeypatch.setattr(client, "PAGE_SIZE", 25)  # several pages per --all
     assert [row.id for row in client.list_scripts(client.RemoteContext(server=server.url), limit=None)] == ids
-    assert [row.id for row in client.list_scripts(client.RemoteContext(server=server.url), limit=60, offset=5)] == ids[5:65]
+    assert [
+        row.id for row in client.list_scripts(client.RemoteContext(server=server.url), limit=60, offset=5)
+    ] == ids[5:65]

@@ -32,7 +32,9 @@ max-examples = 6
 
 
 def _summary_line(stdout: str) -> str:
-    lines = [line.strip("= ").strip() for line in stdout.splitlines() if line.startswith("=") and " in " in line]
+    lines = [
+        line.strip("= ").strip() for line in stdout.splitlines() if line.startswith("=") and " in " in line
+    ]
     return lines[-1] if lines else ""
 
 
@@ -71,7 +73,9 @@ def test_schemathesis_finds_no_server_error(tmp_path):
         done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=540)
     finally:
         live.stop()
-    cases = next((line.strip() for line in done.stdout.splitlines() if "generated" in line and "passed" in line), "")
+    cases = next(
+        (line.strip() for line in done.stdout.splitlines() if "generated" in line and "passed" in line), ""
+    )
     print(f"schemathesis: {cases}; {_summary_line(done.stdout)}")
     doc = json.loads(report.read_text())
     assert doc["failures"] == [], done.stdout[-4000:]

@@ -13,7 +13,10 @@ def test_settings_sources(isolated_home, monkeypatch, cli):
     monkeypatch.setenv("MANIMAGENT_RENDER_TIMEOUT", "7")
     rows = {row["name"]: row for row in cli("config", "show", "--json").json()}
     assert rows["quality"] == {**rows["quality"], "value": "medium", "source": "config.toml [render.quality]"}
-    assert rows["render_timeout"]["value"] == 7.0 and rows["render_timeout"]["source"] == "env MANIMAGENT_RENDER_TIMEOUT"
+    assert (
+        rows["render_timeout"]["value"] == 7.0
+        and rows["render_timeout"]["source"] == "env MANIMAGENT_RENDER_TIMEOUT"
+    )
     assert rows["format"]["source"] == "default"
     assert rows["home"]["value"] == str(isolated_home)
 

@@ -41,7 +41,9 @@ def _request(fmt: OutputFormat, **extra) -> RenderRequest:
 
 def test_manim_is_asked_for_a_format_only_when_it_cannot_fall_back_to_a_still():
     assert "--format" not in manim_arguments(_request(OutputFormat.AUTO))
-    assert "--format" not in manim_arguments(_request(OutputFormat.MP4))  # manim's default is mp4 with the PNG fallback
+    assert "--format" not in manim_arguments(
+        _request(OutputFormat.MP4)
+    )  # manim's default is mp4 with the PNG fallback
     assert "--format gif scene.py" in " ".join(manim_arguments(_request(OutputFormat.GIF)))
     assert "--save_last_frame" in manim_arguments(_request(OutputFormat.PNG))
     assert "--format none scene.py" in " ".join(manim_arguments(_request(OutputFormat.MP4, dry_run=True)))
@@ -71,9 +73,18 @@ def _tar(files: dict[str, bytes]) -> list[bytes]:
 
 
 def test_docker_fetches_a_still_scenes_png_and_nothing_for_a_dry_run(tmp_path):
-    chunks = _tar({"media/videos/scene/480p15/A.mp4": b"v", "media/images/scene/B.png": b"p", "media/videos/x/partial_movie_files/A/u.mp4": b"x"})
+    chunks = _tar(
+        {
+            "media/videos/scene/480p15/A.mp4": b"v",
+            "media/images/scene/B.png": b"p",
+            "media/videos/x/partial_movie_files/A/u.mp4": b"x",
+        }
+    )
     extract_outputs(chunks, tmp_path, OutputFormat.AUTO.suffixes)
-    assert sorted(str(path.relative_to(tmp_path)) for path in tmp_path.rglob("*.*")) == ["media/images/scene/B.png", "media/videos/scene/480p15/A.mp4"]
+    assert sorted(str(path.relative_to(tmp_path)) for path in tmp_path.rglob("*.*")) == [
+        "media/images/scene/B.png",
+        "media/videos/scene/480p15/A.mp4",
+    ]
     gif_only = tmp_path / "gif"
     extract_outputs(_tar({"media/images/scene/B.png": b"p"}), gif_only, OutputFormat.GIF.suffixes)
     assert not gif_only.exists()

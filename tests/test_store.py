@@ -24,11 +24,20 @@ def _schema(engine, defaults: bool = False) -> dict:
         if table.startswith("_") or table == "alembic_version":
             continue
         columns = {
-            (c["name"], c["type"].compile(dialect=engine.dialect), c["nullable"], *([c["default"]] if defaults else []))
+            (
+                c["name"],
+                c["type"].compile(dialect=engine.dialect),
+                c["nullable"],
+                *([c["default"]] if defaults else []),
+            )
             for c in inspector.get_columns(table)
         }
-        indexes = {(i["name"], tuple(i["column_names"]), bool(i["unique"])) for i in inspector.get_indexes(table)}
-        foreign = {(tuple(f["constrained_columns"]), f["referred_table"]) for f in inspector.get_foreign_keys(table)}
+        indexes = {
+            (i["name"], tuple(i["column_names"]), bool(i["unique"])) for i in inspector.get_indexes(table)
+        }
+        foreign = {
+            (tuple(f["constrained_columns"]), f["referred_table"]) for f in inspector.get_foreign_keys(table)
+        }
         primary = tuple(inspector.get_pk_constraint(table)["constrained_columns"])
         schema[table] = (columns, indexes, foreign, primary)
     return schema
@@ -78,7 +87,9 @@ def _revision_file(path) -> dict:
     return {
         node.targets[0].id: ast.literal_eval(node.value)
         for node in tree.body
-        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name) and node.targets[0].id in ("revision", "down_revision")
+        if isinstance(node, ast.Assign)
+        and isinstance(node.targets[0], ast.Name)
+        and node.targets[0].id in ("revision", "down_revision")
     }
 
 
@@ -112,17 +123,23 @@ def test_a_home_from_before_alembic_has_the_schema_of_a_new_one(tmp_path):
     for count, history in enumerate(histories):
         path = tmp_path / f"old{count}.db"
         old = sqlite3.connect(path)
-        old.execute("CREATE TABLE _migrations (name VARCHAR PRIMARY KEY, applied_at DATETIME DEFAULT CURRENT_TIMESTAMP)")
+        old.execute(
+            "CREATE TABLE _migrations (name VARCHAR PRIMARY KEY, applied_at DATETIME DEFAULT CURRENT_TIMESTAMP)"
+        )
         for name, sql in history:
             old.executescript(sql)
             old.execute("INSERT INTO _migrations (name) VALUES (?)", (name,))
         old.commit()
         old.close()
         migrated = get_engine(f"sqlite:///{path}")
-        assert _schema(migrated, defaults=True) == _schema(fresh, defaults=True), [name for name, _ in history]
+        assert _schema(migrated, defaults=True) == _schema(fresh, defaults=True), [
+            name for name, _ in history
+        ]
         conn = sqlite3.connect(path)
         assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(head_revision(),)]
-        assert {row[0] for row in conn.execute("SELECT name FROM _migrations")} == {name for name, _ in MIGRATIONS} | {"alembic"}
+        assert {row[0] for row in conn.execute("SELECT name FROM _migrations")} == {
+            name for name, _ in MIGRATIONS
+        } | {"alembic"}
     dispose_engines()
 
 
@@ -146,7 +163,9 @@ def test_a_database_from_the_first_release_keeps_its_rows_when_migrated(tmp_path
     path = tmp_path / "old.db"
     old = sqlite3.connect(path)
     old.executescript(MIGRATIONS[0][1])
-    old.execute("CREATE TABLE _migrations (name VARCHAR PRIMARY KEY, applied_at DATETIME DEFAULT CURRENT_TIMESTAMP)")
+    old.execute(
+        "CREATE TABLE _migrations (name VARCHAR PRIMARY KEY, applied_at DATETIME DEFAULT CURRENT_TIMESTAMP)"
+    )
     old.execute("INSERT INTO _migrations (name) VALUES ('0001_initial')")
     old.execute(
         "INSERT INTO script (id, prompt, content, scenes, status, source, prompt_tokens, completion_tokens, total_tokens, fixes,"
@@ -163,5 +182,9 @@ def test_a_database_from_the_first_release_keeps_its_rows_when_migrated(tmp_path
     engine = get_engine(f"sqlite:///{path}")
     assert apply_migrations(engine) == []  # opening applied the rest already
     dispose_engines()
-    row = sqlite3.connect(path).execute("SELECT status, log, deadline FROM execution WHERE id = 'e1'").fetchone()
+    row = (
+        sqlite3.connect(path)
+        .execute("SELECT status, log, deadline FROM execution WHERE id = 'e1'")
+        .fetchone()
+    )
     assert row == ("succeeded", "the log", None)

@@ -19,10 +19,15 @@ from manimagent.render.narration import Narration, is_narrated, narration_texts
 from manimagent.render.sandbox import SandboxPolicy
 
 HAS_BWRAP = bool(shutil.which("bwrap")) and sandbox.probe(sys.executable, SandboxPolicy()).kind == "bwrap"
-HAS_ESPEAK = any(Path(folder, "libespeak-ng.so.1").exists() for folder in ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib"))
-needs_espeak = pytest.mark.skipif(not HAS_ESPEAK, reason="espeak-ng is not installed (scripts/setup.sh installs it)")
+HAS_ESPEAK = any(
+    Path(folder, "libespeak-ng.so.1").exists()
+    for folder in ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib")
+)
+needs_espeak = pytest.mark.skipif(
+    not HAS_ESPEAK, reason="espeak-ng is not installed (scripts/setup.sh installs it)"
+)
 
-NARRATED = '''from manim import *
+NARRATED = """from manim import *
 from manim_voiceover import VoiceoverScene
 from manim_voiceover.services.pyttsx3 import PyTTSX3Service
 
@@ -35,14 +40,27 @@ class Spoken(VoiceoverScene):
             self.play(Create(square), run_time=tracker.duration)
         with self.voiceover(text="Now it turns into a circle.") as tracker:
             self.play(Transform(square, Circle()), run_time=tracker.duration)
-'''
+"""
 
 
 def audio_seconds(path: str | Path) -> float:
     """The duration of the file's first audio stream (0 when it has none), from ffprobe."""
     done = subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "a", "-show_entries", "stream=codec_type,duration", "-of", "json", str(path)],
-        capture_output=True, text=True, check=True,
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            "a",
+            "-show_entries",
+            "stream=codec_type,duration",
+            "-of",
+            "json",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     streams = json.loads(done.stdout).get("streams", [])
     return float(streams[0]["duration"]) if streams else 0.0
@@ -53,7 +71,10 @@ def audio_seconds(path: str | Path) -> float:
 
 def test_narrated_scripts_and_their_literal_texts_are_found():
     assert is_narrated(NARRATED) and not is_narrated("from manim import *\nclass A(Scene):\n    pass\n")
-    assert narration_texts(NARRATED) == ["Here is a blue square. Watch it appear.", "Now it turns into a circle."]
+    assert narration_texts(NARRATED) == [
+        "Here is a blue square. Watch it appear.",
+        "Now it turns into a circle.",
+    ]
     dynamic = NARRATED.replace('text="Now it turns into a circle."', 'text=f"Now {1}"')
     assert narration_texts(dynamic) == ["Here is a blue square. Watch it appear."]
 
@@ -61,7 +82,11 @@ def test_narrated_scripts_and_their_literal_texts_are_found():
 def test_the_render_cache_key_holds_the_narration(tmp_path):
     request = RenderRequest(code=NARRATED, scenes=["Spoken"])
     keys = {scene_key(request, "Spoken", "local", True, 1.0)}
-    for narration in (Narration("offline"), Narration("offline", voice="en-gb"), Narration("offline", rate=150)):
+    for narration in (
+        Narration("offline"),
+        Narration("offline", voice="en-gb"),
+        Narration("offline", rate=150),
+    ):
         request.narration = narration
         keys.add(scene_key(request, "Spoken", "local", True, 1.0))
     audio = tmp_path / "a.mp3"
@@ -79,7 +104,20 @@ def test_the_render_cache_key_holds_the_narration(tmp_path):
 @pytest.fixture
 def openai_provider(cli, fake_llm, isolated_home):  # noqa: F811
     (isolated_home / "config.toml").write_text("[llm]\nmax_retries = 0\ntimeout = 5\n")
-    assert cli("providers", "add", "fake", "--type", "openai", "--base-url", fake_llm.base_url_for("openai"), "--model", "gpt-test").code == 0
+    assert (
+        cli(
+            "providers",
+            "add",
+            "fake",
+            "--type",
+            "openai",
+            "--base-url",
+            fake_llm.base_url_for("openai"),
+            "--model",
+            "gpt-test",
+        ).code
+        == 0
+    )
     return fake_llm
 
 
@@ -88,7 +126,9 @@ def _system_prompt(fake) -> str:
 
 
 def test_without_voiceover_the_prompt_does_not_ask_for_narration(cli, openai_provider):
-    openai_provider.enqueue(text="```python\nfrom manim import *\nclass A(Scene):\n    def construct(self):\n        self.add(Dot())\n```")
+    openai_provider.enqueue(
+        text="```python\nfrom manim import *\nclass A(Scene):\n    def construct(self):\n        self.add(Dot())\n```"
+    )
     assert cli("generate", "A dot", "--no-execute", "--json").code == 0
     assert "VoiceoverScene" not in _system_prompt(openai_provider)
 
@@ -110,19 +150,27 @@ def test_voiceover_asks_the_llm_for_a_timed_voiceover_scene_and_the_video_speaks
 
 @pytest.mark.slow
 @needs_espeak
-@pytest.mark.skipif(not HAS_BWRAP and not __import__("os").environ.get("CI"), reason="bubblewrap cannot run here")
-def test_offline_voiceover_with_no_key_is_a_sandboxed_video_with_more_than_3_s_of_speech(cli, isolated_home, tmp_path, monkeypatch):
+@pytest.mark.skipif(
+    not HAS_BWRAP and not __import__("os").environ.get("CI"), reason="bubblewrap cannot run here"
+)
+def test_offline_voiceover_with_no_key_is_a_sandboxed_video_with_more_than_3_s_of_speech(
+    cli, isolated_home, tmp_path, monkeypatch
+):
     monkeypatch.chdir(tmp_path)
     result = cli("generate", "Explain the Pythagorean theorem", "--voiceover", "--json")
     assert result.code == 0, result.stderr
     doc = result.json()
     assert doc["provider"] == "offline" and doc["success"]
     assert audio_seconds(doc["output_path"]) > 3.0
-    assert doc.get("poster_path") and Path(doc["poster_path"]).is_file(), doc  # the poster of a narrated video too
+    assert doc.get("poster_path") and Path(doc["poster_path"]).is_file(), (
+        doc
+    )  # the poster of a narrated video too
     shown = cli("executions", "show", doc["execution_id"], "--log", "--json").json()
     assert shown["sandbox"] == "bwrap"
     assert "/job/media/voiceovers/" in shown["log"]  # espeak-ng wrote its audio inside the job folder
-    assert not list(tmp_path.rglob("voiceovers")) and not list(isolated_home.rglob("voiceovers")), "audio was cached outside the job"
+    assert not list(tmp_path.rglob("voiceovers")) and not list(isolated_home.rglob("voiceovers")), (
+        "audio was cached outside the job"
+    )
     code = cli("scripts", "show", doc["script_id"], "--json").json()["content"]
     assert "class PythagoreanTheorem(VoiceoverScene)" in code and "with self.voiceover(text=" in code
 
@@ -132,9 +180,25 @@ def test_offline_voiceover_with_no_key_is_a_sandboxed_video_with_more_than_3_s_o
 
 @pytest.mark.slow
 @needs_espeak
-def test_a_network_engine_speaks_before_the_job_and_the_render_only_reads_its_audio(cli, fake_llm, tmp_path, monkeypatch):  # noqa: F811
+def test_a_network_engine_speaks_before_the_job_and_the_render_only_reads_its_audio(
+    cli, fake_llm, tmp_path, monkeypatch
+):  # noqa: F811
     tone = tmp_path / "tone.mp3"
-    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=2", "-c:a", "libmp3lame", str(tone)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:duration=2",
+            "-c:a",
+            "libmp3lame",
+            str(tone),
+        ],
+        check=True,
+    )
     fake_llm.speech_audio = tone.read_bytes()
     monkeypatch.setenv("MANIMAGENT_VOICEOVER_ENGINE", "openai")
     monkeypatch.setenv("OPENAI_API_KEY", "tts-key")
@@ -148,7 +212,9 @@ def test_a_network_engine_speaks_before_the_job_and_the_render_only_reads_its_au
     assert speech[0].body["model"] == "gpt-4o-mini-tts" and speech[0].body["voice"] == "alloy"
     assert 3.5 < audio_seconds(result.json()["output_path"]) < 6.0  # two 2 s sentences
     again = cli("render", str(scene), "--no-cache", "--json")
-    assert again.code == 0 and len([r for r in fake_llm.requests if r.wire == "openai_speech"]) == 2, "the same words were paid for twice"
+    assert again.code == 0 and len([r for r in fake_llm.requests if r.wire == "openai_speech"]) == 2, (
+        "the same words were paid for twice"
+    )
 
 
 # ---------------------------------------------------------------- bad input
@@ -156,13 +222,20 @@ def test_a_network_engine_speaks_before_the_job_and_the_render_only_reads_its_au
 
 def test_voiceover_with_a_still_format_is_a_one_line_error():
     assert_one_line_error(run_cli_process("generate", "A circle", "--voiceover", "--format", "png"), 2)
-    assert_one_line_error(run_cli_process("generate", "A circle", "--voiceover", "--format", "gif", "--json"), 2)
+    assert_one_line_error(
+        run_cli_process("generate", "A circle", "--voiceover", "--format", "gif", "--json"), 2
+    )
 
 
 def test_an_unknown_tts_engine_is_a_one_line_error(isolated_home, tmp_path):
-    result = run_cli_process("generate", "A circle", "--voiceover", env={"MANIMAGENT_VOICEOVER_ENGINE": "klingon"})
+    result = run_cli_process(
+        "generate", "A circle", "--voiceover", env={"MANIMAGENT_VOICEOVER_ENGINE": "klingon"}
+    )
     assert_one_line_error(result, 2)
-    assert "unknown TTS engine 'klingon'" in result.stderr and "offline, openai, azure, gemini, auto" in result.stderr
+    assert (
+        "unknown TTS engine 'klingon'" in result.stderr
+        and "offline, openai, azure, gemini, auto" in result.stderr
+    )
     (isolated_home / "config.toml").write_text('[voiceover]\nengine = "shouty"\n')
     scene = tmp_path / "spoken.py"
     scene.write_text(NARRATED)
@@ -185,8 +258,12 @@ def test_a_network_engine_without_its_key_is_exit_3_before_any_render(tmp_path):
 @needs_espeak
 def test_a_batch_speaks_through_the_warm_pool_whatever_service_the_script_names(cli, tmp_path):
     (tmp_path / "spoken.py").write_text(NARRATED)
-    other = NARRATED.replace("services.pyttsx3 import PyTTSX3Service", "services.gtts import GTTSService").replace("PyTTSX3Service()", 'GTTSService(lang="en")')
-    (tmp_path / "google.py").write_text(other.replace("class Spoken", "class Google"))  # gTTS needs network: espeak-ng speaks instead
+    other = NARRATED.replace(
+        "services.pyttsx3 import PyTTSX3Service", "services.gtts import GTTSService"
+    ).replace("PyTTSX3Service()", 'GTTSService(lang="en")')
+    (tmp_path / "google.py").write_text(
+        other.replace("class Spoken", "class Google")
+    )  # gTTS needs network: espeak-ng speaks instead
     result = cli("render", str(tmp_path / "spoken.py"), str(tmp_path / "google.py"), "--json")
     assert result.code == 0, result.stderr
     items = result.json()
@@ -223,16 +300,32 @@ def test_a_docker_job_carries_the_narration_files(tmp_path):
     files = job_files(Narration("openai", voice="alloy", recorded={"Hello there.": audio}))
     tar = tarfile.open(fileobj=io.BytesIO(make_tar(job_entries("tok", NARRATED, "scene.py", extra=files))))
     members = {member.name: member for member in tar.getmembers()}
-    assert {"tok/scene.py", "tok/voice_hook.py", "tok/narration.json", "tok/narration", "tok/narration/openai-abc.mp3"} <= set(members)
+    assert {
+        "tok/scene.py",
+        "tok/voice_hook.py",
+        "tok/narration.json",
+        "tok/narration",
+        "tok/narration/openai-abc.mp3",
+    } <= set(members)
     assert members["tok/narration"].isdir() and members["tok/narration/openai-abc.mp3"].mode == 0o600
     settings = json.loads(tar.extractfile("tok/narration.json").read())
-    assert settings == {"engine": "openai", "voice": "alloy", "rate": None, "recorded": {"Hello there.": "openai-abc.mp3"}}
+    assert settings == {
+        "engine": "openai",
+        "voice": "alloy",
+        "rate": None,
+        "recorded": {"Hello there.": "openai-abc.mp3"},
+    }
 
 
 @pytest.mark.parametrize(
     ("env", "engine"),
-    [({}, "offline"), ({"OPENAI_API_KEY": "k"}, "openai"), ({"GEMINI_API_KEY": "k"}, "gemini"), ({"AZURE_OPENAI_API_KEY": "k"}, "offline"),
-     ({"AZURE_OPENAI_API_KEY": "k", "AZURE_OPENAI_ENDPOINT": "https://x.openai.azure.com"}, "azure")],
+    [
+        ({}, "offline"),
+        ({"OPENAI_API_KEY": "k"}, "openai"),
+        ({"GEMINI_API_KEY": "k"}, "gemini"),
+        ({"AZURE_OPENAI_API_KEY": "k"}, "offline"),
+        ({"AZURE_OPENAI_API_KEY": "k", "AZURE_OPENAI_ENDPOINT": "https://x.openai.azure.com"}, "azure"),
+    ],
 )
 def test_auto_picks_a_vendor_whose_key_is_set_else_offline(monkeypatch, env, engine):
     from manimagent.services.context import local_context

@@ -32,8 +32,12 @@ class WatchProcess:
     def __init__(self, *args: str, env: dict[str, str] | None = None, replace_env: bool = False):
         base = dict(env or {}) if replace_env else {**os.environ, **(env or {})}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "manimagent", "watch", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env={**base, "MANIMAGENT_RENDER_CACHE": "1"}, cwd=ROOT, text=True,
+            [sys.executable, "-m", "manimagent", "watch", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**base, "MANIMAGENT_RENDER_CACHE": "1"},
+            cwd=ROOT,
+            text=True,
         )
         self.lines: queue.Queue[tuple[str, float, str]] = queue.Queue()
         self.render_times: queue.Queue[float] = queue.Queue()
@@ -98,7 +102,12 @@ def test_watch_renders_each_save_says_why_one_failed_and_renders_nothing_for_an_
 
         _save(scene, BROKEN.format(shape="Square()"))  # a broken save
         kind, _at, error = watch.next_result()
-        assert kind == "err" and "ZeroDivisionError" in error and "script line 7" in error and "still watching" in error, error
+        assert (
+            kind == "err"
+            and "ZeroDivisionError" in error
+            and "script line 7" in error
+            and "still watching" in error
+        ), error
 
         _save(scene, SCENE.format(shape="Triangle()"))  # the fix
         kind, _at, fixed = watch.next_result()
@@ -143,7 +152,7 @@ def test_open_opens_the_first_video_once_with_the_systems_opener(tmp_path):
     bin_dir, opened = tmp_path / "bin", tmp_path / "opened.txt"
     bin_dir.mkdir()
     opener = bin_dir / "xdg-open"
-    opener.write_text(f"#!/bin/sh\necho \"$1\" >> {opened}\n")
+    opener.write_text(f'#!/bin/sh\necho "$1" >> {opened}\n')
     opener.chmod(0o755)
     scene = tmp_path / "watched.py"
     scene.write_text(SCENE.format(shape="Circle()"))

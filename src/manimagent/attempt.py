@@ -8,9 +8,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from manimagent.render.base import DEFAULT_STILL_SECONDS, OutputFormat, Quality, RenderEngine, RenderFailure, RenderRequest
-from manimagent.render.staged import StagedRender
+from manimagent.render.base import (
+    DEFAULT_STILL_SECONDS,
+    OutputFormat,
+    Quality,
+    RenderEngine,
+    RenderFailure,
+    RenderRequest,
+)
 from manimagent.render.layout import LayoutMode, layout_mode
+from manimagent.render.staged import StagedRender
 from manimagent.scriptcheck.prepare import Prepared, prepare_code
 from manimagent.services.context import Context
 
@@ -61,9 +68,15 @@ def has_latex(engine: RenderEngine) -> bool:
 
 def begin_attempt(ctx: Context, code: str, options: RenderOptions, *, strict: bool) -> Attempt:
     """Prepare `code` and start rendering it (unless it is refused). Light: no database work."""
-    prepared = prepare_code(code, ctx.manim_names(), has_latex=has_latex(options.engine), wanted=options.scenes, strict=strict)
+    prepared = prepare_code(
+        code, ctx.manim_names(), has_latex=has_latex(options.engine), wanted=options.scenes, strict=strict
+    )
     request = RenderRequest(
-        code=prepared.code, scenes=prepared.scenes, quality=options.quality, format=options.format, timeout=options.timeout,
+        code=prepared.code,
+        scenes=prepared.scenes,
+        quality=options.quality,
+        format=options.format,
+        timeout=options.timeout,
         layout=layout_mode(ctx.settings.layout) != LayoutMode.OFF,
     )
     if prepared.refusal is not None:
@@ -71,5 +84,7 @@ def begin_attempt(ctx: Context, code: str, options: RenderOptions, *, strict: bo
     from manimagent.services.voiceover import narration_for
 
     request.narration = narration_for(ctx, prepared.code)  # a network engine speaks here, before the job
-    job = StagedRender(options.engine, request, ctx.settings.paths.staging, ctx.events, still_seconds=options.still_seconds)
+    job = StagedRender(
+        options.engine, request, ctx.settings.paths.staging, ctx.events, still_seconds=options.still_seconds
+    )
     return Attempt(prepared, job)

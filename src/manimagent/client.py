@@ -38,7 +38,6 @@ from manimagent.errors import (
     Unauthorized,
 )
 from manimagent.events import Done, EventSink, ignore
-from manimagent.settings import normalize_server, resolve_server  # noqa: F401 - part of the client's API
 from manimagent.services.schemas import (
     CancelResult,
     ContainerPublic,
@@ -56,15 +55,34 @@ from manimagent.services.schemas import (
     UserPublic,
     generate_result,
 )
+from manimagent.settings import normalize_server, resolve_server  # noqa: F401 - part of the client's API
 
 TOKENS_KEYRING_SERVICE = "manimagent-server"
 REQUEST_TIMEOUT = 3600.0  # a request waits for whole renders
 EXPIRY_MARGIN = 30  # seconds before expiry an access token is refreshed
 PAGE_SIZE = 500  # the largest page the server gives
-RENDER_OPTIONS = ("engine", "container", "quality", "format", "max_attempts", "scenes", "still_seconds", "partial")
+RENDER_OPTIONS = (
+    "engine",
+    "container",
+    "quality",
+    "format",
+    "max_attempts",
+    "scenes",
+    "still_seconds",
+    "partial",
+)
 # service functions without an endpoint: configuration is changed on the server's machine
 LOCAL_ONLY = frozenset(
-    {"add_provider", "update_provider", "remove_provider", "set_key", "test_provider", "add_container", "remove_container", "build_image"}
+    {
+        "add_provider",
+        "update_provider",
+        "remove_provider",
+        "set_key",
+        "test_provider",
+        "add_container",
+        "remove_container",
+        "build_image",
+    }
 )
 SERVER_HINT = "Is `manimagent serve` running there? Check --server or MANIMAGENT_SERVER"
 STATUS_ERRORS: dict[int, type[ManimagentError]] = {
@@ -164,7 +182,15 @@ class RemoteContext:
 # ---- transport ------------------------------------------------------------------------------
 
 
-def request(ctx: RemoteContext, method: str, path: str, *, body: Any = None, query: dict[str, Any] | None = None, auth: bool = True) -> Any:
+def request(
+    ctx: RemoteContext,
+    method: str,
+    path: str,
+    *,
+    body: Any = None,
+    query: dict[str, Any] | None = None,
+    auth: bool = True,
+) -> Any:
     """One JSON request; a refused access token is refreshed once. Errors raise ManimagentError."""
     if not auth:
         return _send(ctx, method, path, body=body, query=query, bearer=None)
@@ -175,7 +201,9 @@ def request(ctx: RemoteContext, method: str, path: str, *, body: Any = None, que
         return _send(ctx, method, path, body=body, query=query, bearer=_refresh(ctx).access)
 
 
-def _send(ctx: RemoteContext, method: str, path: str, *, body: Any, query: dict[str, Any] | None, bearer: str | None) -> Any:
+def _send(
+    ctx: RemoteContext, method: str, path: str, *, body: Any, query: dict[str, Any] | None, bearer: str | None
+) -> Any:
     params = {key: value for key, value in (query or {}).items() if value is not None}
     url = ctx.server + path + (f"?{urlencode(params)}" if params else "")
     headers = {"Accept": "application/json"}
@@ -186,7 +214,9 @@ def _send(ctx: RemoteContext, method: str, path: str, *, body: Any, query: dict[
     if bearer:
         headers["Authorization"] = f"Bearer {bearer}"
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, data=data, headers=headers, method=method), timeout=ctx.timeout) as response:
+        with urllib.request.urlopen(
+            urllib.request.Request(url, data=data, headers=headers, method=method), timeout=ctx.timeout
+        ) as response:
             raw = response.read()
     except urllib.error.HTTPError as exc:
         raise _error_from(exc.code, exc.read()) from None
@@ -213,7 +243,9 @@ def _error_from(status: int, raw: bytes) -> ManimagentError:
 def _bearer(ctx: RemoteContext) -> str:
     pair = ctx.tokens.load()
     if pair is None:
-        raise Unauthorized(f"not logged in to {ctx.server}", hint=f"Run `manimagent auth login --server {ctx.server}`")
+        raise Unauthorized(
+            f"not logged in to {ctx.server}", hint=f"Run `manimagent auth login --server {ctx.server}`"
+        )
     if token_expired(pair.access):
         pair = _refresh(ctx)
     return pair.access
@@ -222,12 +254,26 @@ def _bearer(ctx: RemoteContext) -> str:
 def _refresh(ctx: RemoteContext) -> TokenPair:
     pair = ctx.tokens.load()
     if pair is None or token_expired(pair.refresh, margin=0):
-        raise Unauthorized(f"the login to {ctx.server} expired", hint=f"Run `manimagent auth login --server {ctx.server}`")
+        raise Unauthorized(
+            f"the login to {ctx.server} expired", hint=f"Run `manimagent auth login --server {ctx.server}`"
+        )
     try:
-        fresh = TokenPair.model_validate(_send(ctx, "POST", "/api/auth/token/refresh/", body={"refresh": pair.refresh}, query=None, bearer=None))
+        fresh = TokenPair.model_validate(
+            _send(
+                ctx,
+                "POST",
+                "/api/auth/token/refresh/",
+                body={"refresh": pair.refresh},
+                query=None,
+                bearer=None,
+            )
+        )
     except Unauthorized as exc:
         ctx.tokens.clear()
-        raise Unauthorized(f"the login to {ctx.server} ended: {exc.message}", hint=f"Run `manimagent auth login --server {ctx.server}`") from None
+        raise Unauthorized(
+            f"the login to {ctx.server} ended: {exc.message}",
+            hint=f"Run `manimagent auth login --server {ctx.server}`",
+        ) from None
     ctx.tokens.save(fresh)
     return fresh
 
@@ -236,20 +282,28 @@ def _refresh(ctx: RemoteContext) -> TokenPair:
 
 
 def register(ctx: RemoteContext, *, email: str, password: str, **_ignored: Any) -> MessageResult:
-    return MessageResult.model_validate(request(ctx, "POST", "/api/auth/register/", body={"email": email, "password": password}, auth=False))
+    return MessageResult.model_validate(
+        request(ctx, "POST", "/api/auth/register/", body={"email": email, "password": password}, auth=False)
+    )
 
 
 def verify_email(ctx: RemoteContext, *, token: str) -> MessageResult:
-    return MessageResult.model_validate(request(ctx, "POST", "/api/auth/verify-email/", body={"token": token}, auth=False))
+    return MessageResult.model_validate(
+        request(ctx, "POST", "/api/auth/verify-email/", body={"token": token}, auth=False)
+    )
 
 
 def resend_verification(ctx: RemoteContext, *, email: str, **_ignored: Any) -> MessageResult:
-    return MessageResult.model_validate(request(ctx, "POST", "/api/auth/resend-verification/", body={"email": email}, auth=False))
+    return MessageResult.model_validate(
+        request(ctx, "POST", "/api/auth/resend-verification/", body={"email": email}, auth=False)
+    )
 
 
 def login(ctx: RemoteContext, *, email: str, password: str, **_ignored: Any) -> TokenPair:
     """Sign in and keep the pair in the keyring for the next commands."""
-    pair = TokenPair.model_validate(request(ctx, "POST", "/api/auth/login/", body={"email": email, "password": password}, auth=False))
+    pair = TokenPair.model_validate(
+        request(ctx, "POST", "/api/auth/login/", body={"email": email, "password": password}, auth=False)
+    )
     ctx.tokens.save(pair)
     return pair
 
@@ -257,7 +311,9 @@ def login(ctx: RemoteContext, *, email: str, password: str, **_ignored: Any) -> 
 def refresh_tokens(ctx: RemoteContext, *, refresh: str | None = None) -> TokenPair:
     if refresh is None:
         return _refresh(ctx)
-    return TokenPair.model_validate(request(ctx, "POST", "/api/auth/token/refresh/", body={"refresh": refresh}, auth=False))
+    return TokenPair.model_validate(
+        request(ctx, "POST", "/api/auth/token/refresh/", body={"refresh": refresh}, auth=False)
+    )
 
 
 def logout(ctx: RemoteContext, *, refresh: str | None = None) -> MessageResult:
@@ -267,7 +323,9 @@ def logout(ctx: RemoteContext, *, refresh: str | None = None) -> MessageResult:
     result = MessageResult(message="Logged out.")
     if token:
         try:
-            result = MessageResult.model_validate(request(ctx, "POST", "/api/auth/logout/", body={"refresh": token}, auth=False))
+            result = MessageResult.model_validate(
+                request(ctx, "POST", "/api/auth/logout/", body={"refresh": token}, auth=False)
+            )
         except Unauthorized:
             pass
     ctx.tokens.clear()
@@ -294,7 +352,9 @@ def delete_user(ctx: RemoteContext, *, email: str, reassign_to: str | None = Non
 # ---- scripts --------------------------------------------------------------------------------
 
 
-def list_scripts(ctx: RemoteContext, *, status: str | None = None, limit: int | None = None, offset: int = 0) -> list[ScriptSummary]:
+def list_scripts(
+    ctx: RemoteContext, *, status: str | None = None, limit: int | None = None, offset: int = 0
+) -> list[ScriptSummary]:
     """A page of your scripts (`limit` None: every page)."""
     rows = _pages(ctx, "/api/agents/scripts/", {"status": status}, limit, offset)
     return [ScriptSummary.model_validate(row) for row in rows]
@@ -304,7 +364,9 @@ def get_script(ctx: RemoteContext, *, ref: str) -> ScriptPublic:
     return ScriptPublic.model_validate(request(ctx, "GET", f"/api/agents/scripts/{_segment(ref)}/"))
 
 
-def import_script(ctx: RemoteContext, *, path: str | None = None, code: str | None = None, prompt: str | None = None) -> ScriptPublic:
+def import_script(
+    ctx: RemoteContext, *, path: str | None = None, code: str | None = None, prompt: str | None = None
+) -> ScriptPublic:
     """Upload a local Manim file (or text) as a script on the server."""
     if code is None:
         if path is None:
@@ -334,24 +396,60 @@ def remove_script(ctx: RemoteContext, *, ref: str) -> str:
 
 
 def generate_script(
-    ctx: RemoteContext, *, prompt: str, provider: str | None = None, model: str | None = None, auto_execute: bool = False, **_ignored: Any
+    ctx: RemoteContext,
+    *,
+    prompt: str,
+    provider: str | None = None,
+    model: str | None = None,
+    auto_execute: bool = False,
+    **_ignored: Any,
 ) -> ScriptGenerateResult:
     body = {"prompt": prompt, "provider": provider, "model": model, "auto_execute": auto_execute}
-    return ScriptGenerateResult.model_validate(request(ctx, "POST", "/api/agents/scripts/generate/", body=_compact(body)))
+    return ScriptGenerateResult.model_validate(
+        request(ctx, "POST", "/api/agents/scripts/generate/", body=_compact(body))
+    )
 
 
 def refine_script(
-    ctx: RemoteContext, *, ref: str, instruction: str, provider: str | None = None, model: str | None = None, auto_execute: bool = False, **render: Any
+    ctx: RemoteContext,
+    *,
+    ref: str,
+    instruction: str,
+    provider: str | None = None,
+    model: str | None = None,
+    auto_execute: bool = False,
+    **render: Any,
 ) -> ScriptGenerateResult:
-    body = {"instruction": instruction, "provider": provider, "model": model, "auto_execute": auto_execute, **_render_options(render)}
-    return ScriptGenerateResult.model_validate(request(ctx, "POST", f"/api/agents/scripts/{_segment(ref)}/refine/", body=_compact(body)))
+    body = {
+        "instruction": instruction,
+        "provider": provider,
+        "model": model,
+        "auto_execute": auto_execute,
+        **_render_options(render),
+    }
+    return ScriptGenerateResult.model_validate(
+        request(ctx, "POST", f"/api/agents/scripts/{_segment(ref)}/refine/", body=_compact(body))
+    )
 
 
 def generate(
-    ctx: RemoteContext, *, prompt: str, provider: str | None = None, model: str | None = None, execute: bool = True, output: str | None = None, **render: Any
+    ctx: RemoteContext,
+    *,
+    prompt: str,
+    provider: str | None = None,
+    model: str | None = None,
+    execute: bool = True,
+    output: str | None = None,
+    **render: Any,
 ) -> GenerateResult:
     """`manimagent generate` on a server: generate (and render), then download to `output`."""
-    body = {"prompt": prompt, "provider": provider, "model": model, "auto_execute": execute, **_render_options(render)}
+    body = {
+        "prompt": prompt,
+        "provider": provider,
+        "model": model,
+        "auto_execute": execute,
+        **_render_options(render),
+    }
     if execute and ctx.events is not ignore:  # the render is queued and its progress streamed
         answer = request(ctx, "POST", "/api/agents/scripts/generate/", body=_compact({**body, "wait": False}))
         if _is_queued(answer):
@@ -359,7 +457,9 @@ def generate(
             return generate_result(_written(ctx, answer["script_id"], rendered), rendered)
         result = ScriptGenerateResult.model_validate(answer)
     else:
-        result = ScriptGenerateResult.model_validate(request(ctx, "POST", "/api/agents/scripts/generate/", body=_compact(body)))
+        result = ScriptGenerateResult.model_validate(
+            request(ctx, "POST", "/api/agents/scripts/generate/", body=_compact(body))
+        )
     return generate_result(result, _deliver(ctx, result.execution, output) if result.execution else None)
 
 
@@ -368,8 +468,14 @@ def _written(ctx: RemoteContext, script_id: str, rendered: ExecuteResult) -> Scr
     script = get_script(ctx, ref=script_id)
     message = "Script generated." if rendered.success else "Script generated. Rendering failed."
     return ScriptGenerateResult(
-        success=rendered.success, script_id=script.id, message=message, provider=script.provider, model=script.model,
-        status=script.status, execution=rendered, error=rendered.error,
+        success=rendered.success,
+        script_id=script.id,
+        message=message,
+        provider=script.provider,
+        model=script.model,
+        status=script.status,
+        execution=rendered,
+        error=rendered.error,
     )
 
 
@@ -380,7 +486,9 @@ def render_file(ctx: RemoteContext, *, path: str, output: str | None = None, **o
     return execute_script(ctx, ref=script.id, output=output, **options)
 
 
-def execute_script(ctx: RemoteContext, *, ref: str, output: str | None = None, **options: Any) -> ExecuteResult:
+def execute_script(
+    ctx: RemoteContext, *, ref: str, output: str | None = None, **options: Any
+) -> ExecuteResult:
     """Render on the server; with `output`, the video is downloaded to that local path."""
     body = _compact(_render_options(options))
     path = f"/api/agents/scripts/{_segment(ref)}/execute/"
@@ -388,7 +496,9 @@ def execute_script(ctx: RemoteContext, *, ref: str, output: str | None = None, *
         result = ExecuteResult.model_validate(request(ctx, "POST", path, body=body))
         return _deliver(ctx, result, output)
     # queued, its progress drawn from the event stream as a local render's is
-    return _announce(ctx, _deliver(ctx, _follow(ctx, request(ctx, "POST", path, body={**body, "wait": False})), output))
+    return _announce(
+        ctx, _deliver(ctx, _follow(ctx, request(ctx, "POST", path, body={**body, "wait": False})), output)
+    )
 
 
 def _announce(ctx: RemoteContext, result: ExecuteResult) -> ExecuteResult:
@@ -414,8 +524,14 @@ def _follow(ctx: RemoteContext, answer: Any) -> ExecuteResult:
         return ExecuteResult.model_validate(done["result"])
     row = get_execution(ctx, ref=answer["execution_id"])  # a stream that ended without its result
     return ExecuteResult(
-        success=row.is_successful, script_id=row.script, execution_id=row.id, output_path=row.output_path,
-        attempts=row.attempt_number, executions=[row.id], status=row.status, error=row.error,
+        success=row.is_successful,
+        script_id=row.script,
+        execution_id=row.id,
+        output_path=row.output_path,
+        attempts=row.attempt_number,
+        executions=[row.id],
+        status=row.status,
+        error=row.error,
     )
 
 
@@ -425,7 +541,9 @@ def stream_events(ctx: RemoteContext, execution_id: str) -> dict[str, Any] | Non
     url = f"{ctx.server}/api/agents/executions/{_segment(execution_id)}/events/"
     headers = {"Accept": "text/event-stream", "Authorization": f"Bearer {_bearer(ctx)}"}
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=ctx.timeout) as response:
+        with urllib.request.urlopen(
+            urllib.request.Request(url, headers=headers), timeout=ctx.timeout
+        ) as response:
             for doc in read_sse(response):
                 if doc.get("event") == "done":  # drawn by the caller, once the video is on this machine
                     return doc
@@ -435,7 +553,9 @@ def stream_events(ctx: RemoteContext, execution_id: str) -> dict[str, Any] | Non
     except urllib.error.HTTPError as exc:
         raise _error_from(exc.code, exc.read()) from None
     except (urllib.error.URLError, OSError) as exc:
-        raise ConfigError(f"cannot reach {ctx.server}: {getattr(exc, 'reason', exc)}", hint=SERVER_HINT) from None
+        raise ConfigError(
+            f"cannot reach {ctx.server}: {getattr(exc, 'reason', exc)}", hint=SERVER_HINT
+        ) from None
     return None
 
 
@@ -458,7 +578,11 @@ def event_from_dict(doc: dict[str, Any]):
 
     from manimagent import events
 
-    kinds = {cls.kind: cls for cls in vars(events).values() if isinstance(cls, type) and issubclass(cls, events.Event) and cls is not events.Event}
+    kinds = {
+        cls.kind: cls
+        for cls in vars(events).values()
+        if isinstance(cls, type) and issubclass(cls, events.Event) and cls is not events.Event
+    }
     cls = kinds.get(str(doc.get("event")))
     if cls is None:
         return None
@@ -472,13 +596,17 @@ def event_from_dict(doc: dict[str, Any]):
 # ---- executions -----------------------------------------------------------------------------
 
 
-def list_executions(ctx: RemoteContext, *, script_ref: str | None = None, limit: int | None = None, offset: int = 0) -> list[ExecutionPublic]:
+def list_executions(
+    ctx: RemoteContext, *, script_ref: str | None = None, limit: int | None = None, offset: int = 0
+) -> list[ExecutionPublic]:
     """A page of your executions (`limit` None: every page)."""
     rows = _pages(ctx, "/api/agents/executions/", {"script": script_ref}, limit, offset)
     return [ExecutionPublic.model_validate(row) for row in rows]
 
 
-def _pages(ctx: RemoteContext, path: str, query: dict[str, Any], limit: int | None, offset: int = 0) -> list[Any]:
+def _pages(
+    ctx: RemoteContext, path: str, query: dict[str, Any], limit: int | None, offset: int = 0
+) -> list[Any]:
     """`limit` rows from `offset`, a page of at most PAGE_SIZE per request; `limit` None: until the end."""
     rows: list[Any] = []
     while limit is None or len(rows) < limit:
@@ -495,14 +623,23 @@ def get_execution(ctx: RemoteContext, *, ref: str) -> ExecutionDetail:
 
 
 def retry_execution(
-    ctx: RemoteContext, *, ref: str, max_attempts: int | None = None, engine: str | None = None, container: str | None = None
+    ctx: RemoteContext,
+    *,
+    ref: str,
+    max_attempts: int | None = None,
+    engine: str | None = None,
+    container: str | None = None,
 ) -> ExecuteResult:
     body = _compact({"max_attempts": max_attempts, "engine": engine, "container": container})
-    return ExecuteResult.model_validate(request(ctx, "POST", f"/api/agents/executions/{_segment(ref)}/retry/", body=body))
+    return ExecuteResult.model_validate(
+        request(ctx, "POST", f"/api/agents/executions/{_segment(ref)}/retry/", body=body)
+    )
 
 
 def cancel_execution(ctx: RemoteContext, *, ref: str) -> CancelResult:
-    return CancelResult.model_validate(request(ctx, "POST", f"/api/agents/executions/{_segment(ref)}/cancel/"))
+    return CancelResult.model_validate(
+        request(ctx, "POST", f"/api/agents/executions/{_segment(ref)}/cancel/")
+    )
 
 
 # ---- providers and containers ---------------------------------------------------------------
@@ -517,20 +654,29 @@ def list_containers(ctx: RemoteContext) -> list[ContainerPublic]:
 
 
 def start_container(ctx: RemoteContext, *, ref: str | int) -> ContainerStatus:
-    return ContainerStatus.model_validate(request(ctx, "POST", f"/api/agents/containers/{_segment(ref)}/start/"))
+    return ContainerStatus.model_validate(
+        request(ctx, "POST", f"/api/agents/containers/{_segment(ref)}/start/")
+    )
 
 
 def stop_container(ctx: RemoteContext, *, ref: str | int) -> ContainerStatus:
-    return ContainerStatus.model_validate(request(ctx, "POST", f"/api/agents/containers/{_segment(ref)}/stop/"))
+    return ContainerStatus.model_validate(
+        request(ctx, "POST", f"/api/agents/containers/{_segment(ref)}/stop/")
+    )
 
 
 def check_status(ctx: RemoteContext, *, ref: str | int) -> ContainerStatus:
-    return ContainerStatus.model_validate(request(ctx, "POST", f"/api/agents/containers/{_segment(ref)}/check_status/"))
+    return ContainerStatus.model_validate(
+        request(ctx, "POST", f"/api/agents/containers/{_segment(ref)}/check_status/")
+    )
 
 
 def __getattr__(name: str) -> Any:
     if name in LOCAL_ONLY:
-        raise BadInput(f"`{name.replace('_', ' ')}` is not available through a server", hint="Run it on the server's machine, without --server")
+        raise BadInput(
+            f"`{name.replace('_', ' ')}` is not available through a server",
+            hint="Run it on the server's machine, without --server",
+        )
     raise AttributeError(name)
 
 
@@ -561,12 +707,17 @@ def _deliver(ctx: RemoteContext, result: ExecuteResult, output: str | None) -> E
         target = target / Path(urlsplit(result.output_url).path).name
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        with urllib.request.urlopen(result.output_url, timeout=ctx.timeout) as response, open(target, "wb") as handle:
+        with (
+            urllib.request.urlopen(result.output_url, timeout=ctx.timeout) as response,
+            open(target, "wb") as handle,
+        ):
             shutil.copyfileobj(response, handle)
     except (OSError, urllib.error.URLError) as exc:
         if not output:  # not asked for: the server's copy and its output_url still stand
             return result
-        raise BadInput(f"cannot download the video to {output}: {exc}", hint="It stays on the server; see output_url") from exc
+        raise BadInput(
+            f"cannot download the video to {output}: {exc}", hint="It stays on the server; see output_url"
+        ) from exc
     return result.model_copy(update={"output_path": str(target.resolve())})
 
 

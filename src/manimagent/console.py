@@ -67,7 +67,27 @@ def _hung_up(signum: int, frame: object) -> None:
 
 
 # `render`'s options that take a value (`cli/options.py`), so that their values are not taken for files.
-_VALUED = frozenset({"--scene", "-s", "--engine", "-e", "--container", "-c", "--quality", "-q", "--format", "-f", "--still-seconds", "--max-attempts", "--output", "-o", "--server", "--jobs", "-j"})
+_VALUED = frozenset(
+    {
+        "--scene",
+        "-s",
+        "--engine",
+        "-e",
+        "--container",
+        "-c",
+        "--quality",
+        "-q",
+        "--format",
+        "-f",
+        "--still-seconds",
+        "--max-attempts",
+        "--output",
+        "-o",
+        "--server",
+        "--jobs",
+        "-j",
+    }
+)
 
 
 def _renders_locally(args: list[str]) -> bool:
@@ -75,7 +95,11 @@ def _renders_locally(args: list[str]) -> bool:
     only a discarded child)."""
     if args[:1] != ["render"] or os.environ.get("MANIMAGENT_SERVER"):
         return False
-    if any(arg in {"-h", "--help", "--server", "docker", "--engine=docker", "-edocker", "--jobs", "-j"} or arg.startswith("--jobs=") for arg in args):
+    if any(
+        arg in {"-h", "--help", "--server", "docker", "--engine=docker", "-edocker", "--jobs", "-j"}
+        or arg.startswith("--jobs=")
+        for arg in args
+    ):
         return False
     files, rest = [], iter(args[1:])
     for arg in rest:
@@ -85,4 +109,6 @@ def _renders_locally(args: list[str]) -> bool:
             files.extend(rest)
         elif not arg.startswith("-"):
             files.append(arg)
-    return len(files) == 1 and not os.path.isdir(files[0]) and not any(char in files[0] for char in "*?[")  # one file: no batch
+    return (
+        len(files) == 1 and not os.path.isdir(files[0]) and not any(char in files[0] for char in "*?[")
+    )  # one file: no batch

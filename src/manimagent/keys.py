@@ -147,7 +147,9 @@ def _file_writable(path: Path) -> bool:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError:
         return False
-    return os.access(folder, os.W_OK | os.X_OK) and (not path.exists() or (path.is_file() and os.access(path, os.W_OK)))
+    return os.access(folder, os.W_OK | os.X_OK) and (
+        not path.exists() or (path.is_file() and os.access(path, os.W_OK))
+    )
 
 
 # ---- one interface ------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import smtplib
 import ssl
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
@@ -54,7 +54,7 @@ def build_message(*, sender: str, to: str, subject: str, body: str) -> EmailMess
     message["From"] = sender
     message["To"] = to
     message["Subject"] = subject
-    message["Date"] = format_datetime(datetime.now(timezone.utc))
+    message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = make_msgid(domain="manimagent.local")
     message.set_content(body)
     return message
@@ -72,7 +72,7 @@ def send_mail(settings: Settings, *, to: str, subject: str, body: str) -> Path |
 def write_outbox(outbox: Path, message: EmailMessage) -> Path:
     """One message as one `.eml` file, written completely before it appears under its name."""
     outbox.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
     path = outbox / f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
     partial = path.with_suffix(".part")
     partial.write_bytes(message.as_bytes(policy=email.policy.SMTP))  # CRLF line ends, as RFC 5322 has them
@@ -87,7 +87,9 @@ def send_smtp(target: SmtpTarget, message: EmailMessage) -> None:
                 client.login(target.username, target.password or "")
             client.send_message(message)
     except (smtplib.SMTPException, OSError) as exc:
-        raise ConfigError(f"cannot send mail through {target.host}:{target.port}: {exc}", hint=f"Check {SMTP_URL_ENV}") from exc
+        raise ConfigError(
+            f"cannot send mail through {target.host}:{target.port}: {exc}", hint=f"Check {SMTP_URL_ENV}"
+        ) from exc
 
 
 def _connect(target: SmtpTarget) -> smtplib.SMTP:

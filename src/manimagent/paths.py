@@ -39,7 +39,7 @@ class Paths:
     def config_file(self) -> Path:
         return self.config / "config.toml"
 
-    def ensure(self) -> "Paths":
+    def ensure(self) -> Paths:
         """Create the home's folders; ConfigError when one is a file or cannot be created."""
         for folder in (self.data, self.config, self.media):
             try:

@@ -15,20 +15,37 @@ from pathlib import Path
 
 from sqlmodel import func, select
 
+from manimagent.attempt import Attempt, NewScript, RenderOptions, Repairer, begin_attempt, has_latex
 from manimagent.errors import Interrupted, InvalidScript, ManimagentError, NotFound, ProviderError
-from manimagent.events import CheckFinding, Done, FixApplied, Notice, RenderFailed, RenderStarted, RepairStarted
-from manimagent.render.base import OutputFormat, RenderFailure, RenderResult
+from manimagent.events import (
+    CheckFinding,
+    Done,
+    FixApplied,
+    Notice,
+    RenderFailed,
+    RenderStarted,
+    RepairStarted,
+)
+from manimagent.render.base import RenderFailure, RenderResult
 from manimagent.render.layout import LAYOUT_ERROR, LayoutMode, layout_mode, layout_summary
 from manimagent.render.logparse import line_in_script
-from manimagent.render.poster import make_poster, warm_up as warm_up_poster
+from manimagent.render.poster import make_poster
+from manimagent.render.poster import warm_up as warm_up_poster
 from manimagent.scriptcheck.fixes import AppliedFix, fix_after_failure
-from manimagent.attempt import Attempt, NewScript, RenderOptions, Repairer, begin_attempt, has_latex
 from manimagent.scriptcheck.prepare import Prepared
 from manimagent.scriptcheck.scenes import find_scenes
 from manimagent.scriptcheck.source import parse_script
 from manimagent.services.context import Context
 from manimagent.services.schemas import ExecuteResult
-from manimagent.store.models import ABANDON_GRACE, Execution, ExecutionStatus, Script, ScriptStatus, new_uuid, utcnow
+from manimagent.store.models import (
+    ABANDON_GRACE,
+    Execution,
+    ExecutionStatus,
+    Script,
+    ScriptStatus,
+    new_uuid,
+    utcnow,
+)
 
 BEFORE_RENDER = "before-render"  # a fix's `stage`: applied while the code was prepared
 AFTER_FAILURE = "after-failure"  # applied because of the previous attempt's failure
@@ -65,10 +82,23 @@ def run_attempts(
                 if new_script:
                     execution = _store_new(ctx, script, options, attempt.prepared, script_id, execution_id)
                 else:
-                    execution = _start_execution(ctx, script_id, options, code, attempt.prepared, execution_id, queued if number == 1 else None, loop.pending)
+                    execution = _start_execution(
+                        ctx,
+                        script_id,
+                        options,
+                        code,
+                        attempt.prepared,
+                        execution_id,
+                        queued if number == 1 else None,
+                        loop.pending,
+                    )
                 loop.started(execution.id, number, attempt.prepared.fixes)
                 started = RenderStarted(
-                    attempt=number, max_attempts=options.max_attempts, engine=options.engine.name, scenes=attempt.prepared.scenes, execution_id=execution.id
+                    attempt=number,
+                    max_attempts=options.max_attempts,
+                    engine=options.engine.name,
+                    scenes=attempt.prepared.scenes,
+                    execution_id=execution.id,
                 )
             except BaseException:
                 if attempt.job:
@@ -106,8 +136,12 @@ class _Loop:
 
     executions: list[str] = field(default_factory=list)
     fixes: list[dict] = field(default_factory=list)  # every deterministic fix tried, with its attempt
-    pending: list[AppliedFix] = field(default_factory=list)  # fixes after a failure, for the next attempt's row
-    repaired_by_llm: tuple[RenderFailure, str] | None = None  # the failure and code the last LLM repair answered
+    pending: list[AppliedFix] = field(
+        default_factory=list
+    )  # fixes after a failure, for the next attempt's row
+    repaired_by_llm: tuple[RenderFailure, str] | None = (
+        None  # the failure and code the last LLM repair answered
+    )
     repair_stopped: str | None = None
     kept: list[Path] = field(default_factory=list)  # the last failed attempt's scenes that rendered
     joined: Path | None = None  # with --partial: those scenes as one video
@@ -115,7 +149,10 @@ class _Loop:
 
     def started(self, execution_id: str, number: int, fixes: list[AppliedFix]) -> None:
         self.executions.append(execution_id)
-        for fix, stage in [*((fix, AFTER_FAILURE) for fix in self.pending), *((fix, BEFORE_RENDER) for fix in fixes)]:
+        for fix, stage in [
+            *((fix, AFTER_FAILURE) for fix in self.pending),
+            *((fix, BEFORE_RENDER) for fix in fixes),
+        ]:
             self.fixes.append({**fix.to_dict(), "attempt": number, "stage": stage})
         self.pending = []
 
@@ -140,7 +177,14 @@ def _load(ctx: Context, script_id: str) -> Script:
         return _get(session, Script, script_id)
 
 
-def _store_new(ctx: Context, script: NewScript, options: RenderOptions, prepared: Prepared, script_id: str, execution_id: str) -> Execution:
+def _store_new(
+    ctx: Context,
+    script: NewScript,
+    options: RenderOptions,
+    prepared: Prepared,
+    script_id: str,
+    execution_id: str,
+) -> Execution:
     """A new Script and its first Execution, written in one transaction: a crash or a full disk
     never leaves a script `executing` without its render."""
     row = Script(
@@ -153,7 +197,9 @@ def _store_new(ctx: Context, script: NewScript, options: RenderOptions, prepared
         source=script.source,
         status=ScriptStatus.EXECUTING.value,
     )
-    execution = Execution(id=execution_id, **_execution_fields(ctx, row.id, options, script.code, prepared, attempt_number=1))
+    execution = Execution(
+        id=execution_id, **_execution_fields(ctx, row.id, options, script.code, prepared, attempt_number=1)
+    )
     with ctx.session() as session:
         session.add(row)
         session.flush()  # the script first (no relationship tells the session so), in the same transaction
@@ -173,7 +219,11 @@ def _report(ctx: Context, prepared: Prepared) -> None:
     for fix in prepared.fixes:
         ctx.events(FixApplied(name=fix.name, description=fix.description, line=fix.line))
     for finding in prepared.findings:
-        ctx.events(CheckFinding(severity=finding.severity, code=finding.code, message=finding.describe(), line=finding.line))
+        ctx.events(
+            CheckFinding(
+                severity=finding.severity, code=finding.code, message=finding.describe(), line=finding.line
+            )
+        )
 
 
 def _start_execution(
@@ -187,7 +237,9 @@ def _start_execution(
     after_failure: list[AppliedFix] | None = None,
 ) -> Execution:
     """The attempt's Execution row (`queued`: the queued row it takes over, whose id is `execution_id`)."""
-    fields = _execution_fields(ctx, script_id, options, code, prepared, _next_attempt_number(ctx, script_id, queued), after_failure)
+    fields = _execution_fields(
+        ctx, script_id, options, code, prepared, _next_attempt_number(ctx, script_id, queued), after_failure
+    )
     with ctx.session() as session:
         execution = _get(session, Execution, queued) if queued else Execution(id=execution_id, **fields)
         for name, value in fields.items():
@@ -202,7 +254,13 @@ def _start_execution(
 
 
 def _execution_fields(
-    ctx: Context, script_id: str, options: RenderOptions, code: str, prepared: Prepared, attempt_number: int, after_failure: list[AppliedFix] | None = None
+    ctx: Context,
+    script_id: str,
+    options: RenderOptions,
+    code: str,
+    prepared: Prepared,
+    attempt_number: int,
+    after_failure: list[AppliedFix] | None = None,
 ) -> dict:
     """The columns of a running attempt's Execution row."""
     started = utcnow()
@@ -218,7 +276,10 @@ def _execution_fields(
         status=ExecutionStatus.RUNNING.value,
         original_script=code,
         modified_script=prepared.code if prepared.code != code else None,
-        fixes=[*({**fix.to_dict(), "stage": AFTER_FAILURE} for fix in after_failure or []), *(fix.to_dict() for fix in prepared.fixes)],
+        fixes=[
+            *({**fix.to_dict(), "stage": AFTER_FAILURE} for fix in after_failure or []),
+            *(fix.to_dict() for fix in prepared.fixes),
+        ],
         started_at=started,
         deadline=started + timedelta(seconds=options.timeout + ABANDON_GRACE),
     )
@@ -237,7 +298,9 @@ def _wait(ctx: Context, execution: Execution, attempt: Attempt, started: RenderS
     try:
         refusal = attempt.prepared.refusal
         if refusal is not None:  # nothing renders, so no "Rendering ..." first
-            return RenderResult(ok=False, failure=refusal, log=f"refused before rendering: {refusal.summary()}")
+            return RenderResult(
+                ok=False, failure=refusal, log=f"refused before rendering: {refusal.summary()}"
+            )
         ctx.events(started)
         warm_up_poster()
         result = attempt.job.wait()
@@ -246,13 +309,17 @@ def _wait(ctx: Context, execution: Execution, attempt: Attempt, started: RenderS
             attempt.job.cancel()
         raise Interrupted(settle_interrupted(ctx, execution.script_id, execution.id)) from exc
     except ManimagentError as exc:
-        _fail_execution(ctx, execution, RenderResult(ok=False), RenderFailure(type(exc).__name__, exc.message))
+        _fail_execution(
+            ctx, execution, RenderResult(ok=False), RenderFailure(type(exc).__name__, exc.message)
+        )
         _set_script(ctx, execution.script_id, ScriptStatus.FAILED, error=exc.message)
         raise
     result = _judge_layout(ctx, result)
     if not result.ok:
         if result.partial:  # the scenes that rendered are kept with the failed attempt
-            kept = attempt.job.keep_as(ctx.settings.paths.staging / execution.id, replace(result, outputs=result.partial))
+            kept = attempt.job.keep_as(
+                ctx.settings.paths.staging / execution.id, replace(result, outputs=result.partial)
+            )
             return replace(result, partial=kept.outputs, outputs=[])
         attempt.job.discard()
         return result
@@ -262,7 +329,11 @@ def _wait(ctx: Context, execution: Execution, attempt: Attempt, started: RenderS
 def _judge_layout(ctx: Context, result: RenderResult) -> RenderResult:
     """Show the layout check's findings; with `render.layout = repair` they fail the attempt."""
     for finding in result.layout:
-        ctx.events(CheckFinding(severity="warning", code=f"layout_{finding.kind}", message=f"layout: {finding.describe()}"))
+        ctx.events(
+            CheckFinding(
+                severity="warning", code=f"layout_{finding.kind}", message=f"layout: {finding.describe()}"
+            )
+        )
     if not (result.ok and result.layout and layout_mode(ctx.settings.layout) == LayoutMode.REPAIR):
         return result
     return replace(result, ok=False, failure=RenderFailure(LAYOUT_ERROR, layout_summary(result.layout)))
@@ -285,7 +356,13 @@ def settle_interrupted(ctx: Context, script_id: str | None, execution_id: str | 
 
 
 def _succeed(
-    ctx: Context, script_id: str, execution: Execution, prepared: Prepared, result: RenderResult, options: RenderOptions, loop: _Loop
+    ctx: Context,
+    script_id: str,
+    execution: Execution,
+    prepared: Prepared,
+    result: RenderResult,
+    options: RenderOptions,
+    loop: _Loop,
 ) -> ExecuteResult:
     with ctx.session() as session:
         if session.get(Execution, execution.id) is None:  # deleted while rendering: publish nothing
@@ -345,7 +422,10 @@ def _attribute_cache(options: RenderOptions, result: RenderResult, execution_id:
 def _scene_outputs(scenes: list[str], outputs: list[Path], stills: list[str]) -> list[dict]:
     """Per scene: its file and its kind: `video`, `image` (a still scene's PNG, as manim makes it)
     or `still-video` (a still scene's last frame shown for --still-seconds, for an explicit video format)."""
-    return [{"scene": scene, "path": str(path), "kind": output_kind(path, scene in stills)} for scene, path in zip(scenes, outputs, strict=False)]
+    return [
+        {"scene": scene, "path": str(path), "kind": output_kind(path, scene in stills)}
+        for scene, path in zip(scenes, outputs, strict=False)
+    ]
 
 
 def output_kind(path: Path, still: bool) -> str:
@@ -354,13 +434,17 @@ def output_kind(path: Path, still: bool) -> str:
     return "still-video" if still else "video"
 
 
-def _publish(ctx: Context, script_id: str, execution_id: str, result: RenderResult) -> tuple[list[Path], Path]:
+def _publish(
+    ctx: Context, script_id: str, execution_id: str, result: RenderResult
+) -> tuple[list[Path], Path]:
     """Join the scenes' videos when there are several, then move the complete folder into media.
 
     Images (still scenes with no --format) are not joined: `output_path` is the joined video of the
     videos, else the one video, else the first image."""
     staged = result.outputs
-    joined = _join_videos(staged, ctx.settings.paths.staging / execution_id, reencode=bool(result.still_scenes))
+    joined = _join_videos(
+        staged, ctx.settings.paths.staging / execution_id, reencode=bool(result.still_scenes)
+    )
     final = _move_to_media(ctx, script_id, execution_id)
     outputs = [final / path.name for path in staged]
     shown = joined or (_videos(staged) or staged)[0]
@@ -391,7 +475,9 @@ def _move_to_media(ctx: Context, script_id: str, execution_id: str) -> Path:
     return final
 
 
-def _fail_execution(ctx: Context, execution: Execution, result: RenderResult, failure: RenderFailure, partial: bool = False) -> tuple[list[Path], Path | None]:
+def _fail_execution(
+    ctx: Context, execution: Execution, result: RenderResult, failure: RenderFailure, partial: bool = False
+) -> tuple[list[Path], Path | None]:
     """Store the failed attempt; returns where the scenes that did render were kept, and with
     `partial` (--partial) the video those scenes make together."""
     kept: list[Path] = []
@@ -443,7 +529,14 @@ def _record_modified(ctx: Context, execution_id: str, code: str) -> None:
 
 
 def _repair(
-    ctx: Context, script_id: str, code: str, failure: RenderFailure, options: RenderOptions, attempt: int, repairer: Repairer | None, loop: _Loop
+    ctx: Context,
+    script_id: str,
+    code: str,
+    failure: RenderFailure,
+    options: RenderOptions,
+    attempt: int,
+    repairer: Repairer | None,
+    loop: _Loop,
 ) -> str | None:
     """The next attempt's code: a deterministic fix if one applies, else the LLM's repair.
 
@@ -481,7 +574,9 @@ def _set_script(ctx: Context, script_id: str, status: ScriptStatus, error: str |
         session.commit()
 
 
-def _give_up(ctx: Context, script_id: str, failure: RenderFailure | None, loop: _Loop, first_refused: bool) -> ExecuteResult:
+def _give_up(
+    ctx: Context, script_id: str, failure: RenderFailure | None, loop: _Loop, first_refused: bool
+) -> ExecuteResult:
     error = failure.summary() if failure else "the render failed"
     _set_script(ctx, script_id, ScriptStatus.FAILED, error=error)
     ctx.events(Done(success=False, error=error))
@@ -507,6 +602,11 @@ def _failed_scene_outputs(loop: _Loop) -> list[dict]:
     """Per scene of a failed multi-scene render: its status, and its file where it rendered."""
     by_scene = {path.stem: path for path in loop.kept}
     return [
-        {"scene": scene, "status": status, "path": str(by_scene[scene]) if scene in by_scene else None, "kind": output_kind(by_scene[scene], False) if scene in by_scene else None}
+        {
+            "scene": scene,
+            "status": status,
+            "path": str(by_scene[scene]) if scene in by_scene else None,
+            "kind": output_kind(by_scene[scene], False) if scene in by_scene else None,
+        }
         for scene, status in loop.scene_status.items()
     ]

@@ -29,13 +29,15 @@ RULES = """Rules:
 - Keep everything inside the frame (about 14 x 8 units); clear or fade out old objects before new ones.
 - No files, no network, no subprocesses, no input(), no randomness without a seed; keep the video under ~20 seconds.
 {latex}"""
-LATEX_YES = "- LaTeX is available: MathTex and Tex work; write TeX in raw strings (r\"\\frac{a}{b}\")."
+LATEX_YES = '- LaTeX is available: MathTex and Tex work; write TeX in raw strings (r"\\frac{a}{b}").'
 LATEX_NO = (
     "- LaTeX is NOT installed: do not use MathTex, Tex or Matrix; write formulas with Text. Numbers need Text too:"
-    " DecimalNumber(..., mob_class=Text), axis numbers with axis_config={\"label_constructor\": Text}, BarChart(..., label_constructor=Text)."
+    ' DecimalNumber(..., mob_class=Text), axis numbers with axis_config={"label_constructor": Text}, BarChart(..., label_constructor=Text).'
 )
 
-NARRATION_LINE = "NARRATION: yes"  # in the system message of a --voiceover request (the offline provider reads it)
+NARRATION_LINE = (
+    "NARRATION: yes"  # in the system message of a --voiceover request (the offline provider reads it)
+)
 VOICEOVER_RULES = """Narration (this video has a voice-over):
 - Derive the scene from VoiceoverScene: `from manim_voiceover import VoiceoverScene` and
   `from manim_voiceover.services.pyttsx3 import PyTTSX3Service`; call `self.set_speech_service(PyTTSX3Service())`
@@ -62,7 +64,9 @@ def system_message(manim_version: str, has_latex: bool, voiceover: bool = False)
     return Message("system", text)
 
 
-def generation_messages(prompt: str, manim_version: str, has_latex: bool, voiceover: bool = False) -> list[Message]:
+def generation_messages(
+    prompt: str, manim_version: str, has_latex: bool, voiceover: bool = False
+) -> list[Message]:
     """`voiceover`: ask for a narrated VoiceoverScene (manim-voiceover) timed to its animations."""
     kind = "a narrated Manim VoiceoverScene" if voiceover else "a Manim scene"
     user = f"Write {kind} for this request:\n{REQUEST_OPEN}\n{prompt}\n{REQUEST_CLOSE}"
@@ -70,7 +74,12 @@ def generation_messages(prompt: str, manim_version: str, has_latex: bool, voiceo
 
 
 def repair_messages(
-    prompt: str, code: str, failure: RenderFailure, manim_version: str, has_latex: bool, grounding: str | None = None
+    prompt: str,
+    code: str,
+    failure: RenderFailure,
+    manim_version: str,
+    has_latex: bool,
+    grounding: str | None = None,
 ) -> list[Message]:
     """`grounding`: the installed manim's facts about the failing name (default: looked up here)."""
     line = _line_of(code, failure.line)
@@ -126,19 +135,26 @@ def grounding_text(facts: GroundingFacts | None) -> str:
         return ""
     if facts.install:
         return f"The module {facts.error.owner} is not installed here (it is installed with `{facts.install}`): write the scene with manim alone."
-    kind = {"attribute": "attribute", "keyword": "keyword argument", "name": "name", "import": "name"}[facts.error.kind]
+    kind = {"attribute": "attribute", "keyword": "keyword argument", "name": "name", "import": "name"}[
+        facts.error.kind
+    ]
     lines = [f"Facts from the installed Manim (the {kind} `{facts.error.name}` does not exist there):"]
     if facts.signature:
         lines.append(f"- signature: {facts.signature}")
     if facts.members:
         label = "keywords it takes" if facts.error.kind == "keyword" else "members"
-        lines.append(f"- {label}: {', '.join(facts.members[:MAX_GROUNDING_MEMBERS])}" + (" ..." if len(facts.members) > MAX_GROUNDING_MEMBERS else ""))
+        lines.append(
+            f"- {label}: {', '.join(facts.members[:MAX_GROUNDING_MEMBERS])}"
+            + (" ..." if len(facts.members) > MAX_GROUNDING_MEMBERS else "")
+        )
     if facts.nearest:
         lines.append(f"- nearest names: {', '.join(facts.nearest)}")
     return "\n".join(lines) if len(lines) > 1 else ""
 
 
-def refine_messages(prompt: str, code: str, instruction: str, manim_version: str, has_latex: bool) -> list[Message]:
+def refine_messages(
+    prompt: str, code: str, instruction: str, manim_version: str, has_latex: bool
+) -> list[Message]:
     user = (
         f"This Manim script was written for the request below.\n{REQUEST_OPEN}\n{prompt}\n{instruction}\n{REQUEST_CLOSE}\n\n"
         f"```python\n{code}\n```\n\nChange it as follows and return the whole new script: {instruction}"
@@ -155,7 +171,11 @@ def no_code_messages(messages: list[Message], reply: str) -> list[Message]:
 
 def extract_code(reply: str) -> str:
     """The script in an LLM reply: the fenced block defining a Scene, else a bare script."""
-    blocks = [match["body"] for match in _FENCE.finditer(reply) if match["lang"].lower() in {"", "python", "py", "python3"}]
+    blocks = [
+        match["body"]
+        for match in _FENCE.finditer(reply)
+        if match["lang"].lower() in {"", "python", "py", "python3"}
+    ]
     with_scene = [block for block in blocks if _SCENE_CLASS.search(block)]
     if with_scene:
         return max(with_scene, key=len).strip() + "\n"
@@ -166,7 +186,9 @@ def extract_code(reply: str) -> str:
 
 def _strip_prose(reply: str) -> str:
     lines = reply.strip().splitlines()
-    start = next((i for i, line in enumerate(lines) if line.startswith(("from ", "import ", "class ", "#", "def "))), 0)
+    start = next(
+        (i for i, line in enumerate(lines) if line.startswith(("from ", "import ", "class ", "#", "def "))), 0
+    )
     return "\n".join(lines[start:]).strip() + "\n"
 
 

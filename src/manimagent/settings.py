@@ -39,54 +39,196 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("database_url", "database.url", None, env=DATABASE_URL_ENV, help="SQLAlchemy URL of the store"),
-    Setting("smtp_url", "mail.smtp_url", None, env=SMTP_URL_ENV, secret=True, help="SMTP server; unset writes mail to the outbox"),
-    Setting("mail_from", "mail.from", "manimagent <noreply@localhost>", help="sender address of outgoing mail"),
-    Setting("secret_key", "server.secret_key", None, env=SECRET_KEY_ENV, secret=True, help="signs tokens for serve"),
-    Setting("render_timeout", "render.timeout", 300.0, float, env=RENDER_TIMEOUT_ENV, help="seconds before a render is killed"),
-    Setting("render_sandbox", "render.sandbox", "auto", env=RENDER_SANDBOX_ENV, help="how local renders are contained: auto, bwrap or none"),
-    Setting("render_memory", "render.memory", "4GiB", help="address space a local render may use (e.g. 4GiB; 0: no limit)"),
-    Setting("render_max_processes", "render.max_processes", 256, int, help="processes and threads a local render may run"),
-    Setting("render_max_output", "render.max_output", "2GiB", help="bytes a local render may write to its job folder"),
+    Setting(
+        "smtp_url",
+        "mail.smtp_url",
+        None,
+        env=SMTP_URL_ENV,
+        secret=True,
+        help="SMTP server; unset writes mail to the outbox",
+    ),
+    Setting(
+        "mail_from", "mail.from", "manimagent <noreply@localhost>", help="sender address of outgoing mail"
+    ),
+    Setting(
+        "secret_key",
+        "server.secret_key",
+        None,
+        env=SECRET_KEY_ENV,
+        secret=True,
+        help="signs tokens for serve",
+    ),
+    Setting(
+        "render_timeout",
+        "render.timeout",
+        300.0,
+        float,
+        env=RENDER_TIMEOUT_ENV,
+        help="seconds before a render is killed",
+    ),
+    Setting(
+        "render_sandbox",
+        "render.sandbox",
+        "auto",
+        env=RENDER_SANDBOX_ENV,
+        help="how local renders are contained: auto, bwrap or none",
+    ),
+    Setting(
+        "render_memory",
+        "render.memory",
+        "4GiB",
+        help="address space a local render may use (e.g. 4GiB; 0: no limit)",
+    ),
+    Setting(
+        "render_max_processes",
+        "render.max_processes",
+        256,
+        int,
+        help="processes and threads a local render may run",
+    ),
+    Setting(
+        "render_max_output",
+        "render.max_output",
+        "2GiB",
+        help="bytes a local render may write to its job folder",
+    ),
     Setting("render_open_files", "render.open_files", 1024, int, help="files a local render may hold open"),
-    Setting("cache_enabled", "cache.enabled", True, bool, env="MANIMAGENT_RENDER_CACHE", help="reuse finished scenes from the render cache (--no-cache skips it)"),
-    Setting("cache_max_size", "cache.max_size", "5GiB", help="size of the render cache; the least recently used entries go first"),
+    Setting(
+        "cache_enabled",
+        "cache.enabled",
+        True,
+        bool,
+        env="MANIMAGENT_RENDER_CACHE",
+        help="reuse finished scenes from the render cache (--no-cache skips it)",
+    ),
+    Setting(
+        "cache_max_size",
+        "cache.max_size",
+        "5GiB",
+        help="size of the render cache; the least recently used entries go first",
+    ),
     Setting("quality", "render.quality", "low", help="default render quality"),
     Setting("format", "render.format", "mp4", help="default output format"),
     Setting("engine", "render.engine", "local", help="default render engine: local or docker"),
     Setting("container", "render.container", None, help="default container for the docker engine"),
-    Setting("layout", "render.layout", "warn", help="layout check (frame edges, overlapping text): warn, repair (counts as a failure) or off"),
     Setting(
-        "voiceover_engine", "voiceover.engine", "offline", env="MANIMAGENT_VOICEOVER_ENGINE",
+        "layout",
+        "render.layout",
+        "warn",
+        help="layout check (frame edges, overlapping text): warn, repair (counts as a failure) or off",
+    ),
+    Setting(
+        "voiceover_engine",
+        "voiceover.engine",
+        "offline",
+        env="MANIMAGENT_VOICEOVER_ENGINE",
         help="who speaks a narrated scene: offline (espeak-ng, in the sandbox), openai, azure, gemini, or auto (a vendor whose key is set, else offline)",
     ),
-    Setting("voiceover_voice", "voiceover.voice", None, help="the TTS voice (espeak-ng: e.g. en-us; openai: alloy; gemini: Kore; azure: the deployment's voice)"),
-    Setting("voiceover_rate", "voiceover.rate", None, int, help="offline speech rate in words per minute (espeak-ng's default: 200)"),
-    Setting("voiceover_model", "voiceover.model", None, help="the network engine's TTS model (openai: gpt-4o-mini-tts; gemini: gemini-2.5-flash-preview-tts; azure: the deployment)"),
+    Setting(
+        "voiceover_voice",
+        "voiceover.voice",
+        None,
+        help="the TTS voice (espeak-ng: e.g. en-us; openai: alloy; gemini: Kore; azure: the deployment's voice)",
+    ),
+    Setting(
+        "voiceover_rate",
+        "voiceover.rate",
+        None,
+        int,
+        help="offline speech rate in words per minute (espeak-ng's default: 200)",
+    ),
+    Setting(
+        "voiceover_model",
+        "voiceover.model",
+        None,
+        help="the network engine's TTS model (openai: gpt-4o-mini-tts; gemini: gemini-2.5-flash-preview-tts; azure: the deployment)",
+    ),
     Setting("max_attempts", "generate.max_attempts", 3, int, help="render attempts of `generate` in total"),
     Setting("llm_timeout", "llm.timeout", 120.0, float, help="seconds per LLM request"),
     Setting("llm_retries", "llm.max_retries", 2, int, help="SDK retries per LLM request"),
-    Setting("docker_image", "docker.image", None, help="image of new containers; unset: manimcommunity/manim at the local manim version"),
-    Setting("server_url", "client.server", None, env=SERVER_ENV, help="use a manimagent serve instance instead of the local store"),
     Setting(
-        "cors_origins", "server.cors_origins", (), tuple, env=CORS_ORIGINS_ENV,
+        "docker_image",
+        "docker.image",
+        None,
+        help="image of new containers; unset: manimcommunity/manim at the local manim version",
+    ),
+    Setting(
+        "server_url",
+        "client.server",
+        None,
+        env=SERVER_ENV,
+        help="use a manimagent serve instance instead of the local store",
+    ),
+    Setting(
+        "cors_origins",
+        "server.cors_origins",
+        (),
+        tuple,
+        env=CORS_ORIGINS_ENV,
         help="origins allowed by CORS: a TOML array or a comma-separated string; empty: CORS off",
     ),
     Setting(
-        "forwarded_allow_ips", "server.forwarded_allow_ips", (), tuple, env=FORWARDED_ALLOW_IPS_ENV,
+        "forwarded_allow_ips",
+        "server.forwarded_allow_ips",
+        (),
+        tuple,
+        env=FORWARDED_ALLOW_IPS_ENV,
         help="proxies (addresses or networks, * for any) whose X-Forwarded-For/-Proto serve believes; empty: none",
     ),
-    Setting("sweep_seconds", "server.sweep_seconds", 30.0, float, help="seconds between serve's sweeps of renders abandoned by a dead process"),
-    Setting("access_token_minutes", "server.access_token_minutes", 15, int, help="minutes an access token of serve stays valid"),
     Setting(
-        "refresh_reuse_grace_seconds", "server.refresh_reuse_grace_seconds", 0, int,
+        "sweep_seconds",
+        "server.sweep_seconds",
+        30.0,
+        float,
+        help="seconds between serve's sweeps of renders abandoned by a dead process",
+    ),
+    Setting(
+        "access_token_minutes",
+        "server.access_token_minutes",
+        15,
+        int,
+        help="minutes an access token of serve stays valid",
+    ),
+    Setting(
+        "refresh_reuse_grace_seconds",
+        "server.refresh_reuse_grace_seconds",
+        0,
+        int,
         help="seconds a just-rotated refresh token may be sent again for the same new pair; 0: never",
     ),
-    Setting("max_body_bytes", "server.max_body_bytes", 1_000_000, int, help="largest request body serve accepts"),
+    Setting(
+        "max_body_bytes", "server.max_body_bytes", 1_000_000, int, help="largest request body serve accepts"
+    ),
     Setting("workers", "server.workers", 2, int, help="render workers of serve"),
-    Setting("render_max_retries", "render.max_retries", 2, int, help="times a queued render is taken up again after its worker died (PostgreSQL queue)"),
-    Setting("queue_wait_seconds", "server.queue_wait_seconds", 60.0, float, help="seconds a waiting request gives the job queue's workers to take its render before it answers 202"),
-    Setting("worker_token", "worker.token", None, env=WORKER_TOKEN_ENV, secret=True, help="the token `manimagent worker` shows the server"),
-    Setting("allow_unsandboxed_renders", "server.allow_unsandboxed_renders", False, bool, help="let serve render locally without a working sandbox"),
+    Setting(
+        "render_max_retries",
+        "render.max_retries",
+        2,
+        int,
+        help="times a queued render is taken up again after its worker died (PostgreSQL queue)",
+    ),
+    Setting(
+        "queue_wait_seconds",
+        "server.queue_wait_seconds",
+        60.0,
+        float,
+        help="seconds a waiting request gives the job queue's workers to take its render before it answers 202",
+    ),
+    Setting(
+        "worker_token",
+        "worker.token",
+        None,
+        env=WORKER_TOKEN_ENV,
+        secret=True,
+        help="the token `manimagent worker` shows the server",
+    ),
+    Setting(
+        "allow_unsandboxed_renders",
+        "server.allow_unsandboxed_renders",
+        False,
+        bool,
+        help="let serve render locally without a working sandbox",
+    ),
 )
 
 
@@ -150,7 +292,9 @@ def _convert(setting: Setting, raw: Any, origin: str) -> Any:
         word = str(raw).strip().lower()
         if isinstance(raw, bool) or word in TRUE_WORDS | FALSE_WORDS:
             return raw if isinstance(raw, bool) else word in TRUE_WORDS
-        raise ConfigError(f"{setting.name} from {origin} must be true or false, got {raw!r}", hint="Fix the value")
+        raise ConfigError(
+            f"{setting.name} from {origin} must be true or false, got {raw!r}", hint="Fix the value"
+        )
     try:
         return setting.kind(raw)
     except (TypeError, ValueError):
@@ -168,7 +312,10 @@ def load_settings() -> Settings:
         value, source = setting.default, "default"
         from_file = _lookup(table, setting.key)
         if from_file is not None:
-            value, source = _convert(setting, from_file, str(paths.config_file)), f"config.toml [{setting.key}]"
+            value, source = (
+                _convert(setting, from_file, str(paths.config_file)),
+                f"config.toml [{setting.key}]",
+            )
         if setting.env and os.environ.get(setting.env):
             value, source = _convert(setting, os.environ[setting.env], setting.env), f"env {setting.env}"
         settings.values[setting.name] = value
@@ -196,5 +343,8 @@ def normalize_server(url: str) -> str:
 
     parts = urlsplit(url.strip())
     if parts.scheme not in {"http", "https"} or not parts.netloc:
-        raise BadInput(f"server URL {url!r} must start with http:// or https://", hint="For example --server http://127.0.0.1:8000")
+        raise BadInput(
+            f"server URL {url!r} must start with http:// or https://",
+            hint="For example --server http://127.0.0.1:8000",
+        )
     return url.strip().rstrip("/")

@@ -21,10 +21,9 @@ app = app_main.app
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; expected failures become one `Error:` line and the contract's exit code."""
+    from manimagent.cli.output import output
     from manimagent.errors import ExitCode, ManimagentError
     from manimagent.settings import debug_enabled
-
-    from manimagent.cli.output import output
 
     output.printed_json = False
     command = typer.main.get_command(app)

@@ -45,13 +45,21 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
     install_completion: bool = typer.Option(
-        False, "--install-completion", callback=completion.install, expose_value=False,
+        False,
+        "--install-completion",
+        callback=completion.install,
+        expose_value=False,
         help="Install tab completion for this shell (bash, zsh, fish or PowerShell).",
     ),
     show_completion: bool = typer.Option(
-        False, "--show-completion", callback=completion.show, expose_value=False,
+        False,
+        "--show-completion",
+        callback=completion.show,
+        expose_value=False,
         help="Print the completion script for this shell, to copy or eval.",
     ),
 ) -> None:

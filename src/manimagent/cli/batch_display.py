@@ -44,13 +44,26 @@ class BatchDisplay:
         self.notices: set[str] = set()
         self.console = output.err
         self.live: Live | None = None
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=self.console)
-        self.bar = self.progress.add_task(f"Total (--jobs {jobs})", total=total, start=False)  # its clock starts with the first item
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=self.console,
+        )
+        self.bar = self.progress.add_task(
+            f"Total (--jobs {jobs})", total=total, start=False
+        )  # its clock starts with the first item
         self.plain = not self.console.is_terminal
 
     def __enter__(self) -> BatchDisplay:
         if not self.plain:
-            self.live = Live(get_renderable=self._renderable, console=self.console, refresh_per_second=REFRESHES_PER_SECOND, transient=True)
+            self.live = Live(
+                get_renderable=self._renderable,
+                console=self.console,
+                refresh_per_second=REFRESHES_PER_SECOND,
+                transient=True,
+            )
             self.live.start()
         return self
 
@@ -105,7 +118,9 @@ class BatchDisplay:
         elif event.status == "interrupted":
             self._print(f"[yellow]{count} interrupted[/yellow] {label}")
         else:
-            self._print(f"[bold red]{count} failed[/bold red] {label}: {escape(str(doc.get('error') or 'failed'))}")
+            self._print(
+                f"[bold red]{count} failed[/bold red] {label}: {escape(str(doc.get('error') or 'failed'))}"
+            )
         if self.on_document is not None:
             self.on_document(doc)
 
@@ -116,14 +131,23 @@ class BatchDisplay:
         with self.lock:
             now = time.monotonic()
             lines = [
-                Text.assemble(("  ", ""), (job.label, "bold"), (f"  {job.state}", "dim"), (f"  {now - job.started:.0f} s", "dim"))
+                Text.assemble(
+                    ("  ", ""),
+                    (job.label, "bold"),
+                    (f"  {job.state}", "dim"),
+                    (f"  {now - job.started:.0f} s", "dim"),
+                )
                 for _index, job in sorted(self.running.items())
             ]
         return Group(*lines, self.progress)
 
     def summary(self, *, succeeded: int, failed: int, interrupted: int, seconds: float) -> None:
-        parts = [f"{succeeded} succeeded", f"{failed} failed"] + ([f"{interrupted} interrupted"] if interrupted else [])
-        output.info(f"{self.total} item{'s' if self.total != 1 else ''}: {', '.join(parts)} in {seconds:.1f} s (--jobs {self.jobs})")
+        parts = [f"{succeeded} succeeded", f"{failed} failed"] + (
+            [f"{interrupted} interrupted"] if interrupted else []
+        )
+        output.info(
+            f"{self.total} item{'s' if self.total != 1 else ''}: {', '.join(parts)} in {seconds:.1f} s (--jobs {self.jobs})"
+        )
 
 
 def job_state(event: Event) -> str | None:
@@ -149,4 +173,4 @@ def short(label: str, width: int = LABEL_WIDTH, *, tail: bool = False) -> str:
     text = " ".join(label.split())
     if len(text) <= width:
         return text
-    return "…" + text[-(width - 1):] if tail else text[: width - 1] + "…"
+    return "…" + text[-(width - 1) :] if tail else text[: width - 1] + "…"

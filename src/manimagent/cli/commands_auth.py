@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from manimagent.cli.options import LIST_LIMIT, AllOption, JsonOption, LimitOption, ServerOption, list_limit
 from manimagent.cli.output import output
 
-app = typer.Typer(help="Accounts: register, verify, log in, profile, log out, promote, list, delete, the waiting list.", no_args_is_help=True)
+app = typer.Typer(
+    help="Accounts: register, verify, log in, profile, log out, promote, list, delete, the waiting list.",
+    no_args_is_help=True,
+)
 
 EmailOption = Annotated[str, typer.Option("--email", "-e", help="The account's email address.")]
-PasswordStdinOption = Annotated[bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin.")]
+PasswordStdinOption = Annotated[
+    bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin.")
+]
 
 
 def _backend(server: str | None):
@@ -36,7 +41,10 @@ def _piped_password(*, confirm: bool) -> str:
 
     lines = [sys.stdin.readline() for _ in range(2 if confirm else 1)]
     if not lines[0]:
-        raise BadInput("no password: there is no terminal to ask on and stdin is empty", hint="Pipe it in: `... | manimagent auth ... --password-stdin`")
+        raise BadInput(
+            "no password: there is no terminal to ask on and stdin is empty",
+            hint="Pipe it in: `... | manimagent auth ... --password-stdin`",
+        )
     first, *again = (line.rstrip("\r\n") for line in lines)
     if again and again[0] != first:
         raise BadInput("the two passwords on stdin differ", hint="Pipe it once with --password-stdin")
@@ -50,7 +58,12 @@ def _message(result, json_: bool) -> None:
 
 
 @app.command("register")
-def register(email: EmailOption, password_stdin: PasswordStdinOption = False, server: ServerOption = None, json_: JsonOption = False) -> None:
+def register(
+    email: EmailOption,
+    password_stdin: PasswordStdinOption = False,
+    server: ServerOption = None,
+    json_: JsonOption = False,
+) -> None:
     """Create an account; the verification token arrives by mail (or in <home>/outbox/)."""
     svc, ctx = _backend(server)
     _message(svc.register(ctx, email=email, password=_password(password_stdin, confirm=True)), json_)
@@ -58,7 +71,9 @@ def register(email: EmailOption, password_stdin: PasswordStdinOption = False, se
 
 @app.command("verify-email")
 def verify_email(
-    token: Annotated[str, typer.Argument(help="The token from the verification mail.")], server: ServerOption = None, json_: JsonOption = False
+    token: Annotated[str, typer.Argument(help="The token from the verification mail.")],
+    server: ServerOption = None,
+    json_: JsonOption = False,
 ) -> None:
     """Verify an account's email with the token it was mailed."""
     svc, ctx = _backend(server)
@@ -73,7 +88,12 @@ def resend_verification(email: EmailOption, server: ServerOption = None, json_: 
 
 
 @app.command("login")
-def login(email: EmailOption, password_stdin: PasswordStdinOption = False, server: ServerOption = None, json_: JsonOption = False) -> None:
+def login(
+    email: EmailOption,
+    password_stdin: PasswordStdinOption = False,
+    server: ServerOption = None,
+    json_: JsonOption = False,
+) -> None:
     """Log in; the token pair is kept in the keyring (service manimagent-server), or without one in a 0600 file, and refreshed as needed."""
     from manimagent.keys import secret_storage
 
@@ -83,7 +103,9 @@ def login(email: EmailOption, password_stdin: PasswordStdinOption = False, serve
     if storage.notice:
         output.notice(storage.notice)
     if json_:
-        return output.json({"access": pair.access, "refresh": pair.refresh})  # the pair only, locally and remotely
+        return output.json(
+            {"access": pair.access, "refresh": pair.refresh}
+        )  # the pair only, locally and remotely
     where = getattr(ctx, "server", None)
     output.success(f"Logged in as {email.strip().lower()}" + (f" on {where}" if where else ""))
 
@@ -96,7 +118,14 @@ def profile(server: ServerOption = None, json_: JsonOption = False) -> None:
     if json_:
         return output.json(user)
     output.fields(
-        [("id", user.id), ("email", user.email), ("name", f"{user.first_name} {user.last_name}".strip()), ("verified", user.email_verified), ("admin", user.is_admin), ("joined", f"{user.date_joined:%Y-%m-%d %H:%M}")]
+        [
+            ("id", user.id),
+            ("email", user.email),
+            ("name", f"{user.first_name} {user.last_name}".strip()),
+            ("verified", user.email_verified),
+            ("admin", user.is_admin),
+            ("joined", f"{user.date_joined:%Y-%m-%d %H:%M}"),
+        ]
     )
 
 
@@ -108,7 +137,10 @@ def logout(server: ServerOption = None) -> None:
 
 
 @app.command("promote")
-def promote(email: Annotated[str, typer.Argument(help="The account to make an administrator.")], json_: JsonOption = False) -> None:
+def promote(
+    email: Annotated[str, typer.Argument(help="The account to make an administrator.")],
+    json_: JsonOption = False,
+) -> None:
     """Make an account an administrator (local store only: run it on the server's machine)."""
     from manimagent.client import LocalAuth
     from manimagent.services.context import local_context
@@ -120,7 +152,12 @@ def promote(email: Annotated[str, typer.Argument(help="The account to make an ad
 
 
 @app.command("users")
-def users(limit: LimitOption = LIST_LIMIT, all_: AllOption = False, server: ServerOption = None, json_: JsonOption = False) -> None:
+def users(
+    limit: LimitOption = LIST_LIMIT,
+    all_: AllOption = False,
+    server: ServerOption = None,
+    json_: JsonOption = False,
+) -> None:
     """The accounts, oldest first (an administrator: the local store, or --server with an admin's login)."""
     svc, ctx = _backend(server)
     rows = svc.list_users(ctx, limit=list_limit(limit, all_))
@@ -131,7 +168,15 @@ def users(limit: LimitOption = LIST_LIMIT, all_: AllOption = False, server: Serv
     output.table(
         ["id", "email", "name", "verified", "admin", "joined", "last login"],
         [
-            (u.id, u.email, f"{u.first_name} {u.last_name}".strip(), u.email_verified, u.is_admin, f"{u.date_joined:%Y-%m-%d %H:%M}", f"{u.last_login:%Y-%m-%d %H:%M}" if u.last_login else "-")
+            (
+                u.id,
+                u.email,
+                f"{u.first_name} {u.last_name}".strip(),
+                u.email_verified,
+                u.is_admin,
+                f"{u.date_joined:%Y-%m-%d %H:%M}",
+                f"{u.last_login:%Y-%m-%d %H:%M}" if u.last_login else "-",
+            )
             for u in rows
         ],
     )
@@ -141,7 +186,11 @@ def users(limit: LimitOption = LIST_LIMIT, all_: AllOption = False, server: Serv
 def delete(
     email: Annotated[str, typer.Argument(help="The account to delete.")],
     reassign_to: Annotated[
-        Optional[str], typer.Option("--reassign-to", help="Give its scripts, executions and media to this account instead of removing them.")
+        str | None,
+        typer.Option(
+            "--reassign-to",
+            help="Give its scripts, executions and media to this account instead of removing them.",
+        ),
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     server: ServerOption = None,
@@ -151,12 +200,16 @@ def delete(
     svc, ctx = _backend(server)
     if not yes and sys.stdin.isatty():
         fate = f"given to {reassign_to}" if reassign_to else "deleted"
-        typer.confirm(f"Delete the account {email}? Its scripts, executions and media are {fate}.", abort=True, err=True)
+        typer.confirm(
+            f"Delete the account {email}? Its scripts, executions and media are {fate}.", abort=True, err=True
+        )
     result = svc.delete_user(ctx, email=email, reassign_to=reassign_to)
     if json_:
         return output.json(result)
     fate = f"given to {result.reassigned_to}" if result.reassigned_to else "removed"
-    output.success(f"Deleted {result.email}: {result.scripts} script(s) and {result.executions} execution(s) {fate}, {result.tokens_revoked} login(s) ended.")
+    output.success(
+        f"Deleted {result.email}: {result.scripts} script(s) and {result.executions} execution(s) {fate}, {result.tokens_revoked} login(s) ended."
+    )
 
 
 @app.command("waitlist")
@@ -170,4 +223,7 @@ def waitlist(json_: JsonOption = False) -> None:
         return output.json(entries)
     if not entries:
         return output.info("Nobody is on the waiting list.")
-    output.table(["email", "name", "reason", "joined"], [(e.email, e.name, e.reason, f"{e.created_at:%Y-%m-%d %H:%M}") for e in entries])
+    output.table(
+        ["email", "name", "reason", "joined"],
+        [(e.email, e.name, e.reason, f"{e.created_at:%Y-%m-%d %H:%M}") for e in entries],
+    )

@@ -7,22 +7,31 @@ import json
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
 from manimagent.cli.output import output
 
 JobsOption = Annotated[
-    Optional[int],
+    int | None,
     typer.Option(
-        "--jobs", "-j", min=1, max=64,
+        "--jobs",
+        "-j",
+        min=1,
+        max=64,
         help="Items rendered at the same time, for several files or --from (default: the CPU cores, at most available memory / render.memory).",
     ),
 ]
-JsonlOption = Annotated[bool, typer.Option("--jsonl", help="Several items: print one JSON document a line as each item finishes.")]
+JsonlOption = Annotated[
+    bool, typer.Option("--jsonl", help="Several items: print one JSON document a line as each item finishes.")
+]
 FromOption = Annotated[
-    Optional[str], typer.Option("--from", help='A file of prompts, one a line, or JSON Lines ({"prompt", "quality", "format", "provider", ...}); "-" reads stdin.')
+    str | None,
+    typer.Option(
+        "--from",
+        help='A file of prompts, one a line, or JSON Lines ({"prompt", "quality", "format", "provider", ...}); "-" reads stdin.',
+    ),
 ]
 
 
@@ -41,31 +50,64 @@ def refuse_for_batch(*, json_: bool, jsonl: bool, server: str | None, output_pat
     from manimagent.errors import BadInput
 
     if json_ and jsonl:
-        raise BadInput("--json and --jsonl cannot be used together", hint="--json prints one array at the end, --jsonl a line per item")
+        raise BadInput(
+            "--json and --jsonl cannot be used together",
+            hint="--json prints one array at the end, --jsonl a line per item",
+        )
     if output_path:
-        raise BadInput("--output names one video; a batch keeps each video in the media folder", hint="Each item's output_path says where (--json)")
+        raise BadInput(
+            "--output names one video; a batch keeps each video in the media folder",
+            hint="Each item's output_path says where (--json)",
+        )
     if server:
-        raise BadInput("batches run on the local store; --server is not supported with several items", hint="Render the files one at a time with --server")
+        raise BadInput(
+            "batches run on the local store; --server is not supported with several items",
+            hint="Render the files one at a time with --server",
+        )
 
 
-def render_batch(files: list[str], *, jobs: int | None, json_: bool, jsonl: bool, scenes: list[str] | None, choices: dict[str, Any]) -> None:
+def render_batch(
+    files: list[str],
+    *,
+    jobs: int | None,
+    json_: bool,
+    jsonl: bool,
+    scenes: list[str] | None,
+    choices: dict[str, Any],
+) -> None:
     from manimagent.services import batch
     from manimagent.services.context import local_context
 
     items = batch.files_to_render(files)
     ctx = local_context()
     chosen = _jobs(batch, jobs, ctx, len(items))
-    _run(ctx, items, chosen, json_=json_, jsonl=jsonl, start=lambda c: batch.render_files(c, items=items, jobs=chosen, scenes=scenes, **choices))
+    _run(
+        ctx,
+        items,
+        chosen,
+        json_=json_,
+        jsonl=jsonl,
+        start=lambda c: batch.render_files(c, items=items, jobs=chosen, scenes=scenes, **choices),
+    )
 
 
-def generate_batch(source: str, *, jobs: int | None, json_: bool, jsonl: bool, execute: bool, options: dict[str, Any]) -> None:
+def generate_batch(
+    source: str, *, jobs: int | None, json_: bool, jsonl: bool, execute: bool, options: dict[str, Any]
+) -> None:
     from manimagent.services import batch
     from manimagent.services.context import local_context
 
     items = batch.prompts_to_generate(read_source(source), "stdin" if source == "-" else source)
     ctx = local_context()
     chosen = _jobs(batch, jobs, ctx, len(items))
-    _run(ctx, items, chosen, json_=json_, jsonl=jsonl, start=lambda c: batch.generate_prompts(c, items=items, jobs=chosen, execute=execute, **options))
+    _run(
+        ctx,
+        items,
+        chosen,
+        json_=json_,
+        jsonl=jsonl,
+        start=lambda c: batch.generate_prompts(c, items=items, jobs=chosen, execute=execute, **options),
+    )
 
 
 def _jobs(batch, jobs: int | None, ctx, count: int) -> int:
@@ -73,7 +115,9 @@ def _jobs(batch, jobs: int | None, ctx, count: int) -> int:
     if jobs is not None:
         return batch.check_jobs(jobs, ctx)
     choice = batch.default_jobs(ctx)
-    output.info(f"{count} item{'s' if count != 1 else ''}, {min(choice.jobs, count)} at a time: {choice.reason} (--jobs N to choose)")
+    output.info(
+        f"{count} item{'s' if count != 1 else ''}, {min(choice.jobs, count)} at a time: {choice.reason} (--jobs N to choose)"
+    )
     return choice.jobs
 
 
@@ -90,7 +134,9 @@ def read_source(source: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise BadInput(f"{'stdin' if source == '-' else source} is not UTF-8 text (byte {exc.start})") from None
+        raise BadInput(
+            f"{'stdin' if source == '-' else source} is not UTF-8 text (byte {exc.start})"
+        ) from None
 
 
 def _run(ctx, items, jobs: int, *, json_: bool, jsonl: bool, start) -> None:
@@ -98,10 +144,17 @@ def _run(ctx, items, jobs: int, *, json_: bool, jsonl: bool, start) -> None:
 
     from manimagent.cli.batch_display import BatchDisplay
 
-    display = BatchDisplay(total=len(items), jobs=min(jobs, len(items)), on_document=_streamer() if jsonl else None)
+    display = BatchDisplay(
+        total=len(items), jobs=min(jobs, len(items)), on_document=_streamer() if jsonl else None
+    )
     with display:
         result = start(replace(ctx, events=display))
-    display.summary(succeeded=result.count("succeeded"), failed=result.count("failed"), interrupted=result.count("interrupted"), seconds=result.seconds)
+    display.summary(
+        succeeded=result.count("succeeded"),
+        failed=result.count("failed"),
+        interrupted=result.count("interrupted"),
+        seconds=result.seconds,
+    )
     _print_result(result, json_=json_, jsonl=jsonl)
 
 

@@ -7,7 +7,10 @@ import typer
 from manimagent.cli.options import JsonOption
 from manimagent.cli.output import output
 
-app = typer.Typer(help="The render cache: finished scenes reused when nothing that decides them changed.", no_args_is_help=True)
+app = typer.Typer(
+    help="The render cache: finished scenes reused when nothing that decides them changed.",
+    no_args_is_help=True,
+)
 
 
 @app.command("info")
@@ -21,7 +24,9 @@ def info(json_: JsonOption = False) -> None:
         output.json(found)
         return
     state = "on" if found.enabled else "off (cache.enabled = false)"
-    output.print(f"{found.entries} scene(s), {_size(found.size)} of {_size(found.max_size)}; cache {state}\n{found.path}")
+    output.print(
+        f"{found.entries} scene(s), {_size(found.size)} of {_size(found.max_size)}; cache {state}\n{found.path}"
+    )
 
 
 @app.command("clear")

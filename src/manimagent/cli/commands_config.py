@@ -11,7 +11,10 @@ from manimagent.cli.options import JsonOption
 from manimagent.cli.output import output
 
 app = typer.Typer(help="Show and edit settings (config.toml), and where files live.", no_args_is_help=True)
-KeyArgument = Annotated[str, typer.Argument(help="A config.toml key, e.g. render.quality (`config show` lists them).", metavar="KEY")]
+KeyArgument = Annotated[
+    str,
+    typer.Argument(help="A config.toml key, e.g. render.quality (`config show` lists them).", metavar="KEY"),
+]
 
 
 @app.command("show")
@@ -42,7 +45,13 @@ def path(json_: JsonOption = False) -> None:
 @app.command("set")
 def set_(
     key: KeyArgument,
-    value: Annotated[str, typer.Argument(help="The value, checked as loading would check it (true/false, numbers, sizes like 4GiB, a choice).", metavar="VALUE")],
+    value: Annotated[
+        str,
+        typer.Argument(
+            help="The value, checked as loading would check it (true/false, numbers, sizes like 4GiB, a choice).",
+            metavar="VALUE",
+        ),
+    ],
     json_: JsonOption = False,
 ) -> None:
     """Write KEY = VALUE into config.toml (its comments and other keys stay)."""
@@ -63,7 +72,11 @@ def unset(key: KeyArgument, json_: JsonOption = False) -> None:
     row, was_set = unset_setting(key)
     if json_:
         return output.json(row)
-    output.info(f"Removed {row.key} from config.toml; now {_shown(row.value)} ({row.source})" if was_set else f"{row.key} was not set in config.toml")
+    output.info(
+        f"Removed {row.key} from config.toml; now {_shown(row.value)} ({row.source})"
+        if was_set
+        else f"{row.key} was not set in config.toml"
+    )
     _overridden(row)
 
 

@@ -4,14 +4,17 @@ With --server: list, start, stop and check-status act on the server's containers
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from manimagent.cli.options import JsonOption, ServerOption, service_for
 from manimagent.cli.output import output
 
-app = typer.Typer(help="Docker render containers: add, build the image, start warm, stop, check, remove.", no_args_is_help=True)
+app = typer.Typer(
+    help="Docker render containers: add, build the image, start warm, stop, check, remove.",
+    no_args_is_help=True,
+)
 
 NameArgument = Annotated[str, typer.Argument(help="Container name (or numeric id).")]
 
@@ -19,7 +22,14 @@ NameArgument = Annotated[str, typer.Argument(help="Container name (or numeric id
 def _print_status(status, json_: bool) -> None:
     if json_:
         return output.json(status)
-    output.fields([("name", status.name), ("running", "yes" if status.is_running else "no"), ("status", status.status), ("detail", status.message)])
+    output.fields(
+        [
+            ("name", status.name),
+            ("running", "yes" if status.is_running else "no"),
+            ("status", status.status),
+            ("detail", status.message),
+        ]
+    )
 
 
 @app.command("list")
@@ -32,8 +42,14 @@ def list_(server: ServerOption = None, json_: JsonOption = False) -> None:
     output.table(
         ["id", "name", "image", "running", "limits", "last checked"],
         [
-            (row.id, row.name, row.image, "yes" if row.is_running else "no",
-             f"{row.memory_limit}, {row.cpu_limit:g} cpu, {row.pids_limit} pids", row.last_checked_at or "-")
+            (
+                row.id,
+                row.name,
+                row.image,
+                "yes" if row.is_running else "no",
+                f"{row.memory_limit}, {row.cpu_limit:g} cpu, {row.pids_limit} pids",
+                row.last_checked_at or "-",
+            )
             for row in rows
         ],
     )
@@ -42,8 +58,16 @@ def list_(server: ServerOption = None, json_: JsonOption = False) -> None:
 @app.command("add")
 def add(
     name: Annotated[str, typer.Argument(help="A new name: letters, digits, '.', '_', '-'.")],
-    image: Annotated[Optional[str], typer.Option("--image", help="Image to render with (default: config docker.image, else manimcommunity/manim at the local manim version).")] = None,
-    memory: Annotated[str, typer.Option("--memory", help="Memory limit, swap included (e.g. 512m, 2g).")] = "2g",
+    image: Annotated[
+        str | None,
+        typer.Option(
+            "--image",
+            help="Image to render with (default: config docker.image, else manimcommunity/manim at the local manim version).",
+        ),
+    ] = None,
+    memory: Annotated[
+        str, typer.Option("--memory", help="Memory limit, swap included (e.g. 512m, 2g).")
+    ] = "2g",
     cpus: Annotated[float, typer.Option("--cpus", help="CPU limit.")] = 2.0,
     pids: Annotated[int, typer.Option("--pids", help="Process limit (stops fork bombs).")] = 256,
     server: ServerOption = None,
@@ -54,26 +78,55 @@ def add(
     row = svc.add_container(ctx, name=name, image=image, memory=memory, cpus=cpus, pids=pids)
     if json_:
         return output.json(row)
-    output.info(f"Added container {row.name} ({row.image}). Start it warm with `manimagent containers start {row.name}`.")
+    output.info(
+        f"Added container {row.name} ({row.image}). Start it warm with `manimagent containers start {row.name}`."
+    )
 
 
 @app.command("build")
 def build(
-    tag: Annotated[Optional[str], typer.Option("--tag", "-t", help="Image tag (default: manimagent-render:<local manim version>).")] = None,
-    base_image: Annotated[Optional[str], typer.Option("--base-image", help="FROM image: a Python image or bare Debian bookworm (default python:3.11-slim-bookworm).")] = None,
-    ca_bundle: Annotated[Optional[str], typer.Option("--ca-bundle", help="PEM CA bundle for pip during the build (TLS-inspecting proxies).")] = None,
-    manim_version: Annotated[Optional[str], typer.Option("--manim-version", help="manim version to install (default: the local one).")] = None,
-    pip_index_url: Annotated[Optional[str], typer.Option("--pip-index-url", help="pip index for the build (a mirror or proxy).")] = None,
-    pip_extra_index_url: Annotated[Optional[str], typer.Option("--pip-extra-index-url", help="Extra pip index for the build.")] = None,
-    pip_trusted_host: Annotated[Optional[str], typer.Option("--pip-trusted-host", help="Host pip may reach without TLS verification.")] = None,
+    tag: Annotated[
+        str | None,
+        typer.Option("--tag", "-t", help="Image tag (default: manimagent-render:<local manim version>)."),
+    ] = None,
+    base_image: Annotated[
+        str | None,
+        typer.Option(
+            "--base-image",
+            help="FROM image: a Python image or bare Debian bookworm (default python:3.11-slim-bookworm).",
+        ),
+    ] = None,
+    ca_bundle: Annotated[
+        str | None,
+        typer.Option("--ca-bundle", help="PEM CA bundle for pip during the build (TLS-inspecting proxies)."),
+    ] = None,
+    manim_version: Annotated[
+        str | None,
+        typer.Option("--manim-version", help="manim version to install (default: the local one)."),
+    ] = None,
+    pip_index_url: Annotated[
+        str | None, typer.Option("--pip-index-url", help="pip index for the build (a mirror or proxy).")
+    ] = None,
+    pip_extra_index_url: Annotated[
+        str | None, typer.Option("--pip-extra-index-url", help="Extra pip index for the build.")
+    ] = None,
+    pip_trusted_host: Annotated[
+        str | None, typer.Option("--pip-trusted-host", help="Host pip may reach without TLS verification.")
+    ] = None,
     server: ServerOption = None,
     json_: JsonOption = False,
 ) -> None:
     """Build the render image (manim, LaTeX, fonts; non-root user) from the packaged Dockerfile."""
     svc, ctx = service_for("containers", server)
     result = svc.build_image(
-        ctx, tag=tag, base_image=base_image, ca_bundle=ca_bundle, manim_version_=manim_version,
-        pip_index_url=pip_index_url, pip_extra_index_url=pip_extra_index_url, pip_trusted_host=pip_trusted_host,
+        ctx,
+        tag=tag,
+        base_image=base_image,
+        ca_bundle=ca_bundle,
+        manim_version_=manim_version,
+        pip_index_url=pip_index_url,
+        pip_extra_index_url=pip_extra_index_url,
+        pip_trusted_host=pip_trusted_host,
         on_log=output.info,
     )
     if json_:

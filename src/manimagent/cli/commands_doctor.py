@@ -23,7 +23,11 @@ def doctor(json_: JsonOption = False) -> None:
     else:
         width = max(len(check.name) for check in report.checks)
         for check in report.checks:
-            word, colour = ("ok", "green") if check.ok else (("missing", "red") if check.required else ("warning", "yellow"))
+            word, colour = (
+                ("ok", "green")
+                if check.ok
+                else (("missing", "red") if check.required else ("warning", "yellow"))
+            )
             mark = f"[{colour}]{word:<7}[/{colour}]"  # padded before colouring, so the columns line up
             output.print(f"{mark}  [bold]{_escape(check.name.ljust(width))}[/bold]  {_escape(check.detail)}")
             if check.fix and not check.ok:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from typer.core import TyperGroup
@@ -30,9 +30,24 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-ProviderOption = Annotated[Optional[str], typer.Option("--provider", "-p", help="Provider name or type for every item (default: as `generate` chooses).")]
-MaxAttemptsOption = Annotated[Optional[int], typer.Option("--max-attempts", min=1, max=10, help="Render attempts per item, repairs included (default: config generate.max_attempts).")]
-JobsOption = Annotated[int, typer.Option("--jobs", "-j", min=1, max=8, help="Items rendered at the same time.")]
+ProviderOption = Annotated[
+    str | None,
+    typer.Option(
+        "--provider", "-p", help="Provider name or type for every item (default: as `generate` chooses)."
+    ),
+]
+MaxAttemptsOption = Annotated[
+    int | None,
+    typer.Option(
+        "--max-attempts",
+        min=1,
+        max=10,
+        help="Render attempts per item, repairs included (default: config generate.max_attempts).",
+    ),
+]
+JobsOption = Annotated[
+    int, typer.Option("--jobs", "-j", min=1, max=8, help="Items rendered at the same time.")
+]
 
 
 def register(app_: typer.Typer) -> None:
@@ -41,7 +56,12 @@ def register(app_: typer.Typer) -> None:
 
 @app.command("run")
 def run(
-    suite: Annotated[str, typer.Argument(help='`builtin`, a JSONL file of {"id", "prompt"} or {"id", "code"} lines, or a folder of .py files.')],
+    suite: Annotated[
+        str,
+        typer.Argument(
+            help='`builtin`, a JSONL file of {"id", "prompt"} or {"id", "code"} lines, or a folder of .py files.'
+        ),
+    ],
     provider: ProviderOption = None,
     max_attempts: MaxAttemptsOption = None,
     jobs: JobsOption = 1,
@@ -51,7 +71,14 @@ def run(
     from manimagent.services import evaluate
     from manimagent.services.context import local_context
 
-    result = evaluate.run_eval(local_context(), suite=suite, provider=provider, max_attempts=max_attempts, jobs=jobs, on_item=_progress)
+    result = evaluate.run_eval(
+        local_context(),
+        suite=suite,
+        provider=provider,
+        max_attempts=max_attempts,
+        jobs=jobs,
+        on_item=_progress,
+    )
     if json_:
         return output.json(result)
     print_run(result)
@@ -76,23 +103,43 @@ def compare(
     if json_:
         return output.json(result)
     rows = [
-        ("success@1", _percent(result.a.success_at_1), _percent(result.b.success_at_1), f"{result.success_at_1_delta * 100:+.1f} pts"),
-        ("success@k", _percent(result.a.success_at_k), _percent(result.b.success_at_k), f"{result.success_at_k_delta * 100:+.1f} pts"),
-        ("median attempts", _number(result.a.median_attempts), _number(result.b.median_attempts), _number(result.median_attempts_delta, signed=True)),
+        (
+            "success@1",
+            _percent(result.a.success_at_1),
+            _percent(result.b.success_at_1),
+            f"{result.success_at_1_delta * 100:+.1f} pts",
+        ),
+        (
+            "success@k",
+            _percent(result.a.success_at_k),
+            _percent(result.b.success_at_k),
+            f"{result.success_at_k_delta * 100:+.1f} pts",
+        ),
+        (
+            "median attempts",
+            _number(result.a.median_attempts),
+            _number(result.b.median_attempts),
+            _number(result.median_attempts_delta, signed=True),
+        ),
         ("items", result.a.items, result.b.items, ""),
     ]
     output.table(["", f"A {result.a.id[:8]}", f"B {result.b.id[:8]}", "change"], rows, title="eval compare")
     if result.changes:
         output.table(
             ["item", "A", "B"],
-            [(c.item_id, _outcome(c.a_rendered, c.a_attempts), _outcome(c.b_rendered, c.b_attempts)) for c in result.changes],
+            [
+                (c.item_id, _outcome(c.a_rendered, c.a_attempts), _outcome(c.b_rendered, c.b_attempts))
+                for c in result.changes
+            ],
             title=f"{len(result.fixed)} fixed, {len(result.broken)} broken",
         )
 
 
 @app.command("list")
 def list_(
-    limit: Annotated[Optional[int], typer.Option("--limit", "-n", min=1, help="At most N, newest first.")] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", "-n", min=1, help="At most N, newest first.")
+    ] = None,
     json_: JsonOption = False,
 ) -> None:
     """Stored eval runs, newest first."""
@@ -103,9 +150,29 @@ def list_(
     if json_:
         return output.json(runs)
     output.table(
-        ["id", "suite", "provider", "items", "success@1", "success@k", "median attempts", "status", "created"],
         [
-            (r.id[:8], r.suite, r.provider or "-", r.items, _percent(r.success_at_1), _percent(r.success_at_k), _number(r.median_attempts), r.status, f"{r.created_at:%Y-%m-%d %H:%M}")
+            "id",
+            "suite",
+            "provider",
+            "items",
+            "success@1",
+            "success@k",
+            "median attempts",
+            "status",
+            "created",
+        ],
+        [
+            (
+                r.id[:8],
+                r.suite,
+                r.provider or "-",
+                r.items,
+                _percent(r.success_at_1),
+                _percent(r.success_at_k),
+                _number(r.median_attempts),
+                r.status,
+                f"{r.created_at:%Y-%m-%d %H:%M}",
+            )
             for r in runs
         ],
     )
@@ -131,7 +198,17 @@ def print_run(run: EvalRunPublic) -> None:
     output.table(
         ["item", "rendered", "attempts", "fixes", "layout", "first error", "seconds", "tokens", "cost"],
         [
-            (i.item_id, "yes" if i.rendered else "no", i.attempts, ", ".join(i.fixes) or "-", len(i.layout) or "-", i.first_error or "-", f"{i.seconds:.1f}", i.tokens, _cost(i.cost))
+            (
+                i.item_id,
+                "yes" if i.rendered else "no",
+                i.attempts,
+                ", ".join(i.fixes) or "-",
+                len(i.layout) or "-",
+                i.first_error or "-",
+                f"{i.seconds:.1f}",
+                i.tokens,
+                _cost(i.cost),
+            )
             for i in run.results
         ],
         title=f"eval {run.id[:8]} · {run.suite} · provider {run.provider or 'default'} · max attempts {run.max_attempts}",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -38,7 +38,9 @@ def _short(text: str | None, width: int = 40) -> str:
 
 @app.command("list")
 def list_(
-    script: Annotated[Optional[str], typer.Option("--script", help="Only the executions of this script.")] = None,
+    script: Annotated[
+        str | None, typer.Option("--script", help="Only the executions of this script.")
+    ] = None,
     limit: LimitOption = LIST_LIMIT,
     all_: AllOption = False,
     server: ServerOption = None,
@@ -52,7 +54,16 @@ def list_(
     output.table(
         ["id", "script", "started", "prompt", "attempt", "status", "engine", "output / error"],
         [
-            (row.id[:8], row.script[:8], _when(row), _short(row.prompt), row.attempt_number, row.status, row.engine, row.output_path or row.error or "")
+            (
+                row.id[:8],
+                row.script[:8],
+                _when(row),
+                _short(row.prompt),
+                row.attempt_number,
+                row.status,
+                row.engine,
+                row.output_path or row.error or "",
+            )
             for row in rows
         ],
     )
@@ -112,7 +123,13 @@ def retry(
 
     with drawing_events(json_=json_) as events:
         svc, ctx = service_for("executions", server, events)
-        result = svc.retry_execution(ctx, ref=newest_ref(ref, server, "execution"), engine=engine, container=container, max_attempts=max_attempts)
+        result = svc.retry_execution(
+            ctx,
+            ref=newest_ref(ref, server, "execution"),
+            engine=engine,
+            container=container,
+            max_attempts=max_attempts,
+        )
     print_execute_result(result, json_=json_)
 
 
@@ -127,4 +144,6 @@ def cancel(
     result = svc.cancel_execution(ctx, ref=newest_ref(ref, server, "execution"))
     if json_:
         return output.json(result)
-    output.info(f"{'Cancelled' if result.success else 'Nothing to cancel:'} {result.execution_id[:8]} ({result.status})")
+    output.info(
+        f"{'Cancelled' if result.success else 'Nothing to cancel:'} {result.execution_id[:8]} ({result.status})"
+    )

@@ -4,35 +4,61 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
+from manimagent.cli.commands_batch import (
+    FromOption,
+    JobsOption,
+    JsonlOption,
+    generate_batch,
+    refuse_for_batch,
+)
+from manimagent.cli.look import (
+    OpenOption,
+    PreviewOption,
+    open_video,
+    print_preview,
+    refuse_in_batch,
+    with_preview,
+)
 from manimagent.cli.options import (
     ContainerOption,
     EngineOption,
     FormatOption,
-    StillSecondsOption,
     JsonOption,
     MaxAttemptsOption,
     NoCacheOption,
-    PartialOption,
     OutputPathOption,
+    PartialOption,
     QualityOption,
     ServerOption,
+    StillSecondsOption,
     render_choices,
     service_for,
 )
-from manimagent.cli.commands_batch import FromOption, JobsOption, JsonlOption, generate_batch, refuse_for_batch
 from manimagent.cli.output import output
-from manimagent.cli.look import OpenOption, PreviewOption, open_video, print_preview, refuse_in_batch, with_preview
 from manimagent.cli.results import print_execute_result
 
-PromptArgument = Annotated[str, typer.Argument(help='What to animate, e.g. "Animate a circle"; "-" reads it from stdin.')]
-ProviderOption = Annotated[Optional[str], typer.Option("--provider", "-p", help="Provider name or type (default: configured ones by priority, then vendor env vars, then offline).")]
-ModelOption = Annotated[Optional[str], typer.Option("--model", "-m", help="Model name for this request.")]
+PromptArgument = Annotated[
+    str, typer.Argument(help='What to animate, e.g. "Animate a circle"; "-" reads it from stdin.')
+]
+ProviderOption = Annotated[
+    str | None,
+    typer.Option(
+        "--provider",
+        "-p",
+        help="Provider name or type (default: configured ones by priority, then vendor env vars, then offline).",
+    ),
+]
+ModelOption = Annotated[str | None, typer.Option("--model", "-m", help="Model name for this request.")]
 VoiceoverOption = Annotated[
-    bool, typer.Option("--voiceover", help="Ask for a narrated VoiceoverScene; who speaks is config voiceover.engine (default offline: espeak-ng).")
+    bool,
+    typer.Option(
+        "--voiceover",
+        help="Ask for a narrated VoiceoverScene; who speaks is config voiceover.engine (default offline: espeak-ng).",
+    ),
 ]
 
 
@@ -58,10 +84,17 @@ def read_prompt(prompt: str) -> str:
 
 
 def generate(
-    prompt: Annotated[Optional[str], typer.Argument(help='What to animate, e.g. "Animate a circle"; "-" reads it from stdin. Or --from FILE for many.')] = None,
+    prompt: Annotated[
+        str | None,
+        typer.Argument(
+            help='What to animate, e.g. "Animate a circle"; "-" reads it from stdin. Or --from FILE for many.'
+        ),
+    ] = None,
     provider: ProviderOption = None,
     model: ModelOption = None,
-    no_execute: Annotated[bool, typer.Option("--no-execute", help="Only write and store the script.")] = False,
+    no_execute: Annotated[
+        bool, typer.Option("--no-execute", help="Only write and store the script.")
+    ] = False,
     engine: EngineOption = None,
     container: ContainerOption = None,
     quality: QualityOption = None,
@@ -86,10 +119,21 @@ def generate(
     from manimagent.cli.progress import drawing_events
     from manimagent.errors import BadInput, ExitCode
 
-    choices = render_choices(engine=engine, container=container, quality=quality, format=format, max_attempts=max_attempts, still_seconds=still_seconds, no_cache=no_cache, partial=partial)
+    choices = render_choices(
+        engine=engine,
+        container=container,
+        quality=quality,
+        format=format,
+        max_attempts=max_attempts,
+        still_seconds=still_seconds,
+        no_cache=no_cache,
+        partial=partial,
+    )
     if voiceover:
         if server or _server_configured():
-            raise BadInput("--voiceover is not available with --server yet", hint="Generate narrated videos locally")
+            raise BadInput(
+                "--voiceover is not available with --server yet", hint="Generate narrated videos locally"
+            )
         choices["voiceover"] = True
     if from_ is not None:
         if prompt is not None:
@@ -97,14 +141,27 @@ def generate(
         refuse_for_batch(json_=json_, jsonl=jsonl, server=server, output_path=output_path)
         refuse_in_batch(open_=open_, preview=preview)
         options = {"provider": provider, "model": model, **choices}
-        return generate_batch(from_, jobs=jobs, json_=json_, jsonl=jsonl, execute=not no_execute, options=options)
+        return generate_batch(
+            from_, jobs=jobs, json_=json_, jsonl=jsonl, execute=not no_execute, options=options
+        )
     if jsonl:
         raise BadInput("--jsonl goes with --from FILE", hint="One prompt prints one document with --json")
     if prompt is None:
-        raise BadInput("no prompt given", hint='Describe the animation, e.g. manimagent generate "Animate a circle", or give --from FILE')
+        raise BadInput(
+            "no prompt given",
+            hint='Describe the animation, e.g. manimagent generate "Animate a circle", or give --from FILE',
+        )
     with drawing_events(json_=json_) as events:
         svc, ctx = service_for("generate", server, events)
-        result = svc.generate(ctx, prompt=read_prompt(prompt), provider=provider, model=model, execute=not no_execute, output=output_path, **choices)
+        result = svc.generate(
+            ctx,
+            prompt=read_prompt(prompt),
+            provider=provider,
+            model=model,
+            execute=not no_execute,
+            output=output_path,
+            **choices,
+        )
     result = with_preview(result, preview)
     if json_:
         output.json(result)
@@ -127,7 +184,9 @@ def scripts_generate(
     prompt: PromptArgument,
     provider: ProviderOption = None,
     model: ModelOption = None,
-    auto_execute: Annotated[bool, typer.Option("--auto-execute", help="Render it right away (with repairs).")] = False,
+    auto_execute: Annotated[
+        bool, typer.Option("--auto-execute", help="Render it right away (with repairs).")
+    ] = False,
     server: ServerOption = None,
     json_: JsonOption = False,
     voiceover: VoiceoverOption = False,
@@ -138,10 +197,21 @@ def scripts_generate(
         from manimagent.errors import BadInput
 
         if server or _server_configured():
-            raise BadInput("--voiceover is not available with --server yet", hint="Generate narrated scripts locally")
+            raise BadInput(
+                "--voiceover is not available with --server yet", hint="Generate narrated scripts locally"
+            )
         extra["voiceover"] = True
     _print_generated(
-        server, lambda svc, ctx: svc.generate_script(ctx, prompt=read_prompt(prompt), provider=provider, model=model, auto_execute=auto_execute, **extra), json_
+        server,
+        lambda svc, ctx: svc.generate_script(
+            ctx,
+            prompt=read_prompt(prompt),
+            provider=provider,
+            model=model,
+            auto_execute=auto_execute,
+            **extra,
+        ),
+        json_,
     )
 
 
@@ -150,13 +220,24 @@ def scripts_refine(
     instruction: Annotated[str, typer.Argument(help='What to change, e.g. "make it red"; "-" reads stdin.')],
     provider: ProviderOption = None,
     model: ModelOption = None,
-    auto_execute: Annotated[bool, typer.Option("--auto-execute", help="Render the new script right away.")] = False,
+    auto_execute: Annotated[
+        bool, typer.Option("--auto-execute", help="Render the new script right away.")
+    ] = False,
     server: ServerOption = None,
     json_: JsonOption = False,
 ) -> None:
     """A new script from an old one and an instruction (its parent is the old one)."""
     _print_generated(
-        server, lambda svc, ctx: svc.refine_script(ctx, ref=ref, instruction=read_prompt(instruction), provider=provider, model=model, auto_execute=auto_execute), json_
+        server,
+        lambda svc, ctx: svc.refine_script(
+            ctx,
+            ref=ref,
+            instruction=read_prompt(instruction),
+            provider=provider,
+            model=model,
+            auto_execute=auto_execute,
+        ),
+        json_,
     )
 
 

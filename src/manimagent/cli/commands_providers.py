@@ -6,24 +6,47 @@ With --server only `list` works: a server's providers are changed on its machine
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from manimagent.cli.options import JsonOption, ServerOption, service_for
 from manimagent.cli.output import output
 
-app = typer.Typer(help="Configured LLM providers: list, add, update, remove, test, set-key.", no_args_is_help=True)
+app = typer.Typer(
+    help="Configured LLM providers: list, add, update, remove, test, set-key.", no_args_is_help=True
+)
 NameArgument = Annotated[str, typer.Argument(help="Provider name (or numeric id).")]
-TypeOption = Annotated[Optional[str], typer.Option("--type", "-t", help="openai | azure_openai | gemini | anthropic | offline")]
-ModelOption = Annotated[Optional[str], typer.Option("--model", "-m", help="Model name (default: the vendor's default).")]
-BaseUrlOption = Annotated[Optional[str], typer.Option("--base-url", help="Endpoint; with --type openai any OpenAI-compatible server (Ollama, vLLM, LM Studio).")]
-PriorityOption = Annotated[Optional[int], typer.Option("--priority", help="Lower is tried first (default 100).")]
-KeyEnvOption = Annotated[Optional[str], typer.Option("--api-key-env", help="Env var holding the key (looked up after the keyring).")]
-KeyStdinOption = Annotated[bool, typer.Option("--key-stdin", help="Read the API key from stdin and keep it in the keyring.")]
-DeploymentOption = Annotated[Optional[str], typer.Option("--deployment", help="Azure OpenAI deployment name.")]
-ApiVersionOption = Annotated[Optional[str], typer.Option("--api-version", help="Azure OpenAI API version.")]
-ActiveOption = Annotated[Optional[bool], typer.Option("--active/--inactive", help="Whether automatic selection uses it.")]
+TypeOption = Annotated[
+    str | None, typer.Option("--type", "-t", help="openai | azure_openai | gemini | anthropic | offline")
+]
+ModelOption = Annotated[
+    str | None, typer.Option("--model", "-m", help="Model name (default: the vendor's default).")
+]
+BaseUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--base-url",
+        help="Endpoint; with --type openai any OpenAI-compatible server (Ollama, vLLM, LM Studio).",
+    ),
+]
+PriorityOption = Annotated[
+    int | None, typer.Option("--priority", help="Lower is tried first (default 100).")
+]
+KeyEnvOption = Annotated[
+    str | None,
+    typer.Option("--api-key-env", help="Env var holding the key (looked up after the keyring)."),
+]
+KeyStdinOption = Annotated[
+    bool, typer.Option("--key-stdin", help="Read the API key from stdin and keep it in the keyring.")
+]
+DeploymentOption = Annotated[
+    str | None, typer.Option("--deployment", help="Azure OpenAI deployment name.")
+]
+ApiVersionOption = Annotated[str | None, typer.Option("--api-version", help="Azure OpenAI API version.")]
+ActiveOption = Annotated[
+    bool | None, typer.Option("--active/--inactive", help="Whether automatic selection uses it.")
+]
 
 
 def _read_key_from_stdin() -> str:
@@ -44,14 +67,28 @@ def list_(server: ServerOption = None, json_: JsonOption = False) -> None:
         return output.json(rows)
     output.table(
         ["id", "name", "type", "model", "base url", "priority", "active", "key"],
-        [(r.id, r.name, r.provider_type, r.model_name or "(default)", r.base_url or "", r.priority, "yes" if r.is_active else "no", r.key_source) for r in rows],
+        [
+            (
+                r.id,
+                r.name,
+                r.provider_type,
+                r.model_name or "(default)",
+                r.base_url or "",
+                r.priority,
+                "yes" if r.is_active else "no",
+                r.key_source,
+            )
+            for r in rows
+        ],
     )
 
 
 @app.command("add")
 def add(
     name: NameArgument,
-    provider_type: Annotated[str, typer.Option("--type", "-t", help="openai | azure_openai | gemini | anthropic | offline")],
+    provider_type: Annotated[
+        str, typer.Option("--type", "-t", help="openai | azure_openai | gemini | anthropic | offline")
+    ],
     model: ModelOption = None,
     base_url: BaseUrlOption = None,
     priority: PriorityOption = None,
@@ -66,7 +103,18 @@ def add(
     svc, ctx = service_for("providers", server)
     add_provider = svc.add_provider  # local only: with --server this fails before reading a key
     key = _read_key_from_stdin() if key_stdin else None
-    row = add_provider(ctx, name=name, provider_type=provider_type, key=key, model_name=model, base_url=base_url, priority=priority, api_key_env=api_key_env, deployment=deployment, api_version=api_version)
+    row = add_provider(
+        ctx,
+        name=name,
+        provider_type=provider_type,
+        key=key,
+        model_name=model,
+        base_url=base_url,
+        priority=priority,
+        api_key_env=api_key_env,
+        deployment=deployment,
+        api_version=api_version,
+    )
     _print_row(row, json_, "Added")
 
 
@@ -89,7 +137,19 @@ def update(
     svc, ctx = service_for("providers", server)
     update_provider = svc.update_provider  # local only: with --server this fails before reading a key
     key = _read_key_from_stdin() if key_stdin else None
-    row = update_provider(ctx, ref=name, key=key, provider_type=provider_type, model_name=model, base_url=base_url, priority=priority, api_key_env=api_key_env, deployment=deployment, api_version=api_version, is_active=active)
+    row = update_provider(
+        ctx,
+        ref=name,
+        key=key,
+        provider_type=provider_type,
+        model_name=model,
+        base_url=base_url,
+        priority=priority,
+        api_key_env=api_key_env,
+        deployment=deployment,
+        api_version=api_version,
+        is_active=active,
+    )
     _print_row(row, json_, "Updated")
 
 
@@ -120,7 +180,9 @@ def test(name: NameArgument, server: ServerOption = None, json_: JsonOption = Fa
 @app.command("set-key")
 def set_key_(
     name: NameArgument,
-    stdin: Annotated[bool, typer.Option("--stdin", help="Read the key from stdin instead of a hidden prompt.")] = False,
+    stdin: Annotated[
+        bool, typer.Option("--stdin", help="Read the key from stdin instead of a hidden prompt.")
+    ] = False,
     server: ServerOption = None,
 ) -> None:
     """Store the provider's API key in the OS keyring, or without one in a 0600 file (never on the command line)."""
@@ -130,7 +192,11 @@ def set_key_(
     set_key = svc.set_key  # local only: with --server this fails before asking for the key
     svc.get_provider(ctx, ref=name)  # an unknown name, and
     secret_storage()  # nowhere to keep a key, fail before the key is asked for
-    key = _read_key_from_stdin() if stdin or not sys.stdin.isatty() else typer.prompt("API key", hide_input=True, err=True)
+    key = (
+        _read_key_from_stdin()
+        if stdin or not sys.stdin.isatty()
+        else typer.prompt("API key", hide_input=True, err=True)
+    )
     storage = set_key(ctx, ref=name, key=key)
     if storage.notice:
         output.notice(storage.notice)

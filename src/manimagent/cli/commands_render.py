@@ -3,27 +3,34 @@ Several files, a folder or a pattern make a batch (`cli/commands_batch.py`)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
+from manimagent.cli.commands_batch import JobsOption, JsonlOption, is_batch, refuse_for_batch, render_batch
+from manimagent.cli.look import (
+    OpenOption,
+    PreviewOption,
+    open_video,
+    print_preview,
+    refuse_in_batch,
+    with_preview,
+)
 from manimagent.cli.options import (
     ContainerOption,
     EngineOption,
     FormatOption,
-    StillSecondsOption,
     JsonOption,
     MaxAttemptsOption,
     NoCacheOption,
-    PartialOption,
     OutputPathOption,
+    PartialOption,
     QualityOption,
     ServerOption,
+    StillSecondsOption,
     render_choices,
     service_for,
 )
-from manimagent.cli.commands_batch import JobsOption, JsonlOption, is_batch, refuse_for_batch, render_batch
-from manimagent.cli.look import OpenOption, PreviewOption, open_video, print_preview, refuse_in_batch, with_preview
 from manimagent.cli.results import print_execute_result
 
 
@@ -32,8 +39,19 @@ def register(app: typer.Typer) -> None:
 
 
 def render(
-    files: Annotated[list[str], typer.Argument(help="A Manim script (.py); several, a folder (its *.py files) or a pattern render as a batch.", metavar="FILE|DIR|GLOB...")],
-    scene: Annotated[Optional[list[str]], typer.Option("--scene", "-s", help="Scene to render; repeat for several (default: all, in file order).")] = None,
+    files: Annotated[
+        list[str],
+        typer.Argument(
+            help="A Manim script (.py); several, a folder (its *.py files) or a pattern render as a batch.",
+            metavar="FILE|DIR|GLOB...",
+        ),
+    ],
+    scene: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--scene", "-s", help="Scene to render; repeat for several (default: all, in file order)."
+        ),
+    ] = None,
     engine: EngineOption = None,
     container: ContainerOption = None,
     quality: QualityOption = None,
@@ -55,7 +73,16 @@ def render(
     Several files, a folder or a pattern: every scene of each file, --jobs at a time; --json prints one array, --jsonl a line per item."""
     from manimagent.cli.progress import drawing_events
 
-    choices = render_choices(engine=engine, container=container, quality=quality, format=format, max_attempts=max_attempts, still_seconds=still_seconds, no_cache=no_cache, partial=partial)
+    choices = render_choices(
+        engine=engine,
+        container=container,
+        quality=quality,
+        format=format,
+        max_attempts=max_attempts,
+        still_seconds=still_seconds,
+        no_cache=no_cache,
+        partial=partial,
+    )
     if is_batch(files, jsonl=jsonl):
         refuse_for_batch(json_=json_, jsonl=jsonl, server=server, output_path=output_path)
         refuse_in_batch(open_=open_, preview=preview)

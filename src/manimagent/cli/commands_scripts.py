@@ -2,48 +2,55 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
+from manimagent.cli.look import OpenOption, PreviewOption, open_video, print_preview, with_preview
 from manimagent.cli.options import (
     LIST_LIMIT,
     AllOption,
-    LimitOption,
-    list_limit,
     ContainerOption,
     EngineOption,
     FormatOption,
-    StillSecondsOption,
     JsonOption,
+    LimitOption,
     MaxAttemptsOption,
     NoCacheOption,
-    PartialOption,
     OutputPathOption,
+    PartialOption,
     QualityOption,
     ServerOption,
-    render_choices,
+    StillSecondsOption,
+    list_limit,
     newest_ref,
+    render_choices,
     service_for,
 )
 from manimagent.cli.output import output
-from manimagent.cli.look import OpenOption, PreviewOption, open_video, print_preview, with_preview
 from manimagent.cli.results import print_execute_result
 
-app = typer.Typer(help="Stored scripts: list, show, import, export, execute, generate, refine, remove.", no_args_is_help=True)
-IdArgument = Annotated[str, typer.Argument(help="Script id (a unique prefix of 4+ characters works, or `last`).")]
+app = typer.Typer(
+    help="Stored scripts: list, show, import, export, execute, generate, refine, remove.",
+    no_args_is_help=True,
+)
+IdArgument = Annotated[
+    str, typer.Argument(help="Script id (a unique prefix of 4+ characters works, or `last`).")
+]
 
 
 def _video(script_id: str, server: str | None) -> str | None:
     """The video of the script's newest successful render."""
     svc, ctx = service_for("executions", server)
-    done = [row for row in svc.list_executions(ctx, script_ref=script_id) if row.is_successful and row.output_path]
+    done = [
+        row for row in svc.list_executions(ctx, script_ref=script_id) if row.is_successful and row.output_path
+    ]
     return done[0].output_path if done else None
 
 
 @app.command("list")
 def list_(
-    status: Annotated[Optional[str], typer.Option("--status", help="Only scripts with this status.")] = None,
+    status: Annotated[str | None, typer.Option("--status", help="Only scripts with this status.")] = None,
     limit: LimitOption = LIST_LIMIT,
     all_: AllOption = False,
     server: ServerOption = None,
@@ -56,7 +63,17 @@ def list_(
         return output.json(rows)
     output.table(
         ["id", "status", "scenes", "provider", "created", "prompt"],
-        [(row.id[:8], row.status, ", ".join(row.scenes), row.provider or "-", f"{row.created_at:%Y-%m-%d %H:%M}", _short(row.prompt)) for row in rows],
+        [
+            (
+                row.id[:8],
+                row.status,
+                ", ".join(row.scenes),
+                row.provider or "-",
+                f"{row.created_at:%Y-%m-%d %H:%M}",
+                _short(row.prompt),
+            )
+            for row in rows
+        ],
     )
 
 
@@ -91,7 +108,11 @@ def show(
 
 
 @app.command("import")
-def import_(file: Annotated[str, typer.Argument(help="A Manim script (.py).")], server: ServerOption = None, json_: JsonOption = False) -> None:
+def import_(
+    file: Annotated[str, typer.Argument(help="A Manim script (.py).")],
+    server: ServerOption = None,
+    json_: JsonOption = False,
+) -> None:
     """Store FILE as a script without rendering it (with --server: upload it)."""
     svc, ctx = service_for("scripts", server)
     script = svc.import_script(ctx, path=file)
@@ -103,7 +124,9 @@ def import_(file: Annotated[str, typer.Argument(help="A Manim script (.py).")], 
 @app.command("export")
 def export(
     ref: IdArgument,
-    output_file: Annotated[Optional[str], typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
+    output_file: Annotated[
+        str | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+    ] = None,
     server: ServerOption = None,
 ) -> None:
     """The script's code, on stdout or into a file."""
@@ -118,7 +141,9 @@ def export(
 @app.command("execute")
 def execute(
     ref: IdArgument,
-    scene: Annotated[Optional[list[str]], typer.Option("--scene", "-s", help="Scene to render; repeat for several.")] = None,
+    scene: Annotated[
+        list[str] | None, typer.Option("--scene", "-s", help="Scene to render; repeat for several.")
+    ] = None,
     engine: EngineOption = None,
     container: ContainerOption = None,
     quality: QualityOption = None,
@@ -136,10 +161,21 @@ def execute(
     """Render a stored script, repairing failures up to --max-attempts (default 3). With --server, -o downloads the video."""
     from manimagent.cli.progress import drawing_events
 
-    choices = render_choices(engine=engine, container=container, quality=quality, format=format, max_attempts=max_attempts, still_seconds=still_seconds, no_cache=no_cache, partial=partial)
+    choices = render_choices(
+        engine=engine,
+        container=container,
+        quality=quality,
+        format=format,
+        max_attempts=max_attempts,
+        still_seconds=still_seconds,
+        no_cache=no_cache,
+        partial=partial,
+    )
     with drawing_events(json_=json_) as events:
         svc, ctx = service_for("render", server, events)
-        result = svc.execute_script(ctx, ref=newest_ref(ref, server, "script"), scenes=scene, output=output_path, **choices)
+        result = svc.execute_script(
+            ctx, ref=newest_ref(ref, server, "script"), scenes=scene, output=output_path, **choices
+        )
     result = with_preview(result, preview)
     print_execute_result(result, json_=json_)
     print_preview(result, json_=json_)
@@ -160,7 +196,9 @@ def remove(
     if not yes:
         if not output.err.is_terminal:
             raise BadInput("refusing to delete without confirmation", hint="Pass --yes")
-        typer.confirm(f"Delete script {script.id[:8]} ({_short(script.prompt)}) and its videos?", abort=True, err=True)
+        typer.confirm(
+            f"Delete script {script.id[:8]} ({_short(script.prompt)}) and its videos?", abort=True, err=True
+        )
     svc.remove_script(ctx, ref=script.id)
     output.info(f"Deleted script {script.id}")
 

@@ -14,10 +14,19 @@ SERVE_EXTRA_HINT = "Install the server extra: pip install 'manimagent[serve]'"
 
 
 def serve(
-    host: Annotated[str, typer.Option("--host", help="Address to listen on; 0.0.0.0 for every interface.")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on; 0.0.0.0 for every interface.")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", "-p", min=1, max=65535, help="Port to listen on.")] = 8000,
     workers: Annotated[
-        int, typer.Option("--workers", "-w", min=1, max=64, help="Server processes sharing the port (each with its own render pool of server.workers).")
+        int,
+        typer.Option(
+            "--workers",
+            "-w",
+            min=1,
+            max=64,
+            help="Server processes sharing the port (each with its own render pool of server.workers).",
+        ),
     ] = 1,
 ) -> None:
     """Serve the REST API (docs at /docs). State, mail and the secret come from MANIMAGENT_HOME and config.toml."""
@@ -27,13 +36,25 @@ def serve(
     if missing:
         raise ConfigError(f"`serve` needs {', '.join(missing)}", hint=SERVE_EXTRA_HINT)
     import uvicorn
+
     from manimagent.cli.output import output
 
     if workers > 1:
         _prepare_processes(workers)
-    output.info(f"manimagent serving on http://{host}:{port}/ (API docs: http://{host}:{port}/docs)" + (f" with {workers} processes" if workers > 1 else ""))
+    output.info(
+        f"manimagent serving on http://{host}:{port}/ (API docs: http://{host}:{port}/docs)"
+        + (f" with {workers} processes" if workers > 1 else "")
+    )
     # X-Forwarded-* are handled by the app itself, from server.forwarded_allow_ips only
-    uvicorn.run("manimagent.server.app:create_app", factory=True, host=host, port=port, log_level="info", proxy_headers=False, workers=workers)
+    uvicorn.run(
+        "manimagent.server.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        log_level="info",
+        proxy_headers=False,
+        workers=workers,
+    )
     if workers > 1:
         _settle_queue()
 

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from manimagent.cli.options import EngineOption, FormatOption, NoCacheOption, OutputPathOption, QualityOption, render_choices
+from manimagent.cli.options import (
+    EngineOption,
+    FormatOption,
+    NoCacheOption,
+    OutputPathOption,
+    QualityOption,
+    render_choices,
+)
 from manimagent.cli.output import output
 
 
@@ -16,13 +23,24 @@ def register(app: typer.Typer) -> None:
 
 def watch(
     file: Annotated[str, typer.Argument(help="The Manim script (.py) to watch.", metavar="FILE")],
-    scene: Annotated[Optional[list[str]], typer.Option("--scene", "-s", help="Scene to render; repeat for several (default: all, in file order).")] = None,
+    scene: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--scene", "-s", help="Scene to render; repeat for several (default: all, in file order)."
+        ),
+    ] = None,
     engine: EngineOption = None,
     quality: QualityOption = None,
     format: FormatOption = None,
     no_cache: NoCacheOption = False,
     output_path: OutputPathOption = None,
-    open_: Annotated[bool, typer.Option("--open", help="Open the first finished video in the system's player (with -o the path stays the same).")] = False,
+    open_: Annotated[
+        bool,
+        typer.Option(
+            "--open",
+            help="Open the first finished video in the system's player (with -o the path stays the same).",
+        ),
+    ] = False,
 ) -> None:
     """Render FILE now and each time it is saved with new content (an unchanged save renders nothing).
 
@@ -32,13 +50,22 @@ def watch(
     from manimagent.services.context import local_context
     from manimagent.services.watch import watch_file
 
-    choices = render_choices(engine=engine, container=None, quality=quality, format=format, max_attempts=None, no_cache=no_cache)
+    choices = render_choices(
+        engine=engine, container=None, quality=quality, format=format, max_attempts=None, no_cache=no_cache
+    )
     opened = not open_
     output.info(f"Watching {file} (Ctrl-C ends it)")
     with drawing_events(json_=False) as events:
-        for outcome in watch_file(local_context(events), path=file, scenes=scene, output=output_path, **choices):
+        for outcome in watch_file(
+            local_context(events), path=file, scenes=scene, output=output_path, **choices
+        ):
             _show(outcome)
-            if not opened and outcome.kind == "rendered" and outcome.result is not None and outcome.result.output_path:
+            if (
+                not opened
+                and outcome.kind == "rendered"
+                and outcome.result is not None
+                and outcome.result.output_path
+            ):
                 opened = _open_video(outcome.result.output_path)
 
 

@@ -3,8 +3,8 @@ the job queue of `serve` on PostgreSQL (server/queue_worker.py)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Annotated, Optional
+from datetime import UTC, datetime
+from typing import Annotated
 
 import typer
 
@@ -13,8 +13,12 @@ from manimagent.cli.output import output
 from manimagent.errors import ConfigError
 from manimagent.settings import SERVER_ENV, WORKER_TOKEN_ENV
 
-workers_app = typer.Typer(help="Render workers of the job queue: add (prints the token once), list.", no_args_is_help=True)
-POSTGRES_HINT = "Set MANIMAGENT_DATABASE_URL=postgresql+psycopg://... to the database of `serve` (see docs/deploy.md)"
+workers_app = typer.Typer(
+    help="Render workers of the job queue: add (prints the token once), list.", no_args_is_help=True
+)
+POSTGRES_HINT = (
+    "Set MANIMAGENT_DATABASE_URL=postgresql+psycopg://... to the database of `serve` (see docs/deploy.md)"
+)
 
 
 def _queue_settings():
@@ -28,10 +32,23 @@ def _queue_settings():
 
 
 def worker(
-    concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, max=64, help="Renders at once.")] = 1,
-    queue: Annotated[Optional[list[str]], typer.Option("--queue", "-q", help="Queue to take jobs from: local or docker (repeat; default both).")] = None,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-c", min=1, max=64, help="Renders at once.")
+    ] = 1,
+    queue: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--queue", "-q", help="Queue to take jobs from: local or docker (repeat; default both)."
+        ),
+    ] = None,
     server: Annotated[
-        Optional[str], typer.Option("--server", envvar=SERVER_ENV, show_envvar=True, help=f"URL of the serve that gets the media (env {SERVER_ENV}).")
+        str | None,
+        typer.Option(
+            "--server",
+            envvar=SERVER_ENV,
+            show_envvar=True,
+            help=f"URL of the serve that gets the media (env {SERVER_ENV}).",
+        ),
     ] = None,
 ) -> None:
     """Render jobs that `serve` queued, until Ctrl-C. Needs MANIMAGENT_DATABASE_URL (PostgreSQL), the
@@ -42,17 +59,28 @@ def worker(
 
     settings = _queue_settings()
     if not server:
-        raise ConfigError("the worker needs the URL of its serve", hint=f"Set {SERVER_ENV} or pass --server http://HOST:PORT")
+        raise ConfigError(
+            "the worker needs the URL of its serve",
+            hint=f"Set {SERVER_ENV} or pass --server http://HOST:PORT",
+        )
     if not settings.worker_token:
-        raise ConfigError("the worker needs its token", hint=f"Set {WORKER_TOKEN_ENV} to the token `manimagent workers add NAME` printed")
+        raise ConfigError(
+            "the worker needs its token",
+            hint=f"Set {WORKER_TOKEN_ENV} to the token `manimagent workers add NAME` printed",
+        )
     queues = [queue_for(name) for name in (queue or QUEUES)]
-    plan = WorkerPlan(server=normalize_server(server), token=settings.worker_token, concurrency=concurrency, queues=queues)
+    plan = WorkerPlan(
+        server=normalize_server(server), token=settings.worker_token, concurrency=concurrency, queues=queues
+    )
     output.info(f"manimagent worker: {concurrency} at once from {', '.join(queues)}, media to {plan.server}")
     run_worker(settings, plan)
 
 
 @workers_app.command("add")
-def add(name: Annotated[str, typer.Argument(help="A name for the worker (letters, digits, - _ .).")], json_: JsonOption = False) -> None:
+def add(
+    name: Annotated[str, typer.Argument(help="A name for the worker (letters, digits, - _ .).")],
+    json_: JsonOption = False,
+) -> None:
     """Register a worker; its token is printed once (set it as MANIMAGENT_WORKER_TOKEN on the worker)."""
     from manimagent.server.queue_worker import add_worker
 
@@ -60,7 +88,9 @@ def add(name: Annotated[str, typer.Argument(help="A name for the worker (letters
     if json_:
         return output.json(made)
     output.line(made["token"])
-    output.info(f"Added worker {made['name']}: start it with {WORKER_TOKEN_ENV}=<the token above> manimagent worker")
+    output.info(
+        f"Added worker {made['name']}: start it with {WORKER_TOKEN_ENV}=<the token above> manimagent worker"
+    )
 
 
 @workers_app.command("list")
@@ -73,14 +103,17 @@ def list_(json_: JsonOption = False) -> None:
         return output.json(rows)
     output.table(
         ["name", "host", "queues", "last heartbeat", "running"],
-        [(row.name, row.host or "-", ", ".join(row.queues) or "-", _ago(row.last_heartbeat), row.running) for row in rows],
+        [
+            (row.name, row.host or "-", ", ".join(row.queues) or "-", _ago(row.last_heartbeat), row.running)
+            for row in rows
+        ],
     )
 
 
 def _ago(moment: datetime | None) -> str:
     if moment is None:
         return "never"
-    seconds = (datetime.now(timezone.utc) - moment).total_seconds()
+    seconds = (datetime.now(UTC) - moment).total_seconds()
     return f"{seconds:.0f} s ago" if seconds < 120 else f"{moment:%Y-%m-%d %H:%M}"
 
 

@@ -31,7 +31,10 @@ def current_shell() -> str:
     name = _detected_shell() or Path(os.environ.get("SHELL", "")).name.lower()
     if name not in SHELLS:
         found = f"the shell here is {name}" if name else "no shell was found"
-        raise ConfigError(f"completion works in {', '.join(SHELLS[:3])} and PowerShell; {found}", hint="Run this from one of those shells")
+        raise ConfigError(
+            f"completion works in {', '.join(SHELLS[:3])} and PowerShell; {found}",
+            hint="Run this from one of those shells",
+        )
     return name
 
 
@@ -72,7 +75,9 @@ def install(value: bool) -> None:
     except OSError as exc:
         from manimagent.errors import ConfigError
 
-        raise ConfigError(f"cannot install {shell} completion: {exc.strerror or exc}", hint="Make your home folder writable") from None
+        raise ConfigError(
+            f"cannot install {shell} completion: {exc.strerror or exc}", hint="Make your home folder writable"
+        ) from None
     output.success(f"{shell} completion installed in {path}")
     output.info("It takes effect in a new terminal.")
     raise typer.Exit()

@@ -15,10 +15,17 @@ if TYPE_CHECKING:
 Result = TypeVar("Result", "ExecuteResult", "GenerateResult")
 
 OpenOption = Annotated[
-    bool, typer.Option("--open", help="Open the finished video in the system's player (xdg-open, open, start); without a display it says so.")
+    bool,
+    typer.Option(
+        "--open",
+        help="Open the finished video in the system's player (xdg-open, open, start); without a display it says so.",
+    ),
 ]
 PreviewOption = Annotated[
-    bool, typer.Option("--preview", help="Also write a small GIF beside the video (480 px wide, 12 fps) and print its path.")
+    bool,
+    typer.Option(
+        "--preview", help="Also write a small GIF beside the video (480 px wide, 12 fps) and print its path."
+    ),
 ]
 
 
@@ -27,12 +34,16 @@ def refuse_in_batch(*, open_: bool, preview: bool) -> None:
 
     if open_ or preview:
         flag = "--open" if open_ else "--preview"
-        raise BadInput(f"{flag} goes with one render, not a batch", hint="Render one file (or one prompt) with it")
+        raise BadInput(
+            f"{flag} goes with one render, not a batch", hint="Render one file (or one prompt) with it"
+        )
 
 
 def with_preview(result: Result, preview: bool) -> Result:
     """The result with its preview GIF written (`preview_path`), when asked and it rendered."""
-    if not preview or not result.success or not result.output_path:  # nothing rendered (generate --no-execute)
+    if (
+        not preview or not result.success or not result.output_path
+    ):  # nothing rendered (generate --no-execute)
         return result
     from manimagent.errors import ManimagentError
     from manimagent.services.render import add_preview

@@ -19,7 +19,9 @@ class CannotOpen(Exception):
     """Why a file cannot be opened here (one line)."""
 
 
-def opener_command(path: Path, *, platform: str | None = None, environ: Mapping[str, str] | None = None) -> list[str]:
+def opener_command(
+    path: Path, *, platform: str | None = None, environ: Mapping[str, str] | None = None
+) -> list[str]:
     """The command that opens `path` in the system's viewer; CannotOpen when there is none here."""
     platform = sys.platform if platform is None else platform
     environ = os.environ if environ is None else environ
@@ -42,10 +44,16 @@ def open_file(path: str | Path) -> None:
     command = opener_command(target.resolve())
     try:
         process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
     except OSError as exc:
-        raise CannotOpen(f"{command[0]} could not start ({exc.strerror or exc}), so {target} is not opened") from None
+        raise CannotOpen(
+            f"{command[0]} could not start ({exc.strerror or exc}), so {target} is not opened"
+        ) from None
     try:
         code = process.wait(timeout=OPENER_WAIT)
     except subprocess.TimeoutExpired:  # a viewer that stays in the foreground: it is showing the file

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -14,44 +14,76 @@ if TYPE_CHECKING:
     from manimagent.events import EventSink
 
 ServerOption = Annotated[
-    Optional[str],
-    typer.Option("--server", envvar="MANIMAGENT_SERVER", show_envvar=True, help="A manimagent serve URL (env MANIMAGENT_SERVER); unset: the local store."),
+    str | None,
+    typer.Option(
+        "--server",
+        envvar="MANIMAGENT_SERVER",
+        show_envvar=True,
+        help="A manimagent serve URL (env MANIMAGENT_SERVER); unset: the local store.",
+    ),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout (the REST body).")]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print one JSON document on stdout (the REST body).")
+]
 QualityOption = Annotated[
-    Optional[Quality], typer.Option("--quality", "-q", help="Render quality (default: config render.quality, low).")
+    Quality | None,
+    typer.Option("--quality", "-q", help="Render quality (default: config render.quality, low)."),
 ]
 FormatOption = Annotated[
-    Optional[OutputFormat],
-    typer.Option("--format", "-f", help="Output format (default: config render.format, else auto: as manim does, a video, or a PNG for a scene with no animation)."),
+    OutputFormat | None,
+    typer.Option(
+        "--format",
+        "-f",
+        help="Output format (default: config render.format, else auto: as manim does, a video, or a PNG for a scene with no animation).",
+    ),
 ]
 StillSecondsOption = Annotated[
-    Optional[float],
-    typer.Option("--still-seconds", min=0.01, max=60, help="Length of a still scene's video when a video --format is given (default 1)."),
+    float | None,
+    typer.Option(
+        "--still-seconds",
+        min=0.01,
+        max=60,
+        help="Length of a still scene's video when a video --format is given (default 1).",
+    ),
 ]
 EngineOption = Annotated[
-    Optional[str], typer.Option("--engine", "-e", help="Render engine: local or docker (default: config render.engine).")
+    str | None,
+    typer.Option("--engine", "-e", help="Render engine: local or docker (default: config render.engine)."),
 ]
 ContainerOption = Annotated[
-    Optional[str], typer.Option("--container", "-c", help="Container name or id for --engine docker.")
+    str | None, typer.Option("--container", "-c", help="Container name or id for --engine docker.")
 ]
 MaxAttemptsOption = Annotated[
-    Optional[int], typer.Option("--max-attempts", min=1, max=10, help="Render attempts in total, repairs included.")
+    int | None,
+    typer.Option("--max-attempts", min=1, max=10, help="Render attempts in total, repairs included."),
 ]
 OutputPathOption = Annotated[
-    Optional[str], typer.Option("--output", "-o", help="Also copy the final video to this path.")
+    str | None, typer.Option("--output", "-o", help="Also copy the final video to this path.")
 ]
 
 
-NoCacheOption = Annotated[bool, typer.Option("--no-cache", help="Render every scene again, whatever the render cache holds.")]
+NoCacheOption = Annotated[
+    bool, typer.Option("--no-cache", help="Render every scene again, whatever the render cache holds.")
+]
 PartialOption = Annotated[
-    bool, typer.Option("--partial", help="When some scenes of a file fail, still join the ones that rendered into one video (success stays false).")
+    bool,
+    typer.Option(
+        "--partial",
+        help="When some scenes of a file fail, still join the ones that rendered into one video (success stays false).",
+    ),
 ]
 
 
 def render_choices(
-    *, engine: str | None, container: str | None, quality: Quality | None, format: OutputFormat | None, max_attempts: int | None,
-    still_seconds: float | None = None, no_cache: bool = False, partial: bool = False,
+    *,
+    engine: str | None,
+    container: str | None,
+    quality: Quality | None,
+    format: OutputFormat | None,
+    max_attempts: int | None,
+    still_seconds: float | None = None,
+    no_cache: bool = False,
+    partial: bool = False,
 ) -> dict[str, Any]:
     """The render options as the services (and the client) take them: plain values, None for the default."""
     choices = {
@@ -84,8 +116,11 @@ def service_for(name: str, server: str | None, events: EventSink | None = None) 
 
     return client.service(name, resolved), client.context_for(resolved, events or ignore)
 
+
 LIST_LIMIT = 50
-LimitOption = Annotated[int, typer.Option("--limit", "-n", min=1, help=f"At most N rows, newest first (default {LIST_LIMIT}).")]
+LimitOption = Annotated[
+    int, typer.Option("--limit", "-n", min=1, help=f"At most N rows, newest first (default {LIST_LIMIT}).")
+]
 AllOption = Annotated[bool, typer.Option("--all", help="Every row, however many (pages through a server).")]
 
 

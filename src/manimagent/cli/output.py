@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from rich.console import Console
 
@@ -66,14 +67,22 @@ class Output:
         for row in rows:
             table.add_row(*("" if cell is None else _escape(str(cell)) for cell in row))
         if piped:
-            wide = Console(file=sys.stdout, width=PIPED_TABLE_WIDTH, no_color=self.out.no_color, highlight=False, soft_wrap=True)
+            wide = Console(
+                file=sys.stdout,
+                width=PIPED_TABLE_WIDTH,
+                no_color=self.out.no_color,
+                highlight=False,
+                soft_wrap=True,
+            )
             wide.print(table)
         else:
             self.out.print(table)
 
     def fields(self, pairs: Iterable[tuple[str, Any]]) -> None:
         for key, value in pairs:
-            self.out.print(f"[bold]{key}:[/bold] {_escape('' if value is None else str(value))}", soft_wrap=True)
+            self.out.print(
+                f"[bold]{key}:[/bold] {_escape('' if value is None else str(value))}", soft_wrap=True
+            )
 
 
 def _escape(text: str) -> str:

@@ -121,7 +121,11 @@ def overall_fraction(event: RenderProgress) -> float | None:
 
 def progress_label(event: RenderProgress, eta: float | None) -> str:
     """`Rendering Intro (scene 1 of 2): animation 3 of 7, 40% · 35% overall · about 12 s left`."""
-    scene = f"{event.scene} (scene {event.scene_index + 1} of {event.scene_count})" if event.scene_count > 1 else event.scene
+    scene = (
+        f"{event.scene} (scene {event.scene_index + 1} of {event.scene_count})"
+        if event.scene_count > 1
+        else event.scene
+    )
     of_total = f" of {event.total}" if event.total else ""
     label = f"Rendering {scene}: animation {event.animation + 1}{of_total}, {event.percent:.0f}%"
     fraction = overall_fraction(event)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from manimagent.cli.output import output
 from manimagent.errors import ExitCode
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from manimagent.services.schemas import ExecuteResult

@@ -13,7 +13,9 @@ from manimagent.providers.base import ProviderConfig
 MAX_DETAIL_CHARS = 300
 _SECRET_PATTERNS = (
     re.compile(r"(Bearer\s+)[^\s\"',}]+", re.IGNORECASE),
-    re.compile(r"((?:api[-_]?key|key|x-goog-api-key|x-api-key)[\"']?\s*[=:]\s*[\"']?)[^\s\"'&,}]{8,}", re.IGNORECASE),
+    re.compile(
+        r"((?:api[-_]?key|key|x-goog-api-key|x-api-key)[\"']?\s*[=:]\s*[\"']?)[^\s\"'&,}]{8,}", re.IGNORECASE
+    ),
 )
 
 

@@ -71,7 +71,9 @@ class AnthropicProvider(LLMProvider):
 def anthropic_request(model: str, messages: list[Message]) -> dict[str, Any]:
     """A Messages API request: system message(s) go in `system`, the rest are the turns."""
     system = "\n\n".join(message.content for message in messages if message.role == "system")
-    turns = [{"role": message.role, "content": message.content} for message in messages if message.role != "system"]
+    turns = [
+        {"role": message.role, "content": message.content} for message in messages if message.role != "system"
+    ]
     request: dict[str, Any] = {"model": model, "max_tokens": MAX_TOKENS, "messages": turns}
     if system:
         request["system"] = system

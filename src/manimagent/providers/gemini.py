@@ -67,7 +67,9 @@ class GeminiProvider(LLMProvider):
         _add_usage(completion, response.usage_metadata)
         return completion, _finish_reason(response)
 
-    def _complete_streaming(self, request: dict[str, Any], on_delta: DeltaSink) -> tuple[Completion, str | None]:
+    def _complete_streaming(
+        self, request: dict[str, Any], on_delta: DeltaSink
+    ) -> tuple[Completion, str | None]:
         completion = Completion(text="", model=self.model)
         parts: list[str] = []
         reason = None
@@ -95,7 +97,9 @@ def gemini_request(messages: list[Message]) -> tuple[list[types.Content], types.
     """The conversation as Gemini contents, with the system message(s) as system instruction."""
     system = "\n\n".join(message.content for message in messages if message.role == "system")
     contents = [
-        types.Content(role="model" if message.role == "assistant" else "user", parts=[types.Part(text=message.content)])
+        types.Content(
+            role="model" if message.role == "assistant" else "user", parts=[types.Part(text=message.content)]
+        )
         for message in messages
         if message.role != "system"
     ]

@@ -93,7 +93,9 @@ def _quotes(failed_text: str, script: str) -> bool:
 
 def _narrated(messages: list[Message]) -> bool:
     """Whether the system message asks for a voice-over (`generate --voiceover`)."""
-    return any(message.role == "system" and NARRATION_LINE in message.content.splitlines() for message in messages)
+    return any(
+        message.role == "system" and NARRATION_LINE in message.content.splitlines() for message in messages
+    )
 
 
 def _words(text: str) -> int:
@@ -125,5 +127,7 @@ class OfflineProvider(LLMProvider):
             model=self.model,
             prompt_tokens=sum(_words(m.content) for m in messages),
             completion_tokens=_words(text),
-            notice=None if repair or script_tag(code) != script_tag(compose_title_card(request)) else NO_RECIPE_NOTICE,
+            notice=None
+            if repair or script_tag(code) != script_tag(compose_title_card(request))
+            else NO_RECIPE_NOTICE,
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from manimagent.providers.offline_recipes import RECIPES_BY_NAME, Kind, analyse_prompt, clean_display, _parts
+from manimagent.providers.offline_recipes import RECIPES_BY_NAME, Kind, _parts, analyse_prompt, clean_display
 
 HEADER = "from manim import *\n"
 IMPORTS = "from manim import *\nfrom manim_voiceover import VoiceoverScene\nfrom manim_voiceover.services.pyttsx3 import PyTTSX3Service\n"
@@ -76,7 +76,11 @@ def _section_sentences(prompt: str, count: int) -> list[tuple[str, ...]]:
 
 def _part_sentence(part: str, facts) -> str:
     if part == "story":
-        names = [m.recipe.name.replace("_", " ") for m in facts.mentions if m.recipe.kind in (Kind.SHAPE, Kind.MOTION)]
+        names = [
+            m.recipe.name.replace("_", " ")
+            for m in facts.mentions
+            if m.recipe.kind in (Kind.SHAPE, Kind.MOTION)
+        ]
         return "Watch: " + ", then ".join(dict.fromkeys(names)) + "."
     if part == "plots":
         names = [m.recipe.name.replace("_", " ") for m in facts.mentions if m.recipe.kind is Kind.PLOT]
@@ -94,7 +98,7 @@ def _narrate_section(lines: list[str], sentences: tuple[str, ...]) -> list[str]:
     if not plays or not sentences:
         return lines
     said = list(sentences[: len(plays)])
-    said[-1] = " ".join([said[-1], *sentences[len(plays):]])
+    said[-1] = " ".join([said[-1], *sentences[len(plays) :]])
     wrapped = dict(zip(plays, said))
     out: list[str] = []
     for index, line in enumerate(lines):
@@ -108,7 +112,10 @@ def _narrate_section(lines: list[str], sentences: tuple[str, ...]) -> list[str]:
 def _assemble(code: str, sections: list[list[str]]) -> str:
     head = code.splitlines()
     start = next(i for i, line in enumerate(head) if line.strip() == "def construct(self):") + 1
-    body = [f"{BODY_INDENT}self.set_speech_service(PyTTSX3Service())", *[line for section in sections for line in section]]
+    body = [
+        f"{BODY_INDENT}self.set_speech_service(PyTTSX3Service())",
+        *[line for section in sections for line in section],
+    ]
     text = "\n".join([*head[:start], *body]) + "\n"
     text = text.replace(HEADER, IMPORTS, 1)
     return CLASS_LINE.sub(r"class \1(VoiceoverScene):", text, count=1)

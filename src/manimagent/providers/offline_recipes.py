@@ -15,9 +15,9 @@ import math
 import re
 import textwrap
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Callable
 
 # --------------------------------------------------------------------------------------------
 # Colours: prompt words -> colour constants that manim really defines.
@@ -200,7 +200,9 @@ def _number_config(stage: Stage, size: int = 24) -> str:
 
 def _decimal(stage: Stage, value: str, places: int, size: int, colour: str) -> str:
     text_class = "" if stage.latex else ", mob_class=Text"
-    return f"DecimalNumber({value}, num_decimal_places={places}, font_size={size}, color={colour}{text_class})"
+    return (
+        f"DecimalNumber({value}, num_decimal_places={places}, font_size={size}, color={colour}{text_class})"
+    )
 
 
 def _caption(text: str, y: float = 2.45) -> list[str]:
@@ -247,13 +249,23 @@ def _shape_builder(name: str) -> Callable[[str, str], str]:
 # --------------------------------------------------------------------------------------------
 # Motions. Each builder writes the lines that act on `subject` and updates where it is.
 
-DIRECTIONS = {"left": (-3.0, None), "right": (3.0, None), "across": (3.0, None),
-              "up": (None, 1.2), "upward": (None, 1.2), "upwards": (None, 1.2),
-              "down": (None, -1.2), "downward": (None, -1.2), "downwards": (None, -1.2)}
+DIRECTIONS = {
+    "left": (-3.0, None),
+    "right": (3.0, None),
+    "across": (3.0, None),
+    "up": (None, 1.2),
+    "upward": (None, 1.2),
+    "upwards": (None, 1.2),
+    "down": (None, -1.2),
+    "downward": (None, -1.2),
+    "downwards": (None, -1.2),
+}
 
 
 def _first_word(text: str, words) -> str | None:
-    found = [(m.start(), w) for w in words for m in [re.search(rf"(?<![a-z]){re.escape(w)}(?![a-z])", text)] if m]
+    found = [
+        (m.start(), w) for w in words for m in [re.search(rf"(?<![a-z]){re.escape(w)}(?![a-z])", text)] if m
+    ]
     return min(found)[1] if found else None
 
 
@@ -358,7 +370,9 @@ TEXT_TRIGGERS = (
     r"title|heading|headline|caption|message|the words?|text|write|writes|type",
 )
 FILLER_WORDS = {"card", "screen", "slide", "page", "that", "which", "with", "of", "the", "a", "an", "is"}
-STOP_RE = re.compile(r"[.;!?,]| then | and then | followed by | with an? | and an? | next to | below | above ", re.I)
+STOP_RE = re.compile(
+    r"[.;!?,]| then | and then | followed by | with an? | and an? | next to | below | above ", re.I
+)
 
 
 def _trigger_phrase(prompt: str) -> str | None:
@@ -437,7 +451,9 @@ def _morphing_words(strings: list[str], colour: str) -> list[str]:
         if index == 0:
             lines.append("self.play(Write(words_0), run_time=1)")
         else:
-            lines.append(f"self.play(TransformMatchingShapes(words_{index - 1}, words_{index}), run_time=1.2)")
+            lines.append(
+                f"self.play(TransformMatchingShapes(words_{index - 1}, words_{index}), run_time=1.2)"
+            )
         lines.append("self.wait(0.4)")
     return lines
 
@@ -461,7 +477,11 @@ def _math_to_latex(math_text: str) -> str:
 
 
 def _math_to_text(math_text: str) -> str:
-    text = re.sub(r"\^\(([0-9+\-ni]*)\)|\^([0-9+\-ni]+)", lambda m: (m.group(1) or m.group(2)).translate(SUPERSCRIPTS), math_text)
+    text = re.sub(
+        r"\^\(([0-9+\-ni]*)\)|\^([0-9+\-ni]+)",
+        lambda m: (m.group(1) or m.group(2)).translate(SUPERSCRIPTS),
+        math_text,
+    )
     text = re.sub(r"\bsqrt\b", "√", text)
     text = re.sub(r"\bpi\b", "π", text)
     return text.replace("*", "·").replace("-", "−")
@@ -490,7 +510,12 @@ def build_equation(stage: Stage) -> list[str]:
     ]
 
 
-SOLVING_STEPS = (("2x + 3 = 7", "2x + 3 = 7"), ("2x = 7 - 3", "2x = 7 − 3"), ("2x = 4", "2x = 4"), ("x = 2", "x = 2"))
+SOLVING_STEPS = (
+    ("2x + 3 = 7", "2x + 3 = 7"),
+    ("2x = 7 - 3", "2x = 7 − 3"),
+    ("2x = 4", "2x = 4"),
+    ("x = 2", "x = 2"),
+)
 
 
 def _solving_steps(stage: Stage) -> list[str]:
@@ -540,7 +565,9 @@ def build_pythagorean(stage: Stage) -> list[str]:
 def build_quadratic_formula(stage: Stage) -> list[str]:
     lines = [f"problem = {_label(stage, 'ax^2 + bx + c = 0', 'ax² + bx + c = 0', 64)}.move_to(UP * 1.6)"]
     if stage.latex:
-        lines.append(r'formula = MathTex(r"x = \frac{-b \pm \sqrt{b^2 - 4ac}}{2a}", font_size=72, color=YELLOW)')
+        lines.append(
+            r'formula = MathTex(r"x = \frac{-b \pm \sqrt{b^2 - 4ac}}{2a}", font_size=72, color=YELLOW)'
+        )
     else:
         lines += _block("""
             numerator = Text("−b ± √(b² − 4ac)", font_size=52, color=YELLOW)
@@ -567,13 +594,17 @@ def build_euler_identity(stage: Stage) -> list[str]:
     else:
         formula = 'MarkupText("e<sup>iθ</sup> = cos θ + i sin θ", font_size=56)'
         identity = 'MarkupText("e<sup>iπ</sup> + 1 = 0", font_size=80, color=YELLOW)'
-    return _caption("Euler's identity") + [f"formula = {formula}", f"identity = {identity}"] + _block("""
+    return (
+        _caption("Euler's identity")
+        + [f"formula = {formula}", f"identity = {identity}"]
+        + _block("""
         self.play(FadeIn(caption), Write(formula), run_time=1.5)
         self.wait(0.5)
         self.play(TransformMatchingShapes(formula, identity), run_time=1.5)
         self.play(Circumscribe(identity, color=YELLOW), run_time=1)
         self.wait(0.4)
     """)
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -587,7 +618,9 @@ def _spec(expression, domain, y_range, latex_label, text_label, branches=None) -
     return lambda: spec
 
 
-TAN_BRANCHES = tuple((round(k * math.pi - TAN_REACH, 2), round(k * math.pi + TAN_REACH, 2)) for k in (-1, 0, 1))
+TAN_BRANCHES = tuple(
+    (round(k * math.pi - TAN_REACH, 2), round(k * math.pi + TAN_REACH, 2)) for k in (-1, 0, 1)
+)
 
 
 def _axis_bounds(low: float, high: float) -> tuple[int, int, int]:
@@ -597,9 +630,15 @@ def _axis_bounds(low: float, high: float) -> tuple[int, int, int]:
 
 
 def _axes_lines(stage: Stage, specs: list[FunctionSpec]) -> list[str]:
-    x_low, x_high, x_step = _axis_bounds(min(s.branches[0][0] for s in specs), max(s.branches[-1][1] for s in specs))
+    x_low, x_high, x_step = _axis_bounds(
+        min(s.branches[0][0] for s in specs), max(s.branches[-1][1] for s in specs)
+    )
     y_low, y_high, y_step = _axis_bounds(min(s.y_range[0] for s in specs), max(s.y_range[1] for s in specs))
-    labels = 'x_label="x", y_label="y"' if stage.latex else 'x_label=Text("x", font_size=28), y_label=Text("y", font_size=28)'
+    labels = (
+        'x_label="x", y_label="y"'
+        if stage.latex
+        else 'x_label=Text("x", font_size=28), y_label=Text("y", font_size=28)'
+    )
     return [
         "axes = Axes(",
         f"    x_range=[{x_low}, {x_high}, {x_step}],",
@@ -616,7 +655,10 @@ def _axes_lines(stage: Stage, specs: list[FunctionSpec]) -> list[str]:
 
 def _graph_lines(stage: Stage, spec: FunctionSpec, index: int) -> list[str]:
     colour = stage.colour(index, PALETTE[index % len(PALETTE)])
-    plots = [f"axes.plot(lambda x: {spec.expression}, x_range=[{_num(lo)}, {_num(hi)}], color={colour})" for lo, hi in spec.branches]
+    plots = [
+        f"axes.plot(lambda x: {spec.expression}, x_range=[{_num(lo)}, {_num(hi)}], color={colour})"
+        for lo, hi in spec.branches
+    ]
     graph = plots[0] if len(plots) == 1 else f"VGroup({', '.join(plots)})"
     return [
         f"graph_{index} = {graph}",
@@ -734,16 +776,19 @@ def build_counting(stage: Stage) -> list[str]:
     start, end = _count_range(stage.facts.text)
     colour = stage.colour(0, "YELLOW")
     size = 144 if max(abs(start), abs(end)) < 1000 else 96
-    return _caption(f"Counting from {start} to {end}") + [
-        "counter = ValueTracker(" + str(start) + ")",
-        f"number = {_decimal(stage, str(start), 0, size, colour)}",
-        "number.add_updater(lambda m: m.set_value(counter.get_value()).move_to(UP * 0.2))",
-        "track = Rectangle(width=8, height=0.25, color=GRAY).move_to(DOWN * 2)",
-        "fill = always_redraw(lambda: Rectangle(",
-        f"    width=max(8 * (counter.get_value() - {start}) / {end - start or 1}, 0.01), height=0.25,",
-        f"    color={colour}, fill_opacity=1, stroke_width=0,",
-        ").align_to(track, LEFT).set_y(-2))",
-    ] + _block(f"""
+    return (
+        _caption(f"Counting from {start} to {end}")
+        + [
+            "counter = ValueTracker(" + str(start) + ")",
+            f"number = {_decimal(stage, str(start), 0, size, colour)}",
+            "number.add_updater(lambda m: m.set_value(counter.get_value()).move_to(UP * 0.2))",
+            "track = Rectangle(width=8, height=0.25, color=GRAY).move_to(DOWN * 2)",
+            "fill = always_redraw(lambda: Rectangle(",
+            f"    width=max(8 * (counter.get_value() - {start}) / {end - start or 1}, 0.01), height=0.25,",
+            f"    color={colour}, fill_opacity=1, stroke_width=0,",
+            ").align_to(track, LEFT).set_y(-2))",
+        ]
+        + _block(f"""
         self.play(FadeIn(caption), FadeIn(number), Create(track), run_time=0.8)
         self.add(fill)
         self.play(counter.animate.set_value({end}), run_time=2.5, rate_func=linear)
@@ -751,6 +796,7 @@ def build_counting(stage: Stage) -> list[str]:
         self.play(Indicate(number, color=WHITE), run_time=0.8)
         self.wait(0.4)
     """)
+    )
 
 
 def build_vectors(stage: Stage) -> list[str]:
@@ -876,11 +922,17 @@ def build_fractal(stage: Stage) -> list[str]:
 
 
 def build_bar_chart(stage: Stage) -> list[str]:
-    labels = "" if stage.latex else (
-        '\n    x_axis_config={"label_constructor": Text},\n    y_axis_config={"label_constructor": Text},'
+    labels = (
+        ""
+        if stage.latex
+        else (
+            '\n    x_axis_config={"label_constructor": Text},\n    y_axis_config={"label_constructor": Text},'
+        )
     )
     bar_labels = "" if stage.latex else "label_constructor=Text, "
-    colours = ", ".join(stage.colour(i, c) for i, c in enumerate(("BLUE", "TEAL", "GREEN", "YELLOW", "ORANGE")))
+    colours = ", ".join(
+        stage.colour(i, c) for i, c in enumerate(("BLUE", "TEAL", "GREEN", "YELLOW", "ORANGE"))
+    )
     return [
         "chart = BarChart(",
         "    values=[3, 5, 2, 6, 4],",
@@ -1003,7 +1055,7 @@ def build_tangent_line(stage: Stage) -> list[str]:
         f"    color={line_colour},",
         ").set_length(3.5))",
         f"dot = always_redraw(lambda: Dot(axes.c2p(x.get_value(), f(x.get_value())), color={line_colour}))",
-        "slope_label = Text(\"slope\", font_size=34).move_to(RIGHT * 4.6 + UP * 1.6)",
+        'slope_label = Text("slope", font_size=34).move_to(RIGHT * 4.6 + UP * 1.6)',
         f"slope_value = {_decimal(stage, 'slope(-2.2)', 2, 40, line_colour)}.next_to(slope_label, DOWN)",
         "slope_value.add_updater(lambda m: m.set_value(slope(x.get_value())))",
     ] + _block("""
@@ -1095,165 +1147,645 @@ def build_neural_network(stage: Stage) -> list[str]:
 def _grow_from_center_words() -> tuple[str, ...]:
     verbs = ("grow", "grows", "growing", "grown")
     places = ("from center", "from the center", "from centre", "from the centre", "from the middle")
-    return tuple(f"{verb} {place}" for verb in verbs for place in places) + places + ("pop in", "pops in", "pop up", "pops up")
+    return (
+        tuple(f"{verb} {place}" for verb in verbs for place in places)
+        + places
+        + ("pop in", "pops in", "pop up", "pops up")
+    )
 
 
 GRAPH_WORDS = ("graph", "plot", "plotting", "plotted", "function", "curve", "graphing", "wave")
 
 RECIPES: tuple[Recipe, ...] = (
     # Shapes
-    Recipe("circle", Kind.SHAPE, ("circle", "ball"), _shape_builder("circle"), "a blue circle", "Circle",
-           weak_keywords=("disc", "disk")),
+    Recipe(
+        "circle",
+        Kind.SHAPE,
+        ("circle", "ball"),
+        _shape_builder("circle"),
+        "a blue circle",
+        "Circle",
+        weak_keywords=("disc", "disk"),
+    ),
     Recipe("square", Kind.SHAPE, ("square",), _shape_builder("square"), "a red square", "Square"),
     Recipe("triangle", Kind.SHAPE, ("triangle",), _shape_builder("triangle"), "a green triangle", "Triangle"),
-    Recipe("rectangle", Kind.SHAPE, ("rectangle",), _shape_builder("rectangle"), "an orange rectangle", "Rectangle",
-           weak_keywords=("box",)),
+    Recipe(
+        "rectangle",
+        Kind.SHAPE,
+        ("rectangle",),
+        _shape_builder("rectangle"),
+        "an orange rectangle",
+        "Rectangle",
+        weak_keywords=("box",),
+    ),
     Recipe("star", Kind.SHAPE, ("star",), _shape_builder("star"), "a gold star", "Star"),
-    Recipe("polygon", Kind.SHAPE, tuple(POLYGON_SIDES), _shape_builder("polygon"), "a purple hexagon", "Polygon"),
-    Recipe("ellipse", Kind.SHAPE, ("ellipse", "oval"), _shape_builder("ellipse"), "a teal ellipse", "Ellipse"),
+    Recipe(
+        "polygon", Kind.SHAPE, tuple(POLYGON_SIDES), _shape_builder("polygon"), "a purple hexagon", "Polygon"
+    ),
+    Recipe(
+        "ellipse", Kind.SHAPE, ("ellipse", "oval"), _shape_builder("ellipse"), "a teal ellipse", "Ellipse"
+    ),
     Recipe("arrow", Kind.SHAPE, ("arrow",), _shape_builder("arrow"), "a white arrow", "Arrow"),
-    Recipe("line", Kind.SHAPE, ("line segment", "segment", "straight line"), _shape_builder("line"), "a pink line", "Line",
-           weak_keywords=("line",)),
-    Recipe("dot", Kind.SHAPE, ("dot",), _shape_builder("dot"), "a yellow dot", "Dot", weak_keywords=("point",)),
+    Recipe(
+        "line",
+        Kind.SHAPE,
+        ("line segment", "segment", "straight line"),
+        _shape_builder("line"),
+        "a pink line",
+        "Line",
+        weak_keywords=("line",),
+    ),
+    Recipe(
+        "dot", Kind.SHAPE, ("dot",), _shape_builder("dot"), "a yellow dot", "Dot", weak_keywords=("point",)
+    ),
     # Motions
-    Recipe("move", Kind.MOTION, ("move", "moving", "moved", "shift", "shifting", "slide", "sliding", "translate",
-                                 "translating", "travel", "travelling", "traveling"),
-           build_move, "a square moves to the left"),
-    Recipe("rotate", Kind.MOTION, ("rotate", "rotating", "rotated", "rotation", "spin", "spinning", "spun",
-                                   "revolve", "revolving", "twirl", "twirling"),
-           build_rotate, "a star spinning"),
-    Recipe("scale", Kind.MOTION, ("scale", "scaling", "scaled", "grow", "growing", "grew", "shrink", "shrinking",
-                                  "shrank", "enlarge", "enlarging", "expand", "expanding", "bigger", "smaller",
-                                  "scale up", "scale down", "scales up", "scales down"),
-           build_scale, "a circle that grows"),
-    Recipe("fade_in", Kind.MOTION, ("fade in", "fades in", "fading in", "fade-in", "appear", "appearing"),
-           build_fade_in, "a triangle fades in", phase=Phase.INTRO),
-    Recipe("fade_out", Kind.MOTION, ("fade out", "fades out", "fading out", "fade-out", "fade away", "fades away",
-                                     "fade", "fading", "disappear", "disappearing", "vanish", "vanishing"),
-           build_fade_out, "a square that fades out", phase=Phase.OUTRO),
-    Recipe("grow_from_center", Kind.MOTION, _grow_from_center_words(), build_grow_from_center,
-           "a hexagon grows from the center", phase=Phase.INTRO),
-    Recipe("transform", Kind.MOTION, ("transform", "transforming", "transformed", "morph", "morphing", "morphed",
-                                      "turn into", "turns into", "turning into", "change into", "changes into",
-                                      "changing into", "into", "become", "becomes", "becoming"),
-           build_transform, "transform a square into a circle"),
-    Recipe("bounce", Kind.MOTION, ("bounce", "bouncing", "bounced", "bouncy", "jump", "jumping", "hop", "hopping"),
-           build_bounce, "a bouncing ball"),
-    Recipe("indicate", Kind.MOTION, ("indicate", "indicating", "highlight", "highlighting", "emphasize",
-                                     "emphasise", "flash", "flashing", "wiggle", "wiggling", "shake", "shaking",
-                                     "pulse", "pulsing", "circumscribe", "outline"),
-           build_indicate, "highlight a star"),
-    Recipe("recolor", Kind.MOTION, ("change color", "changes color", "changing color", "change colour",
-                                    "changes colour", "changing colour", "color change", "colour change", "recolor",
-                                    "recolour", "turn", "turns", "turning"),
-           build_recolor, "a blue circle turns red"),
+    Recipe(
+        "move",
+        Kind.MOTION,
+        (
+            "move",
+            "moving",
+            "moved",
+            "shift",
+            "shifting",
+            "slide",
+            "sliding",
+            "translate",
+            "translating",
+            "travel",
+            "travelling",
+            "traveling",
+        ),
+        build_move,
+        "a square moves to the left",
+    ),
+    Recipe(
+        "rotate",
+        Kind.MOTION,
+        (
+            "rotate",
+            "rotating",
+            "rotated",
+            "rotation",
+            "spin",
+            "spinning",
+            "spun",
+            "revolve",
+            "revolving",
+            "twirl",
+            "twirling",
+        ),
+        build_rotate,
+        "a star spinning",
+    ),
+    Recipe(
+        "scale",
+        Kind.MOTION,
+        (
+            "scale",
+            "scaling",
+            "scaled",
+            "grow",
+            "growing",
+            "grew",
+            "shrink",
+            "shrinking",
+            "shrank",
+            "enlarge",
+            "enlarging",
+            "expand",
+            "expanding",
+            "bigger",
+            "smaller",
+            "scale up",
+            "scale down",
+            "scales up",
+            "scales down",
+        ),
+        build_scale,
+        "a circle that grows",
+    ),
+    Recipe(
+        "fade_in",
+        Kind.MOTION,
+        ("fade in", "fades in", "fading in", "fade-in", "appear", "appearing"),
+        build_fade_in,
+        "a triangle fades in",
+        phase=Phase.INTRO,
+    ),
+    Recipe(
+        "fade_out",
+        Kind.MOTION,
+        (
+            "fade out",
+            "fades out",
+            "fading out",
+            "fade-out",
+            "fade away",
+            "fades away",
+            "fade",
+            "fading",
+            "disappear",
+            "disappearing",
+            "vanish",
+            "vanishing",
+        ),
+        build_fade_out,
+        "a square that fades out",
+        phase=Phase.OUTRO,
+    ),
+    Recipe(
+        "grow_from_center",
+        Kind.MOTION,
+        _grow_from_center_words(),
+        build_grow_from_center,
+        "a hexagon grows from the center",
+        phase=Phase.INTRO,
+    ),
+    Recipe(
+        "transform",
+        Kind.MOTION,
+        (
+            "transform",
+            "transforming",
+            "transformed",
+            "morph",
+            "morphing",
+            "morphed",
+            "turn into",
+            "turns into",
+            "turning into",
+            "change into",
+            "changes into",
+            "changing into",
+            "into",
+            "become",
+            "becomes",
+            "becoming",
+        ),
+        build_transform,
+        "transform a square into a circle",
+    ),
+    Recipe(
+        "bounce",
+        Kind.MOTION,
+        ("bounce", "bouncing", "bounced", "bouncy", "jump", "jumping", "hop", "hopping"),
+        build_bounce,
+        "a bouncing ball",
+    ),
+    Recipe(
+        "indicate",
+        Kind.MOTION,
+        (
+            "indicate",
+            "indicating",
+            "highlight",
+            "highlighting",
+            "emphasize",
+            "emphasise",
+            "flash",
+            "flashing",
+            "wiggle",
+            "wiggling",
+            "shake",
+            "shaking",
+            "pulse",
+            "pulsing",
+            "circumscribe",
+            "outline",
+        ),
+        build_indicate,
+        "highlight a star",
+    ),
+    Recipe(
+        "recolor",
+        Kind.MOTION,
+        (
+            "change color",
+            "changes color",
+            "changing color",
+            "change colour",
+            "changes colour",
+            "changing colour",
+            "color change",
+            "colour change",
+            "recolor",
+            "recolour",
+            "turn",
+            "turns",
+            "turning",
+        ),
+        build_recolor,
+        "a blue circle turns red",
+    ),
     # Text
-    Recipe("title", Kind.TEXT, ("title", "titled", "heading", "headline", "title card", "intro card"),
-           build_title, 'a title "Hello Manim"', "TitleScene"),
-    Recipe("text", Kind.TEXT, ("text", "the words", "the word", "saying", "says", "caption", "lettering"),
-           build_text, 'show the text "Hello, world!"', "TextScene",
-           weak_keywords=("write", "writing", "message", "typing")),
+    Recipe(
+        "title",
+        Kind.TEXT,
+        ("title", "titled", "heading", "headline", "title card", "intro card"),
+        build_title,
+        'a title "Hello Manim"',
+        "TitleScene",
+    ),
+    Recipe(
+        "text",
+        Kind.TEXT,
+        ("text", "the words", "the word", "saying", "says", "caption", "lettering"),
+        build_text,
+        'show the text "Hello, world!"',
+        "TextScene",
+        weak_keywords=("write", "writing", "message", "typing"),
+    ),
     # Equations
-    Recipe("equation", Kind.DEMO, ("equation", "formula", "e=mc^2", "e = mc^2", "e=mc²", "e = mc²", "mass-energy",
-                                   "mass energy", "einstein", "algebra", "solve", "solving"),
-           build_equation, "show the equation E=mc^2", "EquationScene"),
-    Recipe("pythagorean_theorem", Kind.DEMO, ("pythagorean", "pythagoras", "pythagorean theorem", "hypotenuse",
-                                              "a^2+b^2=c^2", "a^2 + b^2 = c^2", "a²+b²=c²", "a² + b² = c²"),
-           build_pythagorean, "prove the Pythagorean theorem", "PythagoreanTheorem",
-           absorbs=("square", "triangle", "equation", "rectangle")),
-    Recipe("quadratic_formula", Kind.DEMO, ("quadratic formula", "quadratic equation", "discriminant"),
-           build_quadratic_formula, "derive the quadratic formula", "QuadraticFormula", absorbs=("equation",)),
-    Recipe("euler_identity", Kind.DEMO, ("euler", "euler's identity", "euler's formula", "e^(i pi)", "e^(iπ)",
-                                         "e^{i\\pi}", "e^ipi", "e^iπ"),
-           build_euler_identity, "Euler's identity", "EulerIdentity", absorbs=("equation", "exponential_graph")),
+    Recipe(
+        "equation",
+        Kind.DEMO,
+        (
+            "equation",
+            "formula",
+            "e=mc^2",
+            "e = mc^2",
+            "e=mc²",
+            "e = mc²",
+            "mass-energy",
+            "mass energy",
+            "einstein",
+            "algebra",
+            "solve",
+            "solving",
+        ),
+        build_equation,
+        "show the equation E=mc^2",
+        "EquationScene",
+    ),
+    Recipe(
+        "pythagorean_theorem",
+        Kind.DEMO,
+        (
+            "pythagorean",
+            "pythagoras",
+            "pythagorean theorem",
+            "hypotenuse",
+            "a^2+b^2=c^2",
+            "a^2 + b^2 = c^2",
+            "a²+b²=c²",
+            "a² + b² = c²",
+        ),
+        build_pythagorean,
+        "prove the Pythagorean theorem",
+        "PythagoreanTheorem",
+        absorbs=("square", "triangle", "equation", "rectangle"),
+    ),
+    Recipe(
+        "quadratic_formula",
+        Kind.DEMO,
+        ("quadratic formula", "quadratic equation", "discriminant"),
+        build_quadratic_formula,
+        "derive the quadratic formula",
+        "QuadraticFormula",
+        absorbs=("equation",),
+    ),
+    Recipe(
+        "euler_identity",
+        Kind.DEMO,
+        ("euler", "euler's identity", "euler's formula", "e^(i pi)", "e^(iπ)", "e^{i\\pi}", "e^ipi", "e^iπ"),
+        build_euler_identity,
+        "Euler's identity",
+        "EulerIdentity",
+        absorbs=("equation", "exponential_graph"),
+    ),
     # Function graphs
-    Recipe("sine_graph", Kind.PLOT, ("sin", "sine", "sin(x)", "sine wave", "sine curve", "sinusoid", "sinusoidal"),
-           _spec("np.sin(x)", (-7, 7), (-2, 2), r"y = \sin(x)", "y = sin(x)"), "plot sin(x)", "SineGraph",
-           weak_keywords=GRAPH_WORDS),
-    Recipe("cosine_graph", Kind.PLOT, ("cos", "cosine", "cos(x)", "cosine wave", "cosine curve"),
-           _spec("np.cos(x)", (-7, 7), (-2, 2), r"y = \cos(x)", "y = cos(x)"), "graph of cosine", "CosineGraph"),
-    Recipe("tangent_graph", Kind.PLOT, ("tan", "tan(x)", "tangent", "tangent function"),
-           _spec("np.tan(x)", (-4.5, 4.5), (-4, 4), r"y = \tan(x)", "y = tan(x)", TAN_BRANCHES),
-           "plot tan(x)", "TangentGraph"),
-    Recipe("parabola_graph", Kind.PLOT, ("parabola", "quadratic", "quadratic function", "x^2", "x²", "x squared",
-                                         "x**2"),
-           _spec("x ** 2", (-2.5, 2.5), (-1, 7), "y = x^2", "y = x²"), "graph a parabola", "ParabolaGraph"),
-    Recipe("cubic_graph", Kind.PLOT, ("cubic", "x^3", "x³", "x cubed", "polynomial", "x**3"),
-           _spec("0.5 * x ** 3 - 1.5 * x", (-2.6, 2.6), (-5, 5), r"y = \tfrac{1}{2}x^3 - \tfrac{3}{2}x",
-                 "y = 0.5x³ − 1.5x"), "plot a cubic polynomial", "CubicGraph"),
-    Recipe("exponential_graph", Kind.PLOT, ("exponential", "exp", "e^x", "eˣ", "exponential growth", "exp(x)"),
-           _spec("np.exp(x)", (-4, 2.05), (-1, 8), "y = e^x", "y = eˣ"), "exponential growth curve",
-           "ExponentialGraph"),
-    Recipe("logarithm_graph", Kind.PLOT, ("log", "ln", "logarithm", "logarithmic", "log(x)", "ln(x)"),
-           _spec("np.log(x)", (0.05, 7), (-3, 2), r"y = \ln(x)", "y = ln(x)"), "graph of ln(x)",
-           "LogarithmGraph"),
-    Recipe("sqrt_graph", Kind.PLOT, ("sqrt", "square root", "√x", "sqrt(x)"),
-           _spec("np.sqrt(x)", (0, 7), (-1, 3), r"y = \sqrt{x}", "y = √x"), "plot the square root function",
-           "SquareRootGraph"),
-    Recipe("abs_graph", Kind.PLOT, ("abs", "absolute value", "|x|", "abs(x)", "modulus"),
-           _spec("np.abs(x)", (-4, 4), (-1, 4), "y = |x|", "y = |x|"), "graph the absolute value function",
-           "AbsoluteValueGraph"),
+    Recipe(
+        "sine_graph",
+        Kind.PLOT,
+        ("sin", "sine", "sin(x)", "sine wave", "sine curve", "sinusoid", "sinusoidal"),
+        _spec("np.sin(x)", (-7, 7), (-2, 2), r"y = \sin(x)", "y = sin(x)"),
+        "plot sin(x)",
+        "SineGraph",
+        weak_keywords=GRAPH_WORDS,
+    ),
+    Recipe(
+        "cosine_graph",
+        Kind.PLOT,
+        ("cos", "cosine", "cos(x)", "cosine wave", "cosine curve"),
+        _spec("np.cos(x)", (-7, 7), (-2, 2), r"y = \cos(x)", "y = cos(x)"),
+        "graph of cosine",
+        "CosineGraph",
+    ),
+    Recipe(
+        "tangent_graph",
+        Kind.PLOT,
+        ("tan", "tan(x)", "tangent", "tangent function"),
+        _spec("np.tan(x)", (-4.5, 4.5), (-4, 4), r"y = \tan(x)", "y = tan(x)", TAN_BRANCHES),
+        "plot tan(x)",
+        "TangentGraph",
+    ),
+    Recipe(
+        "parabola_graph",
+        Kind.PLOT,
+        ("parabola", "quadratic", "quadratic function", "x^2", "x²", "x squared", "x**2"),
+        _spec("x ** 2", (-2.5, 2.5), (-1, 7), "y = x^2", "y = x²"),
+        "graph a parabola",
+        "ParabolaGraph",
+    ),
+    Recipe(
+        "cubic_graph",
+        Kind.PLOT,
+        ("cubic", "x^3", "x³", "x cubed", "polynomial", "x**3"),
+        _spec(
+            "0.5 * x ** 3 - 1.5 * x",
+            (-2.6, 2.6),
+            (-5, 5),
+            r"y = \tfrac{1}{2}x^3 - \tfrac{3}{2}x",
+            "y = 0.5x³ − 1.5x",
+        ),
+        "plot a cubic polynomial",
+        "CubicGraph",
+    ),
+    Recipe(
+        "exponential_graph",
+        Kind.PLOT,
+        ("exponential", "exp", "e^x", "eˣ", "exponential growth", "exp(x)"),
+        _spec("np.exp(x)", (-4, 2.05), (-1, 8), "y = e^x", "y = eˣ"),
+        "exponential growth curve",
+        "ExponentialGraph",
+    ),
+    Recipe(
+        "logarithm_graph",
+        Kind.PLOT,
+        ("log", "ln", "logarithm", "logarithmic", "log(x)", "ln(x)"),
+        _spec("np.log(x)", (0.05, 7), (-3, 2), r"y = \ln(x)", "y = ln(x)"),
+        "graph of ln(x)",
+        "LogarithmGraph",
+    ),
+    Recipe(
+        "sqrt_graph",
+        Kind.PLOT,
+        ("sqrt", "square root", "√x", "sqrt(x)"),
+        _spec("np.sqrt(x)", (0, 7), (-1, 3), r"y = \sqrt{x}", "y = √x"),
+        "plot the square root function",
+        "SquareRootGraph",
+    ),
+    Recipe(
+        "abs_graph",
+        Kind.PLOT,
+        ("abs", "absolute value", "|x|", "abs(x)", "modulus"),
+        _spec("np.abs(x)", (-4, 4), (-1, 4), "y = |x|", "y = |x|"),
+        "graph the absolute value function",
+        "AbsoluteValueGraph",
+    ),
     # Classic demos
-    Recipe("unit_circle_sine", Kind.DEMO, ("unit circle", "rotating point", "rotating dot", "sine wave traced",
-                                           "traced sine", "circle to sine", "circle and sine", "circular motion"),
-           build_unit_circle_sine, "a sine wave traced by a rotating point on the unit circle", "UnitCircleSineWave",
-           absorbs=("circle", "dot", "rotate", "move", "sine_graph", "cosine_graph", "line")),
-    Recipe("bubble_sort", Kind.DEMO, ("bubble sort", "sorting", "sorting algorithm", "sorting bars"),
-           build_bubble_sort, "bubble sort animation", "BubbleSort", weak_keywords=("sort", "sorted", "bubble"),
-           absorbs=("rectangle", "bar_chart", "move", "transform")),
-    Recipe("number_line", Kind.DEMO, ("number line", "numberline", "number-line", "real line"),
-           build_number_line, "a dot moving on a number line", "NumberLineScene", absorbs=("line", "dot", "move")),
-    Recipe("counting", Kind.DEMO, ("count", "counting", "countdown", "count down", "count up", "decimalnumber"),
-           build_counting, "count from 1 to 100", "CountingScene",
-           weak_keywords=("counter", "tally", "increment", "incrementing")),
-    Recipe("vectors", Kind.DEMO, ("vector", "vector addition", "adding vectors", "add vectors", "vector sum"),
-           build_vectors, "vector addition", "VectorAddition", absorbs=("arrow", "line", "coordinate_plane")),
-    Recipe("vector_field", Kind.DEMO, ("vector field", "flow field", "streamlines", "stream lines"),
-           build_vector_field, "a rotating vector field", "VectorFieldScene", weak_keywords=("field", "flow"),
-           absorbs=("arrow", "dot", "move", "vectors", "rotate")),
-    Recipe("coordinate_plane", Kind.DEMO, ("coordinate plane", "coordinate grid", "cartesian plane", "number plane",
-                                           "coordinate system", "xy plane", "x-y plane", "cartesian"),
-           build_coordinate_plane, "a dot moving on a coordinate plane", "CoordinatePlane",
-           weak_keywords=("coordinates", "grid", "plane"),
-           absorbs=("dot", "move", "line")),
-    Recipe("linear_transformation", Kind.DEMO, ("linear transformation", "linear map", "shear", "shearing",
-                                                "matrix transformation", "transform the plane", "transform the grid",
-                                                "apply a matrix", "apply matrix", "applymatrix"),
-           build_linear_transformation, "a linear transformation of the plane", "LinearTransformation",
-           absorbs=("matrix", "transform", "coordinate_plane", "vectors", "arrow")),
-    Recipe("spiral", Kind.DEMO, ("spiral", "archimedean spiral", "spiraling", "spiralling", "swirl", "vortex"),
-           build_spiral, "a colorful spiral", "SpiralScene", absorbs=("dot", "rotate", "circle", "line")),
-    Recipe("fractal", Kind.DEMO, ("fractal", "koch", "koch snowflake", "snowflake", "koch curve"),
-           build_fractal, "a Koch snowflake fractal", "KochSnowflake", absorbs=("triangle", "star", "polygon")),
-    Recipe("bar_chart", Kind.DEMO, ("bar chart", "bar graph", "barchart", "histogram", "bar plot"),
-           build_bar_chart, "an animated bar chart", "BarChartScene", absorbs=("rectangle",),
-           weak_keywords=("chart", "bars")),
-    Recipe("pie_chart", Kind.DEMO, ("pie chart", "pie graph", "donut chart", "doughnut chart"),
-           build_pie_chart, "a pie chart", "PieChartScene", absorbs=("circle", "bar_chart"), weak_keywords=("pie",)),
-    Recipe("matrix", Kind.DEMO, ("matrix", "matrices", "matrix multiplication", "multiply matrices",
-                                 "matrix vector product", "2x2 matrix"),
-           build_matrix, "matrix times a vector", "MatrixMultiplication", absorbs=("equation", "vectors")),
-    Recipe("area_under_curve", Kind.DEMO, ("area under", "area under the curve", "integral", "integrate",
-                                           "integration", "riemann", "riemann sum", "definite integral"),
-           build_area_under_curve, "the area under a curve as an integral", "AreaUnderCurve",
-           absorbs=tuple(name for name in ("sine_graph", "cosine_graph", "tangent_graph", "parabola_graph",
-                                           "cubic_graph", "exponential_graph", "logarithm_graph", "sqrt_graph",
-                                           "abs_graph", "equation", "rectangle"))),
-    Recipe("tangent_line", Kind.DEMO, ("tangent line", "derivative", "derivatives", "slope", "differentiation",
-                                       "differentiate", "rate of change", "secant"),
-           build_tangent_line, "the derivative as a tangent line", "TangentLineScene",
-           absorbs=("sine_graph", "cosine_graph", "tangent_graph", "parabola_graph", "cubic_graph",
-                    "exponential_graph", "logarithm_graph", "sqrt_graph", "abs_graph", "line", "dot", "move")),
-    Recipe("venn_diagram", Kind.DEMO, ("venn", "venn diagram", "set intersection", "intersection of sets", "two sets"),
-           build_venn_diagram, "a Venn diagram", "VennDiagram", absorbs=("circle", "ellipse"),
-           weak_keywords=("intersection",)),
-    Recipe("orbit", Kind.DEMO, ("orbit", "orbiting", "solar system"),
-           build_orbit, "a planet orbiting the sun", "OrbitScene", weak_keywords=("planet", "sun", "moon", "earth"),
-           absorbs=("circle", "dot", "rotate", "ellipse", "move", "spiral")),
-    Recipe("neural_network", Kind.DEMO, ("neural network", "neural net", "neuron", "perceptron", "deep learning",
-                                         "machine learning"),
-           build_neural_network, "a neural network", "NeuralNetwork",
-           absorbs=("dot", "circle", "line", "arrow")),
+    Recipe(
+        "unit_circle_sine",
+        Kind.DEMO,
+        (
+            "unit circle",
+            "rotating point",
+            "rotating dot",
+            "sine wave traced",
+            "traced sine",
+            "circle to sine",
+            "circle and sine",
+            "circular motion",
+        ),
+        build_unit_circle_sine,
+        "a sine wave traced by a rotating point on the unit circle",
+        "UnitCircleSineWave",
+        absorbs=("circle", "dot", "rotate", "move", "sine_graph", "cosine_graph", "line"),
+    ),
+    Recipe(
+        "bubble_sort",
+        Kind.DEMO,
+        ("bubble sort", "sorting", "sorting algorithm", "sorting bars"),
+        build_bubble_sort,
+        "bubble sort animation",
+        "BubbleSort",
+        weak_keywords=("sort", "sorted", "bubble"),
+        absorbs=("rectangle", "bar_chart", "move", "transform"),
+    ),
+    Recipe(
+        "number_line",
+        Kind.DEMO,
+        ("number line", "numberline", "number-line", "real line"),
+        build_number_line,
+        "a dot moving on a number line",
+        "NumberLineScene",
+        absorbs=("line", "dot", "move"),
+    ),
+    Recipe(
+        "counting",
+        Kind.DEMO,
+        ("count", "counting", "countdown", "count down", "count up", "decimalnumber"),
+        build_counting,
+        "count from 1 to 100",
+        "CountingScene",
+        weak_keywords=("counter", "tally", "increment", "incrementing"),
+    ),
+    Recipe(
+        "vectors",
+        Kind.DEMO,
+        ("vector", "vector addition", "adding vectors", "add vectors", "vector sum"),
+        build_vectors,
+        "vector addition",
+        "VectorAddition",
+        absorbs=("arrow", "line", "coordinate_plane"),
+    ),
+    Recipe(
+        "vector_field",
+        Kind.DEMO,
+        ("vector field", "flow field", "streamlines", "stream lines"),
+        build_vector_field,
+        "a rotating vector field",
+        "VectorFieldScene",
+        weak_keywords=("field", "flow"),
+        absorbs=("arrow", "dot", "move", "vectors", "rotate"),
+    ),
+    Recipe(
+        "coordinate_plane",
+        Kind.DEMO,
+        (
+            "coordinate plane",
+            "coordinate grid",
+            "cartesian plane",
+            "number plane",
+            "coordinate system",
+            "xy plane",
+            "x-y plane",
+            "cartesian",
+        ),
+        build_coordinate_plane,
+        "a dot moving on a coordinate plane",
+        "CoordinatePlane",
+        weak_keywords=("coordinates", "grid", "plane"),
+        absorbs=("dot", "move", "line"),
+    ),
+    Recipe(
+        "linear_transformation",
+        Kind.DEMO,
+        (
+            "linear transformation",
+            "linear map",
+            "shear",
+            "shearing",
+            "matrix transformation",
+            "transform the plane",
+            "transform the grid",
+            "apply a matrix",
+            "apply matrix",
+            "applymatrix",
+        ),
+        build_linear_transformation,
+        "a linear transformation of the plane",
+        "LinearTransformation",
+        absorbs=("matrix", "transform", "coordinate_plane", "vectors", "arrow"),
+    ),
+    Recipe(
+        "spiral",
+        Kind.DEMO,
+        ("spiral", "archimedean spiral", "spiraling", "spiralling", "swirl", "vortex"),
+        build_spiral,
+        "a colorful spiral",
+        "SpiralScene",
+        absorbs=("dot", "rotate", "circle", "line"),
+    ),
+    Recipe(
+        "fractal",
+        Kind.DEMO,
+        ("fractal", "koch", "koch snowflake", "snowflake", "koch curve"),
+        build_fractal,
+        "a Koch snowflake fractal",
+        "KochSnowflake",
+        absorbs=("triangle", "star", "polygon"),
+    ),
+    Recipe(
+        "bar_chart",
+        Kind.DEMO,
+        ("bar chart", "bar graph", "barchart", "histogram", "bar plot"),
+        build_bar_chart,
+        "an animated bar chart",
+        "BarChartScene",
+        absorbs=("rectangle",),
+        weak_keywords=("chart", "bars"),
+    ),
+    Recipe(
+        "pie_chart",
+        Kind.DEMO,
+        ("pie chart", "pie graph", "donut chart", "doughnut chart"),
+        build_pie_chart,
+        "a pie chart",
+        "PieChartScene",
+        absorbs=("circle", "bar_chart"),
+        weak_keywords=("pie",),
+    ),
+    Recipe(
+        "matrix",
+        Kind.DEMO,
+        (
+            "matrix",
+            "matrices",
+            "matrix multiplication",
+            "multiply matrices",
+            "matrix vector product",
+            "2x2 matrix",
+        ),
+        build_matrix,
+        "matrix times a vector",
+        "MatrixMultiplication",
+        absorbs=("equation", "vectors"),
+    ),
+    Recipe(
+        "area_under_curve",
+        Kind.DEMO,
+        (
+            "area under",
+            "area under the curve",
+            "integral",
+            "integrate",
+            "integration",
+            "riemann",
+            "riemann sum",
+            "definite integral",
+        ),
+        build_area_under_curve,
+        "the area under a curve as an integral",
+        "AreaUnderCurve",
+        absorbs=tuple(
+            name
+            for name in (
+                "sine_graph",
+                "cosine_graph",
+                "tangent_graph",
+                "parabola_graph",
+                "cubic_graph",
+                "exponential_graph",
+                "logarithm_graph",
+                "sqrt_graph",
+                "abs_graph",
+                "equation",
+                "rectangle",
+            )
+        ),
+    ),
+    Recipe(
+        "tangent_line",
+        Kind.DEMO,
+        (
+            "tangent line",
+            "derivative",
+            "derivatives",
+            "slope",
+            "differentiation",
+            "differentiate",
+            "rate of change",
+            "secant",
+        ),
+        build_tangent_line,
+        "the derivative as a tangent line",
+        "TangentLineScene",
+        absorbs=(
+            "sine_graph",
+            "cosine_graph",
+            "tangent_graph",
+            "parabola_graph",
+            "cubic_graph",
+            "exponential_graph",
+            "logarithm_graph",
+            "sqrt_graph",
+            "abs_graph",
+            "line",
+            "dot",
+            "move",
+        ),
+    ),
+    Recipe(
+        "venn_diagram",
+        Kind.DEMO,
+        ("venn", "venn diagram", "set intersection", "intersection of sets", "two sets"),
+        build_venn_diagram,
+        "a Venn diagram",
+        "VennDiagram",
+        absorbs=("circle", "ellipse"),
+        weak_keywords=("intersection",),
+    ),
+    Recipe(
+        "orbit",
+        Kind.DEMO,
+        ("orbit", "orbiting", "solar system"),
+        build_orbit,
+        "a planet orbiting the sun",
+        "OrbitScene",
+        weak_keywords=("planet", "sun", "moon", "earth"),
+        absorbs=("circle", "dot", "rotate", "ellipse", "move", "spiral"),
+    ),
+    Recipe(
+        "neural_network",
+        Kind.DEMO,
+        ("neural network", "neural net", "neuron", "perceptron", "deep learning", "machine learning"),
+        build_neural_network,
+        "a neural network",
+        "NeuralNetwork",
+        absorbs=("dot", "circle", "line", "arrow"),
+    ),
 )
 RECIPES_BY_NAME: dict[str, Recipe] = {recipe.name: recipe for recipe in RECIPES}
 VISUAL_KINDS = (Kind.SHAPE, Kind.PLOT, Kind.DEMO)
@@ -1266,12 +1798,16 @@ PROSE_WORDS_LIMIT = 10  # a longer prompt naming no shape, graph or demo gets th
 QUOTE_RE = re.compile(
     r'"([^"\n]{1,200})"|“([^”\n]{1,200})”|«([^»\n]{1,200})»|‘([^’\n]{1,200})’|(?<!\w)\'([^\'\n]{1,200})\'(?!\w)'
 )
+
+
 def clean_display(text: str) -> str:
     """The prompt as it can be shown on screen: no control or unpaired surrogate characters."""
     kept = []
     for char in text[: MAX_ANALYSED_CHARS * 2]:
         category = unicodedata.category(char)
-        kept.append(" " if char in "\n\t\r" or category in ("Zl", "Zp") else "" if category[0] == "C" else char)
+        kept.append(
+            " " if char in "\n\t\r" or category in ("Zl", "Zp") else "" if category[0] == "C" else char
+        )
     return " ".join("".join(kept).split())
 
 
@@ -1306,7 +1842,7 @@ def find_math(text: str) -> str | None:
             first -= 1
         while last + 1 < len(tokens) and _is_math_token(tokens[last + 1]):
             last += 1
-        candidate = " ".join(tokens[first:last + 1])
+        candidate = " ".join(tokens[first : last + 1])
         if _valid_math(candidate):
             return candidate
     return None
@@ -1346,8 +1882,12 @@ def _keyword_pattern(keyword: str) -> re.Pattern[str]:
 
 KEYWORD_INDEX: tuple[tuple[str, re.Pattern[str], Recipe, bool], ...] = tuple(
     sorted(
-        ((kw, _keyword_pattern(kw), r, strong) for r in RECIPES
-         for kws, strong in ((r.keywords, True), (r.weak_keywords, False)) for kw in kws),
+        (
+            (kw, _keyword_pattern(kw), r, strong)
+            for r in RECIPES
+            for kws, strong in ((r.keywords, True), (r.weak_keywords, False))
+            for kw in kws
+        ),
         key=lambda entry: -len(entry[0]),
     )
 )
@@ -1359,13 +1899,15 @@ def _raw_mentions(text: str) -> list[Mention]:
     found = []
     for keyword, pattern, recipe, strong in KEYWORD_INDEX:
         for match in pattern.finditer(text):
-            if not any(taken[match.start():match.end()]):
-                taken[match.start():match.end()] = b"\x01" * (match.end() - match.start())
+            if not any(taken[match.start() : match.end()]):
+                taken[match.start() : match.end()] = b"\x01" * (match.end() - match.start())
                 found.append(Mention(recipe, match.start(), match.end(), match.group(0), strong))
     return found
 
 
-def _implicit_mentions(text: str, quoted: list[tuple[int, int, str]], math: str | None, math_at: int) -> list[Mention]:
+def _implicit_mentions(
+    text: str, quoted: list[tuple[int, int, str]], math: str | None, math_at: int
+) -> list[Mention]:
     """Quoted strings ask for text, a typed equation asks for the equation recipe."""
     found = []
     if quoted:
@@ -1382,17 +1924,27 @@ def _with_context(mentions: list[Mention], text: str) -> list[Mention]:
     result = []
     for index, mention in enumerate(ordered):
         previous_end = ordered[index - 1].end if index else 0
-        later = ordered[index + 1:]
+        later = ordered[index + 1 :]
         if mention.recipe.kind is Kind.MOTION:
             later = [m for m in later if m.recipe.kind is not Kind.SHAPE]
         next_start = later[0].start if later else len(text)
-        result.append(Mention(mention.recipe, mention.start, mention.end, mention.keyword, mention.strong,
-                              before=text[previous_end:mention.start], after=text[mention.end:next_start]))
+        result.append(
+            Mention(
+                mention.recipe,
+                mention.start,
+                mention.end,
+                mention.keyword,
+                mention.strong,
+                before=text[previous_end : mention.start],
+                after=text[mention.end : next_start],
+            )
+        )
     return result
 
 
 SHAPE_LEAD_IN_RE = re.compile(
-    r"(?<![a-z])(?:a|an|one|another|two|three|" + "|".join(COLOUR_WORDS)
+    r"(?<![a-z])(?:a|an|one|another|two|three|"
+    + "|".join(COLOUR_WORDS)
     + r"|big|small|large|tiny|thick|thin|long|short|straight|filled|dashed)\s+$"
 )
 
@@ -1401,7 +1953,9 @@ def _promoted(mention: Mention) -> Mention:
     """'a line', 'a red point': a weak shape word after an article or colour is meant."""
     if mention.strong or mention.recipe.kind is not Kind.SHAPE or not SHAPE_LEAD_IN_RE.search(mention.before):
         return mention
-    return Mention(mention.recipe, mention.start, mention.end, mention.keyword, True, mention.before, mention.after)
+    return Mention(
+        mention.recipe, mention.start, mention.end, mention.keyword, True, mention.before, mention.after
+    )
 
 
 def _filtered(mentions: list[Mention], text: str, quoted: int) -> list[Mention]:
@@ -1458,8 +2012,11 @@ def _free_colours(text: str, mentions: list[Mention]) -> list[str]:
     """Colours for titles, graphs and demos: the prompt's colour words, minus those that
     sit right before a shape ('a red square'), which belong to that shape."""
     shape_lead_ins = [(m.start - len(m.before), m.start) for m in mentions if m.recipe.kind is Kind.SHAPE]
-    return [COLOUR_WORDS[match.group(1)] for match in COLOUR_RE.finditer(text)
-            if not any(start <= match.start() < end for start, end in shape_lead_ins)]
+    return [
+        COLOUR_WORDS[match.group(1)]
+        for match in COLOUR_RE.finditer(text)
+        if not any(start <= match.start() < end for start, end in shape_lead_ins)
+    ]
 
 
 def match_recipes(prompt: str) -> list[Recipe]:
@@ -1517,7 +2074,9 @@ class Story:
         if self.subject is not None:
             self.transform_into(mention)
             return
-        var, colour = self.declare(mention.recipe.name, mention.keyword, _shape_colour(mention, len(self.shape_words)))
+        var, colour = self.declare(
+            mention.recipe.name, mention.keyword, _shape_colour(mention, len(self.shape_words))
+        )
         self.members.append((var, SHAPES[mention.recipe.name].intro))
         self.first_colour = self.first_colour if len(self.members) > 1 else colour
 
@@ -1552,8 +2111,11 @@ class Story:
             self.subject = Subject(self.members[0][0], self.first_colour)
         else:
             names = ", ".join(var for var, _ in self.members)
-            self.lines += [f"group = VGroup({names}).arrange(RIGHT, buff=0.8)",
-                           "if group.width > 6:", "    group.scale_to_fit_width(6)"]
+            self.lines += [
+                f"group = VGroup({names}).arrange(RIGHT, buff=0.8)",
+                "if group.width > 6:",
+                "    group.scale_to_fit_width(6)",
+            ]
             self.subject = Subject("group", self.first_colour, is_group=True)
         self.lines += self.intro_lines()
         for mention in self.waiting:
@@ -1574,7 +2136,9 @@ class Story:
             name = "square" if self.shape_words[-1].startswith("circle") else "circle"
             var, colour = self.declare(name, name, colour or next(c for c in PALETTE if c != subject.colour))
         else:
-            var, colour = self.declare(mention.recipe.name, mention.keyword, _shape_colour(mention, len(self.shape_words)))
+            var, colour = self.declare(
+                mention.recipe.name, mention.keyword, _shape_colour(mention, len(self.shape_words))
+            )
         if subject.turns:  # turned like the old shape, the morph does not pinch
             self.lines.append(f"{var}.rotate({' + '.join(subject.turns)})")
         self.lines += [
@@ -1590,7 +2154,9 @@ class Story:
         if self.pending_transform is not None:
             self.finish_transform(self.pending_transform)
         if not (self.moved or self.transformed or self.outro):  # a shape alone still breathes once
-            self.lines.append(f"self.play({self.subject.var}.animate.scale(1.15), rate_func=there_and_back, run_time=0.8)")
+            self.lines.append(
+                f"self.play({self.subject.var}.animate.scale(1.15), rate_func=there_and_back, run_time=0.8)"
+            )
         if self.outro is not None:
             self.lines += self.outro.recipe.build(self.subject, self.outro)
         else:
@@ -1619,7 +2185,9 @@ def shape_story(mentions: list[Mention]) -> Section:
     story = Story()
     if not any(m.recipe.kind is Kind.SHAPE for m in mentions):
         first = mentions[0]
-        story.shape(Mention(RECIPES_BY_NAME["square"], first.start, first.start, "square", True, before=first.before))
+        story.shape(
+            Mention(RECIPES_BY_NAME["square"], first.start, first.start, "square", True, before=first.before)
+        )
     for mention in mentions:
         story.walk(mention)
     lines = story.finish()
@@ -1661,7 +2229,10 @@ def _build_part(part: str, stage: Stage) -> Section:
 def _sections(facts: PromptFacts, latex: bool) -> list[Section]:
     parts = _parts(list(facts.mentions))
     names = frozenset(m.recipe.name for m in facts.mentions)
-    return [_build_part(part, Stage(facts, latex, names, follows=i + 1 < len(parts))) for i, part in enumerate(parts)]
+    return [
+        _build_part(part, Stage(facts, latex, names, follows=i + 1 < len(parts)))
+        for i, part in enumerate(parts)
+    ]
 
 
 CLEAR_STAGE_METHOD = '''
@@ -1682,12 +2253,7 @@ def _script(scene_name: str, summary: str, body: list[str], helpers: str = "") -
     indented = "\n".join(f"        {line}" if line.strip() else "" for line in body)
     code = f"{helpers}\n    def construct(self):\n{indented}\n"
     tag = hashlib.sha256(f"{scene_name}\n{code}".encode("utf-8", "surrogatepass")).hexdigest()[:10]
-    return (
-        "from manim import *\n\n\n"
-        f"class {scene_name}(Scene):\n"
-        f'    """{summary} [offline {tag}]"""\n'
-        f"{code}"
-    )
+    return f'from manim import *\n\n\nclass {scene_name}(Scene):\n    """{summary} [offline {tag}]"""\n{code}'
 
 
 def script_tag(code: str) -> str | None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 from manimagent.events import RenderProgress
 from manimagent.render.layout import LayoutFinding
@@ -89,7 +90,9 @@ class RenderFailure:
 
 def timeout_failure(timeout: float) -> RenderFailure:
     """The failure of a render killed at its time limit (every engine reports it alike)."""
-    return RenderFailure("TimeoutError", f"the render ran longer than {timeout:g} s and was killed", killed="timeout")
+    return RenderFailure(
+        "TimeoutError", f"the render ran longer than {timeout:g} s and was killed", killed="timeout"
+    )
 
 
 def missing_output_failure() -> RenderFailure:
@@ -104,13 +107,19 @@ class RenderResult:
     log: str = ""
     failure: RenderFailure | None = None
     duration: float = 0.0
-    sandbox: str | None = None  # what contained the render: bwrap, sandbox-exec, rlimits; None: the engine's own (docker)
+    sandbox: str | None = (
+        None  # what contained the render: bwrap, sandbox-exec, rlimits; None: the engine's own (docker)
+    )
     partial: list[Path] = field(default_factory=list)  # a failed render: the scenes that did finish, kept
-    scene_status: dict[str, str] = field(default_factory=dict)  # a failed multi-scene render: rendered | failed | not rendered
+    scene_status: dict[str, str] = field(
+        default_factory=dict
+    )  # a failed multi-scene render: rendered | failed | not rendered
     cached_from: str | None = None  # every scene came from the render cache: the execution that rendered them
     cached_scenes: list[str] = field(default_factory=list)
     cache_keys: list[str] = field(default_factory=list)  # cache entries this render stored
-    still_scenes: list[str] = field(default_factory=list)  # scenes with no animation (their output began as a PNG)
+    still_scenes: list[str] = field(
+        default_factory=list
+    )  # scenes with no animation (their output began as a PNG)
     layout: list[LayoutFinding] = field(default_factory=list)  # the layout check's findings
 
 
@@ -120,11 +129,15 @@ ProgressSink = Callable[[RenderProgress], None]
 class RenderEngine(Protocol):
     name: str
 
-    def render(self, request: RenderRequest, staging: Path, on_progress: ProgressSink | None = None) -> RenderResult:
+    def render(
+        self, request: RenderRequest, staging: Path, on_progress: ProgressSink | None = None
+    ) -> RenderResult:
         """Render `request`; finished files are left in `staging` and listed in the result."""
 
 
-def manim_arguments(request: RenderRequest, script: str = SCRIPT_NAME, media_dir: str = MEDIA_DIR) -> list[str]:
+def manim_arguments(
+    request: RenderRequest, script: str = SCRIPT_NAME, media_dir: str = MEDIA_DIR
+) -> list[str]:
     """Arguments after `python -m manim`, the same for every engine."""
     args = ["render", request.quality.flag, "--media_dir", media_dir, "--disable_caching", "--silent"]
     return [*args, *format_arguments(request), script, *request.scenes]
@@ -161,7 +174,8 @@ def _scene_output(media: Path, scene: str, suffixes: tuple[str, ...]) -> Path | 
         candidates = sorted(
             path
             for path in media.rglob(f"*.{suffix}")
-            if "partial_movie_files" not in path.parts and (path.stem == scene or path.stem.startswith(f"{scene}_ManimCE_v"))
+            if "partial_movie_files" not in path.parts
+            and (path.stem == scene or path.stem.startswith(f"{scene}_ManimCE_v"))
         )
         if candidates:
             return candidates[-1]

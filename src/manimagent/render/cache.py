@@ -100,7 +100,9 @@ class RenderCache:
     def lookup_quietly(self, folder: Path) -> CacheEntry | None:
         try:
             meta = json.loads((folder / META).read_text())
-            return CacheEntry(folder.name, folder, folder / meta["file"], meta.get("execution"), int(meta.get("size", 0)))
+            return CacheEntry(
+                folder.name, folder, folder / meta["file"], meta.get("execution"), int(meta.get("size", 0))
+            )
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
@@ -152,7 +154,11 @@ def scene_code(code: str, scene: str) -> str:
     if scene not in classes:
         return code
     needed = _needed_classes(scene, classes)
-    kept = [node for node in tree.body if not (isinstance(node, ast.ClassDef) and _is_scene_like(node, classes) and node.name not in needed)]
+    kept = [
+        node
+        for node in tree.body
+        if not (isinstance(node, ast.ClassDef) and _is_scene_like(node, classes) and node.name not in needed)
+    ]
     return ast.unparse(ast.Module(body=kept, type_ignores=[]))
 
 
@@ -163,7 +169,9 @@ def _needed_classes(scene: str, classes: dict[str, ast.ClassDef]) -> set[str]:
         if name in needed or name not in classes:
             continue
         needed.add(name)
-        todo += [node.id for node in ast.walk(classes[name]) if isinstance(node, ast.Name) and node.id in classes]
+        todo += [
+            node.id for node in ast.walk(classes[name]) if isinstance(node, ast.Name) and node.id in classes
+        ]
     return needed
 
 
@@ -171,7 +179,9 @@ def _is_scene_like(node: ast.ClassDef, classes: dict[str, ast.ClassDef], depth: 
     """A class whose bases end in a name with `Scene` (a scene of this file, or one it builds on)."""
     for base in node.bases:
         name = base.attr if isinstance(base, ast.Attribute) else base.id if isinstance(base, ast.Name) else ""
-        if name.endswith("Scene") or (name in classes and depth < 10 and _is_scene_like(classes[name], classes, depth + 1)):
+        if name.endswith("Scene") or (
+            name in classes and depth < 10 and _is_scene_like(classes[name], classes, depth + 1)
+        ):
             return True
     return False
 
@@ -186,10 +196,19 @@ def manim_version() -> str:
         return "unknown"
 
 
-def scene_key(request: RenderRequest, scene: str, engine_identity: str, has_latex: bool, still_seconds: float) -> str:
+def scene_key(
+    request: RenderRequest, scene: str, engine_identity: str, has_latex: bool, still_seconds: float
+) -> str:
     parts = {
-        "code": scene_code(request.code, scene), "scene": scene, "quality": request.quality.value, "format": request.format.value,
-        "still_seconds": still_seconds, "manim": manim_version(), "engine": engine_identity, "latex": has_latex, "layout": request.layout,
+        "code": scene_code(request.code, scene),
+        "scene": scene,
+        "quality": request.quality.value,
+        "format": request.format.value,
+        "still_seconds": still_seconds,
+        "manim": manim_version(),
+        "engine": engine_identity,
+        "latex": has_latex,
+        "layout": request.layout,
     }
     if request.narration is not None:  # the engine, voice and audio of a narrated scene
         parts["narration"] = request.narration.identity()
@@ -222,7 +241,9 @@ class CachingEngine:
         image = getattr(self.engine, "image", None)
         return f"{self.engine.name}:{image}" if image else self.engine.name
 
-    def render(self, request: RenderRequest, staging: Path, on_progress: ProgressSink | None = None) -> RenderResult:
+    def render(
+        self, request: RenderRequest, staging: Path, on_progress: ProgressSink | None = None
+    ) -> RenderResult:
         return self.start(request, staging, on_progress).wait()
 
     def start(self, request: RenderRequest, staging: Path, on_progress: ProgressSink | None = None):
@@ -260,19 +281,34 @@ class _Progress:
 
 
 class CachedJob:
-    def __init__(self, engine: CachingEngine, request: RenderRequest, staging: Path, on_progress: ProgressSink | None):
+    def __init__(
+        self, engine: CachingEngine, request: RenderRequest, staging: Path, on_progress: ProgressSink | None
+    ):
         self.owner = engine
         self.request = request
         self.staging = staging
         self.on_progress = on_progress
         cache = engine.cache
-        self.keys = {scene: scene_key(request, scene, engine.identity, engine.has_latex, engine.still_seconds) for scene in request.scenes} if cache else {}
-        self.hits = {scene: entry for scene in request.scenes if cache and (entry := cache.lookup(self.keys[scene])) is not None}
+        self.keys = (
+            {
+                scene: scene_key(request, scene, engine.identity, engine.has_latex, engine.still_seconds)
+                for scene in request.scenes
+            }
+            if cache
+            else {}
+        )
+        self.hits = {
+            scene: entry
+            for scene in request.scenes
+            if cache and (entry := cache.lookup(self.keys[scene])) is not None
+        }
         self.queue = [scene for scene in request.scenes if scene not in self.hits]
         self.current = self._start(self.queue) if self.queue else None
 
     def _start(self, scenes: list[str]) -> _Started:
-        return _Started(self.owner.engine, replace(self.request, scenes=scenes), self.staging, self.on_progress)
+        return _Started(
+            self.owner.engine, replace(self.request, scenes=scenes), self.staging, self.on_progress
+        )
 
     def wait(self) -> RenderResult:
         done = _Progress()
@@ -290,7 +326,7 @@ class CachedJob:
                 break
             failed = next((s for s in scenes if s not in done.outputs), scenes[0])
             done.failures[failed] = result.failure or RenderFailure("RenderError", "the render failed")
-            rest = scenes[scenes.index(failed) + 1:]
+            rest = scenes[scenes.index(failed) + 1 :]
             if rest:  # the scenes after the failing one still render, on their own
                 self.current = self._start(rest)
         return self._result(done)
@@ -312,18 +348,40 @@ class CachedJob:
         log = "".join(done.logs) if done.logs else "(every scene came from the render cache)\n"
         if done.failures:
             scene, failure = next(iter(done.failures.items()))
-            failure = replace(failure, message=f"{failure.message}" if len(self.request.scenes) == 1 else f"{failure.message} [scene {scene}]")
-            status = {s: "rendered" if s in done.outputs else "failed" if s in done.failures else "not rendered" for s in self.request.scenes}
+            failure = replace(
+                failure,
+                message=f"{failure.message}"
+                if len(self.request.scenes) == 1
+                else f"{failure.message} [scene {scene}]",
+            )
+            status = {
+                s: "rendered" if s in done.outputs else "failed" if s in done.failures else "not rendered"
+                for s in self.request.scenes
+            }
             return RenderResult(
-                ok=False, log=log, failure=failure, duration=done.duration, sandbox=done.sandbox, layout=done.layout, partial=ordered,
-                scene_status=status, cache_keys=list(done.stored.values()),
+                ok=False,
+                log=log,
+                failure=failure,
+                duration=done.duration,
+                sandbox=done.sandbox,
+                layout=done.layout,
+                partial=ordered,
+                scene_status=status,
+                cache_keys=list(done.stored.values()),
             )
         cached_from = None
         if not self.queue:
             cached_from = next((entry.execution for entry in self.hits.values() if entry.execution), "cache")
         return RenderResult(
-            ok=True, outputs=ordered, log=log, duration=done.duration, sandbox=done.sandbox, layout=done.layout, cached_from=cached_from,
-            cached_scenes=list(self.hits), cache_keys=list(done.stored.values()),
+            ok=True,
+            outputs=ordered,
+            log=log,
+            duration=done.duration,
+            sandbox=done.sandbox,
+            layout=done.layout,
+            cached_from=cached_from,
+            cached_scenes=list(self.hits),
+            cache_keys=list(done.stored.values()),
         )
 
     def cancel(self) -> None:

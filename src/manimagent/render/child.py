@@ -60,7 +60,9 @@ _contain(json.loads(os.environ.pop("MANIMAGENT_CONTAINMENT", "{}") or "{}"))
 del _contain
 """
 
-PROGRAM = PROLOGUE + """
+PROGRAM = (
+    PROLOGUE
+    + """
 import manim
 args = sys.argv[1:]
 if not args:
@@ -90,6 +92,7 @@ for stream in (sys.stdout, sys.stderr):
         pass
 os._exit(code)
 """
+)
 
 
 def command(python: str, args: list[str] | None = None) -> list[str]:

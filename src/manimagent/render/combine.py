@@ -8,9 +8,12 @@ from pathlib import Path
 
 from manimagent.errors import RenderFailed
 
-
 # codec and pixel format of the videos we encode ourselves (manim's own choices for these containers)
-ENCODERS = {".mp4": ("libx264", "yuv420p"), ".mov": ("libx264", "yuv420p"), ".webm": ("libvpx-vp9", "yuv420p")}
+ENCODERS = {
+    ".mp4": ("libx264", "yuv420p"),
+    ".mov": ("libx264", "yuv420p"),
+    ".webm": ("libvpx-vp9", "yuv420p"),
+}
 
 
 def combine_videos(parts: list[Path], target: Path, *, reencode: bool = False) -> Path:

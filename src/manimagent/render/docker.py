@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -35,7 +35,15 @@ from manimagent.render.base import (
     missing_output_failure,
     timeout_failure,
 )
-from manimagent.render.layout import FINDINGS_FILE, MAX_FILE_BYTES as MAX_FINDINGS_BYTES, LayoutFinding, hook_source, parse_findings
+from manimagent.render.layout import (
+    FINDINGS_FILE,
+    LayoutFinding,
+    hook_source,
+    parse_findings,
+)
+from manimagent.render.layout import (
+    MAX_FILE_BYTES as MAX_FINDINGS_BYTES,
+)
 from manimagent.render.logparse import ProgressTracker, parse_failure
 from manimagent.render.process import THREAD_LIMITS
 
@@ -48,7 +56,9 @@ EXEC_GRACE = 20.0  # seconds past the job's own timeout before the host gives up
 # A fresh container's main process sleeps this long past the job's timeout, then the container
 # stops by itself, even when the process that started it died; stopped ones are swept.
 FRESH_MARGIN = EXEC_GRACE + 60.0
-LEFTOVER_AGE = 60.0  # seconds a job container must have been stopped (or never started) before a sweep removes it
+LEFTOVER_AGE = (
+    60.0  # seconds a job container must have been stopped (or never started) before a sweep removes it
+)
 MAX_LOG_CHARS = 1_000_000
 MAX_FETCH_BYTES = 4 << 30
 # The same output settings as the local engine, fixed at container start because the warm
@@ -64,7 +74,9 @@ CONTAINER_ENV = {
     "COLUMNS": "200",
     **THREAD_LIMITS,
 }
-UNREACHABLE_HINT = "Start Docker (e.g. `sudo systemctl start docker`) or set DOCKER_HOST to a reachable engine"
+UNREACHABLE_HINT = (
+    "Start Docker (e.g. `sudo systemctl start docker`) or set DOCKER_HOST to a reachable engine"
+)
 
 
 @dataclass(frozen=True)
@@ -91,7 +103,9 @@ def connect(timeout: float = 60.0) -> Any:
         client = docker.from_env(timeout=int(timeout))
         client.ping()
     except Exception as exc:  # noqa: BLE001 - the SDK raises several unrelated types here
-        raise DockerUnavailable(f"cannot reach Docker at {docker_host()}: {_root_cause(exc)}", hint=UNREACHABLE_HINT) from exc
+        raise DockerUnavailable(
+            f"cannot reach Docker at {docker_host()}: {_root_cause(exc)}", hint=UNREACHABLE_HINT
+        ) from exc
     return client
 
 
@@ -121,7 +135,9 @@ def docker_failure(exc: BaseException) -> ManimagentError | None:
     import requests
 
     if isinstance(exc, (requests.exceptions.ConnectionError, ConnectionError)):
-        return DockerUnavailable(f"lost the connection to Docker at {docker_host()}: {_root_cause(exc)}", hint=UNREACHABLE_HINT)
+        return DockerUnavailable(
+            f"lost the connection to Docker at {docker_host()}: {_root_cause(exc)}", hint=UNREACHABLE_HINT
+        )
     if isinstance(exc, (docker.errors.DockerException, requests.exceptions.RequestException)):
         return ManimagentError(
             f"Docker failed during the render: {_short(exc)}",
@@ -141,7 +157,9 @@ def require_image(client: Any, image: str) -> Any:
             hint=f"Build it with `manimagent containers build --tag {image}`, or `docker pull {image}`",
         ) from None
     except docker.errors.APIError as exc:
-        raise DockerUnavailable(f"Docker could not look up image {image}: {_short(exc)}", hint=UNREACHABLE_HINT) from exc
+        raise DockerUnavailable(
+            f"Docker could not look up image {image}: {_short(exc)}", hint=UNREACHABLE_HINT
+        ) from exc
 
 
 # --- hardened containers -----------------------------------------------------------------------
@@ -171,7 +189,11 @@ def create_work_volume(client: Any, name: str, labels: dict[str, str]) -> Any:
     return client.volumes.create(
         name=name,
         driver="local",
-        driver_opts={"type": "tmpfs", "device": "tmpfs", "o": f"size={WORK_SIZE},mode=1755,nosuid,nodev,noexec"},
+        driver_opts={
+            "type": "tmpfs",
+            "device": "tmpfs",
+            "o": f"size={WORK_SIZE},mode=1755,nosuid,nodev,noexec",
+        },
         labels=labels,
     )
 
@@ -188,7 +210,14 @@ def warm_names(name: str) -> tuple[str, str]:
 
 
 def start_warm_container(
-    client: Any, *, container_name: str, volume_name: str, label: str, image: str, limits: Limits, ready_timeout: float = 120.0
+    client: Any,
+    *,
+    container_name: str,
+    volume_name: str,
+    label: str,
+    image: str,
+    limits: Limits,
+    ready_timeout: float = 120.0,
 ) -> Any:
     """Create and start a warm container (replacing a stale one), install the agent, wait for the worker."""
     remove_quietly(client, container_name, volume_name)
@@ -276,7 +305,9 @@ def sweep_leftovers(client: Any, older_than: float = LEFTOVER_AGE) -> int:
     `older_than` seconds is removed. Returns how many were.
     """
     try:
-        stale = client.containers.list(all=True, filters={"label": f"{LABEL_ROLE}=job", "status": ["exited", "created", "dead"]})
+        stale = client.containers.list(
+            all=True, filters={"label": f"{LABEL_ROLE}=job", "status": ["exited", "created", "dead"]}
+        )
     except Exception:  # noqa: BLE001 - sweeping is best effort; the render goes on
         return 0
     removed = 0
@@ -285,7 +316,9 @@ def sweep_leftovers(client: Any, older_than: float = LEFTOVER_AGE) -> int:
         since = _docker_time(state.get("FinishedAt")) or _docker_time(container.attrs.get("Created"))
         if since is None or time.time() - since < older_than:
             continue
-        volumes = [mount.get("Name") for mount in container.attrs.get("Mounts", []) if mount.get("Type") == "volume"]
+        volumes = [
+            mount.get("Name") for mount in container.attrs.get("Mounts", []) if mount.get("Type") == "volume"
+        ]
         remove_quietly(client, container.id, volumes[0] if volumes else None)
         removed += 1
     return removed
@@ -296,7 +329,7 @@ def _docker_time(value: str | None) -> float | None:
     if not value or value.startswith("0001-"):
         return None
     try:
-        return datetime.fromisoformat(value[:19]).replace(tzinfo=timezone.utc).timestamp()
+        return datetime.fromisoformat(value[:19]).replace(tzinfo=UTC).timestamp()
     except ValueError:
         return None
 
@@ -453,7 +486,9 @@ class JobOutcome:
     host_timeout: bool = False
 
 
-def run_job(client: Any, container: Any, token: str, request: RenderRequest, sink: ProgressSink | None, on_stuck: Any) -> JobOutcome:
+def run_job(
+    client: Any, container: Any, token: str, request: RenderRequest, sink: ProgressSink | None, on_stuck: Any
+) -> JobOutcome:
     """Execute the agent for one job; `on_stuck()` runs when it outlives the job's timeout."""
     exec_id = client.api.exec_create(
         container.id,
@@ -477,7 +512,9 @@ def run_job(client: Any, container: Any, token: str, request: RenderRequest, sin
     return JobOutcome(log=collector.log, result=result, exec_exit=exec_exit, host_timeout=host_timeout)
 
 
-def failure_of(outcome: JobOutcome, request: RenderRequest, limits: Limits, oom_killed: bool) -> RenderFailure | None:
+def failure_of(
+    outcome: JobOutcome, request: RenderRequest, limits: Limits, oom_killed: bool
+) -> RenderFailure | None:
     """The failure an outcome stands for, or None when manim exited 0."""
     result = outcome.result or {}
     killed = result.get("killed")
@@ -512,7 +549,14 @@ class DockerEngine:
     name = "docker"
     has_latex = True
 
-    def __init__(self, *, image: str, container_name: str | None = None, docker_ref: str | None = None, limits: Limits = Limits()):
+    def __init__(
+        self,
+        *,
+        image: str,
+        container_name: str | None = None,
+        docker_ref: str | None = None,
+        limits: Limits = Limits(),
+    ):
         self.image = image
         self.container_name = container_name
         self.docker_ref = docker_ref
@@ -522,7 +566,9 @@ class DockerEngine:
     def mode(self) -> str:
         return "warm" if self.docker_ref else "fresh"
 
-    def render(self, request: RenderRequest, staging: Path, on_progress: ProgressSink | None = None) -> RenderResult:
+    def render(
+        self, request: RenderRequest, staging: Path, on_progress: ProgressSink | None = None
+    ) -> RenderResult:
         client = connect(timeout=request.timeout + EXEC_GRACE + 60)
         started = time.monotonic()
         try:
@@ -546,11 +592,22 @@ class DockerEngine:
         container = find_container(client, self.docker_ref)
         return container if container is not None and container.status == "running" else None
 
-    def _render_warm(self, client: Any, container: Any, request: RenderRequest, staging: Path, sink: ProgressSink | None) -> RenderResult:
+    def _render_warm(
+        self, client: Any, container: Any, request: RenderRequest, staging: Path, sink: ProgressSink | None
+    ) -> RenderResult:
         token = new_token()
-        container.put_archive(worker.JOBS_ROOT, worker.make_tar(worker.job_entries(token, request.code, SCRIPT_NAME, hook=_hook(request), extra=_narration(request))))
+        container.put_archive(
+            worker.JOBS_ROOT,
+            worker.make_tar(
+                worker.job_entries(
+                    token, request.code, SCRIPT_NAME, hook=_hook(request), extra=_narration(request)
+                )
+            ),
+        )
         try:
-            outcome = run_job(client, container, token, request, sink, on_stuck=lambda: restart_warm_container(container))
+            outcome = run_job(
+                client, container, token, request, sink, on_stuck=lambda: restart_warm_container(container)
+            )
             return self._finish(outcome, container, token, request, staging, oom_killed=False)
         except BaseException:
             _detached_exec(container, worker.cancel_command(token))  # Ctrl-C: the job stops too
@@ -558,7 +615,9 @@ class DockerEngine:
         finally:
             _detached_exec(container, worker.clean_command(token))
 
-    def _render_fresh(self, client: Any, request: RenderRequest, staging: Path, sink: ProgressSink | None) -> RenderResult:
+    def _render_fresh(
+        self, client: Any, request: RenderRequest, staging: Path, sink: ProgressSink | None
+    ) -> RenderResult:
         sweep_leftovers(client)
         token = new_token()
         labels = {LABEL_ROLE: "job", LABEL_NAME: self.container_name or ""}
@@ -566,11 +625,25 @@ class DockerEngine:
         container = None
         try:
             container = client.containers.create(
-                self.image, ["sleep", str(int(request.timeout + FRESH_MARGIN))], init=True, labels=labels,
-                mounts=[work_mount(volume.name)], **hardened_options(self.limits),
+                self.image,
+                ["sleep", str(int(request.timeout + FRESH_MARGIN))],
+                init=True,
+                labels=labels,
+                mounts=[work_mount(volume.name)],
+                **hardened_options(self.limits),
             )
             container.start()
-            entries = [*worker.agent_entries(), *worker.job_entries(token, request.code, SCRIPT_NAME, prefix=f"{worker.JOBS_DIR}/", hook=_hook(request), extra=_narration(request))]
+            entries = [
+                *worker.agent_entries(),
+                *worker.job_entries(
+                    token,
+                    request.code,
+                    SCRIPT_NAME,
+                    prefix=f"{worker.JOBS_DIR}/",
+                    hook=_hook(request),
+                    extra=_narration(request),
+                ),
+            ]
             container.put_archive(worker.WORK_ROOT, worker.make_tar(entries))
             outcome = run_job(client, container, token, request, sink, on_stuck=lambda: container.kill())
             container.reload()
@@ -579,12 +652,30 @@ class DockerEngine:
         finally:
             remove_quietly(client, container.id if container is not None else None, volume.name)
 
-    def _finish(self, outcome: JobOutcome, container: Any, token: str, request: RenderRequest, staging: Path, *, oom_killed: bool) -> RenderResult:
+    def _finish(
+        self,
+        outcome: JobOutcome,
+        container: Any,
+        token: str,
+        request: RenderRequest,
+        staging: Path,
+        *,
+        oom_killed: bool,
+    ) -> RenderResult:
         result = self._outcome(outcome, container, token, request, staging, oom_killed=oom_killed)
         result.layout = fetch_layout(container, token) if request.layout else []
         return result
 
-    def _outcome(self, outcome: JobOutcome, container: Any, token: str, request: RenderRequest, staging: Path, *, oom_killed: bool) -> RenderResult:
+    def _outcome(
+        self,
+        outcome: JobOutcome,
+        container: Any,
+        token: str,
+        request: RenderRequest,
+        staging: Path,
+        *,
+        oom_killed: bool,
+    ) -> RenderResult:
         log = self._where(outcome) + outcome.log
         failure = failure_of(outcome, request, self.limits, oom_killed)
         if failure is not None:
@@ -596,7 +687,11 @@ class DockerEngine:
 
     def _where(self, outcome: JobOutcome) -> str:
         """The log's first line: which container rendered, and how."""
-        how = "by its worker (manim preloaded)" if (outcome.result or {}).get("mode") == "worker" else "with plain manim"
+        how = (
+            "by its worker (manim preloaded)"
+            if (outcome.result or {}).get("mode") == "worker"
+            else "with plain manim"
+        )
         if self.docker_ref:
             return f"manimagent: rendered in warm container {self.container_name or self.docker_ref[:12]} {how}\n"
         return f"manimagent: rendered in a fresh container of {self.image} {how}\n"

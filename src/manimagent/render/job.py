@@ -12,7 +12,13 @@ from manimagent.render.base import ProgressSink, RenderEngine, RenderRequest, Re
 
 
 class RenderJob:
-    def __init__(self, engine: RenderEngine, request: RenderRequest, staging_root: Path, on_progress: ProgressSink | None = None):
+    def __init__(
+        self,
+        engine: RenderEngine,
+        request: RenderRequest,
+        staging_root: Path,
+        on_progress: ProgressSink | None = None,
+    ):
         self.engine = engine
         self.request = request
         self.on_progress = on_progress

@@ -57,7 +57,10 @@ def layout_mode(value: object) -> str:
     """The `render.layout` setting, checked."""
     mode = str(value or LayoutMode.WARN).strip().lower()
     if mode not in LayoutMode.ALL:
-        raise ConfigError(f"render.layout must be warn, repair or off, got {value!r}", hint="Fix render.layout in config.toml")
+        raise ConfigError(
+            f"render.layout must be warn, repair or off, got {value!r}",
+            hint="Fix render.layout in config.toml",
+        )
     return mode
 
 

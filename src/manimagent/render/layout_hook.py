@@ -13,9 +13,8 @@ and it is executed (not imported) by the child, so it must not raise into the re
 import json
 import os
 
-import numpy as np
-
 import manim
+import numpy as np
 
 FINDINGS_FILE = "layout.json"
 FRAME_TOLERANCE = 0.1  # units a box may pass the frame edge (strokes, curve control points)
@@ -24,10 +23,31 @@ COPY_TOLERANCE = 0.01  # units: boxes this close are copies of one outline
 MIN_SIDE = 0.05  # units: flat boxes (a minus sign) get this much height for the overlap share
 MAX_FINDINGS = 50
 MAX_TEXTS = 200  # text mobjects compared per check (pairs grow as the square)
-TEXT_CLASS_NAMES = ("Text", "MarkupText", "Paragraph", "Tex", "MathTex", "SingleStringMathTex", "DecimalNumber", "Integer", "Title", "BulletedList")
+TEXT_CLASS_NAMES = (
+    "Text",
+    "MarkupText",
+    "Paragraph",
+    "Tex",
+    "MathTex",
+    "SingleStringMathTex",
+    "DecimalNumber",
+    "Integer",
+    "Title",
+    "BulletedList",
+)
 CONTAINER_CLASS_NAMES = ("VGroup", "Group", "VDict")
 # Meant to run across the frame edge (plots, tangents, flow lines, background planes) or never seen.
-NOT_FRAMED_CLASS_NAMES = frozenset({"ParametricFunction", "ImplicitFunction", "TangentLine", "StreamLines", "StreamLine", "NumberPlane", "ValueTracker"})
+NOT_FRAMED_CLASS_NAMES = frozenset(
+    {
+        "ParametricFunction",
+        "ImplicitFunction",
+        "TangentLine",
+        "StreamLines",
+        "StreamLine",
+        "NumberPlane",
+        "ValueTracker",
+    }
+)
 
 
 def _classes(names):
@@ -85,7 +105,11 @@ def _visible_points(mobject):
 def _is_visible(member):
     if isinstance(member, manim.VMobject):
         fill = np.max(np.asarray(member.get_fill_opacities(), dtype=float), initial=0)
-        stroke = np.max(np.asarray(member.get_stroke_opacities(), dtype=float), initial=0) if member.get_stroke_width() > 0 else 0
+        stroke = (
+            np.max(np.asarray(member.get_stroke_opacities(), dtype=float), initial=0)
+            if member.get_stroke_width() > 0
+            else 0
+        )
         return bool(fill > 0.01 or stroke > 0.01)
     rgbas = getattr(member, "rgbas", None)  # point clouds
     if rgbas is not None and len(rgbas):
@@ -109,7 +133,11 @@ def describe(mobject):
         value = getattr(mobject, attribute, None)
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             text = " ".join(str(value).split())
-            return f"{name}({text[:40] + '…' if len(text) > 40 else text!r})" if isinstance(value, str) else f"{name}({value:g})"
+            return (
+                f"{name}({text[:40] + '…' if len(text) > 40 else text!r})"
+                if isinstance(value, str)
+                else f"{name}({value:g})"
+            )
     return name
 
 
@@ -124,7 +152,9 @@ def _camera_moved(scene):
         return False
     center = np.asarray(camera.frame_center, dtype=float)[:2]
     width = float(camera.frame_width)
-    return bool(abs(width - manim.config.frame_width) > 0.01 * manim.config.frame_width or np.abs(center).max() > 0.05)
+    return bool(
+        abs(width - manim.config.frame_width) > 0.01 * manim.config.frame_width or np.abs(center).max() > 0.05
+    )
 
 
 def _frame(scene):
@@ -165,7 +195,12 @@ def _texts(scene):
 
 def _outside(box, frame):
     """How far past each frame edge the box reaches (positive: outside)."""
-    return {"left": frame[0] - box[0], "bottom": frame[1] - box[1], "right": box[2] - frame[2], "top": box[3] - frame[3]}
+    return {
+        "left": frame[0] - box[0],
+        "bottom": frame[1] - box[1],
+        "right": box[2] - frame[2],
+        "top": box[3] - frame[3],
+    }
 
 
 def check_frame(scene, recorder, scene_name, time):
@@ -184,7 +219,15 @@ def check_frame(scene, recorder, scene_name, time):
         sides = sorted(side for side, amount in past.items() if amount > FRAME_TOLERANCE)
         if sides:
             amount = round(max(past[side] for side in sides), 3)
-            finding = {"kind": "off_frame", "scene": scene_name, "time": round(time, 3), "mobject": describe(mobject), "other": None, "amount": amount, "sides": sides}
+            finding = {
+                "kind": "off_frame",
+                "scene": scene_name,
+                "time": round(time, 3),
+                "mobject": describe(mobject),
+                "other": None,
+                "amount": amount,
+                "sides": sides,
+            }
             recorder.note(("off_frame", scene_name, id(mobject)), finding)
 
 
@@ -205,7 +248,15 @@ def check_overlaps(scene, recorder, scene_name, time):
             first, second = texts[i][0], texts[j][0]
             if _copies(first, second, boxes[i], boxes[j]):
                 continue
-            finding = {"kind": "overlap", "scene": scene_name, "time": round(time, 3), "mobject": describe(first), "other": describe(second), "amount": round(min(float(share[offset]), 1.0), 3), "sides": []}
+            finding = {
+                "kind": "overlap",
+                "scene": scene_name,
+                "time": round(time, 3),
+                "mobject": describe(first),
+                "other": describe(second),
+                "amount": round(min(float(share[offset]), 1.0), 3),
+                "sides": [],
+            }
             recorder.note(("overlap", scene_name, id(first), id(second)), finding)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from manimagent.events import Notice
-from manimagent.render import child, prestart
+from manimagent.render import child, narration, prestart
 from manimagent.render.base import (
     SCRIPT_NAME,
     ProgressSink,
@@ -27,10 +27,15 @@ from manimagent.render.base import (
 )
 from manimagent.render.capabilities import latex_available
 from manimagent.render.jobdir import JobFolder, sweep_abandoned
-from manimagent.render import narration
 from manimagent.render.layout import FINDINGS_FILE, install_hook, read_findings
 from manimagent.render.logparse import ProgressTracker, parse_failure
-from manimagent.render.process import ProcessResult, RunningProcess, kill_group, render_environment, start_contained
+from manimagent.render.process import (
+    ProcessResult,
+    RunningProcess,
+    kill_group,
+    render_environment,
+    start_contained,
+)
 from manimagent.render.sandbox import Containment, SandboxPolicy, choose
 
 if TYPE_CHECKING:
@@ -46,7 +51,9 @@ class LocalEngine:
     name = "local"
     container_name: str | None = None
 
-    def __init__(self, python: str = sys.executable, policy: SandboxPolicy | None = None, pool_owner: str | None = None):
+    def __init__(
+        self, python: str = sys.executable, policy: SandboxPolicy | None = None, pool_owner: str | None = None
+    ):
         self.python = python
         self.policy = policy or SandboxPolicy()
         self.pool_owner = pool_owner  # set: renders go to this owner's warm agent (render/pool.py)
@@ -60,16 +67,26 @@ class LocalEngine:
         """What contains this engine's renders, as far as known before one starts."""
         return choose(self.policy)
 
-    def render(self, request: RenderRequest, staging: Path, on_progress: ProgressSink | None = None) -> RenderResult:
+    def render(
+        self, request: RenderRequest, staging: Path, on_progress: ProgressSink | None = None
+    ) -> RenderResult:
         return self.start(request, staging, on_progress).wait()
 
-    def start(self, request: RenderRequest, staging: Path, on_progress: ProgressSink | None = None) -> "LocalRender | PooledRender":
+    def start(
+        self, request: RenderRequest, staging: Path, on_progress: ProgressSink | None = None
+    ) -> LocalRender | PooledRender:
         """Start the child now; the caller does its bookkeeping while it renders, then `wait`s."""
         if self.pool_owner is not None:
             from manimagent.render.pool import POOL, PooledRender
 
             sweep_abandoned()
-            return PooledRender(POOL.agent_for(self.pool_owner, self.python, self.policy), self.policy, request, staging, on_progress)
+            return PooledRender(
+                POOL.agent_for(self.pool_owner, self.python, self.policy),
+                self.policy,
+                request,
+                staging,
+                on_progress,
+            )
         return LocalRender(self.python, self.policy, request, staging, on_progress)
 
 
@@ -79,13 +96,24 @@ def warn_uncontained(containment: Containment, on_progress: ProgressSink | None)
     if containment.sandboxed or reason is None or reason in _warned or on_progress is None:
         return
     _warned.add(reason)
-    on_progress(Notice(message=f"warning: renders are not sandboxed ({reason}); only resource limits contain them. Fix: {containment.fix}"))
+    on_progress(
+        Notice(
+            message=f"warning: renders are not sandboxed ({reason}); only resource limits contain them. Fix: {containment.fix}"
+        )
+    )
 
 
 class LocalRender:
     """A render under way in a contained child process, in its own job folder."""
 
-    def __init__(self, python: str, policy: SandboxPolicy, request: RenderRequest, staging: Path, on_progress: ProgressSink | None):
+    def __init__(
+        self,
+        python: str,
+        policy: SandboxPolicy,
+        request: RenderRequest,
+        staging: Path,
+        on_progress: ProgressSink | None,
+    ):
         self.request = request
         self.staging = staging
         tracker = ProgressTracker(request.scenes, on_progress, code=request.code)
@@ -101,13 +129,25 @@ class LocalRender:
                 narration.install(self.job, request.narration)
             if waiting is not None:  # manim is already importing in it: send the job
                 waiting.send(manim_arguments(request))
-                self.process = RunningProcess.adopt(waiting.process, timeout=request.timeout, on_line=tracker.feed, quota=(self.job, policy.limits.max_output))
+                self.process = RunningProcess.adopt(
+                    waiting.process,
+                    timeout=request.timeout,
+                    on_line=tracker.feed,
+                    quota=(self.job, policy.limits.max_output),
+                )
                 self.process.containment = waiting.containment
             else:
                 command = child.command(python, manim_arguments(request))
                 env = render_environment(self.job)
                 self.process = start_contained(
-                    command, job=self.job, python=python, policy=policy, env=env, timeout=request.timeout, on_line=tracker.feed, quota=policy.limits.max_output
+                    command,
+                    job=self.job,
+                    python=python,
+                    policy=policy,
+                    env=env,
+                    timeout=request.timeout,
+                    on_line=tracker.feed,
+                    quota=policy.limits.max_output,
                 )
         except BaseException:
             if waiting is not None:
@@ -148,7 +188,11 @@ def collect(request: RenderRequest, job: Path, staging: Path, done: ProcessResul
 
 
 def output_limit_failure() -> RenderFailure:
-    return RenderFailure("OutputLimitError", "the render wrote more than render.max_output to its job folder and was killed", killed="output")
+    return RenderFailure(
+        "OutputLimitError",
+        "the render wrote more than render.max_output to its job folder and was killed",
+        killed="output",
+    )
 
 
 def finished_scenes(media: Path, request: RenderRequest) -> list[tuple[str, Path]]:

@@ -8,7 +8,9 @@ import re
 from manimagent.events import RenderProgress
 from manimagent.render.base import SCRIPT_NAME, ProgressSink, RenderFailure
 
-_EXCEPTION = re.compile(r"^(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Failure))(?::\s?(?P<message>.*))?$")
+_EXCEPTION = re.compile(
+    r"^(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Failure))(?::\s?(?P<message>.*))?$"
+)
 _PROGRESS = re.compile(r"Animation\s+(?P<index>\d+)\s*:.*?(?P<percent>\d{1,3})%\|")
 _RENDERED = re.compile(r"\bRendered\s+(?P<scene>[A-Za-z_]\w*)\b")
 _BOX = "│╭╰─┃"
@@ -26,7 +28,9 @@ def parse_failure(log: str, script_name: str = SCRIPT_NAME) -> RenderFailure:
             error_type = match["type"].rsplit(".", 1)[-1]
             message = _message_from(match["message"] or "", lines[index + 1 :])
             break
-    return RenderFailure(error_type=error_type, message=message[:MAX_MESSAGE], line=script_line(log, script_name))
+    return RenderFailure(
+        error_type=error_type, message=message[:MAX_MESSAGE], line=script_line(log, script_name)
+    )
 
 
 def script_line(log: str, script_name: str = SCRIPT_NAME) -> int | None:
@@ -97,14 +101,21 @@ class ProgressTracker:
             scene = self.scenes[self.index]
             self.sink(
                 RenderProgress(
-                    scene=scene, animation=progress[0], percent=progress[1], total=self.totals.get(scene), scene_index=self.index, scene_count=len(self.scenes)
+                    scene=scene,
+                    animation=progress[0],
+                    percent=progress[1],
+                    total=self.totals.get(scene),
+                    scene_index=self.index,
+                    scene_count=len(self.scenes),
                 )
             )
 
 
 # --- how many animations a scene plays, when the code says so plainly ---------------------------
 
-ANIMATING_METHODS = frozenset({"play", "wait", "wait_until", "move_camera"})  # each is one of manim's "Animation n"
+ANIMATING_METHODS = frozenset(
+    {"play", "wait", "wait_until", "move_camera"}
+)  # each is one of manim's "Animation n"
 
 
 def count_animations(code: str, scenes: list[str]) -> dict[str, int]:
@@ -144,7 +155,9 @@ def _straight_line_count(cls: ast.ClassDef, classes: dict[str, ast.ClassDef]) ->
 
 def _walk(node: ast.AST, *, looped: bool):
     for child in ast.iter_child_nodes(node):
-        inner = looped or isinstance(child, (ast.For, ast.AsyncFor, ast.While, ast.comprehension, ast.Lambda, ast.FunctionDef))
+        inner = looped or isinstance(
+            child, (ast.For, ast.AsyncFor, ast.While, ast.comprehension, ast.Lambda, ast.FunctionDef)
+        )
         yield child, inner
         yield from _walk(child, looped=inner)
 

@@ -39,10 +39,17 @@ class Narration:
     def identity(self) -> str:
         """What decides the sound (for the render cache key): engine, voice, rate, the audio's bytes."""
         audio = sorted((text, _digest(path)) for text, path in self.recorded.items())
-        return json.dumps({"engine": self.engine, "voice": self.voice, "rate": self.rate, "audio": audio}, sort_keys=True)
+        return json.dumps(
+            {"engine": self.engine, "voice": self.voice, "rate": self.rate, "audio": audio}, sort_keys=True
+        )
 
     def settings(self) -> dict:
-        return {"engine": self.engine, "voice": self.voice, "rate": self.rate, "recorded": {text: path.name for text, path in self.recorded.items()}}
+        return {
+            "engine": self.engine,
+            "voice": self.voice,
+            "rate": self.rate,
+            "recorded": {text: path.name for text, path in self.recorded.items()},
+        }
 
 
 def _digest(path: Path) -> str:
@@ -61,7 +68,9 @@ def is_narrated(code: str) -> bool:
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "manim_voiceover":
             return True
-        if isinstance(node, ast.Import) and any(alias.name.split(".")[0] == "manim_voiceover" for alias in node.names):
+        if isinstance(node, ast.Import) and any(
+            alias.name.split(".")[0] == "manim_voiceover" for alias in node.names
+        ):
             return True
     return False
 
@@ -75,7 +84,11 @@ def narration_texts(code: str) -> list[str]:
         return []
     found: list[str] = []
     for node in ast.walk(tree):
-        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in VOICEOVER_CALLS):
+        if not (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in VOICEOVER_CALLS
+        ):
             continue
         text = _text_argument(node)
         if text is not None and text not in found:

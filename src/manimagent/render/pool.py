@@ -28,19 +28,25 @@ from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 
-from manimagent.render import child
-from manimagent.render.base import SCRIPT_NAME, ProgressSink, RenderFailure, RenderRequest, RenderResult, manim_arguments
+from manimagent.render import child, narration
+from manimagent.render.base import (
+    SCRIPT_NAME,
+    ProgressSink,
+    RenderFailure,
+    RenderRequest,
+    RenderResult,
+    manim_arguments,
+)
 from manimagent.render.jobdir import POOL_PREFIX, JobFolder
-from manimagent.render import narration
 from manimagent.render.layout import FINDINGS_FILE, install_hook, read_findings
 from manimagent.render.logparse import ProgressTracker
 from manimagent.render.process import (
     MAX_JOB_ENTRIES,
     QUOTA_POLL_SECONDS,
     ProcessResult,
-    pump,
     RunningProcess,
     folder_usage,
+    pump,
     render_environment,
     start_contained,
 )
@@ -66,7 +72,9 @@ class RenderAgent:
         self.folder = JobFolder(prefix=POOL_PREFIX)
         self.jobs = self.folder.path
         agent = self.folder.root / "agent.py"
-        agent.write_text(resources.files("manimagent.render.assets").joinpath("worker.py").read_text(encoding="utf-8"))
+        agent.write_text(
+            resources.files("manimagent.render.assets").joinpath("worker.py").read_text(encoding="utf-8")
+        )
         self.socket_path = str(self.folder.root / "agent.sock")
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
@@ -87,8 +95,15 @@ class RenderAgent:
         env.update(MANIMAGENT_AGENT_FD=str(listener.fileno()))
         command = [self.python, "-c", child.PROLOGUE + LAUNCH]
         running = start_contained(
-            command, job=self.jobs, python=self.python, policy=self.policy, env=env, timeout=FOREVER,
-            rlimits={"RLIMIT_CORE": 0}, read_only=((agent, AGENT_INSIDE),), pass_fds=(listener.fileno(),),
+            command,
+            job=self.jobs,
+            python=self.python,
+            policy=self.policy,
+            env=env,
+            timeout=FOREVER,
+            rlimits={"RLIMIT_CORE": 0},
+            read_only=((agent, AGENT_INSIDE),),
+            pass_fds=(listener.fileno(),),
             env_for=lambda kind: _agent_env(kind, self.jobs, agent),
         )
         return running
@@ -135,7 +150,9 @@ class RenderPool:
                 if agent is not None:
                     agent.stop()
                 if self._starter is None:
-                    self._starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="render-agent-starter")
+                    self._starter = ThreadPoolExecutor(
+                        max_workers=1, thread_name_prefix="render-agent-starter"
+                    )
                 agent = self._agents[key] = _wait_for(self._starter.submit(RenderAgent, python, policy))
             return agent
 
@@ -171,7 +188,14 @@ POOL = RenderPool()
 class PooledRender:
     """One job on a warm agent: the same contract as a direct LocalRender (`wait`, `cancel`)."""
 
-    def __init__(self, agent: RenderAgent, policy: SandboxPolicy, request: RenderRequest, staging: Path, on_progress: ProgressSink | None):
+    def __init__(
+        self,
+        agent: RenderAgent,
+        policy: SandboxPolicy,
+        request: RenderRequest,
+        staging: Path,
+        on_progress: ProgressSink | None,
+    ):
         self.agent = agent
         self.request = request
         self.staging = staging
@@ -206,7 +230,9 @@ class PooledRender:
 
     def _send(self) -> tuple[socket.socket, int]:
         document = {
-            "dir": self.agent.inside(self.job), "args": manim_arguments(self.request), "timeout": self.request.timeout,
+            "dir": self.agent.inside(self.job),
+            "args": manim_arguments(self.request),
+            "timeout": self.request.timeout,
             "rlimits": self.limits.rlimits(),
         }
         read_fd, write_fd = os.pipe()
@@ -252,12 +278,28 @@ class PooledRender:
             if answer is None:
                 code = self.agent.process.process.poll()
                 why = f"it exited with {code}" if code is not None else "it stopped answering"
-                failure = RenderFailure("WorkerLost", f"the render worker went away during the job ({why}); it is replaced for the next one", killed="signal")
+                failure = RenderFailure(
+                    "WorkerLost",
+                    f"the render worker went away during the job ({why}); it is replaced for the next one",
+                    killed="signal",
+                )
                 POOL.forget(self.agent)
-                return RenderResult(ok=False, log=output + self.agent.log(), failure=failure, duration=time.monotonic() - self.started, sandbox=self.containment.kind)
+                return RenderResult(
+                    ok=False,
+                    log=output + self.agent.log(),
+                    failure=failure,
+                    duration=time.monotonic() - self.started,
+                    sandbox=self.containment.kind,
+                )
             code = answer.get("exit_code")
             returncode = code if isinstance(code, int) else -int(answer.get("signal") or 9)
-            done = ProcessResult(returncode, output, answer.get("killed") == "timeout", float(answer.get("duration") or 0.0), self.over_quota)
+            done = ProcessResult(
+                returncode,
+                output,
+                answer.get("killed") == "timeout",
+                float(answer.get("duration") or 0.0),
+                self.over_quota,
+            )
             result = collect(self.request, self.job, self.staging, done)
             result.sandbox = self.containment.kind
             result.layout = read_findings(self.job / FINDINGS_FILE) if self.request.layout else []
@@ -290,7 +332,7 @@ class PooledRender:
         while time.monotonic() < deadline:
             try:
                 return self.conn.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return b""

@@ -78,13 +78,23 @@ def make_poster(output: Path) -> Path | None:
 def make_preview(video: Path) -> Path:
     """Write `<stem>.preview.gif` beside `video`: PREVIEW_WIDTH wide, PREVIEW_FPS frames a second."""
     if video.suffix.lower() in IMAGE_SUFFIXES:
-        raise RenderFailed(f"{video.name} is an image, not a video: it has no preview", hint="It can be shown as it is")
+        raise RenderFailed(
+            f"{video.name} is an image, not a video: it has no preview", hint="It can be shown as it is"
+        )
     frames = _frames_at(video, PREVIEW_FPS, PREVIEW_WIDTH)
     target = preview_path(video)
     partial = target.with_name(f".{target.name}.part")
     try:
         first, rest = frames[0], frames[1:]
-        first.save(partial, format="GIF", save_all=True, append_images=rest, duration=_gif_delays(len(frames)), loop=0, optimize=False)
+        first.save(
+            partial,
+            format="GIF",
+            save_all=True,
+            append_images=rest,
+            duration=_gif_delays(len(frames)),
+            loop=0,
+            optimize=False,
+        )
         partial.replace(target)
     except OSError as exc:
         partial.unlink(missing_ok=True)

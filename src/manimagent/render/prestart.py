@@ -56,7 +56,14 @@ def prestart(python: str = sys.executable) -> None:
         return
     folder = JobFolder()
     try:
-        contained = spawn_contained(child.command(python), job=folder.path, python=python, policy=policy, env=render_environment(folder.path), stdin_pipe=True)
+        contained = spawn_contained(
+            child.command(python),
+            job=folder.path,
+            python=python,
+            policy=policy,
+            env=render_environment(folder.path),
+            stdin_pipe=True,
+        )
     except (OSError, ManimagentError):  # e.g. render.sandbox = bwrap without bubblewrap: the render says so
         folder.remove()
         return

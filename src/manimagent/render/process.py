@@ -26,7 +26,16 @@ READY_TIMEOUT = 60.0  # seconds for a contained child to report its containment 
 THREAD_LIMITS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 # Variables a render may see; everything else (API keys, MANIMAGENT_* secrets) stays out.
 ENV_ALLOW = (
-    "PATH", "LANG", "LC_ALL", "LC_CTYPE", "SYSTEMROOT", "TZ", "FONTCONFIG_PATH", "FONTCONFIG_FILE", "TEXMFHOME", "TEXINPUTS",
+    "PATH",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "SYSTEMROOT",
+    "TZ",
+    "FONTCONFIG_PATH",
+    "FONTCONFIG_FILE",
+    "TEXMFHOME",
+    "TEXINPUTS",
     *THREAD_LIMITS,
 )
 
@@ -63,7 +72,12 @@ def render_environment(workdir: Path, base: Mapping[str, str] | None = None) -> 
 
 
 def spawn(
-    command: Sequence[str], *, cwd: Path, env: Mapping[str, str], stdin_pipe: bool = False, pass_fds: Sequence[int] = ()
+    command: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    stdin_pipe: bool = False,
+    pass_fds: Sequence[int] = (),
 ) -> subprocess.Popen:
     """Start a child in its own session (so its whole group can be killed), output merged."""
     return subprocess.Popen(
@@ -105,15 +119,27 @@ class Contained:
 
 
 def spawn_contained(
-    command: Sequence[str], *, job: Path, python: str, policy: SandboxPolicy, env: Mapping[str, str], stdin_pipe: bool = False,
-    rlimits: dict[str, int] | None = None, read_only: tuple[tuple[Path, str], ...] = (), pass_fds: Sequence[int] = (),
+    command: Sequence[str],
+    *,
+    job: Path,
+    python: str,
+    policy: SandboxPolicy,
+    env: Mapping[str, str],
+    stdin_pipe: bool = False,
+    rlimits: dict[str, int] | None = None,
+    read_only: tuple[tuple[Path, str], ...] = (),
+    pass_fds: Sequence[int] = (),
 ) -> Contained:
     """Start `command` in `job` under the sandbox policy (the one way a render child starts)."""
     read_fd, write_fd = os.pipe()
     try:
-        wrapped = sandbox.wrap(list(command), job, python, policy, ready_fd=write_fd, rlimits=rlimits, read_only=read_only)
+        wrapped = sandbox.wrap(
+            list(command), job, python, policy, ready_fd=write_fd, rlimits=rlimits, read_only=read_only
+        )
         fds = (write_fd, *pass_fds)
-        process = spawn(wrapped.argv, cwd=job, env={**env, **wrapped.env}, stdin_pipe=stdin_pipe, pass_fds=fds)
+        process = spawn(
+            wrapped.argv, cwd=job, env={**env, **wrapped.env}, stdin_pipe=stdin_pipe, pass_fds=fds
+        )
     except BaseException:
         os.close(read_fd)
         raise
@@ -123,10 +149,18 @@ def spawn_contained(
 
 
 def start_contained(
-    command: Sequence[str], *, job: Path, python: str, policy: SandboxPolicy, env: Mapping[str, str], timeout: float = 60.0,
-    on_line: Callable[[str], None] | None = None, quota: int = 0, env_for: Callable[[str], Mapping[str, str]] | None = None,
+    command: Sequence[str],
+    *,
+    job: Path,
+    python: str,
+    policy: SandboxPolicy,
+    env: Mapping[str, str],
+    timeout: float = 60.0,
+    on_line: Callable[[str], None] | None = None,
+    quota: int = 0,
+    env_for: Callable[[str], Mapping[str, str]] | None = None,
     **spawn_options,
-) -> "RunningProcess":
+) -> RunningProcess:
     """Start `command` contained, falling back to the limits alone when the sandbox cannot start and
     the policy allows it (`auto`); `.containment` of the result says which it got.
 
@@ -135,8 +169,12 @@ def start_contained(
     def launch(chosen: SandboxPolicy) -> tuple[Contained, RunningProcess]:
         kind = sandbox.choose(chosen).kind
         full_env = {**env, **(env_for(kind) if env_for else {})}
-        contained = spawn_contained(command, job=job, python=python, policy=chosen, env=full_env, **spawn_options)
-        running = RunningProcess.adopt(contained.process, timeout=timeout, on_line=on_line, quota=(job, quota))
+        contained = spawn_contained(
+            command, job=job, python=python, policy=chosen, env=full_env, **spawn_options
+        )
+        running = RunningProcess.adopt(
+            contained.process, timeout=timeout, on_line=on_line, quota=(job, quota)
+        )
         running.containment = contained.containment
         return contained, running
 
@@ -155,13 +193,26 @@ class RunningProcess:
 
     containment: Containment | None = None
 
-    def __init__(self, command: Sequence[str], *, cwd: Path, env: Mapping[str, str], timeout: float, on_line: Callable[[str], None] | None):
+    def __init__(
+        self,
+        command: Sequence[str],
+        *,
+        cwd: Path,
+        env: Mapping[str, str],
+        timeout: float,
+        on_line: Callable[[str], None] | None,
+    ):
         self._watch(spawn(command, cwd=cwd, env=env), timeout, on_line)
 
     @classmethod
     def adopt(
-        cls, process: subprocess.Popen, *, timeout: float, on_line: Callable[[str], None] | None, quota: tuple[Path, int] | None = None
-    ) -> "RunningProcess":
+        cls,
+        process: subprocess.Popen,
+        *,
+        timeout: float,
+        on_line: Callable[[str], None] | None,
+        quota: tuple[Path, int] | None = None,
+    ) -> RunningProcess:
         """Watch a child started earlier (a pre-started render); the time limit counts from now.
         With `quota` = (folder, bytes), the child is killed once the folder holds more."""
         running = cls.__new__(cls)
@@ -169,7 +220,11 @@ class RunningProcess:
         return running
 
     def _watch(
-        self, process: subprocess.Popen, timeout: float, on_line: Callable[[str], None] | None, quota: tuple[Path, int] | None = None
+        self,
+        process: subprocess.Popen,
+        timeout: float,
+        on_line: Callable[[str], None] | None,
+        quota: tuple[Path, int] | None = None,
     ) -> None:
         self.started = time.monotonic()
         self.deadline = self.started + timeout
@@ -207,7 +262,9 @@ class RunningProcess:
         output = "".join(self.chunks)
         if len(output) > MAX_LOG_CHARS:
             output = "[... log truncated ...]\n" + output[-MAX_LOG_CHARS:]
-        return ProcessResult(self.process.returncode, output, timed_out, time.monotonic() - self.started, self.over_quota)
+        return ProcessResult(
+            self.process.returncode, output, timed_out, time.monotonic() - self.started, self.over_quota
+        )
 
     def kill(self) -> None:
         kill_group(self.process)

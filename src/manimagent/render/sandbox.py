@@ -31,13 +31,21 @@ JOB_INSIDE = "/job"  # where the job folder is seen inside the sandbox
 SANDBOX_ENV = "MANIMAGENT_RENDER_SANDBOX"
 # Read by render/child.py before manim is imported, then removed from its environment.
 CONTAINMENT_ENV = "MANIMAGENT_CONTAINMENT"
-BWRAP_FIX = "install bubblewrap (apt-get install bubblewrap), or set render.sandbox = \"none\" to accept uncontained renders"
+BWRAP_FIX = 'install bubblewrap (apt-get install bubblewrap), or set render.sandbox = "none" to accept uncontained renders'
 USERNS_FIX = "allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, or kernel.apparmor_restrict_unprivileged_userns=0), or run in a VM or a privileged container"
 
 # Read-only, when present: TeX's generated formats and configuration, fonts, the loader's cache.
 ETC_AND_VAR = (
-    "/etc/fonts", "/etc/texmf", "/var/lib/texmf", "/var/cache/fontconfig", "/etc/ld.so.cache",
-    "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives", "/etc/localtime", "/etc/papersize",
+    "/etc/fonts",
+    "/etc/texmf",
+    "/var/lib/texmf",
+    "/var/cache/fontconfig",
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+    "/etc/alternatives",
+    "/etc/localtime",
+    "/etc/papersize",
 )
 MERGED_USR = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 
@@ -58,7 +66,12 @@ class Limits:
     open_files: int = 1024
 
     def rlimits(self) -> dict[str, int]:
-        named = {"RLIMIT_AS": self.memory, "RLIMIT_NPROC": self.max_processes, "RLIMIT_FSIZE": self.max_output, "RLIMIT_NOFILE": self.open_files}
+        named = {
+            "RLIMIT_AS": self.memory,
+            "RLIMIT_NPROC": self.max_processes,
+            "RLIMIT_FSIZE": self.max_output,
+            "RLIMIT_NOFILE": self.open_files,
+        }
         return {"RLIMIT_CORE": 0, **{name: value for name, value in named.items() if value > 0}}
 
 
@@ -81,7 +94,21 @@ class Containment:
         return self.kind != "rlimits"
 
 
-SIZE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1000, "kib": 1 << 10, "m": 1 << 20, "mb": 1000**2, "mib": 1 << 20, "g": 1 << 30, "gb": 1000**3, "gib": 1 << 30, "t": 1 << 40, "tib": 1 << 40}
+SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1 << 10,
+    "kb": 1000,
+    "kib": 1 << 10,
+    "m": 1 << 20,
+    "mb": 1000**2,
+    "mib": 1 << 20,
+    "g": 1 << 30,
+    "gb": 1000**3,
+    "gib": 1 << 30,
+    "t": 1 << 40,
+    "tib": 1 << 40,
+}
 
 
 def parse_size(value: object, name: str) -> int:
@@ -102,7 +129,9 @@ def parse_size(value: object, name: str) -> int:
 # Set on the settings of `serve` unless server.allow_unsandboxed_renders: no render there runs
 # uncontained, so `auto` means `bwrap` and `none` is refused.
 REQUIRE_SANDBOX = "render_require_sandbox"
-SERVE_FIX = "set server.allow_unsandboxed_renders = true to accept uncontained renders, or use the docker engine"
+SERVE_FIX = (
+    "set server.allow_unsandboxed_renders = true to accept uncontained renders, or use the docker engine"
+)
 
 
 def policy_from_settings(settings) -> SandboxPolicy:
@@ -110,7 +139,10 @@ def policy_from_settings(settings) -> SandboxPolicy:
     try:
         mode = SandboxMode(raw_mode)
     except ValueError:
-        raise BadInput(f"render.sandbox must be auto, bwrap or none, got {raw_mode!r}", hint=f"Fix config.toml or {SANDBOX_ENV}") from None
+        raise BadInput(
+            f"render.sandbox must be auto, bwrap or none, got {raw_mode!r}",
+            hint=f"Fix config.toml or {SANDBOX_ENV}",
+        ) from None
     if settings.values.get(REQUIRE_SANDBOX):
         if mode is SandboxMode.NONE:
             raise ConfigError("serve does not run local renders with render.sandbox = none", hint=SERVE_FIX)
@@ -131,9 +163,17 @@ def _python_paths(python: str) -> list[Path]:
     """The interpreter's prefixes and its import path, as this process sees them."""
     if Path(python).resolve() != Path(sys.executable).resolve():
         return _paths_of_other_python(python)
-    wanted = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, os.path.dirname(sys.executable)}
+    wanted = {
+        sys.prefix,
+        sys.base_prefix,
+        sys.exec_prefix,
+        sys.base_exec_prefix,
+        os.path.dirname(sys.executable),
+    }
     # the import path, less what PYTHONPATH and the working folder add (the render gets neither)
-    skipped = {os.path.abspath(entry) for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep) if entry}
+    skipped = {
+        os.path.abspath(entry) for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep) if entry
+    }
     skipped.add(os.getcwd())
     wanted |= {entry for entry in sys.path if entry and os.path.abspath(entry) not in skipped}
     for key in ("stdlib", "platstdlib", "purelib", "platlib"):
@@ -144,7 +184,11 @@ def _python_paths(python: str) -> list[Path]:
 def _paths_of_other_python(python: str) -> list[Path]:
     script = "import json,sys,os;print(json.dumps([sys.prefix,sys.base_prefix,sys.exec_prefix,os.path.dirname(sys.executable),*[p for p in sys.path if p]]))"
     try:
-        found = json.loads(subprocess.run([python, "-c", script], capture_output=True, text=True, timeout=30, check=True).stdout)
+        found = json.loads(
+            subprocess.run(
+                [python, "-c", script], capture_output=True, text=True, timeout=30, check=True
+            ).stdout
+        )
     except (OSError, subprocess.SubprocessError, ValueError):
         found = []
     return _existing({*found, os.path.dirname(python)})
@@ -181,8 +225,10 @@ def readable_paths(python: str) -> list[Path]:
     own = _own_source()
     prefixes = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}
     paths = [
-        p for p in _python_paths(python)
-        if not p.is_relative_to("/usr") and not (p.resolve() == own and not any(own.is_relative_to(prefix) for prefix in prefixes))
+        p
+        for p in _python_paths(python)
+        if not p.is_relative_to("/usr")
+        and not (p.resolve() == own and not any(own.is_relative_to(prefix) for prefix in prefixes))
     ]
     return paths + [Path(p) for p in ETC_AND_VAR if os.path.exists(p)]
 
@@ -249,7 +295,18 @@ def _userns_blocker() -> str | None:
 def macos_profile(job: Path, python: str, extra_reads: list[Path] | None = None) -> str:
     """A `sandbox-exec` profile with the same policy as the Linux sandbox: no network, writes only
     to the job folder, reads limited to the system, the interpreter, TeX and fonts."""
-    reads = ["/usr", "/System", "/Library/Fonts", "/Library/TeX", "/usr/local/texlive", "/opt/homebrew", "/usr/local", "/private/etc", "/private/var/db/timezone", "/dev"]
+    reads = [
+        "/usr",
+        "/System",
+        "/Library/Fonts",
+        "/Library/TeX",
+        "/usr/local/texlive",
+        "/opt/homebrew",
+        "/usr/local",
+        "/private/etc",
+        "/private/var/db/timezone",
+        "/dev",
+    ]
     reads += [str(path) for path in [*_python_paths(python), *(extra_reads or [])]]
     quoted = lambda path: json.dumps(str(path))  # noqa: E731 - a profile string is a JSON-compatible literal
     lines = [
@@ -259,12 +316,12 @@ def macos_profile(job: Path, python: str, extra_reads: list[Path] | None = None)
         "(allow process-fork)",
         "(allow signal (target same-sandbox))",
         "(allow sysctl-read)",
-        "(allow mach-lookup (global-name \"com.apple.fonts\") (global-name \"com.apple.FontObjectsServer\"))",
+        '(allow mach-lookup (global-name "com.apple.fonts") (global-name "com.apple.FontObjectsServer"))',
         "(allow ipc-posix-shm-read-data ipc-posix-shm-write-data)",
         "(allow file-read-metadata)",
         f"(allow process-exec {' '.join(f'(subpath {quoted(path)})' for path in reads)})",
         f"(allow file-read* {' '.join(f'(subpath {quoted(path)})' for path in reads)} (subpath {quoted(job)}))",
-        f"(allow file-write* (subpath {quoted(job)}) (literal \"/dev/null\"))",
+        f'(allow file-write* (subpath {quoted(job)}) (literal "/dev/null"))',
     ]
     return "\n".join(lines) + "\n"
 
@@ -282,8 +339,14 @@ class Wrapped:
 
 
 def wrap(
-    command: list[str], job: Path, python: str, policy: SandboxPolicy, ready_fd: int | None = None, *,
-    rlimits: dict[str, int] | None = None, read_only: tuple[tuple[Path, str], ...] = (),
+    command: list[str],
+    job: Path,
+    python: str,
+    policy: SandboxPolicy,
+    ready_fd: int | None = None,
+    *,
+    rlimits: dict[str, int] | None = None,
+    read_only: tuple[tuple[Path, str], ...] = (),
 ) -> Wrapped:
     """`command` contained by the sandbox this machine offers under `policy` (limits always).
     The command runs in the job folder (inside bubblewrap it is `/job`, with `/tmp` its `tmp/`).
@@ -303,7 +366,15 @@ def wrap(
             _hand_to(job, NOBODY)
         argv = bwrap_arguments(_bwrap_path() or "bwrap", job, python, as_root=as_root)
         for source, inside in read_only:  # before the final --remount-ro /, on a traversable folder
-            argv[-2:-2] = ["--perms", "0755", "--dir", str(Path(inside).parent), "--ro-bind", str(source), inside]
+            argv[-2:-2] = [
+                "--perms",
+                "0755",
+                "--dir",
+                str(Path(inside).parent),
+                "--ro-bind",
+                str(source),
+                inside,
+            ]
         env.update(HOME=JOB_INSIDE, TMPDIR="/tmp")
         return Wrapped([*argv, "--", *command], env, containment)
     if containment.kind == "sandbox-exec":
@@ -327,14 +398,16 @@ def broken(policy: SandboxPolicy, log: str) -> Containment:
 def unsandboxed(policy: SandboxPolicy, reason: str, fix: str) -> Containment:
     """The fallback when the sandbox failed to start: limits alone under `auto`, an error otherwise."""
     if policy.mode is SandboxMode.BWRAP:
-        raise ConfigError(f"the render sandbox is not available, so the render was not started: {reason}", hint=fix)
+        raise ConfigError(
+            f"the render sandbox is not available, so the render was not started: {reason}", hint=fix
+        )
     return Containment("rlimits", reason, fix)
 
 
 def choose(policy: SandboxPolicy) -> Containment:
     """What the policy gives on this machine, as far as can be told without starting anything."""
     if policy.mode is SandboxMode.NONE:
-        return Containment("rlimits", "render.sandbox is none", "set render.sandbox = \"auto\"")
+        return Containment("rlimits", "render.sandbox is none", 'set render.sandbox = "auto"')
     if policy.mode in _broken:
         return _broken[policy.mode]
     if sys.platform == "darwin":
@@ -363,7 +436,10 @@ def _hand_to(job: Path, uid: int) -> None:
 def failure_reason(log: str) -> tuple[str, str]:
     """Why bubblewrap could not set the sandbox up, from its first output lines, and the fix."""
     lines = [line.strip() for line in log.splitlines() if line.strip()]
-    message = next((line for line in lines if line.startswith("bwrap:")), lines[-1] if lines else "the sandbox exited at once")
+    message = next(
+        (line for line in lines if line.startswith("bwrap:")),
+        lines[-1] if lines else "the sandbox exited at once",
+    )
     if "namespace" in message or "Operation not permitted" in message or "Permission denied" in message:
         return message, USERNS_FIX
     return message, BWRAP_FIX
@@ -378,7 +454,13 @@ def probe(python: str, policy: SandboxPolicy) -> Containment:
     job = Path(tempfile.mkdtemp(prefix="manimagent-probe-"))
     try:
         (job / "tmp").mkdir()
-        running = process.start_contained(child.probe_command(python), job=job, python=python, policy=policy, env=process.render_environment(job))
+        running = process.start_contained(
+            child.probe_command(python),
+            job=job,
+            python=python,
+            policy=policy,
+            env=process.render_environment(job),
+        )
         running.wait()
         assert running.containment is not None
         return running.containment

@@ -49,8 +49,14 @@ class StagedRender:
     """The renders of one attempt as one job (the interface of `RenderJob`); started at once."""
 
     def __init__(
-        self, engine: RenderEngine, request: RenderRequest, staging_root: Path, on_progress: ProgressSink | None = None,
-        *, still_seconds: float = DEFAULT_STILL_SECONDS, preflight: bool | None = None,
+        self,
+        engine: RenderEngine,
+        request: RenderRequest,
+        staging_root: Path,
+        on_progress: ProgressSink | None = None,
+        *,
+        still_seconds: float = DEFAULT_STILL_SECONDS,
+        preflight: bool | None = None,
     ):
         self.engine = engine
         self.request = request
@@ -65,7 +71,9 @@ class StagedRender:
         self.duration = 0.0
 
     def _start(self, request: RenderRequest, *, progress: bool = True) -> RenderJob:
-        self.current = RenderJob(self.engine, request, self.staging_root, self.on_progress if progress else None)
+        self.current = RenderJob(
+            self.engine, request, self.staging_root, self.on_progress if progress else None
+        )
         return self.current
 
     def _run(self, request: RenderRequest | None = None) -> RenderResult:
@@ -114,7 +122,11 @@ class StagedRender:
             return images
         self._take(images)
         by_scene = {path.stem: path for path in [*result.outputs, *images.outputs]}
-        return RenderResult(ok=True, outputs=[by_scene[name] for name in self.request.scenes], layout=[*result.layout, *images.layout])
+        return RenderResult(
+            ok=True,
+            outputs=[by_scene[name] for name in self.request.scenes],
+            layout=[*result.layout, *images.layout],
+        )
 
     def _take(self, result: RenderResult) -> None:
         """Move a finished job's files into this attempt's staging folder."""
@@ -143,7 +155,12 @@ class StagedRender:
         outputs = []
         for path in result.outputs:
             if path.suffix == ".png":
-                video = still_video(path, path.with_suffix(f".{self.request.format.value}"), seconds=self.still_seconds, fps=fps)
+                video = still_video(
+                    path,
+                    path.with_suffix(f".{self.request.format.value}"),
+                    seconds=self.still_seconds,
+                    fps=fps,
+                )
                 path.unlink()
                 path = video
             outputs.append(path)

@@ -32,13 +32,17 @@ def _espeak_cli(text, path, settings):
 
     program = shutil.which("espeak-ng") or shutil.which("espeak")
     if program is None:
-        raise RuntimeError("the offline TTS engine wrote no audio and espeak-ng's program is missing: install espeak-ng")
+        raise RuntimeError(
+            "the offline TTS engine wrote no audio and espeak-ng's program is missing: install espeak-ng"
+        )
     command = [program, "-w", path]
     if settings.get("voice"):
         command += ["-v", str(settings["voice"])]
     if settings.get("rate"):
         command += ["-s", str(int(settings["rate"]))]
-    subprocess.run([*command, "--", text], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+    subprocess.run(
+        [*command, "--", text], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120
+    )
     if not _has_frames(path):
         raise RuntimeError("the offline TTS engine (espeak-ng) wrote no audio for a voiceover text")
 
@@ -74,7 +78,12 @@ def _install(settings):
         def generate_from_text(self, text, cache_dir=None, path=None, **kwargs):
             cache_dir = cache_dir or self.cache_dir
             spoken = " ".join(remove_bookmarks(text).split())
-            input_data = {"input_text": spoken, "service": "espeak-ng", "voice": settings.get("voice"), "rate": settings.get("rate")}
+            input_data = {
+                "input_text": spoken,
+                "service": "espeak-ng",
+                "voice": settings.get("voice"),
+                "rate": settings.get("rate"),
+            }
             cached = self.get_cached_result(input_data, cache_dir)
             if cached is not None:
                 return cached
@@ -83,7 +92,9 @@ def _install(settings):
             engine = self._engine()
             engine.save_to_file(spoken, target)
             engine.runAndWait()
-            if not _has_frames(target):  # pyttsx3's espeak loop can return before the file is written (a busy machine)
+            if not _has_frames(
+                target
+            ):  # pyttsx3's espeak loop can return before the file is written (a busy machine)
                 _espeak_cli(spoken, target, settings)
             return {"input_text": text, "input_data": input_data, "original_audio": audio}
 
@@ -120,8 +131,14 @@ def _install(settings):
                     f"the narration {spoken[:60]!r} was not synthesised before the render: with voiceover.engine = "
                     f"{settings['engine']} every voiceover text must be a string literal (or use voiceover.engine = offline)"
                 )
-            shutil.copyfile(os.path.join("narration", name), os.path.join(str(cache_dir or self.cache_dir), name))
-            return {"input_text": text, "input_data": {"input_text": spoken, "service": settings["engine"]}, "original_audio": name}
+            shutil.copyfile(
+                os.path.join("narration", name), os.path.join(str(cache_dir or self.cache_dir), name)
+            )
+            return {
+                "input_text": text,
+                "input_data": {"input_text": spoken, "service": settings["engine"]},
+                "original_audio": name,
+            }
 
     service = RecordedService if settings.get("engine", "offline") != "offline" else EspeakService
     set_service = VoiceoverScene.set_speech_service

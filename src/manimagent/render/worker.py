@@ -79,7 +79,13 @@ def ready_entry() -> ArchiveEntry:
 
 
 def job_entries(
-    token: str, code: str, script_name: str, *, prefix: str = "", hook: bytes | None = None, extra: dict[str, bytes] | None = None,
+    token: str,
+    code: str,
+    script_name: str,
+    *,
+    prefix: str = "",
+    hook: bytes | None = None,
+    extra: dict[str, bytes] | None = None,
 ) -> list[ArchiveEntry]:
     """A job folder only its uid can enter (0700), holding the script (0600), the layout hook when
     given, and `extra` files (path in the job -> bytes: a narration's, render/narration.py)."""

@@ -39,7 +39,12 @@ def check_script(code: str, manim_defined: frozenset[str], label: str = "the scr
             f"{label} defines no Scene class",
             hint="A Manim script needs a class deriving from Scene (or ThreeDScene, MovingCameraScene, ...)",
         )
-    return CheckReport(scenes=scenes, findings=policy_findings(tree) + undefined_name_findings(tree, manim_defined) + missing_module_findings(tree))
+    return CheckReport(
+        scenes=scenes,
+        findings=policy_findings(tree)
+        + undefined_name_findings(tree, manim_defined)
+        + missing_module_findings(tree),
+    )
 
 
 def select_scenes(report: CheckReport, wanted: list[str] | None, label: str = "the script") -> list[str]:

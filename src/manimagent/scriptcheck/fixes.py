@@ -14,7 +14,12 @@ from typing import Literal
 
 from manimagent.render.base import RenderFailure
 from manimagent.scriptcheck.colours import accepted_colour, refused_colour
-from manimagent.scriptcheck.grounding import fix_unknown_keywords, grounded_fix, name_candidate, parse_api_error
+from manimagent.scriptcheck.grounding import (
+    fix_unknown_keywords,
+    grounded_fix,
+    name_candidate,
+    parse_api_error,
+)
 from manimagent.scriptcheck.manim_api import ManimApi, default_manim_api
 from manimagent.scriptcheck.names import bound_names
 from manimagent.scriptcheck.source_edit import SourceEdit as _Source
@@ -63,7 +68,14 @@ POINT_CALLS = {
     "CubicBezier", "ArcBetweenPoints", "CurvedArrow", "CurvedDoubleArrow", "put_start_and_end_on", "align_to", "Elbow",
 }  # fmt: skip
 # calls whose argument is a list of points (not np.array: a 2 x 2 array may be a matrix)
-POINT_LIST_CALLS = {"set_points_as_corners", "add_points_as_corners", "set_points_smoothly", "Polygon", "Polyline", "VMobject"}
+POINT_LIST_CALLS = {
+    "set_points_as_corners",
+    "add_points_as_corners",
+    "set_points_smoothly",
+    "Polygon",
+    "Polyline",
+    "VMobject",
+}
 _UNESCAPED_TEX = re.compile(r"(?<!\\)\\[abfnrtv]")
 _NOT_A_VMOBJECT = "can be added as submobjects of VGroup"
 # numpy's broadcast error for a 2-D point: "(2,)", "(1,2)" or "(n,2)" against a 3-D shape
@@ -80,7 +92,9 @@ class AppliedFix:
         return asdict(self)
 
 
-def fix_before_render(code: str, undefined: set[str], has_latex: bool, api: ManimApi | None = None) -> tuple[str, list[AppliedFix]]:
+def fix_before_render(
+    code: str, undefined: set[str], has_latex: bool, api: ManimApi | None = None
+) -> tuple[str, list[AppliedFix]]:
     """Rename undefined ManimGL/removed names and attributes; make TeX strings raw; Text without LaTeX.
 
     With `api`, an undefined name the table does not know gets the installed manim's one
@@ -96,9 +110,20 @@ def fix_before_render(code: str, undefined: set[str], has_latex: bool, api: Mani
             new = NAME_FIXES[node.id]
             source.replace(node, new)
             fixes.append(AppliedFix("rename", f"{node.id} -> {new}", node.lineno))
-        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in grounded and not grounded[node.id].startswith("import "):
+        elif (
+            isinstance(node, ast.Name)
+            and isinstance(node.ctx, ast.Load)
+            and node.id in grounded
+            and not grounded[node.id].startswith("import ")
+        ):
             source.replace(node, grounded[node.id])
-            fixes.append(AppliedFix("api-grounded", f"{node.id} -> {grounded[node.id]} (not defined; installed manim)", node.lineno))
+            fixes.append(
+                AppliedFix(
+                    "api-grounded",
+                    f"{node.id} -> {grounded[node.id]} (not defined; installed manim)",
+                    node.lineno,
+                )
+            )
         elif isinstance(node, ast.Attribute) and node.attr in ATTRIBUTE_FIXES:
             new = ATTRIBUTE_FIXES[node.attr]
             source.replace_tail(node, node.attr, new)
@@ -129,7 +154,11 @@ def add_star_import(code: str) -> tuple[str, list[AppliedFix]]:
     source = _Source(code)
     line = _after_imports(tree, future_only=True)
     source.insert_line(line, "from manim import *")
-    return source.result(), [AppliedFix("add-import", "added `from manim import *` (the script uses manim's names without it)", line)]
+    return source.result(), [
+        AppliedFix(
+            "add-import", "added `from manim import *` (the script uses manim's names without it)", line
+        )
+    ]
 
 
 def _after_imports(tree: ast.Module, future_only: bool = False) -> int:
@@ -197,17 +226,29 @@ def _vgroup_to_group(code: str, line: int | None) -> tuple[str, list[AppliedFix]
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and node.id == "VGroup" and id(node) in targets:
             source.replace(node, "Group")
-            fixes.append(AppliedFix("group", "VGroup -> Group (it holds a mobject that is not a VMobject)", node.lineno))
+            fixes.append(
+                AppliedFix(
+                    "group", "VGroup -> Group (it holds a mobject that is not a VMobject)", node.lineno
+                )
+            )
     return (source.result(), fixes) if fixes else (code, [])
 
 
 def _vgroup_names_on(tree: ast.Module, line: int) -> set[int]:
     """The `VGroup` names called on `line`, else those of the VGroup assigned to the variable `.add`ed to there."""
-    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call) and node.lineno <= line <= (node.end_lineno or node.lineno)]
+    calls = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and node.lineno <= line <= (node.end_lineno or node.lineno)
+    ]
     here = {id(call.func) for call in calls if isinstance(call.func, ast.Name) and call.func.id == "VGroup"}
     if here:
         return here
-    added = {ast.unparse(call.func.value) for call in calls if isinstance(call.func, ast.Attribute) and call.func.attr == "add"}
+    added = {
+        ast.unparse(call.func.value)
+        for call in calls
+        if isinstance(call.func, ast.Attribute) and call.func.attr == "add"
+    }
     return {
         id(node.value.func)
         for node in ast.walk(tree)
@@ -226,7 +267,9 @@ def _fix_refused_colour(code: str, value: str, manim_names: frozenset[str]) -> t
     for node in ast.walk(ast.parse(code)):
         if isinstance(node, ast.Constant) and node.value == value:
             source.replace(node, repr(new))
-            fixes.append(AppliedFix("colour", f"colour {value!r} -> {new!r} (a form ManimColor takes)", node.lineno))
+            fixes.append(
+                AppliedFix("colour", f"colour {value!r} -> {new!r} (a form ManimColor takes)", node.lineno)
+            )
     return (source.result(), fixes) if fixes else (code, [])
 
 
@@ -247,7 +290,11 @@ def _fix_tex_call(node: ast.Call, source: _Source, has_latex: bool) -> list[Appl
             literal = source.text(arg)
             if literal[:1] in "\"'" and _UNESCAPED_TEX.search(literal) and "\\\\" not in literal:
                 source.replace(arg, "r" + literal)
-                fixes.append(AppliedFix("raw-tex-string", "TeX string made raw (\\f, \\t, \\n ... were escapes)", arg.lineno))
+                fixes.append(
+                    AppliedFix(
+                        "raw-tex-string", "TeX string made raw (\\f, \\t, \\n ... were escapes)", arg.lineno
+                    )
+                )
     return fixes
 
 
@@ -269,7 +316,25 @@ def _plain_math(tex: str) -> str:
         tex = tex.replace(char, escape)
     text = re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}", r"(\1)/(\2)", tex)
     text = re.sub(r"\\sqrt\{([^{}]*)\}", r"√(\1)", text)
-    symbols = {r"\pi": "π", r"\theta": "θ", r"\alpha": "α", r"\beta": "β", r"\cdot": "·", r"\times": "×", r"\infty": "∞", r"\pm": "±", r"\leq": "≤", r"\geq": "≥", r"\neq": "≠", r"\sum": "Σ", r"\int": "∫", r"\Delta": "Δ", r"\lambda": "λ", r"\mu": "μ", r"\sigma": "σ"}
+    symbols = {
+        r"\pi": "π",
+        r"\theta": "θ",
+        r"\alpha": "α",
+        r"\beta": "β",
+        r"\cdot": "·",
+        r"\times": "×",
+        r"\infty": "∞",
+        r"\pm": "±",
+        r"\leq": "≤",
+        r"\geq": "≥",
+        r"\neq": "≠",
+        r"\sum": "Σ",
+        r"\int": "∫",
+        r"\Delta": "Δ",
+        r"\lambda": "λ",
+        r"\mu": "μ",
+        r"\sigma": "σ",
+    }
     for command, symbol in symbols.items():
         text = text.replace(command, symbol)
     text = re.sub(r"\\[a-zA-Z]+", "", text)
@@ -283,7 +348,12 @@ def _fix_2d_points(code: str) -> tuple[str, list[AppliedFix]]:
     source = _Source(code)
     fixes: list[AppliedFix] = []
     variables = _point_variables(tree)
-    literals = [arg for node in ast.walk(tree) if isinstance(node, ast.Call) for arg in _point_literals(node, _call_name(node))]
+    literals = [
+        arg
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        for arg in _point_literals(node, _call_name(node))
+    ]
     literals += [value for node in ast.walk(tree) if (value := _assigned_point(node, variables)) is not None]
     for arg in {id(arg): arg for arg in literals}.values():
         literal = source.text(arg)
@@ -302,7 +372,11 @@ def _point_literals(node: ast.Call, name: str | None) -> list[ast.expr]:
         candidates = [*node.args, *(keyword.value for keyword in node.keywords)]
     if name in POINT_LIST_CALLS:
         for arg in node.args:
-            if isinstance(arg, (ast.List, ast.Tuple)) and arg.elts and all(_is_2d_literal(elt) for elt in arg.elts):
+            if (
+                isinstance(arg, (ast.List, ast.Tuple))
+                and arg.elts
+                and all(_is_2d_literal(elt) for elt in arg.elts)
+            ):
                 candidates += arg.elts
     return [item for item in candidates if _is_2d_literal(item)]
 
@@ -311,7 +385,9 @@ def _is_2d_literal(item: ast.expr) -> bool:
     return (
         isinstance(item, (ast.List, ast.Tuple))
         and len(item.elts) == 2
-        and not any(isinstance(elt, (ast.List, ast.Tuple, ast.Starred)) or not _is_number(elt) for elt in item.elts)
+        and not any(
+            isinstance(elt, (ast.List, ast.Tuple, ast.Starred)) or not _is_number(elt) for elt in item.elts
+        )
     )
 
 
@@ -326,13 +402,19 @@ def _point_variables(tree: ast.Module) -> set[str]:
     names = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and _call_name(node) in POINT_CALLS:
-            names |= {arg.id for arg in [*node.args, *(k.value for k in node.keywords)] if isinstance(arg, ast.Name)}
+            names |= {
+                arg.id for arg in [*node.args, *(k.value for k in node.keywords)] if isinstance(arg, ast.Name)
+            }
     return names
 
 
 def _assigned_point(node: ast.AST, variables: set[str]) -> ast.expr | None:
     """The 2-D literal assigned to one of `variables` (`p = [1, 2]`, `p = np.array([1, 2])`)."""
-    if not isinstance(node, ast.Assign) or len(node.targets) != 1 or not isinstance(node.targets[0], ast.Name):
+    if (
+        not isinstance(node, ast.Assign)
+        or len(node.targets) != 1
+        or not isinstance(node.targets[0], ast.Name)
+    ):
         return None
     if node.targets[0].id not in variables:
         return None

@@ -32,7 +32,9 @@ NEAREST = 3
 PROMPT_CUTOFF = 0.4  # for the prompt's nearest names: looser than a fix, the LLM judges
 MAX_MEMBERS = 60
 
-_ATTRIBUTE = re.compile(r"^(?:type object )?'?(?P<owner>[\w.]+)'?(?: object)? has no attribute '(?P<name>\w+)'")
+_ATTRIBUTE = re.compile(
+    r"^(?:type object )?'?(?P<owner>[\w.]+)'?(?: object)? has no attribute '(?P<name>\w+)'"
+)
 _MODULE_ATTRIBUTE = re.compile(r"^module '(?P<owner>[\w.]+)' has no attribute '(?P<name>\w+)'")
 _KEYWORD = re.compile(r"^(?P<callable>[\w.<>]+)\(\) got an unexpected keyword argument '(?P<name>\w+)'")
 _NAME = re.compile(r"^name '(?P<name>\w+)' is not defined")
@@ -106,7 +108,12 @@ def grounded_fix(code: str, failure: RenderFailure, api: ManimApi) -> tuple[str,
     except SyntaxError:
         return code, []
     edit = SourceEdit(code)
-    handler = {"attribute": _fix_attribute, "keyword": _fix_keyword, "name": _fix_name, "import": _fix_import}.get(error.kind)
+    handler = {
+        "attribute": _fix_attribute,
+        "keyword": _fix_keyword,
+        "name": _fix_name,
+        "import": _fix_import,
+    }.get(error.kind)
     fixes = handler(tree, edit, error, failure.line, api) if handler else []
     return (edit.result(), fixes) if fixes else (code, [])
 
@@ -117,7 +124,9 @@ def _on_line(nodes: list, line: int | None) -> list:
     return there or nodes
 
 
-def _fix_attribute(tree: ast.Module, edit: SourceEdit, error: ApiError, line: int | None, api: ManimApi) -> list[Fix]:
+def _fix_attribute(
+    tree: ast.Module, edit: SourceEdit, error: ApiError, line: int | None, api: ManimApi
+) -> list[Fix]:
     if _script_defines(tree, error.name):
         return []
     if error.owner == "Camera" and error.name == "frame":
@@ -125,7 +134,9 @@ def _fix_attribute(tree: ast.Module, edit: SourceEdit, error: ApiError, line: in
     if error.name == "fix_in_frame":
         return _fixed_in_frame(tree, edit)
     parents = _parents(tree)
-    uses = _on_line([node for node in ast.walk(tree) if isinstance(node, ast.Attribute) and node.attr == error.name], line)
+    uses = _on_line(
+        [node for node in ast.walk(tree) if isinstance(node, ast.Attribute) and node.attr == error.name], line
+    )
     if not uses:
         return []
     owner = (error.owner or "").rsplit(".", 1)[-1]
@@ -138,7 +149,9 @@ def _fix_attribute(tree: ast.Module, edit: SourceEdit, error: ApiError, line: in
         if new.endswith("()") and called:
             new = new[:-2]
         edit.replace_tail(node, error.name, new)
-        fixes.append(Fix(f"{owner}.{error.name} -> {owner}.{new} (installed manim {api.version})", node.lineno))
+        fixes.append(
+            Fix(f"{owner}.{error.name} -> {owner}.{new} (installed manim {api.version})", node.lineno)
+        )
     return fixes
 
 
@@ -146,11 +159,21 @@ def _moving_camera_scenes(tree: ast.Module, edit: SourceEdit) -> list[Fix]:
     """`self.camera.frame` in a plain Scene: the scene becomes a MovingCameraScene (whose camera has a frame)."""
     fixes = []
     for cls in [node for node in tree.body if isinstance(node, ast.ClassDef)]:
-        uses_frame = any(isinstance(node, ast.Attribute) and node.attr == "frame" and ast.unparse(node.value) == "self.camera" for node in ast.walk(cls))
+        uses_frame = any(
+            isinstance(node, ast.Attribute)
+            and node.attr == "frame"
+            and ast.unparse(node.value) == "self.camera"
+            for node in ast.walk(cls)
+        )
         for base in cls.bases:
             if uses_frame and isinstance(base, ast.Name) and base.id == "Scene":
                 edit.replace(base, "MovingCameraScene")
-                fixes.append(Fix(f"{cls.name}(Scene) -> {cls.name}(MovingCameraScene): its camera.frame is used", cls.lineno))
+                fixes.append(
+                    Fix(
+                        f"{cls.name}(Scene) -> {cls.name}(MovingCameraScene): its camera.frame is used",
+                        cls.lineno,
+                    )
+                )
     return fixes
 
 
@@ -160,14 +183,26 @@ def _fixed_in_frame(tree: ast.Module, edit: SourceEdit) -> list[Fix]:
     for cls in [node for node in tree.body if isinstance(node, ast.ClassDef) and _derives_from_3d(node)]:
         for node in ast.walk(cls):
             call = node.value if isinstance(node, ast.Expr) else None
-            if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "fix_in_frame" and not call.args:
+            if (
+                isinstance(call, ast.Call)
+                and isinstance(call.func, ast.Attribute)
+                and call.func.attr == "fix_in_frame"
+                and not call.args
+            ):
                 edit.replace(call, f"self.add_fixed_in_frame_mobjects({edit.text(call.func.value)})")
-                fixes.append(Fix("mob.fix_in_frame() (OpenGL only) -> self.add_fixed_in_frame_mobjects(mob)", call.lineno))
+                fixes.append(
+                    Fix(
+                        "mob.fix_in_frame() (OpenGL only) -> self.add_fixed_in_frame_mobjects(mob)",
+                        call.lineno,
+                    )
+                )
     return fixes
 
 
 def _derives_from_3d(cls: ast.ClassDef) -> bool:
-    return any(isinstance(base, ast.Name) and base.id in {"ThreeDScene", "SpecialThreeDScene"} for base in cls.bases)
+    return any(
+        isinstance(base, ast.Name) and base.id in {"ThreeDScene", "SpecialThreeDScene"} for base in cls.bases
+    )
 
 
 def _attribute_candidate(owner: str, name: str, called: bool, api: ManimApi) -> str | None:
@@ -182,7 +217,11 @@ def _attribute_candidate(owner: str, name: str, called: bool, api: ManimApi) -> 
         method = api.method(owner, getter)
         if method is None or not _required_positionals(method):
             return getter + "()"
-    pool = [member for member, kind in members.items() if not member.startswith("_") and (kind == "method") == called]
+    pool = [
+        member
+        for member, kind in members.items()
+        if not member.startswith("_") and (kind == "method") == called
+    ]
     near = api.nearest(name, pool, n=2, cutoff=CONFIDENT)
     return near[0] if len(near) == 1 else None
 
@@ -212,21 +251,44 @@ def _split_parameters(text: str) -> list[str]:
     return [*parts, current] if current.strip() else parts
 
 
-def _fix_keyword(tree: ast.Module, edit: SourceEdit, error: ApiError, line: int | None, api: ManimApi) -> list[Fix]:
+def _fix_keyword(
+    tree: ast.Module, edit: SourceEdit, error: ApiError, line: int | None, api: ManimApi
+) -> list[Fix]:
     """Fix the reported keyword, then every other keyword the same callee rejects, in every call to it."""
-    calls = _on_line([node for node in ast.walk(tree) if isinstance(node, ast.Call) and _passes(node, error.name)], line)
+    calls = _on_line(
+        [node for node in ast.walk(tree) if isinstance(node, ast.Call) and _passes(node, error.name)], line
+    )
     target = (error.owner or "").split(".")
     method = target[-1] if target[-1] != "__init__" else None
-    passed_through = len(target) >= 2 and target[-2] in {"Mobject", "VMobject", "OpenGLMobject", "OpenGLVMobject"}
-    callees = {name for call in calls if (name := call_name(call)) and (name == method or (not method and api.is_class(name)))}
+    passed_through = len(target) >= 2 and target[-2] in {
+        "Mobject",
+        "VMobject",
+        "OpenGLMobject",
+        "OpenGLVMobject",
+    }
+    callees = {
+        name
+        for call in calls
+        if (name := call_name(call)) and (name == method or (not method and api.is_class(name)))
+    }
     if len(callees) != 1:
         return []
     callee = callees.pop()
-    named = api.method(target[-2], method) if method and len(target) >= 2 else None  # the error's own Class.method
+    named = (
+        api.method(target[-2], method) if method and len(target) >= 2 else None
+    )  # the error's own Class.method
     accepted = frozenset(named.parameters) if named else None
     fixes: list[Fix] = []
     for call in [node for node in ast.walk(tree) if isinstance(node, ast.Call) and call_name(node) == callee]:
-        found = _fix_rejected_keywords(call, edit, callee, api, passed_through, must=error.name if call in calls else None, accepted=accepted)
+        found = _fix_rejected_keywords(
+            call,
+            edit,
+            callee,
+            api,
+            passed_through,
+            must=error.name if call in calls else None,
+            accepted=accepted,
+        )
         if found is None:
             return []
         fixes += found
@@ -247,7 +309,13 @@ def fix_unknown_keywords(tree: ast.Module, edit: SourceEdit, api: ManimApi, own_
 
 
 def _fix_rejected_keywords(
-    call: ast.Call, edit: SourceEdit, name: str, api: ManimApi, passed_through: bool, must: str | None, accepted: frozenset[str] | None = None
+    call: ast.Call,
+    edit: SourceEdit,
+    name: str,
+    api: ManimApi,
+    passed_through: bool,
+    must: str | None,
+    accepted: frozenset[str] | None = None,
 ) -> list[Fix] | None:
     """Fixes for the call's keywords outside what `name` accepts; None when `must` has none."""
     accepted = accepted if accepted is not None else _accepted(name, api)
@@ -256,7 +324,9 @@ def _fix_rejected_keywords(
     closed = api.rejects_unknown_keywords(name)  # else only `must` is known to be rejected
     fixes: list[Fix] = []
     done: set[str] = set()
-    for keyword in [k for k in call.keywords if k.arg and k.arg not in accepted and (closed or k.arg == must)]:
+    for keyword in [
+        k for k in call.keywords if k.arg and k.arg not in accepted and (closed or k.arg == must)
+    ]:
         if keyword.arg in done:
             continue
         fix = _fix_call_keyword(call, edit, name, keyword, accepted, passed_through, done)
@@ -267,7 +337,13 @@ def _fix_rejected_keywords(
 
 
 def _fix_call_keyword(
-    call: ast.Call, edit: SourceEdit, name: str, node: ast.keyword, accepted: frozenset[str], passed_through: bool, done: set[str]
+    call: ast.Call,
+    edit: SourceEdit,
+    name: str,
+    node: ast.keyword,
+    accepted: frozenset[str],
+    passed_through: bool,
+    done: set[str],
 ) -> Fix | None:
     keyword = node.arg or ""
     for (low, high), wanted in RANGE_KEYWORDS.items():
@@ -287,7 +363,9 @@ def _fix_call_keyword(
         if keyword == "inner_radius" and not _is_zero(node.value):
             return None
         edit.remove_keyword(call, node)
-        return Fix(f"{name}: dropped {keyword}=, which the installed manim's {name} does not take", node.lineno)
+        return Fix(
+            f"{name}: dropped {keyword}=, which the installed manim's {name} does not take", node.lineno
+        )
     return None
 
 
@@ -325,7 +403,9 @@ def _merge_range(call: ast.Call, edit: SourceEdit, low: str, high: str, wanted: 
     return Fix(f"{name}({low}=..., {high}=...) -> {name}({wanted}=[..., ...])", first.lineno)
 
 
-def _fix_name(tree: ast.Module, edit: SourceEdit, error: ApiError, line: int | None, api: ManimApi) -> list[Fix]:
+def _fix_name(
+    tree: ast.Module, edit: SourceEdit, error: ApiError, line: int | None, api: ManimApi
+) -> list[Fix]:
     new = name_candidate(error.name, api)
     if new is None:
         return []
@@ -355,7 +435,9 @@ def name_candidate(name: str, api: ManimApi) -> str | None:
     return near[0] if len(near) == 1 else None
 
 
-def _fix_import(tree: ast.Module, edit: SourceEdit, error: ApiError, line: int | None, api: ManimApi) -> list[Fix]:
+def _fix_import(
+    tree: ast.Module, edit: SourceEdit, error: ApiError, line: int | None, api: ManimApi
+) -> list[Fix]:
     """`from manim[.sub] import OLD`: the one candidate, taken from `manim` itself (plain CE names)."""
     if (error.owner or "").split(".")[0] != "manim":
         return []
@@ -375,7 +457,9 @@ def _fix_import(tree: ast.Module, edit: SourceEdit, error: ApiError, line: int |
                 edit.replace(node, f"from manim import {text}")
             else:
                 return []
-            fixes.append(Fix(f"from {node.module} import {error.name} -> from manim import {text}", node.lineno))
+            fixes.append(
+                Fix(f"from {node.module} import {error.name} -> from manim import {text}", node.lineno)
+            )
     return fixes
 
 
@@ -385,7 +469,9 @@ def _used(tree: ast.Module, name: str) -> bool:
 
 def _import_line(tree: ast.Module) -> int:
     """The line after the last top-level import (1 when there is none): where a new import goes."""
-    imports = [node.end_lineno or node.lineno for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+    imports = [
+        node.end_lineno or node.lineno for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))
+    ]
     return (max(imports) + 1) if imports else 1
 
 
@@ -421,10 +507,20 @@ def grounding_facts(code: str, failure: RenderFailure, api: ManimApi | None) -> 
         members = [name for name in api.members(owner) if not name.startswith("_")]
         constructor = api.constructor(owner)
         nearest = api.nearest(error.name, members, NEAREST, cutoff=PROMPT_CUTOFF)
-        return GroundingFacts(error, constructor.signature if constructor else None, _ranked(error.name, members, api.own_methods(owner)), nearest)
+        return GroundingFacts(
+            error,
+            constructor.signature if constructor else None,
+            _ranked(error.name, members, api.own_methods(owner)),
+            nearest,
+        )
     if error.kind == "keyword":
         return _keyword_facts(code, error, api)
-    return GroundingFacts(error, _signature_of_nearest(error.name, api), [], api.nearest(error.name, api.names, NEAREST, cutoff=PROMPT_CUTOFF))
+    return GroundingFacts(
+        error,
+        _signature_of_nearest(error.name, api),
+        [],
+        api.nearest(error.name, api.names, NEAREST, cutoff=PROMPT_CUTOFF),
+    )
 
 
 def _ranked(name: str, members: list[str], own: list[str]) -> list[str]:
@@ -445,11 +541,21 @@ def _keyword_facts(code: str, error: ApiError, api: ManimApi) -> GroundingFacts:
     if api.is_class(callee):
         constructor = api.constructor(callee)
         accepted = sorted(api.accepted_keywords(callee))
-        return GroundingFacts(error, constructor.signature if constructor else None, accepted, api.nearest(error.name, accepted, NEAREST, cutoff=PROMPT_CUTOFF))
+        return GroundingFacts(
+            error,
+            constructor.signature if constructor else None,
+            accepted,
+            api.nearest(error.name, accepted, NEAREST, cutoff=PROMPT_CUTOFF),
+        )
     owners = api.classes_with_method(callee) if callee else []
     method = api.method(owners[0], callee) if owners else None
     accepted = sorted(method.parameters) if method else []
-    return GroundingFacts(error, method.signature if method else None, accepted, api.nearest(error.name, accepted, NEAREST, cutoff=PROMPT_CUTOFF))
+    return GroundingFacts(
+        error,
+        method.signature if method else None,
+        accepted,
+        api.nearest(error.name, accepted, NEAREST, cutoff=PROMPT_CUTOFF),
+    )
 
 
 def _callee_of_keyword(code: str, keyword: str) -> str | None:
@@ -457,7 +563,11 @@ def _callee_of_keyword(code: str, keyword: str) -> str | None:
         tree = ast.parse(code)
     except SyntaxError:
         return None
-    names = {call_name(node) for node in ast.walk(tree) if isinstance(node, ast.Call) and any(k.arg == keyword for k in node.keywords)}
+    names = {
+        call_name(node)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and any(k.arg == keyword for k in node.keywords)
+    }
     names.discard(None)
     return names.pop() if len(names) == 1 else None
 

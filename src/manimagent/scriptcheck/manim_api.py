@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-
 INTROSPECT_SCRIPT = Path(__file__).with_name("manim_introspect.py")
 INTROSPECT_TIMEOUT = 180.0
 API_SCHEMA = 2  # bump when manim_introspect.py's document changes: older caches are then ignored
@@ -59,7 +58,11 @@ class ManimApi:
         info = self.classes.get(class_name)
         if not info or info.get("signature") is None:
             return None
-        return Callable_(f"{class_name}{info['signature']}", tuple(info.get("parameters", [])), bool(info.get("var_keyword")))
+        return Callable_(
+            f"{class_name}{info['signature']}",
+            tuple(info.get("parameters", [])),
+            bool(info.get("var_keyword")),
+        )
 
     def accepted_keywords(self, class_name: str) -> frozenset[str]:
         """Every keyword the constructor chain takes (a class passes **kwargs on to its bases)."""
@@ -73,25 +76,33 @@ class ManimApi:
         info = self.functions.get(name)
         if not info or info.get("signature") is None:
             return None
-        return Callable_(f"{name}{info['signature']}", tuple(info.get("parameters", [])), bool(info.get("var_keyword")))
+        return Callable_(
+            f"{name}{info['signature']}", tuple(info.get("parameters", [])), bool(info.get("var_keyword"))
+        )
 
     def method(self, class_name: str, name: str) -> Callable_ | None:
         """The method as the class sees it: its own definition or the nearest base's."""
         for owner in [class_name, *self.classes.get(class_name, {}).get("bases", [])]:
             info = self.classes.get(owner, {}).get("methods", {}).get(name)
             if info:
-                return Callable_(f"{owner}.{name}{info['signature']}", tuple(info["parameters"]), bool(info["var_keyword"]))
+                return Callable_(
+                    f"{owner}.{name}{info['signature']}", tuple(info["parameters"]), bool(info["var_keyword"])
+                )
         return None
 
     def own_methods(self, class_name: str) -> list[str]:
         """The public methods the class's own body defines (not inherited)."""
-        return sorted(name for name in self.classes.get(class_name, {}).get("methods", {}) if not name.startswith("_"))
+        return sorted(
+            name for name in self.classes.get(class_name, {}).get("methods", {}) if not name.startswith("_")
+        )
 
     def classes_with_method(self, name: str) -> list[str]:
         """The classes whose own body defines the method `name` (where it was introduced)."""
         return sorted(owner for owner, info in self.classes.items() if name in info.get("methods", {}))
 
-    def nearest(self, word: str, pool: frozenset[str] | set[str] | list[str], n: int = 3, cutoff: float = 0.6) -> list[str]:
+    def nearest(
+        self, word: str, pool: frozenset[str] | set[str] | list[str], n: int = 3, cutoff: float = 0.6
+    ) -> list[str]:
         """The closest names in `pool`, a case-insensitive exact match first."""
         pool = list(pool)
         exact = [name for name in pool if name.lower() == word.lower() and name != word]
@@ -131,7 +142,9 @@ def _introspect(python: str, cwd: Path) -> dict | None:
     """Run the introspection script's text with `-c` in a neutral folder (nothing of ours on sys.path)."""
     try:
         command = [python, "-c", INTROSPECT_SCRIPT.read_text(encoding="utf-8")]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=INTROSPECT_TIMEOUT, check=False, cwd=cwd)
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=INTROSPECT_TIMEOUT, check=False, cwd=cwd
+        )
         return json.loads(done.stdout) if done.returncode == 0 else None
     except (OSError, subprocess.SubprocessError, ValueError):
         return None

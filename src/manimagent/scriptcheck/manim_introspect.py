@@ -24,7 +24,9 @@ def _parameters(obj):
         parameters = inspect.signature(obj).parameters.values()
     except (TypeError, ValueError):
         return [], True
-    named = [p.name for p in parameters if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name != "self"]
+    named = [
+        p.name for p in parameters if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name != "self"
+    ]
     return named, any(p.kind == p.VAR_KEYWORD for p in parameters)
 
 
@@ -35,7 +37,11 @@ def _member_kind(cls, name):
         return "attribute"
     if isinstance(raw, property):
         return "property"
-    if isinstance(raw, (classmethod, staticmethod)) or inspect.isfunction(raw) or inspect.ismethoddescriptor(raw):
+    if (
+        isinstance(raw, (classmethod, staticmethod))
+        or inspect.isfunction(raw)
+        or inspect.ismethoddescriptor(raw)
+    ):
         return "method"
     return "attribute"
 
@@ -83,13 +89,23 @@ def main():
             try:
                 classes[name] = _class_info(value)
             except Exception:  # one odd class must not lose the rest
-                classes[name] = {"signature": None, "parameters": [], "var_keyword": True, "accepted": [], "bases": [], "members": {}, "methods": {}}
+                classes[name] = {
+                    "signature": None,
+                    "parameters": [],
+                    "var_keyword": True,
+                    "accepted": [],
+                    "bases": [],
+                    "members": {},
+                    "methods": {},
+                }
         elif callable(value) and not inspect.ismodule(value):
             named, more = _parameters(value)
             functions[name] = {"signature": _signature(value), "parameters": named, "var_keyword": more}
         else:
             constants.append(name)
-    numpy_callables = sorted(name for name in dir(manim.np) if not name.startswith("_") and callable(getattr(manim.np, name)))
+    numpy_callables = sorted(
+        name for name in dir(manim.np) if not name.startswith("_") and callable(getattr(manim.np, name))
+    )
     document = {
         "version": getattr(manim, "__version__", "unknown"),
         "classes": classes,

@@ -108,7 +108,12 @@ def undefined_name_findings(tree: ast.Module, manim_defined: frozenset[str]) -> 
     findings: list[Finding] = []
     reported: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in known and node.id not in reported:
+        if (
+            isinstance(node, ast.Name)
+            and isinstance(node.ctx, ast.Load)
+            and node.id not in known
+            and node.id not in reported
+        ):
             reported.add(node.id)
             findings.append(_undefined(node, known))
     return sorted(findings, key=lambda finding: finding.line or 0)
@@ -119,4 +124,10 @@ def _undefined(node: ast.Name, known: set[str]) -> Finding:
     if suggestion is None:
         close = difflib.get_close_matches(node.id, known, n=1, cutoff=0.75)
         suggestion = close[0] if close else None
-    return Finding("error", "undefined-name", f"{node.id} is not defined by the script, manim or Python", node.lineno, suggestion)
+    return Finding(
+        "error",
+        "undefined-name",
+        f"{node.id} is not defined by the script, manim or Python",
+        node.lineno,
+        suggestion,
+    )

@@ -21,7 +21,15 @@ def missing_module_findings(tree: ast.Module) -> list[Finding]:
                 continue
             seen.add(top)
             hint = PLUGIN_INSTALL.get(top, f"pip install {top.replace('_', '-')}")
-            findings.append(Finding("warning", "missing-module", f"{top} is not installed here: install it with `{hint}`", node.lineno, hint))
+            findings.append(
+                Finding(
+                    "warning",
+                    "missing-module",
+                    f"{top} is not installed here: install it with `{hint}`",
+                    node.lineno,
+                    hint,
+                )
+            )
     return findings
 
 

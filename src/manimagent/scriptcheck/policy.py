@@ -100,7 +100,14 @@ def _import_findings(node: ast.Import | ast.ImportFrom) -> list[Finding]:
     for module in modules:
         reason = _module_reason(module) if not module.startswith("os.") else _call_reason(module)
         if reason:
-            findings.append(Finding("error", "forbidden-import", f"import of {module} is not allowed: it {reason}", node.lineno))
+            findings.append(
+                Finding(
+                    "error",
+                    "forbidden-import",
+                    f"import of {module} is not allowed: it {reason}",
+                    node.lineno,
+                )
+            )
     return findings
 
 
@@ -131,6 +138,12 @@ def policy_findings(tree: ast.Module) -> list[Finding]:
             findings += _import_findings(node)
         elif isinstance(node, ast.Call):
             findings += _call_findings(node)
-        elif isinstance(node, ast.Attribute) and node.attr.startswith("__") and node.attr in {"__subclasses__", "__globals__", "__builtins__", "__code__"}:
-            findings.append(Finding("error", "forbidden-attribute", f"access to {node.attr} is not allowed", node.lineno))
+        elif (
+            isinstance(node, ast.Attribute)
+            and node.attr.startswith("__")
+            and node.attr in {"__subclasses__", "__globals__", "__builtins__", "__code__"}
+        ):
+            findings.append(
+                Finding("error", "forbidden-attribute", f"access to {node.attr} is not allowed", node.lineno)
+            )
     return sorted(findings, key=lambda finding: finding.line or 0)

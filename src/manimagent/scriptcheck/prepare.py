@@ -22,7 +22,9 @@ class Prepared:
     refusal: RenderFailure | None = None  # set when the code must not be rendered
 
 
-def prepare_code(code: str, manim_names: frozenset[str], *, has_latex: bool, wanted: list[str] | None, strict: bool) -> Prepared:
+def prepare_code(
+    code: str, manim_names: frozenset[str], *, has_latex: bool, wanted: list[str] | None, strict: bool
+) -> Prepared:
     """Check and fix `code`. `strict` (a user's own file): not a script raises InvalidScript;
     otherwise (an LLM's repair) it becomes a refusal the repair loop can answer."""
     try:
@@ -49,14 +51,21 @@ def prepare_code(code: str, manim_names: frozenset[str], *, has_latex: bool, wan
     refusal = None
     if report.policy_errors:
         first = report.policy_errors[0]
-        refusal = RenderFailure("PolicyViolation", "; ".join(item.describe() for item in report.policy_errors), first.line)
+        refusal = RenderFailure(
+            "PolicyViolation", "; ".join(item.describe() for item in report.policy_errors), first.line
+        )
     return Prepared(fixed, scenes, fixes, report.findings, refusal)
 
 
 def _undefined(report: CheckReport) -> set[str]:
-    return {finding.message.split(" ", 1)[0] for finding in report.findings if finding.code == "undefined-name"}
+    return {
+        finding.message.split(" ", 1)[0] for finding in report.findings if finding.code == "undefined-name"
+    }
 
 
 def _imports_manim_star(code: str) -> bool:
     tree = ast.parse(code)
-    return any(isinstance(node, ast.ImportFrom) and node.module == "manim" and any(a.name == "*" for a in node.names) for node in ast.walk(tree))
+    return any(
+        isinstance(node, ast.ImportFrom) and node.module == "manim" and any(a.name == "*" for a in node.names)
+        for node in ast.walk(tree)
+    )

@@ -46,9 +46,22 @@ KEYWORD_RENAMES: dict[tuple[str, str], str] = {
 
 # keywords a class dropped with no replacement: removing them keeps the intent (layout only)
 KEYWORDS_DROPPED: dict[str, frozenset[str]] = {
-    "Code": frozenset({"font", "font_size", "line_spacing", "stroke_width", "margin", "background_stroke_width",
-                       "background_stroke_color", "corner_radius", "line_no_buff", "indentation_chars",
-                       "generate_html_file", "warn_missing_font"}),  # 0.19 rewrite (#4115)
+    "Code": frozenset(
+        {
+            "font",
+            "font_size",
+            "line_spacing",
+            "stroke_width",
+            "margin",
+            "background_stroke_width",
+            "background_stroke_color",
+            "corner_radius",
+            "line_no_buff",
+            "indentation_chars",
+            "generate_html_file",
+            "warn_missing_font",
+        }
+    ),  # 0.19 rewrite (#4115)
     "Sector": frozenset({"inner_radius"}),  # 0.19 (#3922): only with inner_radius=0, see grounding
 }
 
@@ -62,7 +75,20 @@ RANGE_KEYWORDS: dict[tuple[str, str], str] = {
 }
 
 # modules a script uses without importing them: `import NAME` fixes them
-STDLIB_MODULES = frozenset({"math", "random", "itertools", "functools", "colorsys", "string", "operator", "collections", "cmath", "copy"})
+STDLIB_MODULES = frozenset(
+    {
+        "math",
+        "random",
+        "itertools",
+        "functools",
+        "colorsys",
+        "string",
+        "operator",
+        "collections",
+        "cmath",
+        "copy",
+    }
+)
 # numpy constants LLMs write bare
 NUMPY_CONSTANTS = frozenset({"pi", "inf", "nan", "newaxis"})
 

@@ -48,7 +48,23 @@ def find_scenes(tree: ast.Module) -> list[str]:
 
 
 def _imported_scene_bases(tree: ast.Module, local: set[str]) -> set[str]:
-    imported = {alias.asname or alias.name for node in tree.body if isinstance(node, ast.ImportFrom) for alias in node.names}
-    star = any(alias.name == "*" for node in tree.body if isinstance(node, ast.ImportFrom) and (node.module or "") != "manim" for alias in node.names)
-    bases = {_base_name(base) for cls in ast.walk(tree) if isinstance(cls, ast.ClassDef) for base in cls.bases}
-    return {name for name in bases if name and name.endswith("Scene") and name not in local and (name in imported or star)}
+    imported = {
+        alias.asname or alias.name
+        for node in tree.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    star = any(
+        alias.name == "*"
+        for node in tree.body
+        if isinstance(node, ast.ImportFrom) and (node.module or "") != "manim"
+        for alias in node.names
+    )
+    bases = {
+        _base_name(base) for cls in ast.walk(tree) if isinstance(cls, ast.ClassDef) for base in cls.bases
+    }
+    return {
+        name
+        for name in bases
+        if name and name.endswith("Scene") and name not in local and (name in imported or star)
+    }

@@ -23,7 +23,9 @@ def read_script_file(path: str | Path) -> str:
         raise BadInput(f"cannot read {path}: {exc.strerror}", hint="Check the file's permissions") from exc
     text = decode_script(data, str(path))
     if file.suffix.lower() not in PYTHON_SUFFIXES and not _parses(text):
-        raise InvalidScript(f"{path} is not a Python file", hint="Give a Manim script (.py) with at least one Scene class")
+        raise InvalidScript(
+            f"{path} is not a Python file", hint="Give a Manim script (.py) with at least one Scene class"
+        )
     return text
 
 
@@ -57,7 +59,9 @@ def parse_script(code: str, label: str = "the script") -> ast.Module:
         return ast.parse(code)
     except SyntaxError as exc:
         where = f" at line {exc.lineno}" if exc.lineno else ""
-        raise InvalidScript(f"{label} has a syntax error{where}: {exc.msg}", details={"line": exc.lineno}) from exc
+        raise InvalidScript(
+            f"{label} has a syntax error{where}: {exc.msg}", details={"line": exc.lineno}
+        ) from exc
     except (ValueError, RecursionError, MemoryError) as exc:
         raise InvalidScript(f"{label} cannot be parsed: {exc}") from exc
 

@@ -12,7 +12,11 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from manimagent import __version__
+from manimagent.errors import ConfigError
+from manimagent.render.local import POOL_SETTING
+from manimagent.render.sandbox import REQUIRE_SANDBOX
 from manimagent.server import (
+    queue_routes,
     routes_auth,
     routes_containers,
     routes_events,
@@ -21,28 +25,34 @@ from manimagent.server import (
     routes_omega,
     routes_providers,
     routes_scripts,
-    queue_routes,
 )
 from manimagent.server.bodylimit import BodyLimitMiddleware
-from manimagent.server.unavailable import UnavailableHomeMiddleware
-from manimagent.server.sweep import Sweeper
 from manimagent.server.handlers import install_handlers
 from manimagent.server.jobs import Jobs
-from manimagent.server.queue import queue_enabled, serving_queue
 from manimagent.server.openapi import install_openapi
-from manimagent.render.local import POOL_SETTING
-from manimagent.render.sandbox import REQUIRE_SANDBOX
+from manimagent.server.queue import queue_enabled, serving_queue
+from manimagent.server.sweep import Sweeper
+from manimagent.server.unavailable import UnavailableHomeMiddleware
 from manimagent.services.auth import RateLimiter, check_token_settings, secret_key
 from manimagent.services.context import Context
 from manimagent.services.executions import fail_all_queued
-from manimagent.errors import ConfigError
 from manimagent.settings import SERVE_PROCESSES_ENV, Settings, load_settings
 
 log = logging.getLogger("manimagent.server")
-ROUTERS = (routes_auth, routes_scripts, routes_executions, routes_events, routes_providers, routes_containers, routes_media, routes_omega, queue_routes)
+ROUTERS = (
+    routes_auth,
+    routes_scripts,
+    routes_executions,
+    routes_events,
+    routes_providers,
+    routes_containers,
+    routes_media,
+    routes_omega,
+    queue_routes,
+)
 DESCRIPTION = (
     "Turn a sentence into a rendered Manim video. Sign in with POST /api/auth/login/ and send the "
-    "access token as `Authorization: Bearer <token>`. Errors are `{\"error\": ...}`."
+    'access token as `Authorization: Bearer <token>`. Errors are `{"error": ...}`.'
 )
 
 
@@ -116,7 +126,9 @@ async def _lifespan(app: FastAPI):
     and those still queued at a stop fail then (renders under way finish first). With
     `serve --workers N` the parent process does that once for all. The sweep runs meanwhile."""
     ctx = Context(settings=app.state.settings)
-    if queue_enabled(app.state.settings):  # queued renders are jobs in the database: they outlive this process
+    if queue_enabled(
+        app.state.settings
+    ):  # queued renders are jobs in the database: they outlive this process
         async with serving_queue(app):
             yield
         return
@@ -163,7 +175,9 @@ def _report_sandbox(settings: Settings) -> None:
     if found.sandboxed:
         log.info("local renders run in the %s sandbox", found.kind)
     else:
-        log.warning("local renders run WITHOUT a sandbox (%s): server.allow_unsandboxed_renders is set", found.reason)
+        log.warning(
+            "local renders run WITHOUT a sandbox (%s): server.allow_unsandboxed_renders is set", found.reason
+        )
 
 
 def _stop_render_pool() -> None:

@@ -24,9 +24,16 @@ class ExecuteIn(RenderIn):
     quality: Quality | None = None
     format: OutputFormat | None = None
     still_seconds: float | None = Field(default=None, gt=0, le=60, description=STILL_HELP)
-    scenes: list[str] | None = Field(default=None, max_length=50, description="Scenes to render (default: all, in file order)")
-    cache: bool | None = Field(default=None, description="false: render every scene again, whatever the render cache holds")
-    partial: bool | None = Field(default=None, description="true: when some scenes fail, still join the ones that rendered (success stays false)")
+    scenes: list[str] | None = Field(
+        default=None, max_length=50, description="Scenes to render (default: all, in file order)"
+    )
+    cache: bool | None = Field(
+        default=None, description="false: render every scene again, whatever the render cache holds"
+    )
+    partial: bool | None = Field(
+        default=None,
+        description="true: when some scenes fail, still join the ones that rendered (success stays false)",
+    )
 
 
 class RetryIn(RenderIn):
@@ -37,7 +44,9 @@ class GenerateIn(RenderIn):
     prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
     provider: str | None = Field(default=None, max_length=200)
     model: str | None = Field(default=None, max_length=200)
-    auto_execute: bool = Field(default=False, description="Render the script too (engine, quality, ... apply then)")
+    auto_execute: bool = Field(
+        default=False, description="Render the script too (engine, quality, ... apply then)"
+    )
     quality: Quality | None = None
     format: OutputFormat | None = None
     still_seconds: float | None = Field(default=None, gt=0, le=60, description=STILL_HELP)
@@ -55,7 +64,9 @@ class RefineIn(RenderIn):
 
 class ImportIn(BaseModel):
     code: str = Field(min_length=1, max_length=500_000, description="The Manim script")
-    prompt: str | None = Field(default=None, max_length=MAX_PROMPT_CHARS, description="What the script is for")
+    prompt: str | None = Field(
+        default=None, max_length=MAX_PROMPT_CHARS, description="What the script is for"
+    )
 
 
 class QueuedResult(BaseModel):
@@ -73,6 +84,8 @@ class OmegaGenerateIn(BaseModel):
 
     prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
     provider: str | None = Field(
-        default=None, max_length=200, description="Preferred provider (name or type); unusable here: the normal selection"
+        default=None,
+        max_length=200,
+        description="Preferred provider (name or type); unusable here: the normal selection",
     )
     execute: bool = Field(default=False, description="Render the script too (auto_execute)")

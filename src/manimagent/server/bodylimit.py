@@ -55,8 +55,14 @@ class BodyLimitMiddleware:
                 return b"".join(chunks)
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps({"error": f"Request body too large (the limit is {self.max_bytes} bytes)."}).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), (b"connection", b"close")]
+        body = json.dumps(
+            {"error": f"Request body too large (the limit is {self.max_bytes} bytes)."}
+        ).encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"),
+        ]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 

@@ -53,7 +53,10 @@ ClientAddress = Annotated[str, Depends(client_address)]
 
 def current_user(ctx: AnonymousContext, credentials: BearerDep) -> UserPublic:
     if credentials is None:
-        raise Unauthorized("Authentication required.", hint="Send `Authorization: Bearer <access token>` from POST /api/auth/login/")
+        raise Unauthorized(
+            "Authentication required.",
+            hint="Send `Authorization: Bearer <access token>` from POST /api/auth/login/",
+        )
     return auth.authenticate(ctx, access=credentials.credentials)
 
 
@@ -75,7 +78,10 @@ OptionalUser = Annotated[UserPublic | None, Depends(optional_user)]
 
 async def admin_user(user: CurrentUser) -> UserPublic:
     if not user.is_admin:
-        raise Forbidden("This action needs an administrator.", hint="An admin runs `manimagent auth promote EMAIL` on the server")
+        raise Forbidden(
+            "This action needs an administrator.",
+            hint="An admin runs `manimagent auth promote EMAIL` on the server",
+        )
     return user
 
 

@@ -42,7 +42,9 @@ async def on_manimagent_error(_request: Request, exc: ManimagentError) -> JSONRe
         headers["WWW-Authenticate"] = "Bearer"
     details = exc.details if isinstance(exc.details, list) else None
     message = exc.message if exc.message.endswith(".") else f"{exc.message}."
-    return JSONResponse(error_body(message, details=details, hint=exc.hint), status_code=exc.http_status, headers=headers)
+    return JSONResponse(
+        error_body(message, details=details, hint=exc.hint), status_code=exc.http_status, headers=headers
+    )
 
 
 async def on_validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -51,19 +53,30 @@ async def on_validation_error(_request: Request, exc: RequestValidationError) ->
         return JSONResponse(error_body("Malformed JSON body."), status_code=400)
     details = [_field_error(error) for error in errors]
     summary = "; ".join(f"{item['field']}: {item['message']}" for item in details[:3])
-    return JSONResponse(error_body(f"Invalid request: {summary}." if summary else "Invalid request.", details=details), status_code=422)
+    return JSONResponse(
+        error_body(f"Invalid request: {summary}." if summary else "Invalid request.", details=details),
+        status_code=422,
+    )
 
 
 def _field_error(error: dict[str, Any]) -> dict[str, str]:
     location = [str(part) for part in error.get("loc", ())]
     if location and location[0] == "body":
         location = location[1:]
-    return {"field": ".".join(location) or "body", "message": str(error.get("msg", "")), "type": str(error.get("type", ""))}
+    return {
+        "field": ".".join(location) or "body",
+        "message": str(error.get("msg", "")),
+        "type": str(error.get("type", "")),
+    }
 
 
 async def on_http_error(_request: Request, exc: HTTPException) -> JSONResponse:
-    message = HTTP_MESSAGES.get(exc.status_code) or (exc.detail if isinstance(exc.detail, str) else "Request failed.")
-    return JSONResponse(error_body(message), status_code=exc.status_code, headers=getattr(exc, "headers", None))
+    message = HTTP_MESSAGES.get(exc.status_code) or (
+        exc.detail if isinstance(exc.detail, str) else "Request failed."
+    )
+    return JSONResponse(
+        error_body(message), status_code=exc.status_code, headers=getattr(exc, "headers", None)
+    )
 
 
 async def on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
@@ -74,7 +87,9 @@ async def on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
         log.error("store failure on %s %s: %s", request.method, request.url.path, fault.one_line())
         return await on_manimagent_error(request, fault)
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-    message = f"Internal server error: {type(exc).__name__}: {exc}" if debug_enabled() else "Internal server error."
+    message = (
+        f"Internal server error: {type(exc).__name__}: {exc}" if debug_enabled() else "Internal server error."
+    )
     return JSONResponse(error_body(message), status_code=500)
 
 

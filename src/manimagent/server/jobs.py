@@ -7,9 +7,9 @@ import functools
 import logging
 import threading
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Callable, TypeVar
-
+from typing import Any, TypeVar
 
 log = logging.getLogger("manimagent.server")
 T = TypeVar("T")
@@ -17,7 +17,9 @@ T = TypeVar("T")
 
 class Jobs:
     def __init__(self, workers: int) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="manimagent-worker")
+        self._executor = ThreadPoolExecutor(
+            max_workers=max(1, workers), thread_name_prefix="manimagent-worker"
+        )
         self._rendering: Counter[str] = Counter()
         self._lock = threading.Lock()
 

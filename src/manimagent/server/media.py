@@ -58,7 +58,9 @@ def relative_media_path(settings: Settings, file: Path) -> str | None:
     except (OSError, RuntimeError):
         return None
     root = media_root(settings)
-    return resolved.relative_to(root).as_posix() if resolved.is_relative_to(root) and resolved != root else None
+    return (
+        resolved.relative_to(root).as_posix() if resolved.is_relative_to(root) and resolved != root else None
+    )
 
 
 def signature(settings: Settings, relative: str, expires: int) -> str:
@@ -72,12 +74,16 @@ def signature_valid(settings: Settings, relative: str, expires: int | None, sig:
     return hmac.compare_digest(signature(settings, relative, expires), sig)
 
 
-def signed_url(settings: Settings, base_url: str, output_path: str | None, *, ttl: int = MEDIA_URL_TTL) -> str | None:
+def signed_url(
+    settings: Settings, base_url: str, output_path: str | None, *, ttl: int = MEDIA_URL_TTL
+) -> str | None:
     """The signed, expiring URL of an output file inside the media root; None for anything else."""
     relative = relative_media_path(settings, Path(output_path)) if output_path else None
     if relative is None:
         return None
-    expires = (int(time.time()) + ttl) // URL_EXPIRY_STEP * URL_EXPIRY_STEP + URL_EXPIRY_STEP  # one URL per minute: reads agree
+    expires = (
+        int(time.time()) + ttl
+    ) // URL_EXPIRY_STEP * URL_EXPIRY_STEP + URL_EXPIRY_STEP  # one URL per minute: reads agree
     query = urlencode({"expires": expires, "sig": signature(settings, relative, expires)})
     return f"{base_url.rstrip('/')}{MEDIA_PREFIX}{quote(relative)}?{query}"
 
@@ -88,7 +94,9 @@ def owner_has(session: Session, user: UserPublic, file: Path) -> bool:
         Execution.owner_id == user.id,
         or_(
             col(Execution.output_path).endswith(file.name),
-            col(Execution.output_path).contains(f"{file.parent.name}{os.sep}{file.stem}."),  # its video, for a poster
+            col(Execution.output_path).contains(
+                f"{file.parent.name}{os.sep}{file.stem}."
+            ),  # its video, for a poster
             cast(Execution.outputs, String).contains(file.name),
         ),
     )
@@ -107,7 +115,13 @@ def _same_file(candidate: str, file: Path) -> bool:
 
 
 def authorized_media(
-    settings: Settings, session: Session, user: UserPublic | None, requested: str, *, expires: int | None, sig: str | None
+    settings: Settings,
+    session: Session,
+    user: UserPublic | None,
+    requested: str,
+    *,
+    expires: int | None,
+    sig: str | None,
 ) -> Path:
     """The file `requested` names, when the signature is valid or `user` owns it; NotFound otherwise."""
     file = resolve_media(settings, requested)

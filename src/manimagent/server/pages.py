@@ -3,8 +3,9 @@ body clients expect, and a `Link: <...>; rel="next"` header while more rows may 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Sequence, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query, Request, Response
 from pydantic import TypeAdapter
@@ -23,8 +24,22 @@ class Page:
 
 
 async def page_params(
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"At most this many rows (default {DEFAULT_PAGE}, at most {MAX_PAGE})")] = DEFAULT_PAGE,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Skip this many rows first (see the `Link` header for the next page)")] = 0,
+    limit: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=MAX_PAGE,
+            description=f"At most this many rows (default {DEFAULT_PAGE}, at most {MAX_PAGE})",
+        ),
+    ] = DEFAULT_PAGE,
+    offset: Annotated[
+        int,
+        Query(
+            ge=0,
+            le=MAX_OFFSET,
+            description="Skip this many rows first (see the `Link` header for the next page)",
+        ),
+    ] = 0,
 ) -> Page:
     return Page(limit=limit, offset=offset)
 

@@ -83,7 +83,16 @@ def ensure_schema(settings: Settings) -> None:
             conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK,))
 
 
-async def defer_render(app, settings: Settings, *, execution_id: str, action: str, options: dict[str, Any], user_id: int | None, is_admin: bool) -> int:
+async def defer_render(
+    app,
+    settings: Settings,
+    *,
+    execution_id: str,
+    action: str,
+    options: dict[str, Any],
+    user_id: int | None,
+    is_admin: bool,
+) -> int:
     """Defer the job of a queued Execution row and note its id on the row; returns the job id.
 
     A connection the pool kept from before a database restart fails once: the defer is tried
@@ -93,7 +102,13 @@ async def defer_render(app, settings: Settings, *, execution_id: str, action: st
     from procrastinate.exceptions import ConnectorException
 
     job = app.tasks[TASK_NAME].configure(queue=queue_for(options.get("engine")))
-    args = {"execution_id": execution_id, "action": action, "options": options, "user_id": user_id, "is_admin": is_admin}
+    args = {
+        "execution_id": execution_id,
+        "action": action,
+        "options": options,
+        "user_id": user_id,
+        "is_admin": is_admin,
+    }
     for attempt in range(DEFER_TRIES):
         try:
             job_id = await job.defer_async(**args)
@@ -105,8 +120,17 @@ async def defer_render(app, settings: Settings, *, execution_id: str, action: st
             from manimagent.services.executions import fail_queued
 
             reason = " ".join(str(exc.__cause__ or exc).split())[:300]
-            await asyncio.to_thread(_quietly, fail_queued, settings_context(settings), execution_id, f"the job queue was unreachable: {reason}")
-            raise ConfigError(f"cannot reach the job queue's database ({reason})", hint="Start PostgreSQL (or wait for it to come back), then queue the render again") from None
+            await asyncio.to_thread(
+                _quietly,
+                fail_queued,
+                settings_context(settings),
+                execution_id,
+                f"the job queue was unreachable: {reason}",
+            )
+            raise ConfigError(
+                f"cannot reach the job queue's database ({reason})",
+                hint="Start PostgreSQL (or wait for it to come back), then queue the render again",
+            ) from None
     await asyncio.to_thread(_note_job, settings, execution_id, job_id)
     return job_id
 
@@ -138,7 +162,9 @@ def _note_job(settings: Settings, execution_id: str, job_id: int) -> None:
 # ---- waiting for a job ---------------------------------------------------------------------------
 
 
-async def wait_for_result(settings: Settings, execution_id: str, *, poll: float = 0.5) -> dict[str, Any] | None:
+async def wait_for_result(
+    settings: Settings, execution_id: str, *, poll: float = 0.5
+) -> dict[str, Any] | None:
     """The result document a worker left on the row, once its job is over; None when it ended
     without one; NOT_TAKEN when no worker has taken the job within `server.queue_wait_seconds`
     (it stays queued: the caller answers 202 and the client polls)."""
@@ -154,7 +180,10 @@ async def wait_for_result(settings: Settings, execution_id: str, *, poll: float 
             return row.result
         if row.status == ExecutionStatus.QUEUED.value and time.monotonic() > deadline:
             return NOT_TAKEN
-        if row.status not in (ExecutionStatus.QUEUED.value, ExecutionStatus.RUNNING.value) and row.job_id is not None:
+        if (
+            row.status not in (ExecutionStatus.QUEUED.value, ExecutionStatus.RUNNING.value)
+            and row.job_id is not None
+        ):
             if await asyncio.to_thread(jobqueue.job_over, settings.database_url_effective, row.job_id):
                 return None
         await asyncio.sleep(poll)
@@ -237,7 +266,9 @@ async def _background_pool(settings: Settings):
     from psycopg_pool import AsyncConnectionPool
 
     # `check`: a connection from before a database restart is replaced before it is used
-    pool = AsyncConnectionPool(conninfo(settings), open=False, min_size=1, max_size=10, check=AsyncConnectionPool.check_connection)
+    pool = AsyncConnectionPool(
+        conninfo(settings), open=False, min_size=1, max_size=10, check=AsyncConnectionPool.check_connection
+    )
     await pool.open(wait=False)
     return pool
 
@@ -258,7 +289,9 @@ async def serving_queue(app) -> AsyncIterator[None]:
         from manimagent.store.db import store_fault
 
         fault = store_fault(exc, settings.database_url_effective)
-        log.error("the store cannot be used: %s", fault.one_line() if fault else f"{type(exc).__name__}: {exc}")
+        log.error(
+            "the store cannot be used: %s", fault.one_line() if fault else f"{type(exc).__name__}: {exc}"
+        )
     queue = build_app(settings)
     pool = await _background_pool(settings)
     await queue.open_async(pool)  # serve starts even while the database is away

@@ -61,7 +61,13 @@ def _interrupt(_signum, _frame) -> None:
 
 def run(job: Job, settings: Settings) -> int:
     publisher = Publisher(settings, job)
-    ctx = Context(settings=settings, user_id=job.user_id, is_admin=job.is_admin, events=publisher, media_sink=MediaSender(settings, job))
+    ctx = Context(
+        settings=settings,
+        user_id=job.user_id,
+        is_admin=job.is_admin,
+        events=publisher,
+        media_sink=MediaSender(settings, job),
+    )
     queued = take_over(ctx, job)
     if queued is False:
         return 0  # cancelled (or finished) before it started
@@ -69,12 +75,18 @@ def run(job: Job, settings: Settings) -> int:
         result = _service(ctx, job, queued)
     except KeyboardInterrupt:
         _settle(ctx, job, ExecutionStatus.INTERRUPTED, CANCELLED, also_interrupted=True)
-        _leave(ctx, job, {"success": False, "status": "interrupted", "error": "cancelled", "http_status": 409})
+        _leave(
+            ctx, job, {"success": False, "status": "interrupted", "error": "cancelled", "http_status": 409}
+        )
         publisher.done(False, "cancelled")
         return 130
     except ManimagentError as exc:
         _settle(ctx, job, ExecutionStatus.FAILED, exc.one_line())  # e.g. the media could not be sent
-        _leave(ctx, job, {"success": False, "status": "failed", "error": exc.one_line(), "http_status": exc.http_status})
+        _leave(
+            ctx,
+            job,
+            {"success": False, "status": "failed", "error": exc.one_line(), "http_status": exc.http_status},
+        )
         publisher.done(False, exc.one_line())
         return 0
     finally:
@@ -104,7 +116,9 @@ def take_over(ctx: Context, job: Job) -> str | None | bool:
         return None
 
 
-def _settle(ctx: Context, job: Job, status: ExecutionStatus, error: str, also_interrupted: bool = False) -> None:
+def _settle(
+    ctx: Context, job: Job, status: ExecutionStatus, error: str, also_interrupted: bool = False
+) -> None:
     """The attempts this job left unfinished (and, for a cancel, those the interrupt ended) end
     with `status` and say why."""
     from sqlmodel import col, select
@@ -113,8 +127,14 @@ def _settle(ctx: Context, job: Job, status: ExecutionStatus, error: str, also_in
         first = session.get(Execution, job.execution_id)
         if first is None:
             return
-        open_ = [ExecutionStatus.QUEUED.value, ExecutionStatus.RUNNING.value] + ([ExecutionStatus.INTERRUPTED.value] if also_interrupted else [])
-        query = select(Execution).where(Execution.script_id == first.script_id, Execution.worker == job.worker, col(Execution.status).in_(open_))
+        open_ = [ExecutionStatus.QUEUED.value, ExecutionStatus.RUNNING.value] + (
+            [ExecutionStatus.INTERRUPTED.value] if also_interrupted else []
+        )
+        query = select(Execution).where(
+            Execution.script_id == first.script_id,
+            Execution.worker == job.worker,
+            col(Execution.status).in_(open_),
+        )
         for row in session.exec(query).all():
             if row.id == first.id or row.created_at >= first.created_at:
                 row.finish(status, error)
@@ -155,7 +175,9 @@ class MediaSender:
         self._job = job
 
     def __call__(self, outputs: list[Path], output_path: Path) -> tuple[list[Path], Path]:
-        shared = os.path.realpath(self._root) == os.path.realpath(self._job.media_root)  # one folder, mounted on both
+        shared = os.path.realpath(self._root) == os.path.realpath(
+            self._job.media_root
+        )  # one folder, mounted on both
         moved = {path: self._shared(path) if shared else self._send(path) for path in {*outputs, output_path}}
         return [moved[path] for path in outputs], moved[output_path]
 
@@ -177,14 +199,23 @@ def _upload(job: Job, path: Path, relative: Path) -> str:
     quoted = "/".join(urllib.parse.quote(part, safe="") for part in relative.parts)
     with open(path, "rb") as body:
         request = urllib.request.Request(
-            f"{job.server}/api/workers/media/{quoted}", data=body, method="PUT",
-            headers={"Authorization": f"Bearer {job.token}", "Content-Length": str(path.stat().st_size), "Content-Type": "application/octet-stream"},
+            f"{job.server}/api/workers/media/{quoted}",
+            data=body,
+            method="PUT",
+            headers={
+                "Authorization": f"Bearer {job.token}",
+                "Content-Length": str(path.stat().st_size),
+                "Content-Type": "application/octet-stream",
+            },
         )
         try:
             with urllib.request.urlopen(request, timeout=300) as answer:
                 return json.loads(answer.read())["path"]
         except (urllib.error.URLError, OSError, ValueError, KeyError) as exc:
-            raise ConfigError(f"could not send {relative} to the server {job.server}: {exc}", hint="Check MANIMAGENT_SERVER and the worker token") from exc
+            raise ConfigError(
+                f"could not send {relative} to the server {job.server}: {exc}",
+                hint="Check MANIMAGENT_SERVER and the worker token",
+            ) from exc
 
 
 # ---- events through the database -----------------------------------------------------------------
@@ -200,7 +231,11 @@ class Publisher:
         self._conn = None
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, RenderStarted) and event.execution_id and event.execution_id != self._job.execution_id:
+        if (
+            isinstance(event, RenderStarted)
+            and event.execution_id
+            and event.execution_id != self._job.execution_id
+        ):
             self._tag(event.execution_id)
         if event.kind != "done":
             self._send(event.to_dict())
@@ -216,7 +251,15 @@ class Publisher:
                 session.commit()
 
     def done(self, success: bool, error: str | None, result: dict[str, Any] | None = None) -> None:
-        self._send({"event": "done", "success": success, "output_path": (result or {}).get("output_path"), "error": error, **({"result": result} if result else {})})
+        self._send(
+            {
+                "event": "done",
+                "success": success,
+                "output_path": (result or {}).get("output_path"),
+                "error": error,
+                **({"result": result} if result else {}),
+            }
+        )
         self.close()
 
     def _send(self, doc: dict[str, Any]) -> None:

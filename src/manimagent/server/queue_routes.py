@@ -13,7 +13,8 @@ import tempfile
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path as PathParam, Request
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi import Path as PathParam
 
 from manimagent.errors import BadInput, NotFound, Unauthorized
 from manimagent.store.models import Execution, Worker
@@ -27,7 +28,9 @@ def _worker(request: Request, authorization: Annotated[str | None, Header()] = N
 
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.startswith(TOKEN_PREFIX):
-        raise Unauthorized("a worker token is needed", hint="Send Authorization: Bearer <MANIMAGENT_WORKER_TOKEN>")
+        raise Unauthorized(
+            "a worker token is needed", hint="Send Authorization: Bearer <MANIMAGENT_WORKER_TOKEN>"
+        )
     return worker_for_token(request.app.state.settings, token.strip())
 
 
@@ -41,7 +44,9 @@ def me(request: Request, worker: WorkerDep) -> dict[str, str]:
 
 
 @router.put("/media/{script_id}/{execution_id}/{filename}", status_code=201)
-async def put_media(request: Request, worker: WorkerDep, script_id: Part, execution_id: Part, filename: Part) -> dict[str, str]:
+async def put_media(
+    request: Request, worker: WorkerDep, script_id: Part, execution_id: Part, filename: Part
+) -> dict[str, str]:
     """Store one finished file of an execution this worker ran (the body is the file)."""
     settings = request.app.state.settings
     await asyncio.to_thread(_check_owner, settings, worker.name, script_id, execution_id)
@@ -68,4 +73,7 @@ def _check_owner(settings, worker: str, script_id: str, execution_id: str) -> No
     if row is None or row.script_id != script_id:
         raise NotFound("no such execution")
     if row.worker != worker:
-        raise BadInput(f"execution {execution_id} was not run by worker {worker}", hint="A worker sends only the media of its own renders")
+        raise BadInput(
+            f"execution {execution_id} was not run by worker {worker}",
+            hint="A worker sends only the media of its own renders",
+        )

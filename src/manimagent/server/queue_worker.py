@@ -29,7 +29,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from manimagent.errors import BadInput, Conflict, ConfigError, Unauthorized
+from manimagent.errors import BadInput, ConfigError, Conflict, Unauthorized
 from manimagent.settings import Settings
 from manimagent.store.models import Execution, ExecutionStatus, Worker, utcnow
 
@@ -52,12 +52,16 @@ def token_hash(token: str) -> str:
 
 def add_worker(settings: Settings, *, name: str) -> dict[str, str]:
     """A new worker: its name and token (shown once; only its hash is kept)."""
-    from manimagent.store.db import open_session
     from sqlmodel import select
+
+    from manimagent.store.db import open_session
 
     name = name.strip()
     if not name or len(name) > 64 or not all(ch.isalnum() or ch in "-_." for ch in name):
-        raise BadInput(f"worker name {name!r} must be 1-64 letters, digits, '-', '_' or '.'", hint="For example: render-1")
+        raise BadInput(
+            f"worker name {name!r} must be 1-64 letters, digits, '-', '_' or '.'",
+            hint="For example: render-1",
+        )
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with open_session(settings.database_url_effective) as session:
         if session.exec(select(Worker).where(Worker.name == name)).first() is not None:
@@ -89,11 +93,20 @@ def list_workers(settings: Settings) -> list[WorkerPublic]:
         rows = session.exec(select(Worker).order_by(col(Worker.name))).all()
         running = dict(
             session.exec(
-                select(Execution.worker, func.count()).where(Execution.status == ExecutionStatus.RUNNING.value).group_by(Execution.worker)
+                select(Execution.worker, func.count())
+                .where(Execution.status == ExecutionStatus.RUNNING.value)
+                .group_by(Execution.worker)
             ).all()
         )
     return [
-        WorkerPublic(name=row.name, host=row.host, queues=row.queues, last_heartbeat=row.last_heartbeat, running=int(running.get(row.name, 0)), created_at=row.created_at)
+        WorkerPublic(
+            name=row.name,
+            host=row.host,
+            queues=row.queues,
+            last_heartbeat=row.last_heartbeat,
+            running=int(running.get(row.name, 0)),
+            created_at=row.created_at,
+        )
         for row in rows
     ]
 
@@ -106,7 +119,10 @@ def worker_for_token(settings: Settings, token: str) -> Worker:
     with open_session(settings.database_url_effective) as session:
         row = session.exec(select(Worker).where(Worker.token_hash == token_hash(token))).first()
     if row is None:
-        raise Unauthorized("not a worker token of this server", hint="Make one with `manimagent workers add NAME` and set MANIMAGENT_WORKER_TOKEN")
+        raise Unauthorized(
+            "not a worker token of this server",
+            hint="Make one with `manimagent workers add NAME` and set MANIMAGENT_WORKER_TOKEN",
+        )
     return row
 
 
@@ -136,16 +152,26 @@ class WorkerPlan:
 
 def introduce(plan: WorkerPlan) -> dict[str, Any]:
     """The server's answer to the token: {"name", "media_root"}; a refused token is Unauthorized."""
-    request = urllib.request.Request(f"{plan.server}/api/workers/me/", headers={"Authorization": f"Bearer {plan.token}"})
+    request = urllib.request.Request(
+        f"{plan.server}/api/workers/me/", headers={"Authorization": f"Bearer {plan.token}"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as answer:
             return json.loads(answer.read())
     except urllib.error.HTTPError as exc:
         if exc.code in (401, 403):
-            raise Unauthorized(f"the server {plan.server} refused the worker token", hint="Use the token `manimagent workers add NAME` printed (MANIMAGENT_WORKER_TOKEN)") from None
-        raise ConfigError(f"the server {plan.server} answered {exc.code} to the worker", hint="Check MANIMAGENT_SERVER") from None
+            raise Unauthorized(
+                f"the server {plan.server} refused the worker token",
+                hint="Use the token `manimagent workers add NAME` printed (MANIMAGENT_WORKER_TOKEN)",
+            ) from None
+        raise ConfigError(
+            f"the server {plan.server} answered {exc.code} to the worker", hint="Check MANIMAGENT_SERVER"
+        ) from None
     except (urllib.error.URLError, OSError) as exc:
-        raise ConfigError(f"cannot reach the server {plan.server} ({exc})", hint="Start `manimagent serve`, or fix MANIMAGENT_SERVER") from None
+        raise ConfigError(
+            f"cannot reach the server {plan.server} ({exc})",
+            hint="Start `manimagent serve`, or fix MANIMAGENT_SERVER",
+        ) from None
 
 
 def run_worker(settings: Settings, plan: WorkerPlan) -> None:
@@ -165,7 +191,9 @@ def run_worker(settings: Settings, plan: WorkerPlan) -> None:
         stop.set()
 
 
-def _work_until_the_database_fails(settings: Settings, plan: WorkerPlan, name: str, runner: JobRunner) -> bool:
+def _work_until_the_database_fails(
+    settings: Settings, plan: WorkerPlan, name: str, runner: JobRunner
+) -> bool:
     """One run of the worker: True when it stopped on a signal, False when the database went away
     (the worker then starts again once it can connect; jobs it held are taken up as stalled ones)."""
     import psycopg
@@ -175,7 +203,11 @@ def _work_until_the_database_fails(settings: Settings, plan: WorkerPlan, name: s
         asyncio.run(_work(settings, plan, name, runner))
         return True
     except (ConnectorException, psycopg.Error, OSError) as exc:
-        log.warning("the job queue's database went away (%s); connecting again in %.0f s", " ".join(str(exc).split())[:200], RECONNECT_SECONDS)
+        log.warning(
+            "the job queue's database went away (%s); connecting again in %.0f s",
+            " ".join(str(exc).split())[:200],
+            RECONNECT_SECONDS,
+        )
         return False
 
 
@@ -196,8 +228,13 @@ async def _work(settings: Settings, plan: WorkerPlan, name: str, runner: JobRunn
         recovery = asyncio.create_task(_recover_forever(app, settings))
         try:
             await app.run_worker_async(
-                queues=plan.queues, concurrency=plan.concurrency, name=name, update_heartbeat_interval=HEARTBEAT_SECONDS,
-                stalled_worker_timeout=STALLED_SECONDS, abort_job_polling_interval=1.0, fetch_job_polling_interval=2.0,
+                queues=plan.queues,
+                concurrency=plan.concurrency,
+                name=name,
+                update_heartbeat_interval=HEARTBEAT_SECONDS,
+                stalled_worker_timeout=STALLED_SECONDS,
+                abort_job_polling_interval=1.0,
+                fetch_job_polling_interval=2.0,
             )
         finally:
             recovery.cancel()
@@ -223,14 +260,18 @@ async def recover_stalled(app, settings: Settings) -> int:
 
     retries = int(settings.render_max_retries)
     taken = 0
-    for job in await app.job_manager.get_stalled_jobs(task_name=TASK_NAME, seconds_since_heartbeat=STALLED_SECONDS):
+    for job in await app.job_manager.get_stalled_jobs(
+        task_name=TASK_NAME, seconds_since_heartbeat=STALLED_SECONDS
+    ):
         try:
             if job.attempts < retries:
                 await app.job_manager.retry_job(job)
                 taken += 1
             else:
                 await app.job_manager.finish_job(job, status=Status.FAILED, delete_job=False)
-                await asyncio.to_thread(_give_up, settings, job.task_kwargs.get("execution_id"), job.attempts + 1, retries)
+                await asyncio.to_thread(
+                    _give_up, settings, job.task_kwargs.get("execution_id"), job.attempts + 1, retries
+                )
         except Exception as exc:  # noqa: BLE001 - another worker took it first
             log.info("stalled job %s: %s", job.id, exc)
     return taken
@@ -247,13 +288,22 @@ def _give_up(settings: Settings, execution_id: str | None, deaths: int, retries:
         if first is not None:
             from sqlmodel import select
 
-            rows += session.exec(select(Execution).where(Execution.script_id == first.script_id, Execution.status == ExecutionStatus.RUNNING.value)).all()
+            rows += session.exec(
+                select(Execution).where(
+                    Execution.script_id == first.script_id, Execution.status == ExecutionStatus.RUNNING.value
+                )
+            ).all()
         for row in {row.id: row for row in rows}.values():
             if row.status in (ExecutionStatus.QUEUED.value, ExecutionStatus.RUNNING.value):
                 row.finish(ExecutionStatus.FAILED, GAVE_UP.format(n=deaths, retries=retries))
                 session.add(row)
         if first is not None and first.result is None:
-            first.result = {"success": False, "status": "failed", "script_id": first.script_id, "error": GAVE_UP.format(n=deaths, retries=retries)}
+            first.result = {
+                "success": False,
+                "status": "failed",
+                "script_id": first.script_id,
+                "error": GAVE_UP.format(n=deaths, retries=retries),
+            }
             session.add(first)
         session.commit()
 
@@ -266,15 +316,34 @@ class JobRunner:
         self._plan = plan
         self._me = me
 
-    def __call__(self, context, *, execution_id: str, action: str, options: dict[str, Any], user_id: int | None, is_admin: bool) -> None:
+    def __call__(
+        self,
+        context,
+        *,
+        execution_id: str,
+        action: str,
+        options: dict[str, Any],
+        user_id: int | None,
+        is_admin: bool,
+    ) -> None:
         from procrastinate.exceptions import JobAborted
 
         job = {
-            "execution_id": execution_id, "action": action, "options": options, "user_id": user_id, "is_admin": is_admin,
-            "worker": self._me["name"], "server": self._plan.server, "token": self._plan.token, "media_root": self._me["media_root"],
+            "execution_id": execution_id,
+            "action": action,
+            "options": options,
+            "user_id": user_id,
+            "is_admin": is_admin,
+            "worker": self._me["name"],
+            "server": self._plan.server,
+            "token": self._plan.token,
+            "media_root": self._me["media_root"],
         }
         process = subprocess.Popen(
-            [sys.executable, "-m", "manimagent.server.queue_job"], stdin=subprocess.PIPE, env=_job_env(), preexec_fn=_die_with_worker,
+            [sys.executable, "-m", "manimagent.server.queue_job"],
+            stdin=subprocess.PIPE,
+            env=_job_env(),
+            preexec_fn=_die_with_worker,
         )
         process.stdin.write(json.dumps(job).encode())
         process.stdin.close()

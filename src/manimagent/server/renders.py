@@ -6,19 +6,20 @@ The answer is the service's result with signed `output_url`s, or a QueuedResult 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Any
 
 from fastapi import Request
 
 from manimagent.errors import Conflict, ManimagentError
 from manimagent.events import Event, RenderStarted
-from manimagent.server.eventlog import EventLog
 from manimagent.server.bodies import ExecuteIn, GenerateIn, QueuedResult, RefineIn, RetryIn
+from manimagent.server.eventlog import EventLog
 from manimagent.server.jobs import Jobs
-from manimagent.services.executions import queue_execution
 from manimagent.server.media import with_output_url
 from manimagent.services.context import Context
+from manimagent.services.executions import queue_execution
 from manimagent.services.schemas import ExecuteResult, ScriptGenerateResult
 from manimagent.store.models import Execution
 
@@ -68,7 +69,9 @@ def _marking_renders(jobs: Jobs, ctx: Context, fn: Callable[..., Any]) -> tuple[
     return replace(ctx, events=sink), job
 
 
-def _recorded(request: Request, ctx: Context, fn: Callable[..., Any], first_execution: str | None) -> tuple[Context, Callable[..., Any]]:
+def _recorded(
+    request: Request, ctx: Context, fn: Callable[..., Any], first_execution: str | None
+) -> tuple[Context, Callable[..., Any]]:
     """`fn` with its events written to the event log (GET .../executions/{id}/events/ streams it),
     ending with `done` and the job's signed result."""
     log = EventLog(ctx.settings, ctx.events, first_execution)
@@ -88,7 +91,9 @@ def _recorded(request: Request, ctx: Context, fn: Callable[..., Any], first_exec
     return replace(ctx, events=log), job
 
 
-async def run_or_queue(request: Request, ctx: Context, fn: Callable[..., Any], *, wait: bool, script_id: str, **kwargs: Any):
+async def run_or_queue(
+    request: Request, ctx: Context, fn: Callable[..., Any], *, wait: bool, script_id: str, **kwargs: Any
+):
     """The finished result (waiting), or a QueuedResult once the render is on its way."""
     if request.app.state.queue is not None:
         return await _on_the_queue(request, ctx, fn, wait=wait, script_id=script_id, **kwargs)
@@ -102,26 +107,44 @@ async def run_or_queue(request: Request, ctx: Context, fn: Callable[..., Any], *
     return QueuedResult(script_id=script_id, execution_id=execution_id)
 
 
-async def _on_the_queue(request: Request, ctx: Context, fn: Callable[..., Any], *, wait: bool, script_id: str, **kwargs: Any):
+async def _on_the_queue(
+    request: Request, ctx: Context, fn: Callable[..., Any], *, wait: bool, script_id: str, **kwargs: Any
+):
     """PostgreSQL: the render is a job for `manimagent worker`s (server/queue.py); waiting reads
     the result document the worker leaves on the row."""
     from manimagent.server.queue import NOT_TAKEN, defer_render, wait_for_result
 
     execution_id = await asyncio.to_thread(queue_execution, ctx, script_ref=script_id)
     action = "retry" if fn.__name__ == "retry_execution" else "execute"
-    kwargs["engine"] = kwargs.get("engine") or await asyncio.to_thread(_engine_of, ctx, action, kwargs["ref"])  # names the queue
+    kwargs["engine"] = kwargs.get("engine") or await asyncio.to_thread(
+        _engine_of, ctx, action, kwargs["ref"]
+    )  # names the queue
     await defer_render(
-        request.app.state.queue, ctx.settings, execution_id=execution_id, action=action, options=kwargs, user_id=ctx.user_id, is_admin=ctx.is_admin,
+        request.app.state.queue,
+        ctx.settings,
+        execution_id=execution_id,
+        action=action,
+        options=kwargs,
+        user_id=ctx.user_id,
+        is_admin=ctx.is_admin,
     )
     if not wait:
         return QueuedResult(script_id=script_id, execution_id=execution_id)
-    doc = await wait_for_result(ctx.settings, execution_id) or {"success": False, "status": "failed", "error": "the render job ended without a result"}
+    doc = await wait_for_result(ctx.settings, execution_id) or {
+        "success": False,
+        "status": "failed",
+        "error": "the render job ended without a result",
+    }
     if doc is NOT_TAKEN:
         message = "No worker has taken the render yet (start `manimagent worker`); it stays queued. Poll GET /api/agents/executions/{execution_id}/."
         return QueuedResult(script_id=script_id, execution_id=execution_id, message=message)
     if "http_status" in doc and not doc.get("success"):
         raise _JobError(doc["error"], doc["http_status"])
-    return _signed(request, ctx, ExecuteResult.model_validate({"script_id": script_id, "execution_id": execution_id, **doc}))
+    return _signed(
+        request,
+        ctx,
+        ExecuteResult.model_validate({"script_id": script_id, "execution_id": execution_id, **doc}),
+    )
 
 
 def _engine_of(ctx: Context, action: str, ref: str) -> str:
@@ -141,13 +164,19 @@ class _JobError(ManimagentError):
         self.http_status = status
 
 
-async def execute(request: Request, ctx: Context, *, ref: str, body: ExecuteIn) -> ExecuteResult | QueuedResult:
+async def execute(
+    request: Request, ctx: Context, *, ref: str, body: ExecuteIn
+) -> ExecuteResult | QueuedResult:
     from manimagent.services.render import execute_script
     from manimagent.services.scripts import get_script
 
-    script = await asyncio.to_thread(get_script, ctx, ref=ref)  # an unknown id is a 404 even with "wait": false
+    script = await asyncio.to_thread(
+        get_script, ctx, ref=ref
+    )  # an unknown id is a 404 even with "wait": false
     options = body.model_dump(exclude={"wait"}, exclude_none=True, mode="json")
-    return await run_or_queue(request, ctx, execute_script, wait=body.wait, script_id=script.id, ref=script.id, **options)
+    return await run_or_queue(
+        request, ctx, execute_script, wait=body.wait, script_id=script.id, ref=script.id, **options
+    )
 
 
 async def retry(request: Request, ctx: Context, *, ref: str, body: RetryIn) -> ExecuteResult | QueuedResult:
@@ -155,17 +184,23 @@ async def retry(request: Request, ctx: Context, *, ref: str, body: RetryIn) -> E
 
     execution = await asyncio.to_thread(get_execution, ctx, ref=ref)
     options = body.model_dump(exclude={"wait"}, exclude_none=True, mode="json")
-    return await run_or_queue(request, ctx, retry_execution, wait=body.wait, script_id=execution.script, ref=execution.id, **options)
+    return await run_or_queue(
+        request, ctx, retry_execution, wait=body.wait, script_id=execution.script, ref=execution.id, **options
+    )
 
 
-async def generate(request: Request, ctx: Context, *, body: GenerateIn) -> ScriptGenerateResult | QueuedResult:
+async def generate(
+    request: Request, ctx: Context, *, body: GenerateIn
+) -> ScriptGenerateResult | QueuedResult:
     """A new script from a prompt (and its render)."""
     from manimagent.services.generate import generate_script
 
     return await _write_script(request, ctx, generate_script, body, prompt=body.prompt)
 
 
-async def refine(request: Request, ctx: Context, *, ref: str, body: RefineIn) -> ScriptGenerateResult | QueuedResult:
+async def refine(
+    request: Request, ctx: Context, *, ref: str, body: RefineIn
+) -> ScriptGenerateResult | QueuedResult:
     """A new script from one of yours and an instruction (and its render)."""
     from manimagent.services.generate import refine_script
     from manimagent.services.scripts import get_script
@@ -174,20 +209,42 @@ async def refine(request: Request, ctx: Context, *, ref: str, body: RefineIn) ->
     return await _write_script(request, ctx, refine_script, body, ref=script.id, instruction=body.instruction)
 
 
-async def _write_script(request: Request, ctx: Context, write: Callable[..., ScriptGenerateResult], body: GenerateIn | RefineIn, **what: Any):
+async def _write_script(
+    request: Request,
+    ctx: Context,
+    write: Callable[..., ScriptGenerateResult],
+    body: GenerateIn | RefineIn,
+    **what: Any,
+):
     """Writing the script always completes; with `"wait": false` only its render is queued."""
     from manimagent.services.render import execute_script
 
     chosen = body.model_dump(include={"provider", "model"}, exclude_none=True)
-    render = body.model_dump(include={"engine", "container", "quality", "format", "max_attempts", "still_seconds"}, exclude_none=True, mode="json")
-    on_queue = request.app.state.queue is not None  # PostgreSQL: the render is a worker's job, waited for or not
+    render = body.model_dump(
+        include={"engine", "container", "quality", "format", "max_attempts", "still_seconds"},
+        exclude_none=True,
+        mode="json",
+    )
+    on_queue = (
+        request.app.state.queue is not None
+    )  # PostgreSQL: the render is a worker's job, waited for or not
     in_request = body.auto_execute and body.wait and not on_queue
     job_ctx, job = _marking_renders(_jobs(request), ctx, write)
     job_ctx, job = _recorded(request, job_ctx, job, None)
-    result = await _jobs(request).run(job, job_ctx, auto_execute=in_request, **what, **chosen, **(render if in_request else {}))
+    result = await _jobs(request).run(
+        job, job_ctx, auto_execute=in_request, **what, **chosen, **(render if in_request else {})
+    )
     if (body.wait and not on_queue) or not body.auto_execute or not result.success or not result.script_id:
         return _signed(request, ctx, result)
-    queued = await run_or_queue(request, ctx, execute_script, wait=body.wait and on_queue, script_id=result.script_id, ref=result.script_id, **render)
+    queued = await run_or_queue(
+        request,
+        ctx,
+        execute_script,
+        wait=body.wait and on_queue,
+        script_id=result.script_id,
+        ref=result.script_id,
+        **render,
+    )
     if isinstance(queued, QueuedResult):
         return queued
     return _signed(request, ctx, result.model_copy(update={"execution": queued}))

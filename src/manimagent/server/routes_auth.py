@@ -4,23 +4,41 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path as PathParam, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
+from fastapi import Path as PathParam
 
 from manimagent.errors import Conflict
 from manimagent.server.deps import AdminContext, AnonymousContext, ClientAddress, ContextDep, LimiterDep
 from manimagent.server.pages import PageDep, paged
 from manimagent.services import auth
-from manimagent.services.auth import AccountDeleted, LoginIn, RefreshIn, RegisterIn, ResendVerificationIn, VerifyEmailIn
+from manimagent.services.auth import (
+    AccountDeleted,
+    LoginIn,
+    RefreshIn,
+    RegisterIn,
+    ResendVerificationIn,
+    VerifyEmailIn,
+)
 from manimagent.services.schemas import LoginResult, MessageResult, TokenPair, UserPublic
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 
 @router.post("/register/", status_code=201, response_model=MessageResult)
-def register(body: RegisterIn, ctx: AnonymousContext, client: ClientAddress, limiter: LimiterDep, request: Request) -> MessageResult:
+def register(
+    body: RegisterIn, ctx: AnonymousContext, client: ClientAddress, limiter: LimiterDep, request: Request
+) -> MessageResult:
     """Create an account; the verification token is mailed (or written to the outbox)."""
     names = {"first_name": body.first_name, "last_name": body.last_name, "password2": body.password2}
-    return auth.register(ctx, email=body.email, password=body.password, **names, client=client, limiter=limiter, server_url=str(request.base_url))
+    return auth.register(
+        ctx,
+        email=body.email,
+        password=body.password,
+        **names,
+        client=client,
+        limiter=limiter,
+        server_url=str(request.base_url),
+    )
 
 
 @router.post("/verify-email/", response_model=MessageResult)
@@ -31,10 +49,16 @@ def verify_email(body: VerifyEmailIn, ctx: AnonymousContext) -> MessageResult:
 
 @router.post("/resend-verification/", response_model=MessageResult)
 def resend_verification(
-    body: ResendVerificationIn, ctx: AnonymousContext, client: ClientAddress, limiter: LimiterDep, request: Request
+    body: ResendVerificationIn,
+    ctx: AnonymousContext,
+    client: ClientAddress,
+    limiter: LimiterDep,
+    request: Request,
 ) -> MessageResult:
     """Mail a new verification token to an unverified account (the same answer for every address)."""
-    return auth.resend_verification(ctx, email=body.email, client=client, limiter=limiter, server_url=str(request.base_url))
+    return auth.resend_verification(
+        ctx, email=body.email, client=client, limiter=limiter, server_url=str(request.base_url)
+    )
 
 
 @router.post("/login/", response_model=LoginResult)
@@ -71,12 +95,27 @@ def list_users(request: Request, response: Response, ctx: AdminContext, page: Pa
     return list(paged(request, response, page, auth.list_users(ctx, limit=page.limit, offset=page.offset)))
 
 
-@router.delete("/users/{email}/", response_model=AccountDeleted, responses={404: {"description": "No such account"}, 409: {"description": "One of its scripts is being rendered"}})
+@router.delete(
+    "/users/{email}/",
+    response_model=AccountDeleted,
+    responses={
+        404: {"description": "No such account"},
+        409: {"description": "One of its scripts is being rendered"},
+    },
+)
 def delete_user(
     request: Request,
     ctx: AdminContext,
-    email: Annotated[str, PathParam(max_length=auth.MAX_EMAIL_LENGTH, description="The account's email address")],
-    reassign_to: Annotated[str | None, Query(max_length=auth.MAX_EMAIL_LENGTH, description="Give its scripts, executions and media to this account instead of removing them")] = None,
+    email: Annotated[
+        str, PathParam(max_length=auth.MAX_EMAIL_LENGTH, description="The account's email address")
+    ],
+    reassign_to: Annotated[
+        str | None,
+        Query(
+            max_length=auth.MAX_EMAIL_LENGTH,
+            description="Give its scripts, executions and media to this account instead of removing them",
+        ),
+    ] = None,
 ) -> AccountDeleted:
     """Delete an account: its tokens stop working, its id is never reused, and its scripts,
     executions and media are removed (or given to `reassign_to`). Administrators only."""
@@ -84,6 +123,9 @@ def delete_user(
 
     def busy(script_ids: list[str]) -> None:
         if any(jobs.is_rendering(script_id) for script_id in script_ids):
-            raise Conflict("one of the account's scripts is being rendered", hint="Delete the account when the render has finished")
+            raise Conflict(
+                "one of the account's scripts is being rendered",
+                hint="Delete the account when the render has finished",
+            )
 
     return auth.delete_user(ctx, email=email, reassign_to=reassign_to, busy=busy)

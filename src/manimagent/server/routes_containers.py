@@ -17,7 +17,9 @@ ADMIN_ONLY = {403: {"description": "Only administrators start and stop container
 
 
 @router.get("/", response_model=list[ContainerPublic])
-def list_containers(request: Request, response: Response, ctx: ContextDep, page: PageDep) -> list[ContainerPublic]:
+def list_containers(
+    request: Request, response: Response, ctx: ContextDep, page: PageDep
+) -> list[ContainerPublic]:
     """The configured containers and whether they run."""
     from manimagent.services.containers import list_containers
 

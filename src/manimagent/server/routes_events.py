@@ -15,7 +15,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path as PathParam, Request
+from fastapi import APIRouter, Request
+from fastapi import Path as PathParam
 from fastapi.responses import StreamingResponse
 
 from manimagent.server.deps import ContextDep
@@ -25,13 +26,22 @@ from manimagent.services.schemas import ExecutionDetail
 from manimagent.store.models import ExecutionStatus
 
 router = APIRouter(prefix="/api/agents/executions", tags=["executions"])
-ExecutionId = Annotated[str, PathParam(min_length=4, max_length=36, description="Execution id, or a unique prefix of 4+ characters")]
+ExecutionId = Annotated[
+    str,
+    PathParam(min_length=4, max_length=36, description="Execution id, or a unique prefix of 4+ characters"),
+]
 POLL_SECONDS = 0.1
 STATUS_SECONDS = 1.0  # how often the row is read while the log is quiet
 HEARTBEAT_SECONDS = 15.0
 SETTLE_SECONDS = 3.0  # after the row finished, how long a log may take to write its done
 UNFINISHED = {ExecutionStatus.QUEUED.value, ExecutionStatus.RUNNING.value}
-SSE_RESPONSES = {200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events, one JSON document per event"}, 404: {"description": "No such execution among yours"}}
+SSE_RESPONSES = {
+    200: {
+        "content": {"text/event-stream": {}},
+        "description": "Server-Sent Events, one JSON document per event",
+    },
+    404: {"description": "No such execution among yours"},
+}
 
 
 @router.get("/{execution_id}/events/", response_class=StreamingResponse, responses=SSE_RESPONSES)
@@ -58,7 +68,9 @@ async def _stream(request: Request, ctx: Context, row: ExecutionDetail) -> Async
         yield chunk
 
 
-async def _follow(request: Request, ctx: Context, row: ExecutionDetail, path: Path | None) -> AsyncIterator[bytes]:
+async def _follow(
+    request: Request, ctx: Context, row: ExecutionDetail, path: Path | None
+) -> AsyncIterator[bytes]:
     """Tail the log until its `done`; when the row finished and no `done` comes, the stored summary's."""
     offset, pending = 0, b""
     last_sent = last_status = time.monotonic()
@@ -103,11 +115,29 @@ def _read_from(path: Path | None, offset: int) -> tuple[bytes, int]:
 
 def stored_summary(row: ExecutionDetail) -> list[dict[str, Any]]:
     """What a finished execution's row says, as the events its render would have sent."""
-    started = {"event": "render_started", "attempt": row.attempt_number, "max_attempts": row.attempt_number, "engine": row.engine, "scenes": row.scenes, "execution_id": row.id}
+    started = {
+        "event": "render_started",
+        "attempt": row.attempt_number,
+        "max_attempts": row.attempt_number,
+        "engine": row.engine,
+        "scenes": row.scenes,
+        "execution_id": row.id,
+    }
     docs = [started]
     if not row.is_successful:
-        docs.append({"event": "render_failed", "attempt": row.attempt_number, "error": row.error or row.status})
-    docs.append({"event": "done", "success": row.is_successful, "output_path": row.output_path, "error": row.error, "status": row.status, "replayed": True})
+        docs.append(
+            {"event": "render_failed", "attempt": row.attempt_number, "error": row.error or row.status}
+        )
+    docs.append(
+        {
+            "event": "done",
+            "success": row.is_successful,
+            "output_path": row.output_path,
+            "error": row.error,
+            "status": row.status,
+            "replayed": True,
+        }
+    )
     return docs
 
 

@@ -10,13 +10,15 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from manimagent.server import renders
 from manimagent.server.bodies import QueuedResult, RetryIn
 from manimagent.server.deps import ContextDep
+from manimagent.server.media import with_output_url
 from manimagent.server.pages import PageDep, page_response
 from manimagent.services.executions import EXECUTIONS
-from manimagent.server.media import with_output_url
 from manimagent.services.schemas import CancelResult, ExecuteResult, ExecutionDetail, ExecutionPublic
 
 router = APIRouter(prefix="/api/agents/executions", tags=["executions"])
-ExecutionId = Annotated[str, Path(min_length=4, max_length=36, description="Execution id, or a unique prefix of 4+ characters")]
+ExecutionId = Annotated[
+    str, Path(min_length=4, max_length=36, description="Execution id, or a unique prefix of 4+ characters")
+]
 NOT_FOUND = {404: {"description": "No such execution among yours"}}
 
 
@@ -25,14 +27,18 @@ def list_executions(
     request: Request,
     ctx: ContextDep,
     page: PageDep,
-    script: Annotated[str | None, Query(min_length=4, max_length=36, description="Only this script's executions")] = None,
+    script: Annotated[
+        str | None, Query(min_length=4, max_length=36, description="Only this script's executions")
+    ] = None,
 ) -> Response:
     """Your executions, newest first, a page at a time (`Link` names the next page)."""
     from manimagent.services.executions import list_executions
 
     base = str(request.base_url)
     rows = list_executions(ctx, script_ref=script, limit=page.limit, offset=page.offset)
-    return page_response(request, page, [with_output_url(ctx.settings, base, row) for row in rows], EXECUTIONS)
+    return page_response(
+        request, page, [with_output_url(ctx.settings, base, row) for row in rows], EXECUTIONS
+    )
 
 
 @router.get("/{execution_id}/", response_model=ExecutionDetail, responses=NOT_FOUND)
@@ -44,8 +50,12 @@ def get_execution(request: Request, ctx: ContextDep, execution_id: ExecutionId) 
 
 
 @router.get(
-    "/{execution_id}/poster/", response_class=FileResponse,
-    responses={200: {"content": {"image/png": {}}, "description": "The poster PNG"}, 404: {"description": "No such execution among yours, or it has no poster"}},
+    "/{execution_id}/poster/",
+    response_class=FileResponse,
+    responses={
+        200: {"content": {"image/png": {}}, "description": "The poster PNG"},
+        404: {"description": "No such execution among yours, or it has no poster"},
+    },
 )
 def get_poster(ctx: ContextDep, execution_id: ExecutionId) -> FileResponse:
     """The poster of one of your executions: a PNG of its video's last second (also at `poster_url`)."""
@@ -55,7 +65,9 @@ def get_poster(ctx: ContextDep, execution_id: ExecutionId) -> FileResponse:
     row = get_execution(ctx, ref=execution_id)
     if row.poster_path is None:
         raise NotFound("this execution has no poster", hint="Only a successful render has one")
-    return FileResponse(row.poster_path, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
+    return FileResponse(
+        row.poster_path, media_type="image/png", headers={"Cache-Control": "private, max-age=300"}
+    )
 
 
 @router.post(
@@ -63,10 +75,17 @@ def get_poster(ctx: ContextDep, execution_id: ExecutionId) -> FileResponse:
     response_model=ExecuteResult,
     responses={202: {"model": QueuedResult, "description": 'Accepted ("wait": false)'}, **NOT_FOUND},
 )
-async def retry(request: Request, ctx: ContextDep, execution_id: ExecutionId, body: Annotated[RetryIn | None, Body()] = None):
+async def retry(
+    request: Request,
+    ctx: ContextDep,
+    execution_id: ExecutionId,
+    body: Annotated[RetryIn | None, Body()] = None,
+):
     """Render the execution's script again with the same options (the body is optional)."""
     result = await renders.retry(request, ctx, ref=execution_id, body=body or RetryIn())
-    return JSONResponse(result.model_dump(mode="json"), status_code=202 if isinstance(result, QueuedResult) else 200)
+    return JSONResponse(
+        result.model_dump(mode="json"), status_code=202 if isinstance(result, QueuedResult) else 200
+    )
 
 
 @router.post("/{execution_id}/cancel/", response_model=CancelResult, responses=NOT_FOUND)

@@ -25,7 +25,9 @@ from manimagent.services.schemas import ExecutionPublic, MessageResult, ScriptPu
 from manimagent.store.models import ExecutionStatus, ScriptStatus
 
 router = APIRouter(tags=["omega-client"])
-ScriptId = Annotated[str, Path(min_length=4, max_length=36, description="Script id, or a unique prefix of 4+ characters")]
+ScriptId = Annotated[
+    str, Path(min_length=4, max_length=36, description="Script id, or a unique prefix of 4+ characters")
+]
 NOT_FOUND = {404: {"description": "No such script among yours"}}
 OMEGA_STATUS = {ScriptStatus.SUCCESSFUL.value: "completed", ScriptStatus.FAILED.value: "failed"}
 
@@ -38,16 +40,28 @@ class OmegaScript(BaseModel):
     script: str
     provider: str | None = None
     output_path: str | None = None
-    output_url: str | None = Field(default=None, description="Signed when the object is read; a <video src> without a token")
+    output_url: str | None = Field(
+        default=None, description="Signed when the object is read; a <video src> without a token"
+    )
     status: Literal["completed", "failed", "pending"]
     error_message: str | None = None
     created_at: datetime
     updated_at: datetime
 
 
-def omega_script(script: ScriptPublic, executions: list[ExecutionPublic], *, settings, base_url: str) -> OmegaScript:
+def omega_script(
+    script: ScriptPublic, executions: list[ExecutionPublic], *, settings, base_url: str
+) -> OmegaScript:
     """The omega object of a script and its executions (newest first)."""
-    delivered = next((run for run in executions if run.status in (ExecutionStatus.SUCCEEDED.value, ExecutionStatus.CACHED.value) and run.output_path), None)
+    delivered = next(
+        (
+            run
+            for run in executions
+            if run.status in (ExecutionStatus.SUCCEEDED.value, ExecutionStatus.CACHED.value)
+            and run.output_path
+        ),
+        None,
+    )
     status = OMEGA_STATUS.get(script.status, "pending")
     error = script.error or (executions[0].error if executions and status == "failed" else None)
     return OmegaScript(
@@ -69,7 +83,9 @@ def _read_one(ctx: Context, ref: str, base_url: str) -> OmegaScript:
     from manimagent.services.scripts import get_script
 
     script = get_script(ctx, ref=ref)
-    return omega_script(script, list_executions(ctx, script_ref=script.id), settings=ctx.settings, base_url=base_url)
+    return omega_script(
+        script, list_executions(ctx, script_ref=script.id), settings=ctx.settings, base_url=base_url
+    )
 
 
 def _read_all(ctx: Context, base_url: str, page: Page) -> list[OmegaScript]:
@@ -79,7 +95,12 @@ def _read_all(ctx: Context, base_url: str, page: Page) -> list[OmegaScript]:
 
     summaries = list_scripts(ctx, limit=page.limit, offset=page.offset)
     return [
-        omega_script(get_script(ctx, ref=summary.id), list_executions(ctx, script_ref=summary.id), settings=ctx.settings, base_url=base_url)
+        omega_script(
+            get_script(ctx, ref=summary.id),
+            list_executions(ctx, script_ref=summary.id),
+            settings=ctx.settings,
+            base_url=base_url,
+        )
         for summary in summaries
     ]
 
@@ -97,7 +118,9 @@ def preferred_provider(ctx: Context, name: str | None) -> str | None:
         return None
     rows = list_providers(ctx)
     active = [row for row in rows if row.is_active]
-    matching = [row for row in active if row.name == wanted] + [row for row in active if row.provider_type == wanted]
+    matching = [row for row in active if row.name == wanted] + [
+        row for row in active if row.provider_type == wanted
+    ]
     usable = next((row.name for row in matching if row.key_source != "none"), None)
     if usable is not None:
         return usable
@@ -110,7 +133,9 @@ def preferred_provider(ctx: Context, name: str | None) -> str | None:
 async def generate_manim(request: Request, ctx: ContextDep, body: OmegaGenerateIn) -> OmegaScript:
     """Write a script from a prompt (and render it with `execute`); the whole script object."""
     provider = await asyncio.to_thread(preferred_provider, ctx, body.provider)
-    written = await renders.generate(request, ctx, body=GenerateIn(prompt=body.prompt, provider=provider, auto_execute=body.execute))
+    written = await renders.generate(
+        request, ctx, body=GenerateIn(prompt=body.prompt, provider=provider, auto_execute=body.execute)
+    )
     return await asyncio.to_thread(_read_one, ctx, written.script_id, str(request.base_url))
 
 
@@ -127,12 +152,18 @@ def get_script(request: Request, ctx: ContextDep, script_id: ScriptId) -> OmegaS
 
 
 @router.post("/api/auth/waiting-list/", status_code=201, response_model=MessageResult, tags=["auth"])
-def join_waitlist(body: WaitlistIn, ctx: AnonymousContext, client: ClientAddress, limiter: LimiterDep) -> MessageResult:
+def join_waitlist(
+    body: WaitlistIn, ctx: AnonymousContext, client: ClientAddress, limiter: LimiterDep
+) -> MessageResult:
     """Ask for an account; the same answer when the address is on the list already."""
-    return auth.join_waitlist(ctx, email=body.email, name=body.name, reason=body.reason, client=client, limiter=limiter)
+    return auth.join_waitlist(
+        ctx, email=body.email, name=body.name, reason=body.reason, client=client, limiter=limiter
+    )
 
 
 @router.get("/api/auth/waiting-list/", response_model=list[WaitlistEntryPublic], tags=["auth"])
-def list_waitlist(request: Request, response: Response, ctx: AdminContext, page: PageDep) -> list[WaitlistEntryPublic]:
+def list_waitlist(
+    request: Request, response: Response, ctx: AdminContext, page: PageDep
+) -> list[WaitlistEntryPublic]:
     """The waiting list, first come first (administrators only; `manimagent auth waitlist` on the server)."""
     return list(sliced(request, response, page, auth.list_waitlist(ctx)))

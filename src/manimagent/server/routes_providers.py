@@ -12,7 +12,9 @@ router = APIRouter(prefix="/api/agents/providers", tags=["providers"])
 
 
 @router.get("/", response_model=list[ProviderPublic])
-def list_providers(request: Request, response: Response, ctx: ContextDep, page: PageDep) -> list[ProviderPublic]:
+def list_providers(
+    request: Request, response: Response, ctx: ContextDep, page: PageDep
+) -> list[ProviderPublic]:
     """The configured providers by priority: names, types, models, where the key comes from."""
     from manimagent.services.providers import list_providers
 

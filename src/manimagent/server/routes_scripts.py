@@ -11,12 +11,14 @@ from manimagent.server import renders
 from manimagent.server.bodies import ExecuteIn, GenerateIn, ImportIn, QueuedResult, RefineIn
 from manimagent.server.deps import ContextDep
 from manimagent.server.pages import PageDep, page_response
-from manimagent.services.scripts import SUMMARIES
 from manimagent.services.schemas import ExecuteResult, ScriptGenerateResult, ScriptPublic, ScriptSummary
+from manimagent.services.scripts import SUMMARIES
 from manimagent.store.models import ScriptStatus
 
 router = APIRouter(prefix="/api/agents/scripts", tags=["scripts"])
-ScriptId = Annotated[str, Path(min_length=4, max_length=36, description="Script id, or a unique prefix of 4+ characters")]
+ScriptId = Annotated[
+    str, Path(min_length=4, max_length=36, description="Script id, or a unique prefix of 4+ characters")
+]
 QUEUED = {202: {"model": QueuedResult, "description": 'Accepted ("wait": false); poll the execution'}}
 NOT_FOUND = {404: {"description": "No such script among yours"}}
 
@@ -64,18 +66,29 @@ def get_script(ctx: ContextDep, script_id: ScriptId) -> ScriptPublic:
 
 
 @router.post("/{script_id}/execute/", response_model=ExecuteResult, responses={**QUEUED, **NOT_FOUND})
-async def execute(request: Request, ctx: ContextDep, script_id: ScriptId, body: Annotated[ExecuteIn | None, Body()] = None):
+async def execute(
+    request: Request, ctx: ContextDep, script_id: ScriptId, body: Annotated[ExecuteIn | None, Body()] = None
+):
     """Render the script, repairing it up to `max_attempts` renders (the body is optional)."""
     return _answer(await renders.execute(request, ctx, ref=script_id, body=body or ExecuteIn()), 200)
 
 
-@router.post("/{script_id}/refine/", status_code=201, response_model=ScriptGenerateResult, responses={**QUEUED, **NOT_FOUND})
+@router.post(
+    "/{script_id}/refine/",
+    status_code=201,
+    response_model=ScriptGenerateResult,
+    responses={**QUEUED, **NOT_FOUND},
+)
 async def refine(request: Request, ctx: ContextDep, script_id: ScriptId, body: RefineIn):
     """A new script (its parent: this one) from the old code and an instruction."""
     return _answer(await renders.refine(request, ctx, ref=script_id, body=body), 201)
 
 
-@router.delete("/{script_id}/", status_code=204, responses={**NOT_FOUND, 409: {"description": "The script is being rendered"}})
+@router.delete(
+    "/{script_id}/",
+    status_code=204,
+    responses={**NOT_FOUND, 409: {"description": "The script is being rendered"}},
+)
 async def remove(request: Request, ctx: ContextDep, script_id: ScriptId) -> Response:
     """Delete the script, its executions and their media (not while it renders)."""
     await renders.remove(request, ctx, ref=script_id)

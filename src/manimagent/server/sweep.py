@@ -47,7 +47,10 @@ class Sweeper:
             from manimagent.store.db import store_fault
 
             fault = store_fault(exc)
-            log.warning("the sweep of abandoned renders failed: %s", fault.one_line() if fault else f"{type(exc).__name__}: {exc}")
+            log.warning(
+                "the sweep of abandoned renders failed: %s",
+                fault.one_line() if fault else f"{type(exc).__name__}: {exc}",
+            )
             return 0
         if settled:
             log.warning("settled %d row(s) left by a process that ended without a result", settled)

@@ -18,6 +18,10 @@ class UnavailableHomeMiddleware:
         if fault is None:
             return await self.app(scope, receive, send)
         body = json.dumps({"error": fault.message.rstrip(".") + ".", "hint": fault.hint}).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), (b"retry-after", b"60")]
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"retry-after", b"60"),
+        ]
         await send({"type": "http.response.start", "status": 503, "headers": headers})
         await send({"type": "http.response.body", "body": body})

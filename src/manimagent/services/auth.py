@@ -18,7 +18,7 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,18 @@ from manimagent.errors import BadInput, ConfigError, Forbidden, NotFound, RateLi
 from manimagent.services.context import Context
 from manimagent.services.schemas import LoginResult, MessageResult, TokenPair, UserPublic, WaitlistEntryPublic
 from manimagent.settings import Settings
-from manimagent.store.models import EmailToken, EvalItem, EvalRun, Execution, FixMemory, RefreshToken, Script, User, WaitlistEntry, utcnow
+from manimagent.store.models import (
+    EmailToken,
+    EvalItem,
+    EvalRun,
+    Execution,
+    FixMemory,
+    RefreshToken,
+    Script,
+    User,
+    WaitlistEntry,
+    utcnow,
+)
 
 ACCESS_TTL = timedelta(minutes=15)  # the default of server.access_token_minutes
 REFRESH_TTL = timedelta(days=7)
@@ -58,7 +69,9 @@ NOT_VERIFIED = (
 )
 BAD_EMAIL_TOKEN = "Invalid or expired verification token."
 BAD_REFRESH = "Invalid or expired refresh token."
-REFRESH_REUSED = "This refresh token was already used; every session of its login is now signed out. Log in again."
+REFRESH_REUSED = (
+    "This refresh token was already used; every session of its login is now signed out. Log in again."
+)
 BAD_ACCESS = "Invalid or expired access token."
 WAITLISTED = "Thank you: you are on the waiting list."
 PASSWORDS_DIFFER = "The two passwords do not match."
@@ -80,11 +93,15 @@ class RegisterIn(LoginIn):
         description=f"At least {MIN_PASSWORD_LENGTH} characters, not the email address",
         json_schema_extra={"minLength": MIN_PASSWORD_LENGTH},
     )
-    password2: str | None = Field(default=None, max_length=MAX_PASSWORD_LENGTH, description="When sent, it must equal `password`")
+    password2: str | None = Field(
+        default=None, max_length=MAX_PASSWORD_LENGTH, description="When sent, it must equal `password`"
+    )
     first_name: str = Field(default="", max_length=MAX_NAME_LENGTH)
     last_name: str = Field(default="", max_length=MAX_NAME_LENGTH)
     invitation_token: str | None = Field(
-        default=None, max_length=200, description="Accepted for omega-client; manimagent has no invitations and ignores it"
+        default=None,
+        max_length=200,
+        description="Accepted for omega-client; manimagent has no invitations and ignores it",
     )
 
 
@@ -128,7 +145,7 @@ def login_spacing(failures: int) -> float:
     """Seconds a login for an email must wait after its last failure, once it has `failures`
     failures in the window (0 below the limit): 1, 2, 4 ... up to LOGIN_SPACING_MAX."""
     over = failures - LOGIN_FAILURES_PER_EMAIL.attempts
-    return 0.0 if over < 0 else min(LOGIN_SPACING_MAX, float(2**min(over, 8)))
+    return 0.0 if over < 0 else min(LOGIN_SPACING_MAX, float(2 ** min(over, 8)))
 
 
 class RateLimiter:
@@ -145,7 +162,9 @@ class RateLimiter:
             hits = self._window(bucket, key, limit)
             if len(hits) >= limit.attempts:
                 wait = int(limit.window - (self._clock() - hits[0])) + 1
-                raise RateLimited("Too many attempts.", hint=f"Try again in {wait} seconds", details={"retry_after": wait})
+                raise RateLimited(
+                    "Too many attempts.", hint=f"Try again in {wait} seconds", details={"retry_after": wait}
+                )
 
     def record(self, bucket: str, key: str, limit: Limit) -> None:
         with self._lock:
@@ -166,7 +185,11 @@ class RateLimiter:
             wait = spacing(len(hits)) - (self._clock() - hits[-1]) if hits else 0.0
         if wait > 0:
             seconds = max(1, math.ceil(wait))
-            raise RateLimited("Too many failed logins for this account: logins are slowed down.", hint=f"Try again in {seconds} seconds", details={"retry_after": seconds})
+            raise RateLimited(
+                "Too many failed logins for this account: logins are slowed down.",
+                hint=f"Try again in {seconds} seconds",
+                details={"retry_after": seconds},
+            )
 
     def _window(self, bucket: str, key: str, limit: Limit) -> deque[float]:
         hits = self._hits.setdefault((bucket, key), deque())
@@ -221,7 +244,9 @@ def _field(name: str, message: str) -> dict[str, str]:
 def check_password(password: str, email: str) -> None:
     problems = []
     if len(password) < MIN_PASSWORD_LENGTH:
-        problems.append(_field("password", f"The password must have at least {MIN_PASSWORD_LENGTH} characters."))
+        problems.append(
+            _field("password", f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+        )
     if password.strip().lower() == email.lower():
         problems.append(_field("password", "The password must not be the email address."))
     if problems:
@@ -255,7 +280,10 @@ def register(
     `password2`, when given, must repeat `password`.
     """
     if limiter:
-        limiter.hit(("register-address", client, REGISTER_PER_ADDRESS), ("register-email", _lookup_email(email), REGISTER_PER_EMAIL))
+        limiter.hit(
+            ("register-address", client, REGISTER_PER_ADDRESS),
+            ("register-email", _lookup_email(email), REGISTER_PER_EMAIL),
+        )
     normalized = normalize_email(email)
     check_password(password, normalized)
     check_password_repeated(password, password2)
@@ -280,7 +308,10 @@ def check_password_repeated(password: str, password2: str | None) -> None:
 
 def clean_names(first_name: str, last_name: str) -> tuple[str, str]:
     """The first and last name on one line each; BadInput for control characters or an overlong name."""
-    checked = [_one_line(value, name, MAX_NAME_LENGTH) for name, value in (("first_name", first_name), ("last_name", last_name))]
+    checked = [
+        _one_line(value, name, MAX_NAME_LENGTH)
+        for name, value in (("first_name", first_name), ("last_name", last_name))
+    ]
     problems = [problem for _, problem in checked if problem]
     if problems:
         raise BadInput("Invalid registration.", details=problems)
@@ -319,18 +350,27 @@ def new_email_token() -> str:
     return token
 
 
-def _send_verification(session: Session, settings: Settings, user: User, server_url: str | None = None) -> None:
+def _send_verification(
+    session: Session, settings: Settings, user: User, server_url: str | None = None
+) -> None:
     """The token mail; `server_url` (set when the server sends it) goes into the command to run."""
     token = new_email_token()
-    row = EmailToken(user_id=user.id, token_hash=_token_digest(token), purpose=VERIFY_PURPOSE, expires_at=utcnow() + EMAIL_TOKEN_TTL)
+    row = EmailToken(
+        user_id=user.id,
+        token_hash=_token_digest(token),
+        purpose=VERIFY_PURPOSE,
+        expires_at=utcnow() + EMAIL_TOKEN_TTL,
+    )
     session.add(row)
     session.commit()
     body = (
         "Welcome to manimagent.\n\n"
         "Confirm your email address with this token (valid for 24 hours, usable once):\n\n"
         f"Verification token: {token}\n\n"
-        "Send it to POST /api/auth/verify-email/ as {\"token\": \"...\"}, or run\n"
-        f"  manimagent auth verify-email {token}" + (f" --server {server_url.rstrip('/')}" if server_url else "") + "\n\n"
+        'Send it to POST /api/auth/verify-email/ as {"token": "..."}, or run\n'
+        f"  manimagent auth verify-email {token}"
+        + (f" --server {server_url.rstrip('/')}" if server_url else "")
+        + "\n\n"
         "If you did not register, ignore this mail.\n"
     )
     mail.send_mail(settings, to=user.email, subject="Verify your manimagent account", body=body)
@@ -346,11 +386,19 @@ def _send_already_registered(settings: Settings, user: User) -> None:
 
 
 def resend_verification(
-    ctx: Context, *, email: str, client: str = "local", limiter: RateLimiter | None = None, server_url: str | None = None
+    ctx: Context,
+    *,
+    email: str,
+    client: str = "local",
+    limiter: RateLimiter | None = None,
+    server_url: str | None = None,
 ) -> MessageResult:
     """A new verification token for an unverified account; the same answer for every address."""
     if limiter:
-        limiter.hit(("register-address", client, REGISTER_PER_ADDRESS), ("register-email", _lookup_email(email), REGISTER_PER_EMAIL))
+        limiter.hit(
+            ("register-address", client, REGISTER_PER_ADDRESS),
+            ("register-email", _lookup_email(email), REGISTER_PER_EMAIL),
+        )
     with ctx.session() as session:
         user = _user_by_email(session, email)
         if user is not None and not user.email_verified and user.is_active:
@@ -362,7 +410,9 @@ def verify_email(ctx: Context, *, token: str) -> MessageResult:
     """Mark the account of a valid, unused, unexpired token verified; the token is spent."""
     with ctx.session() as session:
         row = session.exec(
-            select(EmailToken).where(EmailToken.token_hash == _token_digest(token.strip()), EmailToken.purpose == VERIFY_PURPOSE)
+            select(EmailToken).where(
+                EmailToken.token_hash == _token_digest(token.strip()), EmailToken.purpose == VERIFY_PURPOSE
+            )
         ).first()
         if row is None or row.expires_at <= utcnow() or not _spend_email_token(session, row):
             raise BadInput(BAD_EMAIL_TOKEN, hint="Ask for a new one with POST /api/auth/resend-verification/")
@@ -377,7 +427,9 @@ def verify_email(ctx: Context, *, token: str) -> MessageResult:
 def _spend_email_token(session: Session, row: EmailToken) -> bool:
     """Mark the token used; False when another request used it first."""
     result = session.execute(
-        update(EmailToken).where(col(EmailToken.id) == row.id, col(EmailToken.used_at).is_(None)).values(used_at=utcnow())
+        update(EmailToken)
+        .where(col(EmailToken.id) == row.id, col(EmailToken.used_at).is_(None))
+        .values(used_at=utcnow())
     )
     return result.rowcount == 1
 
@@ -385,7 +437,11 @@ def _spend_email_token(session: Session, row: EmailToken) -> bool:
 def _spend_other_email_tokens(session: Session, user_id: int) -> None:
     session.execute(
         update(EmailToken)
-        .where(col(EmailToken.user_id) == user_id, col(EmailToken.purpose) == VERIFY_PURPOSE, col(EmailToken.used_at).is_(None))
+        .where(
+            col(EmailToken.user_id) == user_id,
+            col(EmailToken.purpose) == VERIFY_PURPOSE,
+            col(EmailToken.used_at).is_(None),
+        )
         .values(used_at=utcnow())
     )
 
@@ -393,7 +449,9 @@ def _spend_other_email_tokens(session: Session, user_id: int) -> None:
 # ---- login and tokens ---------------------------------------------------------------------
 
 
-def login(ctx: Context, *, email: str, password: str, client: str = "local", limiter: RateLimiter | None = None) -> LoginResult:
+def login(
+    ctx: Context, *, email: str, password: str, client: str = "local", limiter: RateLimiter | None = None
+) -> LoginResult:
     """A fresh token pair (a new family) and the account, for a verified account with the right password."""
     key = _lookup_email(email)
     if limiter:
@@ -450,16 +508,20 @@ def _issue_pair(session: Session, settings: Settings, user: User, *, family: str
 
 def _new_refresh_row(user_id: int | None, family: str) -> RefreshToken:
     """A refresh token row issued now (whole seconds, so its pair can be encoded again identically)."""
-    now = datetime.now(timezone.utc).replace(microsecond=0)
-    return RefreshToken(jti=uuid.uuid4().hex, family=family, user_id=user_id, created_at=now, expires_at=now + REFRESH_TTL)
+    now = datetime.now(UTC).replace(microsecond=0)
+    return RefreshToken(
+        jti=uuid.uuid4().hex, family=family, user_id=user_id, created_at=now, expires_at=now + REFRESH_TTL
+    )
 
 
 def _encode_pair(settings: Settings, row: RefreshToken) -> TokenPair:
     """The pair of a refresh token row: the same row always encodes to the same two tokens."""
-    issued = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=timezone.utc)
+    issued = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
     common = {"sub": str(row.user_id), "fam": row.family}
     access_jti = hashlib.sha256(f"access\x00{row.jti}".encode()).hexdigest()[:32]
-    access = encode_token(settings, {**common, "type": "access", "jti": access_jti}, issued, access_ttl(settings))
+    access = encode_token(
+        settings, {**common, "type": "access", "jti": access_jti}, issued, access_ttl(settings)
+    )
     refresh = encode_token(settings, {**common, "type": "refresh", "jti": row.jti}, issued, REFRESH_TTL)
     return TokenPair(access=access, refresh=refresh)
 
@@ -468,7 +530,10 @@ def access_ttl(settings: Settings) -> timedelta:
     """`server.access_token_minutes` (default 15); ConfigError below one minute."""
     minutes = int(settings.values.get("access_token_minutes", ACCESS_TTL.total_seconds() // 60))
     if minutes < 1 or minutes > 60 * 24 * 7:
-        raise ConfigError(f"server.access_token_minutes must be between 1 and 10080, got {minutes}", hint="Fix it in config.toml")
+        raise ConfigError(
+            f"server.access_token_minutes must be between 1 and 10080, got {minutes}",
+            hint="Fix it in config.toml",
+        )
     return timedelta(minutes=minutes)
 
 
@@ -476,7 +541,10 @@ def refresh_reuse_grace(settings: Settings) -> timedelta:
     """`server.refresh_reuse_grace_seconds` (default 0: a reused refresh token always revokes)."""
     seconds = int(settings.values.get("refresh_reuse_grace_seconds", 0))
     if seconds < 0 or seconds > 3600:
-        raise ConfigError(f"server.refresh_reuse_grace_seconds must be between 0 and 3600, got {seconds}", hint="Fix it in config.toml")
+        raise ConfigError(
+            f"server.refresh_reuse_grace_seconds must be between 0 and 3600, got {seconds}",
+            hint="Fix it in config.toml",
+        )
     return timedelta(seconds=seconds)
 
 
@@ -499,7 +567,12 @@ def decode_token(settings: Settings, token: str, kind: str) -> dict[str, Any]:
 
     message = BAD_ACCESS if kind == "access" else BAD_REFRESH
     try:
-        claims = jwt.decode(token, secret_key(settings), algorithms=[ALGORITHM], options={"require": ["exp", "iat", "sub", "jti"]})
+        claims = jwt.decode(
+            token,
+            secret_key(settings),
+            algorithms=[ALGORITHM],
+            options={"require": ["exp", "iat", "sub", "jti"]},
+        )
     except jwt.PyJWTError:
         raise Unauthorized(message) from None
     if claims.get("type") != kind or not str(claims.get("sub", "")).isdigit() or not claims.get("fam"):
@@ -532,7 +605,11 @@ def _spend_refresh_token(session: Session, row: RefreshToken, successor: Refresh
     already retired, so a parallel request never sees a retired token without its successor."""
     result = session.execute(
         update(RefreshToken)
-        .where(col(RefreshToken.id) == row.id, col(RefreshToken.used_at).is_(None), col(RefreshToken.revoked_at).is_(None))
+        .where(
+            col(RefreshToken.id) == row.id,
+            col(RefreshToken.used_at).is_(None),
+            col(RefreshToken.revoked_at).is_(None),
+        )
         .values(used_at=utcnow(), replaced_by=successor.jti)
     )
     if result.rowcount != 1:
@@ -550,7 +627,12 @@ def _grace_replay(session: Session, settings: Settings, row: RefreshToken) -> To
     if not grace:
         return None
     session.refresh(row)
-    if row.revoked_at is not None or row.used_at is None or not row.replaced_by or row.used_at < utcnow() - grace:
+    if (
+        row.revoked_at is not None
+        or row.used_at is None
+        or not row.replaced_by
+        or row.used_at < utcnow() - grace
+    ):
         return None
     successor = session.exec(select(RefreshToken).where(RefreshToken.jti == row.replaced_by)).first()
     if successor is None or successor.used_at is not None or successor.revoked_at is not None:
@@ -560,7 +642,9 @@ def _grace_replay(session: Session, settings: Settings, row: RefreshToken) -> To
 
 def _revoke_family(session: Session, family: str) -> None:
     session.execute(
-        update(RefreshToken).where(col(RefreshToken.family) == family, col(RefreshToken.revoked_at).is_(None)).values(revoked_at=utcnow())
+        update(RefreshToken)
+        .where(col(RefreshToken.family) == family, col(RefreshToken.revoked_at).is_(None))
+        .values(revoked_at=utcnow())
     )
     session.commit()
 
@@ -580,14 +664,21 @@ def authenticate(ctx: Context, *, access: str) -> UserPublic:
     claims = decode_token(ctx.settings, access, "access")
     with ctx.session() as session:
         user = session.get(User, int(claims["sub"]))
-        if user is None or not user.is_active or not user.email_verified or not _family_holds(session, claims["fam"], user.id):
+        if (
+            user is None
+            or not user.is_active
+            or not user.email_verified
+            or not _family_holds(session, claims["fam"], user.id)
+        ):
             raise Unauthorized(BAD_ACCESS)
         return UserPublic.model_validate(user)
 
 
 def _family_holds(session: Session, family: str, user_id: int | None) -> bool:
     """The login (token family) exists, was issued to `user_id` alone, and is not revoked."""
-    rows = session.exec(select(RefreshToken.user_id, RefreshToken.revoked_at).where(RefreshToken.family == family)).all()
+    rows = session.exec(
+        select(RefreshToken.user_id, RefreshToken.revoked_at).where(RefreshToken.family == family)
+    ).all()
     return bool(rows) and all(owner == user_id and revoked is None for owner, revoked in rows)
 
 
@@ -640,7 +731,9 @@ class AccountDeleted(BaseModel):
     tokens_revoked: int
 
 
-def delete_user(ctx: Context, *, email: str, reassign_to: str | None = None, busy: Any = None) -> AccountDeleted:
+def delete_user(
+    ctx: Context, *, email: str, reassign_to: str | None = None, busy: Any = None
+) -> AccountDeleted:
     """Delete an account (administrators only): its tokens stop working at once and its id is never
     given again. Its scripts, executions, fix memory and eval runs are removed with their media, or,
     with `reassign_to`, given to that account (the media stays where it is).
@@ -653,7 +746,9 @@ def delete_user(ctx: Context, *, email: str, reassign_to: str | None = None, bus
         user = _existing_user(session, email)
         heir = _existing_user(session, reassign_to) if reassign_to else None
         if heir is not None and heir.id == user.id:
-            raise BadInput("an account cannot be reassigned to itself", hint="Name another account with --reassign-to")
+            raise BadInput(
+                "an account cannot be reassigned to itself", hint="Name another account with --reassign-to"
+            )
         script_ids = list(session.exec(select(Script.id).where(Script.owner_id == user.id)).all())
         if busy is not None:
             busy(script_ids)
@@ -663,7 +758,14 @@ def delete_user(ctx: Context, *, email: str, reassign_to: str | None = None, bus
             _reassign_rows(session, user.id, heir.id)
         else:
             _remove_rows(session, user.id, script_ids)
-        result = AccountDeleted(id=user.id, email=user.email, scripts=len(script_ids), executions=executions, reassigned_to=heir.email if heir else None, tokens_revoked=tokens)
+        result = AccountDeleted(
+            id=user.id,
+            email=user.email,
+            scripts=len(script_ids),
+            executions=executions,
+            reassigned_to=heir.email if heir else None,
+            tokens_revoked=tokens,
+        )
         session.delete(user)
         session.commit()
     if heir is None:
@@ -675,7 +777,9 @@ def delete_user(ctx: Context, *, email: str, reassign_to: str | None = None, bus
 def _existing_user(session: Session, email: str) -> User:
     user = _user_by_email(session, email)
     if user is None:
-        raise NotFound(f"no account with email {email!r}", hint="See the accounts with `manimagent auth users`")
+        raise NotFound(
+            f"no account with email {email!r}", hint="See the accounts with `manimagent auth users`"
+        )
     return user
 
 
@@ -687,7 +791,9 @@ def _count(session: Session, model, condition) -> int:
 
 def _drop_tokens(session: Session, user_id: int) -> int:
     """Delete the account's refresh and email tokens: its logins (and their access tokens) end."""
-    revoked = _count(session, RefreshToken, col(RefreshToken.revoked_at).is_(None) & (RefreshToken.user_id == user_id))
+    revoked = _count(
+        session, RefreshToken, col(RefreshToken.revoked_at).is_(None) & (RefreshToken.user_id == user_id)
+    )
     session.execute(delete(RefreshToken).where(col(RefreshToken.user_id) == user_id))
     session.execute(delete(EmailToken).where(col(EmailToken.user_id) == user_id))
     return revoked
@@ -715,7 +821,13 @@ def _remove_rows(session: Session, user_id: int, script_ids: list[str]) -> None:
 
 
 def join_waitlist(
-    ctx: Context, *, email: str, name: str = "", reason: str = "", client: str = "local", limiter: RateLimiter | None = None
+    ctx: Context,
+    *,
+    email: str,
+    name: str = "",
+    reason: str = "",
+    client: str = "local",
+    limiter: RateLimiter | None = None,
 ) -> MessageResult:
     """Put an address on the waiting list; the same answer when it is there already (the first entry stays)."""
     if limiter:
@@ -728,7 +840,12 @@ def join_waitlist(
     if problem:
         raise BadInput("Invalid waiting-list request.", details=[problem])
     with ctx.session() as session:
-        _add_once(session, WaitlistEntry(email=normalized, name=clean_name, reason=(reason or "").strip()[:MAX_REASON_LENGTH]))
+        _add_once(
+            session,
+            WaitlistEntry(
+                email=normalized, name=clean_name, reason=(reason or "").strip()[:MAX_REASON_LENGTH]
+            ),
+        )
     return MessageResult(message=WAITLISTED)
 
 
@@ -748,7 +865,9 @@ def list_waitlist(ctx: Context) -> list[WaitlistEntryPublic]:
     if not ctx.is_admin:
         raise Forbidden("Only an administrator can list the waiting list.")
     with ctx.session() as session:
-        rows = session.exec(select(WaitlistEntry).order_by(col(WaitlistEntry.created_at), col(WaitlistEntry.id))).all()
+        rows = session.exec(
+            select(WaitlistEntry).order_by(col(WaitlistEntry.created_at), col(WaitlistEntry.id))
+        ).all()
         return [WaitlistEntryPublic.model_validate(row) for row in rows]
 
 
@@ -809,6 +928,8 @@ def _write_secret_file(path: Path, value: str) -> None:
     except FileExistsError:
         return  # another process wrote it first; the caller reads that one
     except OSError as exc:
-        raise ConfigError(f"cannot write the secret key file {path}: {exc}", hint="Set MANIMAGENT_SECRET_KEY") from exc
+        raise ConfigError(
+            f"cannot write the secret key file {path}: {exc}", hint="Set MANIMAGENT_SECRET_KEY"
+        ) from exc
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(value + "\n")

@@ -157,14 +157,18 @@ def _expand(argument: str) -> list[str]:
     if path.is_dir():
         found = sorted(str(child) for child in path.glob("*.py") if child.is_file())
         if not found:
-            raise BadInput(f"the folder {argument} has no .py files", hint="Point at a folder of Manim scripts")
+            raise BadInput(
+                f"the folder {argument} has no .py files", hint="Point at a folder of Manim scripts"
+            )
         return found
     if path.is_file():
         return [str(path)]
     if GLOB_CHARACTERS & set(argument):
         found = sorted(match for match in glob.glob(str(path), recursive=True) if Path(match).is_file())
         if not found:
-            raise BadInput(f"no file matches {argument}", hint="Check the pattern (quote it to let manimagent expand it)")
+            raise BadInput(
+                f"no file matches {argument}", hint="Check the pattern (quote it to let manimagent expand it)"
+            )
         return found
     if path.exists():
         raise BadInput(f"{argument} is not a file or a folder")
@@ -184,7 +188,10 @@ def prompts_to_generate(text: str, origin: str) -> list[BatchItem]:
         prompt, options = _prompt_line(line, f"{origin} line {number}")
         items.append(BatchItem(index=len(items), prompt=prompt, line=number, options=options))
     if not items:
-        raise BadInput(f"{origin} has no prompts", hint="Write one prompt a line, or one JSON object a line with a \"prompt\"")
+        raise BadInput(
+            f"{origin} has no prompts",
+            hint='Write one prompt a line, or one JSON object a line with a "prompt"',
+        )
     return items
 
 
@@ -207,15 +214,22 @@ def _prompt_line(line: str, where: str) -> tuple[str, dict[str, Any]]:
 def _check_fields(fields: dict[str, Any], where: str) -> None:
     unknown = sorted(set(fields) - set(PROMPT_LINE_KEYS))
     if unknown:
-        raise BadInput(f"{where} has unknown keys: {', '.join(unknown)}", hint=f"Use: {', '.join(PROMPT_LINE_KEYS)}")
+        raise BadInput(
+            f"{where} has unknown keys: {', '.join(unknown)}", hint=f"Use: {', '.join(PROMPT_LINE_KEYS)}"
+        )
     if "prompt" not in fields:
-        raise BadInput(f"{where} has no \"prompt\"")
+        raise BadInput(f'{where} has no "prompt"')
     for key, value in fields.items():
         kinds = PROMPT_LINE_KEYS[key]
         if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-            raise BadInput(f"{where}: \"{key}\" must be {' or '.join(kind.__name__ for kind in kinds)}, got {json.dumps(value)}")
+            raise BadInput(
+                f'{where}: "{key}" must be {" or ".join(kind.__name__ for kind in kinds)}, got {json.dumps(value)}'
+            )
         if key in CHOICES and value.lower() not in {choice.value for choice in CHOICES[key]}:
-            raise BadInput(f"{where}: unknown {key} {value!r}", hint=f"Use one of: {', '.join(choice.value for choice in CHOICES[key])}")
+            raise BadInput(
+                f"{where}: unknown {key} {value!r}",
+                hint=f"Use one of: {', '.join(choice.value for choice in CHOICES[key])}",
+            )
 
 
 # --- how many at once ----------------------------------------------------------------------------
@@ -273,7 +287,9 @@ def check_jobs(jobs: int | None, ctx: Context) -> int:
 # --- the two batch commands ----------------------------------------------------------------------
 
 
-def render_files(ctx: Context, *, items: list[BatchItem], jobs: int | None = None, **options: Any) -> BatchResult:
+def render_files(
+    ctx: Context, *, items: list[BatchItem], jobs: int | None = None, **options: Any
+) -> BatchResult:
     """Render each file item through `services.render.render_file` (every scene unless `scenes`)."""
     from manimagent.services.render import render_file, render_options
 
@@ -287,13 +303,24 @@ def render_files(ctx: Context, *, items: list[BatchItem], jobs: int | None = Non
     return run_batch(ctx, items, jobs=check_jobs(jobs, ctx), run=run)
 
 
-def generate_prompts(ctx: Context, *, items: list[BatchItem], jobs: int | None = None, execute: bool = True, **options: Any) -> BatchResult:
+def generate_prompts(
+    ctx: Context, *, items: list[BatchItem], jobs: int | None = None, execute: bool = True, **options: Any
+) -> BatchResult:
     """Generate (and render) each prompt item through `services.generate.generate`; a line's own
     options (JSON Lines) win over the command's."""
     from manimagent.services.generate import generate
     from manimagent.services.render import render_options
 
-    render_keys = ("engine", "container", "quality", "format", "max_attempts", "still_seconds", "cache", "partial")
+    render_keys = (
+        "engine",
+        "container",
+        "quality",
+        "format",
+        "max_attempts",
+        "still_seconds",
+        "cache",
+        "partial",
+    )
     ctx = pooled(ctx)
     if execute:
         render_options(ctx, **{key: value for key, value in options.items() if key in render_keys})
@@ -326,7 +353,12 @@ def run_batch(ctx: Context, items: list[BatchItem], *, jobs: int, run: ItemRunne
     started = time.monotonic()
     pool = _Pool(ctx, items, min(jobs, len(items)), run)
     interrupted = pool.run()
-    return BatchResult(documents=pool.documents(), jobs=pool.size, interrupted=interrupted, seconds=time.monotonic() - started)
+    return BatchResult(
+        documents=pool.documents(),
+        jobs=pool.size,
+        interrupted=interrupted,
+        seconds=time.monotonic() - started,
+    )
 
 
 class _Pool:
@@ -346,7 +378,9 @@ class _Pool:
         """Run to the end; True when Ctrl-C stopped the batch."""
         exited = [threading.Event() for _ in range(self.size)]
         for number, flag in enumerate(exited):
-            threading.Thread(target=self._work, args=(flag,), name=f"manimagent-batch-{number}", daemon=True).start()
+            threading.Thread(
+                target=self._work, args=(flag,), name=f"manimagent-batch-{number}", daemon=True
+            ).start()
         try:
             _wait_for(exited, timeout=None)
             return False
@@ -412,7 +446,15 @@ class _Pool:
                 return
             self.finished[item.index] = document
         try:
-            self.ctx.events(ItemFinished(item=item.index, label=item.label, status=item_status(document), document=document, source=item.source))
+            self.ctx.events(
+                ItemFinished(
+                    item=item.index,
+                    label=item.label,
+                    status=item_status(document),
+                    document=document,
+                    source=item.source,
+                )
+            )
         except Exception:  # noqa: BLE001 - a sink's failure (a closed pipe) must not stop the other items
             pass
 
@@ -453,7 +495,9 @@ def _set_async_interrupt(ident: int, exception: type[BaseException] | None) -> N
 
     The render waits in short slices (`RunningProcess.wait`, a pooled render's answer), so the exception lands there and the
     render is stopped exactly as Ctrl-C stops a single one."""
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(exception) if exception else None)
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(ident), ctypes.py_object(exception) if exception else None
+    )
 
 
 class _TaggedSink:
@@ -495,8 +539,15 @@ def _settle(ctx: Context, execution_id: str | None) -> str | None:
         return execution_id
 
 
-def _interrupted_document(item: BatchItem, execution_id: str | None, ctx: Context | None = None) -> dict[str, Any]:
-    doc: dict[str, Any] = {"success": False, "status": INTERRUPTED, "error": INTERRUPTED, "exit_code": int(ExitCode.INTERRUPTED)}
+def _interrupted_document(
+    item: BatchItem, execution_id: str | None, ctx: Context | None = None
+) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "success": False,
+        "status": INTERRUPTED,
+        "error": INTERRUPTED,
+        "exit_code": int(ExitCode.INTERRUPTED),
+    }
     if execution_id and ctx is not None:
         doc.update(execution_id=execution_id, script_id=_script_of(ctx, execution_id))
     return {**doc, **item.tag()}

@@ -9,14 +9,19 @@ from manimagent.services.schemas import CacheCleared, CacheInfo
 
 
 def _cache(ctx: Context) -> RenderCache:
-    return RenderCache(ctx.settings.paths.render_cache, parse_size(ctx.settings.cache_max_size, "cache.max_size"))
+    return RenderCache(
+        ctx.settings.paths.render_cache, parse_size(ctx.settings.cache_max_size, "cache.max_size")
+    )
 
 
 def cache_info(ctx: Context) -> CacheInfo:
     cache = _cache(ctx)
     entries = cache.entries()
     return CacheInfo(
-        path=str(cache.root), entries=len(entries), size=sum(entry.size for entry in entries), max_size=cache.max_size,
+        path=str(cache.root),
+        entries=len(entries),
+        size=sum(entry.size for entry in entries),
+        max_size=cache.max_size,
         enabled=bool(ctx.settings.cache_enabled),
     )
 

@@ -9,15 +9,28 @@ from typing import Any
 
 from manimagent.errors import BadInput, ConfigError
 from manimagent.services.schemas import SettingPublic
-from manimagent.settings import SETTINGS, Setting, Settings, load_settings
-from manimagent.settings import _convert  # the loader's own conversion of a raw value
+from manimagent.settings import (
+    SETTINGS,
+    Setting,
+    Settings,
+    _convert,  # the loader's own conversion of a raw value
+    load_settings,
+)
 
 MASK = "********"
 
 
 def show_config(settings: Settings | None = None) -> list[SettingPublic]:
     settings = settings or load_settings()
-    rows = [SettingPublic(name="home", value=settings.home, source=settings.sources["home"], help="folder of all state", env="MANIMAGENT_HOME")]
+    rows = [
+        SettingPublic(
+            name="home",
+            value=settings.home,
+            source=settings.sources["home"],
+            help="folder of all state",
+            env="MANIMAGENT_HOME",
+        )
+    ]
     for setting in SETTINGS:
         value = settings.values[setting.name]
         if setting.secret and value:
@@ -25,7 +38,14 @@ def show_config(settings: Settings | None = None) -> list[SettingPublic]:
         if setting.name == "database_url":
             value = _without_password(settings.database_url_effective)
         rows.append(
-            SettingPublic(name=setting.name, value=value, source=settings.sources[setting.name], help=setting.help, key=setting.key, env=setting.env)
+            SettingPublic(
+                name=setting.name,
+                value=value,
+                source=settings.sources[setting.name],
+                help=setting.help,
+                key=setting.key,
+                env=setting.env,
+            )
         )
     return rows
 
@@ -64,7 +84,9 @@ def set_setting(key: str, value: str, settings: Settings | None = None) -> Setti
     checked = checked_value(setting, value)
     path = settings.paths.config_file
     document = _read_document(path)
-    _table_for(document, setting.key, path, create=True)[_leaf(setting.key)] = list(checked) if isinstance(checked, tuple) else checked
+    _table_for(document, setting.key, path, create=True)[_leaf(setting.key)] = (
+        list(checked) if isinstance(checked, tuple) else checked
+    )
     _write_document(path, document, private=setting.secret)
     return _row(setting)
 
@@ -221,7 +243,10 @@ def _table_for(document, key: str, path: Path, *, create: bool):
             node[part] = tomlkit.table()
         node = node[part]
         if not isinstance(node, dict):
-            raise ConfigError(f"{path}: {part} is a value, not a table, so {key} cannot be set there", hint="Fix or remove that line")
+            raise ConfigError(
+                f"{path}: {part} is a value, not a table, so {key} cannot be set there",
+                hint="Fix or remove that line",
+            )
     return node
 
 
@@ -252,4 +277,6 @@ def _write_document(path: Path, document, *, private: bool = False) -> None:
         os.replace(partial, path)
     except OSError as exc:
         partial.unlink(missing_ok=True)
-        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}", hint="Make the config folder writable") from None
+        raise ConfigError(
+            f"cannot write {path}: {exc.strerror or exc}", hint="Make the config folder writable"
+        ) from None

@@ -19,7 +19,15 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from manimagent.errors import BadInput, ConfigError, Conflict, DockerFailed, DockerUnavailable, Forbidden, ManimagentError
+from manimagent.errors import (
+    BadInput,
+    ConfigError,
+    Conflict,
+    DockerFailed,
+    DockerUnavailable,
+    Forbidden,
+    ManimagentError,
+)
 from manimagent.render.docker import DockerEngine, Limits
 from manimagent.services.context import Context
 from manimagent.services.ids import resolve_named
@@ -90,7 +98,10 @@ def list_containers(ctx: Context) -> list[ContainerPublic]:
 
 def _validate_new(name: str, memory: str, cpus: float, pids: int) -> None:
     if not NAME_PATTERN.match(name):
-        raise BadInput(f"invalid container name {name!r}", hint="Use letters, digits, '.', '_' or '-', starting with a letter or digit")
+        raise BadInput(
+            f"invalid container name {name!r}",
+            hint="Use letters, digits, '.', '_' or '-', starting with a letter or digit",
+        )
     if not MEMORY_PATTERN.match(memory):
         raise BadInput(f"invalid memory limit {memory!r}", hint="Give a size such as 512m or 2g")
     if not 0 < cpus <= 256:
@@ -100,7 +111,13 @@ def _validate_new(name: str, memory: str, cpus: float, pids: int) -> None:
 
 
 def add_container(
-    ctx: Context, *, name: str, image: str | None = None, memory: str = "2g", cpus: float = 2.0, pids: int = 256
+    ctx: Context,
+    *,
+    name: str,
+    image: str | None = None,
+    memory: str = "2g",
+    cpus: float = 2.0,
+    pids: int = 256,
 ) -> ContainerPublic:
     """A new Container row (nothing starts yet)."""
     _require_admin(ctx, "add")
@@ -108,8 +125,17 @@ def add_container(
     _validate_new(name, memory, cpus, pids)
     with ctx.session() as session:
         if session.exec(select(Container).where(Container.name == name)).first() is not None:
-            raise Conflict(f"a container named {name!r} already exists", hint="Pick another name or remove it with `manimagent containers rm`")
-        row = Container(name=name, image=image or default_image(ctx), memory_limit=memory.lower(), cpu_limit=cpus, pids_limit=pids)
+            raise Conflict(
+                f"a container named {name!r} already exists",
+                hint="Pick another name or remove it with `manimagent containers rm`",
+            )
+        row = Container(
+            name=name,
+            image=image or default_image(ctx),
+            memory_limit=memory.lower(),
+            cpu_limit=cpus,
+            pids_limit=pids,
+        )
         session.add(row)
         session.commit()
         session.refresh(row)
@@ -148,7 +174,12 @@ def start_container(ctx: Context, *, ref: str) -> ContainerStatus:
         try:
             container_name, volume_name = _docker_names(ctx, row)
             container = start_warm_container(
-                client, container_name=container_name, volume_name=volume_name, label=row.name, image=row.image, limits=_limits(row)
+                client,
+                container_name=container_name,
+                volume_name=volume_name,
+                label=row.name,
+                image=row.image,
+                limits=_limits(row),
             )
         except Exception as exc:  # noqa: BLE001 - the SDK's errors become one message
             raise _docker_error(f"cannot start container {row.name!r}", exc) from exc
@@ -184,7 +215,9 @@ def check_status(ctx: Context, *, ref: str) -> ContainerStatus:
         container = find_container(client, row.docker_id)
         if container is None:
             _mark(session, row, running=False, docker_id=None)
-            return _status(row, "missing", "no Docker container (never started, or removed outside manimagent)")
+            return _status(
+                row, "missing", "no Docker container (never started, or removed outside manimagent)"
+            )
         running = container.status == "running"
         _mark(session, row, running=running, docker_id=container.id)
         message = _worker_message(worker_state(container)) if running else _exit_message(container)
@@ -206,14 +239,23 @@ def remove_container(ctx: Context, *, ref: str) -> ContainerStatus:
             remove_quietly(client, container_name, volume_name)
         except DockerUnavailable:
             message = "removed from the database; Docker was unreachable, so its container (if any) is left"
-        status = ContainerStatus(success=True, name=row.name, is_running=False, docker_id=None, status="removed", message=message)
+        status = ContainerStatus(
+            success=True, name=row.name, is_running=False, docker_id=None, status="removed", message=message
+        )
         session.delete(row)
         session.commit()
         return status
 
 
 def _status(row: Container, status: str, message: str) -> ContainerStatus:
-    return ContainerStatus(success=True, name=row.name, is_running=row.is_running, docker_id=row.docker_id, status=status, message=message)
+    return ContainerStatus(
+        success=True,
+        name=row.name,
+        is_running=row.is_running,
+        docker_id=row.docker_id,
+        status=status,
+        message=message,
+    )
 
 
 def _worker_message(state: dict[str, Any] | None) -> str:
@@ -234,7 +276,9 @@ def _docker_error(what: str, exc: BaseException) -> ManimagentError:
     if isinstance(exc, ManimagentError):
         return exc
     text = " ".join(str(exc).split())[:300]
-    return DockerFailed(f"{what}: {text}", hint="Check `docker info` and `manimagent containers check-status`")
+    return DockerFailed(
+        f"{what}: {text}", hint="Check `docker info` and `manimagent containers check-status`"
+    )
 
 
 # --- choosing the engine ---------------------------------------------------------------------------
@@ -248,8 +292,14 @@ def _pick_row(session: Session, ctx: Context, container_ref: str | None) -> Cont
     if len(rows) == 1:
         return rows[0]
     if not rows:
-        raise BadInput("no container is configured for --engine docker", hint="Add one with `manimagent containers add NAME [--image IMG]`")
-    raise BadInput("several containers are configured", hint="Pass --container NAME, or set render.container in config.toml")
+        raise BadInput(
+            "no container is configured for --engine docker",
+            hint="Add one with `manimagent containers add NAME [--image IMG]`",
+        )
+    raise BadInput(
+        "several containers are configured",
+        hint="Pass --container NAME, or set render.container in config.toml",
+    )
 
 
 def engine_for(ctx: Context, container_ref: str | None) -> DockerEngine:
@@ -265,7 +315,12 @@ def engine_for(ctx: Context, container_ref: str | None) -> DockerEngine:
             _mark(session, row, running=running, docker_id=container.id if container is not None else None)
         if not running:
             require_image(client, row.image)
-        return DockerEngine(image=row.image, container_name=row.name, docker_ref=container.id if running else None, limits=_limits(row))
+        return DockerEngine(
+            image=row.image,
+            container_name=row.name,
+            docker_ref=container.id if running else None,
+            limits=_limits(row),
+        )
 
 
 # --- the image -----------------------------------------------------------------------------------
@@ -280,13 +335,27 @@ def _build_context(folder: Path, ca_bundle: str | None) -> None:
         return
     source = Path(ca_bundle).expanduser()
     if not source.is_file():
-        raise BadInput(f"CA bundle {ca_bundle} is not a readable file", hint="Give a PEM file, e.g. /etc/ssl/certs/ca-certificates.crt")
+        raise BadInput(
+            f"CA bundle {ca_bundle} is not a readable file",
+            hint="Give a PEM file, e.g. /etc/ssl/certs/ca-certificates.crt",
+        )
     shutil.copyfile(source, target)
 
 
-def _build_args(base_image: str | None, version: str, pip_index_url: str | None, pip_extra_index_url: str | None, pip_trusted_host: str | None) -> dict[str, str]:
+def _build_args(
+    base_image: str | None,
+    version: str,
+    pip_index_url: str | None,
+    pip_extra_index_url: str | None,
+    pip_trusted_host: str | None,
+) -> dict[str, str]:
     args = {"MANIM_VERSION": version}
-    optional = {"BASE_IMAGE": base_image, "PIP_INDEX_URL": pip_index_url, "PIP_EXTRA_INDEX_URL": pip_extra_index_url, "PIP_TRUSTED_HOST": pip_trusted_host}
+    optional = {
+        "BASE_IMAGE": base_image,
+        "PIP_INDEX_URL": pip_index_url,
+        "PIP_EXTRA_INDEX_URL": pip_extra_index_url,
+        "PIP_TRUSTED_HOST": pip_trusted_host,
+    }
     args.update({key: value for key, value in optional.items() if value})
     return args
 
@@ -314,12 +383,18 @@ def build_image(
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="manimagent-build-") as folder:
         _build_context(Path(folder), ca_bundle)
-        stream = client.api.build(path=folder, tag=tag, buildargs=args, rm=True, forcerm=True, pull=False, decode=True)
+        stream = client.api.build(
+            path=folder, tag=tag, buildargs=args, rm=True, forcerm=True, pull=False, decode=True
+        )
         _follow_build(stream, on_log or (lambda _line: None))
     image = client.images.get(tag)
     return ImageBuildResult(
-        success=True, tag=tag, image_id=image.id, base_image=args.get("BASE_IMAGE", "python:3.11-slim-bookworm"),
-        manim_version=version, duration=round(time.monotonic() - started, 1),
+        success=True,
+        tag=tag,
+        image_id=image.id,
+        base_image=args.get("BASE_IMAGE", "python:3.11-slim-bookworm"),
+        manim_version=version,
+        duration=round(time.monotonic() - started, 1),
     )
 
 
@@ -342,14 +417,25 @@ def _build_failure(error: str, recent: list[str]) -> ManimagentError:
         message = f"a build step failed with exit code {step['code']}"
     message = message[:400]
     seen = " ".join([message, *recent]).lower()
-    if any(marker in seen for marker in ("pull access denied", "manifest unknown", "failed to resolve reference", "no such host", "repository does not exist")):
+    if any(
+        marker in seen
+        for marker in (
+            "pull access denied",
+            "manifest unknown",
+            "failed to resolve reference",
+            "no such host",
+            "repository does not exist",
+        )
+    ):
         # a missing image is missing environment (exit 3), not a failed build
         return ConfigError(
             f"the base image is missing and cannot be pulled: {message}",
             hint="Pass --base-image with an image the engine has (see `docker images`; scripts/docker-base-image.sh makes one)",
         )
     elif "certificate_verify_failed" in seen or "certificate verify failed" in seen or "sslerror" in seen:
-        hint = "pip met a TLS-inspecting proxy: pass --ca-bundle FILE (e.g. /etc/ssl/certs/ca-certificates.crt)"
+        hint = (
+            "pip met a TLS-inspecting proxy: pass --ca-bundle FILE (e.g. /etc/ssl/certs/ca-certificates.crt)"
+        )
     else:
         hint = "See the build log above; behind a proxy try --ca-bundle FILE and --pip-index-url URL"
     return ManimagentError(f"image build failed: {message}", hint=hint)
@@ -376,8 +462,20 @@ def docker_status() -> dict[str, Any]:
 def doctor_checks() -> list[DoctorCheck]:
     status = docker_status()
     if not status["reachable"]:
-        return [DoctorCheck(name="docker", ok=False, required=False, detail=status["error"], fix="Only for --engine docker: start Docker or set DOCKER_HOST")]
-    checks = [DoctorCheck(name="docker", ok=True, required=False, detail=f"engine {status['version']} at {status['host']}")]
+        return [
+            DoctorCheck(
+                name="docker",
+                ok=False,
+                required=False,
+                detail=status["error"],
+                fix="Only for --engine docker: start Docker or set DOCKER_HOST",
+            )
+        ]
+    checks = [
+        DoctorCheck(
+            name="docker", ok=True, required=False, detail=f"engine {status['version']} at {status['host']}"
+        )
+    ]
     images = status["images"]
     checks.append(
         DoctorCheck(

@@ -7,9 +7,9 @@ started before it loads (see pipeline.run_attempts).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from manimagent.events import EventSink, ignore

@@ -29,15 +29,28 @@ def _version(package: str) -> str | None:
 def _module_check(name: str, module: str, package: str, fix: str) -> DoctorCheck:
     found = importlib.util.find_spec(module) is not None
     version = _version(package)
-    return DoctorCheck(name=name, ok=found, detail=f"{package} {version}" if found else f"{package} not importable", fix=None if found else fix)
+    return DoctorCheck(
+        name=name,
+        ok=found,
+        detail=f"{package} {version}" if found else f"{package} not importable",
+        fix=None if found else fix,
+    )
 
 
 def _latex_check() -> DoctorCheck:
     tools = {tool: shutil.which(tool) for tool in ("latex", "dvisvgm")}
     missing = [tool for tool, path in tools.items() if not path]
     if missing:
-        return DoctorCheck(name="latex", ok=False, required=False, detail=f"missing {', '.join(missing)}: MathTex/Tex will not render (Text still does)", fix=APT_LATEX)
-    return DoctorCheck(name="latex", ok=True, required=False, detail=f"latex {tools['latex']}, dvisvgm {tools['dvisvgm']}")
+        return DoctorCheck(
+            name="latex",
+            ok=False,
+            required=False,
+            detail=f"missing {', '.join(missing)}: MathTex/Tex will not render (Text still does)",
+            fix=APT_LATEX,
+        )
+    return DoctorCheck(
+        name="latex", ok=True, required=False, detail=f"latex {tools['latex']}, dvisvgm {tools['dvisvgm']}"
+    )
 
 
 def _home_check(settings: Settings) -> DoctorCheck:
@@ -47,26 +60,45 @@ def _home_check(settings: Settings) -> DoctorCheck:
         with tempfile.NamedTemporaryFile(dir=home):
             pass
     except OSError as exc:
-        return DoctorCheck(name="home", ok=False, detail=f"{home} is not writable: {exc.strerror}", fix="Set MANIMAGENT_HOME to a writable folder")
+        return DoctorCheck(
+            name="home",
+            ok=False,
+            detail=f"{home} is not writable: {exc.strerror}",
+            fix="Set MANIMAGENT_HOME to a writable folder",
+        )
     return DoctorCheck(name="home", ok=True, detail=str(home))
 
 
 def _keyring_check() -> DoctorCheck:
     """Where secrets go: a real keyring is ok; a plaintext keyring or the 0600 file is a warning."""
-    from manimagent.keys import SecretStorage, backend_name, is_plaintext, secret_storage
     from manimagent.errors import ConfigError
+    from manimagent.keys import SecretStorage, backend_name, is_plaintext, secret_storage
 
     try:
         storage: SecretStorage = secret_storage()
     except ConfigError as exc:
-        return DoctorCheck(name="keyring", ok=False, required=False, detail=f"no keyring, and {exc.message}", fix=KEYRING_FIX)
+        return DoctorCheck(
+            name="keyring", ok=False, required=False, detail=f"no keyring, and {exc.message}", fix=KEYRING_FIX
+        )
     if storage.kind == "file":
-        return DoctorCheck(name="keyring", ok=False, required=False, detail=f"no keyring: secrets are kept in {storage.detail} (mode 0600)", fix=KEYRING_FIX)
+        return DoctorCheck(
+            name="keyring",
+            ok=False,
+            required=False,
+            detail=f"no keyring: secrets are kept in {storage.detail} (mode 0600)",
+            fix=KEYRING_FIX,
+        )
     import keyring
 
     backend = keyring.get_keyring()
     if is_plaintext(backend):
-        return DoctorCheck(name="keyring", ok=False, required=False, detail=f"{backend_name(backend)} keeps secrets unencrypted on disk", fix=KEYRING_FIX)
+        return DoctorCheck(
+            name="keyring",
+            ok=False,
+            required=False,
+            detail=f"{backend_name(backend)} keeps secrets unencrypted on disk",
+            fix=KEYRING_FIX,
+        )
     return DoctorCheck(name="keyring", ok=True, required=False, detail=storage.detail)
 
 
@@ -86,7 +118,13 @@ def _sandbox_check(settings: Settings) -> DoctorCheck:
     detail = f"{found.kind} (render.sandbox = {policy.mode.value}); limits: memory {limits.memory >> 20} MiB, {limits.max_processes} processes, output {limits.max_output >> 20} MiB"
     if not found.sandboxed:
         detail = f"{found.kind} only: {found.reason}; {detail}"
-    return DoctorCheck(name="sandbox", ok=found.sandboxed, required=False, detail=detail, fix=found.fix if not found.sandboxed else None)
+    return DoctorCheck(
+        name="sandbox",
+        ok=found.sandboxed,
+        required=False,
+        detail=detail,
+        fix=found.fix if not found.sandboxed else None,
+    )
 
 
 def _docker_checks() -> list[DoctorCheck]:
@@ -109,6 +147,11 @@ def run_doctor(settings: Settings | None = None) -> DoctorReport:
         *_docker_checks(),
         _keyring_check(),
         _home_check(settings),
-        DoctorCheck(name="debug", ok=True, required=False, detail="MANIMAGENT_DEBUG is set" if os.environ.get("MANIMAGENT_DEBUG") else "off"),
+        DoctorCheck(
+            name="debug",
+            ok=True,
+            required=False,
+            detail="MANIMAGENT_DEBUG is set" if os.environ.get("MANIMAGENT_DEBUG") else "off",
+        ),
     ]
     return DoctorReport(ok=all(check.ok for check in checks if check.required), checks=checks)

@@ -22,5 +22,9 @@ def select_engine(ctx: Context, engine: str | None, container: str | None) -> Re
     from manimagent.render.local import POOL_SETTING, LocalEngine
     from manimagent.render.sandbox import policy_from_settings
 
-    owner = ("local" if ctx.user_id is None else f"user-{ctx.user_id}") if ctx.settings.values.get(POOL_SETTING) else None
+    owner = (
+        ("local" if ctx.user_id is None else f"user-{ctx.user_id}")
+        if ctx.settings.values.get(POOL_SETTING)
+        else None
+    )
     return LocalEngine(policy=policy_from_settings(ctx.settings), pool_owner=owner)

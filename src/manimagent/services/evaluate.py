@@ -60,12 +60,17 @@ class SuiteItem:
 def load_suite(ref: str) -> list[SuiteItem]:
     """The items of `builtin`, a JSONL file or a folder of .py files; BadInput when there are none."""
     if ref == BUILTIN:
-        return parse_jsonl(resources.files("manimagent.evals").joinpath("builtin.jsonl").read_text(encoding="utf-8"), "the built-in suite")
+        return parse_jsonl(
+            resources.files("manimagent.evals").joinpath("builtin.jsonl").read_text(encoding="utf-8"),
+            "the built-in suite",
+        )
     path = Path(ref).expanduser()
     if path.is_dir():
         return _folder_items(path)
     if not path.is_file():
-        raise BadInput(f"suite {ref} does not exist", hint="Give a .jsonl file, a folder of .py files, or `builtin`")
+        raise BadInput(
+            f"suite {ref} does not exist", hint="Give a .jsonl file, a folder of .py files, or `builtin`"
+        )
     try:
         if path.stat().st_size > MAX_SUITE_BYTES:
             raise BadInput(f"suite {ref} is larger than {MAX_SUITE_BYTES:,} bytes")
@@ -107,7 +112,11 @@ def _item(document: object, where: str) -> SuiteItem:
 
 def _folder_items(path: Path) -> list[SuiteItem]:
     files = sorted(path.glob("*.py"))
-    items = [SuiteItem(file.stem, "code", file.read_bytes().decode("utf-8", errors="replace")) for file in files if file.is_file()]
+    items = [
+        SuiteItem(file.stem, "code", file.read_bytes().decode("utf-8", errors="replace"))
+        for file in files
+        if file.is_file()
+    ]
     return _checked(items, f"folder {path}")
 
 
@@ -126,7 +135,13 @@ def _checked(items: list[SuiteItem], label: str) -> list[SuiteItem]:
 
 
 def run_eval(
-    ctx: Context, *, suite: str, provider: str | None = None, max_attempts: int | None = None, jobs: int = 1, on_item: ItemSink | None = None
+    ctx: Context,
+    *,
+    suite: str,
+    provider: str | None = None,
+    max_attempts: int | None = None,
+    jobs: int = 1,
+    on_item: ItemSink | None = None,
 ) -> EvalRunPublic:
     """Run every item of `suite` and store the run; `on_item` hears of each item as it finishes."""
     from manimagent.services import llm
@@ -135,7 +150,9 @@ def run_eval(
     items = load_suite(suite)
     if not 1 <= jobs <= MAX_JOBS:
         raise BadInput(f"--jobs must be between 1 and {MAX_JOBS}, got {jobs}")
-    attempts = render_options(ctx, max_attempts=max_attempts, default_attempts=int(ctx.settings.max_attempts)).max_attempts
+    attempts = render_options(
+        ctx, max_attempts=max_attempts, default_attempts=int(ctx.settings.max_attempts)
+    ).max_attempts
     if provider is not None:
         llm.candidates(ctx, provider)  # an unknown provider fails before anything is rendered
     ctx.manim_names()  # cached once here, not by several items at the same time
@@ -154,7 +171,9 @@ def run_eval(
     return get_run(ctx, ref=run_id)
 
 
-def _results(ctx: Context, items: list[SuiteItem], provider: str | None, attempts: int, jobs: int) -> Iterator[EvalItemResult]:
+def _results(
+    ctx: Context, items: list[SuiteItem], provider: str | None, attempts: int, jobs: int
+) -> Iterator[EvalItemResult]:
     if jobs == 1:  # in this thread: Ctrl-C reaches the render as it does for `render`
         yield from (run_item(ctx, item, provider, attempts) for item in items)
         return
@@ -174,11 +193,15 @@ def run_item(ctx: Context, item: SuiteItem, provider: str | None, attempts: int)
     return _measure(quiet, item, script_id, time.monotonic() - started, error_class, error)
 
 
-def _render_item(ctx: Context, item: SuiteItem, provider: str | None, attempts: int) -> tuple[str | None, str | None]:
+def _render_item(
+    ctx: Context, item: SuiteItem, provider: str | None, attempts: int
+) -> tuple[str | None, str | None]:
     if item.kind == "prompt":
         from manimagent.services.generate import generate_script
 
-        written = generate_script(ctx, prompt=item.text, provider=provider, auto_execute=True, max_attempts=attempts)
+        written = generate_script(
+            ctx, prompt=item.text, provider=provider, auto_execute=True, max_attempts=attempts
+        )
         return written.script_id, written.error
     from manimagent.attempt import NewScript
     from manimagent.pipeline import run_attempts
@@ -187,11 +210,20 @@ def _render_item(ctx: Context, item: SuiteItem, provider: str | None, attempts: 
 
     plan = render_options(ctx, max_attempts=attempts)
     repairer = repairer_for(ctx, plan, provider) if attempts > 1 else None
-    done = run_attempts(ctx, NewScript(code=item.text, prompt=f"eval item {item.id}", source="imported"), plan, repairer)
+    done = run_attempts(
+        ctx, NewScript(code=item.text, prompt=f"eval item {item.id}", source="imported"), plan, repairer
+    )
     return done.script_id, done.error
 
 
-def _measure(ctx: Context, item: SuiteItem, script_id: str | None, seconds: float, error_class: str | None, error: str | None) -> EvalItemResult:
+def _measure(
+    ctx: Context,
+    item: SuiteItem,
+    script_id: str | None,
+    seconds: float,
+    error_class: str | None,
+    error: str | None,
+) -> EvalItemResult:
     script, rows = _script_and_executions(ctx, script_id)
     rendered = any(row.is_successful for row in rows)
     failures = [row.error_type or "RenderError" for row in rows if not row.is_successful]
@@ -204,7 +236,11 @@ def _measure(ctx: Context, item: SuiteItem, script_id: str | None, seconds: floa
         script_id=script_id,
         rendered=rendered,
         attempts=len(rows),
-        fixes=list(dict.fromkeys(str(fix.get("name", "")) for row in rows for fix in row.fixes if isinstance(fix, dict))),
+        fixes=list(
+            dict.fromkeys(
+                str(fix.get("name", "")) for row in rows for fix in row.fixes if isinstance(fix, dict)
+            )
+        ),
         layout=rows[-1].layout if rows else [],
         first_error=first_error,
         error=None if rendered else error or (rows[-1].error if rows else None),
@@ -219,7 +255,9 @@ def _script_and_executions(ctx: Context, script_id: str | None) -> tuple[Script 
         return None, []
     with ctx.session() as session:
         script = session.get(Script, script_id)
-        query = select(Execution).where(Execution.script_id == script_id).order_by(col(Execution.attempt_number))
+        query = (
+            select(Execution).where(Execution.script_id == script_id).order_by(col(Execution.attempt_number))
+        )
         return script, list(session.exec(query).all())
 
 
@@ -262,7 +300,9 @@ def totals(results: list[EvalItemResult]) -> dict[str, float | int | None]:
         "rendered": len(rendered),
         "success_at_1": round(sum(result.attempts == 1 for result in rendered) / count, 4),
         "success_at_k": round(len(rendered) / count, 4),
-        "median_attempts": float(statistics.median(result.attempts for result in rendered)) if rendered else None,
+        "median_attempts": float(statistics.median(result.attempts for result in rendered))
+        if rendered
+        else None,
         "seconds": round(sum(result.seconds for result in results), 3),
         "tokens": sum(result.tokens for result in results),
         "cost": round(sum(c for c in costs if c is not None), 6) if costs and None not in costs else None,

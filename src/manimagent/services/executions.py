@@ -7,9 +7,9 @@ from datetime import timedelta
 from pydantic import TypeAdapter
 from sqlmodel import Session, col, select
 
+from manimagent.errors import Conflict
 from manimagent.services.context import Context
 from manimagent.services.ids import resolve_uuid
-from manimagent.errors import Conflict
 from manimagent.services.schemas import CancelResult, ExecuteResult, ExecutionDetail, ExecutionPublic
 from manimagent.store.models import ABANDON_GRACE, Execution, ExecutionStatus, Script, ScriptStatus, utcnow
 
@@ -50,7 +50,9 @@ def _abandoned_rows(ctx: Context, session: Session) -> tuple[list[Execution], di
     stale = list(
         session.exec(
             select(Execution).where(
-                Execution.status == ExecutionStatus.RUNNING.value, col(Execution.deadline).is_not(None), col(Execution.deadline) < now
+                Execution.status == ExecutionStatus.RUNNING.value,
+                col(Execution.deadline).is_not(None),
+                col(Execution.deadline) < now,
             )
         ).all()
     )
@@ -61,7 +63,10 @@ def _abandoned_rows(ctx: Context, session: Session) -> tuple[list[Execution], di
             abandoned[script.id] = (script, ABANDONED)
     repair_bound = float(ctx.settings.llm_timeout) * (int(ctx.settings.llm_retries) + 1) + ABANDON_GRACE
     for script in session.exec(
-        select(Script).where(Script.status == ScriptStatus.DEBUGGING.value, col(Script.updated_at) < now - timedelta(seconds=repair_bound))
+        select(Script).where(
+            Script.status == ScriptStatus.DEBUGGING.value,
+            col(Script.updated_at) < now - timedelta(seconds=repair_bound),
+        )
     ).all():
         abandoned.setdefault(script.id, (script, ABANDONED))
     for script in _orphans(session, now - timedelta(seconds=ABANDON_GRACE), {row.id for row in stale}):
@@ -73,9 +78,14 @@ def _orphans(session: Session, before, settling: set[str]) -> list[Script]:
     """Scripts `executing` since before `before` with no execution running or queued (none of
     `settling`): a process died between writing the script and its execution."""
     live = select(Execution.script_id).where(
-        col(Execution.status).in_([ExecutionStatus.RUNNING.value, ExecutionStatus.QUEUED.value]), col(Execution.id).not_in(settling or {""})
+        col(Execution.status).in_([ExecutionStatus.RUNNING.value, ExecutionStatus.QUEUED.value]),
+        col(Execution.id).not_in(settling or {""}),
     )
-    query = select(Script).where(Script.status == ScriptStatus.EXECUTING.value, col(Script.updated_at) < before, col(Script.id).not_in(live))
+    query = select(Script).where(
+        Script.status == ScriptStatus.EXECUTING.value,
+        col(Script.updated_at) < before,
+        col(Script.id).not_in(live),
+    )
     return list(session.exec(query).all())
 
 
@@ -97,10 +107,14 @@ def page_bounds(limit: int | None, offset: int = 0) -> tuple[int | None, int]:
 
 
 def execution_public(execution: Execution, prompt: str | None = None) -> ExecutionPublic:
-    return ExecutionPublic.model_validate({**execution.model_dump(), "script": execution.script_id, "prompt": prompt})
+    return ExecutionPublic.model_validate(
+        {**execution.model_dump(), "script": execution.script_id, "prompt": prompt}
+    )
 
 
-def list_executions(ctx: Context, *, script_ref: str | None = None, limit: int | None = None, offset: int = 0) -> list[ExecutionPublic]:
+def list_executions(
+    ctx: Context, *, script_ref: str | None = None, limit: int | None = None, offset: int = 0
+) -> list[ExecutionPublic]:
     """The caller's executions, newest first: `limit` of them (None: all) after skipping `offset`."""
     limit, offset = page_bounds(limit, offset)
     query = (
@@ -148,7 +162,9 @@ def queue_execution(ctx: Context, *, script_ref: str) -> str:
     its id is pollable at once, and the render's first attempt takes the row over."""
     with ctx.session() as session:
         script = resolve_uuid(session, ctx, Script, script_ref, "script")
-        row = Execution(script_id=script.id, owner_id=ctx.user_id, attempt_number=0, status=ExecutionStatus.QUEUED.value)
+        row = Execution(
+            script_id=script.id, owner_id=ctx.user_id, attempt_number=0, status=ExecutionStatus.QUEUED.value
+        )
         session.add(row)
         session.commit()
         return row.id
@@ -213,7 +229,13 @@ def cancel_execution(ctx: Context, *, ref: str) -> CancelResult:
 
 
 def retry_execution(
-    ctx: Context, *, ref: str, max_attempts: int | None = None, engine: str | None = None, container: str | None = None, queued: str | None = None
+    ctx: Context,
+    *,
+    ref: str,
+    max_attempts: int | None = None,
+    engine: str | None = None,
+    container: str | None = None,
+    queued: str | None = None,
 ) -> ExecuteResult:
     """Render the execution's script again with the same engine, quality, format and scenes."""
     from manimagent.services.render import execute_script

@@ -38,7 +38,9 @@ def error_signature(failure: RenderFailure) -> str:
 
 def code_diff(before: str, after: str) -> str:
     """A unified diff from the failing code to the code that rendered (empty when they are equal)."""
-    lines = difflib.unified_diff(before.splitlines(), after.splitlines(), "failing.py", "rendered.py", n=2, lineterm="")
+    lines = difflib.unified_diff(
+        before.splitlines(), after.splitlines(), "failing.py", "rendered.py", n=2, lineterm=""
+    )
     text = "\n".join(lines)
     return text if len(text) <= MAX_DIFF_CHARS else text[:MAX_DIFF_CHARS] + "\n... (diff truncated)"
 
@@ -51,7 +53,9 @@ def remember(ctx: Context, failure: RenderFailure, before: str, after: str) -> F
     signature = error_signature(failure)
     with ctx.session() as session:
         known = session.exec(
-            select(FixMemory).where(FixMemory.owner_id == ctx.user_id, FixMemory.signature == signature, FixMemory.diff == diff)
+            select(FixMemory).where(
+                FixMemory.owner_id == ctx.user_id, FixMemory.signature == signature, FixMemory.diff == diff
+            )
         ).first()
         if known is not None:
             return None

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from manimagent.attempt import RenderOptions, Repairer
 from manimagent.errors import AllProvidersFailed, BadInput, InvalidScript, ManimagentError, ProviderError
 from manimagent.events import CodeReady
-from manimagent.attempt import RenderOptions, Repairer
 from manimagent.pipeline import run_attempts
-from manimagent.prompts import MAX_PROMPT_CHARS, extract_code, generation_messages, no_code_messages, refine_messages, repair_messages, with_earlier_fix
+from manimagent.prompts import (
+    MAX_PROMPT_CHARS,
+    extract_code,
+    generation_messages,
+    no_code_messages,
+    refine_messages,
+    repair_messages,
+    with_earlier_fix,
+)
 from manimagent.providers.base import Message
 from manimagent.render.base import RenderFailure
 from manimagent.scriptcheck.check import check_script
@@ -18,10 +26,13 @@ from manimagent.services.render import deliver, render_options
 from manimagent.services.schemas import GenerateResult, ScriptGenerateResult, generate_result
 from manimagent.store.models import Script, ScriptStatus, utcnow
 
+
 def clean_prompt(prompt: str | None, label: str = "the prompt") -> str:
     text = (prompt or "").strip()
     if not text:
-        raise BadInput(f"{label} is empty", hint='Describe the animation, e.g. manimagent generate "Animate a circle"')
+        raise BadInput(
+            f"{label} is empty", hint='Describe the animation, e.g. manimagent generate "Animate a circle"'
+        )
     if len(text) > MAX_PROMPT_CHARS:
         raise BadInput(f"{label} is {len(text):,} characters; the limit is {MAX_PROMPT_CHARS:,}")
     if "\x00" in text:
@@ -33,7 +44,9 @@ def _version() -> str:
     return manim_version() or "0.19"
 
 
-def _ask_for_script(ctx: Context, chain: list[llm.Candidate], messages: list[Message], attempts: int = 2) -> tuple[llm.Answer, str, list[str]]:
+def _ask_for_script(
+    ctx: Context, chain: list[llm.Candidate], messages: list[Message], attempts: int = 2
+) -> tuple[llm.Answer, str, list[str]]:
     """Call the LLM until its reply holds a checkable script (a second chance for garbage);
     returns the answer, the code and its scenes, and announces the code (CodeReady)."""
     answer = llm.complete(ctx, chain, messages)
@@ -72,7 +85,16 @@ def _has_latex(ctx: Context, engine: str | None, container: str | None) -> bool:
 
 
 def _store_generated(
-    ctx: Context, *, prompt: str, answer: llm.Answer | None, code: str, scenes: list[str], source: str, parent_id: str | None, error: str | None = None, attempts: list[dict] | None = None
+    ctx: Context,
+    *,
+    prompt: str,
+    answer: llm.Answer | None,
+    code: str,
+    scenes: list[str],
+    source: str,
+    parent_id: str | None,
+    error: str | None = None,
+    attempts: list[dict] | None = None,
 ) -> Script:
     completion = answer.completion if answer else None
     script = Script(
@@ -98,20 +120,50 @@ def _store_generated(
     return script
 
 
-def _write(ctx: Context, *, messages: list[Message], prompt: str, source: str, parent_id: str | None, provider: str | None, model: str | None) -> Script:
+def _write(
+    ctx: Context,
+    *,
+    messages: list[Message],
+    prompt: str,
+    source: str,
+    parent_id: str | None,
+    provider: str | None,
+    model: str | None,
+) -> Script:
     """Ask for a script and store it; a failure is stored too (status failed, with the errors)."""
     chain = llm.candidates(ctx, provider, model)
     try:
         answer, code, scenes = _ask_for_script(ctx, chain, messages)
     except InvalidScript as exc:
         failure = ProviderError(f"the LLM gave no usable script: {exc.message}", kind="reply")
-        _store_generated(ctx, prompt=prompt, answer=None, code="", scenes=[], source=source, parent_id=parent_id, error=failure.message)
+        _store_generated(
+            ctx,
+            prompt=prompt,
+            answer=None,
+            code="",
+            scenes=[],
+            source=source,
+            parent_id=parent_id,
+            error=failure.message,
+        )
         raise failure from exc
     except (ProviderError, AllProvidersFailed) as exc:
         attempts = exc.details if isinstance(exc.details, list) else [{"ok": False, "error": exc.message}]
-        _store_generated(ctx, prompt=prompt, answer=None, code="", scenes=[], source=source, parent_id=parent_id, error=exc.message, attempts=attempts)
+        _store_generated(
+            ctx,
+            prompt=prompt,
+            answer=None,
+            code="",
+            scenes=[],
+            source=source,
+            parent_id=parent_id,
+            error=exc.message,
+            attempts=attempts,
+        )
         raise
-    return _store_generated(ctx, prompt=prompt, answer=answer, code=code, scenes=scenes, source=source, parent_id=parent_id)
+    return _store_generated(
+        ctx, prompt=prompt, answer=answer, code=code, scenes=scenes, source=source, parent_id=parent_id
+    )
 
 
 def generate_script(
@@ -137,39 +189,92 @@ def generate_script(
         from manimagent.services.voiceover import check_voiceover_request
 
         check_voiceover_request(ctx, format)
-    options = _execute_options(ctx, engine, container, quality, format, max_attempts, still_seconds, cache) if auto_execute else None
+    options = (
+        _execute_options(ctx, engine, container, quality, format, max_attempts, still_seconds, cache)
+        if auto_execute
+        else None
+    )
     messages = generation_messages(text, _version(), _has_latex(ctx, engine, container), voiceover=voiceover)
-    script = _write(ctx, messages=messages, prompt=text, source="generated", parent_id=None, provider=provider, model=model)
+    script = _write(
+        ctx,
+        messages=messages,
+        prompt=text,
+        source="generated",
+        parent_id=None,
+        provider=provider,
+        model=model,
+    )
     return _after_write(ctx, script, provider, options, "Script generated.")
 
 
 def refine_script(
-    ctx: Context, *, ref: str, instruction: str, provider: str | None = None, model: str | None = None, auto_execute: bool = False, **render: object
+    ctx: Context,
+    *,
+    ref: str,
+    instruction: str,
+    provider: str | None = None,
+    model: str | None = None,
+    auto_execute: bool = False,
+    **render: object,
 ) -> ScriptGenerateResult:
     """`scripts refine`: a new Script (parent = the old one) from the old code and an instruction."""
     text = clean_prompt(instruction, "the instruction")
     with ctx.session() as session:
         parent = resolve_uuid(session, ctx, Script, ref, "script")
     options = _execute_options(ctx, **render) if auto_execute else None
-    messages = refine_messages(parent.prompt, parent.content, text, _version(), _has_latex(ctx, render.get("engine"), render.get("container")))
+    messages = refine_messages(
+        parent.prompt,
+        parent.content,
+        text,
+        _version(),
+        _has_latex(ctx, render.get("engine"), render.get("container")),
+    )
     prompt = f"{parent.prompt}\n\nRefinement: {text}"
-    script = _write(ctx, messages=messages, prompt=prompt, source="refined", parent_id=parent.id, provider=provider or parent.provider, model=model)
+    script = _write(
+        ctx,
+        messages=messages,
+        prompt=prompt,
+        source="refined",
+        parent_id=parent.id,
+        provider=provider or parent.provider,
+        model=model,
+    )
     return _after_write(ctx, script, provider or parent.provider, options, "Script refined.")
 
 
 def _execute_options(
-    ctx: Context, engine=None, container=None, quality=None, format=None, max_attempts=None, still_seconds=None, cache=None, partial=False
+    ctx: Context,
+    engine=None,
+    container=None,
+    quality=None,
+    format=None,
+    max_attempts=None,
+    still_seconds=None,
+    cache=None,
+    partial=False,
 ) -> RenderOptions:
     return render_options(
-        ctx, engine=engine, container=container, quality=quality, format=format, max_attempts=max_attempts,
-        still_seconds=still_seconds, default_attempts=int(ctx.settings.max_attempts), cache=cache, partial=partial,
+        ctx,
+        engine=engine,
+        container=container,
+        quality=quality,
+        format=format,
+        max_attempts=max_attempts,
+        still_seconds=still_seconds,
+        default_attempts=int(ctx.settings.max_attempts),
+        cache=cache,
+        partial=partial,
     )
 
 
-def _after_write(ctx: Context, script: Script, provider: str | None, options: RenderOptions | None, message: str) -> ScriptGenerateResult:
+def _after_write(
+    ctx: Context, script: Script, provider: str | None, options: RenderOptions | None, message: str
+) -> ScriptGenerateResult:
     execution = None
     if options is not None:
-        execution = run_attempts(ctx, script.id, options, repairer_for(ctx, options, provider or script.provider))
+        execution = run_attempts(
+            ctx, script.id, options, repairer_for(ctx, options, provider or script.provider)
+        )
     with ctx.session() as session:
         status = session.get(Script, script.id).status
     return ScriptGenerateResult(
@@ -184,9 +289,20 @@ def _after_write(ctx: Context, script: Script, provider: str | None, options: Re
     )
 
 
-def generate(ctx: Context, *, prompt: str, provider: str | None = None, model: str | None = None, execute: bool = True, output: str | None = None, **render: object) -> GenerateResult:
+def generate(
+    ctx: Context,
+    *,
+    prompt: str,
+    provider: str | None = None,
+    model: str | None = None,
+    execute: bool = True,
+    output: str | None = None,
+    **render: object,
+) -> GenerateResult:
     """`generate`: prompt -> script -> video, repairing up to max_attempts."""
-    result = generate_script(ctx, prompt=prompt, provider=provider, model=model, auto_execute=execute, **render)
+    result = generate_script(
+        ctx, prompt=prompt, provider=provider, model=model, auto_execute=execute, **render
+    )
     return generate_result(result, deliver(result.execution, output) if result.execution else None)
 
 
@@ -218,7 +334,9 @@ class LlmRepairer:
 
     def unavailable(self, script_id: str) -> str | None:
         _prompt, chain = self._chain(script_id)
-        return NO_LLM_REPAIR if all(candidate.config.provider_type == "offline" for candidate in chain) else None
+        return (
+            NO_LLM_REPAIR if all(candidate.config.provider_type == "offline" for candidate in chain) else None
+        )
 
     def __call__(self, script_id: str, code: str, failure: RenderFailure) -> str:
         prompt, chain = self._chain(script_id)

@@ -17,7 +17,9 @@ def resolve_uuid(session: Session, ctx: Context, model: type[Row], ref: str, lab
     """The one row of `model` owned by the caller whose id is `ref` or starts with it."""
     ref = ref.strip().lower()
     if len(ref) < MIN_PREFIX:
-        raise BadInput(f"{label} id {ref!r} is too short", hint=f"Give at least {MIN_PREFIX} characters of the id")
+        raise BadInput(
+            f"{label} id {ref!r} is too short", hint=f"Give at least {MIN_PREFIX} characters of the id"
+        )
     if not all(ch in "0123456789abcdef-" for ch in ref):
         raise NotFound(f"no {label} with id {ref!r}", hint=f"List them with `manimagent {label}s list`")
     query = select(model).where(col(model.id).startswith(ref)).limit(3)  # type: ignore[attr-defined]
@@ -27,7 +29,9 @@ def resolve_uuid(session: Session, ctx: Context, model: type[Row], ref: str, lab
     if not rows:
         raise NotFound(f"no {label} with id {ref!r}", hint=f"List them with `manimagent {label}s list`")
     if len(rows) > 1:
-        raise AmbiguousId(f"{label} id {ref!r} matches several {label}s", hint="Give more characters of the id")
+        raise AmbiguousId(
+            f"{label} id {ref!r} matches several {label}s", hint="Give more characters of the id"
+        )
     return rows[0]
 
 

@@ -73,7 +73,9 @@ def candidates(ctx: Context, provider: str | None = None, model: str | None = No
         return [Candidate(_with_model(_explicit(ctx, provider), model), "explicit")]
     with ctx.session() as session:
         rows = session.exec(
-            select(Provider).where(Provider.is_active == True).order_by(col(Provider.priority), col(Provider.id))  # noqa: E712
+            select(Provider)
+            .where(Provider.is_active == True)
+            .order_by(col(Provider.priority), col(Provider.id))  # noqa: E712
         ).all()
     if rows:
         return [Candidate(_with_model(config_from_row(ctx, row), model), "configured") for row in rows]
@@ -95,7 +97,10 @@ def _explicit(ctx: Context, name: str) -> ProviderConfig:
         return config_from_row(ctx, row)
     if name in PROVIDER_TYPES:
         return _default_config(ctx, name)
-    raise BadInput(f"no provider named {name!r}", hint="List them with `manimagent providers list`, or use a type: " + ", ".join(PROVIDER_TYPES))
+    raise BadInput(
+        f"no provider named {name!r}",
+        hint="List them with `manimagent providers list`, or use a type: " + ", ".join(PROVIDER_TYPES),
+    )
 
 
 def _with_model(config: ProviderConfig, model: str | None) -> ProviderConfig:
@@ -115,7 +120,9 @@ def instantiate(config: ProviderConfig) -> LLMProvider:
         envs = " or ".join(filter(None, (config.api_key_env, *cls.vendor_key_envs)))
         raise ConfigError(
             f"no API key for provider {config.name}",
-            hint=f"Run `manimagent providers set-key {config.name}`" + (f" or set {envs}" if envs else "") + "; without a key, `--provider offline` works",
+            hint=f"Run `manimagent providers set-key {config.name}`"
+            + (f" or set {envs}" if envs else "")
+            + "; without a key, `--provider offline` works",
         )
     return cls(config, found.key)
 
@@ -140,7 +147,14 @@ def complete(ctx: Context, chain: list[Candidate], messages: list[Message], *, s
         except ConfigError as exc:
             if candidate.reason == "explicit" or not more and not errors:
                 raise
-            _record_failure(ctx, attempts, errors, candidate, ProviderError(exc.message, kind="auth", provider=candidate.config.name), more)
+            _record_failure(
+                ctx,
+                attempts,
+                errors,
+                candidate,
+                ProviderError(exc.message, kind="auth", provider=candidate.config.name),
+                more,
+            )
             continue
         ctx.events(ProviderSelected(provider=candidate.config.name, model=llm.model, reason=candidate.reason))
         if candidate.reason == "offline":
@@ -153,7 +167,9 @@ def complete(ctx: Context, chain: list[Candidate], messages: list[Message], *, s
                 raise
             _record_failure(ctx, attempts, errors, candidate, exc, more)
             continue
-        attempts.append({"provider": candidate.config.name, "model": completion.model or llm.model, "ok": True})
+        attempts.append(
+            {"provider": candidate.config.name, "model": completion.model or llm.model, "ok": True}
+        )
         if completion.notice:
             ctx.events(Notice(message=completion.notice))
         return Answer(completion, candidate.config, attempts)
@@ -164,10 +180,21 @@ def complete(ctx: Context, chain: list[Candidate], messages: list[Message], *, s
     )
 
 
-def _record_failure(ctx: Context, attempts: list[dict], errors: list[str], candidate: Candidate, exc: ProviderError, more: bool) -> None:
+def _record_failure(
+    ctx: Context,
+    attempts: list[dict],
+    errors: list[str],
+    candidate: Candidate,
+    exc: ProviderError,
+    more: bool,
+) -> None:
     attempts.append(_attempt(candidate, exc))
     errors.append(f"{candidate.config.name}: {exc.message}")
-    ctx.events(ProviderFailed(provider=candidate.config.name, error=exc.message, error_kind=exc.kind, falling_back=more))
+    ctx.events(
+        ProviderFailed(
+            provider=candidate.config.name, error=exc.message, error_kind=exc.kind, falling_back=more
+        )
+    )
 
 
 def _attempt(candidate: Candidate, exc: ProviderError) -> dict:

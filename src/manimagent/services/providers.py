@@ -20,11 +20,22 @@ from manimagent.store.models import Provider, utcnow
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 ENV_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
-EDITABLE = ("provider_type", "model_name", "base_url", "priority", "is_active", "api_key_env", "deployment", "api_version")
+EDITABLE = (
+    "provider_type",
+    "model_name",
+    "base_url",
+    "priority",
+    "is_active",
+    "api_key_env",
+    "deployment",
+    "api_version",
+)
 
 
 def provider_public(ctx: Context, row: Provider) -> ProviderPublic:
-    return ProviderPublic.model_validate({**row.model_dump(), "key_source": llm.key_source(llm.config_from_row(ctx, row))})
+    return ProviderPublic.model_validate(
+        {**row.model_dump(), "key_source": llm.key_source(llm.config_from_row(ctx, row))}
+    )
 
 
 def list_providers(ctx: Context) -> list[ProviderPublic]:
@@ -45,7 +56,10 @@ def _require_admin(ctx: Context) -> None:
 
 def _validate(fields: dict) -> dict:
     if "provider_type" in fields and fields["provider_type"] not in PROVIDER_TYPES:
-        raise BadInput(f"unknown provider type {fields['provider_type']!r}", hint=f"Use one of: {', '.join(PROVIDER_TYPES)}")
+        raise BadInput(
+            f"unknown provider type {fields['provider_type']!r}",
+            hint=f"Use one of: {', '.join(PROVIDER_TYPES)}",
+        )
     if fields.get("base_url") and not re.match(r"^https?://[^\s/]+", fields["base_url"]):
         raise BadInput(f"--base-url {fields['base_url']!r} is not an http(s) URL")
     if fields.get("api_key_env") and not ENV_PATTERN.match(fields["api_key_env"]):
@@ -55,15 +69,21 @@ def _validate(fields: dict) -> dict:
     return fields
 
 
-def add_provider(ctx: Context, *, name: str, provider_type: str, key: str | None = None, **fields) -> ProviderPublic:
+def add_provider(
+    ctx: Context, *, name: str, provider_type: str, key: str | None = None, **fields
+) -> ProviderPublic:
     _require_admin(ctx)
     if not NAME_PATTERN.match(name or ""):
-        raise BadInput(f"invalid provider name {name!r}", hint="Use letters, digits, dot, dash or underscore (up to 64)")
+        raise BadInput(
+            f"invalid provider name {name!r}", hint="Use letters, digits, dot, dash or underscore (up to 64)"
+        )
     values = _validate({"provider_type": provider_type, **{k: v for k, v in fields.items() if v is not None}})
     row = Provider(name=name, **values)
     with ctx.session() as session:
         if session.exec(select(Provider).where(Provider.name == name)).first():
-            raise Conflict(f"a provider named {name!r} exists", hint="Pick another name or use `providers update`")
+            raise Conflict(
+                f"a provider named {name!r} exists", hint="Pick another name or use `providers update`"
+            )
         session.add(row)
         try:
             session.commit()
@@ -124,6 +144,14 @@ def test_provider(ctx: Context, *, ref: str) -> ProviderTestResult:
     try:
         completion = provider.complete([Message("user", "Reply with the single word: ok")])
     except ProviderError as exc:
-        return ProviderTestResult(success=False, provider=row.name, model=provider.model, error=f"{exc.kind}: {exc.message}")
+        return ProviderTestResult(
+            success=False, provider=row.name, model=provider.model, error=f"{exc.kind}: {exc.message}"
+        )
     latency = (time.monotonic() - started) * 1000
-    return ProviderTestResult(success=True, provider=row.name, model=completion.model or provider.model, latency_ms=round(latency, 1), reply=completion.text.strip()[:200])
+    return ProviderTestResult(
+        success=True,
+        provider=row.name,
+        model=completion.model or provider.model,
+        latency_ms=round(latency, 1),
+        reply=completion.text.strip()[:200],
+    )

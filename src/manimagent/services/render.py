@@ -71,12 +71,22 @@ def _cached(ctx: Context, engine, cache: bool | None, still_seconds: float):
         return CachingEngine(engine, None, still_seconds)
     from manimagent.render.sandbox import parse_size
 
-    return CachingEngine(engine, RenderCache(ctx.settings.paths.render_cache, parse_size(ctx.settings.cache_max_size, "cache.max_size")), still_seconds)
+    return CachingEngine(
+        engine,
+        RenderCache(
+            ctx.settings.paths.render_cache, parse_size(ctx.settings.cache_max_size, "cache.max_size")
+        ),
+        still_seconds,
+    )
 
 
 def _configured_format(ctx: Context) -> str:
     """render.format when the user set it (config or env), else AUTO (manim's default)."""
-    return ctx.settings.format if ctx.settings.sources.get("format", "default") != "default" else OutputFormat.AUTO.value
+    return (
+        ctx.settings.format
+        if ctx.settings.sources.get("format", "default") != "default"
+        else OutputFormat.AUTO.value
+    )
 
 
 def _still_seconds(value: float | None) -> float:
@@ -84,7 +94,9 @@ def _still_seconds(value: float | None) -> float:
 
     seconds = DEFAULT_STILL_SECONDS if value is None else float(value)
     if not 0 < seconds <= MAX_STILL_SECONDS:
-        raise BadInput(f"--still-seconds must be more than 0 and at most {MAX_STILL_SECONDS:g}, got {seconds:g}")
+        raise BadInput(
+            f"--still-seconds must be more than 0 and at most {MAX_STILL_SECONDS:g}, got {seconds:g}"
+        )
     return seconds
 
 
@@ -92,7 +104,9 @@ def _choice(kind, value: str, label: str):
     try:
         return kind(str(value).lower())
     except ValueError:
-        raise BadInput(f"unknown {label} {value!r}", hint=f"Use one of: {', '.join(item.value for item in kind)}") from None
+        raise BadInput(
+            f"unknown {label} {value!r}", hint=f"Use one of: {', '.join(item.value for item in kind)}"
+        ) from None
 
 
 def render_file(ctx: Context, *, path: str, output: str | None = None, **options) -> ExecuteResult:
@@ -113,7 +127,9 @@ def render_file(ctx: Context, *, path: str, output: str | None = None, **options
     return deliver(run_attempts(ctx, script, plan, _repairer(ctx, plan), first=first), output)
 
 
-def execute_script(ctx: Context, *, ref: str, output: str | None = None, queued: str | None = None, **options) -> ExecuteResult:
+def execute_script(
+    ctx: Context, *, ref: str, output: str | None = None, queued: str | None = None, **options
+) -> ExecuteResult:
     """Render a stored script, with repairs up to max_attempts (default: the settings' max_attempts).
 
     `queued`: the id of a queued Execution row (see `executions.queue_execution`) for the first attempt.
@@ -156,7 +172,9 @@ def deliver(result: ExecuteResult, output: str | None) -> ExecuteResult:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(result.output_path, target)
     except OSError as exc:
-        raise BadInput(f"cannot write {output}: {exc.strerror}", hint="The video is kept in the media folder") from exc
+        raise BadInput(
+            f"cannot write {output}: {exc.strerror}", hint="The video is kept in the media folder"
+        ) from exc
     return result.model_copy(update={"output_path": str(target.resolve())})
 
 
@@ -165,6 +183,10 @@ def add_preview(result: Doc) -> Doc:
     (a still scene) has none; a failed render is returned as it is."""
     from manimagent.render.poster import IMAGE_SUFFIXES, make_preview
 
-    if not result.success or not result.output_path or Path(result.output_path).suffix.lower() in IMAGE_SUFFIXES:
+    if (
+        not result.success
+        or not result.output_path
+        or Path(result.output_path).suffix.lower() in IMAGE_SUFFIXES
+    ):
         return result
     return result.model_copy(update={"preview_path": str(make_preview(Path(result.output_path)))})

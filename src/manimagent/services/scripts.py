@@ -17,6 +17,7 @@ from manimagent.services.ids import resolve_uuid
 from manimagent.services.schemas import ScriptPublic, ScriptSummary
 from manimagent.store.models import Execution, Script, ScriptStatus, utcnow
 
+
 def script_summary(script: Script) -> ScriptSummary:
     return ScriptSummary.model_validate({**script.model_dump(), "parent": script.parent_id})
 
@@ -25,7 +26,9 @@ def script_public(session: Session, script: Script) -> ScriptPublic:
     executions = session.exec(
         select(Execution.id).where(Execution.script_id == script.id).order_by(col(Execution.created_at))
     ).all()
-    return ScriptPublic.model_validate({**script.model_dump(), "parent": script.parent_id, "executions": list(executions)})
+    return ScriptPublic.model_validate(
+        {**script.model_dump(), "parent": script.parent_id, "executions": list(executions)}
+    )
 
 
 def create_script_row(ctx: Context, *, code: str, prompt: str, source: str, label: str) -> Script:
@@ -46,7 +49,9 @@ def create_script_row(ctx: Context, *, code: str, prompt: str, source: str, labe
     return script
 
 
-def import_script(ctx: Context, *, path: str | None = None, code: str | None = None, prompt: str | None = None) -> ScriptPublic:
+def import_script(
+    ctx: Context, *, path: str | None = None, code: str | None = None, prompt: str | None = None
+) -> ScriptPublic:
     """Store a Manim file (or text) as a script without rendering it."""
     if code is None:
         if path is None:
@@ -56,16 +61,27 @@ def import_script(ctx: Context, *, path: str | None = None, code: str | None = N
         code = decode_script(code.encode("utf-8"), "the script")
     label = path or "the script"
     default_prompt = f"imported from {Path(path).name}" if path else "imported"
-    script = create_script_row(ctx, code=code, prompt=prompt or default_prompt, source="imported", label=label)
+    script = create_script_row(
+        ctx, code=code, prompt=prompt or default_prompt, source="imported", label=label
+    )
     return get_script(ctx, ref=script.id)
 
 
-def list_scripts(ctx: Context, *, status: str | None = None, limit: int | None = None, offset: int = 0) -> list[ScriptSummary]:
+def list_scripts(
+    ctx: Context, *, status: str | None = None, limit: int | None = None, offset: int = 0
+) -> list[ScriptSummary]:
     """The caller's scripts, newest first: `limit` of them (None: all) after skipping `offset`."""
     if status is not None and status not in {item.value for item in ScriptStatus}:
-        raise BadInput(f"unknown status {status!r}", hint=f"Use one of: {', '.join(item.value for item in ScriptStatus)}")
+        raise BadInput(
+            f"unknown status {status!r}", hint=f"Use one of: {', '.join(item.value for item in ScriptStatus)}"
+        )
     limit, offset = page_bounds(limit, offset)
-    query = select(*SUMMARY_COLUMNS).order_by(col(Script.created_at).desc(), col(Script.id).desc()).offset(offset).limit(limit)
+    query = (
+        select(*SUMMARY_COLUMNS)
+        .order_by(col(Script.created_at).desc(), col(Script.id).desc())
+        .offset(offset)
+        .limit(limit)
+    )
     if status:
         query = query.where(Script.status == status)
     if ctx.user_id is not None:
@@ -78,8 +94,17 @@ def list_scripts(ctx: Context, *, status: str | None = None, limit: int | None =
 SUMMARIES = TypeAdapter(list[ScriptSummary])
 # what a list shows, read as plain rows (no ORM objects, no code): a page costs a millisecond or two
 SUMMARY_COLUMNS = (
-    Script.id, Script.prompt, Script.scene_class, Script.scenes, Script.status, Script.source, Script.provider, Script.model,
-    col(Script.parent_id).label("parent"), Script.created_at, Script.updated_at,
+    Script.id,
+    Script.prompt,
+    Script.scene_class,
+    Script.scenes,
+    Script.status,
+    Script.source,
+    Script.provider,
+    Script.model,
+    col(Script.parent_id).label("parent"),
+    Script.created_at,
+    Script.updated_at,
 )
 
 

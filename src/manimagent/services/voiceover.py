@@ -19,9 +19,17 @@ from manimagent.render.narration import ENGINES, NETWORK_ENGINES, Narration, is_
 from manimagent.services.context import Context
 
 ENGINE_ENV = "MANIMAGENT_VOICEOVER_ENGINE"
-KEY_ENVS = {"openai": ("OPENAI_API_KEY",), "azure": ("AZURE_OPENAI_API_KEY",), "gemini": ("GEMINI_API_KEY", "GOOGLE_API_KEY")}
+KEY_ENVS = {
+    "openai": ("OPENAI_API_KEY",),
+    "azure": ("AZURE_OPENAI_API_KEY",),
+    "gemini": ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+}
 AZURE_ENDPOINT_ENV = "AZURE_OPENAI_ENDPOINT"
-DEFAULT_MODELS = {"openai": "gpt-4o-mini-tts", "azure": "gpt-4o-mini-tts", "gemini": "gemini-2.5-flash-preview-tts"}
+DEFAULT_MODELS = {
+    "openai": "gpt-4o-mini-tts",
+    "azure": "gpt-4o-mini-tts",
+    "gemini": "gemini-2.5-flash-preview-tts",
+}
 DEFAULT_VOICES = {"openai": "alloy", "azure": "alloy", "gemini": "Kore"}
 AZURE_API_VERSION = "2025-03-01-preview"
 GEMINI_RATE = 24000  # Gemini TTS answers with 16-bit mono PCM at 24 kHz
@@ -32,7 +40,10 @@ def configured_engine(ctx: Context) -> str:
     name = str(ctx.settings.voiceover_engine or "offline").strip().lower()
     if name not in ENGINES:
         source = ctx.settings.sources.get("voiceover_engine", "config")
-        raise BadInput(f"unknown TTS engine {name!r} (voiceover.engine, from {source})", hint=f"Use one of: {', '.join(ENGINES)}")
+        raise BadInput(
+            f"unknown TTS engine {name!r} (voiceover.engine, from {source})",
+            hint=f"Use one of: {', '.join(ENGINES)}",
+        )
     return name
 
 
@@ -41,7 +52,14 @@ def chosen_engine(ctx: Context) -> str:
     name = configured_engine(ctx)
     if name != "auto":
         return name
-    return next((vendor for vendor in NETWORK_ENGINES if _key(vendor) and (vendor != "azure" or os.environ.get(AZURE_ENDPOINT_ENV))), "offline")
+    return next(
+        (
+            vendor
+            for vendor in NETWORK_ENGINES
+            if _key(vendor) and (vendor != "azure" or os.environ.get(AZURE_ENDPOINT_ENV))
+        ),
+        "offline",
+    )
 
 
 def narration_for(ctx: Context, code: str) -> Narration | None:
@@ -64,7 +82,12 @@ def synthesise(ctx: Context, engine: str, text: str) -> Path:
     model = ctx.settings.voiceover_model or DEFAULT_MODELS[engine]
     voice = ctx.settings.voiceover_voice or DEFAULT_VOICES[engine]
     digest = hashlib.sha256(f"{engine}\n{model}\n{voice}\n{text}".encode()).hexdigest()[:24]
-    target = ctx.settings.paths.data / "cache" / "narration" / f"{engine}-{digest}.{'wav' if engine == 'gemini' else 'mp3'}"
+    target = (
+        ctx.settings.paths.data
+        / "cache"
+        / "narration"
+        / f"{engine}-{digest}.{'wav' if engine == 'gemini' else 'mp3'}"
+    )
     if target.is_file() and target.stat().st_size > 0:
         return target
     key = _key(engine)
@@ -99,8 +122,18 @@ def _azure_speech(key: str, text: str, *, model: str, voice: str, timeout: float
 
     endpoint = os.environ.get(AZURE_ENDPOINT_ENV)
     if not endpoint:
-        raise ConfigError("voiceover.engine = azure needs the Azure OpenAI endpoint", hint=f"Set {AZURE_ENDPOINT_ENV}=https://RESOURCE.openai.azure.com")
-    client = openai.AzureOpenAI(api_key=key, azure_endpoint=endpoint, azure_deployment=model, api_version=AZURE_API_VERSION, timeout=timeout, max_retries=2)
+        raise ConfigError(
+            "voiceover.engine = azure needs the Azure OpenAI endpoint",
+            hint=f"Set {AZURE_ENDPOINT_ENV}=https://RESOURCE.openai.azure.com",
+        )
+    client = openai.AzureOpenAI(
+        api_key=key,
+        azure_endpoint=endpoint,
+        azure_deployment=model,
+        api_version=AZURE_API_VERSION,
+        timeout=timeout,
+        max_retries=2,
+    )
     return _speech(client, text, model=model, voice=voice)
 
 
@@ -120,7 +153,9 @@ def _gemini_speech(key: str, text: str, *, model: str, voice: str, timeout: floa
     client = genai.Client(api_key=key, http_options=types.HttpOptions(timeout=int(timeout * 1000)))
     config = types.GenerateContentConfig(
         response_modalities=["AUDIO"],
-        speech_config=types.SpeechConfig(voice_config=types.VoiceConfig(prebuilt_voice_config=types.PrebuiltVoiceConfig(voice_name=voice))),
+        speech_config=types.SpeechConfig(
+            voice_config=types.VoiceConfig(prebuilt_voice_config=types.PrebuiltVoiceConfig(voice_name=voice))
+        ),
     )
     try:
         response = client.models.generate_content(model=model, contents=text, config=config)
@@ -150,4 +185,7 @@ def check_voiceover_request(ctx: Context, format: str | None) -> None:
     """`generate --voiceover`: the engine must be known and the output must have sound."""
     configured_engine(ctx)
     if format and format.lower() in ("png", "gif"):
-        raise BadInput(f"--voiceover needs a format with sound, not --format {format.lower()}", hint="Use mp4, webm or mov (or leave --format out)")
+        raise BadInput(
+            f"--voiceover needs a format with sound, not --format {format.lower()}",
+            hint="Use mp4, webm or mov (or leave --format out)",
+        )

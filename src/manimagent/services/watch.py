@@ -37,12 +37,16 @@ class WatchResult:
     seconds: float = 0.0
 
 
-def watch_file(ctx: Context, *, path: str, stop: threading.Event | None = None, **options) -> Iterator[WatchResult]:
+def watch_file(
+    ctx: Context, *, path: str, stop: threading.Event | None = None, **options
+) -> Iterator[WatchResult]:
     """Render `path` now and after every save that changed it; `options` as for `render_file`."""
     from manimagent.services.render import render_options
 
     target = _watched(path)
-    render_options(ctx, **{key: value for key, value in options.items() if key != "output"})  # a bad option stops it now
+    render_options(
+        ctx, **{key: value for key, value in options.items() if key != "output"}
+    )  # a bad option stops it now
     last = None
     for _ in _saves(target, stop or threading.Event()):
         content = _read(target)
@@ -59,7 +63,9 @@ def watch_file(ctx: Context, *, path: str, stop: threading.Event | None = None, 
 def _watched(path: str) -> Path:
     target = Path(path).expanduser()
     if not target.is_file():
-        raise BadInput(f"{path} is not a file", hint="Give the Manim script to watch, e.g. manimagent watch scene.py")
+        raise BadInput(
+            f"{path} is not a file", hint="Give the Manim script to watch, e.g. manimagent watch scene.py"
+        )
     return target.resolve()
 
 
@@ -70,7 +76,9 @@ def _saves(target: Path, stop: threading.Event) -> Iterator[None]:
     import queue
 
     changes: queue.Queue[bool] = queue.Queue()
-    watcher = threading.Thread(target=_watch_folder, args=(target, stop, changes), daemon=True, name="manimagent-watch")
+    watcher = threading.Thread(
+        target=_watch_folder, args=(target, stop, changes), daemon=True, name="manimagent-watch"
+    )
     watcher.start()
     if not changes.get():  # the watcher is watching (False: it could not)
         raise BadInput(f"cannot watch {target.parent}", hint="Check that the folder is readable")
@@ -98,8 +106,14 @@ def _watch_folder(target: Path, stop: threading.Event, changes) -> None:
     wanted, ready = str(target), False
     try:
         for batch in watchfiles.watch(
-            target.parent, debounce=DEBOUNCE_MS, step=STEP_MS, stop_event=stop, rust_timeout=READY_MS,
-            yield_on_timeout=True, recursive=False, raise_interrupt=False,
+            target.parent,
+            debounce=DEBOUNCE_MS,
+            step=STEP_MS,
+            stop_event=stop,
+            rust_timeout=READY_MS,
+            yield_on_timeout=True,
+            recursive=False,
+            raise_interrupt=False,
         ):
             if not ready or any(changed == wanted for _change, changed in batch):
                 changes.put(True)
@@ -127,4 +141,9 @@ def _render(ctx: Context, target: Path, options: dict) -> WatchResult:
     except ManimagentError as exc:  # not a Manim script right now (a syntax error): say so, keep watching
         return WatchResult("error", error=exc.one_line(), seconds=time.monotonic() - started)
     kind = "rendered" if result.success else "error"
-    return WatchResult(kind, result=result, error=None if result.success else result.error, seconds=time.monotonic() - started)
+    return WatchResult(
+        kind,
+        result=result,
+        error=None if result.success else result.error,
+        seconds=time.monotonic() - started,
+    )

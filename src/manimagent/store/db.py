@@ -17,7 +17,14 @@ from sqlmodel import Session, create_engine
 from manimagent.errors import ConfigError
 from manimagent.store.migrate import NewerDatabase, upgrade_engine
 
-__all__ = ["NewerDatabase", "apply_migrations", "dispose_engines", "get_engine", "open_session", "store_fault"]
+__all__ = [
+    "NewerDatabase",
+    "apply_migrations",
+    "dispose_engines",
+    "get_engine",
+    "open_session",
+    "store_fault",
+]
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
@@ -44,7 +51,9 @@ class _InterruptedReset(logging.Filter):
 
 def _quiet_interrupted_resets(engine: Engine) -> None:
     logger = getattr(engine.pool, "logger", None)
-    if isinstance(logger, logging.Logger) and not any(isinstance(item, _InterruptedReset) for item in logger.filters):
+    if isinstance(logger, logging.Logger) and not any(
+        isinstance(item, _InterruptedReset) for item in logger.filters
+    ):
         logger.addFilter(_InterruptedReset())
 
 
@@ -95,11 +104,17 @@ def database_url(url: str) -> URL:
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise ConfigError("the database URL (MANIMAGENT_DATABASE_URL or database.url) is not a SQLAlchemy URL", hint=URL_HINT) from None
+        raise ConfigError(
+            "the database URL (MANIMAGENT_DATABASE_URL or database.url) is not a SQLAlchemy URL",
+            hint=URL_HINT,
+        ) from None
     if parsed.drivername in ("postgres", "postgresql"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() not in BACKENDS:
-        raise ConfigError(f"manimagent stores its data in SQLite or PostgreSQL, not {parsed.get_backend_name()}", hint=URL_HINT)
+        raise ConfigError(
+            f"manimagent stores its data in SQLite or PostgreSQL, not {parsed.get_backend_name()}",
+            hint=URL_HINT,
+        )
     return parsed
 
 
@@ -113,7 +128,10 @@ def _open(url: str) -> Engine:
         # PostgreSQL: a connection the server closed (a restart) is noticed and replaced before use
         engine = create_engine(parsed, connect_args=connect_args, pool_pre_ping=not is_sqlite)
     except ModuleNotFoundError as exc:
-        raise ConfigError(f"the database {_where(url)} needs the {exc.name} module", hint="Use postgresql+psycopg:// with pip install 'manimagent[postgres]'") from None
+        raise ConfigError(
+            f"the database {_where(url)} needs the {exc.name} module",
+            hint="Use postgresql+psycopg:// with pip install 'manimagent[postgres]'",
+        ) from None
     if is_sqlite:
         event.listen(engine, "connect", on_sqlite_connect)
     _quiet_interrupted_resets(engine)
@@ -143,8 +161,24 @@ def open_session(url: str) -> Iterator[Session]:
 
 DAMAGED = ("file is not a database", "malformed", "not a database", "file is encrypted")
 FULL = ("database or disk is full", "disk i/o error", "file too large", "no space left")
-UNWRITABLE = ("readonly database", "read-only", "unable to open database file", "permission denied", "not a directory", "file exists")
-STORE_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EEXIST}
+UNWRITABLE = (
+    "readonly database",
+    "read-only",
+    "unable to open database file",
+    "permission denied",
+    "not a directory",
+    "file exists",
+)
+STORE_ERRNOS = {
+    errno.ENOSPC,
+    errno.EFBIG,
+    errno.EDQUOT,
+    errno.EROFS,
+    errno.EACCES,
+    errno.EPERM,
+    errno.ENOTDIR,
+    errno.EEXIST,
+}
 
 
 def store_fault(exc: BaseException, url: str | None = None) -> ConfigError | None:
@@ -173,26 +207,56 @@ def store_fault(exc: BaseException, url: str | None = None) -> ConfigError | Non
             hint="Make MANIMAGENT_HOME a writable folder (not a file), or point MANIMAGENT_HOME (or MANIMAGENT_DATABASE_URL) elsewhere",
         )
     if "locked" in lowered:
-        return ConfigError(f"the database {where} stayed locked by another process ({message})", hint="Run it again when the other process is done")
-    return ConfigError(f"the database {where} failed ({message})", hint="Check MANIMAGENT_HOME or MANIMAGENT_DATABASE_URL")
+        return ConfigError(
+            f"the database {where} stayed locked by another process ({message})",
+            hint="Run it again when the other process is done",
+        )
+    return ConfigError(
+        f"the database {where} failed ({message})", hint="Check MANIMAGENT_HOME or MANIMAGENT_DATABASE_URL"
+    )
 
 
-UNREACHABLE = ("connection refused", "could not connect", "connection failed", "timeout expired", "server closed the connection",
-               "terminating connection", "the database system is", "no such host", "name or service not known", "connection is closed")
+UNREACHABLE = (
+    "connection refused",
+    "could not connect",
+    "connection failed",
+    "timeout expired",
+    "server closed the connection",
+    "terminating connection",
+    "the database system is",
+    "no such host",
+    "name or service not known",
+    "connection is closed",
+)
 
 
 def _server_fault(message: str, where: str) -> ConfigError:
     """A failure of a PostgreSQL store: unreachable, no such database, refused credentials, other."""
     lowered = message.lower()
     if "does not exist" in lowered and "database" in lowered:
-        return ConfigError(f"the database {where} does not exist ({message})", hint="Create it (createdb, or CREATE DATABASE), or fix MANIMAGENT_DATABASE_URL")
+        return ConfigError(
+            f"the database {where} does not exist ({message})",
+            hint="Create it (createdb, or CREATE DATABASE), or fix MANIMAGENT_DATABASE_URL",
+        )
     if "password authentication failed" in lowered or "authentication" in lowered:
-        return ConfigError(f"the database {where} refused the login ({message})", hint="Check the user and password in MANIMAGENT_DATABASE_URL")
+        return ConfigError(
+            f"the database {where} refused the login ({message})",
+            hint="Check the user and password in MANIMAGENT_DATABASE_URL",
+        )
     if any(word in lowered for word in UNREACHABLE):
-        return ConfigError(f"cannot reach the database {where} ({message})", hint="Start PostgreSQL (or wait for it to come back), or fix MANIMAGENT_DATABASE_URL")
+        return ConfigError(
+            f"cannot reach the database {where} ({message})",
+            hint="Start PostgreSQL (or wait for it to come back), or fix MANIMAGENT_DATABASE_URL",
+        )
     if "could not extend" in lowered or "no space left" in lowered:
-        return ConfigError(f"the database {where} is out of disk space ({message})", hint="Free space on the database server's disk, then run it again")
-    return ConfigError(f"the database {where} failed ({message})", hint="Check the database server's log and MANIMAGENT_DATABASE_URL")
+        return ConfigError(
+            f"the database {where} is out of disk space ({message})",
+            hint="Free space on the database server's disk, then run it again",
+        )
+    return ConfigError(
+        f"the database {where} failed ({message})",
+        hint="Check the database server's log and MANIMAGENT_DATABASE_URL",
+    )
 
 
 def _fault_text(exc: BaseException) -> str | None:

@@ -174,7 +174,10 @@ def _upgrade_sqlite(engine: Engine, where: str) -> list[str]:
             applied = upgrade(conn, where)
             broken = _broken_references(conn)
             if broken > dangling:
-                raise ConfigError(f"migrating {where} would break {broken - dangling} reference(s)", hint="Nothing was changed; report this")
+                raise ConfigError(
+                    f"migrating {where} would break {broken - dangling} reference(s)",
+                    hint="Nothing was changed; report this",
+                )
             return applied
     finally:
         immediate.dispose()
@@ -194,7 +197,9 @@ def _immediate_engine(engine: Engine) -> Engine:
         dbapi_connection.execute("PRAGMA foreign_keys = OFF")  # a no-op inside a transaction: before BEGIN
         dbapi_connection.isolation_level = None  # BEGIN and COMMIT are said here, not by the driver
 
-    immediate = create_engine(engine.url, poolclass=NullPool, connect_args={"timeout": db.BUSY_TIMEOUT_MS / 1000})
+    immediate = create_engine(
+        engine.url, poolclass=NullPool, connect_args={"timeout": db.BUSY_TIMEOUT_MS / 1000}
+    )
     event.listen(immediate, "connect", on_connect)
     event.listen(immediate, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
     return immediate

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field, SQLModel
-
 
 # Seconds past its time limit after which a "running" render was certainly abandoned: every engine
 # kills a render at its limit, and moving the files and writing the rows takes far less.
@@ -17,7 +16,7 @@ ABANDON_GRACE = 120.0
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def new_uuid() -> str:
@@ -126,7 +125,9 @@ class Container(SQLModel, table=True):
 class Script(SQLModel, table=True):
     """A prompt and the Manim code it became."""
 
-    __table_args__ = (Index("ix_script_owner_created", "owner_id", "created_at", "id"),)  # a user's pages, newest first
+    __table_args__ = (
+        Index("ix_script_owner_created", "owner_id", "created_at", "id"),
+    )  # a user's pages, newest first
 
     id: str = Field(default_factory=new_uuid, primary_key=True)
     owner_id: int | None = Field(default=None, foreign_key="user.id", index=True)
@@ -143,7 +144,9 @@ class Script(SQLModel, table=True):
     completion_tokens: int = 0
     total_tokens: int = 0
     fixes: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    provider_attempts: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    provider_attempts: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
     error: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
@@ -159,7 +162,9 @@ class Script(SQLModel, table=True):
 class Execution(SQLModel, table=True):
     """One render attempt of a script."""
 
-    __table_args__ = (Index("ix_execution_owner_created", "owner_id", "created_at", "id"),)  # a user's pages, newest first
+    __table_args__ = (
+        Index("ix_execution_owner_created", "owner_id", "created_at", "id"),
+    )  # a user's pages, newest first
 
     id: str = Field(default_factory=new_uuid, primary_key=True)
     script_id: str = Field(foreign_key="script.id", index=True)
@@ -181,7 +186,9 @@ class Execution(SQLModel, table=True):
     original_script: str = ""
     modified_script: str | None = None
     fixes: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    layout: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # render.layout findings
+    layout: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )  # render.layout findings
     created_at: datetime = Field(default_factory=utcnow)
     started_at: datetime | None = None
     completed_at: datetime | None = None

@@ -154,7 +154,11 @@ def contain_job(rlimits: dict) -> None:
     libc.prctl(PR_SET_DUMPABLE, 1)  # the worker is not; /proc/self must be ours to write the maps
     if libc.unshare(0x10000000) == 0:  # CLONE_NEWUSER; a fresh fork is single-threaded
         try:
-            for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
+            for name, text in (
+                ("setgroups", "deny"),
+                ("uid_map", f"{uid} {uid} 1"),
+                ("gid_map", f"{gid} {gid} 1"),
+            ):
                 with open(f"/proc/self/{name}", "w") as handle:
                     handle.write(text)
         except OSError:
@@ -189,8 +193,18 @@ def enter_job(job: dict, output_fd: int) -> None:
     path = os.environ.get("PATH") or DEFAULT_PATH  # the image's PATH (TeX may live outside /usr/bin)
     os.environ.clear()
     os.environ.update(
-        {"PATH": path, "HOME": job_dir, "TMPDIR": tmp, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-         "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1", "NO_COLOR": "1", "TERM": "dumb", "COLUMNS": "200"}
+        {
+            "PATH": path,
+            "HOME": job_dir,
+            "TMPDIR": tmp,
+            "LANG": "C.UTF-8",
+            "LC_ALL": "C.UTF-8",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONUNBUFFERED": "1",
+            "NO_COLOR": "1",
+            "TERM": "dumb",
+            "COLUMNS": "200",
+        }
     )
     import tempfile
 
@@ -257,8 +271,12 @@ def job_result(status: int, *, timed_out: bool, oom_before: int, started: float)
         killed = "memory"
     elif signal_number is not None:
         killed = "signal"
-    return {"exit_code": exit_code, "signal": signal_number, "killed": killed,
-            "duration": round(time.monotonic() - started, 3)}
+    return {
+        "exit_code": exit_code,
+        "signal": signal_number,
+        "killed": killed,
+        "duration": round(time.monotonic() - started, 3),
+    }
 
 
 # --- the warm worker (serve) -----------------------------------------------------------------
@@ -296,7 +314,9 @@ class Worker:
             from manim import Scene  # noqa: F401
 
             self.preloaded = True
-            print(f"worker: manim preloaded in {time.monotonic() - started:.2f}s", file=sys.stderr, flush=True)
+            print(
+                f"worker: manim preloaded in {time.monotonic() - started:.2f}s", file=sys.stderr, flush=True
+            )
         except BaseException as exc:  # noqa: BLE001 - report it and serve as a plain reaper
             self.preload_error = f"{type(exc).__name__}: {exc}"
             print(f"worker: cannot import manim: {self.preload_error}", file=sys.stderr, flush=True)
@@ -371,8 +391,13 @@ class Worker:
         return {"cancelled": len(doomed)}
 
     def state(self) -> dict:
-        return {"worker": True, "preloaded": self.preloaded, "jobs": len(self.jobs), "pid": os.getpid(),
-                "error": self.preload_error or None}
+        return {
+            "worker": True,
+            "preloaded": self.preloaded,
+            "jobs": len(self.jobs),
+            "pid": os.getpid(),
+            "error": self.preload_error or None,
+        }
 
     def start_job(self, conn: socket.socket, request: dict, fds: list[int]) -> None:
         if len(fds) != 1:
@@ -411,7 +436,9 @@ class Worker:
             if job is None:
                 continue  # an adopted orphan
             kill_quietly(pid, group=True)  # what the job left running in its session
-            result = job_result(status, timed_out=job.timed_out, oom_before=job.oom_before, started=job.started)
+            result = job_result(
+                status, timed_out=job.timed_out, oom_before=job.oom_before, started=job.started
+            )
             self.finish(job, result)
             self.last_scan = 0.0
 
