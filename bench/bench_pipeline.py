@@ -76,12 +76,12 @@ def main() -> None:
         render_time, video = real_render(work)
 
         from manimagent.attempt import NewScript, RenderOptions
+        from manimagent.context import local_context
         from manimagent.pipeline import run_attempts
         from manimagent.providers.base import Completion
         from manimagent.render.base import OutputFormat, Quality
         from manimagent.services import generate as generate_service
         from manimagent.services import llm
-        from manimagent.services.context import local_context
 
         ctx = local_context()
         options = RenderOptions(

@@ -97,7 +97,7 @@ class LiveServer:
         return settings
 
     def context(self, user_id: int | None = None):
-        from manimagent.services.context import Context
+        from manimagent.context import Context
 
         return Context(settings=self.settings(), user_id=user_id, is_admin=user_id is None)
 

@@ -205,8 +205,8 @@ def test_generate_from_bad_input(cli, tmp_path):
 
 
 def test_default_jobs_are_the_cores_capped_by_memory(monkeypatch):
+    from manimagent.context import local_context
     from manimagent.services import batch
-    from manimagent.services.context import local_context
 
     ctx = local_context()
     monkeypatch.setattr(batch.os, "cpu_count", lambda: 8)

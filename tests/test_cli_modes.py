@@ -18,8 +18,8 @@ CIRCLE = EXAMPLES / "circle.py"
 
 
 def _fields(model_name: str) -> set[str]:
-    """The keys of a --json document: the fields of its shared schema (services/schemas.py)."""
-    from manimagent.services import schemas
+    """The keys of a --json document: the fields of its shared schema (schemas.py)."""
+    from manimagent import schemas
 
     return set(getattr(schemas, model_name).model_fields)
 

@@ -577,7 +577,7 @@ def test_help_after_install_completion_only_shows_help(tmp_path):
 def test_an_unreadable_video_has_no_poster_and_its_preview_is_a_notice(tmp_path, capsys):
     from manimagent.cli.look import with_preview
     from manimagent.render.poster import make_poster
-    from manimagent.services.schemas import ExecuteResult
+    from manimagent.schemas import ExecuteResult
 
     folder = tmp_path / "videos"
     folder.mkdir()

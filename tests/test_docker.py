@@ -579,9 +579,9 @@ def test_doctor_without_docker(monkeypatch):
 
 
 def test_forbidden_for_non_admins(render_image):
+    from manimagent.context import local_context
     from manimagent.errors import Forbidden
     from manimagent.services.containers import add_container, start_container
-    from manimagent.services.context import local_context
 
     ctx = local_context()
     add_container(ctx, name="box", image=render_image)

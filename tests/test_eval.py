@@ -8,8 +8,8 @@ import sqlite3
 import pytest
 
 from conftest import assert_one_line_error
+from manimagent.schemas import EvalItemResult
 from manimagent.services.evaluate import cost_of, load_suite, totals
-from manimagent.services.schemas import EvalItemResult
 
 GOOD = "from manim import *\n\nclass Good(Scene):\n    def construct(self):\n        self.play(Create(Circle()), run_time=0.3)\n"
 RAISES = "from manim import *\n\nclass Bad(Scene):\n    def construct(self):\n        self.add(Square())\n        raise ValueError('broken on purpose')\n"

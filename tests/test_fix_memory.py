@@ -10,9 +10,9 @@ import sqlite3
 import pytest
 
 from fakellm import fake_llm, fake_llm_server  # noqa: F401 - fixtures
+from manimagent.context import local_context
 from manimagent.render.base import RenderFailure
 from manimagent.services import fixmemory
-from manimagent.services.context import local_context
 from manimagent.store.models import User
 
 FAILING = (

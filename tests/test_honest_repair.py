@@ -13,11 +13,11 @@ from sqlalchemy import event
 from sqlmodel import select
 
 from manimagent.attempt import NewScript, RenderOptions
+from manimagent.context import local_context
 from manimagent.pipeline import run_attempts
 from manimagent.render.base import OutputFormat, Quality, RenderFailure, RenderResult
 from manimagent.render.logparse import parse_failure, script_line
 from manimagent.scriptcheck.fixes import fix_after_failure
-from manimagent.services.context import local_context
 from manimagent.services.generate import NO_LLM_REPAIR, repairer_for
 from manimagent.store.models import Execution, Script
 

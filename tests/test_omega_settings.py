@@ -98,7 +98,7 @@ def test_token_lifetime_settings(isolated_home):
 
 @pytest.fixture
 def ctx():
-    from manimagent.services.context import local_context
+    from manimagent.context import local_context
 
     return local_context()
 

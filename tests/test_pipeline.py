@@ -6,10 +6,10 @@ import pytest
 from sqlmodel import select
 
 from manimagent.attempt import NewScript, RenderOptions
+from manimagent.context import local_context
 from manimagent.errors import InvalidScript, NotFound
 from manimagent.pipeline import run_attempts
 from manimagent.render.base import OutputFormat, Quality, RenderFailure, RenderResult
-from manimagent.services.context import local_context
 from manimagent.store.models import Execution, Script
 
 CODE = "from manim import *\nclass A(Scene):\n    def construct(self):\n        self.add(Dot())\n"

@@ -12,7 +12,7 @@ def test_cancel_of_a_finished_render_cancels_nothing(cli):
     imported = cli("scripts", "import", str(EXAMPLES / "circle.py"), "--json").json()
     import uuid
 
-    from manimagent.services.context import local_context
+    from manimagent.context import local_context
     from manimagent.store.models import Execution
 
     ctx = local_context()

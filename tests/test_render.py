@@ -146,7 +146,7 @@ def test_invalid_option_values(cli, args):
 def test_unknown_short_and_ambiguous_ids(cli, isolated_home):
     import uuid
 
-    from manimagent.services.context import local_context
+    from manimagent.context import local_context
     from manimagent.store.models import Script
 
     ctx = local_context()

@@ -217,8 +217,8 @@ def test_deleting_with_reassign_gives_the_rows_and_media_to_another_account(fres
 def test_auth_users_and_delete_on_the_local_store(cli, monkeypatch, isolated_home):
     import io
 
+    from manimagent.context import local_context
     from manimagent.services.auth import register
-    from manimagent.services.context import local_context
 
     for address in ("first@example.com", "second@example.com"):
         register(local_context(), email=address, password=PASSWORD)

@@ -113,7 +113,7 @@ def test_events_of_someone_elses_execution_are_404(server, alice):
 def test_server_renders_draw_the_same_progress_as_local_ones(server, alice, cli, monkeypatch, tmp_path):
     from manimagent.client import RemoteContext, TokenStore, execute_script
     from manimagent.events import Done, RenderProgress, RenderStarted
-    from manimagent.services.schemas import TokenPair
+    from manimagent.schemas import TokenPair
 
     TokenStore(server.url).save(TokenPair(access=alice.access, refresh=alice.refresh))
     seen = []

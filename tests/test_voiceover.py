@@ -328,7 +328,7 @@ def test_a_docker_job_carries_the_narration_files(tmp_path):
     ],
 )
 def test_auto_picks_a_vendor_whose_key_is_set_else_offline(monkeypatch, env, engine):
-    from manimagent.services.context import local_context
+    from manimagent.context import local_context
     from manimagent.services.voiceover import chosen_engine
 
     monkeypatch.setenv("MANIMAGENT_VOICEOVER_ENGINE", "auto")

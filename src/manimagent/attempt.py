@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from manimagent.context import Context
 from manimagent.render.base import (
     DEFAULT_STILL_SECONDS,
     OutputFormat,
@@ -19,7 +20,6 @@ from manimagent.render.base import (
 from manimagent.render.layout import LayoutMode, layout_mode
 from manimagent.render.staged import StagedRender
 from manimagent.scriptcheck.prepare import Prepared, prepare_code
-from manimagent.services.context import Context
 
 
 class Repairer(Protocol):

@@ -38,7 +38,7 @@ from manimagent.errors import (
     Unauthorized,
 )
 from manimagent.events import Done, EventSink, ignore
-from manimagent.services.schemas import (
+from manimagent.schemas import (
     CancelResult,
     ContainerPublic,
     ContainerStatus,
@@ -120,7 +120,7 @@ def context_for(server: str | None, events: EventSink = ignore):
     """A RemoteContext for `server`, else the local CLI context."""
     if server:
         return RemoteContext(server=normalize_server(server), events=events)
-    from manimagent.services.context import local_context
+    from manimagent.context import local_context
 
     return local_context(events=events)
 

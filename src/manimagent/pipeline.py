@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlmodel import func, select
 
 from manimagent.attempt import Attempt, NewScript, RenderOptions, Repairer, begin_attempt, has_latex
+from manimagent.context import Context
 from manimagent.errors import Interrupted, InvalidScript, ManimagentError, NotFound, ProviderError
 from manimagent.events import (
     CheckFinding,
@@ -31,12 +32,11 @@ from manimagent.render.layout import LAYOUT_ERROR, LayoutMode, layout_mode, layo
 from manimagent.render.logparse import line_in_script
 from manimagent.render.poster import make_poster
 from manimagent.render.poster import warm_up as warm_up_poster
+from manimagent.schemas import ExecuteResult
 from manimagent.scriptcheck.fixes import AppliedFix, fix_after_failure
 from manimagent.scriptcheck.prepare import Prepared
 from manimagent.scriptcheck.scenes import find_scenes
 from manimagent.scriptcheck.source import parse_script
-from manimagent.services.context import Context
-from manimagent.services.schemas import ExecuteResult
 from manimagent.store.models import (
     ABANDON_GRACE,
     Execution,

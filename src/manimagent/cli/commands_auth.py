@@ -143,7 +143,7 @@ def promote(
 ) -> None:
     """Make an account an administrator (local store only: run it on the server's machine)."""
     from manimagent.client import LocalAuth
-    from manimagent.services.context import local_context
+    from manimagent.context import local_context
 
     user = LocalAuth().promote(local_context(), email=email)
     if json_:
@@ -215,8 +215,8 @@ def delete(
 @app.command("waitlist")
 def waitlist(json_: JsonOption = False) -> None:
     """The waiting list (POST /api/auth/waiting-list/), first come first (local store only: run it on the server's machine)."""
+    from manimagent.context import local_context
     from manimagent.services.auth import list_waitlist
-    from manimagent.services.context import local_context
 
     entries = list_waitlist(local_context())
     if json_:

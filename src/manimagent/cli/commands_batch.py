@@ -75,8 +75,8 @@ def render_batch(
     scenes: list[str] | None,
     choices: dict[str, Any],
 ) -> None:
+    from manimagent.context import local_context
     from manimagent.services import batch
-    from manimagent.services.context import local_context
 
     items = batch.files_to_render(files)
     ctx = local_context()
@@ -94,8 +94,8 @@ def render_batch(
 def generate_batch(
     source: str, *, jobs: int | None, json_: bool, jsonl: bool, execute: bool, options: dict[str, Any]
 ) -> None:
+    from manimagent.context import local_context
     from manimagent.services import batch
-    from manimagent.services.context import local_context
 
     items = batch.prompts_to_generate(read_source(source), "stdin" if source == "-" else source)
     ctx = local_context()

@@ -16,8 +16,8 @@ app = typer.Typer(
 @app.command("info")
 def info(json_: JsonOption = False) -> None:
     """Where the cache is, its entries and size (cache.max_size evicts the least recently used)."""
+    from manimagent.context import local_context
     from manimagent.services.cache import cache_info
-    from manimagent.services.context import local_context
 
     found = cache_info(local_context())
     if json_:
@@ -32,8 +32,8 @@ def info(json_: JsonOption = False) -> None:
 @app.command("clear")
 def clear(json_: JsonOption = False) -> None:
     """Empty the cache (the videos of your executions stay where they are)."""
+    from manimagent.context import local_context
     from manimagent.services.cache import cache_clear
-    from manimagent.services.context import local_context
 
     done = cache_clear(local_context())
     if json_:

@@ -12,7 +12,7 @@ from manimagent.cli.options import JsonOption
 from manimagent.cli.output import output
 
 if TYPE_CHECKING:
-    from manimagent.services.schemas import EvalItemResult, EvalRunPublic
+    from manimagent.schemas import EvalItemResult, EvalRunPublic
 
 
 class SuiteFirstGroup(TyperGroup):
@@ -68,8 +68,8 @@ def run(
     json_: JsonOption = False,
 ) -> None:
     """Render every item of SUITE, record how it went, store the run and print its table."""
+    from manimagent.context import local_context
     from manimagent.services import evaluate
-    from manimagent.services.context import local_context
 
     result = evaluate.run_eval(
         local_context(),
@@ -96,8 +96,8 @@ def compare(
     json_: JsonOption = False,
 ) -> None:
     """Compare two stored runs: totals side by side and the items whose outcome changed."""
+    from manimagent.context import local_context
     from manimagent.services import evaluate
-    from manimagent.services.context import local_context
 
     result = evaluate.compare_runs(local_context(), a=a, b=b)
     if json_:
@@ -143,8 +143,8 @@ def list_(
     json_: JsonOption = False,
 ) -> None:
     """Stored eval runs, newest first."""
+    from manimagent.context import local_context
     from manimagent.services import evaluate
-    from manimagent.services.context import local_context
 
     runs = evaluate.list_runs(local_context(), limit=limit)
     if json_:
@@ -184,8 +184,8 @@ def show(
     json_: JsonOption = False,
 ) -> None:
     """One stored run: its items and totals."""
+    from manimagent.context import local_context
     from manimagent.services import evaluate
-    from manimagent.services.context import local_context
 
     result = evaluate.get_run(local_context(), ref=ref)
     if json_:

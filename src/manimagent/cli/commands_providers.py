@@ -30,9 +30,7 @@ BaseUrlOption = Annotated[
         help="Endpoint; with --type openai any OpenAI-compatible server (Ollama, vLLM, LM Studio).",
     ),
 ]
-PriorityOption = Annotated[
-    int | None, typer.Option("--priority", help="Lower is tried first (default 100).")
-]
+PriorityOption = Annotated[int | None, typer.Option("--priority", help="Lower is tried first (default 100).")]
 KeyEnvOption = Annotated[
     str | None,
     typer.Option("--api-key-env", help="Env var holding the key (looked up after the keyring)."),
@@ -40,9 +38,7 @@ KeyEnvOption = Annotated[
 KeyStdinOption = Annotated[
     bool, typer.Option("--key-stdin", help="Read the API key from stdin and keep it in the keyring.")
 ]
-DeploymentOption = Annotated[
-    str | None, typer.Option("--deployment", help="Azure OpenAI deployment name.")
-]
+DeploymentOption = Annotated[str | None, typer.Option("--deployment", help="Azure OpenAI deployment name.")]
 ApiVersionOption = Annotated[str | None, typer.Option("--api-version", help="Azure OpenAI API version.")]
 ActiveOption = Annotated[
     bool | None, typer.Option("--active/--inactive", help="Whether automatic selection uses it.")

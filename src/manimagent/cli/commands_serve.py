@@ -62,8 +62,8 @@ def serve(
 def _prepare_processes(workers: int) -> None:
     """Before the processes fork: the store opened (migrated) and the secret made once, and the
     renders an earlier run left queued failed here, not by each process (they share the queue table)."""
+    from manimagent.context import local_context
     from manimagent.services.auth import secret_key
-    from manimagent.services.context import local_context
 
     ctx = local_context()
     secret_key(ctx.settings)
@@ -72,7 +72,7 @@ def _prepare_processes(workers: int) -> None:
 
 
 def _settle_queue() -> None:
-    from manimagent.services.context import local_context
+    from manimagent.context import local_context
     from manimagent.services.executions import fail_all_queued
     from manimagent.store.jobqueue import is_postgres
 

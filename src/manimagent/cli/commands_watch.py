@@ -47,7 +47,7 @@ def watch(
     Unchanged scenes come from the render cache. Each result is one line: the video, or the error
     with its script line. Ctrl-C ends it."""
     from manimagent.cli.progress import drawing_events
-    from manimagent.services.context import local_context
+    from manimagent.context import local_context
     from manimagent.services.watch import watch_file
 
     choices = render_choices(

@@ -22,7 +22,7 @@ POSTGRES_HINT = (
 
 
 def _queue_settings():
-    from manimagent.services.context import local_context
+    from manimagent.context import local_context
     from manimagent.store.jobqueue import is_postgres
 
     settings = local_context().settings

@@ -10,7 +10,7 @@ import typer
 from manimagent.cli.output import output
 
 if TYPE_CHECKING:
-    from manimagent.services.schemas import ExecuteResult, GenerateResult
+    from manimagent.schemas import ExecuteResult, GenerateResult
 
 Result = TypeVar("Result", "ExecuteResult", "GenerateResult")
 

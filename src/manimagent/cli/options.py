@@ -109,7 +109,7 @@ def service_for(name: str, server: str | None, events: EventSink | None = None) 
 
     resolved = resolve_server(server)
     if resolved is None:  # the local store: the client (and its imports) are not needed
-        from manimagent.services.context import local_context
+        from manimagent.context import local_context
 
         return importlib.import_module(f"manimagent.services.{name}"), local_context(events or ignore)
     from manimagent import client

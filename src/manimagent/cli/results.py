@@ -10,7 +10,7 @@ from manimagent.cli.output import output
 from manimagent.errors import ExitCode
 
 if TYPE_CHECKING:
-    from manimagent.services.schemas import ExecuteResult
+    from manimagent.schemas import ExecuteResult
 
 
 def print_execute_result(result: ExecuteResult, *, json_: bool) -> None:

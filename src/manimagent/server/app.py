@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from manimagent import __version__
+from manimagent.context import Context
 from manimagent.errors import ConfigError
 from manimagent.render.local import POOL_SETTING
 from manimagent.render.sandbox import REQUIRE_SANDBOX
@@ -34,7 +35,6 @@ from manimagent.server.queue import queue_enabled, serving_queue
 from manimagent.server.sweep import Sweeper
 from manimagent.server.unavailable import UnavailableHomeMiddleware
 from manimagent.services.auth import RateLimiter, check_token_settings, secret_key
-from manimagent.services.context import Context
 from manimagent.services.executions import fail_all_queued
 from manimagent.settings import SERVE_PROCESSES_ENV, Settings, load_settings
 

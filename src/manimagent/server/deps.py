@@ -11,11 +11,11 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
+from manimagent.context import Context
 from manimagent.errors import Forbidden, Unauthorized
+from manimagent.schemas import UserPublic
 from manimagent.services import auth
 from manimagent.services.auth import RateLimiter
-from manimagent.services.context import Context
-from manimagent.services.schemas import UserPublic
 from manimagent.settings import Settings
 
 bearer_scheme = HTTPBearer(auto_error=False, description="An access token from POST /api/auth/login/")

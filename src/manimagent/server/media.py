@@ -20,8 +20,8 @@ from sqlmodel import Session, col, select
 
 from manimagent.errors import NotFound
 from manimagent.render.poster import poster_path
+from manimagent.schemas import UserPublic
 from manimagent.services.auth import secret_key
-from manimagent.services.schemas import UserPublic
 from manimagent.settings import Settings
 from manimagent.store.models import Execution
 

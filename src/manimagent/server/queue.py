@@ -136,7 +136,7 @@ async def defer_render(
 
 
 def settings_context(settings: Settings):
-    from manimagent.services.context import Context
+    from manimagent.context import Context
 
     return Context(settings=settings)
 
@@ -279,8 +279,8 @@ async def serving_queue(app) -> AsyncIterator[None]:
     listener and the sweep. Queued jobs are left alone at start and stop: workers take them."""
     import asyncio
 
+    from manimagent.context import Context
     from manimagent.server.sweep import Sweeper
-    from manimagent.services.context import Context
 
     settings = app.state.settings
     try:

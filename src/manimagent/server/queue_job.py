@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from manimagent.context import Context
 from manimagent.errors import ConfigError, ManimagentError
 from manimagent.events import Event, RenderStarted
-from manimagent.services.context import Context
 from manimagent.settings import Settings, load_settings
 from manimagent.store.models import Execution, ExecutionStatus
 

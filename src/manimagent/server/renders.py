@@ -12,15 +12,15 @@ from typing import Any
 
 from fastapi import Request
 
+from manimagent.context import Context
 from manimagent.errors import Conflict, ManimagentError
 from manimagent.events import Event, RenderStarted
+from manimagent.schemas import ExecuteResult, ScriptGenerateResult
 from manimagent.server.bodies import ExecuteIn, GenerateIn, QueuedResult, RefineIn, RetryIn
 from manimagent.server.eventlog import EventLog
 from manimagent.server.jobs import Jobs
 from manimagent.server.media import with_output_url
-from manimagent.services.context import Context
 from manimagent.services.executions import queue_execution
-from manimagent.services.schemas import ExecuteResult, ScriptGenerateResult
 from manimagent.store.models import Execution
 
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi import Path as PathParam
 
 from manimagent.errors import Conflict
+from manimagent.schemas import LoginResult, MessageResult, TokenPair, UserPublic
 from manimagent.server.deps import AdminContext, AnonymousContext, ClientAddress, ContextDep, LimiterDep
 from manimagent.server.pages import PageDep, paged
 from manimagent.services import auth
@@ -19,7 +20,6 @@ from manimagent.services.auth import (
     ResendVerificationIn,
     VerifyEmailIn,
 )
-from manimagent.services.schemas import LoginResult, MessageResult, TokenPair, UserPublic
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
 
+from manimagent.schemas import ContainerPublic, ContainerStatus
 from manimagent.server.deps import AdminContext, ContextDep
 from manimagent.server.pages import PageDep, sliced
-from manimagent.services.schemas import ContainerPublic, ContainerStatus
 
 router = APIRouter(prefix="/api/agents/containers", tags=["containers"])
 ContainerRef = Annotated[str, Path(min_length=1, max_length=200, description="Container name or numeric id")]

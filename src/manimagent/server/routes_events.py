@@ -19,10 +19,10 @@ from fastapi import APIRouter, Request
 from fastapi import Path as PathParam
 from fastapi.responses import StreamingResponse
 
+from manimagent.context import Context
+from manimagent.schemas import ExecutionDetail
 from manimagent.server.deps import ContextDep
 from manimagent.server.eventlog import log_path
-from manimagent.services.context import Context
-from manimagent.services.schemas import ExecutionDetail
 from manimagent.store.models import ExecutionStatus
 
 router = APIRouter(prefix="/api/agents/executions", tags=["executions"])

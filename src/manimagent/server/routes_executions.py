@@ -7,13 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
+from manimagent.schemas import CancelResult, ExecuteResult, ExecutionDetail, ExecutionPublic
 from manimagent.server import renders
 from manimagent.server.bodies import QueuedResult, RetryIn
 from manimagent.server.deps import ContextDep
 from manimagent.server.media import with_output_url
 from manimagent.server.pages import PageDep, page_response
 from manimagent.services.executions import EXECUTIONS
-from manimagent.services.schemas import CancelResult, ExecuteResult, ExecutionDetail, ExecutionPublic
 
 router = APIRouter(prefix="/api/agents/executions", tags=["executions"])
 ExecutionId = Annotated[

@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field
 
+from manimagent.context import Context
+from manimagent.schemas import ExecutionPublic, MessageResult, ScriptPublic, WaitlistEntryPublic
 from manimagent.server import renders
 from manimagent.server.bodies import GenerateIn, OmegaGenerateIn
 from manimagent.server.deps import AdminContext, AnonymousContext, ClientAddress, ContextDep, LimiterDep
@@ -20,8 +22,6 @@ from manimagent.server.media import signed_url
 from manimagent.server.pages import Page, PageDep, paged, sliced
 from manimagent.services import auth
 from manimagent.services.auth import WaitlistIn
-from manimagent.services.context import Context
-from manimagent.services.schemas import ExecutionPublic, MessageResult, ScriptPublic, WaitlistEntryPublic
 from manimagent.store.models import ExecutionStatus, ScriptStatus
 
 router = APIRouter(tags=["omega-client"])

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from manimagent.schemas import ProviderPublic
 from manimagent.server.deps import ContextDep
 from manimagent.server.pages import PageDep, sliced
-from manimagent.services.schemas import ProviderPublic
 
 router = APIRouter(prefix="/api/agents/providers", tags=["providers"])
 

@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from manimagent.schemas import ExecuteResult, ScriptGenerateResult, ScriptPublic, ScriptSummary
 from manimagent.server import renders
 from manimagent.server.bodies import ExecuteIn, GenerateIn, ImportIn, QueuedResult, RefineIn
 from manimagent.server.deps import ContextDep
 from manimagent.server.pages import PageDep, page_response
-from manimagent.services.schemas import ExecuteResult, ScriptGenerateResult, ScriptPublic, ScriptSummary
 from manimagent.services.scripts import SUMMARIES
 from manimagent.store.models import ScriptStatus
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import logging
 import threading
 
+from manimagent.context import Context
 from manimagent.errors import ManimagentError
 from manimagent.server.eventlog import remove_old_logs
-from manimagent.services.context import Context
 from manimagent.services.executions import sweep_abandoned
 
 log = logging.getLogger("manimagent.server")

@@ -29,9 +29,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from manimagent import mail
+from manimagent.context import Context
 from manimagent.errors import BadInput, ConfigError, Forbidden, NotFound, RateLimited, Unauthorized
-from manimagent.services.context import Context
-from manimagent.services.schemas import LoginResult, MessageResult, TokenPair, UserPublic, WaitlistEntryPublic
+from manimagent.schemas import LoginResult, MessageResult, TokenPair, UserPublic, WaitlistEntryPublic
 from manimagent.settings import Settings
 from manimagent.store.models import (
     EmailToken,

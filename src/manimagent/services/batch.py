@@ -25,10 +25,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
+from manimagent.context import Context
 from manimagent.errors import BadInput, ExitCode, ManimagentError
 from manimagent.events import Event, EventSink, RenderStarted
 from manimagent.render.base import OutputFormat, Quality
-from manimagent.services.context import Context
 
 MAX_JOBS = 64
 CLEANUP_TIMEOUT = 60.0  # seconds to wait, after Ctrl-C, for the running items to settle their rows

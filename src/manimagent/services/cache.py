@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from manimagent.context import Context
 from manimagent.render.cache import RenderCache
 from manimagent.render.sandbox import parse_size
-from manimagent.services.context import Context
-from manimagent.services.schemas import CacheCleared, CacheInfo
+from manimagent.schemas import CacheCleared, CacheInfo
 
 
 def _cache(ctx: Context) -> RenderCache:

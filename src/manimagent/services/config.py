@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from manimagent.errors import BadInput, ConfigError
-from manimagent.services.schemas import SettingPublic
+from manimagent.schemas import SettingPublic
 from manimagent.settings import (
     SETTINGS,
     Setting,

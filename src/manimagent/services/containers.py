@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from manimagent.context import Context
 from manimagent.errors import (
     BadInput,
     ConfigError,
@@ -29,9 +30,8 @@ from manimagent.errors import (
     ManimagentError,
 )
 from manimagent.render.docker import DockerEngine, Limits
-from manimagent.services.context import Context
+from manimagent.schemas import ContainerPublic, ContainerStatus, DoctorCheck, ImageBuildResult
 from manimagent.services.ids import resolve_named
-from manimagent.services.schemas import ContainerPublic, ContainerStatus, DoctorCheck, ImageBuildResult
 from manimagent.store.models import Container, utcnow
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")

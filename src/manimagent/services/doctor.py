@@ -8,7 +8,7 @@ import shutil
 import tempfile
 from importlib import metadata
 
-from manimagent.services.schemas import DoctorCheck, DoctorReport
+from manimagent.schemas import DoctorCheck, DoctorReport
 from manimagent.settings import Settings, load_settings
 
 APT_RENDER = "apt-get install libcairo2-dev libpango1.0-dev pkg-config (macOS: brew install cairo pango pkg-config), then reinstall manimagent"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from manimagent.context import Context
 from manimagent.errors import BadInput
 from manimagent.render.base import RenderEngine
-from manimagent.services.context import Context
 
 ENGINES = ("local", "docker")
 

@@ -20,10 +20,10 @@ from pathlib import Path
 
 from sqlmodel import col, select
 
+from manimagent.context import Context
 from manimagent.errors import BadInput, ManimagentError, NotFound
 from manimagent.events import ignore
-from manimagent.services.context import Context
-from manimagent.services.schemas import EvalComparison, EvalItemChange, EvalItemResult, EvalRunPublic
+from manimagent.schemas import EvalComparison, EvalItemChange, EvalItemResult, EvalRunPublic
 from manimagent.store.models import EvalItem, EvalRun, Execution, Script, utcnow
 
 BUILTIN = "builtin"

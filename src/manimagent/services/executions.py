@@ -7,10 +7,10 @@ from datetime import timedelta
 from pydantic import TypeAdapter
 from sqlmodel import Session, col, select
 
+from manimagent.context import Context
 from manimagent.errors import Conflict
-from manimagent.services.context import Context
+from manimagent.schemas import CancelResult, ExecuteResult, ExecutionDetail, ExecutionPublic
 from manimagent.services.ids import resolve_uuid
-from manimagent.services.schemas import CancelResult, ExecuteResult, ExecutionDetail, ExecutionPublic
 from manimagent.store.models import ABANDON_GRACE, Execution, ExecutionStatus, Script, ScriptStatus, utcnow
 
 DEFAULT_PAGE = 50  # what a list returns without a limit (REST and the CLI)

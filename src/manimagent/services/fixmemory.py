@@ -13,8 +13,8 @@ import re
 
 from sqlmodel import col, select
 
+from manimagent.context import Context
 from manimagent.render.base import RenderFailure
-from manimagent.services.context import Context
 from manimagent.store.models import FixMemory
 
 MAX_DIFF_CHARS = 4000

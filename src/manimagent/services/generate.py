@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from manimagent.attempt import RenderOptions, Repairer
+from manimagent.context import Context
 from manimagent.errors import AllProvidersFailed, BadInput, InvalidScript, ManimagentError, ProviderError
 from manimagent.events import CodeReady
 from manimagent.pipeline import run_attempts
@@ -17,13 +18,12 @@ from manimagent.prompts import (
 )
 from manimagent.providers.base import Message
 from manimagent.render.base import RenderFailure
+from manimagent.schemas import GenerateResult, ScriptGenerateResult, generate_result
 from manimagent.scriptcheck.check import check_script
 from manimagent.scriptcheck.names import manim_version
 from manimagent.services import fixmemory, llm
-from manimagent.services.context import Context
 from manimagent.services.ids import resolve_uuid
 from manimagent.services.render import deliver, render_options
-from manimagent.services.schemas import GenerateResult, ScriptGenerateResult, generate_result
 from manimagent.store.models import Script, ScriptStatus, utcnow
 
 

@@ -6,8 +6,8 @@ from typing import TypeVar
 
 from sqlmodel import Session, SQLModel, col, select
 
+from manimagent.context import Context
 from manimagent.errors import AmbiguousId, BadInput, NotFound
-from manimagent.services.context import Context
 
 MIN_PREFIX = 4
 Row = TypeVar("Row", bound=SQLModel)

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 from sqlmodel import col, select
 
+from manimagent.context import Context
 from manimagent.errors import AllProvidersFailed, BadInput, ConfigError, ProviderError
 from manimagent.events import LlmDelta, Notice, ProviderFailed, ProviderSelected
 from manimagent.keys import lookup_key
 from manimagent.providers import PROVIDER_TYPES, load_provider_class
 from manimagent.providers.base import Completion, LLMProvider, Message, ProviderConfig
-from manimagent.services.context import Context
 from manimagent.store.models import Provider
 
 # vendor env var -> provider type it implies when nothing is configured

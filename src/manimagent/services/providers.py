@@ -8,14 +8,14 @@ import time
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
+from manimagent.context import Context
 from manimagent.errors import BadInput, Conflict, Forbidden, ProviderError
 from manimagent.keys import SecretStorage, delete_key, store_key
 from manimagent.providers import PROVIDER_TYPES
 from manimagent.providers.base import Message
+from manimagent.schemas import ProviderPublic, ProviderTestResult
 from manimagent.services import llm
-from manimagent.services.context import Context
 from manimagent.services.ids import resolve_named
-from manimagent.services.schemas import ProviderPublic, ProviderTestResult
 from manimagent.store.models import Provider, utcnow
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")

@@ -10,15 +10,15 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from manimagent.context import Context
 from manimagent.errors import BadInput
 from manimagent.render.base import OutputFormat, Quality
 from manimagent.scriptcheck.source import read_script_file
-from manimagent.services.context import Context
 from manimagent.services.engines import select_engine
 
 if TYPE_CHECKING:
     from manimagent.attempt import RenderOptions, Repairer
-    from manimagent.services.schemas import ExecuteResult, GenerateResult
+    from manimagent.schemas import ExecuteResult, GenerateResult
 
 Doc = TypeVar("Doc", "ExecuteResult", "GenerateResult")
 MAX_ATTEMPTS_LIMIT = 10

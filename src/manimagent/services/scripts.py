@@ -8,13 +8,13 @@ from pathlib import Path
 from pydantic import TypeAdapter
 from sqlmodel import Session, col, select
 
+from manimagent.context import Context
 from manimagent.errors import BadInput
+from manimagent.schemas import ScriptPublic, ScriptSummary
 from manimagent.scriptcheck.check import check_script
 from manimagent.scriptcheck.source import decode_script, read_script_file, write_script_file
-from manimagent.services.context import Context
 from manimagent.services.executions import page_bounds, sweep_for_local_reads
 from manimagent.services.ids import resolve_uuid
-from manimagent.services.schemas import ScriptPublic, ScriptSummary
 from manimagent.store.models import Execution, Script, ScriptStatus, utcnow
 
 

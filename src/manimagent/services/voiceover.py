@@ -14,9 +14,9 @@ import hashlib
 import os
 from pathlib import Path
 
+from manimagent.context import Context
 from manimagent.errors import BadInput, ConfigError, ProviderError
 from manimagent.render.narration import ENGINES, NETWORK_ENGINES, Narration, is_narrated, narration_texts
-from manimagent.services.context import Context
 
 ENGINE_ENV = "MANIMAGENT_VOICEOVER_ENGINE"
 KEY_ENVS = {

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from manimagent.context import Context
 from manimagent.errors import BadInput, ManimagentError
-from manimagent.services.context import Context
 
 if TYPE_CHECKING:
-    from manimagent.services.schemas import ExecuteResult
+    from manimagent.schemas import ExecuteResult
 
 # watchfiles waits 1.6 s for a burst of changes to end by default; a save is one burst of a few ms
 DEBOUNCE_MS = 80
