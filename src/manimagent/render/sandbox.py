@@ -135,7 +135,7 @@ SERVE_FIX = (
 
 
 def policy_from_settings(settings) -> SandboxPolicy:
-    raw_mode = str(settings.render_sandbox or "auto").strip().lower()
+    raw_mode = (settings.render_sandbox or "auto").strip().lower()
     try:
         mode = SandboxMode(raw_mode)
     except ValueError:
@@ -149,9 +149,9 @@ def policy_from_settings(settings) -> SandboxPolicy:
         mode = SandboxMode.BWRAP
     limits = Limits(
         memory=parse_size(settings.render_memory, "render.memory"),
-        max_processes=int(settings.render_max_processes),
+        max_processes=settings.render_max_processes,
         max_output=parse_size(settings.render_max_output, "render.max_output"),
-        open_files=int(settings.render_open_files),
+        open_files=settings.render_open_files,
     )
     return SandboxPolicy(mode, limits)
 

@@ -171,7 +171,7 @@ async def wait_for_result(
     import asyncio
     import time
 
-    deadline = time.monotonic() + float(settings.queue_wait_seconds)
+    deadline = time.monotonic() + settings.queue_wait_seconds
     while True:
         row = await asyncio.to_thread(_read_row, settings, execution_id)
         if row is None:
@@ -298,7 +298,7 @@ async def serving_queue(app) -> AsyncIterator[None]:
     app.state.queue = queue
     listener = EventListener(settings)
     listener.start()
-    sweeper = Sweeper(Context(settings=settings), interval=float(settings.sweep_seconds))
+    sweeper = Sweeper(Context(settings=settings), interval=settings.sweep_seconds)
     sweeper.start()
     try:
         yield

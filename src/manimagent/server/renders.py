@@ -153,7 +153,7 @@ def _engine_of(ctx: Context, action: str, ref: str) -> str:
         from manimagent.services.executions import get_execution
 
         return get_execution(ctx, ref=ref).engine
-    return str(ctx.settings.engine or "local")
+    return ctx.settings.engine or "local"
 
 
 class _JobError(ManimagentError):

@@ -151,7 +151,7 @@ def run_eval(
     if not 1 <= jobs <= MAX_JOBS:
         raise BadInput(f"--jobs must be between 1 and {MAX_JOBS}, got {jobs}")
     attempts = render_options(
-        ctx, max_attempts=max_attempts, default_attempts=int(ctx.settings.max_attempts)
+        ctx, max_attempts=max_attempts, default_attempts=ctx.settings.max_attempts
     ).max_attempts
     if provider is not None:
         llm.candidates(ctx, provider)  # an unknown provider fails before anything is rendered

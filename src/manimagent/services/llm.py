@@ -52,8 +52,8 @@ def config_from_row(ctx: Context, row: Provider) -> ProviderConfig:
         api_key_env=row.api_key_env,
         deployment=row.deployment,
         api_version=row.api_version,
-        timeout=float(ctx.settings.llm_timeout),
-        max_retries=int(ctx.settings.llm_retries),
+        timeout=ctx.settings.llm_timeout,
+        max_retries=ctx.settings.llm_retries,
     )
 
 
@@ -62,8 +62,8 @@ def _default_config(ctx: Context, provider_type: str, model: str | None = None) 
         name=provider_type,
         provider_type=provider_type,
         model=model,
-        timeout=float(ctx.settings.llm_timeout),
-        max_retries=int(ctx.settings.llm_retries),
+        timeout=ctx.settings.llm_timeout,
+        max_retries=ctx.settings.llm_retries,
     )
 
 

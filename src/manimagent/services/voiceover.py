@@ -37,7 +37,7 @@ GEMINI_RATE = 24000  # Gemini TTS answers with 16-bit mono PCM at 24 kHz
 
 def configured_engine(ctx: Context) -> str:
     """`voiceover.engine`, checked: one of ENGINES (a one-line error otherwise)."""
-    name = str(ctx.settings.voiceover_engine or "offline").strip().lower()
+    name = (ctx.settings.voiceover_engine or "offline").strip().lower()
     if name not in ENGINES:
         source = ctx.settings.sources.get("voiceover_engine", "config")
         raise BadInput(
@@ -96,7 +96,7 @@ def synthesise(ctx: Context, engine: str, text: str) -> Path:
             f"voiceover.engine = {engine} needs a key, and none is set",
             hint=f"Set {' or '.join(KEY_ENVS[engine])}, or use voiceover.engine = offline (no key)",
         )
-    audio = SPEAKERS[engine](key, text, model=model, voice=voice, timeout=float(ctx.settings.llm_timeout))
+    audio = SPEAKERS[engine](key, text, model=model, voice=voice, timeout=ctx.settings.llm_timeout)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(f".{os.getpid()}.part")
     partial.write_bytes(audio)
