@@ -76,8 +76,8 @@ def ensure_schema(settings: Settings) -> None:
     with psycopg.connect(conninfo(settings), autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
         try:
-            present = conn.execute("SELECT to_regclass('procrastinate_jobs') IS NOT NULL").fetchone()[0]
-            if not present:
+            found = conn.execute("SELECT to_regclass('procrastinate_jobs') IS NOT NULL").fetchone()
+            if not (found and found[0]):
                 conn.execute(SchemaManager.get_schema())
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK,))

@@ -19,13 +19,16 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from manimagent.context import Context
 from manimagent.errors import ConfigError, ManimagentError
 from manimagent.events import Event, RenderStarted
 from manimagent.settings import Settings, load_settings
 from manimagent.store.models import Execution, ExecutionStatus
+
+if TYPE_CHECKING:
+    import psycopg
 
 CANCELLED = "cancelled"
 DIED = "its worker {worker} stopped during the render; the job was taken up again"
@@ -97,7 +100,7 @@ def run(job: Job, settings: Settings) -> int:
     return 0
 
 
-def take_over(ctx: Context, job: Job) -> str | None | bool:
+def take_over(ctx: Context, job: Job) -> str | None | Literal[False]:
     """The queued row for the first attempt; None when an earlier try of this job died holding it
     (that row becomes `interrupted` with the reason, and this try is a new attempt); False when the
     row is already over (cancelled)."""
@@ -228,7 +231,7 @@ class Publisher:
     def __init__(self, settings: Settings, job: Job) -> None:
         self._settings = settings
         self._job = job
-        self._conn = None
+        self._conn: psycopg.Connection[Any] | None = None
 
     def __call__(self, event: Event) -> None:
         if (

@@ -345,6 +345,7 @@ class JobRunner:
             env=_job_env(),
             preexec_fn=_die_with_worker,
         )
+        assert process.stdin is not None  # stdin=PIPE
         process.stdin.write(json.dumps(job).encode())
         process.stdin.close()
         if _wait(process, context):
