@@ -225,7 +225,7 @@ def _check_fields(fields: dict[str, Any], where: str) -> None:
             raise BadInput(
                 f'{where}: "{key}" must be {" or ".join(kind.__name__ for kind in kinds)}, got {json.dumps(value)}'
             )
-        if key in CHOICES and value.lower() not in {choice.value for choice in CHOICES[key]}:
+        if key in CHOICES and str(value).lower() not in {choice.value for choice in CHOICES[key]}:
             raise BadInput(
                 f"{where}: unknown {key} {value!r}",
                 hint=f"Use one of: {', '.join(choice.value for choice in CHOICES[key])}",

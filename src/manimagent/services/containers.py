@@ -318,7 +318,7 @@ def engine_for(ctx: Context, container_ref: str | None) -> DockerEngine:
         return DockerEngine(
             image=row.image,
             container_name=row.name,
-            docker_ref=container.id if running else None,
+            docker_ref=container.id if container is not None and running else None,
             limits=_limits(row),
         )
 
