@@ -124,13 +124,19 @@ SETTINGS: tuple[Setting, ...] = (
         "voiceover.engine",
         "offline",
         env="MANIMAGENT_VOICEOVER_ENGINE",
-        help="who speaks a narrated scene: offline (espeak-ng, in the sandbox), openai, azure, gemini, or auto (a vendor whose key is set, else offline)",
+        help=(
+            "who speaks a narrated scene: offline (espeak-ng, in the sandbox), openai, azure, gemini,"
+            " or auto (a vendor whose key is set, else offline)"
+        ),
     ),
     Setting(
         "voiceover_voice",
         "voiceover.voice",
         None,
-        help="the TTS voice (espeak-ng: e.g. en-us; openai: alloy; gemini: Kore; azure: the deployment's voice)",
+        help=(
+            "the TTS voice (espeak-ng: e.g. en-us; openai: alloy; gemini: Kore;"
+            " azure: the deployment's voice)"
+        ),
     ),
     Setting(
         "voiceover_rate",
@@ -143,7 +149,10 @@ SETTINGS: tuple[Setting, ...] = (
         "voiceover_model",
         "voiceover.model",
         None,
-        help="the network engine's TTS model (openai: gpt-4o-mini-tts; gemini: gemini-2.5-flash-preview-tts; azure: the deployment)",
+        help=(
+            "the network engine's TTS model (openai: gpt-4o-mini-tts;"
+            " gemini: gemini-2.5-flash-preview-tts; azure: the deployment)"
+        ),
     ),
     Setting("max_attempts", "generate.max_attempts", 3, int, help="render attempts of `generate` in total"),
     Setting("llm_timeout", "llm.timeout", 120.0, float, help="seconds per LLM request"),
@@ -175,7 +184,10 @@ SETTINGS: tuple[Setting, ...] = (
         (),
         tuple,
         env=FORWARDED_ALLOW_IPS_ENV,
-        help="proxies (addresses or networks, * for any) whose X-Forwarded-For/-Proto serve believes; empty: none",
+        help=(
+            "proxies (addresses or networks, * for any) whose X-Forwarded-For/-Proto serve believes;"
+            " empty: none"
+        ),
     ),
     Setting(
         "sweep_seconds",
@@ -214,7 +226,9 @@ SETTINGS: tuple[Setting, ...] = (
         "server.queue_wait_seconds",
         60.0,
         float,
-        help="seconds a waiting request gives the job queue's workers to take its render before it answers 202",
+        help=(
+            "seconds a waiting request gives the job queue's workers to take its render before it answers 202"
+        ),
     ),
     Setting(
         "worker_token",
@@ -336,7 +350,8 @@ def _string_list(setting: Setting, raw: Any, origin: str) -> tuple[str, ...]:
     items = raw.split(",") if isinstance(raw, str) else raw
     if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
         raise ConfigError(
-            f"{setting.name} from {origin} must be a list of strings or a comma-separated string, got {raw!r}",
+            f"{setting.name} from {origin} must be a list of strings or a comma-separated string,"
+            f" got {raw!r}",
             hint='For example ["http://localhost:3000", "https://app.example.com"]',
         )
     return tuple(item.strip() for item in items if item.strip())

@@ -107,7 +107,8 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
 
 
 def forwarded_allow_ips(settings: Settings) -> list[str]:
-    """`server.forwarded_allow_ips`: the proxies (addresses, networks, or `*`) trusted to say who the client is."""
+    """`server.forwarded_allow_ips`: the proxies (addresses, networks, or `*`) trusted to say who
+    the client is."""
     value = settings.values.get("forwarded_allow_ips") or ()
     items = value.split(",") if isinstance(value, str) else value
     return [item.strip() for item in items if item.strip()]

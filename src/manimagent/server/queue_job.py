@@ -1,11 +1,11 @@
-"""One queued render, in its own process under `manimagent worker`: `python -m manimagent.server.queue_job`
-with the job as JSON on stdin.
+"""One queued render, in its own process under `manimagent worker`:
+`python -m manimagent.server.queue_job` with the job as JSON on stdin.
 
 It runs the same service as serve's pool (execute or retry, repairs included) in the worker's home,
 tags each attempt with the worker's name, publishes the events (NOTIFY), sends each finished
 render's files to the server over HTTP with the worker token before its row is written (so rows
-name the server's copies), and leaves the result document on the job's first row. SIGTERM (a cancel) stops it like Ctrl-C: the render is
-killed and its row is `interrupted`.
+name the server's copies), and leaves the result document on the job's first row. SIGTERM (a
+cancel) stops it like Ctrl-C: the render is killed and its row is `interrupted`.
 """
 
 from __future__ import annotations

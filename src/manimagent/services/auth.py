@@ -851,7 +851,8 @@ def join_waitlist(
     client: str = "local",
     limiter: RateLimiter | None = None,
 ) -> MessageResult:
-    """Put an address on the waiting list; the same answer when it is there already (the first entry stays)."""
+    """Put an address on the waiting list; the same answer when it is there already (the first
+    entry stays)."""
     if limiter:
         limiter.hit(("waitlist-address", client, WAITLIST_PER_ADDRESS))
     try:

@@ -29,7 +29,10 @@ ENV_IMPLIED: tuple[tuple[str, str], ...] = (
     ("GEMINI_API_KEY", "gemini"),
     ("GOOGLE_API_KEY", "gemini"),
 )
-OFFLINE_NOTICE = "No LLM provider is configured and no vendor API key is set: using the built-in offline provider (recipes, no AI). Add one with `manimagent providers add`."
+OFFLINE_NOTICE = (
+    "No LLM provider is configured and no vendor API key is set: using the built-in offline"
+    " provider (recipes, no AI). Add one with `manimagent providers add`."
+)
 
 
 @dataclass

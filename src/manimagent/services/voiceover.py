@@ -53,7 +53,8 @@ def configured_engine(ctx: Context) -> str:
 
 
 def chosen_engine(ctx: Context) -> str:
-    """The engine that speaks: the configured one, `auto` resolved (a vendor whose key is set, else offline)."""
+    """The engine that speaks: the configured one, `auto` resolved (a vendor whose key is set,
+    else offline)."""
     name = configured_engine(ctx)
     if name != "auto":
         return name
