@@ -183,6 +183,7 @@ if [ "$rc" = 5 ]; then
   say "pytest collected no tests: that is a failure here (is tests/ empty, or -k too narrow?)"
   exit 1
 fi
-if [ "$rc" = 0 ]; then say "all tests passed"; else say "pytest exited $rc"; fi
-if [ ${#static_failed[@]} -gt 0 ] && [ "$rc" = 0 ]; then rc=1; fi
+if [ "$rc" != 0 ]; then say "pytest exited $rc"
+elif [ ${#static_failed[@]} -gt 0 ]; then say "all tests passed, but not the static checks (the line above says what to run)"; rc=1
+else say "all tests passed"; fi
 exit "$rc"
