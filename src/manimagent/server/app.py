@@ -127,9 +127,7 @@ async def _lifespan(app: FastAPI):
     and those still queued at a stop fail then (renders under way finish first). With
     `serve --workers N` the parent process does that once for all. The sweep runs meanwhile."""
     ctx = Context(settings=app.state.settings)
-    if queue_enabled(
-        app.state.settings
-    ):  # queued renders are jobs in the database: they outlive this process
+    if queue_enabled(ctx.settings):  # queued renders are jobs in the database: they outlive this process
         async with serving_queue(app):
             yield
         return
@@ -137,7 +135,7 @@ async def _lifespan(app: FastAPI):
     await asyncio.to_thread(_report_sandbox, app.state.settings)
     if alone:
         await asyncio.to_thread(_fail_queued, ctx, "queued by an earlier server run")
-    sweeper = Sweeper(ctx, interval=float(app.state.settings.sweep_seconds))
+    sweeper = Sweeper(ctx, interval=ctx.settings.sweep_seconds)
     sweeper.start()
     yield
     app.state.jobs.shutdown()
