@@ -55,7 +55,10 @@ COLOURS = [
 SLOW = """from manim import *
 class Slow(Scene):
     def construct(self):
-        dots = VGroup(*[Dot(radius=0.04).move_to([np.cos(k) * (1 + k / 200), np.sin(k) * (1 + k / 200), 0]) for k in range(700)])
+        dots = VGroup(*[
+            Dot(radius=0.04).move_to([np.cos(k) * (1 + k / 200), np.sin(k) * (1 + k / 200), 0])
+            for k in range(700)
+        ])
         self.play(Create(dots), run_time=4)
         self.play(dots.animate.rotate(PI).scale(0.5), run_time=4)
 """
@@ -163,14 +166,17 @@ def main() -> None:
     print(f"{args.scenes} small scenes, --jobs {args.jobs}, on {os.cpu_count()} cores")
     print(f"sequential python -m manim -ql  {raw:7.2f} s")
     print(
-        f"manimagent render DIR --jobs {args.jobs}  {batch:7.2f} s   {raw / batch:5.2f}x faster  (target >= 3.5)"
+        f"manimagent render DIR --jobs {args.jobs}  {batch:7.2f} s   {raw / batch:5.2f}x faster"
+        "  (target >= 3.5)"
     )
     print(
-        f"  the same again (cache hits)   {again:7.2f} s   {batch / again:5.2f}x faster than the first batch  (target >= 10)"
+        f"  the same again (cache hits)   {again:7.2f} s   {batch / again:5.2f}x faster than the first batch"
+        "  (target >= 10)"
     )
     print(f"~5 s scene, python -m manim     {slow_raw:7.2f} s")
     print(
-        f"  unchanged, manimagent again   {slow_again:7.2f} s   {slow_raw / slow_again:5.2f}x faster  (target >= 5)"
+        f"  unchanged, manimagent again   {slow_again:7.2f} s   {slow_raw / slow_again:5.2f}x faster"
+        "  (target >= 5)"
     )
     print(f"peak memory of the batch        {max(peak or [0]) / 2**20:7.0f} MiB (its whole process tree)")
 

@@ -49,7 +49,8 @@ def time_renders(engine, runs: int, folder: Path) -> list[float]:
         elapsed = time.perf_counter() - started
         if not result.ok:
             sys.exit(
-                f"{engine.name} render failed: {result.failure and result.failure.summary()}\n{result.log[-2000:]}"
+                f"{engine.name} render failed: {result.failure and result.failure.summary()}\n"
+                f"{result.log[-2000:]}"
             )
         if index:  # the first run warms caches
             times.append(elapsed)

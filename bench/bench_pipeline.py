@@ -115,10 +115,12 @@ def main() -> None:
     print(f"runs: {runs} (median)")
     print(f"real manim render (-ql, small scene)     {render_time * 1000:8.1f} ms  (baseline, one run)")
     print(
-        f"pipeline per attempt (render excluded)   {attempt * 1000:8.1f} ms  = {attempt / render_time:6.1%} of the render"
+        f"pipeline per attempt (render excluded)   {attempt * 1000:8.1f} ms"
+        f"  = {attempt / render_time:6.1%} of the render"
     )
     print(
-        f"generate end to end (LLM+render excl.)   {generate * 1000:8.1f} ms  = {generate / render_time:6.1%} of the render"
+        f"generate end to end (LLM+render excl.)   {generate * 1000:8.1f} ms"
+        f"  = {generate / render_time:6.1%} of the render"
     )
 
 

@@ -106,7 +106,8 @@ def _line(result: dict) -> str:
         for name, item in result["per_worker"].items()
     )
     return (
-        f"{result['workers']} worker(s): {result['renders']} renders in {result['seconds']} s = {result['renders_per_minute']} renders/min"
+        f"{result['workers']} worker(s): {result['renders']} renders in {result['seconds']} s"
+        f" = {result['renders_per_minute']} renders/min"
         f" ({result['failed']} failed) | {per}"
     )
 

@@ -141,14 +141,16 @@ def add_scripts(db: Path, owner_id: int, count: int) -> None:
                 f"2026-01-01 {index // 3600:02d}:{index // 60 % 60:02d}:{index % 60:02d}.000000",
             )
             conn.execute(
-                "INSERT INTO script (id, owner_id, prompt, content, scene_class, scenes, status, source, prompt_tokens, completion_tokens,"
-                " total_tokens, fixes, provider_attempts, created_at, updated_at) VALUES (?, ?, ?, ?, 'CircleToSquare', '[\"CircleToSquare\"]',"
+                "INSERT INTO script (id, owner_id, prompt, content, scene_class, scenes, status, source,"
+                " prompt_tokens, completion_tokens, total_tokens, fixes, provider_attempts, created_at,"
+                " updated_at) VALUES (?, ?, ?, ?, 'CircleToSquare', '[\"CircleToSquare\"]',"
                 " 'successful', 'imported', 0, 0, 0, '[]', '[]', ?, ?)",
                 (script_id, owner_id, f"Animate a circle, number {index}", code, stamp, stamp),
             )
             conn.execute(
-                "INSERT INTO execution (id, script_id, owner_id, attempt_number, engine, quality, format, scenes, status, is_successful, log,"
-                " outputs, original_script, fixes, created_at, layout) VALUES (?, ?, ?, 1, 'local', 'low', 'mp4', '[]', 'succeeded', 1, '',"
+                "INSERT INTO execution (id, script_id, owner_id, attempt_number, engine, quality, format,"
+                " scenes, status, is_successful, log, outputs, original_script, fixes, created_at, layout)"
+                " VALUES (?, ?, ?, 1, 'local', 'low', 'mp4', '[]', 'succeeded', 1, '',"
                 " '[]', ?, '[]', ?, '[]')",
                 (str(uuid.uuid4()), script_id, owner_id, code, stamp),
             )
@@ -258,7 +260,8 @@ def run(folder: Path, args: argparse.Namespace) -> dict:
 
 def report(results: dict) -> None:
     print(
-        f"{results['scripts']} scripts, serve --workers {results['workers']}, {results['cpus']} CPUs, loopback"
+        f"{results['scripts']} scripts, serve --workers {results['workers']}, {results['cpus']} CPUs,"
+        " loopback"
     )
     print(f"{'':34} {'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}")
     for label, key in (
@@ -268,7 +271,8 @@ def report(results: dict) -> None:
     ):
         row = results[key]
         print(
-            f"{label:34} {row['clients']:>7} {row['req_per_s']:>8} {row['p50_ms']:>8} {row['p99_ms']:>8} {row['errors']:>6}"
+            f"{label:34} {row['clients']:>7} {row['req_per_s']:>8} {row['p50_ms']:>8} {row['p99_ms']:>8}"
+            f" {row['errors']:>6}"
         )
     for goal, met in results["goals"].items():
         print(f"goal {goal}: {'met' if met else 'NOT met'}")

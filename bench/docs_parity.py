@@ -221,18 +221,21 @@ def report(outcomes: list[Outcome], total_seconds: float) -> str:
     regressions = [o for o in rendered if o.manimagent != o.manim]
     recoveries = [o for o in outcomes if o.manim == "failed" and o.manimagent != "failed"]
     kinds = {kind: sum(o.manim == kind for o in outcomes) for kind in ("video", "image")}
+    both_failed = sum(o.manim == "failed" and o.manimagent == "failed" for o in outcomes)
     lines = [
         f"examples extracted:                   {len(outcomes)}",
-        f"rendered by `manim render -ql`:       {len(rendered)} ({kinds['video']} videos, {kinds['image']} images)",
+        f"rendered by `manim render -ql`:       {len(rendered)}"
+        f" ({kinds['video']} videos, {kinds['image']} images)",
         f"rendered by manimagent, same kind:    {len(same)} of those {len(rendered)}",
         f"regressions (manim yes, manimagent no or other kind): {len(regressions)}",
         f"recoveries (manim no, manimagent yes): {len(recoveries)}",
-        f"manim failed, manimagent failed too:  {sum(o.manim == 'failed' and o.manimagent == 'failed' for o in outcomes)}",
+        f"manim failed, manimagent failed too:  {both_failed}",
         f"time: {total_seconds / 60:.1f} min",
     ]
     for o in regressions:
         lines.append(
-            f"  REGRESSION {o.scene} ({o.source}): manim {o.manim}, manimagent {o.manimagent}: {o.manimagent_error}"
+            f"  REGRESSION {o.scene} ({o.source}): manim {o.manim}, manimagent {o.manimagent}:"
+            f" {o.manimagent_error}"
         )
     for o in recoveries:
         lines.append(f"  recovered  {o.scene} ({o.source}): manim failed ({o.manim_error})")
@@ -250,7 +253,8 @@ def recovered(roots: list[str]) -> list[Outcome]:
     for root in map(Path, roots):
         db = sqlite3.connect(root / "home" / "manimagent.db")
         rows = db.execute(
-            "SELECT s.prompt, e.status, e.outputs, e.error FROM script s JOIN execution e ON e.script_id = s.id ORDER BY e.attempt_number"
+            "SELECT s.prompt, e.status, e.outputs, e.error FROM script s"
+            " JOIN execution e ON e.script_id = s.id ORDER BY e.attempt_number"
         ).fetchall()
         finished = {
             prompt.removeprefix("rendered from "): (status, json.loads(outputs), error or "")

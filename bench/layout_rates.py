@@ -127,39 +127,65 @@ BROKEN: list[tuple[str, str, str]] = [
     (
         "TallBarStack",
         "off_frame",
-        "bars = VGroup(*[Rectangle(width=1, height=h) for h in [1, 3, 5, 9]]).arrange(RIGHT, aligned_edge=DOWN)\n        self.play(Create(bars))",
+        (
+            "bars = VGroup(*[Rectangle(width=1, height=h) for h in [1, 3, 5, 9]])"
+            ".arrange(RIGHT, aligned_edge=DOWN)\n        "
+            "self.play(Create(bars))"
+        ),
     ),
     (
         "LongBulletList",
         "off_frame",
-        'items = VGroup(*[Text(f"Point number {i}") for i in range(1, 15)]).arrange(DOWN)\n        self.play(Write(items))',
+        (
+            'items = VGroup(*[Text(f"Point number {i}") for i in range(1, 15)]).arrange(DOWN)\n        '
+            "self.play(Write(items))"
+        ),
     ),
     (
         "RowOfCircles",
         "off_frame",
-        "row = VGroup(*[Circle(radius=0.6) for _ in range(12)]).arrange(RIGHT)\n        self.play(Create(row))",
+        (
+            "row = VGroup(*[Circle(radius=0.6) for _ in range(12)]).arrange(RIGHT)\n        "
+            "self.play(Create(row))"
+        ),
     ),
     (
         "TableTooWide",
         "off_frame",
-        'table = Table([["alpha", "beta", "gamma", "delta", "epsilon"], ["1", "2", "3", "4", "5"]])\n        self.play(Create(table))',
+        (
+            'table = Table([["alpha", "beta", "gamma", "delta", "epsilon"],'
+            ' ["1", "2", "3", "4", "5"]])\n        '
+            "self.play(Create(table))"
+        ),
     ),
     (
         "ShiftedAfterPlay",
         "off_frame",
-        'label = Text("moving label")\n        self.add(label)\n        self.play(label.animate.shift(RIGHT * 6))\n        self.wait()',
+        (
+            'label = Text("moving label")\n        '
+            "self.add(label)\n        "
+            "self.play(label.animate.shift(RIGHT * 6))\n        "
+            "self.wait()"
+        ),
     ),
     (
         "ScaledUpGroup",
         "off_frame",
-        'group = VGroup(Square(), Text("inside")).arrange(RIGHT)\n        self.play(FadeIn(group))\n        self.play(group.animate.scale(4))',
+        (
+            'group = VGroup(Square(), Text("inside")).arrange(RIGHT)\n        '
+            "self.play(FadeIn(group))\n        "
+            "self.play(group.animate.scale(4))"
+        ),
     ),
     ("DotOffCorner", "off_frame", "self.play(FadeIn(Dot(point=[7.5, 4.5, 0], radius=0.3)))"),
     ("ArrowPastEdge", "off_frame", "self.play(GrowArrow(Arrow(LEFT * 2, RIGHT * 9)))"),
     (
         "GroupShiftedRight",
         "off_frame",
-        "boxes = VGroup(*[Square() for _ in range(3)]).arrange(RIGHT).shift(RIGHT * 5)\n        self.play(Create(boxes))",
+        (
+            "boxes = VGroup(*[Square() for _ in range(3)]).arrange(RIGHT).shift(RIGHT * 5)\n        "
+            "self.play(Create(boxes))"
+        ),
     ),
     (
         "StillCaption",
@@ -169,81 +195,149 @@ BROKEN: list[tuple[str, str, str]] = [
     (
         "TitleOnFormula",
         "overlap",
-        'title = Text("Pythagoras")\n        formula = MathTex("a^2 + b^2 = c^2")\n        self.play(Write(title), Write(formula))',
+        (
+            'title = Text("Pythagoras")\n        '
+            'formula = MathTex("a^2 + b^2 = c^2")\n        '
+            "self.play(Write(title), Write(formula))"
+        ),
     ),
     (
         "TwoLabelsSamePlace",
         "overlap",
-        'a = Text("first").move_to(UP)\n        b = Text("second").move_to(UP + RIGHT * 0.3)\n        self.play(FadeIn(a), FadeIn(b))',
+        (
+            'a = Text("first").move_to(UP)\n        '
+            'b = Text("second").move_to(UP + RIGHT * 0.3)\n        '
+            "self.play(FadeIn(a), FadeIn(b))"
+        ),
     ),
     (
         "NextStepNotCleared",
         "overlap",
-        'step1 = Text("Step 1: expand")\n        self.play(Write(step1))\n        step2 = Text("Step 2: simplify")\n        self.play(Write(step2))',
+        (
+            'step1 = Text("Step 1: expand")\n        '
+            "self.play(Write(step1))\n        "
+            'step2 = Text("Step 2: simplify")\n        '
+            "self.play(Write(step2))"
+        ),
     ),
     (
         "NegativeBuff",
         "overlap",
-        'x = MathTex("x^2")\n        y = MathTex("+ 2x").next_to(x, RIGHT, buff=-0.5)\n        self.play(Write(x), Write(y))',
+        (
+            'x = MathTex("x^2")\n        '
+            'y = MathTex("+ 2x").next_to(x, RIGHT, buff=-0.5)\n        '
+            "self.play(Write(x), Write(y))"
+        ),
     ),
     (
         "LabelOnLabel",
         "overlap",
-        'dot = Dot()\n        l1 = Text("A", font_size=36).next_to(dot, UP, buff=0.1)\n        l2 = Text("B", font_size=36).next_to(dot, UP, buff=0.15)\n        self.play(FadeIn(dot, l1, l2))',
+        (
+            "dot = Dot()\n        "
+            'l1 = Text("A", font_size=36).next_to(dot, UP, buff=0.1)\n        '
+            'l2 = Text("B", font_size=36).next_to(dot, UP, buff=0.15)\n        '
+            "self.play(FadeIn(dot, l1, l2))"
+        ),
     ),
     (
         "TexStacked",
         "overlap",
-        'eq1 = MathTex("y = mx + b")\n        eq2 = MathTex("y = 2x + 1").shift(DOWN * 0.2)\n        self.play(Write(eq1))\n        self.play(Write(eq2))',
+        (
+            'eq1 = MathTex("y = mx + b")\n        '
+            'eq2 = MathTex("y = 2x + 1").shift(DOWN * 0.2)\n        '
+            "self.play(Write(eq1))\n        "
+            "self.play(Write(eq2))"
+        ),
     ),
     (
         "CaptionOnTitle",
         "overlap",
-        'title = Title("Derivatives")\n        caption = Text("rate of change", font_size=30).move_to(title)\n        self.play(Write(title), FadeIn(caption))',
+        (
+            'title = Title("Derivatives")\n        '
+            'caption = Text("rate of change", font_size=30).move_to(title)\n        '
+            "self.play(Write(title), FadeIn(caption))"
+        ),
     ),
     (
         "ParagraphOnText",
         "overlap",
-        'p = Paragraph("line one", "line two", "line three")\n        t = Text("note").move_to(p.get_center())\n        self.play(FadeIn(p), FadeIn(t))',
+        (
+            'p = Paragraph("line one", "line two", "line three")\n        '
+            't = Text("note").move_to(p.get_center())\n        '
+            "self.play(FadeIn(p), FadeIn(t))"
+        ),
     ),
     (
         "MovedOntoOther",
         "overlap",
-        'a = Text("left").shift(LEFT * 2)\n        b = Text("right").shift(RIGHT * 2)\n        self.play(FadeIn(a, b))\n        self.play(b.animate.move_to(a))',
+        (
+            'a = Text("left").shift(LEFT * 2)\n        '
+            'b = Text("right").shift(RIGHT * 2)\n        '
+            "self.play(FadeIn(a, b))\n        "
+            "self.play(b.animate.move_to(a))"
+        ),
     ),
     (
         "AxisLabelOnNumber",
         "overlap",
-        'n = MathTex("10").move_to(RIGHT * 2)\n        label = MathTex("x").move_to(RIGHT * 2.1)\n        self.add(n, label)\n        self.wait()',
+        (
+            'n = MathTex("10").move_to(RIGHT * 2)\n        '
+            'label = MathTex("x").move_to(RIGHT * 2.1)\n        '
+            "self.add(n, label)\n        "
+            "self.wait()"
+        ),
     ),
     (
         "MarkupOnMarkup",
         "overlap",
-        'a = MarkupText("<b>bold</b> words")\n        b = MarkupText("<i>more</i> words").shift(UP * 0.1)\n        self.play(Write(a), Write(b))',
+        (
+            'a = MarkupText("<b>bold</b> words")\n        '
+            'b = MarkupText("<i>more</i> words").shift(UP * 0.1)\n        '
+            "self.play(Write(a), Write(b))"
+        ),
     ),
     (
         "DecimalOnText",
         "overlap",
-        'value = DecimalNumber(3.14159, num_decimal_places=3)\n        label = Text("pi").move_to(value)\n        self.play(FadeIn(value), FadeIn(label))',
+        (
+            "value = DecimalNumber(3.14159, num_decimal_places=3)\n        "
+            'label = Text("pi").move_to(value)\n        '
+            "self.play(FadeIn(value), FadeIn(label))"
+        ),
     ),
 ]
 
 GOOD: list[tuple[str, str]] = [
     (
         "GoodTitleAndFormula",
-        'title = Text("Pythagoras").to_edge(UP)\n        formula = MathTex("a^2 + b^2 = c^2")\n        self.play(Write(title), Write(formula))',
+        (
+            'title = Text("Pythagoras").to_edge(UP)\n        '
+            'formula = MathTex("a^2 + b^2 = c^2")\n        '
+            "self.play(Write(title), Write(formula))"
+        ),
     ),
     (
         "GoodSteps",
-        'a = Text("Step 1")\n        self.play(Write(a))\n        b = Text("Step 2")\n        self.play(ReplacementTransform(a, b))',
+        (
+            'a = Text("Step 1")\n        '
+            "self.play(Write(a))\n        "
+            'b = Text("Step 2")\n        '
+            "self.play(ReplacementTransform(a, b))"
+        ),
     ),
     (
         "GoodLabels",
-        'dot = Dot()\n        self.play(FadeIn(dot, Text("A").next_to(dot, UP), Text("B").next_to(dot, DOWN)))',
+        (
+            "dot = Dot()\n        "
+            'self.play(FadeIn(dot, Text("A").next_to(dot, UP), Text("B").next_to(dot, DOWN)))'
+        ),
     ),
     (
         "GoodList",
-        'items = VGroup(*[Text(f"Point {i}", font_size=30) for i in range(1, 6)]).arrange(DOWN)\n        self.play(Write(items))',
+        (
+            'items = VGroup(*[Text(f"Point {i}", font_size=30) for i in range(1, 6)]).arrange(DOWN)\n        '
+            "self.play(Write(items))"
+        ),
     ),
     (
         "GoodExit",

@@ -293,7 +293,8 @@ def run(
             else render_manimagent(item, timeout, home, max_attempts)
         )
         print(
-            f"{mode:10} {'ok ' if outcome.ok else 'ERR'} {outcome.seconds:6.1f}s {item.id[:70]} {outcome.error_class}",
+            f"{mode:10} {'ok ' if outcome.ok else 'ERR'} {outcome.seconds:6.1f}s {item.id[:70]}"
+            f" {outcome.error_class}",
             file=sys.stderr,
             flush=True,
         )
@@ -327,10 +328,8 @@ def report(outcomes: list[Outcome]) -> str:
     for source in [*sources, "all"]:
         rows = {mode: [item for item in by_mode[mode] if source in ("all", item.source)] for mode in modes}
         count = len(next(iter(rows.values())))
-        cells = [
-            f"{sum(item.ok for item in rows[mode])} ({100 * sum(item.ok for item in rows[mode]) / max(count, 1):.0f}%)"
-            for mode in modes
-        ]
+        passed = {mode: sum(item.ok for item in rows[mode]) for mode in modes}
+        cells = [f"{passed[mode]} ({100 * passed[mode] / max(count, 1):.0f}%)" for mode in modes]
         lines.append(f"| {source} | {count} | " + " | ".join(cells) + " |")
     classes = {mode: Counter(item.error_class for item in by_mode[mode] if not item.ok) for mode in modes}
     names = sorted(

@@ -9,6 +9,9 @@
 # their own throwaway cluster (tests/postgres_cluster.py) with the server programs that
 # scripts/setup.sh --test installs; without them they skip, or fail in CI (MANIMAGENT_SKIP_POSTGRES=1
 # skips them on purpose).
+# Before pytest, the static checks: `ruff check`, `ruff format --check` (src tests bench scripts)
+# and `mypy` (its files and strictness are in pyproject.toml). pytest runs either way; a finding
+# makes the script exit 1 at the end, with a line saying what to run to fix it.
 # Run scripts/setup.sh --test first.
 set -euo pipefail
 
@@ -111,7 +114,46 @@ check_postgres() { # the server programs the PostgreSQL tests run (initdb and pg
   say "postgres: server programs in $bindir; the tests start a throwaway cluster on loopback"
 }
 
+LINTED=(src tests bench scripts)
+static_failed=()   # the static checks that found something, with the command that fixes it
+
+static_check() { # NAME FIX COMMAND...: run COMMAND; on findings remember NAME and FIX
+  local name=$1 fix=$2
+  shift 2
+  if [ ! -x "$1" ]; then
+    say "static: $name: $1 is missing (scripts/setup.sh --test installs the test extra)"
+    static_failed+=("$name: ./scripts/setup.sh --test")
+    return 0
+  fi
+  "$@" >&2 || static_failed+=("$name: $fix")
+}
+
+static_checks() { # ruff lint, ruff format and mypy, in the order that fixes them fastest
+  say "static: ruff check, ruff format --check (${LINTED[*]}) and mypy"
+  local t=$SECONDS
+  static_check "ruff check" ".venv/bin/ruff check --fix ${LINTED[*]} (the rest by hand)" \
+    .venv/bin/ruff check --quiet --output-format concise "${LINTED[@]}"
+  static_check "ruff format" ".venv/bin/ruff format ${LINTED[*]}" \
+    .venv/bin/ruff format --check --quiet "${LINTED[@]}"
+  timed "ruff" $((SECONDS - t))
+  t=$SECONDS
+  static_check "mypy" ".venv/bin/mypy, then fix what it reports" .venv/bin/mypy
+  timed "mypy" $((SECONDS - t))
+}
+
+static_summary() { # one line: which checks found something and what to run
+  [ ${#static_failed[@]} -gt 0 ] || return 0
+  local names="" fixes="" entry
+  for entry in "${static_failed[@]}"; do
+    names+="${names:+, }${entry%%: *}"
+    fixes+="${fixes:+; }${entry#*: }"
+  done
+  say "static checks failed ($names): run $fixes"
+}
+
 [ -x .venv/bin/python ] || { say "no .venv: run ./scripts/setup.sh --test first"; exit 3; }
+static_checks
+static_summary
 check_postgres
 
 t=$SECONDS
@@ -136,9 +178,12 @@ timed "total" $((SECONDS - started))
 
 say "timings:"
 for line in "${timings[@]}"; do say "  $line"; done
+static_summary
 if [ "$rc" = 5 ]; then
   say "pytest collected no tests: that is a failure here (is tests/ empty, or -k too narrow?)"
   exit 1
 fi
-if [ "$rc" = 0 ]; then say "all tests passed"; else say "pytest exited $rc"; fi
+if [ "$rc" != 0 ]; then say "pytest exited $rc"
+elif [ ${#static_failed[@]} -gt 0 ]; then say "all tests passed, but not the static checks (the line above says what to run)"; rc=1
+else say "all tests passed"; fi
 exit "$rc"

@@ -17,12 +17,18 @@ from conftest import ROOT, assert_one_line_error, child_pids, process_gone, run_
 
 pytestmark = pytest.mark.slow
 
-QUICK = "from manim import *\nclass {name}(Scene):\n    def construct(self):\n        self.play(FadeIn(Dot()), run_time=0.2)\n"
+QUICK = (
+    "from manim import *\nclass {name}(Scene):\n    def construct(self):\n"
+    "        self.play(FadeIn(Dot()), run_time=0.2)\n"
+)
 TWO_SCENES = (
     QUICK.format(name="First")
     + "class Second(Scene):\n    def construct(self):\n        self.play(FadeIn(Square()), run_time=0.2)\n"
 )
-RAISES = "from manim import *\nclass Boom(Scene):\n    def construct(self):\n        self.add(Circle())\n        raise RuntimeError('kaboom in a batch')\n"
+RAISES = (
+    "from manim import *\nclass Boom(Scene):\n    def construct(self):\n        self.add(Circle())\n"
+    "        raise RuntimeError('kaboom in a batch')\n"
+)
 # Writes `started` into its job folder (the one place a sandboxed render may write), then loops.
 LOOPS = (
     "from manim import *\nimport time\nclass {name}(Scene):\n    def construct(self):\n"

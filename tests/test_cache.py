@@ -72,7 +72,10 @@ def test_another_scene_of_the_file_does_not_change_a_scenes_key():
         _request(other), "One", "local", True, 1.0
     )
     assert scene_code(THREE, "Two") != scene_code(other, "Two")
-    derived = "from manim import *\nclass Base(Scene):\n    def construct(self):\n        self.add(Dot())\nclass Child(Base):\n    pass\n"
+    derived = (
+        "from manim import *\nclass Base(Scene):\n    def construct(self):\n        self.add(Dot())\n"
+        "class Child(Base):\n    pass\n"
+    )
     assert "class Base" in scene_code(derived, "Child")  # a scene keeps what it builds on
     assert scene_code("not python (", "X") == "not python ("
 
@@ -131,7 +134,8 @@ def test_an_unchanged_render_is_a_cached_execution_sharing_the_video(cached, cli
 def test_a_change_in_code_or_quality_is_a_miss(cached, cli, tmp_path):
     scene = tmp_path / "s.py"
     scene.write_text(
-        "from manim import *\nclass S(Scene):\n    def construct(self):\n        self.play(Create(Circle()), run_time=0.2)\n"
+        "from manim import *\nclass S(Scene):\n    def construct(self):\n"
+        "        self.play(Create(Circle()), run_time=0.2)\n"
     )
     runs = [cli("render", str(scene), "--json").json()]
     scene.write_text(scene.read_text().replace("Circle()", "Square()"))
@@ -191,7 +195,8 @@ def test_partial_joins_the_scenes_that_rendered_and_success_stays_false(cli, tmp
 def test_partial_with_a_single_failing_scene_has_no_video(cli, tmp_path):
     broken = tmp_path / "one.py"
     broken.write_text(
-        "from manim import *\nclass Only(Scene):\n    def construct(self):\n        raise RuntimeError('nothing')\n"
+        "from manim import *\nclass Only(Scene):\n    def construct(self):\n"
+        "        raise RuntimeError('nothing')\n"
     )
     result = cli("render", str(broken), "--partial", "--json")
     assert result.code == 1 and result.json()["output_path"] is None and result.json()["outputs"] == []

@@ -15,8 +15,14 @@ import pytest
 
 from conftest import EXAMPLES, ROOT, assert_one_line_error, run_cli_process, video_duration
 
-STILL = "from manim import *\nclass Card(Scene):\n    def construct(self):\n        self.add(Text('still', color=YELLOW), Square())\n"
-SHORT = "from manim import *\nclass Blink(Scene):\n    def construct(self):\n        self.play(Create(Circle()), run_time=0.3)\n"
+STILL = (
+    "from manim import *\nclass Card(Scene):\n    def construct(self):\n"
+    "        self.add(Text('still', color=YELLOW), Square())\n"
+)
+SHORT = (
+    "from manim import *\nclass Blink(Scene):\n    def construct(self):\n"
+    "        self.play(Create(Circle()), run_time=0.3)\n"
+)
 needs_ffprobe = pytest.mark.skipif(
     shutil.which("ffprobe") is None, reason="ffprobe is installed by scripts/setup.sh --test"
 )
@@ -222,9 +228,12 @@ def test_bash_completes_commands_and_options(tmp_path):
     (tmp_path / "completion.sh").write_text(script)
     probe_words = (
         f"source {tmp_path / 'completion.sh'}\n"
-        'COMP_WORDS=(manimagent ren); COMP_CWORD=1; _manimagent_completion manimagent; echo "${COMPREPLY[@]}"\n'
-        'COMP_WORDS=(manimagent render --no-c); COMP_CWORD=2; _manimagent_completion manimagent; echo "${COMPREPLY[@]}"\n'
-        'COMP_WORDS=(manimagent config un); COMP_CWORD=2; _manimagent_completion manimagent; echo "${COMPREPLY[@]}"\n'
+        "COMP_WORDS=(manimagent ren); COMP_CWORD=1;"
+        ' _manimagent_completion manimagent; echo "${COMPREPLY[@]}"\n'
+        "COMP_WORDS=(manimagent render --no-c); COMP_CWORD=2;"
+        ' _manimagent_completion manimagent; echo "${COMPREPLY[@]}"\n'
+        "COMP_WORDS=(manimagent config un); COMP_CWORD=2;"
+        ' _manimagent_completion manimagent; echo "${COMPREPLY[@]}"\n'
     )
     env = {**os.environ, "PATH": f"{wrapper.parent}{os.pathsep}{os.environ['PATH']}"}
     done = subprocess.run(
@@ -384,7 +393,8 @@ def test_the_poster_is_a_frame_of_the_last_second(tmp_path):
     scene.write_text(
         "from manim import *\nclass EndsRed(Scene):\n    def construct(self):\n"
         "        self.add(Circle(color=WHITE, fill_opacity=1))\n        self.wait(1)\n"
-        "        self.play(Transform(self.mobjects[0], Square(color=RED, fill_opacity=1, side_length=6)), run_time=0.5)\n"
+        "        self.play(Transform(self.mobjects[0], Square(color=RED, fill_opacity=1, side_length=6)),"
+        " run_time=0.5)\n"
         "        self.wait(1.5)\n"
     )
     doc = run_cli_process("render", str(scene), "--json").json()
@@ -491,7 +501,8 @@ def test_open_and_preview_are_refused_for_a_batch(tmp_path):
 def test_a_failed_render_has_no_poster_and_opens_nothing(tmp_path, fake_opener):
     scene = tmp_path / "broken.py"
     scene.write_text(
-        "from manim import *\nclass Broken(Scene):\n    def construct(self):\n        self.play(Create(Circle()))\n        raise ValueError('kaboom')\n"
+        "from manim import *\nclass Broken(Scene):\n    def construct(self):\n"
+        "        self.play(Create(Circle()))\n        raise ValueError('kaboom')\n"
     )
     result = run_cli_process(
         "render", str(scene), "--open", "--preview", "--json", env=_with_opener(fake_opener)

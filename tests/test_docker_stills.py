@@ -17,7 +17,10 @@ MIXED = (
     "class Title(Scene):\n    def construct(self):\n        self.add(Text('title'))\n"
     "class Grow(Scene):\n    def construct(self):\n        self.play(Create(Circle()), run_time=0.5)\n"
 )
-FAILS = "from manim import *\nclass Bad(Scene):\n    def construct(self):\n        self.play(Create(Circle()))\n        self.add(Circle().missing)\n"
+FAILS = (
+    "from manim import *\nclass Bad(Scene):\n    def construct(self):\n"
+    "        self.play(Create(Circle()))\n        self.add(Circle().missing)\n"
+)
 
 
 def _render(

@@ -11,10 +11,23 @@ from conftest import assert_one_line_error
 from manimagent.schemas import EvalItemResult
 from manimagent.services.evaluate import cost_of, load_suite, totals
 
-GOOD = "from manim import *\n\nclass Good(Scene):\n    def construct(self):\n        self.play(Create(Circle()), run_time=0.3)\n"
-RAISES = "from manim import *\n\nclass Bad(Scene):\n    def construct(self):\n        self.add(Square())\n        raise ValueError('broken on purpose')\n"
-OLD_NAMES = "from manim import *\n\nclass Old(Scene):\n    def construct(self):\n        self.play(ShowCreation(Circle(color=CYAN)), run_time=0.3)\n"
-WIDE = "from manim import *\n\nclass Wide(Scene):\n    def construct(self):\n        self.play(FadeIn(Text('far too long a line of text for the frame of the video').scale(1.5)), run_time=0.3)\n"
+GOOD = (
+    "from manim import *\n\nclass Good(Scene):\n    def construct(self):\n"
+    "        self.play(Create(Circle()), run_time=0.3)\n"
+)
+RAISES = (
+    "from manim import *\n\nclass Bad(Scene):\n    def construct(self):\n        self.add(Square())\n"
+    "        raise ValueError('broken on purpose')\n"
+)
+OLD_NAMES = (
+    "from manim import *\n\nclass Old(Scene):\n    def construct(self):\n"
+    "        self.play(ShowCreation(Circle(color=CYAN)), run_time=0.3)\n"
+)
+WIDE = (
+    "from manim import *\n\nclass Wide(Scene):\n    def construct(self):\n"
+    "        self.play(FadeIn(Text('far too long a line of text for the frame of the video').scale(1.5)), "
+    "run_time=0.3)\n"
+)
 
 
 def _jsonl(path, rows):

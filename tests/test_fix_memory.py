@@ -22,7 +22,10 @@ FAILING = (
     "        self.add(Circle())\n"
     "        raise RuntimeError(\"layer '{layer}' overflows by {units} units\")\n"
 )
-REPAIRED = "```python\nfrom manim import *\nclass {name}(Scene):\n    def construct(self):\n        self.add(Circle())\n```"
+REPAIRED = (
+    "```python\nfrom manim import *\nclass {name}(Scene):\n    def construct(self):\n"
+    "        self.add(Circle())\n```"
+)
 
 
 def test_signatures_abstract_names_numbers_and_addresses():

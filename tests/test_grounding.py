@@ -208,7 +208,10 @@ def test_invented_name_is_left_to_the_llm(api):
 
 
 def test_import_of_a_removed_name(api):
-    code = "from manim import Scene, ShowCreation, Circle\n\nclass A(Scene):\n    def construct(self):\n        self.play(ShowCreation(Circle()))\n"
+    code = (
+        "from manim import Scene, ShowCreation, Circle\n\nclass A(Scene):\n    def construct(self):\n"
+        "        self.play(ShowCreation(Circle()))\n"
+    )
     new, _ = fixed(
         code, "ImportError", "cannot import name 'ShowCreation' from 'manim' (/m/__init__.py)", api, 1
     )
@@ -274,9 +277,9 @@ def test_before_a_render_rejected_keywords_of_manim_classes_are_fixed():
 
 def test_before_a_render_a_users_own_class_is_not_checked():
     code = (
-        "from manim import *\n\nclass Circle(VMobject):\n    def __init__(self, label=None, **kwargs):\n        super().__init__(**kwargs)\n\n"
-        + scene('self.add(Circle(label="x"))').split("\n", 2)[2]
-    )
+        "from manim import *\n\nclass Circle(VMobject):\n"
+        "    def __init__(self, label=None, **kwargs):\n        super().__init__(**kwargs)\n\n"
+    ) + scene('self.add(Circle(label="x"))').split("\n", 2)[2]
     prepared = prepare_code(code, _names(), has_latex=True, wanted=None, strict=True)
     assert prepared.code == code
 
@@ -332,7 +335,10 @@ def test_a_colour_without_a_sure_form_is_left_alone(api):
 def test_an_import_of_a_plugin_not_installed_warns_with_the_install_command():
     from manimagent.scriptcheck.check import check_script
 
-    code = "from manim import *\nfrom manim_chemistry import *\nimport math\n\nclass A(Scene):\n    def construct(self):\n        pass\n"
+    code = (
+        "from manim import *\nfrom manim_chemistry import *\nimport math\n\nclass A(Scene):\n"
+        "    def construct(self):\n        pass\n"
+    )
     findings = [
         finding
         for finding in check_script(code, frozenset({"Scene"})).findings
@@ -374,12 +380,18 @@ def test_a_pair_of_words_is_not_a_point():
 def test_a_plugin_scene_is_a_scene():
     from manimagent.scriptcheck.scenes import find_scenes
 
-    code = "from manim import *\nfrom manim_voiceover import VoiceoverScene\nfrom manim_physics import *\n\nclass A(VoiceoverScene): pass\nclass B(SpaceScene): pass\nclass C(Helper): pass\n"
+    code = (
+        "from manim import *\nfrom manim_voiceover import VoiceoverScene\nfrom manim_physics import *\n\n"
+        "class A(VoiceoverScene): pass\nclass B(SpaceScene): pass\nclass C(Helper): pass\n"
+    )
     assert find_scenes(ast.parse(code)) == ["A", "B"]
 
 
 def test_import_of_a_removed_name_keeps_its_alias(api):
-    code = "from manim import Scene, ShowCreation as SC, Circle\n\nclass A(Scene):\n    def construct(self):\n        self.play(SC(Circle()))\n"
+    code = (
+        "from manim import Scene, ShowCreation as SC, Circle\n\nclass A(Scene):\n    def construct(self):\n"
+        "        self.play(SC(Circle()))\n"
+    )
     new, _ = fixed(
         code, "ImportError", "cannot import name 'ShowCreation' from 'manim' (/m/__init__.py)", api, 1
     )
@@ -387,13 +399,23 @@ def test_import_of_a_removed_name_keeps_its_alias(api):
 
 
 def test_import_of_a_removed_name_from_a_submodule_comes_from_manim(api):
-    code = "from manim import *\nfrom manim.mobject.opengl.opengl_surface import ParametricSurface\n\nclass A(ThreeDScene):\n    def construct(self):\n        self.add(ParametricSurface(lambda u, v: np.array([u, v, 0])))\n"
-    message = "cannot import name 'ParametricSurface' from 'manim.mobject.opengl.opengl_surface' (/m/opengl_surface.py)"
+    code = (
+        "from manim import *\nfrom manim.mobject.opengl.opengl_surface import ParametricSurface\n\n"
+        "class A(ThreeDScene):\n    def construct(self):\n"
+        "        self.add(ParametricSurface(lambda u, v: np.array([u, v, 0])))\n"
+    )
+    message = (
+        "cannot import name 'ParametricSurface' from 'manim.mobject.opengl.opengl_surface' "
+        "(/m/opengl_surface.py)"
+    )
     new, _ = fixed(code, "ImportError", message, api, 2)
     assert new.splitlines()[1] == "from manim import Surface as ParametricSurface"
 
 
-VGROUP_ERROR = "Only values of type VMobject can be added as submobjects of VGroup, but the value ImageMobject (at index 1 of parameter 0) is of type ImageMobject. You can try adding this value into a Group instead."
+VGROUP_ERROR = (
+    "Only values of type VMobject can be added as submobjects of VGroup, but the value ImageMobject (at "
+    "index 1 of parameter 0) is of type ImageMobject. You can try adding this value into a Group instead."
+)
 
 
 @pytest.mark.parametrize(
@@ -435,6 +457,9 @@ def test_camera_frame_in_a_plain_scene_needs_a_moving_camera_scene(api):
 
 
 def test_opengl_fix_in_frame_becomes_the_cairo_equivalent(api):
-    code = "from manim import *\n\nclass A(ThreeDScene):\n    def construct(self):\n        t = Text('x').to_corner(UL)\n        t.fix_in_frame()\n        self.play(Write(t))\n"
+    code = (
+        "from manim import *\n\nclass A(ThreeDScene):\n    def construct(self):\n"
+        "        t = Text('x').to_corner(UL)\n        t.fix_in_frame()\n        self.play(Write(t))\n"
+    )
     new, fixes = fixed(code, "AttributeError", "Text object has no attribute 'fix_in_frame'", api, 6)
     assert "        self.add_fixed_in_frame_mobjects(t)\n" in new and len(fixes) == 1

@@ -20,17 +20,25 @@ OFF_FRAME = (
 )
 OVERLAP = (
     "from manim import *\n\nclass Crowded(Scene):\n    def construct(self):\n"
-    "        self.play(Write(Text('Step one')), run_time=0.5)\n        self.play(Write(Text('Step two')), run_time=0.5)\n"
+    "        self.play(Write(Text('Step one')), run_time=0.5)\n"
+    "        self.play(Write(Text('Step two')), run_time=0.5)\n"
 )
 TIDY = (
     "from manim import *\n\nclass Tidy(Scene):\n    def construct(self):\n"
-    "        title = Text('Tidy').to_edge(UP)\n        self.play(Write(title), Create(Circle()), run_time=0.5)\n"
+    "        title = Text('Tidy').to_edge(UP)\n"
+    "        self.play(Write(title), Create(Circle()), run_time=0.5)\n"
 )
-STILL = "from manim import *\n\nclass Still(Scene):\n    def construct(self):\n        self.add(MathTex('x^2').shift(DOWN * 5), Square())\n"
+STILL = (
+    "from manim import *\n\nclass Still(Scene):\n    def construct(self):\n"
+    "        self.add(MathTex('x^2').shift(DOWN * 5), Square())\n"
+)
 SPOOFS = (
-    "from manim import *\n\nclass Spoof(Scene):\n    def construct(self):\n        self.play(Create(Circle()), run_time=0.3)\n"
-    '        open(\'layout.json\', \'w\').write(\'{"findings": [{"kind": "off_frame", "scene": "x", "time": "soon"}, 17, '
-    '{"kind": "overlap", "scene": "Spoof", "time": 1, "mobject": "Text", "amount": 0.5, "other": "Text"}]}\')\n'
+    "from manim import *\n\nclass Spoof(Scene):\n    def construct(self):\n"
+    "        self.play(Create(Circle()), run_time=0.3)\n"
+    '        open(\'layout.json\', \'w\').write(\'{"findings": [{"kind": "off_frame", "scene": "x", '
+    '"time": "soon"}, 17, '
+    '{"kind": "overlap", "scene": "Spoof", "time": 1, "mobject": "Text", "amount": 0.5, "other": '
+    '"Text"}]}\')\n'
 )
 
 

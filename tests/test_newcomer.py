@@ -245,7 +245,8 @@ def test_a_refused_script_is_not_announced_as_rendering(tmp_path):
     machine = Machine(tmp_path)
     script = machine.cwd / "bad.py"
     script.write_text(
-        "from manim import *\nimport subprocess\n\nclass A(Scene):\n    def construct(self):\n        subprocess.run(['ls'])\n"
+        "from manim import *\nimport subprocess\n\nclass A(Scene):\n    def construct(self):\n"
+        "        subprocess.run(['ls'])\n"
     )
     done = machine.run(["render", str(script)])
     assert done.returncode == 2 and "refused" in done.stderr
@@ -330,7 +331,10 @@ def test_progress_shows_n_of_n_the_overall_fraction_and_the_time_left():
 
     code = (ROOT / "examples" / "two_scenes.py").read_text()
     assert count_animations(code, ["TitleCard", "DotPath"]) == {"TitleCard": 2, "DotPath": 2}
-    looped = "from manim import *\nclass A(Scene):\n    def construct(self):\n        for _ in range(3):\n            self.play(Create(Dot()))\n"
+    looped = (
+        "from manim import *\nclass A(Scene):\n    def construct(self):\n        for _ in range(3):\n"
+        "            self.play(Create(Dot()))\n"
+    )
     assert count_animations(looped, ["A"]) == {}  # unknown: no N is shown
 
     events = []

@@ -44,7 +44,10 @@ cors_origins = ["{ORIGIN}/", "https://omega.example.com"]
 access_token_minutes = 60
 refresh_reuse_grace_seconds = 30
 """
-GOOD_SCRIPT = "```python\nfrom manim import *\n\nclass Dot1(Scene):\n    def construct(self):\n        self.add(Dot())\n```"
+GOOD_SCRIPT = (
+    "```python\nfrom manim import *\n\nclass Dot1(Scene):\n    def construct(self):\n"
+    "        self.add(Dot())\n```"
+)
 
 
 @pytest.fixture(scope="module")
@@ -264,7 +267,10 @@ def test_the_client_session_replayed_field_by_field(server, tmp_path):
 
 def test_a_failed_render_is_failed_with_its_error_message(server, member):
     account = member
-    code = "from manim import *\nclass Boom(Scene):\n    def construct(self):\n        raise RuntimeError('kaboom')\n"
+    code = (
+        "from manim import *\nclass Boom(Scene):\n    def construct(self):\n"
+        "        raise RuntimeError('kaboom')\n"
+    )
     script = server.post("/api/agents/scripts/import/", json={"code": code}, headers=account.headers).json()
     server.post(
         f"/api/agents/scripts/{script['id']}/execute/", json={"max_attempts": 1}, headers=account.headers
@@ -439,12 +445,11 @@ def test_register_bad_omega_fields(server, extra, status, field):
     [("POST", "/api/generate-manim/"), ("GET", "/api/scripts/"), ("GET", "/api/scripts/abcd1234/")],
 )
 def test_script_routes_need_a_valid_token(server, method, path):
+    forged = server.token({"sub": "1", "type": "access", "fam": "x"}, secret="wrong-" + "w" * 40)
     for headers in (
         {},
         {"Authorization": "Bearer not-a-jwt"},
-        {
-            "Authorization": f"Bearer {server.token({'sub': '1', 'type': 'access', 'fam': 'x'}, secret='wrong-' + 'w' * 40)}"
-        },
+        {"Authorization": f"Bearer {forged}"},
     ):
         response = server.request(method, path, json={"prompt": "a dot"}, headers=headers)
         assert response.status_code == 401 and response.json()["error"]

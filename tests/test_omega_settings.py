@@ -223,7 +223,8 @@ def test_a_database_before_0004_keeps_its_accounts(tmp_path):
         old.executescript(sql)
         old.execute("INSERT INTO _migrations (name) VALUES (?)", (name,))
     old.execute(
-        "INSERT INTO user (email, password_hash, email_verified, is_admin, is_active, date_joined) VALUES ('old@example.com', 'h', 1, 0, 1, '2025-01-01 00:00:00')"
+        "INSERT INTO user (email, password_hash, email_verified, is_admin, is_active, date_joined) "
+        "VALUES ('old@example.com', 'h', 1, 0, 1, '2025-01-01 00:00:00')"
     )
     old.commit()
     old.close()

@@ -18,8 +18,14 @@ from conftest import (
 
 pytestmark = pytest.mark.slow
 
-RAISES = "from manim import *\nclass Boom(Scene):\n    def construct(self):\n        self.add(Circle())\n        raise RuntimeError('kaboom from the scene')\n"
-LOOPS = "from manim import *\nclass Forever(Scene):\n    def construct(self):\n        while True:\n            pass\n"
+RAISES = (
+    "from manim import *\nclass Boom(Scene):\n    def construct(self):\n        self.add(Circle())\n"
+    "        raise RuntimeError('kaboom from the scene')\n"
+)
+LOOPS = (
+    "from manim import *\nclass Forever(Scene):\n    def construct(self):\n        while True:\n"
+    "            pass\n"
+)
 
 
 def _count(home, table: str) -> int:
@@ -102,7 +108,10 @@ def test_an_endless_render_is_killed_at_the_time_limit(cli, tmp_path, monkeypatc
         (b"from manim import *\nclass A(Scene)\n", "syntax error at line 2"),
         (b"import math\nprint(1)\n", "no Scene"),
         (
-            b"from manim import *\nimport subprocess\nclass A(Scene):\n    def construct(self):\n        subprocess.run(['ls'])\n",
+            (
+                b"from manim import *\nimport subprocess\nclass A(Scene):\n    def construct(self):\n"
+                b"        subprocess.run(['ls'])\n"
+            ),
             "refused",
         ),
     ],
@@ -337,8 +346,10 @@ def _start_endless_render(tmp_path, env: dict[str, str] | None = None):
     marker = uuid.uuid4().hex[:12]
     script = tmp_path / "endless.py"
     script.write_text(
-        "from manim import *\nimport time\nfrom manim.utils.module_ops import importlib as L\nclass Endless(Scene):\n    def construct(self):\n"
-        f"        L.import_module('subprocess').Popen(['sh', '-c', 'sleep 600; :', {marker!r}])\n        while True:\n            time.sleep(0.05)\n"
+        "from manim import *\nimport time\nfrom manim.utils.module_ops import importlib as L\n"
+        "class Endless(Scene):\n    def construct(self):\n"
+        f"        L.import_module('subprocess').Popen(['sh', '-c', 'sleep 600; :', {marker!r}])\n"
+        f"        while True:\n            time.sleep(0.05)\n"
     )
     process = subprocess.Popen(
         [sys.executable, "-m", "manimagent", "render", str(script), "--json"],

@@ -371,7 +371,8 @@ def test_a_three_d_scene_with_text_renders_inside_the_sandbox(cli, tmp_path):
         "class Surface3D(ThreeDScene):\n"
         "    def construct(self):\n"
         "        self.set_camera_orientation(phi=60 * DEGREES, theta=30 * DEGREES)\n"
-        "        surface = Surface(lambda u, v: np.array([u, v, np.sin(u) * np.cos(v)]), u_range=[-2, 2], v_range=[-2, 2], resolution=(8, 8))\n"
+        "        surface = Surface(lambda u, v: np.array([u, v, np.sin(u) * np.cos(v)]),"
+        " u_range=[-2, 2], v_range=[-2, 2], resolution=(8, 8))\n"
         "        self.add_fixed_in_frame_mobjects(Text('three d').to_corner(UL))\n"
         "        self.play(Create(surface), run_time=0.5)\n"
     )
@@ -398,7 +399,9 @@ def test_auto_falls_back_when_bubblewrap_cannot_make_its_namespaces(tmp_path):
     bin_dir.mkdir()
     fake = bin_dir / "bwrap"  # what bwrap says where user namespaces are off
     fake.write_text(
-        "#!/bin/sh\necho 'bwrap: No permissions to creating new namespace, likely because the kernel does not allow non-privileged user namespaces.' >&2\nexit 1\n"
+        "#!/bin/sh\n"
+        "echo 'bwrap: No permissions to creating new namespace, likely because the kernel does not "
+        "allow non-privileged user namespaces.' >&2\nexit 1\n"
     )
     fake.chmod(0o755)
     result = run_cli_process(
@@ -455,7 +458,8 @@ def test_a_sigkilled_render_leaves_no_process_and_no_job_folder_after_the_next_c
     scene.write_text(
         "from manim import *\nfrom manim.utils.module_ops import importlib as L\n"
         "class Forever(Scene):\n    def construct(self):\n"
-        f"        L.import_module('subprocess').Popen(['sh', '-c', 'sleep 600; :', '{marker}'], start_new_session=True)\n"
+        f"        L.import_module('subprocess').Popen(['sh', '-c', 'sleep 600; :', '{marker}'], "
+        f"start_new_session=True)\n"
         "        self.add(Circle())\n        open('partial.bin', 'wb').write(b'x' * 1000)\n"
         "        while True:\n            pass\n"
     )
@@ -534,7 +538,8 @@ def test_the_sandbox_holds_for_an_unprivileged_user(tmp_path_factory):
     command = _unprivileged_python(tmp_path)
     if command is None:
         pytest.skip(
-            "no interpreter here that uid 65534 can run (needs root, setpriv, python3-venv and a readable checkout)"
+            "no interpreter here that uid 65534 can run (needs root, setpriv, python3-venv and a "
+            "readable checkout)"
         )
     home = tmp_path / "nobody-home"
     home.mkdir()

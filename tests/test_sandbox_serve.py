@@ -13,7 +13,10 @@ from conftest import EXAMPLES
 from server_fixtures import start_server
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
-PRELUDE = "from manim import *\nfrom manim.utils.module_ops import importlib as L\nG = L.import_module\nclass Attack(Scene):\n    def construct(self):\n"
+PRELUDE = (
+    "from manim import *\nfrom manim.utils.module_ops import importlib as L\nG = L.import_module\n"
+    "class Attack(Scene):\n    def construct(self):\n"
+)
 
 
 def _scene(body: str) -> str:
@@ -23,11 +26,21 @@ def _scene(body: str) -> str:
 def _attacks(home: Path, victim_media: str) -> dict[str, str]:
     return {
         "secret_env": "raise RuntimeError(repr(dict(G('os').environ)))",
-        "secret_proc": "o = G('os')\nfound = []\nfor pid in [p for p in o.listdir('/proc') if p.isdigit()]:\n    try:\n        found.append(open('/proc/%s/environ' % pid, 'rb').read())\n    except OSError:\n        pass\nraise RuntimeError(repr(found))",
+        "secret_proc": (
+            "o = G('os')\nfound = []\nfor pid in [p for p in o.listdir('/proc') if p.isdigit()]:\n"
+            "    try:\n        found.append(open('/proc/%s/environ' % pid, 'rb').read())\n"
+            "    except OSError:\n        pass\nraise RuntimeError(repr(found))"
+        ),
         "secret_file": f"raise RuntimeError(open('{home}/secret_key').read())",
-        "database": f"db = G('sqlite3').connect('{home}/manimagent.db')\nraise RuntimeError(repr(db.execute('SELECT email, password_hash FROM user').fetchall()))",
+        "database": (
+            f"db = G('sqlite3').connect('{home}/manimagent.db')\n"
+            f"raise RuntimeError(repr(db.execute('SELECT email, password_hash FROM user').fetchall()))"
+        ),
         "media": f"raise RuntimeError(repr(open('{victim_media}', 'rb').read(64)))",
-        "kill_server": "o = G('os')\nfor pid in range(1, 65536):\n    try:\n        o.kill(pid, 9)\n    except OSError:\n        pass\nraise RuntimeError('killed what it could')",
+        "kill_server": (
+            "o = G('os')\nfor pid in range(1, 65536):\n    try:\n        o.kill(pid, 9)\n"
+            "    except OSError:\n        pass\nraise RuntimeError('killed what it could')"
+        ),
     }
 
 

@@ -76,7 +76,10 @@ def test_open_is_only_a_warning():
 
 
 def test_undefined_names_with_suggestions():
-    code = "from manim import *\nclass A(Scene):\n    def construct(self):\n        self.play(ShowCreation(Circel(color=CYAN)))\n        x = undefined_thing\n"
+    code = (
+        "from manim import *\nclass A(Scene):\n    def construct(self):\n"
+        "        self.play(ShowCreation(Circel(color=CYAN)))\n        x = undefined_thing\n"
+    )
     findings = {f.message.split()[0]: f for f in check_script(code, MANIM).findings}
     assert findings["ShowCreation"].suggestion == "Create"
     assert findings["Circel"].suggestion == "Circle"
@@ -88,8 +91,10 @@ def test_names_bound_anywhere_are_known():
     code = (
         "from manim import *\nimport numpy as numpy_alias\n"
         "def helper(a, *args, k=1, **kw):\n    return [i for i in range(a)]\n"
-        "class A(Scene):\n    def construct(self):\n        try:\n            pass\n        except Exception as err:\n            print(err)\n"
-        "        with open('f') as handle: pass\n        if (n := 3): pass\n        helper(n)\n        numpy_alias.pi\n"
+        "class A(Scene):\n    def construct(self):\n        try:\n            pass\n"
+        "        except Exception as err:\n            print(err)\n"
+        "        with open('f') as handle: pass\n        if (n := 3): pass\n        helper(n)\n"
+        "        numpy_alias.pi\n"
     )
     assert [f for f in check_script(code, MANIM).findings if f.code == "undefined-name"] == []
 
@@ -138,7 +143,10 @@ def test_select_scenes():
 
 
 def test_fix_table_renames_only_undefined_names():
-    code = "from manim import *\nShowCreation = Create\nclass A(Scene):\n    def construct(self):\n        self.play(ShowCreation(Circle(color=CYAN)))\n"
+    code = (
+        "from manim import *\nShowCreation = Create\nclass A(Scene):\n    def construct(self):\n"
+        "        self.play(ShowCreation(Circle(color=CYAN)))\n"
+    )
     fixed, fixes = fix_before_render(code, {"CYAN"}, has_latex=True)
     assert "ShowCreation(Circle(color=TEAL))" in fixed and [f.description for f in fixes] == ["CYAN -> TEAL"]
 
@@ -152,7 +160,10 @@ def test_fix_table_size_and_targets_are_manim_names():
 
 
 def test_tex_fixes():
-    code = 'from manim import *\nclass A(Scene):\n    def construct(self):\n        t = MathTex("\\frac{1}{2}", color=BLUE)\n'
+    code = (
+        "from manim import *\nclass A(Scene):\n    def construct(self):\n"
+        '        t = MathTex("\\frac{1}{2}", color=BLUE)\n'
+    )
     with_latex, fixes = fix_before_render(code, set(), has_latex=True)
     assert 'MathTex(r"\\frac{1}{2}"' in with_latex and fixes[0].name == "raw-tex-string"
     without, fixes = fix_before_render(code, set(), has_latex=False)
@@ -161,7 +172,11 @@ def test_tex_fixes():
 
 
 def test_2d_points_fixed_after_a_broadcast_error():
-    code = "from manim import *\nclass A(Scene):\n    def construct(self):\n        Dot().move_to(np.array([1, 2]))\n        Dot().shift([1, 2])\n        Dot(point=(0.5, -1))\n        keep = np.array([[1, 2], [3, 4]])\n"
+    code = (
+        "from manim import *\nclass A(Scene):\n    def construct(self):\n"
+        "        Dot().move_to(np.array([1, 2]))\n        Dot().shift([1, 2])\n"
+        "        Dot(point=(0.5, -1))\n        keep = np.array([[1, 2], [3, 4]])\n"
+    )
     failure = RenderFailure("ValueError", "operands could not be broadcast together with shapes (2,) (3,)")
     fixed, fixes = fix_after_failure(code, failure, True)
     assert "np.array([1, 2, 0])" in fixed and "shift([1, 2, 0])" in fixed and "point=(0.5, -1, 0)" in fixed
@@ -170,7 +185,10 @@ def test_2d_points_fixed_after_a_broadcast_error():
 
 
 def test_fixes_keep_unicode_positions():
-    code = "from manim import *\nclass A(Scene):\n    def construct(self):\n        t = Text('héllo ✓'); self.play(ShowCreation(t))\n"
+    code = (
+        "from manim import *\nclass A(Scene):\n    def construct(self):\n"
+        "        t = Text('héllo ✓'); self.play(ShowCreation(t))\n"
+    )
     fixed, _ = fix_before_render(code, {"ShowCreation"}, has_latex=True)
     assert "Text('héllo ✓'); self.play(Create(t))" in fixed
 

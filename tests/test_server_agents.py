@@ -181,7 +181,10 @@ def test_wait_false_with_an_unknown_script_is_still_404(server, alice):
 
 
 def test_failing_script_reports_failure_not_a_server_error(server, alice):
-    code = "from manim import *\nclass Boom(Scene):\n    def construct(self):\n        raise RuntimeError('kaboom')\n"
+    code = (
+        "from manim import *\nclass Boom(Scene):\n    def construct(self):\n"
+        "        raise RuntimeError('kaboom')\n"
+    )
     script = server.post("/api/agents/scripts/import/", json={"code": code}, headers=alice.headers).json()
     result = server.post(
         f"/api/agents/scripts/{script['id']}/execute/", json={"max_attempts": 1}, headers=alice.headers
@@ -432,7 +435,10 @@ def test_no_response_contains_a_key(server, alice, rendered):
     assert os.environ.get("TEST_PROVIDER_KEY") is None  # only the server process has it
 
 
-ENDLESS = "from manim import *\nimport time\nclass Endless(Scene):\n    def construct(self):\n        while True:\n            time.sleep(0.05)\n"
+ENDLESS = (
+    "from manim import *\nimport time\nclass Endless(Scene):\n    def construct(self):\n"
+    "        while True:\n            time.sleep(0.05)\n"
+)
 
 
 def _status(server, account, execution_id: str) -> dict:

@@ -88,7 +88,10 @@ def test_a_finished_execution_replays_and_closes(server, alice):
 
 
 def test_a_failing_render_streams_render_failed_then_done(server, alice):
-    code = "from manim import *\nclass Boom(Scene):\n    def construct(self):\n        raise RuntimeError('kaboom')\n"
+    code = (
+        "from manim import *\nclass Boom(Scene):\n    def construct(self):\n"
+        "        raise RuntimeError('kaboom')\n"
+    )
     script = server.post("/api/agents/scripts/import/", json={"code": code}, headers=alice.headers).json()
     queued = server.post(
         f"/api/agents/scripts/{script['id']}/execute/",

@@ -1,4 +1,5 @@
-"""The HTTP surface: JSON errors for every failure, body limits, unknown routes, CORS, OpenAPI, the CLI serve."""
+"""The HTTP surface: JSON errors for every failure, body limits, unknown routes, CORS, OpenAPI, the
+CLI serve."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Verification mail through a real SMTP server on loopback (aiosmtpd): plain, STARTTLS + AUTH, implicit TLS."""
+"""Verification mail through a real SMTP server on loopback (aiosmtpd): plain, STARTTLS + AUTH,
+implicit TLS."""
 
 from __future__ import annotations
 

@@ -13,12 +13,16 @@ from conftest import video_duration
 from manimagent.render.base import OutputFormat, Quality, RenderRequest, find_outputs, manim_arguments
 from manimagent.render.docker import extract_outputs, fetch_outputs
 
-STILL = "from manim import *\nclass Card(Scene):\n    def construct(self):\n        self.add(Text('still', color=YELLOW), Square())\n"
+STILL = (
+    "from manim import *\nclass Card(Scene):\n    def construct(self):\n"
+    "        self.add(Text('still', color=YELLOW), Square())\n"
+)
 MIXED = (
     "from manim import *\n"
     "class Title(Scene):\n    def construct(self):\n        self.add(Text('title'))\n"
     "class Grow(Scene):\n    def construct(self):\n        self.play(Create(Circle()), run_time=1)\n"
-    "class Shapes(Scene):\n    def construct(self):\n        self.add(Square(), Triangle().shift(RIGHT * 2))\n"
+    "class Shapes(Scene):\n    def construct(self):\n"
+    "        self.add(Square(), Triangle().shift(RIGHT * 2))\n"
 )
 
 

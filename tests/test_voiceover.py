@@ -127,7 +127,10 @@ def _system_prompt(fake) -> str:
 
 def test_without_voiceover_the_prompt_does_not_ask_for_narration(cli, openai_provider):
     openai_provider.enqueue(
-        text="```python\nfrom manim import *\nclass A(Scene):\n    def construct(self):\n        self.add(Dot())\n```"
+        text=(
+            "```python\nfrom manim import *\nclass A(Scene):\n    def construct(self):\n"
+            "        self.add(Dot())\n```"
+        )
     )
     assert cli("generate", "A dot", "--no-execute", "--json").code == 0
     assert "VoiceoverScene" not in _system_prompt(openai_provider)

@@ -1,4 +1,5 @@
-"""`manimagent watch FILE`: a real watch process, driven by saving the file from the test, with real renders."""
+"""`manimagent watch FILE`: a real watch process, driven by saving the file from the test, with real
+renders."""
 
 from __future__ import annotations
 
@@ -124,7 +125,8 @@ def test_watch_renders_each_save_says_why_one_failed_and_renders_nothing_for_an_
     assert code == 130, watch.stderr
     stderr = "".join(watch.stderr)
     assert "Traceback" not in stderr and "interrupted" in stderr
-    # first, square, broken, triangle and the cached one (answered without manim): the unchanged save started none
+    # first, square, broken, triangle and the cached one (answered without manim): the unchanged
+    # save started none
     assert stderr.count("Rendering Watched") == 5, stderr
 
 

@@ -25,8 +25,8 @@ def main() -> None:
         number = getattr(signal, name, None)
         if number is not None and signal.getsignal(number) is signal.SIG_DFL:
             signal.signal(number, handler)
-    prestart = None
-    if _renders_locally(sys.argv[1:]):
+    prestarted = _renders_locally(sys.argv[1:])
+    if prestarted:
         from manimagent.render import prestart
 
         prestart.prestart()  # manim imports in its child while the arguments are parsed
@@ -43,7 +43,9 @@ def main() -> None:
         sys.stderr.write("Error: interrupted.\n")
         code = int(ExitCode.INTERRUPTED)
     finally:
-        if prestart is not None:
+        if prestarted:
+            from manimagent.render import prestart
+
             prestart.discard()
         pool = sys.modules.get("manimagent.render.pool")
         if pool is not None:  # a batch's warm render agents, and their folders
@@ -101,7 +103,8 @@ def _renders_locally(args: list[str]) -> bool:
         for arg in args
     ):
         return False
-    files, rest = [], iter(args[1:])
+    files: list[str] = []
+    rest = iter(args[1:])
     for arg in rest:
         if arg in _VALUED:
             next(rest, None)

@@ -111,7 +111,8 @@ class ExecuteResult(PublicModel):
 
 
 class CancelResult(PublicModel):
-    """`executions cancel` and POST .../executions/{id}/cancel/: whether a job was stopped, and the row's status."""
+    """`executions cancel` and POST .../executions/{id}/cancel/: whether a job was stopped, and the
+    row's status."""
 
     success: bool
     execution_id: str

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 from manimagent.errors import BadInput, ConfigError
 from manimagent.paths import HOME_ENV, Paths, get_paths
@@ -24,6 +24,8 @@ CORS_ORIGINS_ENV = "MANIMAGENT_CORS_ORIGINS"
 FORWARDED_ALLOW_IPS_ENV = "MANIMAGENT_FORWARDED_ALLOW_IPS"
 WORKER_TOKEN_ENV = "MANIMAGENT_WORKER_TOKEN"
 SERVE_PROCESSES_ENV = "MANIMAGENT_SERVE_PROCESSES"  # set by `serve --workers N` for its processes
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -122,13 +124,19 @@ SETTINGS: tuple[Setting, ...] = (
         "voiceover.engine",
         "offline",
         env="MANIMAGENT_VOICEOVER_ENGINE",
-        help="who speaks a narrated scene: offline (espeak-ng, in the sandbox), openai, azure, gemini, or auto (a vendor whose key is set, else offline)",
+        help=(
+            "who speaks a narrated scene: offline (espeak-ng, in the sandbox), openai, azure, gemini,"
+            " or auto (a vendor whose key is set, else offline)"
+        ),
     ),
     Setting(
         "voiceover_voice",
         "voiceover.voice",
         None,
-        help="the TTS voice (espeak-ng: e.g. en-us; openai: alloy; gemini: Kore; azure: the deployment's voice)",
+        help=(
+            "the TTS voice (espeak-ng: e.g. en-us; openai: alloy; gemini: Kore;"
+            " azure: the deployment's voice)"
+        ),
     ),
     Setting(
         "voiceover_rate",
@@ -141,7 +149,10 @@ SETTINGS: tuple[Setting, ...] = (
         "voiceover_model",
         "voiceover.model",
         None,
-        help="the network engine's TTS model (openai: gpt-4o-mini-tts; gemini: gemini-2.5-flash-preview-tts; azure: the deployment)",
+        help=(
+            "the network engine's TTS model (openai: gpt-4o-mini-tts;"
+            " gemini: gemini-2.5-flash-preview-tts; azure: the deployment)"
+        ),
     ),
     Setting("max_attempts", "generate.max_attempts", 3, int, help="render attempts of `generate` in total"),
     Setting("llm_timeout", "llm.timeout", 120.0, float, help="seconds per LLM request"),
@@ -173,7 +184,10 @@ SETTINGS: tuple[Setting, ...] = (
         (),
         tuple,
         env=FORWARDED_ALLOW_IPS_ENV,
-        help="proxies (addresses or networks, * for any) whose X-Forwarded-For/-Proto serve believes; empty: none",
+        help=(
+            "proxies (addresses or networks, * for any) whose X-Forwarded-For/-Proto serve believes;"
+            " empty: none"
+        ),
     ),
     Setting(
         "sweep_seconds",
@@ -212,7 +226,9 @@ SETTINGS: tuple[Setting, ...] = (
         "server.queue_wait_seconds",
         60.0,
         float,
-        help="seconds a waiting request gives the job queue's workers to take its render before it answers 202",
+        help=(
+            "seconds a waiting request gives the job queue's workers to take its render before it answers 202"
+        ),
     ),
     Setting(
         "worker_token",
@@ -232,21 +248,78 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 
+class _Value(Generic[T]):
+    """A typed attribute of `Settings` that reads the setting of the same name from `values`
+    (so a value set by hand in `values` is what the attribute returns)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, settings: None, owner: type | None = None) -> _Value[T]: ...
+    @overload
+    def __get__(self, settings: Settings, owner: type | None = None) -> T: ...
+    def __get__(self, settings: Settings | None, owner: type | None = None) -> T | _Value[T]:
+        if settings is None:
+            return self
+        try:
+            value: T = settings.values[self.name]
+        except KeyError:
+            raise AttributeError(self.name) from None
+        return value
+
+
 @dataclass
 class Settings:
+    """The effective settings: `values` by name (what `load_settings` found, or set by hand),
+    `sources` saying where each came from, and one typed attribute per setting of `SETTINGS`."""
+
     paths: Paths
     values: dict[str, Any] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
 
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self.__dict__["values"][name]
-        except KeyError:
-            raise AttributeError(name) from None
+    home = _Value[str]()
+    database_url = _Value[str | None]()
+    smtp_url = _Value[str | None]()
+    mail_from = _Value[str]()
+    secret_key = _Value[str | None]()
+    render_timeout = _Value[float]()
+    render_sandbox = _Value[str]()
+    render_memory = _Value[str]()
+    render_max_processes = _Value[int]()
+    render_max_output = _Value[str]()
+    render_open_files = _Value[int]()
+    cache_enabled = _Value[bool]()
+    cache_max_size = _Value[str]()
+    quality = _Value[str]()
+    format = _Value[str]()
+    engine = _Value[str]()
+    container = _Value[str | None]()
+    layout = _Value[str]()
+    voiceover_engine = _Value[str]()
+    voiceover_voice = _Value[str | None]()
+    voiceover_rate = _Value[int | None]()
+    voiceover_model = _Value[str | None]()
+    max_attempts = _Value[int]()
+    llm_timeout = _Value[float]()
+    llm_retries = _Value[int]()
+    docker_image = _Value[str | None]()
+    server_url = _Value[str | None]()
+    cors_origins = _Value[tuple[str, ...]]()
+    forwarded_allow_ips = _Value[tuple[str, ...]]()
+    sweep_seconds = _Value[float]()
+    access_token_minutes = _Value[int]()
+    refresh_reuse_grace_seconds = _Value[int]()
+    max_body_bytes = _Value[int]()
+    workers = _Value[int]()
+    render_max_retries = _Value[int]()
+    queue_wait_seconds = _Value[float]()
+    worker_token = _Value[str | None]()
+    allow_unsandboxed_renders = _Value[bool]()
 
     @property
     def database_url_effective(self) -> str:
-        return self.values["database_url"] or f"sqlite:///{self.paths.database}"
+        return self.database_url or f"sqlite:///{self.paths.database}"
 
 
 def _read_toml(paths: Paths) -> dict[str, Any]:
@@ -277,7 +350,8 @@ def _string_list(setting: Setting, raw: Any, origin: str) -> tuple[str, ...]:
     items = raw.split(",") if isinstance(raw, str) else raw
     if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
         raise ConfigError(
-            f"{setting.name} from {origin} must be a list of strings or a comma-separated string, got {raw!r}",
+            f"{setting.name} from {origin} must be a list of strings or a comma-separated string,"
+            f" got {raw!r}",
             hint='For example ["http://localhost:3000", "https://app.example.com"]',
         )
     return tuple(item.strip() for item in items if item.strip())

@@ -86,7 +86,7 @@ class RenderCache:
         self.evict()
 
     def entries(self) -> list[CacheEntry]:
-        found = []
+        found: list[CacheEntry] = []
         if not self.root.is_dir():
             return found
         for folder in self.root.iterdir():

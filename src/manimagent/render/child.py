@@ -36,7 +36,12 @@ def _contain(settings):
             libc.prctl(4, 1)  # PR_SET_DUMPABLE, which the uid change cleared: /proc/self is ours again
             if libc.unshare(0x10000000) == 0:  # CLONE_NEWUSER
                 try:
-                    for name, text in (("setgroups", "deny"), ("uid_map", "%d %d 1" % ((settings["uid"],) * 2)), ("gid_map", "%d %d 1" % ((settings["gid"],) * 2))):
+                    maps = (
+                        ("setgroups", "deny"),
+                        ("uid_map", "%d %d 1" % ((settings["uid"],) * 2)),
+                        ("gid_map", "%d %d 1" % ((settings["gid"],) * 2)),
+                    )
+                    for name, text in maps:
                         with open("/proc/self/" + name, "w") as handle:
                             handle.write(text)
                 except OSError:
@@ -72,9 +77,11 @@ if not args:
     args = json.loads(line)["args"]
 sys.argv = ["manim", *args]
 if os.path.exists("voice_hook.py"):  # narration (render/voice_hook.py), for a narrated script
-    exec(compile(open("voice_hook.py", encoding="utf-8").read(), "voice_hook.py", "exec"), {"__name__": "voice_hook"})
+    exec(compile(open("voice_hook.py", encoding="utf-8").read(), "voice_hook.py", "exec"),
+         {"__name__": "voice_hook"})
 if os.path.exists("layout_hook.py"):  # the layout check (render/layout_hook.py), when asked for
-    exec(compile(open("layout_hook.py", encoding="utf-8").read(), "layout_hook.py", "exec"), {"__name__": "layout_hook"})
+    exec(compile(open("layout_hook.py", encoding="utf-8").read(), "layout_hook.py", "exec"),
+         {"__name__": "layout_hook"})
 from manim.__main__ import main
 try:
     main()

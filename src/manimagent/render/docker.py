@@ -371,7 +371,8 @@ def _wanted(member: tarfile.TarInfo, suffixes: tuple[str, ...]) -> bool:
 
 
 def extract_outputs(chunks: Iterable[bytes], target: Path, suffixes: tuple[str, ...]) -> None:
-    """Copy the finished files (regular files with one of `suffixes`, no partial movies) out of a tar stream."""
+    """Copy the finished files (regular files with one of `suffixes`, no partial movies) out of a
+    tar stream."""
     budget = MAX_FETCH_BYTES
     with tarfile.open(fileobj=io.BufferedReader(_ChunkReader(chunks)), mode="r|") as tar:
         for member in tar:
@@ -693,7 +694,8 @@ class DockerEngine:
             else "with plain manim"
         )
         if self.docker_ref:
-            return f"manimagent: rendered in warm container {self.container_name or self.docker_ref[:12]} {how}\n"
+            name = self.container_name or self.docker_ref[:12]
+            return f"manimagent: rendered in warm container {name} {how}\n"
         return f"manimagent: rendered in a fresh container of {self.image} {how}\n"
 
 

@@ -46,7 +46,8 @@ class LayoutFinding:
     def describe(self) -> str:
         when = f"{self.scene} at {self.time:g} s"
         if self.kind == "off_frame":
-            return f"{when}: {self.mobject} leaves the frame by {self.amount:.2f} units ({', '.join(self.sides)})"
+            sides = ", ".join(self.sides)
+            return f"{when}: {self.mobject} leaves the frame by {self.amount:.2f} units ({sides})"
         return f"{when}: {self.mobject} overlaps {self.other} ({self.amount:.0%} of the smaller one covered)"
 
     def to_dict(self) -> dict[str, Any]:

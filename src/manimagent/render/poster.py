@@ -9,6 +9,7 @@ Neither is stored in the database: the poster's path follows from the video's (`
 
 from __future__ import annotations
 
+import itertools
 from fractions import Fraction
 from pathlib import Path
 
@@ -172,7 +173,7 @@ def _gif_delays(count: int) -> list[int]:
     """Each frame's delay in ms: GIF counts in hundredths of a second, so 1/12 s alternates
     between 80 and 90 ms, and the whole lasts count/12 s."""
     edges = [round(100 * index / PREVIEW_FPS) * 10 for index in range(count + 1)]
-    return [later - earlier for earlier, later in zip(edges, edges[1:])]
+    return [later - earlier for earlier, later in itertools.pairwise(edges)]
 
 
 def _save_atomically(image, target: Path) -> None:

@@ -31,8 +31,14 @@ JOB_INSIDE = "/job"  # where the job folder is seen inside the sandbox
 SANDBOX_ENV = "MANIMAGENT_RENDER_SANDBOX"
 # Read by render/child.py before manim is imported, then removed from its environment.
 CONTAINMENT_ENV = "MANIMAGENT_CONTAINMENT"
-BWRAP_FIX = 'install bubblewrap (apt-get install bubblewrap), or set render.sandbox = "none" to accept uncontained renders'
-USERNS_FIX = "allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, or kernel.apparmor_restrict_unprivileged_userns=0), or run in a VM or a privileged container"
+BWRAP_FIX = (
+    'install bubblewrap (apt-get install bubblewrap), or set render.sandbox = "none" to accept'
+    " uncontained renders"
+)
+USERNS_FIX = (
+    "allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, or"
+    " kernel.apparmor_restrict_unprivileged_userns=0), or run in a VM or a privileged container"
+)
 
 # Read-only, when present: TeX's generated formats and configuration, fonts, the loader's cache.
 ETC_AND_VAR = (
@@ -135,7 +141,7 @@ SERVE_FIX = (
 
 
 def policy_from_settings(settings) -> SandboxPolicy:
-    raw_mode = str(settings.render_sandbox or "auto").strip().lower()
+    raw_mode = (settings.render_sandbox or "auto").strip().lower()
     try:
         mode = SandboxMode(raw_mode)
     except ValueError:
@@ -149,9 +155,9 @@ def policy_from_settings(settings) -> SandboxPolicy:
         mode = SandboxMode.BWRAP
     limits = Limits(
         memory=parse_size(settings.render_memory, "render.memory"),
-        max_processes=int(settings.render_max_processes),
+        max_processes=settings.render_max_processes,
         max_output=parse_size(settings.render_max_output, "render.max_output"),
-        open_files=int(settings.render_open_files),
+        open_files=settings.render_open_files,
     )
     return SandboxPolicy(mode, limits)
 
@@ -182,7 +188,10 @@ def _python_paths(python: str) -> list[Path]:
 
 
 def _paths_of_other_python(python: str) -> list[Path]:
-    script = "import json,sys,os;print(json.dumps([sys.prefix,sys.base_prefix,sys.exec_prefix,os.path.dirname(sys.executable),*[p for p in sys.path if p]]))"
+    script = (
+        "import json,sys,os;print(json.dumps([sys.prefix,sys.base_prefix,sys.exec_prefix,"
+        "os.path.dirname(sys.executable),*[p for p in sys.path if p]]))"
+    )
     try:
         found = json.loads(
             subprocess.run(
@@ -309,6 +318,7 @@ def macos_profile(job: Path, python: str, extra_reads: list[Path] | None = None)
     ]
     reads += [str(path) for path in [*_python_paths(python), *(extra_reads or [])]]
     quoted = lambda path: json.dumps(str(path))  # noqa: E731 - a profile string is a JSON-compatible literal
+    readable = " ".join(f"(subpath {quoted(path)})" for path in reads)
     lines = [
         "(version 1)",
         "(deny default)",
@@ -319,8 +329,8 @@ def macos_profile(job: Path, python: str, extra_reads: list[Path] | None = None)
         '(allow mach-lookup (global-name "com.apple.fonts") (global-name "com.apple.FontObjectsServer"))',
         "(allow ipc-posix-shm-read-data ipc-posix-shm-write-data)",
         "(allow file-read-metadata)",
-        f"(allow process-exec {' '.join(f'(subpath {quoted(path)})' for path in reads)})",
-        f"(allow file-read* {' '.join(f'(subpath {quoted(path)})' for path in reads)} (subpath {quoted(job)}))",
+        f"(allow process-exec {readable})",
+        f"(allow file-read* {readable} (subpath {quoted(job)}))",
         f'(allow file-write* (subpath {quoted(job)}) (literal "/dev/null"))',
     ]
     return "\n".join(lines) + "\n"

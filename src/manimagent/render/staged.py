@@ -32,7 +32,10 @@ from manimagent.render.job import RenderJob
 
 # manim's refusal of an explicit video format for a scene that played nothing (manager.py)
 _NO_PLAY_CALLS = re.compile(r"^(?P<scene>[A-Za-z_]\w*) has no play calls, so the explicitly requested")
-PREFLIGHT_NOTE = "manimagent: preflight (-ql --format none, no media written) failed, so the {quality} render was not started\n"
+PREFLIGHT_NOTE = (
+    "manimagent: preflight (-ql --format none, no media written) failed,"
+    " so the {quality} render was not started\n"
+)
 
 
 def needs_preflight(request: RenderRequest) -> bool:

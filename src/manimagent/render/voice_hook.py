@@ -48,17 +48,21 @@ def _espeak_cli(text, path, settings):
 
 
 def _install(settings):
+    _quiet_service_setup()
+    service = _recorded_service(settings) if settings.get("engine", "offline") != "offline" else None
+    _speak_with(service or _espeak_service(settings))
+
+
+def _quiet_service_setup():
+    """Whatever service the script makes is replaced (below), so making one must not ask on stdin
+    to pip-install its extras (manim-voiceover's prompt_ask_missing_extras), nor load a
+    speech-to-text model for word timing unless one is installed."""
     import importlib.util
 
     from manim_voiceover import helper
-    from manim_voiceover.helper import remove_bookmarks
     from manim_voiceover.services import base
     from manim_voiceover.services.base import SpeechService
-    from manim_voiceover.voiceover_scene import VoiceoverScene
 
-    # Whatever service the script makes is replaced (below), so making one must not ask on stdin
-    # to pip-install its extras (manim-voiceover's prompt_ask_missing_extras), nor load a
-    # speech-to-text model for word timing unless one is installed.
     helper.prompt_ask_missing_extras = base.prompt_ask_missing_extras = lambda *args, **kwargs: None
     set_transcription = SpeechService.set_transcription
 
@@ -67,6 +71,11 @@ def _install(settings):
         set_transcription(self, model=model if installed else None, kwargs=kwargs)
 
     SpeechService.set_transcription = set_transcription_if_installed
+
+
+def _espeak_service(settings):
+    from manim_voiceover.helper import remove_bookmarks
+    from manim_voiceover.services.base import SpeechService
 
     class EspeakService(SpeechService):
         """espeak-ng through pyttsx3 (no network, no model), one WAV per text, cached in the job."""
@@ -92,28 +101,39 @@ def _install(settings):
             engine = self._engine()
             engine.save_to_file(spoken, target)
             engine.runAndWait()
-            if not _has_frames(
-                target
-            ):  # pyttsx3's espeak loop can return before the file is written (a busy machine)
+            # pyttsx3's espeak loop can return before the file is written (a busy machine)
+            if not _has_frames(target):
                 _espeak_cli(spoken, target, settings)
             return {"input_text": text, "input_data": input_data, "original_audio": audio}
 
         def _engine(self):
             if self.engine is None:
-                import pyttsx3
-
-                try:
-                    self.engine = pyttsx3.init("espeak")
-                except Exception as exc:  # no libespeak-ng, no voice data
-                    raise RuntimeError(
-                        f"the offline TTS engine (espeak-ng) cannot start: {exc}. Install espeak-ng "
-                        "(apt-get install espeak-ng, or scripts/setup.sh), or choose another voiceover.engine"
-                    ) from None
-                if settings.get("voice"):
-                    self.engine.setProperty("voice", settings["voice"])
-                if settings.get("rate"):
-                    self.engine.setProperty("rate", int(settings["rate"]))
+                self.engine = _pyttsx3_engine(settings)
             return self.engine
+
+    return EspeakService
+
+
+def _pyttsx3_engine(settings):
+    import pyttsx3
+
+    try:
+        engine = pyttsx3.init("espeak")
+    except Exception as exc:  # no libespeak-ng, no voice data
+        raise RuntimeError(
+            f"the offline TTS engine (espeak-ng) cannot start: {exc}. Install espeak-ng "
+            "(apt-get install espeak-ng, or scripts/setup.sh), or choose another voiceover.engine"
+        ) from None
+    if settings.get("voice"):
+        engine.setProperty("voice", settings["voice"])
+    if settings.get("rate"):
+        engine.setProperty("rate", int(settings["rate"]))
+    return engine
+
+
+def _recorded_service(settings):
+    from manim_voiceover.helper import remove_bookmarks
+    from manim_voiceover.services.base import SpeechService
 
     class RecordedService(SpeechService):
         """The host's audio for each text (a network engine ran before the render, outside it)."""
@@ -128,8 +148,9 @@ def _install(settings):
             name = settings.get("recorded", {}).get(spoken)
             if name is None:
                 raise RuntimeError(
-                    f"the narration {spoken[:60]!r} was not synthesised before the render: with voiceover.engine = "
-                    f"{settings['engine']} every voiceover text must be a string literal (or use voiceover.engine = offline)"
+                    f"the narration {spoken[:60]!r} was not synthesised before the render: with"
+                    f" voiceover.engine = {settings['engine']} every voiceover text must be a string"
+                    " literal (or use voiceover.engine = offline)"
                 )
             shutil.copyfile(
                 os.path.join("narration", name), os.path.join(str(cache_dir or self.cache_dir), name)
@@ -140,7 +161,13 @@ def _install(settings):
                 "original_audio": name,
             }
 
-    service = RecordedService if settings.get("engine", "offline") != "offline" else EspeakService
+    return RecordedService
+
+
+def _speak_with(service):
+    """Every VoiceoverScene speaks with `service`, whichever one the script sets (or none)."""
+    from manim_voiceover.voiceover_scene import VoiceoverScene
+
     set_service = VoiceoverScene.set_speech_service
     add_text = VoiceoverScene._add_voiceover_text
 

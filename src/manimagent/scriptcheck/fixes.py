@@ -64,8 +64,9 @@ ATTRIBUTE_FIXES: dict[str, str] = {
 }
 TEX_CLASSES = {"MathTex", "Tex", "TexMobject", "TextMobject", "TexText"}
 POINT_CALLS = {
-    "move_to", "shift", "Dot", "Line", "Arrow", "DashedLine", "Polygon", "next_to", "Dot3D", "Polyline", "DoubleArrow",
-    "CubicBezier", "ArcBetweenPoints", "CurvedArrow", "CurvedDoubleArrow", "put_start_and_end_on", "align_to", "Elbow",
+    "move_to", "shift", "Dot", "Line", "Arrow", "DashedLine", "Polygon", "next_to", "Dot3D", "Polyline",
+    "DoubleArrow", "CubicBezier", "ArcBetweenPoints", "CurvedArrow", "CurvedDoubleArrow",
+    "put_start_and_end_on", "align_to", "Elbow",
 }  # fmt: skip
 # calls whose argument is a list of points (not np.array: a 2 x 2 array may be a matrix)
 POINT_LIST_CALLS = {
@@ -163,7 +164,9 @@ def add_star_import(code: str) -> tuple[str, list[AppliedFix]]:
 
 def _after_imports(tree: ast.Module, future_only: bool = False) -> int:
     """The line a new import goes on: after `from __future__` (and the other imports unless future_only)."""
-    nodes = [node for node in tree.body if isinstance(node, ast.ImportFrom) and node.module == "__future__"]
+    nodes: list[ast.Import | ast.ImportFrom] = [
+        node for node in tree.body if isinstance(node, ast.ImportFrom) and node.module == "__future__"
+    ]
     if not future_only:
         nodes += [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
     ends = [node.end_lineno or node.lineno for node in nodes]
@@ -208,13 +211,6 @@ def _is_2d_point_error(text: str) -> bool:
     return "broadcast" in text and bool(_TWO_COLUMNS.search(text))
 
 
-def _call_name(node: ast.Call) -> str | None:
-    """The called name's last part: `Dot`, `move_to` in `Dot().move_to(...)`."""
-    if isinstance(node.func, ast.Attribute):
-        return node.func.attr
-    return node.func.id if isinstance(node.func, ast.Name) else None
-
-
 def _vgroup_to_group(code: str, line: int | None) -> tuple[str, list[AppliedFix]]:
     """A VGroup given a non-vector mobject (an image, a Group) on the failing line becomes a Group."""
     if line is None:
@@ -235,7 +231,8 @@ def _vgroup_to_group(code: str, line: int | None) -> tuple[str, list[AppliedFix]
 
 
 def _vgroup_names_on(tree: ast.Module, line: int) -> set[int]:
-    """The `VGroup` names called on `line`, else those of the VGroup assigned to the variable `.add`ed to there."""
+    """The `VGroup` names called on `line`, else those of the VGroup assigned to the variable
+    `.add`ed to there."""
     calls = [
         node
         for node in ast.walk(tree)
@@ -253,7 +250,8 @@ def _vgroup_names_on(tree: ast.Module, line: int) -> set[int]:
         id(node.value.func)
         for node in ast.walk(tree)
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and ast.unparse(node.targets[0]) in added
-        and isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Name) and node.value.func.id == "VGroup"
+        and isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Name)
+        and node.value.func.id == "VGroup"
     }  # fmt: skip
 
 
@@ -343,7 +341,8 @@ def _plain_math(tex: str) -> str:
 
 
 def _fix_2d_points(code: str) -> tuple[str, list[AppliedFix]]:
-    """Give 2-D point literals a z of 0: in point arguments, lists of points, and the variables passed as points."""
+    """Give 2-D point literals a z of 0: in point arguments, lists of points, and the variables
+    passed as points."""
     tree = ast.parse(code)
     source = _Source(code)
     fixes: list[AppliedFix] = []

@@ -142,7 +142,8 @@ def _fix_attribute(
     owner = (error.owner or "").rsplit(".", 1)[-1]
     fixes: list[Fix] = []
     for node in uses:
-        called = isinstance(parents.get(node), ast.Call) and parents[node].func is node
+        parent = parents.get(node)
+        called = isinstance(parent, ast.Call) and parent.func is node
         new = _attribute_candidate(owner, error.name, called, api)
         if new is None:
             return []  # one use we cannot fix: leave the whole failure to the LLM
@@ -156,7 +157,8 @@ def _fix_attribute(
 
 
 def _moving_camera_scenes(tree: ast.Module, edit: SourceEdit) -> list[Fix]:
-    """`self.camera.frame` in a plain Scene: the scene becomes a MovingCameraScene (whose camera has a frame)."""
+    """`self.camera.frame` in a plain Scene: the scene becomes a MovingCameraScene (whose camera
+    has a frame)."""
     fixes = []
     for cls in [node for node in tree.body if isinstance(node, ast.ClassDef)]:
         uses_frame = any(

@@ -69,7 +69,8 @@ class ManimApi:
         return frozenset(self.classes.get(class_name, {}).get("accepted", []))
 
     def rejects_unknown_keywords(self, class_name: str) -> bool:
-        """Whether a keyword outside `accepted_keywords` is a TypeError (the chain ends in a closed __init__)."""
+        """Whether a keyword outside `accepted_keywords` is a TypeError (the chain ends in a closed
+        __init__)."""
         return bool(self.classes.get(class_name, {}).get("closed"))
 
     def function(self, name: str) -> Callable_ | None:

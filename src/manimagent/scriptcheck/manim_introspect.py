@@ -57,7 +57,7 @@ def _class_info(cls):
             break
     members = {name: _member_kind(cls, name) for name in dir(cls) if not name.startswith("__")}
     methods = {}
-    for name, value in vars(cls).items():
+    for name in vars(cls):
         if name.startswith("__") or members.get(name) != "method":
             continue
         function = getattr(cls, name, None)

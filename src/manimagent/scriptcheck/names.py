@@ -80,7 +80,8 @@ class _Bindings(ast.NodeVisitor):
     def visit_Global(self, node: ast.Global) -> None:
         self.names.update(node.names)
 
-    visit_Nonlocal = visit_Global
+    def visit_Nonlocal(self, node: ast.Nonlocal) -> None:
+        self.names.update(node.names)
 
     def visit_MatchAs(self, node: ast.MatchAs) -> None:
         if node.name:

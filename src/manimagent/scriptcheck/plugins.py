@@ -15,6 +15,8 @@ def missing_module_findings(tree: ast.Module) -> list[Finding]:
     findings: list[Finding] = []
     seen: set[str] = set()
     for node in ast.walk(tree):
+        if not isinstance(node, (ast.Import, ast.ImportFrom)):
+            continue
         for module in _imported(node):
             top = module.split(".")[0]
             if top in seen or top in sys.stdlib_module_names or _installed(top):
@@ -38,10 +40,10 @@ def install_command(module: str) -> str | None:
     return PLUGIN_INSTALL.get(module.split(".")[0])
 
 
-def _imported(node: ast.AST) -> list[str]:
+def _imported(node: ast.Import | ast.ImportFrom) -> list[str]:
     if isinstance(node, ast.Import):
         return [alias.name for alias in node.names]
-    if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+    if node.level == 0 and node.module:
         return [node.module]
     return []
 

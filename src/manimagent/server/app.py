@@ -107,7 +107,8 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
 
 
 def forwarded_allow_ips(settings: Settings) -> list[str]:
-    """`server.forwarded_allow_ips`: the proxies (addresses, networks, or `*`) trusted to say who the client is."""
+    """`server.forwarded_allow_ips`: the proxies (addresses, networks, or `*`) trusted to say who
+    the client is."""
     value = settings.values.get("forwarded_allow_ips") or ()
     items = value.split(",") if isinstance(value, str) else value
     return [item.strip() for item in items if item.strip()]
@@ -126,9 +127,7 @@ async def _lifespan(app: FastAPI):
     and those still queued at a stop fail then (renders under way finish first). With
     `serve --workers N` the parent process does that once for all. The sweep runs meanwhile."""
     ctx = Context(settings=app.state.settings)
-    if queue_enabled(
-        app.state.settings
-    ):  # queued renders are jobs in the database: they outlive this process
+    if queue_enabled(ctx.settings):  # queued renders are jobs in the database: they outlive this process
         async with serving_queue(app):
             yield
         return
@@ -136,7 +135,7 @@ async def _lifespan(app: FastAPI):
     await asyncio.to_thread(_report_sandbox, app.state.settings)
     if alone:
         await asyncio.to_thread(_fail_queued, ctx, "queued by an earlier server run")
-    sweeper = Sweeper(ctx, interval=float(app.state.settings.sweep_seconds))
+    sweeper = Sweeper(ctx, interval=ctx.settings.sweep_seconds)
     sweeper.start()
     yield
     app.state.jobs.shutdown()

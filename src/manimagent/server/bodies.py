@@ -1,4 +1,5 @@
-"""Request bodies of the agents endpoints (and of omega-client's routes), and the 202 answer of `"wait": false`."""
+"""Request bodies of the agents endpoints (and of omega-client's routes), and the 202 answer of
+`"wait": false`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ from pydantic import BaseModel, Field
 from manimagent.prompts import MAX_PROMPT_CHARS
 from manimagent.render.base import OutputFormat, Quality
 
-STILL_HELP = "Seconds a still scene (no animation) lasts as a video when a video format is given explicitly (default 1)"
+STILL_HELP = (
+    "Seconds a still scene (no animation) lasts as a video when a video format is given explicitly"
+    " (default 1)"
+)
 WAIT_HELP = "false: answer 202 at once and render in the background; poll GET /api/agents/executions/{id}/"
 
 

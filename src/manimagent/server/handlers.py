@@ -94,7 +94,8 @@ async def on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(ManimagentError, on_manimagent_error)
-    app.add_exception_handler(RequestValidationError, on_validation_error)
-    app.add_exception_handler(HTTPException, on_http_error)
-    app.add_exception_handler(Exception, on_unexpected_error)
+    # the decorator form: add_exception_handler's type takes only handlers of any Exception
+    app.exception_handler(ManimagentError)(on_manimagent_error)
+    app.exception_handler(RequestValidationError)(on_validation_error)
+    app.exception_handler(HTTPException)(on_http_error)
+    app.exception_handler(Exception)(on_unexpected_error)

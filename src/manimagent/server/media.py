@@ -135,10 +135,11 @@ def authorized_media(
 def with_output_url(settings: Settings, base_url: str, doc: Doc) -> Doc:
     """A copy of a result with `output_url` and `poster_url` (and its nested execution's) signed."""
     updates: dict[str, object] = {}
-    if "output_url" in type(doc).model_fields and getattr(doc, "output_path", None):
-        updates["output_url"] = signed_url(settings, base_url, doc.output_path)
-    if "poster_url" in type(doc).model_fields and getattr(doc, "poster_path", None):
-        updates["poster_url"] = signed_url(settings, base_url, doc.poster_path)
+    output_path, poster_path = getattr(doc, "output_path", None), getattr(doc, "poster_path", None)
+    if "output_url" in type(doc).model_fields and output_path:
+        updates["output_url"] = signed_url(settings, base_url, output_path)
+    if "poster_url" in type(doc).model_fields and poster_path:
+        updates["poster_url"] = signed_url(settings, base_url, poster_path)
     nested = getattr(doc, "execution", None)
     if isinstance(nested, BaseModel):
         updates["execution"] = with_output_url(settings, base_url, nested)

@@ -7,6 +7,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+Responses = dict[int | str, dict[str, Any]]  # a route's extra `responses=`, by status code
+
 ERROR_SCHEMA: dict[str, Any] = {
     "title": "Error",
     "type": "object",

@@ -13,6 +13,7 @@ from pydantic import TypeAdapter
 from manimagent.services.executions import DEFAULT_PAGE, MAX_PAGE
 
 T = TypeVar("T")
+Rows = TypeVar("Rows", bound=Sequence[Any])
 
 MAX_OFFSET = 2**62  # SQLite's integers are 64-bit: a larger offset is a 422, not a 500
 
@@ -47,7 +48,7 @@ async def page_params(
 PageDep = Annotated[Page, Depends(page_params)]
 
 
-def paged(request: Request, response: Response, page: Page, rows: Sequence[T]) -> Sequence[T]:
+def paged(request: Request, response: Response, page: Page, rows: Rows) -> Rows:
     """`rows` as they are, with a `Link` to the next page when this one is full."""
     if len(rows) >= page.limit:
         following = request.url.include_query_params(limit=page.limit, offset=page.offset + page.limit)
@@ -55,7 +56,7 @@ def paged(request: Request, response: Response, page: Page, rows: Sequence[T]) -
     return rows
 
 
-def sliced(request: Request, response: Response, page: Page, rows: Sequence[T]) -> Sequence[T]:
+def sliced(request: Request, response: Response, page: Page, rows: Sequence[T]) -> list[T]:
     """One page of a short list the service returns whole (providers, containers, the waiting list)."""
     return paged(request, response, page, list(rows[page.offset : page.offset + page.limit]))
 

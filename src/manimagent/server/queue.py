@@ -76,8 +76,8 @@ def ensure_schema(settings: Settings) -> None:
     with psycopg.connect(conninfo(settings), autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
         try:
-            present = conn.execute("SELECT to_regclass('procrastinate_jobs') IS NOT NULL").fetchone()[0]
-            if not present:
+            found = conn.execute("SELECT to_regclass('procrastinate_jobs') IS NOT NULL").fetchone()
+            if not (found and found[0]):
                 conn.execute(SchemaManager.get_schema())
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK,))
@@ -171,7 +171,7 @@ async def wait_for_result(
     import asyncio
     import time
 
-    deadline = time.monotonic() + float(settings.queue_wait_seconds)
+    deadline = time.monotonic() + settings.queue_wait_seconds
     while True:
         row = await asyncio.to_thread(_read_row, settings, execution_id)
         if row is None:
@@ -298,7 +298,7 @@ async def serving_queue(app) -> AsyncIterator[None]:
     app.state.queue = queue
     listener = EventListener(settings)
     listener.start()
-    sweeper = Sweeper(Context(settings=settings), interval=float(settings.sweep_seconds))
+    sweeper = Sweeper(Context(settings=settings), interval=settings.sweep_seconds)
     sweeper.start()
     try:
         yield

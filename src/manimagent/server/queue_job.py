@@ -1,11 +1,11 @@
-"""One queued render, in its own process under `manimagent worker`: `python -m manimagent.server.queue_job`
-with the job as JSON on stdin.
+"""One queued render, in its own process under `manimagent worker`:
+`python -m manimagent.server.queue_job` with the job as JSON on stdin.
 
 It runs the same service as serve's pool (execute or retry, repairs included) in the worker's home,
 tags each attempt with the worker's name, publishes the events (NOTIFY), sends each finished
 render's files to the server over HTTP with the worker token before its row is written (so rows
-name the server's copies), and leaves the result document on the job's first row. SIGTERM (a cancel) stops it like Ctrl-C: the render is
-killed and its row is `interrupted`.
+name the server's copies), and leaves the result document on the job's first row. SIGTERM (a
+cancel) stops it like Ctrl-C: the render is killed and its row is `interrupted`.
 """
 
 from __future__ import annotations
@@ -19,13 +19,16 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from manimagent.context import Context
 from manimagent.errors import ConfigError, ManimagentError
 from manimagent.events import Event, RenderStarted
 from manimagent.settings import Settings, load_settings
 from manimagent.store.models import Execution, ExecutionStatus
+
+if TYPE_CHECKING:
+    import psycopg
 
 CANCELLED = "cancelled"
 DIED = "its worker {worker} stopped during the render; the job was taken up again"
@@ -97,7 +100,7 @@ def run(job: Job, settings: Settings) -> int:
     return 0
 
 
-def take_over(ctx: Context, job: Job) -> str | None | bool:
+def take_over(ctx: Context, job: Job) -> str | None | Literal[False]:
     """The queued row for the first attempt; None when an earlier try of this job died holding it
     (that row becomes `interrupted` with the reason, and this try is a new attempt); False when the
     row is already over (cancelled)."""
@@ -228,7 +231,7 @@ class Publisher:
     def __init__(self, settings: Settings, job: Job) -> None:
         self._settings = settings
         self._job = job
-        self._conn = None
+        self._conn: psycopg.Connection[Any] | None = None
 
     def __call__(self, event: Event) -> None:
         if (

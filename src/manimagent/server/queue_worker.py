@@ -258,7 +258,7 @@ async def recover_stalled(app, settings: Settings) -> int:
 
     from manimagent.server.queue import TASK_NAME
 
-    retries = int(settings.render_max_retries)
+    retries = settings.render_max_retries
     taken = 0
     for job in await app.job_manager.get_stalled_jobs(
         task_name=TASK_NAME, seconds_since_heartbeat=STALLED_SECONDS
@@ -345,6 +345,7 @@ class JobRunner:
             env=_job_env(),
             preexec_fn=_die_with_worker,
         )
+        assert process.stdin is not None  # stdin=PIPE
         process.stdin.write(json.dumps(job).encode())
         process.stdin.close()
         if _wait(process, context):

@@ -136,7 +136,10 @@ async def _on_the_queue(
         "error": "the render job ended without a result",
     }
     if doc is NOT_TAKEN:
-        message = "No worker has taken the render yet (start `manimagent worker`); it stays queued. Poll GET /api/agents/executions/{execution_id}/."
+        message = (
+            "No worker has taken the render yet (start `manimagent worker`); it stays queued."
+            " Poll GET /api/agents/executions/{execution_id}/."
+        )
         return QueuedResult(script_id=script_id, execution_id=execution_id, message=message)
     if "http_status" in doc and not doc.get("success"):
         raise _JobError(doc["error"], doc["http_status"])
@@ -148,12 +151,13 @@ async def _on_the_queue(
 
 
 def _engine_of(ctx: Context, action: str, ref: str) -> str:
-    """The engine a render will use when the request names none: a retry's row's, else the server's default."""
+    """The engine a render will use when the request names none: a retry's row's, else the
+    server's default."""
     if action == "retry":
         from manimagent.services.executions import get_execution
 
         return get_execution(ctx, ref=ref).engine
-    return str(ctx.settings.engine or "local")
+    return ctx.settings.engine or "local"
 
 
 class _JobError(ManimagentError):

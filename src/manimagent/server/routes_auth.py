@@ -29,12 +29,13 @@ def register(
     body: RegisterIn, ctx: AnonymousContext, client: ClientAddress, limiter: LimiterDep, request: Request
 ) -> MessageResult:
     """Create an account; the verification token is mailed (or written to the outbox)."""
-    names = {"first_name": body.first_name, "last_name": body.last_name, "password2": body.password2}
     return auth.register(
         ctx,
         email=body.email,
         password=body.password,
-        **names,
+        password2=body.password2,
+        first_name=body.first_name,
+        last_name=body.last_name,
         client=client,
         limiter=limiter,
         server_url=str(request.base_url),

@@ -8,12 +8,13 @@ from fastapi import APIRouter, Path, Request, Response
 
 from manimagent.schemas import ContainerPublic, ContainerStatus
 from manimagent.server.deps import AdminContext, ContextDep
+from manimagent.server.openapi import Responses
 from manimagent.server.pages import PageDep, sliced
 
 router = APIRouter(prefix="/api/agents/containers", tags=["containers"])
 ContainerRef = Annotated[str, Path(min_length=1, max_length=200, description="Container name or numeric id")]
-NOT_FOUND = {404: {"description": "No such container"}}
-ADMIN_ONLY = {403: {"description": "Only administrators start and stop containers"}, **NOT_FOUND}
+NOT_FOUND: Responses = {404: {"description": "No such container"}}
+ADMIN_ONLY: Responses = {403: {"description": "Only administrators start and stop containers"}, **NOT_FOUND}
 
 
 @router.get("/", response_model=list[ContainerPublic])

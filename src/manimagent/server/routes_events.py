@@ -23,6 +23,7 @@ from manimagent.context import Context
 from manimagent.schemas import ExecutionDetail
 from manimagent.server.deps import ContextDep
 from manimagent.server.eventlog import log_path
+from manimagent.server.openapi import Responses
 from manimagent.store.models import ExecutionStatus
 
 router = APIRouter(prefix="/api/agents/executions", tags=["executions"])
@@ -35,7 +36,7 @@ STATUS_SECONDS = 1.0  # how often the row is read while the log is quiet
 HEARTBEAT_SECONDS = 15.0
 SETTLE_SECONDS = 3.0  # after the row finished, how long a log may take to write its done
 UNFINISHED = {ExecutionStatus.QUEUED.value, ExecutionStatus.RUNNING.value}
-SSE_RESPONSES = {
+SSE_RESPONSES: Responses = {
     200: {
         "content": {"text/event-stream": {}},
         "description": "Server-Sent Events, one JSON document per event",

@@ -12,6 +12,7 @@ from manimagent.server import renders
 from manimagent.server.bodies import QueuedResult, RetryIn
 from manimagent.server.deps import ContextDep
 from manimagent.server.media import with_output_url
+from manimagent.server.openapi import Responses
 from manimagent.server.pages import PageDep, page_response
 from manimagent.services.executions import EXECUTIONS
 
@@ -19,7 +20,7 @@ router = APIRouter(prefix="/api/agents/executions", tags=["executions"])
 ExecutionId = Annotated[
     str, Path(min_length=4, max_length=36, description="Execution id, or a unique prefix of 4+ characters")
 ]
-NOT_FOUND = {404: {"description": "No such execution among yours"}}
+NOT_FOUND: Responses = {404: {"description": "No such execution among yours"}}
 
 
 @router.get("/", response_model=list[ExecutionPublic])

@@ -19,6 +19,7 @@ from manimagent.server import renders
 from manimagent.server.bodies import GenerateIn, OmegaGenerateIn
 from manimagent.server.deps import AdminContext, AnonymousContext, ClientAddress, ContextDep, LimiterDep
 from manimagent.server.media import signed_url
+from manimagent.server.openapi import Responses
 from manimagent.server.pages import Page, PageDep, paged, sliced
 from manimagent.services import auth
 from manimagent.services.auth import WaitlistIn
@@ -28,8 +29,12 @@ router = APIRouter(tags=["omega-client"])
 ScriptId = Annotated[
     str, Path(min_length=4, max_length=36, description="Script id, or a unique prefix of 4+ characters")
 ]
-NOT_FOUND = {404: {"description": "No such script among yours"}}
-OMEGA_STATUS = {ScriptStatus.SUCCESSFUL.value: "completed", ScriptStatus.FAILED.value: "failed"}
+NOT_FOUND: Responses = {404: {"description": "No such script among yours"}}
+OmegaStatus = Literal["completed", "failed", "pending"]
+OMEGA_STATUS: dict[str, OmegaStatus] = {
+    ScriptStatus.SUCCESSFUL.value: "completed",
+    ScriptStatus.FAILED.value: "failed",
+}
 
 
 class OmegaScript(BaseModel):
@@ -43,7 +48,7 @@ class OmegaScript(BaseModel):
     output_url: str | None = Field(
         default=None, description="Signed when the object is read; a <video src> without a token"
     )
-    status: Literal["completed", "failed", "pending"]
+    status: OmegaStatus
     error_message: str | None = None
     created_at: datetime
     updated_at: datetime
@@ -136,6 +141,7 @@ async def generate_manim(request: Request, ctx: ContextDep, body: OmegaGenerateI
     written = await renders.generate(
         request, ctx, body=GenerateIn(prompt=body.prompt, provider=provider, auto_execute=body.execute)
     )
+    assert written.script_id is not None  # generate raises when it writes no script
     return await asyncio.to_thread(_read_one, ctx, written.script_id, str(request.base_url))
 
 

@@ -11,6 +11,7 @@ from manimagent.schemas import ExecuteResult, ScriptGenerateResult, ScriptPublic
 from manimagent.server import renders
 from manimagent.server.bodies import ExecuteIn, GenerateIn, ImportIn, QueuedResult, RefineIn
 from manimagent.server.deps import ContextDep
+from manimagent.server.openapi import Responses
 from manimagent.server.pages import PageDep, page_response
 from manimagent.services.scripts import SUMMARIES
 from manimagent.store.models import ScriptStatus
@@ -19,8 +20,10 @@ router = APIRouter(prefix="/api/agents/scripts", tags=["scripts"])
 ScriptId = Annotated[
     str, Path(min_length=4, max_length=36, description="Script id, or a unique prefix of 4+ characters")
 ]
-QUEUED = {202: {"model": QueuedResult, "description": 'Accepted ("wait": false); poll the execution'}}
-NOT_FOUND = {404: {"description": "No such script among yours"}}
+QUEUED: Responses = {
+    202: {"model": QueuedResult, "description": 'Accepted ("wait": false); poll the execution'}
+}
+NOT_FOUND: Responses = {404: {"description": "No such script among yours"}}
 
 
 def _answer(result, status_code: int):

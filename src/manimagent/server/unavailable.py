@@ -13,7 +13,8 @@ class UnavailableHomeMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        app_state = scope.get("app").state if scope.get("app") is not None else None
+        app = scope.get("app")
+        app_state = app.state if app is not None else None
         fault = getattr(app_state, "unavailable", None) if scope["type"] == "http" else None
         if fault is None:
             return await self.app(scope, receive, send)

@@ -17,16 +17,17 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeGuard, cast
 
 from pydantic import BaseModel, Field
-from sqlalchemy import delete, update
+from sqlalchemy import ColumnElement, CursorResult, delete, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from manimagent import mail
 from manimagent.context import Context
@@ -45,6 +46,9 @@ from manimagent.store.models import (
     WaitlistEntry,
     utcnow,
 )
+
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
 
 ACCESS_TTL = timedelta(minutes=15)  # the default of server.access_token_minutes
 REFRESH_TTL = timedelta(days=7)
@@ -151,7 +155,7 @@ def login_spacing(failures: int) -> float:
 class RateLimiter:
     """Sliding windows in memory, keyed by (bucket, key). One per server; the local CLI has none."""
 
-    def __init__(self, clock=time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._hits: dict[tuple[str, str], deque[float]] = {}
         self._lock = threading.Lock()
@@ -177,7 +181,7 @@ class RateLimiter:
         for window in windows:
             self.record(*window)
 
-    def space(self, bucket: str, key: str, limit: Limit, spacing) -> None:
+    def space(self, bucket: str, key: str, limit: Limit, spacing: Callable[[int], float]) -> None:
         """RateLimited while less than `spacing(len(window))` seconds passed since the window's last
         hit: a slowdown that never locks out, only spaces attempts (the wait is in `retry_after`)."""
         with self._lock:
@@ -203,7 +207,7 @@ class RateLimiter:
 
 
 @cache
-def _hasher():
+def _hasher() -> PasswordHasher:
     from argon2 import PasswordHasher
 
     return PasswordHasher()
@@ -356,7 +360,7 @@ def _send_verification(
     """The token mail; `server_url` (set when the server sends it) goes into the command to run."""
     token = new_email_token()
     row = EmailToken(
-        user_id=user.id,
+        user_id=_stored_id(user),
         token_hash=_token_digest(token),
         purpose=VERIFY_PURPOSE,
         expires_at=utcnow() + EMAIL_TOKEN_TTL,
@@ -417,11 +421,24 @@ def verify_email(ctx: Context, *, token: str) -> MessageResult:
         if row is None or row.expires_at <= utcnow() or not _spend_email_token(session, row):
             raise BadInput(BAD_EMAIL_TOKEN, hint="Ask for a new one with POST /api/auth/resend-verification/")
         user = session.get(User, row.user_id)
+        if user is None:  # the account went since the token was mailed
+            raise BadInput(BAD_EMAIL_TOKEN, hint="Ask for a new one with POST /api/auth/resend-verification/")
         user.email_verified = True
         session.add(user)
-        _spend_other_email_tokens(session, user.id)
+        _spend_other_email_tokens(session, row.user_id)
         session.commit()
     return MessageResult(message=VERIFIED)
+
+
+def _stored_id(user: User) -> int:
+    """The id of an account read from (or flushed to) the store, which always has one."""
+    assert user.id is not None, "an account not yet in the store"
+    return user.id
+
+
+def _rows_changed(result: Any) -> int:
+    """How many rows an UPDATE matched (Session.execute types its result without `rowcount`)."""
+    return cast(CursorResult[Any], result).rowcount
 
 
 def _spend_email_token(session: Session, row: EmailToken) -> bool:
@@ -431,7 +448,7 @@ def _spend_email_token(session: Session, row: EmailToken) -> bool:
         .where(col(EmailToken.id) == row.id, col(EmailToken.used_at).is_(None))
         .values(used_at=utcnow())
     )
-    return result.rowcount == 1
+    return _rows_changed(result) == 1
 
 
 def _spend_other_email_tokens(session: Session, user_id: int) -> None:
@@ -484,7 +501,7 @@ def _record_login_failure(limiter: RateLimiter, email: str, client: str) -> None
     limiter.record("login-email", email, LOGIN_FAILURES_PER_EMAIL)
 
 
-def _credentials_ok(user: User | None, password: str) -> bool:
+def _credentials_ok(user: User | None, password: str) -> TypeGuard[User]:
     if user is None:
         password_matches(_dummy_hash(), password)  # the same work as for a real account
         return False
@@ -500,13 +517,13 @@ def _after_login(session: Session, user: User, password: str) -> None:
 
 
 def _issue_pair(session: Session, settings: Settings, user: User, *, family: str) -> TokenPair:
-    row = _new_refresh_row(user.id, family)
+    row = _new_refresh_row(_stored_id(user), family)
     session.add(row)
     session.commit()
     return _encode_pair(settings, row)
 
 
-def _new_refresh_row(user_id: int | None, family: str) -> RefreshToken:
+def _new_refresh_row(user_id: int, family: str) -> RefreshToken:
     """A refresh token row issued now (whole seconds, so its pair can be encoded again identically)."""
     now = datetime.now(UTC).replace(microsecond=0)
     return RefreshToken(
@@ -612,7 +629,7 @@ def _spend_refresh_token(session: Session, row: RefreshToken, successor: Refresh
         )
         .values(used_at=utcnow(), replaced_by=successor.jti)
     )
-    if result.rowcount != 1:
+    if _rows_changed(result) != 1:
         session.rollback()
         return False
     session.add(successor)
@@ -732,7 +749,11 @@ class AccountDeleted(BaseModel):
 
 
 def delete_user(
-    ctx: Context, *, email: str, reassign_to: str | None = None, busy: Any = None
+    ctx: Context,
+    *,
+    email: str,
+    reassign_to: str | None = None,
+    busy: Callable[[list[str]], None] | None = None,
 ) -> AccountDeleted:
     """Delete an account (administrators only): its tokens stop working at once and its id is never
     given again. Its scripts, executions, fix memory and eval runs are removed with their media, or,
@@ -744,22 +765,23 @@ def delete_user(
         raise Forbidden("Only an administrator can delete accounts.")
     with ctx.session() as session:
         user = _existing_user(session, email)
+        user_id = _stored_id(user)
         heir = _existing_user(session, reassign_to) if reassign_to else None
-        if heir is not None and heir.id == user.id:
+        if heir is not None and heir.id == user_id:
             raise BadInput(
                 "an account cannot be reassigned to itself", hint="Name another account with --reassign-to"
             )
-        script_ids = list(session.exec(select(Script.id).where(Script.owner_id == user.id)).all())
+        script_ids = list(session.exec(select(Script.id).where(Script.owner_id == user_id)).all())
         if busy is not None:
             busy(script_ids)
-        executions = _count(session, Execution, Execution.owner_id == user.id)
-        tokens = _drop_tokens(session, user.id)
+        executions = _count(session, Execution, Execution.owner_id == user_id)
+        tokens = _drop_tokens(session, user_id)
         if heir is not None:
-            _reassign_rows(session, user.id, heir.id)
+            _reassign_rows(session, user_id, _stored_id(heir))
         else:
-            _remove_rows(session, user.id, script_ids)
+            _remove_rows(session, user_id, script_ids)
         result = AccountDeleted(
-            id=user.id,
+            id=user_id,
             email=user.email,
             scripts=len(script_ids),
             executions=executions,
@@ -783,7 +805,7 @@ def _existing_user(session: Session, email: str) -> User:
     return user
 
 
-def _count(session: Session, model, condition) -> int:
+def _count(session: Session, model: type[SQLModel], condition: ColumnElement[bool] | bool) -> int:
     from sqlmodel import func
 
     return int(session.exec(select(func.count()).select_from(model).where(condition)).one())
@@ -829,7 +851,8 @@ def join_waitlist(
     client: str = "local",
     limiter: RateLimiter | None = None,
 ) -> MessageResult:
-    """Put an address on the waiting list; the same answer when it is there already (the first entry stays)."""
+    """Put an address on the waiting list; the same answer when it is there already (the first
+    entry stays)."""
     if limiter:
         limiter.hit(("waitlist-address", client, WAITLIST_PER_ADDRESS))
     try:
@@ -878,14 +901,16 @@ _secret_lock = threading.Lock()
 
 def secret_key(settings: Settings) -> str:
     """MANIMAGENT_SECRET_KEY, else the one generated for this home (keyring, else a 0600 file)."""
-    if settings.values.get("secret_key"):
-        return settings.values["secret_key"]
+    known = settings.secret_key
+    if known:
+        return known
     with _secret_lock:
-        if not settings.values.get("secret_key"):
-            value, source = _stored_or_new_secret(settings.paths.data)
-            settings.values["secret_key"] = value
+        known = settings.secret_key  # another thread may have made it meanwhile
+        if not known:
+            known, source = _stored_or_new_secret(settings.paths.data)
+            settings.values["secret_key"] = known
             settings.sources["secret_key"] = source
-    return settings.values["secret_key"]
+    return known
 
 
 def _stored_or_new_secret(home: Path) -> tuple[str, str]:

@@ -222,10 +222,9 @@ def _check_fields(fields: dict[str, Any], where: str) -> None:
     for key, value in fields.items():
         kinds = PROMPT_LINE_KEYS[key]
         if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-            raise BadInput(
-                f'{where}: "{key}" must be {" or ".join(kind.__name__ for kind in kinds)}, got {json.dumps(value)}'
-            )
-        if key in CHOICES and value.lower() not in {choice.value for choice in CHOICES[key]}:
+            wanted = " or ".join(kind.__name__ for kind in kinds)
+            raise BadInput(f'{where}: "{key}" must be {wanted}, got {json.dumps(value)}')
+        if key in CHOICES and str(value).lower() not in {choice.value for choice in CHOICES[key]}:
             raise BadInput(
                 f"{where}: unknown {key} {value!r}",
                 hint=f"Use one of: {', '.join(choice.value for choice in CHOICES[key])}",
@@ -426,7 +425,8 @@ class _Pool:
             if not self.stopping:  # while stopping, an engine's error on the way out is the interrupt
                 result = _error_document(exc)
         if result is None:  # interrupted
-            # settled again in case an error on the way out, or an interrupt outside an attempt, kept the pipeline from it
+            # settled again in case an error on the way out, or an interrupt outside an attempt,
+            # kept the pipeline from it
             execution_id = _settle(self.ctx, execution_id or tagged.execution_id)
             return _interrupted_document(item, execution_id, self.ctx)
         return {**result, **item.tag()}
@@ -493,8 +493,8 @@ def _wait_for(exited: list[threading.Event], *, timeout: float | None, patient: 
 def _set_async_interrupt(ident: int, exception: type[BaseException] | None) -> None:
     """Raise `exception` in thread `ident` at its next bytecode (None: cancel one not raised yet).
 
-    The render waits in short slices (`RunningProcess.wait`, a pooled render's answer), so the exception lands there and the
-    render is stopped exactly as Ctrl-C stops a single one."""
+    The render waits in short slices (`RunningProcess.wait`, a pooled render's answer), so the
+    exception lands there and the render is stopped exactly as Ctrl-C stops a single one."""
     ctypes.pythonapi.PyThreadState_SetAsyncExc(
         ctypes.c_ulong(ident), ctypes.py_object(exception) if exception else None
     )

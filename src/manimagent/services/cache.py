@@ -22,7 +22,7 @@ def cache_info(ctx: Context) -> CacheInfo:
         entries=len(entries),
         size=sum(entry.size for entry in entries),
         max_size=cache.max_size,
-        enabled=bool(ctx.settings.cache_enabled),
+        enabled=ctx.settings.cache_enabled,
     )
 
 

@@ -4,8 +4,9 @@ editing config.toml (`config set KEY VALUE`, `config unset KEY`) with comments a
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from manimagent.errors import BadInput, ConfigError
 from manimagent.schemas import SettingPublic
@@ -17,7 +18,11 @@ from manimagent.settings import (
     load_settings,
 )
 
+if TYPE_CHECKING:
+    from tomlkit import TOMLDocument
+
 MASK = "********"
+Rule = Callable[[Any], Any]  # a value's check where it is used: the value (normalised) or BadInput
 
 
 def show_config(settings: Settings | None = None) -> list[SettingPublic]:
@@ -84,9 +89,9 @@ def set_setting(key: str, value: str, settings: Settings | None = None) -> Setti
     checked = checked_value(setting, value)
     path = settings.paths.config_file
     document = _read_document(path)
-    _table_for(document, setting.key, path, create=True)[_leaf(setting.key)] = (
-        list(checked) if isinstance(checked, tuple) else checked
-    )
+    table = _table_for(document, setting.key, path, create=True)
+    assert table is not None  # create=True makes the missing tables
+    table[_leaf(setting.key)] = list(checked) if isinstance(checked, tuple) else checked
     _write_document(path, document, private=setting.secret)
     return _row(setting)
 
@@ -129,7 +134,7 @@ def checked_value(setting: Setting, raw: str) -> Any:
         raise BadInput(exc.message, hint=f"`manimagent config show` describes {setting.key}") from None
 
 
-def _one_of(label: str, choices: list[str]):
+def _one_of(label: str, choices: list[str]) -> Rule:
     def check(value: Any) -> str:
         word = str(value).strip().lower()
         if word not in choices:
@@ -139,7 +144,7 @@ def _one_of(label: str, choices: list[str]):
     return check
 
 
-def _size(label: str):
+def _size(label: str) -> Rule:
     def check(value: Any) -> str:
         from manimagent.render.sandbox import parse_size
 
@@ -149,7 +154,7 @@ def _size(label: str):
     return check
 
 
-def _positive(label: str):
+def _positive(label: str) -> Rule:
     def check(value: Any) -> Any:
         if value <= 0:
             raise BadInput(f"{label} must be more than 0, got {value!r}")
@@ -158,7 +163,7 @@ def _positive(label: str):
     return check
 
 
-def _at_least(label: str, lowest: int):
+def _at_least(label: str, lowest: int) -> Rule:
     def check(value: Any) -> Any:
         if value < lowest:
             raise BadInput(f"{label} must be at least {lowest}, got {value!r}")
@@ -179,7 +184,7 @@ def _server(value: Any) -> str:
     return normalize_server(str(value))
 
 
-def value_rules() -> dict[str, Any]:
+def value_rules() -> dict[str, Rule]:
     """Per config.toml key, the check its value meets where it is used (after the loader's kind)."""
     from manimagent.render.base import OutputFormat, Quality
     from manimagent.render.narration import ENGINES as NARRATION_ENGINES
@@ -220,7 +225,7 @@ def _leaf(key: str) -> str:
     return key.rsplit(".", 1)[-1]
 
 
-def _read_document(path: Path):
+def _read_document(path: Path) -> TOMLDocument:
     import tomlkit
 
     if not path.is_file():
@@ -231,11 +236,11 @@ def _read_document(path: Path):
         raise ConfigError(f"{path} is not valid TOML: {exc}", hint="Fix or remove the file") from exc
 
 
-def _table_for(document, key: str, path: Path, *, create: bool):
+def _table_for(document: TOMLDocument, key: str, path: Path, *, create: bool) -> dict[str, Any] | None:
     """The table that holds `key`'s last part (created when asked), or None when there is none."""
     import tomlkit
 
-    node = document
+    node: Any = document
     for part in key.split(".")[:-1]:
         if part not in node:
             if not create:
@@ -247,20 +252,20 @@ def _table_for(document, key: str, path: Path, *, create: bool):
                 f"{path}: {part} is a value, not a table, so {key} cannot be set there",
                 hint="Fix or remove that line",
             )
-    return node
+    return node if isinstance(node, dict) else None  # the document itself, or a table in it
 
 
-def _drop_empty_tables(document, key: str) -> None:
+def _drop_empty_tables(document: TOMLDocument, key: str) -> None:
     parts = key.split(".")[:-1]
     for depth in range(len(parts), 0, -1):
-        parent = document
+        parent: Any = document
         for part in parts[: depth - 1]:
             parent = parent[part]
         if len(parent[parts[depth - 1]]) == 0:
             del parent[parts[depth - 1]]
 
 
-def _write_document(path: Path, document, *, private: bool = False) -> None:
+def _write_document(path: Path, document: TOMLDocument, *, private: bool = False) -> None:
     """Replace config.toml in one step (a crash leaves the old file or the new one); `private`
     (a secret was written) makes it readable by its owner only."""
     import tomlkit

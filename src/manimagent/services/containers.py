@@ -318,7 +318,7 @@ def engine_for(ctx: Context, container_ref: str | None) -> DockerEngine:
         return DockerEngine(
             image=row.image,
             container_name=row.name,
-            docker_ref=container.id if running else None,
+            docker_ref=container.id if container is not None and running else None,
             limits=_limits(row),
         )
 
@@ -430,7 +430,10 @@ def _build_failure(error: str, recent: list[str]) -> ManimagentError:
         # a missing image is missing environment (exit 3), not a failed build
         return ConfigError(
             f"the base image is missing and cannot be pulled: {message}",
-            hint="Pass --base-image with an image the engine has (see `docker images`; scripts/docker-base-image.sh makes one)",
+            hint=(
+                "Pass --base-image with an image the engine has (see `docker images`;"
+                " scripts/docker-base-image.sh makes one)"
+            ),
         )
     elif "certificate_verify_failed" in seen or "certificate verify failed" in seen or "sslerror" in seen:
         hint = (

@@ -11,12 +11,18 @@ from importlib import metadata
 from manimagent.schemas import DoctorCheck, DoctorReport
 from manimagent.settings import Settings, load_settings
 
-APT_RENDER = "apt-get install libcairo2-dev libpango1.0-dev pkg-config (macOS: brew install cairo pango pkg-config), then reinstall manimagent"
+APT_RENDER = (
+    "apt-get install libcairo2-dev libpango1.0-dev pkg-config"
+    " (macOS: brew install cairo pango pkg-config), then reinstall manimagent"
+)
 KEYRING_FIX = (
     "For encrypted storage run a Secret Service keyring (e.g. gnome-keyring) or KWallet, "
     "or keep API keys in env vars (OPENAI_API_KEY, GEMINI_API_KEY, ANTHROPIC_API_KEY, or --api-key-env)"
 )
-APT_LATEX = "apt-get install texlive-latex-base texlive-latex-extra texlive-latex-recommended texlive-fonts-recommended dvisvgm (macOS: brew install --cask basictex)"
+APT_LATEX = (
+    "apt-get install texlive-latex-base texlive-latex-extra texlive-latex-recommended"
+    " texlive-fonts-recommended dvisvgm (macOS: brew install --cask basictex)"
+)
 
 
 def _version(package: str) -> str | None:
@@ -115,7 +121,10 @@ def _sandbox_check(settings: Settings) -> DoctorCheck:
     except ManimagentError as exc:
         return DoctorCheck(name="sandbox", ok=False, required=False, detail=exc.message, fix=exc.hint)
     limits = policy.limits
-    detail = f"{found.kind} (render.sandbox = {policy.mode.value}); limits: memory {limits.memory >> 20} MiB, {limits.max_processes} processes, output {limits.max_output >> 20} MiB"
+    detail = (
+        f"{found.kind} (render.sandbox = {policy.mode.value}); limits: memory {limits.memory >> 20} MiB,"
+        f" {limits.max_processes} processes, output {limits.max_output >> 20} MiB"
+    )
     if not found.sandboxed:
         detail = f"{found.kind} only: {found.reason}; {detail}"
     return DoctorCheck(

@@ -29,7 +29,10 @@ from manimagent.store.models import EvalItem, EvalRun, Execution, Script, utcnow
 BUILTIN = "builtin"
 MAX_JOBS = 8
 MAX_SUITE_BYTES = 50_000_000
-SUITE_HINT = 'Each line is {"id": "...", "prompt": "..."} or {"id": "...", "code": "..."}; or give a folder of .py files, or `builtin`'
+SUITE_HINT = (
+    'Each line is {"id": "...", "prompt": "..."} or {"id": "...", "code": "..."};'
+    " or give a folder of .py files, or `builtin`"
+)
 # USD per million tokens (input, output), list prices; a model not named here has no cost estimate.
 PRICES: dict[str, tuple[float, float]] = {
     "recipes-v1": (0.0, 0.0),  # the offline provider
@@ -151,7 +154,7 @@ def run_eval(
     if not 1 <= jobs <= MAX_JOBS:
         raise BadInput(f"--jobs must be between 1 and {MAX_JOBS}, got {jobs}")
     attempts = render_options(
-        ctx, max_attempts=max_attempts, default_attempts=int(ctx.settings.max_attempts)
+        ctx, max_attempts=max_attempts, default_attempts=ctx.settings.max_attempts
     ).max_attempts
     if provider is not None:
         llm.candidates(ctx, provider)  # an unknown provider fails before anything is rendered
@@ -292,7 +295,8 @@ def _store_item(ctx: Context, run_id: str, result: EvalItemResult) -> None:
 
 
 def totals(results: list[EvalItemResult]) -> dict[str, float | int | None]:
-    """success@1 (rendered by the first attempt), success@k (rendered at all), median attempts of the rendered."""
+    """success@1 (rendered by the first attempt), success@k (rendered at all), median attempts of
+    the rendered."""
     count = len(results) or 1
     rendered = [result for result in results if result.rendered]
     costs = [result.cost for result in results]

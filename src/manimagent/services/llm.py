@@ -8,7 +8,9 @@ configured, the one a vendor env var implies; otherwise the built-in offline pro
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlmodel import col, select
 
@@ -27,7 +29,10 @@ ENV_IMPLIED: tuple[tuple[str, str], ...] = (
     ("GEMINI_API_KEY", "gemini"),
     ("GOOGLE_API_KEY", "gemini"),
 )
-OFFLINE_NOTICE = "No LLM provider is configured and no vendor API key is set: using the built-in offline provider (recipes, no AI). Add one with `manimagent providers add`."
+OFFLINE_NOTICE = (
+    "No LLM provider is configured and no vendor API key is set: using the built-in offline"
+    " provider (recipes, no AI). Add one with `manimagent providers add`."
+)
 
 
 @dataclass
@@ -40,7 +45,7 @@ class Candidate:
 class Answer:
     completion: Completion
     config: ProviderConfig
-    attempts: list[dict]
+    attempts: list[dict[str, Any]]
 
 
 def config_from_row(ctx: Context, row: Provider) -> ProviderConfig:
@@ -52,8 +57,8 @@ def config_from_row(ctx: Context, row: Provider) -> ProviderConfig:
         api_key_env=row.api_key_env,
         deployment=row.deployment,
         api_version=row.api_version,
-        timeout=float(ctx.settings.llm_timeout),
-        max_retries=int(ctx.settings.llm_retries),
+        timeout=ctx.settings.llm_timeout,
+        max_retries=ctx.settings.llm_retries,
     )
 
 
@@ -62,8 +67,8 @@ def _default_config(ctx: Context, provider_type: str, model: str | None = None) 
         name=provider_type,
         provider_type=provider_type,
         model=model,
-        timeout=float(ctx.settings.llm_timeout),
-        max_retries=int(ctx.settings.llm_retries),
+        timeout=ctx.settings.llm_timeout,
+        max_retries=ctx.settings.llm_retries,
     )
 
 
@@ -74,8 +79,8 @@ def candidates(ctx: Context, provider: str | None = None, model: str | None = No
     with ctx.session() as session:
         rows = session.exec(
             select(Provider)
-            .where(Provider.is_active == True)
-            .order_by(col(Provider.priority), col(Provider.id))  # noqa: E712
+            .where(Provider.is_active == True)  # noqa: E712 - SQL, not a truth test
+            .order_by(col(Provider.priority), col(Provider.id))
         ).all()
     if rows:
         return [Candidate(_with_model(config_from_row(ctx, row), model), "configured") for row in rows]
@@ -138,7 +143,7 @@ def key_source(config: ProviderConfig) -> str:
 
 def complete(ctx: Context, chain: list[Candidate], messages: list[Message], *, stream: bool = True) -> Answer:
     """Ask the first provider that answers; fall through on provider errors when not explicit."""
-    attempts: list[dict] = []
+    attempts: list[dict[str, Any]] = []
     errors: list[str] = []
     for index, candidate in enumerate(chain):
         more = index + 1 < len(chain)
@@ -182,7 +187,7 @@ def complete(ctx: Context, chain: list[Candidate], messages: list[Message], *, s
 
 def _record_failure(
     ctx: Context,
-    attempts: list[dict],
+    attempts: list[dict[str, Any]],
     errors: list[str],
     candidate: Candidate,
     exc: ProviderError,
@@ -197,11 +202,11 @@ def _record_failure(
     )
 
 
-def _attempt(candidate: Candidate, exc: ProviderError) -> dict:
+def _attempt(candidate: Candidate, exc: ProviderError) -> dict[str, Any]:
     return {"provider": candidate.config.name, "ok": False, "kind": exc.kind, "error": exc.message}
 
 
-def _delta_sink(ctx: Context):
+def _delta_sink(ctx: Context) -> Callable[[str], None]:
     def emit(text: str) -> None:
         ctx.events(LlmDelta(text=text))
 

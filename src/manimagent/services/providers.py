@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -54,7 +55,7 @@ def _require_admin(ctx: Context) -> None:
         raise Forbidden("only administrators change providers")
 
 
-def _validate(fields: dict) -> dict:
+def _validate(fields: dict[str, Any]) -> dict[str, Any]:
     if "provider_type" in fields and fields["provider_type"] not in PROVIDER_TYPES:
         raise BadInput(
             f"unknown provider type {fields['provider_type']!r}",
@@ -70,7 +71,7 @@ def _validate(fields: dict) -> dict:
 
 
 def add_provider(
-    ctx: Context, *, name: str, provider_type: str, key: str | None = None, **fields
+    ctx: Context, *, name: str, provider_type: str, key: str | None = None, **fields: Any
 ) -> ProviderPublic:
     _require_admin(ctx)
     if not NAME_PATTERN.match(name or ""):
@@ -94,7 +95,7 @@ def add_provider(
     return get_provider(ctx, ref=name)
 
 
-def update_provider(ctx: Context, *, ref: str, key: str | None = None, **fields) -> ProviderPublic:
+def update_provider(ctx: Context, *, ref: str, key: str | None = None, **fields: Any) -> ProviderPublic:
     _require_admin(ctx)
     changes = _validate({k: v for k, v in fields.items() if k in EDITABLE and v is not None})
     with ctx.session() as session:

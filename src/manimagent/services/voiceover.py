@@ -13,10 +13,15 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from manimagent.context import Context
 from manimagent.errors import BadInput, ConfigError, ProviderError
 from manimagent.render.narration import ENGINES, NETWORK_ENGINES, Narration, is_narrated, narration_texts
+
+if TYPE_CHECKING:  # the SDKs load only when a network engine speaks
+    from google.genai.types import GenerateContentResponse
+    from openai import AzureOpenAI, OpenAI
 
 ENGINE_ENV = "MANIMAGENT_VOICEOVER_ENGINE"
 KEY_ENVS = {
@@ -37,7 +42,7 @@ GEMINI_RATE = 24000  # Gemini TTS answers with 16-bit mono PCM at 24 kHz
 
 def configured_engine(ctx: Context) -> str:
     """`voiceover.engine`, checked: one of ENGINES (a one-line error otherwise)."""
-    name = str(ctx.settings.voiceover_engine or "offline").strip().lower()
+    name = (ctx.settings.voiceover_engine or "offline").strip().lower()
     if name not in ENGINES:
         source = ctx.settings.sources.get("voiceover_engine", "config")
         raise BadInput(
@@ -48,7 +53,8 @@ def configured_engine(ctx: Context) -> str:
 
 
 def chosen_engine(ctx: Context) -> str:
-    """The engine that speaks: the configured one, `auto` resolved (a vendor whose key is set, else offline)."""
+    """The engine that speaks: the configured one, `auto` resolved (a vendor whose key is set,
+    else offline)."""
     name = configured_engine(ctx)
     if name != "auto":
         return name
@@ -96,7 +102,7 @@ def synthesise(ctx: Context, engine: str, text: str) -> Path:
             f"voiceover.engine = {engine} needs a key, and none is set",
             hint=f"Set {' or '.join(KEY_ENVS[engine])}, or use voiceover.engine = offline (no key)",
         )
-    audio = SPEAKERS[engine](key, text, model=model, voice=voice, timeout=float(ctx.settings.llm_timeout))
+    audio = SPEAKERS[engine](key, text, model=model, voice=voice, timeout=ctx.settings.llm_timeout)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(f".{os.getpid()}.part")
     partial.write_bytes(audio)
@@ -137,11 +143,12 @@ def _azure_speech(key: str, text: str, *, model: str, voice: str, timeout: float
     return _speech(client, text, model=model, voice=voice)
 
 
-def _speech(client, text: str, *, model: str, voice: str) -> bytes:
+def _speech(client: OpenAI | AzureOpenAI, text: str, *, model: str, voice: str) -> bytes:
     import openai
 
     try:
-        return client.audio.speech.create(model=model, voice=voice, input=text, response_format="mp3").content
+        answer = client.audio.speech.create(model=model, voice=voice, input=text, response_format="mp3")
+        return answer.content
     except openai.OpenAIError as exc:
         raise ProviderError(f"the TTS request failed: {type(exc).__name__}: {exc}", kind="tts") from exc
 
@@ -159,10 +166,18 @@ def _gemini_speech(key: str, text: str, *, model: str, voice: str, timeout: floa
     )
     try:
         response = client.models.generate_content(model=model, contents=text, config=config)
-        pcm = response.candidates[0].content.parts[0].inline_data.data
-    except (errors.APIError, AttributeError, IndexError, TypeError) as exc:
+    except errors.APIError as exc:
         raise ProviderError(f"the TTS request failed: {type(exc).__name__}: {exc}", kind="tts") from exc
-    return _wav(pcm, GEMINI_RATE)
+    return _wav(_gemini_audio(response), GEMINI_RATE)
+
+
+def _gemini_audio(response: GenerateContentResponse) -> bytes:
+    """The audio of the answer's first part; ProviderError when the answer holds none."""
+    content = response.candidates[0].content if response.candidates else None
+    blob = content.parts[0].inline_data if content and content.parts else None
+    if blob is None or not blob.data:
+        raise ProviderError("the TTS request failed: the answer holds no audio", kind="tts")
+    return blob.data
 
 
 def _wav(pcm: bytes, rate: int) -> bytes:

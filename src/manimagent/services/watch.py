@@ -13,12 +13,14 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from manimagent.context import Context
 from manimagent.errors import BadInput, ManimagentError
 
 if TYPE_CHECKING:
+    import queue
+
     from manimagent.schemas import ExecuteResult
 
 # watchfiles waits 1.6 s for a burst of changes to end by default; a save is one burst of a few ms
@@ -38,7 +40,7 @@ class WatchResult:
 
 
 def watch_file(
-    ctx: Context, *, path: str, stop: threading.Event | None = None, **options
+    ctx: Context, *, path: str, stop: threading.Event | None = None, **options: Any
 ) -> Iterator[WatchResult]:
     """Render `path` now and after every save that changed it; `options` as for `render_file`."""
     from manimagent.services.render import render_options
@@ -98,7 +100,7 @@ def _saves(target: Path, stop: threading.Event) -> Iterator[None]:
         stop.set()  # the caller stopped (Ctrl-C, or done): so does the watcher
 
 
-def _watch_folder(target: Path, stop: threading.Event, changes) -> None:
+def _watch_folder(target: Path, stop: threading.Event, changes: queue.Queue[bool]) -> None:
     """Put True on `changes` once watching (the first timeout says so), then once per burst of
     changes to `target`; False when the folder cannot be watched."""
     import watchfiles
@@ -130,7 +132,7 @@ def _read(target: Path) -> bytes | None:
         return None
 
 
-def _render(ctx: Context, target: Path, options: dict) -> WatchResult:
+def _render(ctx: Context, target: Path, options: dict[str, Any]) -> WatchResult:
     import time
 
     from manimagent.services.render import render_file
