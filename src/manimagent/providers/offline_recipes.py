@@ -1897,7 +1897,7 @@ def _raw_mentions(text: str) -> list[Mention]:
     """Keyword hits, longest keyword first; a hit never overlaps an earlier (longer) one."""
     taken = bytearray(len(text))
     found = []
-    for keyword, pattern, recipe, strong in KEYWORD_INDEX:
+    for _keyword, pattern, recipe, strong in KEYWORD_INDEX:
         for match in pattern.finditer(text):
             if not any(taken[match.start() : match.end()]):
                 taken[match.start() : match.end()] = b"\x01" * (match.end() - match.start())

@@ -391,7 +391,7 @@ def fetch_outputs(container: Any, token: str, request: RenderRequest, staging: P
     if one is missing. A dry run (preflight) writes no media: nothing to fetch."""
     import docker
 
-    from manimagent.render.local import stage_outputs
+    from manimagent.render.outcome import stage_outputs
 
     if request.dry_run:
         return []

@@ -40,6 +40,7 @@ from manimagent.render.base import (
 from manimagent.render.jobdir import POOL_PREFIX, JobFolder
 from manimagent.render.layout import FINDINGS_FILE, install_hook, read_findings
 from manimagent.render.logparse import ProgressTracker
+from manimagent.render.outcome import collect, warn_uncontained
 from manimagent.render.process import (
     MAX_JOB_ENTRIES,
     QUOTA_POLL_SECONDS,
@@ -201,8 +202,6 @@ class PooledRender:
         self.staging = staging
         self.limits = policy.limits
         self.containment = agent.containment
-        from manimagent.render.local import warn_uncontained
-
         warn_uncontained(self.containment, on_progress)
         self.tracker = ProgressTracker(request.scenes, on_progress, code=request.code)
         self.job = agent.jobs / uuid.uuid4().hex
@@ -269,8 +268,6 @@ class PooledRender:
             pass
 
     def wait(self) -> RenderResult:
-        from manimagent.render.local import collect
-
         try:
             answer = self._answer()
             self.reader.join(timeout=5)

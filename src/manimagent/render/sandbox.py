@@ -443,26 +443,3 @@ def failure_reason(log: str) -> tuple[str, str]:
     if "namespace" in message or "Operation not permitted" in message or "Permission denied" in message:
         return message, USERNS_FIX
     return message, BWRAP_FIX
-
-
-def probe(python: str, policy: SandboxPolicy) -> Containment:
-    """Start a trivial contained child, as a render would be, and say what contained it."""
-    import tempfile
-
-    from manimagent.render import child, process
-
-    job = Path(tempfile.mkdtemp(prefix="manimagent-probe-"))
-    try:
-        (job / "tmp").mkdir()
-        running = process.start_contained(
-            child.probe_command(python),
-            job=job,
-            python=python,
-            policy=policy,
-            env=process.render_environment(job),
-        )
-        running.wait()
-        assert running.containment is not None
-        return running.containment
-    finally:
-        shutil.rmtree(job, ignore_errors=True)

@@ -165,7 +165,8 @@ def _fail_queued(ctx: Context, what: str) -> None:
 def _report_sandbox(settings: Settings) -> None:
     """Say at start what contains local renders; without a sandbox they are refused (or allowed)."""
     from manimagent.errors import ManimagentError
-    from manimagent.render.sandbox import policy_from_settings, probe
+    from manimagent.render.process import probe
+    from manimagent.render.sandbox import policy_from_settings
 
     try:
         found = probe(sys.executable, policy_from_settings(settings))
