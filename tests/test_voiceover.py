@@ -292,8 +292,8 @@ def test_a_docker_job_carries_the_narration_files(tmp_path):
     import io
     import tarfile
 
+    from manimagent.render.agent_host import job_entries, make_tar
     from manimagent.render.narration import job_files
-    from manimagent.render.worker import job_entries, make_tar
 
     audio = tmp_path / "openai-abc.mp3"
     audio.write_bytes(b"ID3 fake")

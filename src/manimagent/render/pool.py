@@ -1,4 +1,4 @@
-"""A warm local render pool: the render agent (render/assets/worker.py, the docker engine's
+"""A warm local render pool: the render agent (render/assets/agent.py, the docker engine's
 in-container program) run inside the local sandbox with manim imported once, forking a fresh child
 per job. Used for batches and by `serve`, where many renders pay the ~0.6 s import once.
 
@@ -74,7 +74,7 @@ class RenderAgent:
         self.jobs = self.folder.path
         agent = self.folder.root / "agent.py"
         agent.write_text(
-            resources.files("manimagent.render.assets").joinpath("worker.py").read_text(encoding="utf-8")
+            resources.files("manimagent.render.assets").joinpath("agent.py").read_text(encoding="utf-8")
         )
         self.socket_path = str(self.folder.root / "agent.sock")
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -136,7 +136,7 @@ class RenderPool:
 
     Agents are started from one long-lived thread of their own: the kernel's parent-death signal
     (bubblewrap's --die-with-parent, the child's PR_SET_PDEATHSIG) follows the *thread* that
-    started a child, and a batch's or a server's worker thread may end while its agent lives on."""
+    started a child, and a batch's or a server's render thread may end while its agent lives on."""
 
     def __init__(self) -> None:
         self._agents: dict[tuple[str, str, SandboxPolicy], RenderAgent] = {}
@@ -277,7 +277,7 @@ class PooledRender:
                 why = f"it exited with {code}" if code is not None else "it stopped answering"
                 failure = RenderFailure(
                     "WorkerLost",
-                    f"the render worker went away during the job ({why}); it is replaced for the next one",
+                    f"the render agent went away during the job ({why}); it is replaced for the next one",
                     killed="signal",
                 )
                 POOL.forget(self.agent)
@@ -345,6 +345,6 @@ class PooledRender:
 
 def _remove(job: Path) -> None:
     """Remove a job folder even where the job made parts of it unreadable."""
-    from manimagent.render.assets.worker import remove_tree
+    from manimagent.render.assets.agent import remove_tree
 
     remove_tree(str(job))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
-from manimagent.errors import RenderFailed
+from manimagent.errors import MediaFailed
 
 IMAGE_SUFFIXES = frozenset({".png"})
 POSTER_SUFFIX = ".png"
@@ -70,7 +70,7 @@ def make_poster(output: Path) -> Path | None:
     try:
         frame = _frame_near_end(output)
         _save_atomically(frame, poster)
-    except (RenderFailed, OSError, ValueError):
+    except (MediaFailed, OSError, ValueError):
         return None
     return poster
 
@@ -78,7 +78,7 @@ def make_poster(output: Path) -> Path | None:
 def make_preview(video: Path) -> Path:
     """Write `<stem>.preview.gif` beside `video`: PREVIEW_WIDTH wide, PREVIEW_FPS frames a second."""
     if video.suffix.lower() in IMAGE_SUFFIXES:
-        raise RenderFailed(
+        raise MediaFailed(
             f"{video.name} is an image, not a video: it has no preview", hint="It can be shown as it is"
         )
     frames = _frames_at(video, PREVIEW_FPS, PREVIEW_WIDTH)
@@ -98,7 +98,7 @@ def make_preview(video: Path) -> Path:
         partial.replace(target)
     except OSError as exc:
         partial.unlink(missing_ok=True)
-        raise RenderFailed(f"could not write the preview {target}: {exc.strerror or exc}") from exc
+        raise MediaFailed(f"could not write the preview {target}: {exc.strerror or exc}") from exc
     return target
 
 
@@ -115,9 +115,9 @@ def _frame_near_end(video: Path):
                 container.seek(0)
                 frame = _decode_from(container, stream, target)
     except (av.FFmpegError, IndexError, OSError) as exc:
-        raise RenderFailed(f"could not read {video.name}: {exc}") from exc
+        raise MediaFailed(f"could not read {video.name}: {exc}") from exc
     if frame is None:
-        raise RenderFailed(f"{video.name} has no video frames")
+        raise MediaFailed(f"{video.name} has no video frames")
     return frame.to_image()
 
 
@@ -158,9 +158,9 @@ def _frames_at(video: Path, fps: int, width: int) -> list:
                     images.append(frame.reformat(width=width, height=height, format="rgb24").to_image())
                     next_time += step
     except (av.FFmpegError, IndexError, OSError, ZeroDivisionError) as exc:
-        raise RenderFailed(f"could not read {video.name}: {exc}") from exc
+        raise MediaFailed(f"could not read {video.name}: {exc}") from exc
     if not images:
-        raise RenderFailed(f"{video.name} has no video frames")
+        raise MediaFailed(f"{video.name} has no video frames")
     return images
 
 

@@ -29,9 +29,9 @@ from manimagent.server import (
 )
 from manimagent.server.bodylimit import BodyLimitMiddleware
 from manimagent.server.handlers import install_handlers
-from manimagent.server.jobs import Jobs
 from manimagent.server.openapi import install_openapi
 from manimagent.server.queue import queue_enabled, serving_queue
+from manimagent.server.render_threads import RenderThreads
 from manimagent.server.sweep import Sweeper
 from manimagent.server.unavailable import UnavailableHomeMiddleware
 from manimagent.services.auth import RateLimiter, check_token_settings, secret_key
@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.unavailable = _prepare_home(settings)
     app.state.limiter = RateLimiter()
-    app.state.jobs = Jobs(settings.workers)
+    app.state.render_threads = RenderThreads(settings.workers)
     app.state.queue = None  # the procrastinate app while serving on PostgreSQL (server/queue.py)
     install_handlers(app)
     for module in ROUTERS:
@@ -139,7 +139,7 @@ async def _lifespan(app: FastAPI):
     sweeper = Sweeper(ctx, interval=float(app.state.settings.sweep_seconds))
     sweeper.start()
     yield
-    app.state.jobs.shutdown()
+    app.state.render_threads.shutdown()
     _stop_render_pool()
     sweeper.stop()
     if alone:
