@@ -8,7 +8,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
-from manimagent.events import RenderProgress
+from manimagent.events import Notice, RenderProgress
 from manimagent.render.layout import LayoutFinding
 from manimagent.render.narration import Narration
 
@@ -122,7 +122,7 @@ class RenderResult:
     layout: list[LayoutFinding] = field(default_factory=list)  # the layout check's findings
 
 
-ProgressSink = Callable[[RenderProgress], None]
+ProgressSink = Callable[[RenderProgress | Notice], None]  # a render's progress and its notices
 
 
 class RenderEngine(Protocol):

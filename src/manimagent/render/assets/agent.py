@@ -29,6 +29,7 @@ import stat
 import sys
 import time
 import traceback
+from typing import cast
 
 SOCKET_ADDRESS = "\0manimagent-render-agent"
 JOB_ENV = "MANIMAGENT_JOB"
@@ -117,7 +118,7 @@ def kill_quietly(pid: int, *, group: bool = False) -> None:
 
 def reap_all() -> list[tuple[int, int]]:
     """Every exited child (jobs and adopted orphans) as (pid, status)."""
-    reaped = []
+    reaped: list[tuple[int, int]] = []
     while True:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
@@ -341,13 +342,15 @@ class WarmAgent:
         become_subreaper()
         signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)  # taken by check_stop_signals
         self.preload()
-        server = self.listen() if self.preloaded else None
+        if self.preloaded:
+            self.listen()
         while not self.stopping:
             for key, _ in self.selector.select(timeout=0.1):
+                conn = cast(socket.socket, key.fileobj)  # only sockets are registered
                 if key.data == "server":
-                    self.accept(server)
+                    self.accept(conn)
                 else:
-                    self.client_readable(key.fileobj)
+                    self.client_readable(conn)
             self.reap()
             self.enforce_deadlines()
             self.kill_strays()
