@@ -1,4 +1,4 @@
-"""The FastAPI application factory: settings, worker pool, rate limiter, error handlers, routers."""
+"""The FastAPI application factory: settings, render threads, rate limiter, error handlers, routers."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Generate, execute and retry on the worker pool: wait for the result, or queue it (`"wait": false`).
+"""Generate, execute and retry on the render threads: wait for the result, or queue it (`"wait": false`).
 
 The answer is the service's result with signed `output_url`s, or a QueuedResult for a 202.
 """
