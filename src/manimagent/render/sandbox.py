@@ -352,7 +352,7 @@ def wrap(
     The command runs in the job folder (inside bubblewrap it is `/job`, with `/tmp` its `tmp/`).
 
     The child reports on `ready_fd` once its containment holds, before any user code runs.
-    `rlimits` replaces the policy's (a pool worker carries its jobs' limits per job instead);
+    `rlimits` replaces the policy's (a pool agent carries its jobs' limits per job instead);
     `read_only` adds (host path, path inside) binds."""
     chosen = policy.limits.rlimits() if rlimits is None else rlimits
     settings: dict[str, object] = {"rlimits": chosen, "ready_fd": ready_fd}
