@@ -96,8 +96,7 @@ def imports_of(module: str, modules: dict[str, Path]) -> list[Import]:
             targets = {name if name in modules else _resolve(names[-1], modules) for name in names[:-1]}
         else:
             targets = {_resolve(name, modules) for name in names}
-        for target in targets - {None, module}:
-            assert target is not None
+        for target in sorted(target for target in targets if target not in (None, module)):
             found.append(Import(module, target, node.lineno, id(node) in type_only))
     return found
 
