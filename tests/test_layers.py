@@ -20,18 +20,24 @@ SOURCE = Path(__file__).resolve().parent.parent / "src" / PACKAGE
 # Top to bottom. A unit is a top-level module or subpackage of manimagent ("__init__" is the
 # package itself, for `__version__`). A unit may import its own layer (sideways) or any lower one.
 LAYERS: list[tuple[str, set[str]]] = [
-    ("edge", {"cli", "server", "client", "console", "__main__"}),
+    ("edge", {"cli", "backends", "server", "client", "console", "__main__"}),
     ("services", {"services"}),
     ("pipeline", {"pipeline", "attempt"}),
-    ("shared", {"context", "schemas", "voiceover"}),
+    ("shared", {"context", "schemas"}),
     ("prompts", {"prompts"}),
     ("components", {"providers", "scriptcheck", "render", "store", "mail", "evals"}),
     ("foundation", {"settings", "paths", "keys", "errors", "events", "__init__"}),
 ]
 
-# Circles still there, each a set of modules a circle may stay inside (remove once gone).
+# Being taken out on another branch; each entry must go once it is gone (a test says so).
+# Imports left out of every check, as (importing module, imported module):
+KNOWN_IMPORTS: set[tuple[str, str]] = {
+    # narration reaching up from the attempt: gone on the pipeline helper's branch i14-pipeline
+    ("manimagent.attempt", "manimagent.services.voiceover"),
+}
+# Circles, each a set of modules a circle may stay inside:
 KNOWN_CIRCLES: list[set[str]] = [
-    # services/generate <-> render <-> executions: the pipeline helper's (branch i14-pipeline)
+    # services/generate <-> render <-> executions: gone on the pipeline helper's branch i14-pipeline
     {"manimagent.services.generate", "manimagent.services.render", "manimagent.services.executions"},
 ]
 
@@ -152,9 +158,11 @@ def circles(graph: dict[str, set[str]]) -> list[set[str]]:
     return found
 
 
-def all_imports(root: Path = SOURCE) -> list[Import]:
+def all_imports(root: Path = SOURCE, known: set[tuple[str, str]] = KNOWN_IMPORTS) -> list[Import]:
+    """Every import of the package under `root` but the `known` ones."""
     modules = module_files(root)
-    return [found for module in modules for found in imports_of(module, modules)]
+    found = [found for module in modules for found in imports_of(module, modules)]
+    return [imp for imp in found if (imp.source, imp.target) not in known]
 
 
 def unplaced_units(root: Path = SOURCE) -> list[str]:
@@ -232,6 +240,12 @@ def test_no_packages_import_each_other_in_a_circle():
     imports = all_imports()
     found = [where(circle, imports) for circle in unit_circles(imports)]
     assert not found, "packages in a circle:\n" + "\n".join(found)
+
+
+def test_known_imports_are_still_there():
+    """A known import that is gone must leave KNOWN_IMPORTS, so it cannot come back unseen."""
+    present = {(imp.source, imp.target) for imp in all_imports(known=set())}
+    assert KNOWN_IMPORTS - present == set()
 
 
 def test_known_circles_are_still_there():

@@ -329,7 +329,7 @@ def test_a_docker_job_carries_the_narration_files(tmp_path):
 )
 def test_auto_picks_a_vendor_whose_key_is_set_else_offline(monkeypatch, env, engine):
     from manimagent.context import local_context
-    from manimagent.voiceover import chosen_engine
+    from manimagent.services.voiceover import chosen_engine
 
     monkeypatch.setenv("MANIMAGENT_VOICEOVER_ENGINE", "auto")
     for name, value in env.items():

@@ -81,7 +81,7 @@ def begin_attempt(ctx: Context, code: str, options: RenderOptions, *, strict: bo
     )
     if prepared.refusal is not None:
         return Attempt(prepared, None)
-    from manimagent.voiceover import narration_for
+    from manimagent.services.voiceover import narration_for
 
     request.narration = narration_for(ctx, prepared.code)  # a network engine speaks here, before the job
     job = StagedRender(

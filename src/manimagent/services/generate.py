@@ -183,10 +183,10 @@ def generate_script(
     voiceover: bool = False,
 ) -> ScriptGenerateResult:
     """`scripts generate`: a new Script from a prompt, rendered too when `auto_execute`.
-    `voiceover`: ask for a narrated VoiceoverScene (voiceover.py speaks it)."""
+    `voiceover`: ask for a narrated VoiceoverScene (services/voiceover.py speaks it)."""
     text = clean_prompt(prompt)
     if voiceover:
-        from manimagent.voiceover import check_voiceover_request
+        from manimagent.services.voiceover import check_voiceover_request
 
         check_voiceover_request(ctx, format)
     options = (

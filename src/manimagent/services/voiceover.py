@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Any
 
 from manimagent.context import Context
 from manimagent.errors import BadInput, ConfigError, ProviderError
@@ -160,18 +159,10 @@ def _gemini_speech(key: str, text: str, *, model: str, voice: str, timeout: floa
     )
     try:
         response = client.models.generate_content(model=model, contents=text, config=config)
-        pcm = _gemini_audio(response)
+        pcm = response.candidates[0].content.parts[0].inline_data.data
     except (errors.APIError, AttributeError, IndexError, TypeError) as exc:
         raise ProviderError(f"the TTS request failed: {type(exc).__name__}: {exc}", kind="tts") from exc
     return _wav(pcm, GEMINI_RATE)
-
-
-def _gemini_audio(response: Any) -> bytes:
-    """The PCM audio of a Gemini speech answer; AttributeError, IndexError or TypeError without one."""
-    pcm = response.candidates[0].content.parts[0].inline_data.data
-    if not isinstance(pcm, bytes):
-        raise TypeError("the answer carries no audio")
-    return pcm
 
 
 def _wav(pcm: bytes, rate: int) -> bytes:
