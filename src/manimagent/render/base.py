@@ -122,7 +122,7 @@ class RenderResult:
     layout: list[LayoutFinding] = field(default_factory=list)  # the layout check's findings
 
 
-ProgressSink = Callable[[RenderProgress | Notice], None]  # a render's progress and its notices
+ProgressSink = Callable[[RenderProgress | Notice], None]  # progress, and a warning line now and then
 
 
 class RenderEngine(Protocol):

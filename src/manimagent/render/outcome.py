@@ -33,7 +33,10 @@ def warn_uncontained(containment: Containment, on_progress: ProgressSink | None)
     _warned.add(reason)
     on_progress(
         Notice(
-            message=f"warning: renders are not sandboxed ({reason}); only resource limits contain them. Fix: {containment.fix}"
+            message=(
+                f"warning: renders are not sandboxed ({reason}); only resource limits contain them."
+                f" Fix: {containment.fix}"
+            )
         )
     )
 
