@@ -214,7 +214,7 @@ def test_network_is_unreachable(warm_engine, tmp_path):
 def test_writing_outside_the_job_folder_fails(warm_engine, tmp_path):
     body = """
     written = []
-    for path in ["/etc/evil", "/opt/manim/evil", "/usr/evil", "/work/evil", "/work/agent/worker.py", "/home/evil"]:
+    for path in ["/etc/evil", "/opt/manim/evil", "/usr/evil", "/work/evil", "/work/agent/agent.py", "/home/evil"]:
         try:
             with open(path, "a") as handle:
                 handle.write("x")
@@ -418,7 +418,7 @@ def test_job_folders_are_removed_afterwards(warm, warm_engine, tmp_path):
 
 
 def test_without_the_worker_renders_fall_back_to_plain_manim(docker_client, render_image, tmp_path):
-    from manimagent.render import worker
+    from manimagent.render import agent_host
     from manimagent.render.docker import (
         DockerEngine,
         Limits,
@@ -440,7 +440,7 @@ def test_without_the_worker_renders_fall_back_to_plain_manim(docker_client, rend
     )
     try:
         container.start()
-        container.put_archive(worker.WORK_ROOT, worker.make_tar(worker.agent_entries()))
+        container.put_archive(agent_host.WORK_ROOT, agent_host.make_tar(agent_host.agent_entries()))
         engine = DockerEngine(image=render_image, docker_ref=container.id)
         result = render(engine, scene_code("pass"), tmp_path)
         assert result.ok, result.log[-2000:]
@@ -492,7 +492,7 @@ def test_hostile_script_through_the_cli_leaves_a_healthy_database(container_row,
 def test_interrupting_a_warm_render_stops_its_job(container_row, docker_client, tmp_path):
     import signal
 
-    from manimagent.render.docker import worker_state
+    from manimagent.render.docker import agent_state
 
     sleepy = tmp_path / "sleepy.py"
     sleepy.write_text(scene_code("time.sleep(120)", "Sleepy"))
@@ -510,15 +510,15 @@ def test_interrupting_a_warm_render_stops_its_job(container_row, docker_client, 
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
     container = docker_client.containers.get(container_row["docker_id"])
     deadline = time.monotonic() + 30
-    while (worker_state(container) or {}).get("jobs") != 1 and time.monotonic() < deadline:
+    while (agent_state(container) or {}).get("jobs") != 1 and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert worker_state(container)["jobs"] == 1
+    assert agent_state(container)["jobs"] == 1
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=30) == 130
     deadline = time.monotonic() + 10
-    while (worker_state(container) or {}).get("jobs") and time.monotonic() < deadline:
+    while (agent_state(container) or {}).get("jobs") and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert worker_state(container)["jobs"] == 0
+    assert agent_state(container)["jobs"] == 0
     rows = run_cli_process("executions", "list", "--json").json()
     assert [row["status"] for row in rows] == ["interrupted"]
 

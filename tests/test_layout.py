@@ -246,14 +246,14 @@ def test_the_docker_agent_loads_the_same_hook(tmp_path):
     """The agent's `run_manim` (the code a container's job child runs) with the hook the host sends."""
     from importlib import resources
 
-    from manimagent.render.worker import job_entries
+    from manimagent.render.agent_host import job_entries
 
     entries = {entry.name: entry for entry in job_entries("tok", OFF_FRAME, "scene.py", hook=hook_source())}
     assert entries[f"tok/{HOOK_FILE}"].data == hook_source() and entries[f"tok/{HOOK_FILE}"].mode == 0o600
     assert f"tok/{HOOK_FILE}" not in {entry.name for entry in job_entries("tok", OFF_FRAME, "scene.py")}
     (tmp_path / "scene.py").write_text(OFF_FRAME)
     (tmp_path / HOOK_FILE).write_bytes(hook_source())
-    agent = str(resources.files("manimagent.render").joinpath("assets/worker.py"))
+    agent = str(resources.files("manimagent.render").joinpath("assets/agent.py"))
     program = (
         f"import runpy, sys; agent = runpy.run_path({agent!r}); sys.exit(agent['run_manim'](sys.argv[1:]))"
     )

@@ -32,7 +32,7 @@ from conftest import (
     run_cli_process,
     video_duration,
 )
-from manimagent.render import sandbox
+from manimagent.render import process, sandbox
 from manimagent.render.jobdir import PREFIX, JobFolder, sweep_abandoned
 from manimagent.render.sandbox import (
     Limits,
@@ -45,7 +45,7 @@ from manimagent.render.sandbox import (
 
 HOSTILE = TESTS / "hostile"
 SCENES = sorted(path.stem for path in HOSTILE.glob("*.py"))
-HAS_BWRAP = bool(shutil.which("bwrap")) and sandbox.probe(sys.executable, SandboxPolicy()).kind == "bwrap"
+HAS_BWRAP = bool(shutil.which("bwrap")) and process.probe(sys.executable, SandboxPolicy()).kind == "bwrap"
 needs_bwrap = pytest.mark.skipif(
     not HAS_BWRAP and not os.environ.get("CI"),
     reason="bubblewrap cannot run here (scripts/setup.sh installs it)",

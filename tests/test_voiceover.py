@@ -12,13 +12,13 @@ import pytest
 
 from conftest import assert_one_line_error, run_cli_process
 from fakellm import fake_llm, fake_llm_server  # noqa: F401 - fixtures
-from manimagent.render import sandbox
+from manimagent.render import process
 from manimagent.render.base import RenderRequest
 from manimagent.render.cache import scene_key
 from manimagent.render.narration import Narration, is_narrated, narration_texts
 from manimagent.render.sandbox import SandboxPolicy
 
-HAS_BWRAP = bool(shutil.which("bwrap")) and sandbox.probe(sys.executable, SandboxPolicy()).kind == "bwrap"
+HAS_BWRAP = bool(shutil.which("bwrap")) and process.probe(sys.executable, SandboxPolicy()).kind == "bwrap"
 HAS_ESPEAK = any(
     Path(folder, "libespeak-ng.so.1").exists()
     for folder in ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib")
@@ -295,8 +295,8 @@ def test_a_docker_job_carries_the_narration_files(tmp_path):
     import io
     import tarfile
 
+    from manimagent.render.agent_host import job_entries, make_tar
     from manimagent.render.narration import job_files
-    from manimagent.render.worker import job_entries, make_tar
 
     audio = tmp_path / "openai-abc.mp3"
     audio.write_bytes(b"ID3 fake")

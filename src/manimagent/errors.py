@@ -106,8 +106,9 @@ class DockerFailed(ManimagentError):
     http_status = 502
 
 
-class RenderFailed(ManimagentError):
-    """The script ran and no attempt produced a video."""
+class MediaFailed(ManimagentError):
+    """A rendered video or image could not be processed: scenes joined, a still made a video,
+    a poster or preview drawn (render/combine.py, render/poster.py)."""
 
     exit_code = ExitCode.FAILED
     http_status = 422

@@ -6,16 +6,12 @@ import re
 
 from manimagent.errors import InvalidScript
 from manimagent.providers.base import Message
+from manimagent.providers.markers import LATEX_LINE, NARRATION_LINE, REPAIR_MARK, REQUEST_CLOSE, REQUEST_OPEN
 from manimagent.render.base import RenderFailure
 from manimagent.render.layout import LAYOUT_ERROR
 from manimagent.render.narration import is_narrated
 from manimagent.scriptcheck.grounding import GroundingFacts
 
-# Markers the offline provider reads; kept in one place with the prompts that carry them.
-REQUEST_OPEN = "<request>"
-REQUEST_CLOSE = "</request>"
-REPAIR_MARK = "<repair>"
-LATEX_LINE = "LATEX_AVAILABLE: {}"
 MAX_GROUNDING_MEMBERS = 60  # members listed in a repair prompt's grounding facts
 MAX_PROMPT_CHARS = 200_000  # a prompt or instruction, in characters (CLI and REST alike)
 
@@ -35,9 +31,6 @@ LATEX_NO = (
     ' DecimalNumber(..., mob_class=Text), axis numbers with axis_config={"label_constructor": Text}, BarChart(..., label_constructor=Text).'
 )
 
-NARRATION_LINE = (
-    "NARRATION: yes"  # in the system message of a --voiceover request (the offline provider reads it)
-)
 VOICEOVER_RULES = """Narration (this video has a voice-over):
 - Derive the scene from VoiceoverScene: `from manim_voiceover import VoiceoverScene` and
   `from manim_voiceover.services.pyttsx3 import PyTTSX3Service`; call `self.set_speech_service(PyTTSX3Service())`

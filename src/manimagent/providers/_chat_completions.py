@@ -10,7 +10,7 @@ from typing import Any
 import openai
 
 from manimagent.errors import ProviderError
-from manimagent.providers._failures import empty_reply_error, kind_for_status, provider_error
+from manimagent.providers._failures import empty_reply_error, failure_of, kind_for_status
 from manimagent.providers.base import Completion, DeltaSink, LLMProvider, Message
 
 STREAM_OPTIONS = {"include_usage": True}
@@ -94,15 +94,14 @@ def _add_usage(completion: Completion, usage: Any) -> None:
 
 def classify_openai_error(exc: openai.OpenAIError, provider: LLMProvider) -> ProviderError:
     """Map an `openai` SDK exception to a ProviderError kind, without the key in its message."""
-    common = {"config": provider.config, "api_key": provider.api_key, "vendor_envs": provider.vendor_key_envs}
     if isinstance(exc, openai.APITimeoutError):
-        return provider_error("timeout", "", **common)
+        return failure_of(provider, "timeout", "")
     if isinstance(exc, openai.APIConnectionError):
-        return provider_error("connection", _cause_text(exc), **common)
+        return failure_of(provider, "connection", _cause_text(exc))
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
-        return provider_error(kind_for_status(status), _api_message(exc), status=status, **common)
-    return provider_error("bad_request", str(exc), **common)
+        return failure_of(provider, kind_for_status(status), _api_message(exc), status=status)
+    return failure_of(provider, "bad_request", str(exc))
 
 
 def _api_message(exc: openai.APIStatusError) -> str:

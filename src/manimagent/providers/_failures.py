@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from manimagent.errors import ConfigError, ProviderError
-from manimagent.providers.base import ProviderConfig
+from manimagent.providers.base import LLMProvider, ProviderConfig
 
 MAX_DETAIL_CHARS = 300
 _SECRET_PATTERNS = (
@@ -92,6 +92,18 @@ def provider_error(
     if detail:
         message = f"{message}: {detail}"
     return ProviderError(message, kind=kind, provider=config.name, hint=_hint_for(kind, config, vendor_envs))
+
+
+def failure_of(provider: LLMProvider, kind: str, detail: str, status: int | None = None) -> ProviderError:
+    """`provider_error` for a provider instance: its config, key and vendor env vars."""
+    return provider_error(
+        kind,
+        detail,
+        config=provider.config,
+        api_key=provider.api_key,
+        vendor_envs=provider.vendor_key_envs,
+        status=status,
+    )
 
 
 def empty_reply_error(config: ProviderConfig, reason: str | None = None) -> ProviderError:

@@ -8,9 +8,9 @@ from typing import Any
 from manimagent.errors import ConfigError, ProviderError
 from manimagent.providers._failures import (
     empty_reply_error,
+    failure_of,
     kind_for_status,
     missing_key_error,
-    provider_error,
 )
 from manimagent.providers.base import Completion, DeltaSink, LLMProvider, Message, ProviderConfig
 
@@ -96,13 +96,12 @@ def _completion(reply: Any, model: str) -> Completion:
 def classify_anthropic_error(exc: Exception, provider: AnthropicProvider) -> ProviderError:
     """Map an `anthropic` SDK exception to a ProviderError kind, without the key in its message."""
     sdk = provider.sdk
-    common = {"config": provider.config, "api_key": provider.api_key, "vendor_envs": provider.vendor_key_envs}
     if isinstance(exc, sdk.APITimeoutError):
-        return provider_error("timeout", "", **common)
+        return failure_of(provider, "timeout", "")
     if isinstance(exc, sdk.APIConnectionError):
         cause = exc.__cause__ or exc.__context__
-        return provider_error("connection", f"{exc} ({cause})" if cause else str(exc), **common)
+        return failure_of(provider, "connection", f"{exc} ({cause})" if cause else str(exc))
     if isinstance(exc, sdk.APIStatusError):
         detail = getattr(exc, "api_message", None) or exc.message
-        return provider_error(kind_for_status(exc.status_code), detail, status=exc.status_code, **common)
-    return provider_error("bad_request", str(exc), **common)
+        return failure_of(provider, kind_for_status(exc.status_code), detail, status=exc.status_code)
+    return failure_of(provider, "bad_request", str(exc))

@@ -13,9 +13,9 @@ from google.genai import types
 from manimagent.errors import ProviderError
 from manimagent.providers._failures import (
     empty_reply_error,
+    failure_of,
     kind_for_status,
     missing_key_error,
-    provider_error,
 )
 from manimagent.providers.base import Completion, DeltaSink, LLMProvider, Message, ProviderConfig
 
@@ -34,6 +34,7 @@ def _transport_errors(class_name: str) -> tuple[type[BaseException], ...]:
 
 TIMEOUT_ERRORS = _transport_errors("TimeoutException")
 TRANSPORT_ERRORS = _transport_errors("TransportError")
+CAUGHT_ERRORS: tuple[type[BaseException], ...] = (genai_errors.APIError, *TRANSPORT_ERRORS)
 
 
 class GeminiProvider(LLMProvider):
@@ -55,7 +56,7 @@ class GeminiProvider(LLMProvider):
                 completion, reason = self._complete_plain(request)
             else:
                 completion, reason = self._complete_streaming(request, on_delta)
-        except (genai_errors.APIError, *TRANSPORT_ERRORS) as exc:
+        except CAUGHT_ERRORS as exc:
             raise classify_gemini_error(exc, self) from None
         if not completion.text.strip():
             raise empty_reply_error(self.config, reason)
@@ -131,11 +132,10 @@ def _is_bad_key(exc: genai_errors.APIError) -> bool:
 
 def classify_gemini_error(exc: BaseException, provider: LLMProvider) -> ProviderError:
     """Map a google-genai (or its HTTP client's) exception to a ProviderError kind."""
-    common = {"config": provider.config, "api_key": provider.api_key, "vendor_envs": provider.vendor_key_envs}
     if isinstance(exc, genai_errors.APIError):
         status = exc.code if isinstance(exc.code, int) else None
         kind = "auth" if _is_bad_key(exc) else kind_for_status(status) if status else "server"
-        return provider_error(kind, exc.message or exc.status or str(exc), status=status, **common)
+        return failure_of(provider, kind, exc.message or exc.status or str(exc), status=status)
     if isinstance(exc, TIMEOUT_ERRORS):
-        return provider_error("timeout", "", **common)
-    return provider_error("connection", f"{type(exc).__name__}: {exc}", **common)
+        return failure_of(provider, "timeout", "")
+    return failure_of(provider, "connection", f"{type(exc).__name__}: {exc}")

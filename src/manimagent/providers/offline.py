@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-from manimagent.prompts import LATEX_LINE, NARRATION_LINE, REPAIR_MARK, REQUEST_CLOSE, REQUEST_OPEN
 from manimagent.providers.base import Completion, DeltaSink, LLMProvider, Message
+from manimagent.providers.markers import LATEX_LINE, NARRATION_LINE, REPAIR_MARK, REQUEST_CLOSE, REQUEST_OPEN
 from manimagent.providers.offline_recipes import (
     compose_minimal_scene,
     compose_scene,
@@ -18,10 +18,9 @@ from manimagent.providers.offline_recipes import (
     script_tag,
 )
 
-# Message conventions the pipeline follows (import these rather than retyping them).
-# The markers the pipeline's prompts carry (one definition, in prompts.py): the request between
-# REQUEST_OPEN and REQUEST_CLOSE lines, REPAIR_MARK on a line of its own in a repair, LATEX_LINE
-# in the system message.
+# The markers the pipeline's prompts carry (one definition, providers/markers.py): the request
+# between REQUEST_OPEN and REQUEST_CLOSE lines, REPAIR_MARK on a line of its own in a repair,
+# LATEX_LINE and NARRATION_LINE in the system message.
 
 NO_RECIPE_NOTICE = (
     "No offline recipe matches this prompt (they know English words for shapes, graphs, equations...): "

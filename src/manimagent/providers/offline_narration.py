@@ -44,7 +44,7 @@ def narrate(code: str, prompt: str) -> str:
     """`code` (a script composed by offline_recipes for `prompt`) as a narrated VoiceoverScene."""
     sections = _split_sections(_construct_body(code))
     sentences = _section_sentences(prompt, len(sections))
-    narrated = [_narrate_section(lines, said) for lines, said in zip(sections, sentences)]
+    narrated = [_narrate_section(lines, said) for lines, said in zip(sections, sentences, strict=False)]
     return _assemble(code, narrated)
 
 
@@ -99,7 +99,7 @@ def _narrate_section(lines: list[str], sentences: tuple[str, ...]) -> list[str]:
         return lines
     said = list(sentences[: len(plays)])
     said[-1] = " ".join([said[-1], *sentences[len(plays) :]])
-    wrapped = dict(zip(plays, said))
+    wrapped = dict(zip(plays, said, strict=False))
     out: list[str] = []
     for index, line in enumerate(lines):
         if index in wrapped:

@@ -1897,7 +1897,7 @@ def _raw_mentions(text: str) -> list[Mention]:
     """Keyword hits, longest keyword first; a hit never overlaps an earlier (longer) one."""
     taken = bytearray(len(text))
     found = []
-    for keyword, pattern, recipe, strong in KEYWORD_INDEX:
+    for _keyword, pattern, recipe, strong in KEYWORD_INDEX:
         for match in pattern.finditer(text):
             if not any(taken[match.start() : match.end()]):
                 taken[match.start() : match.end()] = b"\x01" * (match.end() - match.start())
@@ -2132,6 +2132,7 @@ class Story:
 
     def transform_into(self, mention: Mention | None, colour: str | None = None) -> None:
         subject = self.subject
+        assert subject is not None, "start() declares the subject"
         if mention is None:
             name = "square" if self.shape_words[-1].startswith("circle") else "circle"
             var, colour = self.declare(name, name, colour or next(c for c in PALETTE if c != subject.colour))
@@ -2151,6 +2152,7 @@ class Story:
 
     def finish(self) -> list[str]:
         self.start()
+        assert self.subject is not None, "start() declares the subject"
         if self.pending_transform is not None:
             self.finish_transform(self.pending_transform)
         if not (self.moved or self.transformed or self.outro):  # a shape alone still breathes once
@@ -2166,6 +2168,7 @@ class Story:
     def finish_transform(self, mention: Mention) -> None:
         """A transform with no shape after it: 'becomes red' recolours, otherwise a new shape."""
         colours = _colours_in(mention.after)
+        assert self.subject is not None, "start() declares the subject"
         if colours and mention.keyword.startswith("becom"):
             self.lines.append(f"self.play({self.subject.var}.animate.set_color({colours[0]}), run_time=0.8)")
         else:
@@ -2204,7 +2207,7 @@ def _parts(mentions: list[Mention]) -> list[str]:
     else was asked for (they need something to move)."""
     names = {m.recipe.name for m in mentions}
     has_shapes = any(m.recipe.kind is Kind.SHAPE for m in mentions)
-    parts = [name for name in ("title", "text") if name in names]
+    parts: list[str] = [name for name in ("title", "text") if name in names]
     for mention in mentions:
         kind = mention.recipe.kind
         key = {Kind.SHAPE: "story", Kind.MOTION: "story", Kind.PLOT: "plots"}.get(kind, mention.recipe.name)

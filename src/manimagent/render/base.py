@@ -70,7 +70,6 @@ class RenderRequest:
     quality: Quality = Quality.LOW
     format: OutputFormat = OutputFormat.MP4
     timeout: float = 300.0
-    job_id: str = "job"
     dry_run: bool = False  # manim's `--format none`: run every scene, write no media (preflight)
     layout: bool = True  # run the layout check (render/layout_hook.py) in the render
     narration: Narration | None = None  # a narrated script: how it speaks (render/narration.py)

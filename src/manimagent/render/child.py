@@ -9,7 +9,7 @@ Two things plain `python -m manim render` does that a render under manimagent do
   a network call from inside a render, up to 10 s where the network is filtered;
 - the interpreter's teardown of manim's modules (~0.15 s): the child leaves with `os._exit` once
   manim has returned and its output is flushed. Manim writes and closes its files before its
-  command returns; the Docker worker's children leave the same way.
+  command returns; the render agent's children leave the same way.
 
 The child runs in its own session, so a signal to the terminal's process group does not reach
 it; its time limit is kept by the manimagent process. On Linux the child asks the kernel to kill

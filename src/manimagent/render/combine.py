@@ -6,7 +6,7 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
-from manimagent.errors import RenderFailed
+from manimagent.errors import MediaFailed
 
 # codec and pixel format of the videos we encode ourselves (manim's own choices for these containers)
 ENCODERS = {
@@ -27,7 +27,7 @@ def combine_videos(parts: list[Path], target: Path, *, reencode: bool = False) -
         else:
             _remux(av, parts, target)
     except (av.FFmpegError, OSError, ValueError) as exc:
-        raise RenderFailed(f"could not join the scenes into one video: {exc}") from exc
+        raise MediaFailed(f"could not join the scenes into one video: {exc}") from exc
     return target
 
 
@@ -70,7 +70,7 @@ def still_video(image: Path, target: Path, *, seconds: float, fps: int) -> Path:
                 _encode(stream, out, frame, index)
             _flush(stream, out)
     except (av.FFmpegError, OSError, ValueError, StopIteration) as exc:
-        raise RenderFailed(f"could not make a still video of {image.name}: {exc}") from exc
+        raise MediaFailed(f"could not make a still video of {image.name}: {exc}") from exc
     return target
 
 

@@ -1,5 +1,5 @@
 """The docker engine: each render in a hardened container, a fresh one per job or a warm one
-whose worker has manim preloaded and forks a child per job.
+whose render agent has manim preloaded and forks a child per job.
 
 Files go in and out with put_archive/get_archive only (no bind mounts), so a remote DOCKER_HOST
 works. The root filesystem is read-only and Docker cannot put an archive into a plain tmpfs
@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from manimagent.errors import DockerUnavailable, ImageMissing, ManimagentError
-from manimagent.render import worker
+from manimagent.render import agent_host
 from manimagent.render.base import (
     SCRIPT_NAME,
     ProgressSink,
@@ -47,7 +47,7 @@ from manimagent.render.layout import (
 from manimagent.render.logparse import ProgressTracker, parse_failure
 from manimagent.render.process import THREAD_LIMITS
 
-CONTAINER_USER = f"{worker.JOB_UID}:{worker.JOB_UID}"
+CONTAINER_USER = f"{agent_host.JOB_UID}:{agent_host.JOB_UID}"
 LABEL_ROLE = "manimagent.role"
 LABEL_NAME = "manimagent.container"
 WORK_SIZE = "2g"
@@ -62,7 +62,7 @@ LEFTOVER_AGE = (
 MAX_LOG_CHARS = 1_000_000
 MAX_FETCH_BYTES = 4 << 30
 # The same output settings as the local engine, fixed at container start because the warm
-# worker's preloaded manim reads them at import.
+# agent's preloaded manim reads them at import.
 CONTAINER_ENV = {
     "HOME": "/tmp",
     "LANG": "C.UTF-8",
@@ -201,7 +201,7 @@ def create_work_volume(client: Any, name: str, labels: dict[str, str]) -> Any:
 def work_mount(volume_name: str) -> Any:
     from docker.types import Mount
 
-    return Mount(target=worker.WORK_ROOT, source=volume_name, type="volume", no_copy=True)
+    return Mount(target=agent_host.WORK_ROOT, source=volume_name, type="volume", no_copy=True)
 
 
 def warm_names(name: str) -> tuple[str, str]:
@@ -219,13 +219,13 @@ def start_warm_container(
     limits: Limits,
     ready_timeout: float = 120.0,
 ) -> Any:
-    """Create and start a warm container (replacing a stale one), install the agent, wait for the worker."""
+    """Create and start a warm container (replacing a stale one), install the agent, wait until it answers."""
     remove_quietly(client, container_name, volume_name)
     labels = {LABEL_ROLE: "warm", LABEL_NAME: label}
     create_work_volume(client, volume_name, labels)
     container = client.containers.create(
         image,
-        worker.bootstrap_command(),
+        agent_host.bootstrap_command(),
         name=container_name,
         labels=labels,
         mounts=[work_mount(volume_name)],
@@ -233,27 +233,29 @@ def start_warm_container(
     )
     container.start()
     install_agent(container)
-    wait_for_worker(container, ready_timeout)
+    wait_for_agent(container, ready_timeout)
     return container
 
 
 def install_agent(container: Any) -> None:
     """Put the agent into a started container; the bootstrap starts it when the ready marker lands."""
-    container.put_archive(worker.WORK_ROOT, worker.make_tar([*worker.agent_entries(), worker.ready_entry()]))
+    container.put_archive(
+        agent_host.WORK_ROOT, agent_host.make_tar([*agent_host.agent_entries(), agent_host.ready_entry()])
+    )
 
 
 def restart_warm_container(container: Any, ready_timeout: float = 120.0) -> None:
     """Restart a stuck warm container: /work is RAM, so the agent goes in again."""
     container.restart(timeout=1)
     install_agent(container)
-    wait_for_worker(container, ready_timeout)
+    wait_for_agent(container, ready_timeout)
 
 
-def wait_for_worker(container: Any, timeout: float) -> dict[str, Any] | None:
-    """The worker's state once it answers (manim preloaded), or None if it never does."""
+def wait_for_agent(container: Any, timeout: float) -> dict[str, Any] | None:
+    """The warm agent's state once it answers (manim preloaded), or None if it never does."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        state = worker_state(container)
+        state = agent_state(container)
         if state is not None:
             return state
         container.reload()
@@ -263,11 +265,11 @@ def wait_for_worker(container: Any, timeout: float) -> dict[str, Any] | None:
     return None
 
 
-def worker_state(container: Any) -> dict[str, Any] | None:
-    result = container.exec_run(worker.ping_command(), user=CONTAINER_USER, demux=False)
+def agent_state(container: Any) -> dict[str, Any] | None:
+    result = container.exec_run(agent_host.ping_command(), user=CONTAINER_USER, demux=False)
     if result.exit_code != 0:
         return None
-    return worker.parse_result(result.output.decode("utf-8", "replace"))
+    return agent_host.parse_result(result.output.decode("utf-8", "replace"))
 
 
 def find_container(client: Any, ref: str | None) -> Any | None:
@@ -392,13 +394,13 @@ def fetch_outputs(container: Any, token: str, request: RenderRequest, staging: P
     if one is missing. A dry run (preflight) writes no media: nothing to fetch."""
     import docker
 
-    from manimagent.render.local import stage_outputs
+    from manimagent.render.outcome import stage_outputs
 
     if request.dry_run:
         return []
     with tempfile.TemporaryDirectory(prefix="manimagent-fetch-") as folder:
         try:
-            chunks, _stat = container.get_archive(f"{worker.job_dir(token)}/media")
+            chunks, _stat = container.get_archive(f"{agent_host.job_dir(token)}/media")
             extract_outputs(chunks, Path(folder), request.format.suffixes)
         except docker.errors.NotFound:
             return None
@@ -422,7 +424,7 @@ def fetch_layout(container: Any, token: str) -> list[LayoutFinding]:
     import docker
 
     try:
-        chunks, _stat = container.get_archive(f"{worker.job_dir(token)}/{FINDINGS_FILE}")
+        chunks, _stat = container.get_archive(f"{agent_host.job_dir(token)}/{FINDINGS_FILE}")
         with tarfile.open(fileobj=io.BufferedReader(_ChunkReader(chunks)), mode="r|") as tar:
             for member in tar:
                 if member.isfile() and member.size <= MAX_FINDINGS_BYTES:
@@ -493,8 +495,8 @@ def run_job(
     """Execute the agent for one job; `on_stuck()` runs when it outlives the job's timeout."""
     exec_id = client.api.exec_create(
         container.id,
-        worker.run_command(),
-        environment=worker.run_environment(token, manim_arguments(request), request.timeout),
+        agent_host.run_command(),
+        environment=agent_host.run_environment(token, manim_arguments(request), request.timeout),
         user=CONTAINER_USER,
         workdir="/tmp",
         stdout=True,
@@ -509,7 +511,7 @@ def run_job(
         on_stuck()
         collector.done.wait(10)
     exec_exit = client.api.exec_inspect(exec_id).get("ExitCode")
-    result = worker.parse_result("".join(collector.stdout))
+    result = agent_host.parse_result("".join(collector.stdout))
     return JobOutcome(log=collector.log, result=result, exec_exit=exec_exit, host_timeout=host_timeout)
 
 
@@ -598,9 +600,9 @@ class DockerEngine:
     ) -> RenderResult:
         token = new_token()
         container.put_archive(
-            worker.JOBS_ROOT,
-            worker.make_tar(
-                worker.job_entries(
+            agent_host.JOBS_ROOT,
+            agent_host.make_tar(
+                agent_host.job_entries(
                     token, request.code, SCRIPT_NAME, hook=_hook(request), extra=_narration(request)
                 )
             ),
@@ -611,10 +613,10 @@ class DockerEngine:
             )
             return self._finish(outcome, container, token, request, staging, oom_killed=False)
         except BaseException:
-            _detached_exec(container, worker.cancel_command(token))  # Ctrl-C: the job stops too
+            _detached_exec(container, agent_host.cancel_command(token))  # Ctrl-C: the job stops too
             raise
         finally:
-            _detached_exec(container, worker.clean_command(token))
+            _detached_exec(container, agent_host.clean_command(token))
 
     def _render_fresh(
         self, client: Any, request: RenderRequest, staging: Path, sink: ProgressSink | None
@@ -635,17 +637,17 @@ class DockerEngine:
             )
             container.start()
             entries = [
-                *worker.agent_entries(),
-                *worker.job_entries(
+                *agent_host.agent_entries(),
+                *agent_host.job_entries(
                     token,
                     request.code,
                     SCRIPT_NAME,
-                    prefix=f"{worker.JOBS_DIR}/",
+                    prefix=f"{agent_host.JOBS_DIR}/",
                     hook=_hook(request),
                     extra=_narration(request),
                 ),
             ]
-            container.put_archive(worker.WORK_ROOT, worker.make_tar(entries))
+            container.put_archive(agent_host.WORK_ROOT, agent_host.make_tar(entries))
             outcome = run_job(client, container, token, request, sink, on_stuck=lambda: container.kill())
             container.reload()
             oom_killed = bool(container.attrs.get("State", {}).get("OOMKilled"))
@@ -689,8 +691,8 @@ class DockerEngine:
     def _where(self, outcome: JobOutcome) -> str:
         """The log's first line: which container rendered, and how."""
         how = (
-            "by its worker (manim preloaded)"
-            if (outcome.result or {}).get("mode") == "worker"
+            "by its render agent (manim preloaded)"
+            if (outcome.result or {}).get("mode") == "warm"
             else "with plain manim"
         )
         if self.docker_ref:

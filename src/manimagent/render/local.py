@@ -6,31 +6,24 @@ Nothing of manim is imported into this process: manim builds global state when i
 
 from __future__ import annotations
 
-import shutil
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from manimagent.events import Notice
 from manimagent.render import child, narration, prestart
 from manimagent.render.base import (
     SCRIPT_NAME,
     ProgressSink,
-    RenderFailure,
     RenderRequest,
     RenderResult,
-    find_outputs,
     manim_arguments,
-    missing_output_failure,
-    timeout_failure,
 )
 from manimagent.render.capabilities import latex_available
 from manimagent.render.jobdir import JobFolder, sweep_abandoned
 from manimagent.render.layout import FINDINGS_FILE, install_hook, read_findings
-from manimagent.render.logparse import ProgressTracker, parse_failure
+from manimagent.render.logparse import ProgressTracker
+from manimagent.render.outcome import collect, warn_uncontained
 from manimagent.render.process import (
-    ProcessResult,
     RunningProcess,
     kill_group,
     render_environment,
@@ -44,7 +37,6 @@ if TYPE_CHECKING:
 # Set on the settings of `serve` and of a batch: local renders go through the warm pool
 # (render/pool.py), one agent per owner; a single `render FILE` keeps its pre-started child.
 POOL_SETTING = "render_pool"
-_warned: set[str] = set()  # one warning a process for each reason the sandbox is missing
 
 
 class LocalEngine:
@@ -88,22 +80,6 @@ class LocalEngine:
                 on_progress,
             )
         return LocalRender(self.python, self.policy, request, staging, on_progress)
-
-
-def warn_uncontained(containment: Containment, on_progress: ProgressSink | None) -> None:
-    """One warning line a process for each reason renders are not sandboxed (`auto`'s fallback)."""
-    reason = containment.reason
-    if containment.sandboxed or reason is None or reason in _warned or on_progress is None:
-        return
-    _warned.add(reason)
-    on_progress(
-        Notice(
-            message=(
-                f"warning: renders are not sandboxed ({reason}); only resource limits contain them."
-                f" Fix: {containment.fix}"
-            )
-        )
-    )
 
 
 class LocalRender:
@@ -173,56 +149,3 @@ class LocalRender:
     def cancel(self) -> None:
         self.process.kill()
         self.wait()
-
-
-def collect(request: RenderRequest, job: Path, staging: Path, done: ProcessResult) -> RenderResult:
-    log, duration = done.output, done.duration
-    if done.over_quota:
-        return RenderResult(ok=False, log=log, failure=output_limit_failure(), duration=duration)
-    if done.timed_out:
-        return RenderResult(ok=False, log=log, failure=timeout_failure(request.timeout), duration=duration)
-    if done.returncode != 0:  # the scenes that finished before the failure are kept
-        partial = stage_pairs(finished_scenes(job / "media", request), staging)
-        return RenderResult(ok=False, log=log, failure=parse_failure(log), duration=duration, partial=partial)
-    found = find_outputs(job / "media", request)
-    if found is None:
-        return RenderResult(ok=False, log=log, failure=missing_output_failure(), duration=duration)
-    return RenderResult(ok=True, outputs=stage_outputs(found, request, staging), log=log, duration=duration)
-
-
-def output_limit_failure() -> RenderFailure:
-    return RenderFailure(
-        "OutputLimitError",
-        "the render wrote more than render.max_output to its job folder and was killed",
-        killed="output",
-    )
-
-
-def finished_scenes(media: Path, request: RenderRequest) -> list[tuple[str, Path]]:
-    """(scene, file) of the scenes that completed (manim writes a scene's file at its end)."""
-    if request.dry_run or not media.is_dir():
-        return []
-    found = []
-    for scene in request.scenes:
-        outputs = find_outputs(media, replace(request, scenes=[scene]))
-        if outputs:
-            found.append((scene, outputs[0]))
-    return found
-
-
-def stage_outputs(found: list[Path], request: RenderRequest, staging: Path) -> list[Path]:
-    """Move each scene's finished file into `staging` as `<Scene>.<ext>` (its own extension:
-    a still scene's PNG stays a PNG). A dry run (preflight) has none."""
-    if request.dry_run:
-        return []
-    return stage_pairs(list(zip(request.scenes, found, strict=True)), staging)
-
-
-def stage_pairs(pairs: list[tuple[str, Path]], staging: Path) -> list[Path]:
-    staging.mkdir(parents=True, exist_ok=True)
-    staged = []
-    for scene, path in pairs:
-        target = staging / f"{scene}{path.suffix}"
-        shutil.move(str(path), target)
-        staged.append(target)
-    return staged

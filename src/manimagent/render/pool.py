@@ -1,4 +1,4 @@
-"""A warm local render pool: the render agent (render/assets/worker.py, the docker engine's
+"""A warm local render pool: the render agent (render/assets/agent.py, the docker engine's
 in-container program) run inside the local sandbox with manim imported once, forking a fresh child
 per job. Used for batches and by `serve`, where many renders pay the ~0.6 s import once.
 
@@ -40,6 +40,7 @@ from manimagent.render.base import (
 from manimagent.render.jobdir import POOL_PREFIX, JobFolder
 from manimagent.render.layout import FINDINGS_FILE, install_hook, read_findings
 from manimagent.render.logparse import ProgressTracker
+from manimagent.render.outcome import collect, warn_uncontained
 from manimagent.render.process import (
     MAX_JOB_ENTRIES,
     QUOTA_POLL_SECONDS,
@@ -73,7 +74,7 @@ class RenderAgent:
         self.jobs = self.folder.path
         agent = self.folder.root / "agent.py"
         agent.write_text(
-            resources.files("manimagent.render.assets").joinpath("worker.py").read_text(encoding="utf-8")
+            resources.files("manimagent.render.assets").joinpath("agent.py").read_text(encoding="utf-8")
         )
         self.socket_path = str(self.folder.root / "agent.sock")
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -135,7 +136,7 @@ class RenderPool:
 
     Agents are started from one long-lived thread of their own: the kernel's parent-death signal
     (bubblewrap's --die-with-parent, the child's PR_SET_PDEATHSIG) follows the *thread* that
-    started a child, and a batch's or a server's worker thread may end while its agent lives on."""
+    started a child, and a batch's or a server's render thread may end while its agent lives on."""
 
     def __init__(self) -> None:
         self._agents: dict[tuple[str, str, SandboxPolicy], RenderAgent] = {}
@@ -201,8 +202,6 @@ class PooledRender:
         self.staging = staging
         self.limits = policy.limits
         self.containment = agent.containment
-        from manimagent.render.local import warn_uncontained
-
         warn_uncontained(self.containment, on_progress)
         self.tracker = ProgressTracker(request.scenes, on_progress, code=request.code)
         self.job = agent.jobs / uuid.uuid4().hex
@@ -269,8 +268,6 @@ class PooledRender:
             pass
 
     def wait(self) -> RenderResult:
-        from manimagent.render.local import collect
-
         try:
             answer = self._answer()
             self.reader.join(timeout=5)
@@ -280,7 +277,7 @@ class PooledRender:
                 why = f"it exited with {code}" if code is not None else "it stopped answering"
                 failure = RenderFailure(
                     "WorkerLost",
-                    f"the render worker went away during the job ({why}); it is replaced for the next one",
+                    f"the render agent went away during the job ({why}); it is replaced for the next one",
                     killed="signal",
                 )
                 POOL.forget(self.agent)
@@ -348,6 +345,6 @@ class PooledRender:
 
 def _remove(job: Path) -> None:
     """Remove a job folder even where the job made parts of it unreadable."""
-    from manimagent.render.assets.worker import remove_tree
+    from manimagent.render.assets.agent import remove_tree
 
     remove_tree(str(job))

@@ -13,7 +13,7 @@ import itertools
 from fractions import Fraction
 from pathlib import Path
 
-from manimagent.errors import RenderFailed
+from manimagent.errors import MediaFailed
 
 IMAGE_SUFFIXES = frozenset({".png"})
 POSTER_SUFFIX = ".png"
@@ -71,7 +71,7 @@ def make_poster(output: Path) -> Path | None:
     try:
         frame = _frame_near_end(output)
         _save_atomically(frame, poster)
-    except (RenderFailed, OSError, ValueError):
+    except (MediaFailed, OSError, ValueError):
         return None
     return poster
 
@@ -79,7 +79,7 @@ def make_poster(output: Path) -> Path | None:
 def make_preview(video: Path) -> Path:
     """Write `<stem>.preview.gif` beside `video`: PREVIEW_WIDTH wide, PREVIEW_FPS frames a second."""
     if video.suffix.lower() in IMAGE_SUFFIXES:
-        raise RenderFailed(
+        raise MediaFailed(
             f"{video.name} is an image, not a video: it has no preview", hint="It can be shown as it is"
         )
     frames = _frames_at(video, PREVIEW_FPS, PREVIEW_WIDTH)
@@ -99,7 +99,7 @@ def make_preview(video: Path) -> Path:
         partial.replace(target)
     except OSError as exc:
         partial.unlink(missing_ok=True)
-        raise RenderFailed(f"could not write the preview {target}: {exc.strerror or exc}") from exc
+        raise MediaFailed(f"could not write the preview {target}: {exc.strerror or exc}") from exc
     return target
 
 
@@ -116,9 +116,9 @@ def _frame_near_end(video: Path):
                 container.seek(0)
                 frame = _decode_from(container, stream, target)
     except (av.FFmpegError, IndexError, OSError) as exc:
-        raise RenderFailed(f"could not read {video.name}: {exc}") from exc
+        raise MediaFailed(f"could not read {video.name}: {exc}") from exc
     if frame is None:
-        raise RenderFailed(f"{video.name} has no video frames")
+        raise MediaFailed(f"{video.name} has no video frames")
     return frame.to_image()
 
 
@@ -159,9 +159,9 @@ def _frames_at(video: Path, fps: int, width: int) -> list:
                     images.append(frame.reformat(width=width, height=height, format="rgb24").to_image())
                     next_time += step
     except (av.FFmpegError, IndexError, OSError, ZeroDivisionError) as exc:
-        raise RenderFailed(f"could not read {video.name}: {exc}") from exc
+        raise MediaFailed(f"could not read {video.name}: {exc}") from exc
     if not images:
-        raise RenderFailed(f"{video.name} has no video frames")
+        raise MediaFailed(f"{video.name} has no video frames")
     return images
 
 

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from manimagent.render import sandbox
+from manimagent.render import child, sandbox
 from manimagent.render.sandbox import Containment, SandboxPolicy
 
 MAX_LOG_CHARS = 1_000_000
@@ -378,3 +380,18 @@ def process_gone(pid: int) -> bool:
     except PermissionError:
         return False
     return False
+
+
+def probe(python: str, policy: SandboxPolicy) -> Containment:
+    """Start a trivial contained child, as a render would be, and say what contained it."""
+    job = Path(tempfile.mkdtemp(prefix="manimagent-probe-"))
+    try:
+        (job / "tmp").mkdir()
+        running = start_contained(
+            child.probe_command(python), job=job, python=python, policy=policy, env=render_environment(job)
+        )
+        running.wait()
+        assert running.containment is not None
+        return running.containment
+    finally:
+        shutil.rmtree(job, ignore_errors=True)

@@ -362,7 +362,7 @@ def wrap(
     The command runs in the job folder (inside bubblewrap it is `/job`, with `/tmp` its `tmp/`).
 
     The child reports on `ready_fd` once its containment holds, before any user code runs.
-    `rlimits` replaces the policy's (a pool worker carries its jobs' limits per job instead);
+    `rlimits` replaces the policy's (a pool agent carries its jobs' limits per job instead);
     `read_only` adds (host path, path inside) binds."""
     chosen = policy.limits.rlimits() if rlimits is None else rlimits
     settings: dict[str, object] = {"rlimits": chosen, "ready_fd": ready_fd}
@@ -453,26 +453,3 @@ def failure_reason(log: str) -> tuple[str, str]:
     if "namespace" in message or "Operation not permitted" in message or "Permission denied" in message:
         return message, USERNS_FIX
     return message, BWRAP_FIX
-
-
-def probe(python: str, policy: SandboxPolicy) -> Containment:
-    """Start a trivial contained child, as a render would be, and say what contained it."""
-    import tempfile
-
-    from manimagent.render import child, process
-
-    job = Path(tempfile.mkdtemp(prefix="manimagent-probe-"))
-    try:
-        (job / "tmp").mkdir()
-        running = process.start_contained(
-            child.probe_command(python),
-            job=job,
-            python=python,
-            policy=policy,
-            env=process.render_environment(job),
-        )
-        running.wait()
-        assert running.containment is not None
-        return running.containment
-    finally:
-        shutil.rmtree(job, ignore_errors=True)

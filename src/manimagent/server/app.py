@@ -1,4 +1,4 @@
-"""The FastAPI application factory: settings, worker pool, rate limiter, error handlers, routers."""
+"""The FastAPI application factory: settings, render threads, rate limiter, error handlers, routers."""
 
 from __future__ import annotations
 
@@ -29,9 +29,9 @@ from manimagent.server import (
 )
 from manimagent.server.bodylimit import BodyLimitMiddleware
 from manimagent.server.handlers import install_handlers
-from manimagent.server.jobs import Jobs
 from manimagent.server.openapi import install_openapi
 from manimagent.server.queue import queue_enabled, serving_queue
+from manimagent.server.render_threads import RenderThreads
 from manimagent.server.sweep import Sweeper
 from manimagent.server.unavailable import UnavailableHomeMiddleware
 from manimagent.services.auth import RateLimiter, check_token_settings, secret_key
@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.unavailable = _prepare_home(settings)
     app.state.limiter = RateLimiter()
-    app.state.jobs = Jobs(settings.workers)
+    app.state.render_threads = RenderThreads(settings.workers)
     app.state.queue = None  # the procrastinate app while serving on PostgreSQL (server/queue.py)
     install_handlers(app)
     for module in ROUTERS:
@@ -138,7 +138,7 @@ async def _lifespan(app: FastAPI):
     sweeper = Sweeper(ctx, interval=ctx.settings.sweep_seconds)
     sweeper.start()
     yield
-    app.state.jobs.shutdown()
+    app.state.render_threads.shutdown()
     _stop_render_pool()
     sweeper.stop()
     if alone:
@@ -164,7 +164,8 @@ def _fail_queued(ctx: Context, what: str) -> None:
 def _report_sandbox(settings: Settings) -> None:
     """Say at start what contains local renders; without a sandbox they are refused (or allowed)."""
     from manimagent.errors import ManimagentError
-    from manimagent.render.sandbox import policy_from_settings, probe
+    from manimagent.render.process import probe
+    from manimagent.render.sandbox import policy_from_settings
 
     try:
         found = probe(sys.executable, policy_from_settings(settings))

@@ -1,4 +1,4 @@
-"""Renders on a procrastinate job queue when the store is PostgreSQL (SQLite keeps server/jobs.py).
+"""Renders on a procrastinate job queue when the store is PostgreSQL (SQLite keeps server/render_threads.py).
 
 `serve` defers each render as a job on the queue of its engine (`local`, `docker`); `manimagent
 worker` processes anywhere take them (server/queue_worker.py). The Execution row stays the
@@ -305,6 +305,6 @@ async def serving_queue(app) -> AsyncIterator[None]:
     finally:
         sweeper.stop()
         listener.stop()
-        app.state.jobs.shutdown()
+        app.state.render_threads.shutdown()
         await queue.close_async()
         await pool.close()

@@ -1,4 +1,4 @@
-"""Generate, execute and retry on the worker pool: wait for the result, or queue it (`"wait": false`).
+"""Generate, execute and retry on the render threads: wait for the result, or queue it (`"wait": false`).
 
 The answer is the service's result with signed `output_url`s, or a QueuedResult for a 202.
 """
@@ -18,34 +18,36 @@ from manimagent.events import Event, RenderStarted
 from manimagent.schemas import ExecuteResult, ScriptGenerateResult
 from manimagent.server.bodies import ExecuteIn, GenerateIn, QueuedResult, RefineIn, RetryIn
 from manimagent.server.eventlog import EventLog
-from manimagent.server.jobs import Jobs
 from manimagent.server.media import with_output_url
+from manimagent.server.render_threads import RenderThreads
 from manimagent.services.executions import queue_execution
 from manimagent.store.models import Execution
 
 
-def _jobs(request: Request) -> Jobs:
-    return request.app.state.jobs
+def _threads(request: Request) -> RenderThreads:
+    return request.app.state.render_threads
 
 
 def _signed(request: Request, ctx: Context, doc):
     return with_output_url(ctx.settings, str(request.base_url), doc)
 
 
-def _marked(jobs: Jobs, script_id: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+def _marked(threads: RenderThreads, script_id: str, fn: Callable[..., Any]) -> Callable[..., Any]:
     """`fn` holding `script_id` busy from the moment it is queued until it returns."""
-    jobs.hold(script_id)
+    threads.hold(script_id)
 
     def job(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         finally:
-            jobs.release(script_id)
+            threads.release(script_id)
 
     return job
 
 
-def _marking_renders(jobs: Jobs, ctx: Context, fn: Callable[..., Any]) -> tuple[Context, Callable[..., Any]]:
+def _marking_renders(
+    threads: RenderThreads, ctx: Context, fn: Callable[..., Any]
+) -> tuple[Context, Callable[..., Any]]:
     """For jobs that create their script (generate): hold it busy from its first render on."""
     held: list[str] = []
     downstream = ctx.events
@@ -55,7 +57,7 @@ def _marking_renders(jobs: Jobs, ctx: Context, fn: Callable[..., Any]) -> tuple[
             with ctx.session() as session:
                 row = session.get(Execution, event.execution_id)
             if row is not None:
-                jobs.hold(row.script_id)
+                threads.hold(row.script_id)
                 held.append(row.script_id)
         downstream(event)
 
@@ -64,7 +66,7 @@ def _marking_renders(jobs: Jobs, ctx: Context, fn: Callable[..., Any]) -> tuple[
             return fn(*args, **kwargs)
         finally:
             for script_id in held:
-                jobs.release(script_id)
+                threads.release(script_id)
 
     return replace(ctx, events=sink), job
 
@@ -97,13 +99,13 @@ async def run_or_queue(
     """The finished result (waiting), or a QueuedResult once the render is on its way."""
     if request.app.state.queue is not None:
         return await _on_the_queue(request, ctx, fn, wait=wait, script_id=script_id, **kwargs)
-    jobs = _jobs(request)
+    threads = _threads(request)
     if wait:
         job_ctx, job = _recorded(request, ctx, fn, None)
-        return _signed(request, ctx, await jobs.run(_marked(jobs, script_id, job), job_ctx, **kwargs))
+        return _signed(request, ctx, await threads.run(_marked(threads, script_id, job), job_ctx, **kwargs))
     execution_id = await asyncio.to_thread(queue_execution, ctx, script_ref=script_id)  # pollable at once
     job_ctx, job = _recorded(request, ctx, fn, execution_id)
-    jobs.start(_marked(jobs, script_id, job), job_ctx, queued=execution_id, **kwargs)
+    threads.start(_marked(threads, script_id, job), job_ctx, queued=execution_id, **kwargs)
     return QueuedResult(script_id=script_id, execution_id=execution_id)
 
 
@@ -233,9 +235,9 @@ async def _write_script(
         request.app.state.queue is not None
     )  # PostgreSQL: the render is a worker's job, waited for or not
     in_request = body.auto_execute and body.wait and not on_queue
-    job_ctx, job = _marking_renders(_jobs(request), ctx, write)
+    job_ctx, job = _marking_renders(_threads(request), ctx, write)
     job_ctx, job = _recorded(request, job_ctx, job, None)
-    result = await _jobs(request).run(
+    result = await _threads(request).run(
         job, job_ctx, auto_execute=in_request, **what, **chosen, **(render if in_request else {})
     )
     if (body.wait and not on_queue) or not body.auto_execute or not result.success or not result.script_id:
@@ -259,6 +261,6 @@ async def remove(request: Request, ctx: Context, *, ref: str) -> None:
     from manimagent.services.scripts import get_script, remove_script
 
     script = await asyncio.to_thread(get_script, ctx, ref=ref)
-    if _jobs(request).is_rendering(script.id):
+    if _threads(request).is_rendering(script.id):
         raise Conflict("the script is being rendered", hint="Delete it when the render has finished")
     await asyncio.to_thread(remove_script, ctx, ref=script.id)

@@ -120,10 +120,10 @@ def delete_user(
 ) -> AccountDeleted:
     """Delete an account: its tokens stop working, its id is never reused, and its scripts,
     executions and media are removed (or given to `reassign_to`). Administrators only."""
-    jobs = request.app.state.jobs
+    threads = request.app.state.render_threads
 
     def busy(script_ids: list[str]) -> None:
-        if any(jobs.is_rendering(script_id) for script_id in script_ids):
+        if any(threads.is_rendering(script_id) for script_id in script_ids):
             raise Conflict(
                 "one of the account's scripts is being rendered",
                 hint="Delete the account when the render has finished",

@@ -160,14 +160,14 @@ def _mark(session: Session, row: Container, *, running: bool, docker_id: str | N
 
 def start_container(ctx: Context, *, ref: str) -> ContainerStatus:
     """Start the Container warm (creating its Docker container), or confirm it already runs."""
-    from manimagent.render.docker import find_container, require_image, start_warm_container, worker_state
+    from manimagent.render.docker import agent_state, find_container, require_image, start_warm_container
 
     _require_admin(ctx, "start")
     with ctx.session() as session:
         row = _resolve(session, ref)
         client = _connect()
         current = find_container(client, row.docker_id)
-        if current is not None and current.status == "running" and worker_state(current) is not None:
+        if current is not None and current.status == "running" and agent_state(current) is not None:
             _mark(session, row, running=True, docker_id=current.id)
             return _status(row, "running", "already running")
         require_image(client, row.image)
@@ -186,8 +186,8 @@ def start_container(ctx: Context, *, ref: str) -> ContainerStatus:
         container.reload()
         running = container.status == "running"
         _mark(session, row, running=running, docker_id=container.id)
-        state = worker_state(container) if running else None
-        return _status(row, container.status, _worker_message(state) if running else _exit_message(container))
+        state = agent_state(container) if running else None
+        return _status(row, container.status, _agent_message(state) if running else _exit_message(container))
 
 
 def stop_container(ctx: Context, *, ref: str) -> ContainerStatus:
@@ -207,7 +207,7 @@ def stop_container(ctx: Context, *, ref: str) -> ContainerStatus:
 
 def check_status(ctx: Context, *, ref: str) -> ContainerStatus:
     """Ask Docker whether the container runs and record the answer (gone means not running)."""
-    from manimagent.render.docker import find_container, worker_state
+    from manimagent.render.docker import agent_state, find_container
 
     with ctx.session() as session:
         row = _resolve(session, ref)
@@ -220,7 +220,7 @@ def check_status(ctx: Context, *, ref: str) -> ContainerStatus:
             )
         running = container.status == "running"
         _mark(session, row, running=running, docker_id=container.id)
-        message = _worker_message(worker_state(container)) if running else _exit_message(container)
+        message = _agent_message(agent_state(container)) if running else _exit_message(container)
         return _status(row, container.status, message)
 
 
@@ -258,12 +258,12 @@ def _status(row: Container, status: str, message: str) -> ContainerStatus:
     )
 
 
-def _worker_message(state: dict[str, Any] | None) -> str:
+def _agent_message(state: dict[str, Any] | None) -> str:
     if state is None:
-        return "running; the render worker does not answer, renders use plain manim"
+        return "running; the render agent does not answer, renders use plain manim"
     if not state.get("preloaded"):
-        return f"running; the worker could not preload manim ({state.get('error')})"
-    return f"running; worker ready with manim preloaded ({state.get('jobs', 0)} jobs in progress)"
+        return f"running; the render agent could not preload manim ({state.get('error')})"
+    return f"running; render agent ready with manim preloaded ({state.get('jobs', 0)} jobs in progress)"
 
 
 def _exit_message(container: Any) -> str:

@@ -113,7 +113,8 @@ def _sandbox_check(settings: Settings) -> DoctorCheck:
     import sys
 
     from manimagent.errors import ManimagentError
-    from manimagent.render.sandbox import policy_from_settings, probe
+    from manimagent.render.process import probe
+    from manimagent.render.sandbox import policy_from_settings
 
     try:
         policy = policy_from_settings(settings)

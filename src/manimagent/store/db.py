@@ -16,6 +16,7 @@ from sqlmodel import Session, create_engine
 
 from manimagent.errors import ConfigError
 from manimagent.store.migrate import NewerDatabase, upgrade_engine
+from manimagent.store.sqlite import BUSY_TIMEOUT_MS, on_sqlite_connect
 
 __all__ = [
     "NewerDatabase",
@@ -28,16 +29,6 @@ __all__ = [
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
-BUSY_TIMEOUT_MS = 30_000
-
-
-def on_sqlite_connect(dbapi_connection, _record) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA journal_mode = WAL")
-    cursor.execute("PRAGMA foreign_keys = ON")
-    cursor.execute("PRAGMA synchronous = NORMAL")
-    cursor.close()
 
 
 class _InterruptedReset(logging.Filter):

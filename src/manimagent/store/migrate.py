@@ -26,6 +26,7 @@ from sqlalchemy.pool import NullPool
 
 from manimagent.errors import ConfigError
 from manimagent.store.migrations import MIGRATIONS
+from manimagent.store.sqlite import BUSY_TIMEOUT_MS, on_sqlite_connect
 
 ALEMBIC_DIR = Path(__file__).with_name("alembic")
 VERSIONS_DIR = ALEMBIC_DIR / "versions"
@@ -190,15 +191,14 @@ def _broken_references(conn: Connection) -> int:
 def _immediate_engine(engine: Engine) -> Engine:
     """A one-connection engine on the same SQLite file whose transactions are `BEGIN IMMEDIATE`,
     with foreign keys checked at the end (so a migration can rebuild a table) rather than per row."""
-    from manimagent.store import db
 
     def on_connect(dbapi_connection: Any, record: Any) -> None:
-        db.on_sqlite_connect(dbapi_connection, record)
+        on_sqlite_connect(dbapi_connection, record)
         dbapi_connection.execute("PRAGMA foreign_keys = OFF")  # a no-op inside a transaction: before BEGIN
         dbapi_connection.isolation_level = None  # BEGIN and COMMIT are said here, not by the driver
 
     immediate = create_engine(
-        engine.url, poolclass=NullPool, connect_args={"timeout": db.BUSY_TIMEOUT_MS / 1000}
+        engine.url, poolclass=NullPool, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}
     )
     event.listen(immediate, "connect", on_connect)
     event.listen(immediate, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))

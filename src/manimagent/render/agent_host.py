@@ -1,4 +1,4 @@
-"""The host side of the in-container render agent (`render/assets/worker.py`).
+"""The host side of the render agent in a container (`render/assets/agent.py`).
 
 Where the agent lives in a container, the archives that carry it and each job in, the commands
 the host executes (`run`, `clean`, `cancel`, `ping`) and the PID-1 bootstrap of a warm container, which
@@ -20,19 +20,19 @@ WORK_ROOT = "/work"
 JOBS_DIR = "jobs"
 AGENT_DIR = "agent"
 JOBS_ROOT = f"{WORK_ROOT}/{JOBS_DIR}"
-WORKER_PATH = f"{WORK_ROOT}/{AGENT_DIR}/worker.py"
+AGENT_PATH = f"{WORK_ROOT}/{AGENT_DIR}/agent.py"
 READY_MARKER = f"{WORK_ROOT}/{AGENT_DIR}/ready"
 JOB_ENV = "MANIMAGENT_JOB"
 JOB_UID = 1000
 PYTHON = "python"
 
-# PID 1 of a warm container: wait for the agent, then run it as the preloading worker.
+# PID 1 of a warm container: wait for the agent, then run it as the warm agent (manim preloaded).
 BOOTSTRAP = (
     "import os, runpy, sys, time\n"
     f"while not os.path.exists({READY_MARKER!r}):\n"
     "    time.sleep(0.02)\n"
-    f"sys.argv = [{WORKER_PATH!r}, 'serve']\n"
-    f"runpy.run_path({WORKER_PATH!r}, run_name='__main__')\n"
+    f"sys.argv = [{AGENT_PATH!r}, 'serve']\n"
+    f"runpy.run_path({AGENT_PATH!r}, run_name='__main__')\n"
 )
 
 
@@ -44,8 +44,8 @@ class ArchiveEntry:
     data: bytes | None = None  # None: a directory
 
 
-def worker_source() -> bytes:
-    return resources.files("manimagent.render").joinpath("assets/worker.py").read_bytes()
+def agent_source() -> bytes:
+    return resources.files("manimagent.render").joinpath("assets/agent.py").read_bytes()
 
 
 def make_tar(entries: list[ArchiveEntry]) -> bytes:
@@ -69,7 +69,7 @@ def agent_entries() -> list[ArchiveEntry]:
     """The agent (root-owned, read-only for jobs) and the jobs folder nobody can list (1733)."""
     return [
         ArchiveEntry(AGENT_DIR, 0o755),
-        ArchiveEntry(f"{AGENT_DIR}/worker.py", 0o644, data=worker_source()),
+        ArchiveEntry(f"{AGENT_DIR}/agent.py", 0o644, data=agent_source()),
         ArchiveEntry(JOBS_DIR, 0o1733),
     ]
 
@@ -108,7 +108,7 @@ def job_dir(token: str) -> str:
 
 
 def run_command() -> list[str]:
-    return [PYTHON, WORKER_PATH, "run"]
+    return [PYTHON, AGENT_PATH, "run"]
 
 
 def run_environment(token: str, args: list[str], timeout: float) -> dict[str, str]:
@@ -117,15 +117,15 @@ def run_environment(token: str, args: list[str], timeout: float) -> dict[str, st
 
 
 def clean_command(token: str) -> list[str]:
-    return [PYTHON, WORKER_PATH, "clean", job_dir(token)]
+    return [PYTHON, AGENT_PATH, "clean", job_dir(token)]
 
 
 def cancel_command(token: str) -> list[str]:
-    return [PYTHON, WORKER_PATH, "cancel", job_dir(token)]
+    return [PYTHON, AGENT_PATH, "cancel", job_dir(token)]
 
 
 def ping_command() -> list[str]:
-    return [PYTHON, WORKER_PATH, "ping"]
+    return [PYTHON, AGENT_PATH, "ping"]
 
 
 def bootstrap_command() -> list[str]:

@@ -1,4 +1,5 @@
-"""The render worker pool: generate and execute run here, off the event loop, `settings.workers` at a time."""
+"""The server's render threads (SQLite): generate and execute run here, off the event loop,
+`settings.workers` at a time, and the scripts they render are marked busy meanwhile."""
 
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ log = logging.getLogger("manimagent.server")
 T = TypeVar("T")
 
 
-class Jobs:
+class RenderThreads:
+    """A thread pool for the renders of `serve`, and which scripts it is rendering."""
+
     def __init__(self, workers: int) -> None:
         self._executor = ThreadPoolExecutor(
-            max_workers=max(1, workers), thread_name_prefix="manimagent-worker"
+            max_workers=max(1, workers), thread_name_prefix="manimagent-render"
         )
         self._rendering: Counter[str] = Counter()
         self._lock = threading.Lock()

@@ -1,19 +1,20 @@
-"""The render worker that runs inside a manimagent container (standalone: stdlib only, Python 3.9+).
+"""The render agent: the program that renders inside a manimagent container, and inside the local
+sandbox for the warm pool (render/pool.py). Standalone: stdlib only, Python 3.9+.
 
-Copied into the container by the host with put_archive. Subcommands:
+Copied into the container by the host with put_archive (render/agent_host.py). Subcommands:
 
   serve   the warm container's PID 1: imports manim once, listens on an abstract unix socket,
           and forks a fresh child per job (the import is paid once, isolation is kept).
   run     what the host executes per render (`docker exec`). Reads the job from the env var
-          MANIMAGENT_JOB, hands it to the worker with a pipe for the output, relays that output to
-          stderr and prints one JSON result line on stdout. Without a worker it renders itself.
+          MANIMAGENT_JOB, hands it to the warm agent with a pipe for the output, relays that output to
+          stderr and prints one JSON result line on stdout. Without a warm agent it renders itself.
   clean   removes a job directory, whatever modes the job left in it.
   cancel  kills the job running in a directory (the host was interrupted).
-  ping    prints the worker's state as JSON; exit 1 when no worker answers.
+  ping    prints the warm agent's state as JSON; exit 1 when none answers.
 
 Every job child: its own session (the timeout kills the group), non-dumpable (other jobs of the
 same uid cannot read its /proc entries or ptrace it), oom_score_adj 1000 (a memory bomb dies
-before the worker), umask 077, HOME and TMPDIR inside its own directory, an empty environment.
+before the agent), umask 077, HOME and TMPDIR inside its own directory, an empty environment.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ import stat
 import sys
 import time
 import traceback
+from typing import cast
 
-SOCKET_ADDRESS = "\0manimagent-render-worker"
+SOCKET_ADDRESS = "\0manimagent-render-agent"
 JOB_ENV = "MANIMAGENT_JOB"
 # The local engine's pool runs this agent in its sandbox: the jobs root is the folder it binds
 # there, and the host hands over a listening socket (a path only the host can reach).
@@ -116,7 +118,7 @@ def kill_quietly(pid: int, *, group: bool = False) -> None:
 
 def reap_all() -> list[tuple[int, int]]:
     """Every exited child (jobs and adopted orphans) as (pid, status)."""
-    reaped = []
+    reaped: list[tuple[int, int]] = []
     while True:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
@@ -143,7 +145,7 @@ def validate_job(job: dict) -> dict:
 
 def contain_job(rlimits: dict) -> None:
     """The job's own limits (soft = hard), counted for it alone: a user namespace of its own first,
-    so the process limit does not add up the jobs of this worker."""
+    so the process limit does not add up the jobs of this agent."""
     if not rlimits:
         return
     import ctypes
@@ -151,7 +153,7 @@ def contain_job(rlimits: dict) -> None:
 
     uid, gid = os.getuid(), os.getgid()
     libc = ctypes.CDLL(None)
-    libc.prctl(PR_SET_DUMPABLE, 1)  # the worker is not; /proc/self must be ours to write the maps
+    libc.prctl(PR_SET_DUMPABLE, 1)  # the agent is not; /proc/self must be ours to write the maps
     if libc.unshare(0x10000000) == 0:  # CLONE_NEWUSER; a fresh fork is single-threaded
         try:
             for name, text in (
@@ -279,7 +281,7 @@ def job_result(status: int, *, timed_out: bool, oom_before: int, started: float)
     }
 
 
-# --- the warm worker (serve) -----------------------------------------------------------------
+# --- the warm agent (serve) ------------------------------------------------------------------
 
 
 class Job:
@@ -293,7 +295,7 @@ class Job:
         self.timed_out = False
 
 
-class Worker:
+class WarmAgent:
     """PID 1 of a warm container: accepts jobs, forks children, enforces deadlines, kills strays."""
 
     def __init__(self) -> None:
@@ -315,11 +317,13 @@ class Worker:
 
             self.preloaded = True
             print(
-                f"worker: manim preloaded in {time.monotonic() - started:.2f}s", file=sys.stderr, flush=True
+                f"render agent: manim preloaded in {time.monotonic() - started:.2f}s",
+                file=sys.stderr,
+                flush=True,
             )
         except BaseException as exc:  # noqa: BLE001 - report it and serve as a plain reaper
             self.preload_error = f"{type(exc).__name__}: {exc}"
-            print(f"worker: cannot import manim: {self.preload_error}", file=sys.stderr, flush=True)
+            print(f"render agent: cannot import manim: {self.preload_error}", file=sys.stderr, flush=True)
 
     def listen(self) -> socket.socket:
         handed = os.environ.pop(LISTEN_FD_ENV, "")
@@ -338,13 +342,15 @@ class Worker:
         become_subreaper()
         signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)  # taken by check_stop_signals
         self.preload()
-        server = self.listen() if self.preloaded else None
+        if self.preloaded:
+            self.listen()
         while not self.stopping:
             for key, _ in self.selector.select(timeout=0.1):
+                conn = cast(socket.socket, key.fileobj)  # only sockets are registered
                 if key.data == "server":
-                    self.accept(server)
+                    self.accept(conn)
                 else:
-                    self.client_readable(key.fileobj)
+                    self.client_readable(conn)
             self.reap()
             self.enforce_deadlines()
             self.kill_strays()
@@ -392,7 +398,7 @@ class Worker:
 
     def state(self) -> dict:
         return {
-            "worker": True,
+            "agent": True,
             "preloaded": self.preloaded,
             "jobs": len(self.jobs),
             "pid": os.getpid(),
@@ -486,7 +492,7 @@ class Worker:
                 kill_quietly(pid)
 
 
-# --- direct rendering (no worker) ------------------------------------------------------------
+# --- direct rendering (no warm agent) --------------------------------------------------------
 
 
 def supervise(job: dict, read_fd: int, write_fd: int) -> dict:
@@ -540,8 +546,8 @@ def relay(read_fd: int, *, until: float, stop_socket: socket.socket | None = Non
         selector.close()
 
 
-def ask_worker(job: dict, read_fd: int, write_fd: int) -> dict | None:
-    """Hand the job to the warm worker; None when there is no worker to ask."""
+def ask_warm_agent(job: dict, read_fd: int, write_fd: int) -> dict | None:
+    """Hand the job to the warm agent; None when there is none to ask."""
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:
         conn.connect(SOCKET_ADDRESS)
@@ -559,9 +565,9 @@ def ask_worker(job: dict, read_fd: int, write_fd: int) -> dict | None:
         answer = b""
     relay(read_fd, until=time.monotonic() + DRAIN_SECONDS)
     if not answer:
-        return {"exit_code": None, "signal": None, "killed": "signal", "error": "the worker went away"}
+        return {"exit_code": None, "signal": None, "killed": "signal", "error": "the warm agent went away"}
     result = json.loads(answer.decode())
-    result["mode"] = "worker"
+    result["mode"] = "warm"
     return result
 
 
@@ -569,7 +575,7 @@ def run_command() -> int:
     make_undumpable()
     job = validate_job(json.loads(os.environ.pop(JOB_ENV)))
     read_fd, write_fd = os.pipe()
-    result = ask_worker(job, read_fd, write_fd)
+    result = ask_warm_agent(job, read_fd, write_fd)
     if result is None:
         result = supervise(job, read_fd, write_fd)
         result["mode"] = "direct"
@@ -608,7 +614,7 @@ def remove_tree(folder: str) -> bool:
 
 
 def ask(request: dict) -> int:
-    """Send the worker one small request and print its answer (ping, cancel)."""
+    """Send the warm agent one small request and print its answer (ping, cancel)."""
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     conn.settimeout(5.0)
     try:
@@ -616,7 +622,7 @@ def ask(request: dict) -> int:
         conn.send(json.dumps(request).encode())
         answer = json.loads(conn.recv(65536).decode())
     except (OSError, ValueError):
-        print(json.dumps({"worker": False}))
+        print(json.dumps({"agent": False}))
         return 1
     print(json.dumps(answer))
     return 0
@@ -625,7 +631,7 @@ def ask(request: dict) -> int:
 def main(argv: list[str]) -> int:
     command = argv[0] if argv else ""
     if command == "serve":
-        Worker().serve()
+        WarmAgent().serve()
         return 0
     if command == "run":
         return run_command()
@@ -635,7 +641,7 @@ def main(argv: list[str]) -> int:
         return ask({"ping": True})
     if command == "cancel" and len(argv) == 2:
         return ask({"cancel": argv[1]})
-    print("usage: worker.py serve | run | clean JOB_DIR | cancel JOB_DIR | ping", file=sys.stderr)
+    print("usage: agent.py serve | run | clean JOB_DIR | cancel JOB_DIR | ping", file=sys.stderr)
     return 2
 
 
