@@ -12,6 +12,7 @@ from manimagent.errors import Conflict
 from manimagent.schemas import CancelResult, ExecuteResult, ExecutionDetail, ExecutionPublic
 from manimagent.services.ids import resolve_uuid
 from manimagent.store.models import ABANDON_GRACE, Execution, ExecutionStatus, Script, ScriptStatus, utcnow
+from manimagent.store.owned import owned
 
 DEFAULT_PAGE = 50  # what a list returns without a limit (REST and the CLI)
 MAX_PAGE = 500  # the largest page REST serves
@@ -124,13 +125,12 @@ def list_executions(
         .offset(offset)
         .limit(limit)
     )
+    query = owned(query, ctx, Execution)
     sweep_for_local_reads(ctx)
     with ctx.session() as session:
         if script_ref is not None:
             script = resolve_uuid(session, ctx, Script, script_ref, "script")
             query = query.where(Execution.script_id == script.id)
-        if ctx.user_id is not None:
-            query = query.where(Execution.owner_id == ctx.user_id)
         return EXECUTIONS.validate_python([dict(row._mapping) for row in session.execute(query).all()])
 
 

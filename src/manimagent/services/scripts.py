@@ -16,6 +16,7 @@ from manimagent.scriptcheck.source import decode_script, read_script_file, write
 from manimagent.services.executions import page_bounds, sweep_for_local_reads
 from manimagent.services.ids import resolve_uuid
 from manimagent.store.models import Execution, Script, ScriptStatus, utcnow
+from manimagent.store.owned import owned
 
 
 def script_summary(script: Script) -> ScriptSummary:
@@ -84,8 +85,7 @@ def list_scripts(
     )
     if status:
         query = query.where(Script.status == status)
-    if ctx.user_id is not None:
-        query = query.where(Script.owner_id == ctx.user_id)
+    query = owned(query, ctx, Script)
     sweep_for_local_reads(ctx)
     with ctx.session() as session:
         return SUMMARIES.validate_python([dict(row._mapping) for row in session.execute(query).all()])
