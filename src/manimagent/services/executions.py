@@ -11,6 +11,7 @@ from manimagent.context import Context
 from manimagent.errors import Conflict
 from manimagent.schemas import CancelResult, ExecuteResult, ExecutionDetail, ExecutionPublic
 from manimagent.services.ids import resolve_uuid
+from manimagent.store import attempts
 from manimagent.store.models import ABANDON_GRACE, Execution, ExecutionStatus, Script, ScriptStatus, utcnow
 from manimagent.store.owned import owned
 
@@ -162,9 +163,7 @@ def queue_execution(ctx: Context, *, script_ref: str) -> str:
     its id is pollable at once, and the render's first attempt takes the row over."""
     with ctx.session() as session:
         script = resolve_uuid(session, ctx, Script, script_ref, "script")
-        row = Execution(
-            script_id=script.id, owner_id=ctx.user_id, attempt_number=0, status=ExecutionStatus.QUEUED.value
-        )
+        row = Execution(script_id=script.id, owner_id=ctx.user_id, attempt_number=0)  # queued
         session.add(row)
         session.commit()
         return row.id
@@ -174,7 +173,7 @@ def fail_queued(ctx: Context, execution_id: str, error: str) -> None:
     """A queued render that could not start (bad option, Docker unreachable): say so on its row."""
     with ctx.session() as session:
         row = session.get(Execution, execution_id)
-        _fail_if_queued(session, [row] if row is not None else [], error)
+        attempts.fail_queued(session, [row] if row is not None else [], error)
 
 
 SERVER_STOPPED = "the server stopped before this render started"
@@ -185,17 +184,7 @@ def fail_all_queued(ctx: Context, error: str = SERVER_STOPPED) -> int:
     or stops, queued rows belong to no one (one `serve` per database). Returns how many."""
     with ctx.session() as session:
         rows = session.exec(select(Execution).where(Execution.status == ExecutionStatus.QUEUED.value)).all()
-        return _fail_if_queued(session, rows, error)
-
-
-def _fail_if_queued(session: Session, rows: list[Execution], error: str) -> int:
-    queued = [row for row in rows if row.status == ExecutionStatus.QUEUED.value]
-    for row in queued:
-        row.finish(ExecutionStatus.FAILED, error)
-        session.add(row)
-    if queued:
-        session.commit()
-    return len(queued)
+        return attempts.fail_queued(session, list(rows), error)
 
 
 CANCELLED = "cancelled"

@@ -113,9 +113,12 @@ def render_file(ctx: Context, *, path: str, output: str | None = None, **options
     """Import FILE as a script and render it (repairing only when max_attempts > 1)."""
     code = read_script_file(path)
     plan = render_options(ctx, **options)
-    from manimagent.attempt import NewScript, begin_attempt
+    from manimagent.attempt import NewScript, begin_attempt, new_id
 
-    first = begin_attempt(ctx, code, plan, strict=True)  # manim starts here
+    script = NewScript(code=code, prompt=f"rendered from {Path(path).name}", source="imported")
+    first = begin_attempt(
+        ctx, code, plan, strict=True, script_id=script.id, execution_id=new_id()
+    )  # manim starts here
     try:
         from manimagent.pipeline import run_attempts  # SQLModel: Ctrl-C may land here
     except BaseException:
@@ -123,7 +126,6 @@ def render_file(ctx: Context, *, path: str, output: str | None = None, **options
             first.job.cancel()
         raise
 
-    script = NewScript(code=code, prompt=f"rendered from {Path(path).name}", source="imported")
     return deliver(run_attempts(ctx, script, plan, _repairer(ctx, plan), first=first), output)
 
 
@@ -136,7 +138,6 @@ def execute_script(
     """
     from manimagent.errors import ManimagentError
     from manimagent.pipeline import run_attempts
-    from manimagent.services.executions import fail_queued
     from manimagent.services.ids import resolve_uuid
     from manimagent.store.models import Script
 
@@ -145,18 +146,27 @@ def execute_script(
             script = resolve_uuid(session, ctx, Script, ref, "script")
         options.setdefault("default_attempts", int(ctx.settings.max_attempts))
         plan = render_options(ctx, **options)
-        result = run_attempts(ctx, script.id, plan, _repairer(ctx, plan), queued=queued)
+        result = run_attempts(ctx, script, plan, _repairer(ctx, plan), queued=queued)
     except ManimagentError as exc:
         if queued:  # a render that never started leaves no queued row behind
-            fail_queued(ctx, queued, exc.one_line())
+            _fail_queued(ctx, queued, exc.one_line())
         raise
     return deliver(result, output)
+
+
+def _fail_queued(ctx: Context, execution_id: str, error: str) -> None:
+    from manimagent.store import attempts
+    from manimagent.store.models import Execution
+
+    with ctx.session() as session:
+        row = session.get(Execution, execution_id)
+        attempts.fail_queued(session, [row] if row is not None else [], error)
 
 
 def _repairer(ctx: Context, plan: RenderOptions) -> Repairer | None:
     if plan.max_attempts <= 1:
         return None
-    from manimagent.services.generate import repairer_for
+    from manimagent.services.repair import repairer_for
 
     return repairer_for(ctx, plan)
 

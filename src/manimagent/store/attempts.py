@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from sqlmodel import Session, SQLModel, func, select
 
 from manimagent.errors import NotFound
-from manimagent.store.models import Execution, ExecutionStatus, Script, ScriptStatus, utcnow
+from manimagent.store.models import Execution, ExecutionStatus, Script, ScriptStatus
 from manimagent.store.transitions import is_unfinished
 
 Row = TypeVar("Row", Script, Execution)
@@ -84,6 +84,7 @@ def succeed(session: Session, script_id: str, execution_id: str, status: Executi
     for name, value in row.items():
         setattr(execution, name, value)
     script = get_row(session, Script, script_id)
+    script_columns["scenes"] = script_columns["scenes"] or script.scenes  # code no longer parsed: as it was
     for name, value in script_columns.items():
         setattr(script, name, value)
     script.set_status(ScriptStatus.SUCCESSFUL)
@@ -122,6 +123,12 @@ def settle_interrupted(session: Session, script_id: str | None, execution_id: st
     return row.id if row is not None else None
 
 
-def script_stamp(script: Script) -> None:
-    """The script changed (content, tokens): stamped now."""
-    script.updated_at = utcnow()
+def fail_queued(session: Session, rows: list[Execution], error: str) -> int:
+    """Those of `rows` still queued fail with `error` (their render never started). Returns how many."""
+    queued = [row for row in rows if row.status == ExecutionStatus.QUEUED.value]
+    for row in queued:
+        row.finish(ExecutionStatus.FAILED, error)
+        session.add(row)
+    if queued:
+        session.commit()
+    return len(queued)
