@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from pydantic import TypeAdapter
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from manimagent.context import Context
@@ -76,7 +77,7 @@ def _abandoned_rows(ctx: Context, session: Session) -> tuple[list[Execution], di
     return stale, abandoned
 
 
-def _orphans(session: Session, before, settling: set[str]) -> list[Script]:
+def _orphans(session: Session, before: datetime, settling: set[str]) -> list[Script]:
     """Scripts `executing` since before `before` with no execution running or queued (none of
     `settling`): a process died between writing the script and its execution."""
     live = select(Execution.script_id).where(
@@ -120,7 +121,7 @@ def list_executions(
     """The caller's executions, newest first: `limit` of them (None: all) after skipping `offset`."""
     limit, offset = page_bounds(limit, offset)
     query = (
-        select(*LIST_COLUMNS, Script.prompt)
+        sa_select(*LIST_COLUMNS, col(Script.prompt))
         .join(Script, col(Script.id) == col(Execution.script_id))
         .order_by(col(Execution.created_at).desc(), col(Execution.id).desc())
         .offset(offset)
@@ -131,7 +132,7 @@ def list_executions(
     with ctx.session() as session:
         if script_ref is not None:
             script = resolve_uuid(session, ctx, Script, script_ref, "script")
-            query = query.where(Execution.script_id == script.id)
+            query = query.where(col(Execution.script_id) == script.id)
         return EXECUTIONS.validate_python([dict(row._mapping) for row in session.execute(query).all()])
 
 
@@ -209,7 +210,7 @@ def cancel_execution(ctx: Context, *, ref: str) -> CancelResult:
         )
     stopped = jobqueue.cancel_job(url, row.job_id)
     with ctx.session() as session:
-        row = session.get(Execution, row.id)
+        row = attempts.get_row(session, Execution, row.id)
         if row.status == ExecutionStatus.QUEUED.value:  # its job will never run: the row is settled here
             row.finish(ExecutionStatus.INTERRUPTED, CANCELLED)
             session.add(row)

@@ -24,7 +24,7 @@ def resolve_uuid(session: Session, ctx: Context, model: type[Row], ref: str, lab
     if not all(ch in "0123456789abcdef-" for ch in ref):
         raise NotFound(f"no {label} with id {ref!r}", hint=f"List them with `manimagent {label}s list`")
     query = owned(select(model).where(col(model.id).startswith(ref)).limit(3), ctx, model)  # type: ignore[attr-defined]
-    rows = session.exec(query).all()
+    rows: list[Row] = list(session.exec(query).all())
     if not rows:
         raise NotFound(f"no {label} with id {ref!r}", hint=f"List them with `manimagent {label}s list`")
     if len(rows) > 1:

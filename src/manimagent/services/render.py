@@ -7,12 +7,13 @@ first attempt then runs on the other core while manim starts up.
 from __future__ import annotations
 
 import shutil
+from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from manimagent.context import Context
 from manimagent.errors import BadInput
-from manimagent.render.base import OutputFormat, Quality
+from manimagent.render.base import OutputFormat, Quality, RenderEngine
 from manimagent.scriptcheck.source import read_script_file
 from manimagent.services.engines import select_engine
 
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from manimagent.schemas import ExecuteResult, GenerateResult
 
 Doc = TypeVar("Doc", "ExecuteResult", "GenerateResult")
+Choice = TypeVar("Choice", bound=Enum)
 MAX_ATTEMPTS_LIMIT = 10
 MAX_STILL_SECONDS = 60.0
 
@@ -62,7 +64,7 @@ def render_options(
     )
 
 
-def _cached(ctx: Context, engine, cache: bool | None, still_seconds: float):
+def _cached(ctx: Context, engine: RenderEngine, cache: bool | None, still_seconds: float) -> RenderEngine:
     """The engine behind the render cache; with --no-cache or `cache.enabled = false` behind none,
     which still renders a multi-scene file scene group by scene group (partial success)."""
     from manimagent.render.cache import CachingEngine, RenderCache
@@ -100,7 +102,7 @@ def _still_seconds(value: float | None) -> float:
     return seconds
 
 
-def _choice(kind, value: str, label: str):
+def _choice(kind: type[Choice], value: str, label: str) -> Choice:
     try:
         return kind(str(value).lower())
     except ValueError:
@@ -109,7 +111,7 @@ def _choice(kind, value: str, label: str):
         ) from None
 
 
-def render_file(ctx: Context, *, path: str, output: str | None = None, **options) -> ExecuteResult:
+def render_file(ctx: Context, *, path: str, output: str | None = None, **options: Any) -> ExecuteResult:
     """Import FILE as a script and render it (repairing only when max_attempts > 1)."""
     code = read_script_file(path)
     plan = render_options(ctx, **options)
@@ -130,7 +132,7 @@ def render_file(ctx: Context, *, path: str, output: str | None = None, **options
 
 
 def execute_script(
-    ctx: Context, *, ref: str, output: str | None = None, queued: str | None = None, **options
+    ctx: Context, *, ref: str, output: str | None = None, queued: str | None = None, **options: Any
 ) -> ExecuteResult:
     """Render a stored script, with repairs up to max_attempts (default: the settings' max_attempts).
 

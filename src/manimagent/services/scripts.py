@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 from pydantic import TypeAdapter
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from manimagent.context import Context
@@ -78,13 +80,13 @@ def list_scripts(
         )
     limit, offset = page_bounds(limit, offset)
     query = (
-        select(*SUMMARY_COLUMNS)
+        sa_select(*SUMMARY_COLUMNS)
         .order_by(col(Script.created_at).desc(), col(Script.id).desc())
         .offset(offset)
         .limit(limit)
     )
     if status:
-        query = query.where(Script.status == status)
+        query = query.where(col(Script.status) == status)
     query = owned(query, ctx, Script)
     sweep_for_local_reads(ctx)
     with ctx.session() as session:
@@ -93,7 +95,7 @@ def list_scripts(
 
 SUMMARIES = TypeAdapter(list[ScriptSummary])
 # what a list shows, read as plain rows (no ORM objects, no code): a page costs a millisecond or two
-SUMMARY_COLUMNS = (
+SUMMARY_COLUMNS: tuple[Any, ...] = (
     Script.id,
     Script.prompt,
     Script.scene_class,

@@ -52,7 +52,9 @@ def start_execution(
 ) -> Execution:
     """The attempt's running Execution row (`queued`: the queued row it takes over, whose id is
     `execution_id`) and its script `executing` again."""
-    execution = get_row(session, Execution, queued) if queued else Execution(id=execution_id)
+    execution = (
+        get_row(session, Execution, queued) if queued else Execution(id=execution_id, script_id=script_id)
+    )
     for name, value in columns.items():
         setattr(execution, name, value)
     execution.start()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Protocol, TypeVar
 
-from sqlmodel.sql.expression import Select, SelectOfScalar
+from sqlalchemy import Select
 
-Query = TypeVar("Query", Select[Any], SelectOfScalar[Any])
+Query = TypeVar("Query", bound=Select[Any])  # sqlmodel's selects are SQLAlchemy's
 
 
 class Caller(Protocol):
