@@ -13,7 +13,7 @@ from sqlmodel import select
 
 from conftest import video_duration
 from manimagent.context import Context, local_context
-from manimagent.store.models import Execution, Script
+from manimagent.store.models import Execution, Script, User
 from manimagent.store.transitions import (
     ExecutionStatus,
     IllegalTransition,
@@ -94,6 +94,30 @@ def test_one_render_walks_the_documented_path():
     with pytest.raises(IllegalTransition):
         Script().set_status(S.SUCCESSFUL)  # nothing succeeds without rendering
     assert execution.status == "succeeded"
+
+
+def test_ownership_is_one_query_helper(isolated_home):
+    from manimagent.store.owned import owned
+
+    local = local_context()
+    with local.session() as session:
+        for user_id in (1, 2):
+            session.add(User(id=user_id, email=f"u{user_id}@example.com", password_hash="h"))
+        session.flush()
+        for owner in (None, 1, 2):
+            session.add(Script(owner_id=owner, prompt=f"of {owner}"))
+        session.commit()
+        user = Context(settings=local.settings, user_id=1, is_admin=False)
+        mine = session.exec(owned(select(Script), user, Script)).all()
+        every = session.exec(owned(select(Script), local, Script)).all()
+    assert [row.prompt for row in mine] == ["of 1"] and len(every) == 3
+
+
+def test_a_context_says_whether_it_is_an_admin(isolated_home):
+    settings = local_context().settings
+    with pytest.raises(TypeError, match="is_admin"):
+        Context(settings=settings)  # type: ignore[call-arg]
+    assert local_context().is_admin and local_context().user_id is None
 
 
 # --- a generate on its success path ---------------------------------------------------------------

@@ -209,7 +209,10 @@ class StagedRender:
             moved.append(target)
         if own:  # the jobs' files not kept (a failed attempt's other scenes) go
             for path in set(folder.iterdir()) - set(moved):
-                shutil.rmtree(path) if path.is_dir() else path.unlink()
+                if path.is_dir():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
             self.kept, self.current, self.folder = [], None, None
         self.discard()
         result.outputs = moved

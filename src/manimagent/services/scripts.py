@@ -44,8 +44,7 @@ def create_script_row(ctx: Context, *, code: str, prompt: str, source: str, labe
         scenes=report.scenes,
         scene_class=report.scenes[0],
         source=source,
-        status=ScriptStatus.PENDING.value,
-    )
+    )  # pending
     with ctx.session() as session:
         session.add(script)
         session.commit()
