@@ -114,15 +114,12 @@ class _Run:
     new: NewScript | None = None  # a script its first attempt stores
     queued: str | None = None
     executions: list[str] = field(default_factory=list)
-    fixes: list[dict[str, Any]] = field(
-        default_factory=list
-    )  # every deterministic fix tried, with its attempt
-    pending: list[AppliedFix] = field(
-        default_factory=list
-    )  # fixes after a failure, for the next attempt's row
-    repaired_by_llm: tuple[RenderFailure, str] | None = (
-        None  # the failure and code the last LLM repair answered
-    )
+    # every deterministic fix tried, with its attempt
+    fixes: list[dict[str, Any]] = field(default_factory=list)
+    # fixes after a failure, for the next attempt's row
+    pending: list[AppliedFix] = field(default_factory=list)
+    # the failure and code the last LLM repair answered
+    repaired_by_llm: tuple[RenderFailure, str] | None = None
     repair_stopped: str | None = None
     failure: RenderFailure | None = None
     refused_first: bool = False
@@ -334,7 +331,8 @@ def _wait(
     ctx: Context, session: Session, execution: Execution, attempt: Attempt, started: RenderStarted
 ) -> RenderResult:
     """Announce the stored attempt and wait for its render; from here on, Ctrl-C marks it interrupted.
-    The files stay in the render's job folder until the attempt is judged."""
+    The engine moves each finished file from its job folder into the execution's media folder
+    (attempt.begin_attempt); an attempt that keeps none discards them."""
     try:
         refusal = attempt.prepared.refusal
         if refusal is not None or attempt.job is None:  # nothing renders, so no "Rendering ..." first
@@ -388,6 +386,7 @@ def _succeed(
     if session.get(Execution, execution.id) is None:  # deleted while rendering: publish nothing
         attempt.job.discard()
         raise NotFound(f"script {script_id} was deleted while it rendered")
+    session.commit()  # no transaction stays open while the files move (and, for a worker, travel)
     outputs, output_path = _publish(ctx, script_id, execution.id, attempt.job, result)
     poster = make_poster(output_path)  # beside the video, cached renders too (render/poster.py)
     if ctx.media_sink is not None:  # a queue worker: the files go to the server first (the poster with them)
@@ -451,8 +450,8 @@ def output_kind(path: Path, still: bool) -> str:
 def _publish(
     ctx: Context, script_id: str, execution_id: str, job: StagedRender, result: RenderResult
 ) -> tuple[list[Path], Path]:
-    """Join the scenes' videos when there are several (in the attempt's own job folder), then move
-    the files, each once, into `media/<script>/<execution>`.
+    """The files in `media/<script>/<execution>`: the render left the scenes' there; their join,
+    when there are several videos, is made aside and moved in once complete.
 
     Images (still scenes with no --format) are not joined: `output_path` is the joined video of the
     videos, else the one video, else the first image."""
