@@ -6,9 +6,10 @@ Kept free of the database layer so `render FILE` can start manim before SQLModel
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from manimagent.context import Context
 from manimagent.render.base import (
@@ -22,6 +23,9 @@ from manimagent.render.base import (
 from manimagent.render.layout import LayoutMode, layout_mode
 from manimagent.render.staged import StagedRender
 from manimagent.scriptcheck.prepare import Prepared, prepare_code
+
+if TYPE_CHECKING:
+    from manimagent.render.narration import Narration
 
 
 class Repairer(Protocol):
@@ -47,6 +51,9 @@ class RenderOptions:
     scenes: list[str] | None = None
     still_seconds: float = DEFAULT_STILL_SECONDS  # a still scene's video length, for an explicit video format
     partial: bool = False  # a failed multi-scene render still joins the scenes that rendered
+    # how a script speaks (services/voiceover.narration_for, bound by services/render.render_options):
+    # None for a script that is not narrated; without it nothing is narrated
+    narrate: Callable[[str], Narration | None] | None = None
 
 
 def new_id() -> str:
@@ -99,9 +106,8 @@ def begin_attempt(
     )
     if prepared.refusal is not None:
         return Attempt(prepared, None, execution_id)
-    from manimagent.services.voiceover import narration_for
-
-    request.narration = narration_for(ctx, prepared.code)  # a network engine speaks here, before the job
+    if options.narrate is not None:  # a network engine speaks here, before the job
+        request.narration = options.narrate(prepared.code)
     job = StagedRender(
         options.engine,
         request,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 from enum import Enum
+from functools import partial as partial_function
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -44,6 +45,7 @@ def render_options(
     """Validated options, each falling back to the settings. With no format given (nor configured),
     the format is AUTO: manim's own choice, a video, or a PNG for a scene with no animation."""
     from manimagent.attempt import RenderOptions
+    from manimagent.services.voiceover import narration_for
 
     attempts = default_attempts if max_attempts is None else max_attempts
     if not 1 <= attempts <= MAX_ATTEMPTS_LIMIT:
@@ -61,6 +63,7 @@ def render_options(
         scenes=list(scenes) if scenes else None,
         still_seconds=seconds,
         partial=bool(partial),
+        narrate=partial_function(narration_for, ctx),
     )
 
 
