@@ -142,9 +142,9 @@ def add_scripts(db: Path, owner_id: int, count: int) -> None:
             )
             conn.execute(
                 "INSERT INTO script (id, owner_id, prompt, content, scene_class, scenes, status, source,"
-                " prompt_tokens, completion_tokens, total_tokens, fixes, provider_attempts, created_at,"
+                " prompt_tokens, completion_tokens, total_tokens, provider_attempts, created_at,"
                 " updated_at) VALUES (?, ?, ?, ?, 'CircleToSquare', '[\"CircleToSquare\"]',"
-                " 'successful', 'imported', 0, 0, 0, '[]', '[]', ?, ?)",
+                " 'successful', 'imported', 0, 0, 0, '[]', ?, ?)",
                 (script_id, owner_id, f"Animate a circle, number {index}", code, stamp, stamp),
             )
             conn.execute(

@@ -24,8 +24,8 @@ def _add_scripts(db_path, owner_id: int | None, count: int) -> list[str]:
             stamp = f"2026-01-01 00:{index // 60:02d}:{index % 60:02d}.000000"
             conn.execute(
                 "INSERT INTO script (id, owner_id, prompt, content, scene_class, scenes, status, source, prompt_tokens, completion_tokens,"
-                " total_tokens, fixes, provider_attempts, created_at, updated_at) VALUES (?, ?, ?, ?, 'CircleToSquare', '[\"CircleToSquare\"]',"
-                " 'successful', 'imported', 0, 0, 0, '[]', '[]', ?, ?)",
+                " total_tokens, provider_attempts, created_at, updated_at) VALUES (?, ?, ?, ?, 'CircleToSquare', '[\"CircleToSquare\"]',"
+                " 'successful', 'imported', 0, 0, 0, '[]', ?, ?)",
                 (script_id, owner_id, f"prompt {index}", code, stamp, stamp),
             )
             conn.execute(

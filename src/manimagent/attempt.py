@@ -5,8 +5,11 @@ Kept free of the database layer so `render FILE` can start manim before SQLModel
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from manimagent.context import Context
 from manimagent.render.base import (
@@ -20,6 +23,9 @@ from manimagent.render.base import (
 from manimagent.render.layout import LayoutMode, layout_mode
 from manimagent.render.staged import StagedRender
 from manimagent.scriptcheck.prepare import Prepared, prepare_code
+
+if TYPE_CHECKING:
+    from manimagent.render.narration import Narration
 
 
 class Repairer(Protocol):
@@ -45,29 +51,48 @@ class RenderOptions:
     scenes: list[str] | None = None
     still_seconds: float = DEFAULT_STILL_SECONDS  # a still scene's video length, for an explicit video format
     partial: bool = False  # a failed multi-scene render still joins the scenes that rendered
+    # how a script speaks (services/voiceover.narration_for, bound by services/render.render_options):
+    # None for a script that is not narrated; without it nothing is narrated
+    narrate: Callable[[str], Narration | None] | None = None
+
+
+def new_id() -> str:
+    """A new row id (a UUID), chosen before its row is written."""
+    return str(uuid.uuid4())
 
 
 @dataclass
 class NewScript:
-    """A script not stored yet: it is stored while its first render runs."""
+    """A script not stored yet: it is stored, with this id, while its first render runs."""
 
     code: str
     prompt: str
     source: str = "imported"
+    id: str = field(default_factory=new_id)
 
 
 @dataclass
 class Attempt:
     prepared: Prepared
     job: StagedRender | None  # None when the code was refused
+    execution_id: str  # the id its Execution row is written with; its files render into that row's folder
+
+
+def media_folder(ctx: Context, script_id: str, execution_id: str) -> Path:
+    """Where an execution's files end: `media/<script>/<execution>`."""
+    return ctx.settings.paths.media / script_id / execution_id
 
 
 def has_latex(engine: RenderEngine) -> bool:
     return bool(getattr(engine, "has_latex", True))
 
 
-def begin_attempt(ctx: Context, code: str, options: RenderOptions, *, strict: bool) -> Attempt:
-    """Prepare `code` and start rendering it (unless it is refused). Light: no database work."""
+def begin_attempt(
+    ctx: Context, code: str, options: RenderOptions, *, strict: bool, script_id: str, execution_id: str
+) -> Attempt:
+    """Prepare `code` and start rendering it (unless it is refused) into the media folder of the
+    execution `execution_id` of the script `script_id`, rows that are written meanwhile. Light:
+    no database work."""
     prepared = prepare_code(
         code, ctx.manim_names(), has_latex=has_latex(options.engine), wanted=options.scenes, strict=strict
     )
@@ -80,11 +105,15 @@ def begin_attempt(ctx: Context, code: str, options: RenderOptions, *, strict: bo
         layout=layout_mode(ctx.settings.layout) != LayoutMode.OFF,
     )
     if prepared.refusal is not None:
-        return Attempt(prepared, None)
-    from manimagent.services.voiceover import narration_for
-
-    request.narration = narration_for(ctx, prepared.code)  # a network engine speaks here, before the job
+        return Attempt(prepared, None, execution_id)
+    if options.narrate is not None:  # a network engine speaks here, before the job
+        request.narration = options.narrate(prepared.code)
     job = StagedRender(
-        options.engine, request, ctx.settings.paths.staging, ctx.events, still_seconds=options.still_seconds
+        options.engine,
+        request,
+        ctx.settings.paths.staging,
+        ctx.events,
+        still_seconds=options.still_seconds,
+        folder=media_folder(ctx, script_id, execution_id),
     )
-    return Attempt(prepared, job)
+    return Attempt(prepared, job, execution_id)

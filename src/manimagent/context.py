@@ -20,11 +20,14 @@ if TYPE_CHECKING:
     from sqlmodel import Session
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Context:
+    """Every construction says who asks: `user_id` (None: the local CLI or the server itself, which
+    see every row; store/owned.py) and `is_admin`, which has no default."""
+
     settings: Settings
-    user_id: int | None = None  # None: the local CLI, which sees every row
-    is_admin: bool = True
+    is_admin: bool
+    user_id: int | None = None
     events: EventSink = field(default=ignore)
     # a `manimagent worker`'s: sends a finished render's files to the server before its row says
     # so, and answers the paths they have there (see server/queue_job.py)
@@ -45,7 +48,7 @@ class Context:
 
 
 def local_context(events: EventSink = ignore) -> Context:
-    """The context of a local CLI command: current settings, no user."""
+    """The context of a local CLI command: current settings, no user; the owner of the home is its admin."""
     settings = load_settings()
     settings.paths.ensure()
-    return Context(settings=settings, events=events)
+    return Context(settings=settings, is_admin=True, events=events)

@@ -1,21 +1,30 @@
 """The pipeline: check -> fix -> render -> repair, one Execution row per attempt, emitting events.
 
 `run_attempts` is the loop every render goes through (render FILE, scripts execute, generate,
-retry). Repairs are deterministic first (scriptcheck.fixes), then the LLM through `repairer`.
-Each attempt's render is started before its rows are written, so bookkeeping overlaps rendering.
+retry): each attempt is one decision (rendered, try this code next, or stop), taken with one
+database session; store/attempts.py writes the rows. Repairs are deterministic first
+(scriptcheck.fixes), then the `Repairer` strategy passed in (services/repair.py: the LLM, fix
+memory). Each attempt's render is started before its rows are written, so bookkeeping overlaps
+rendering, and its files move once, from the render's job folder into media.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from sqlmodel import func, select
-
-from manimagent.attempt import Attempt, NewScript, RenderOptions, Repairer, begin_attempt, has_latex
+from manimagent.attempt import (
+    Attempt,
+    NewScript,
+    RenderOptions,
+    Repairer,
+    begin_attempt,
+    has_latex,
+    media_folder,
+    new_id,
+)
 from manimagent.context import Context
 from manimagent.errors import Interrupted, InvalidScript, ManimagentError, NotFound, ProviderError
 from manimagent.events import (
@@ -37,24 +46,30 @@ from manimagent.scriptcheck.fixes import AppliedFix, fix_after_failure
 from manimagent.scriptcheck.prepare import Prepared
 from manimagent.scriptcheck.scenes import find_scenes
 from manimagent.scriptcheck.source import parse_script
+from manimagent.store import attempts as rows
+from manimagent.store.attempts import INTERRUPTED
 from manimagent.store.models import (
     ABANDON_GRACE,
     Execution,
     ExecutionStatus,
     Script,
     ScriptStatus,
-    new_uuid,
     utcnow,
 )
 
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from manimagent.render.staged import StagedRender
+
 BEFORE_RENDER = "before-render"  # a fix's `stage`: applied while the code was prepared
 AFTER_FAILURE = "after-failure"  # applied because of the previous attempt's failure
-INTERRUPTED = "interrupted"  # the error of an interrupted attempt and its script
+__all__ = ["INTERRUPTED", "output_kind", "run_attempts", "settle_interrupted"]
 
 
 def run_attempts(
     ctx: Context,
-    script: str | NewScript,
+    script: str | Script | NewScript,
     options: RenderOptions,
     repairer: Repairer | None = None,
     first: Attempt | None = None,
@@ -62,90 +77,69 @@ def run_attempts(
 ) -> ExecuteResult:
     """Render the script, repairing and retrying until success or `max_attempts` renders.
 
-    `first`: an attempt already started; `queued`: a queued Execution row the first attempt takes over.
+    `script`: a stored script (its id, or its row) or a new one; `first`: an attempt already
+    started; `queued`: a queued Execution row the first attempt takes over.
     """
-    code = script.code if isinstance(script, NewScript) else _load(ctx, script).content
-    script_id = script if isinstance(script, str) else None
-    loop = _Loop()
-    failure: RenderFailure | None = None
+    run = _Run.of(ctx, script, options, repairer, queued)
     attempt = first
     for number in range(1, options.max_attempts + 1):
-        attempt = attempt or begin_attempt(ctx, code, options, strict=number == 1)
-        # the rows' ids are chosen before they are written: an interrupt landing anywhere from here
-        # on (a batch's lands at any bytecode) settles whichever of them were written
-        new_script = script_id is None
-        script_id = script_id or new_uuid()
-        execution_id = (queued if number == 1 else None) or new_uuid()
-        try:
-            try:
-                _report(ctx, attempt.prepared)
-                if new_script:
-                    execution = _store_new(ctx, script, options, attempt.prepared, script_id, execution_id)
-                else:
-                    execution = _start_execution(
-                        ctx,
-                        script_id,
-                        options,
-                        code,
-                        attempt.prepared,
-                        execution_id,
-                        queued if number == 1 else None,
-                        loop.pending,
-                    )
-                loop.started(execution.id, number, attempt.prepared.fixes)
-                started = RenderStarted(
-                    attempt=number,
-                    max_attempts=options.max_attempts,
-                    engine=options.engine.name,
-                    scenes=attempt.prepared.scenes,
-                    execution_id=execution.id,
-                )
-            except BaseException:
-                if attempt.job:
-                    attempt.job.cancel()
-                raise
-            result = _wait(ctx, execution, attempt, started)
-            if result.ok:
-                _remember_repair(repairer, script_id, loop, code)
-                return _succeed(ctx, script_id, execution, attempt.prepared, result, options, loop)
-            failure = result.failure or RenderFailure("RenderError", "the render failed")
-            failure.line = line_in_script(failure.line, attempt.prepared.code)
-            loop.kept, loop.joined = _fail_execution(ctx, execution, result, failure, partial=options.partial)
-            loop.scene_status = result.scene_status
-            ctx.events(RenderFailed(attempt=number, error=failure.summary()))
-            refused_first = number == 1 and attempt.prepared.refusal is not None
-            rendered, attempt = attempt.prepared.code, None
-            if number == options.max_attempts:
-                break
-            code = _repair(ctx, script_id, rendered, failure, options, number, repairer, loop)
-            if code is None:
-                break
-            _record_modified(ctx, execution.id, code)
-        except KeyboardInterrupt as exc:
-            if attempt and attempt.job:
-                attempt.job.cancel()
-            if isinstance(exc, Interrupted):  # the render's wait settled its rows already
-                raise
-            raise Interrupted(settle_interrupted(ctx, script_id, execution_id)) from exc
-    return _give_up(ctx, script_id, failure, loop, first_refused=len(loop.executions) == 1 and refused_first)
+        attempt = attempt or _begin(run, number)
+        decision = _attempt(run, number, attempt)
+        attempt = None
+        if decision.result is not None:
+            return decision.result
+        if decision.next_code is None:
+            break
+        run.code = decision.next_code
+    return _give_up(run)
 
 
 @dataclass
-class _Loop:
-    """What the attempts of one run have done so far, for the next attempt and the result."""
+class _Decision:
+    """What an attempt decided: it rendered (`result`), or the code to try next (None: stop)."""
 
+    result: ExecuteResult | None = None
+    next_code: str | None = None
+
+
+@dataclass
+class _Run:
+    """One run of the loop: what it renders and what its attempts have done so far."""
+
+    ctx: Context
+    options: RenderOptions
+    repairer: Repairer | None
+    code: str
+    script_id: str
+    new: NewScript | None = None  # a script its first attempt stores
+    queued: str | None = None
     executions: list[str] = field(default_factory=list)
-    fixes: list[dict] = field(default_factory=list)  # every deterministic fix tried, with its attempt
-    pending: list[AppliedFix] = field(
-        default_factory=list
-    )  # fixes after a failure, for the next attempt's row
-    repaired_by_llm: tuple[RenderFailure, str] | None = (
-        None  # the failure and code the last LLM repair answered
-    )
+    # every deterministic fix tried, with its attempt
+    fixes: list[dict[str, Any]] = field(default_factory=list)
+    # fixes after a failure, for the next attempt's row
+    pending: list[AppliedFix] = field(default_factory=list)
+    # the failure and code the last LLM repair answered
+    repaired_by_llm: tuple[RenderFailure, str] | None = None
     repair_stopped: str | None = None
+    failure: RenderFailure | None = None
+    refused_first: bool = False
     kept: list[Path] = field(default_factory=list)  # the last failed attempt's scenes that rendered
     joined: Path | None = None  # with --partial: those scenes as one video
     scene_status: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls,
+        ctx: Context,
+        script: str | Script | NewScript,
+        options: RenderOptions,
+        repairer: Repairer | None,
+        queued: str | None,
+    ) -> _Run:
+        if isinstance(script, NewScript):
+            return cls(ctx, options, repairer, script.code, script.id, new=script, queued=queued)
+        row = script if isinstance(script, Script) else _load(ctx, script)
+        return cls(ctx, options, repairer, row.content, row.id, queued=queued)
 
     def started(self, execution_id: str, number: int, fixes: list[AppliedFix]) -> None:
         self.executions.append(execution_id)
@@ -157,36 +151,100 @@ class _Loop:
         self.pending = []
 
 
-def _remember_repair(repairer: Repairer | None, script_id: str, loop: _Loop, rendered: str) -> None:
+def _begin(run: _Run, number: int) -> Attempt:
+    """Start the attempt's render; its Execution's id is chosen here (the first may take over a
+    queued row), and the render writes into that execution's media folder."""
+    execution_id = (run.queued if number == 1 else None) or new_id()
+    return begin_attempt(
+        run.ctx, run.code, run.options, strict=number == 1, script_id=run.script_id, execution_id=execution_id
+    )
+
+
+def _attempt(run: _Run, number: int, attempt: Attempt) -> _Decision:
+    """One attempt with one session: its rows, its render, then success or the next code.
+
+    The rows' ids were chosen before the rows are written: an interrupt landing anywhere from here
+    on (a batch's lands at any bytecode) settles whichever of them were written."""
+    new_script, run.new = run.new, None
+    script_id, execution_id = run.script_id, attempt.execution_id
+    try:
+        with run.ctx.session() as session:
+            execution, started = _store_rows(run, session, number, attempt, execution_id, new_script)
+            result = _wait(run.ctx, session, execution, attempt, started)
+            if result.ok:
+                _remember_repair(run)
+                return _Decision(result=_succeed(run, session, execution, attempt, result))
+            next_code = _after_failure(run, session, number, attempt, execution, result)
+            if next_code is None:
+                rows.set_script_status(session, script_id, ScriptStatus.FAILED, _error(run))
+            return _Decision(next_code=next_code)
+    except KeyboardInterrupt as exc:
+        _cancel(attempt.job)
+        if isinstance(exc, Interrupted):  # the render's wait settled its rows already
+            raise
+        raise Interrupted(settle_interrupted(run.ctx, script_id, execution_id)) from exc
+
+
+def _cancel(job: StagedRender | None) -> None:
+    if job is not None:
+        job.cancel()
+
+
+def _store_rows(
+    run: _Run,
+    session: Session,
+    number: int,
+    attempt: Attempt,
+    execution_id: str,
+    new_script: NewScript | None,
+) -> tuple[Execution, RenderStarted]:
+    """The attempt's rows (a new script with its first execution, or the next execution), and the
+    event that announces its render. Anything going wrong here stops the render."""
+    try:
+        _report(run.ctx, attempt.prepared)
+        if new_script is not None:
+            execution = _store_new(
+                run.ctx, session, new_script, run.options, attempt.prepared, run.script_id, execution_id
+            )
+        else:
+            execution = _start_execution(run, session, attempt.prepared, execution_id, number)
+        session.expunge_all()  # what the render's end reads is read again (rows may go meanwhile)
+        run.started(execution.id, number, attempt.prepared.fixes)
+        started = RenderStarted(
+            attempt=number,
+            max_attempts=run.options.max_attempts,
+            engine=run.options.engine.name,
+            scenes=attempt.prepared.scenes,
+            execution_id=execution.id,
+        )
+    except BaseException:
+        _cancel(attempt.job)
+        raise
+    return execution, started
+
+
+def _remember_repair(run: _Run) -> None:
     """The code an LLM repair wrote rendered: the repairer keeps the fix (fix memory)."""
-    if loop.repaired_by_llm is not None and repairer is not None:
-        failure, before = loop.repaired_by_llm
-        repairer.succeeded(script_id, failure, before, rendered)
-
-
-def _get(session, model: type[Script] | type[Execution], row_id: str):
-    """The row, or NotFound when it was deleted meanwhile (e.g. `scripts rm` during a render)."""
-    row = session.get(model, row_id)
-    if row is None:
-        raise NotFound(f"{model.__name__.lower()} {row_id} was deleted while it rendered")
-    return row
+    if run.repaired_by_llm is not None and run.repairer is not None:
+        failure, before = run.repaired_by_llm
+        run.repairer.succeeded(run.script_id, failure, before, run.code)
 
 
 def _load(ctx: Context, script_id: str) -> Script:
     with ctx.session() as session:
-        return _get(session, Script, script_id)
+        return rows.get_row(session, Script, script_id)
 
 
 def _store_new(
     ctx: Context,
+    session: Session,
     script: NewScript,
     options: RenderOptions,
     prepared: Prepared,
     script_id: str,
     execution_id: str,
 ) -> Execution:
-    """A new Script and its first Execution, written in one transaction: a crash or a full disk
-    never leaves a script `executing` without its render."""
+    """A new Script and its first Execution, written in one transaction."""
     row = Script(
         id=script_id,
         owner_id=ctx.user_id,
@@ -195,16 +253,11 @@ def _store_new(
         scenes=_all_scenes(script.code),
         scene_class=prepared.scenes[0] if prepared.scenes else None,
         source=script.source,
-        status=ScriptStatus.EXECUTING.value,
     )
     execution = Execution(
         id=execution_id, **_execution_fields(ctx, row.id, options, script.code, prepared, attempt_number=1)
     )
-    with ctx.session() as session:
-        session.add(row)
-        session.flush()  # the script first (no relationship tells the session so), in the same transaction
-        session.add(execution)
-        session.commit()
+    rows.store_new(session, row, execution)
     return execution
 
 
@@ -227,30 +280,20 @@ def _report(ctx: Context, prepared: Prepared) -> None:
 
 
 def _start_execution(
-    ctx: Context,
-    script_id: str,
-    options: RenderOptions,
-    code: str,
-    prepared: Prepared,
-    execution_id: str,
-    queued: str | None = None,
-    after_failure: list[AppliedFix] | None = None,
+    run: _Run, session: Session, prepared: Prepared, execution_id: str, number: int
 ) -> Execution:
-    """The attempt's Execution row (`queued`: the queued row it takes over, whose id is `execution_id`)."""
+    """The attempt's Execution row; the first attempt may take over a queued row (`run.queued`)."""
+    queued = run.queued if number == 1 else None
     fields = _execution_fields(
-        ctx, script_id, options, code, prepared, _next_attempt_number(ctx, script_id, queued), after_failure
+        run.ctx,
+        run.script_id,
+        run.options,
+        run.code,
+        prepared,
+        rows.next_attempt_number(session, run.script_id, queued),
+        run.pending,
     )
-    with ctx.session() as session:
-        execution = _get(session, Execution, queued) if queued else Execution(id=execution_id, **fields)
-        for name, value in fields.items():
-            setattr(execution, name, value)
-        session.add(execution)
-        script = _get(session, Script, script_id)
-        script.status = ScriptStatus.EXECUTING.value
-        script.updated_at = utcnow()
-        session.add(script)
-        session.commit()
-    return execution
+    return rows.start_execution(session, run.script_id, execution_id, fields, queued)
 
 
 def _execution_fields(
@@ -261,8 +304,8 @@ def _execution_fields(
     prepared: Prepared,
     attempt_number: int,
     after_failure: list[AppliedFix] | None = None,
-) -> dict:
-    """The columns of a running attempt's Execution row."""
+) -> dict[str, Any]:
+    """The columns of a running attempt's Execution row (its status: Execution.start)."""
     started = utcnow()
     return dict(
         script_id=script_id,
@@ -273,7 +316,6 @@ def _execution_fields(
         quality=options.quality.value,
         format=options.format.value,
         scenes=prepared.scenes,
-        status=ExecutionStatus.RUNNING.value,
         original_script=code,
         modified_script=prepared.code if prepared.code != code else None,
         fixes=[
@@ -285,45 +327,34 @@ def _execution_fields(
     )
 
 
-def _next_attempt_number(ctx: Context, script_id: str, queued: str | None = None) -> int:
-    query = select(func.count()).select_from(Execution).where(Execution.script_id == script_id)
-    if queued:
-        query = query.where(Execution.id != queued)
-    with ctx.session() as session:
-        return int(session.exec(query).one()) + 1
-
-
-def _wait(ctx: Context, execution: Execution, attempt: Attempt, started: RenderStarted) -> RenderResult:
-    """Announce the stored attempt and wait for its render; from here on, Ctrl-C marks it interrupted."""
+def _wait(
+    ctx: Context, session: Session, execution: Execution, attempt: Attempt, started: RenderStarted
+) -> RenderResult:
+    """Announce the stored attempt and wait for its render; from here on, Ctrl-C marks it interrupted.
+    The engine moves each finished file from its job folder into the execution's media folder
+    (attempt.begin_attempt); an attempt that keeps none discards them."""
     try:
         refusal = attempt.prepared.refusal
-        if refusal is not None:  # nothing renders, so no "Rendering ..." first
+        if refusal is not None or attempt.job is None:  # nothing renders, so no "Rendering ..." first
+            failure = refusal or RenderFailure("RenderError", "the render failed")
             return RenderResult(
-                ok=False, failure=refusal, log=f"refused before rendering: {refusal.summary()}"
+                ok=False, failure=failure, log=f"refused before rendering: {failure.summary()}"
             )
         ctx.events(started)
         warm_up_poster()
         result = attempt.job.wait()
     except KeyboardInterrupt as exc:
-        if attempt.job:
-            attempt.job.cancel()
+        _cancel(attempt.job)
         raise Interrupted(settle_interrupted(ctx, execution.script_id, execution.id)) from exc
     except ManimagentError as exc:
-        _fail_execution(
-            ctx, execution, RenderResult(ok=False), RenderFailure(type(exc).__name__, exc.message)
-        )
-        _set_script(ctx, execution.script_id, ScriptStatus.FAILED, error=exc.message)
+        failure = RenderFailure(type(exc).__name__, exc.message)
+        _fail_execution(ctx, session, execution, None, RenderResult(ok=False), failure)
+        rows.set_script_status(session, execution.script_id, ScriptStatus.FAILED, error=exc.message)
         raise
     result = _judge_layout(ctx, result)
-    if not result.ok:
-        if result.partial:  # the scenes that rendered are kept with the failed attempt
-            kept = attempt.job.keep_as(
-                ctx.settings.paths.staging / execution.id, replace(result, outputs=result.partial)
-            )
-            return replace(result, partial=kept.outputs, outputs=[])
+    if not result.ok and not result.partial:
         attempt.job.discard()
-        return result
-    return attempt.job.keep_as(ctx.settings.paths.staging / execution.id, result)
+    return result
 
 
 def _judge_layout(ctx: Context, result: RenderResult) -> RenderResult:
@@ -343,59 +374,41 @@ def settle_interrupted(ctx: Context, script_id: str | None, execution_id: str | 
     """An interrupted attempt's rows, whichever were written: its Execution still `running` becomes
     `interrupted` and its Script `failed`. Returns the Execution's id when that row exists."""
     with ctx.session() as session:
-        row = session.get(Execution, execution_id) if execution_id else None
-        if row is not None and row.status in (ExecutionStatus.RUNNING.value, ExecutionStatus.QUEUED.value):
-            row.finish(ExecutionStatus.INTERRUPTED, INTERRUPTED)
-            session.add(row)
-        script = session.get(Script, script_id) if script_id else None
-        if script is not None and script.status == ScriptStatus.EXECUTING.value:
-            script.set_status(ScriptStatus.FAILED, INTERRUPTED)
-            session.add(script)
-        session.commit()
-        return row.id if row is not None else None
+        return rows.settle_interrupted(session, script_id, execution_id)
 
 
 def _succeed(
-    ctx: Context,
-    script_id: str,
-    execution: Execution,
-    prepared: Prepared,
-    result: RenderResult,
-    options: RenderOptions,
-    loop: _Loop,
+    run: _Run, session: Session, execution: Execution, attempt: Attempt, result: RenderResult
 ) -> ExecuteResult:
-    with ctx.session() as session:
-        if session.get(Execution, execution.id) is None:  # deleted while rendering: publish nothing
-            shutil.rmtree(ctx.settings.paths.staging / execution.id, ignore_errors=True)
-            raise NotFound(f"script {script_id} was deleted while it rendered")
-    outputs, output_path = _publish(ctx, script_id, execution.id, result)
+    """The rendered attempt: its files moved into media (once), its rows successful, its result."""
+    ctx, script_id, prepared = run.ctx, execution.script_id, attempt.prepared
+    assert attempt.job is not None
+    if session.get(Execution, execution.id) is None:  # deleted while rendering: publish nothing
+        attempt.job.discard()
+        raise NotFound(f"script {script_id} was deleted while it rendered")
+    session.commit()  # no transaction stays open while the files move (and, for a worker, travel)
+    outputs, output_path = _publish(ctx, script_id, execution.id, attempt.job, result)
     poster = make_poster(output_path)  # beside the video, cached renders too (render/poster.py)
     if ctx.media_sink is not None:  # a queue worker: the files go to the server first (the poster with them)
         sent, output_path = ctx.media_sink([*outputs, *([poster] if poster else [])], output_path)
         outputs, poster = (sent[:-1], sent[-1]) if poster else (sent, None)
-    _attribute_cache(options, result, execution.id)
-    with ctx.session() as session:
-        row = _get(session, Execution, execution.id)
-        row.status = (ExecutionStatus.CACHED if result.cached_from else ExecutionStatus.SUCCEEDED).value
-        row.cached_from = result.cached_from
-        row.is_successful = True
-        row.log = result.log
-        row.output_path = str(output_path)
-        row.outputs = [str(path) for path in outputs]
-        row.completed_at = utcnow()
-        row.duration = result.duration
-        row.sandbox = result.sandbox
-        row.layout = [finding.to_dict() for finding in result.layout]
-        session.add(row)
-        script = _get(session, Script, script_id)
-        script.content = prepared.code
-        script.scenes = _all_scenes(prepared.code) or script.scenes
-        script.scene_class = prepared.scenes[0]
-        script.status = ScriptStatus.SUCCESSFUL.value
-        script.error = None
-        script.updated_at = utcnow()
-        session.add(script)
-        session.commit()
+    _attribute_cache(run.options, result, execution.id)
+    rows.succeed(
+        session,
+        script_id,
+        execution.id,
+        ExecutionStatus.CACHED if result.cached_from else ExecutionStatus.SUCCEEDED,
+        cached_from=result.cached_from,
+        log=result.log,
+        output_path=str(output_path),
+        outputs=[str(path) for path in outputs],
+        duration=result.duration,
+        sandbox=result.sandbox,
+        layout=[finding.to_dict() for finding in result.layout],
+        content=prepared.code,
+        scenes=_all_scenes(prepared.code),
+        scene_class=prepared.scenes[0],
+    )
     ctx.events(Done(success=True, output_path=str(output_path)))
     return ExecuteResult(
         success=True,
@@ -405,9 +418,9 @@ def _succeed(
         poster_path=str(poster) if poster else None,
         outputs=[str(path) for path in outputs],
         scene_outputs=_scene_outputs(prepared.scenes, outputs, result.still_scenes),
-        attempts=len(loop.executions),
-        executions=loop.executions,
-        fixes=loop.fixes,
+        attempts=len(run.executions),
+        executions=run.executions,
+        fixes=run.fixes,
         status=ScriptStatus.SUCCESSFUL.value,
     )
 
@@ -419,7 +432,7 @@ def _attribute_cache(options: RenderOptions, result: RenderResult, execution_id:
         cache.attribute(result.cache_keys, execution_id)
 
 
-def _scene_outputs(scenes: list[str], outputs: list[Path], stills: list[str]) -> list[dict]:
+def _scene_outputs(scenes: list[str], outputs: list[Path], stills: list[str]) -> list[dict[str, Any]]:
     """Per scene: its file and its kind: `video`, `image` (a still scene's PNG, as manim makes it)
     or `still-video` (a still scene's last frame shown for --still-seconds, for an explicit video format)."""
     return [
@@ -435,20 +448,21 @@ def output_kind(path: Path, still: bool) -> str:
 
 
 def _publish(
-    ctx: Context, script_id: str, execution_id: str, result: RenderResult
+    ctx: Context, script_id: str, execution_id: str, job: StagedRender, result: RenderResult
 ) -> tuple[list[Path], Path]:
-    """Join the scenes' videos when there are several, then move the complete folder into media.
+    """The files in `media/<script>/<execution>`: the render left the scenes' there; their join,
+    when there are several videos, is made aside and moved in once complete.
 
     Images (still scenes with no --format) are not joined: `output_path` is the joined video of the
     videos, else the one video, else the first image."""
     staged = result.outputs
-    joined = _join_videos(
-        staged, ctx.settings.paths.staging / execution_id, reencode=bool(result.still_scenes)
-    )
-    final = _move_to_media(ctx, script_id, execution_id)
-    outputs = [final / path.name for path in staged]
-    shown = joined or (_videos(staged) or staged)[0]
-    return outputs, final / shown.name
+    job.staging.mkdir(parents=True, exist_ok=True)
+    joined = _join_videos(staged, job.staging, reencode=bool(result.still_scenes))
+    files = replace(result, outputs=[*staged, *([joined] if joined else [])])
+    moved = job.keep_as(media_folder(ctx, script_id, execution_id), files).outputs
+    outputs = moved[: len(staged)]
+    shown = moved[-1] if joined else (_videos(outputs) or outputs)[0]
+    return outputs, shown
 
 
 def _videos(paths: list[Path]) -> list[Path]:
@@ -462,43 +476,45 @@ def _join_videos(paths: list[Path], folder: Path, *, reencode: bool) -> Path | N
         return None
     from manimagent.render.combine import combine_videos
 
-    return combine_videos(videos, folder / f"all_scenes{videos[0].suffix}", reencode=reencode)
-
-
-def _move_to_media(ctx: Context, script_id: str, execution_id: str) -> Path:
-    """The execution's staging folder moved to `media/<script>/<execution>` (replacing one there)."""
-    final = ctx.settings.paths.media / script_id / execution_id
-    final.parent.mkdir(parents=True, exist_ok=True)
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(ctx.settings.paths.staging / execution_id, final)
-    return final
+    joined: Path = combine_videos(videos, folder / f"all_scenes{videos[0].suffix}", reencode=reencode)
+    return joined
 
 
 def _fail_execution(
-    ctx: Context, execution: Execution, result: RenderResult, failure: RenderFailure, partial: bool = False
+    ctx: Context,
+    session: Session,
+    execution: Execution,
+    job: StagedRender | None,
+    result: RenderResult,
+    failure: RenderFailure,
+    partial: bool = False,
 ) -> tuple[list[Path], Path | None]:
-    """Store the failed attempt; returns where the scenes that did render were kept, and with
-    `partial` (--partial) the video those scenes make together."""
+    """Store the failed attempt; returns where the scenes that did render were kept (moved into
+    media where its video would have gone), and with `partial` (--partial) the video those scenes
+    make together."""
+    rows.get_row(session, Execution, execution.id)  # deleted meanwhile: nothing is kept
     kept: list[Path] = []
     joined: Path | None = None
-    with ctx.session() as session:
-        row = _get(session, Execution, execution.id)
-        row.finish(ExecutionStatus.FAILED, failure.summary())
-        row.is_successful = False
-        row.log = result.log
-        row.error_type = failure.error_type
-        row.error_line = failure.line
-        row.duration = result.duration
-        row.sandbox = result.sandbox
-        row.layout = [finding.to_dict() for finding in result.layout]
-        if result.partial:
-            kept = _publish_partial(ctx, execution, result.partial)
-            row.outputs = [str(path) for path in kept]
-            joined = _join_partial(kept, reencode=bool(result.still_scenes)) if partial else None
-            row.output_path = str(joined) if joined else None
-        session.add(row)
-        session.commit()
+    columns: dict[str, Any] = {}
+    if result.partial and job is not None:
+        folder = media_folder(ctx, execution.script_id, execution.id)
+        kept = job.keep_as(folder, replace(result, outputs=result.partial)).outputs
+        joined = _join_partial(kept, reencode=bool(result.still_scenes)) if partial else None
+        columns = {"outputs": [str(path) for path in kept], "output_path": str(joined) if joined else None}
+    rows.finish_execution(
+        session,
+        execution.id,
+        ExecutionStatus.FAILED,
+        failure.summary(),
+        is_successful=False,
+        log=result.log,
+        error_type=failure.error_type,
+        error_line=failure.line,
+        duration=result.duration,
+        sandbox=result.sandbox,
+        layout=[finding.to_dict() for finding in result.layout],
+        **columns,
+    )
     return kept, joined
 
 
@@ -513,94 +529,86 @@ def _join_partial(kept: list[Path], *, reencode: bool) -> Path | None:
     return joined or next(iter(_videos(kept)), None)
 
 
-def _publish_partial(ctx: Context, execution: Execution, staged: list[Path]) -> list[Path]:
-    """A failed attempt's finished scenes, moved into media where its video would have gone."""
-    final = _move_to_media(ctx, execution.script_id, execution.id)
-    return [final / path.name for path in staged]
-
-
-def _record_modified(ctx: Context, execution_id: str, code: str) -> None:
-    """The failed attempt's `modified_script` is the repaired code the next attempt renders."""
-    with ctx.session() as session:
-        row = _get(session, Execution, execution_id)
-        row.modified_script = code
-        session.add(row)
-        session.commit()
-
-
-def _repair(
-    ctx: Context,
-    script_id: str,
-    code: str,
-    failure: RenderFailure,
-    options: RenderOptions,
-    attempt: int,
-    repairer: Repairer | None,
-    loop: _Loop,
+def _after_failure(
+    run: _Run, session: Session, number: int, attempt: Attempt, execution: Execution, result: RenderResult
 ) -> str | None:
-    """The next attempt's code: a deterministic fix if one applies, else the LLM's repair.
+    """Store the failed attempt and decide: the code of the next attempt, or None to stop."""
+    failure = result.failure or RenderFailure("RenderError", "the render failed")
+    failure.line = line_in_script(failure.line, attempt.prepared.code)
+    run.kept, run.joined = _fail_execution(
+        run.ctx, session, execution, attempt.job, result, failure, partial=run.options.partial
+    )
+    run.scene_status = result.scene_status
+    run.failure = failure
+    run.ctx.events(RenderFailed(attempt=number, error=failure.summary()))
+    run.refused_first = number == 1 and attempt.prepared.refusal is not None
+    if number == run.options.max_attempts:
+        return None
+    code = _repair(run, session, attempt.prepared.code, failure, number)
+    if code is not None:
+        rows.record_modified(session, execution.id, code)
+    return code
+
+
+def _repair(run: _Run, session: Session, code: str, failure: RenderFailure, attempt: int) -> str | None:
+    """The next attempt's code: a deterministic fix if one applies, else the repairer's.
 
     Without a real LLM the loop stops here: the offline provider writes new scenes, it never
     repairs someone's code, so the user's script is kept as it is."""
-    fixed, fixes = fix_after_failure(code, failure, has_latex(options.engine))
+    ctx, repairer, script_id = run.ctx, run.repairer, run.script_id
+    fixed, fixes = fix_after_failure(code, failure, has_latex(run.options.engine))
     if fixes:
         for fix in fixes:
             ctx.events(FixApplied(name=fix.name, description=fix.description, line=fix.line))
-        loop.pending = fixes
-        loop.repaired_by_llm = None
+        run.pending = fixes
+        run.repaired_by_llm = None
         return fixed
     if repairer is None:
         return None
-    loop.repair_stopped = repairer.unavailable(script_id)
-    if loop.repair_stopped:
-        ctx.events(Notice(message=loop.repair_stopped))
+    run.repair_stopped = repairer.unavailable(script_id)
+    if run.repair_stopped:
+        ctx.events(Notice(message=run.repair_stopped))
         return None
-    ctx.events(RepairStarted(attempt=attempt + 1, max_attempts=options.max_attempts))
-    _set_script(ctx, script_id, ScriptStatus.DEBUGGING)
+    ctx.events(RepairStarted(attempt=attempt + 1, max_attempts=run.options.max_attempts))
+    rows.set_script_status(session, script_id, ScriptStatus.DEBUGGING)
     try:
         repaired = repairer(script_id, code, failure)
     except ProviderError as exc:
-        _set_script(ctx, script_id, ScriptStatus.FAILED, error=f"repair failed: {exc.message}")
+        rows.set_script_status(session, script_id, ScriptStatus.FAILED, error=f"repair failed: {exc.message}")
         return None
-    loop.repaired_by_llm = (failure, code)
+    run.repaired_by_llm = (failure, code)
     return repaired
 
 
-def _set_script(ctx: Context, script_id: str, status: ScriptStatus, error: str | None = None) -> None:
-    with ctx.session() as session:
-        script = _get(session, Script, script_id)
-        script.set_status(status, error)
-        session.add(script)
-        session.commit()
+def _error(run: _Run) -> str:
+    return run.failure.summary() if run.failure else "the render failed"
 
 
-def _give_up(
-    ctx: Context, script_id: str, failure: RenderFailure | None, loop: _Loop, first_refused: bool
-) -> ExecuteResult:
-    error = failure.summary() if failure else "the render failed"
-    _set_script(ctx, script_id, ScriptStatus.FAILED, error=error)
-    ctx.events(Done(success=False, error=error))
-    if first_refused:
+def _give_up(run: _Run) -> ExecuteResult:
+    """The last attempt failed (its script was marked failed with it): the failure's result."""
+    error = _error(run)
+    run.ctx.events(Done(success=False, error=error))
+    if run.refused_first and len(run.executions) == 1:
         raise InvalidScript(f"the script was refused: {error}", hint="Remove the forbidden imports or calls")
     return ExecuteResult(
         success=False,
-        script_id=script_id,
-        execution_id=loop.executions[-1] if loop.executions else None,
-        attempts=len(loop.executions),
-        executions=loop.executions,
-        fixes=loop.fixes,
-        repair_stopped=loop.repair_stopped,
+        script_id=run.script_id,
+        execution_id=run.executions[-1] if run.executions else None,
+        attempts=len(run.executions),
+        executions=run.executions,
+        fixes=run.fixes,
+        repair_stopped=run.repair_stopped,
         status=ScriptStatus.FAILED.value,
         error=error,
-        outputs=[str(path) for path in loop.kept],
-        output_path=str(loop.joined) if loop.joined else None,
-        scene_outputs=_failed_scene_outputs(loop),
+        outputs=[str(path) for path in run.kept],
+        output_path=str(run.joined) if run.joined else None,
+        scene_outputs=_failed_scene_outputs(run),
     )
 
 
-def _failed_scene_outputs(loop: _Loop) -> list[dict]:
+def _failed_scene_outputs(run: _Run) -> list[dict[str, Any]]:
     """Per scene of a failed multi-scene render: its status, and its file where it rendered."""
-    by_scene = {path.stem: path for path in loop.kept}
+    by_scene = {path.stem: path for path in run.kept}
     return [
         {
             "scene": scene,
@@ -608,5 +616,5 @@ def _failed_scene_outputs(loop: _Loop) -> list[dict]:
             "path": str(by_scene[scene]) if scene in by_scene else None,
             "kind": output_kind(by_scene[scene], False) if scene in by_scene else None,
         }
-        for scene, status in loop.scene_status.items()
+        for scene, status in run.scene_status.items()
     ]

@@ -35,7 +35,6 @@ class ScriptPublic(ScriptSummary):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
-    fixes: list[dict[str, Any]] = Field(default_factory=list)
     provider_attempts: list[dict[str, Any]] = Field(default_factory=list)
     error: str | None = None
     executions: list[str] = Field(default_factory=list)

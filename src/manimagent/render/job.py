@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import uuid
 from pathlib import Path
@@ -18,11 +17,14 @@ class RenderJob:
         request: RenderRequest,
         staging_root: Path,
         on_progress: ProgressSink | None = None,
+        *,
+        folder: Path | None = None,
     ):
+        """`folder`: where the engine leaves the files (default: a new `job-*` under `staging_root`)."""
         self.engine = engine
         self.request = request
         self.on_progress = on_progress
-        self.staging = staging_root / f"job-{uuid.uuid4().hex}"
+        self.staging = folder or staging_root / f"job-{uuid.uuid4().hex}"
         self.handle = engine.start(request, self.staging, on_progress) if hasattr(engine, "start") else None
 
     def wait(self) -> RenderResult:
@@ -41,11 +43,3 @@ class RenderJob:
 
     def discard(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)
-
-    def keep_as(self, folder: Path, result: RenderResult) -> RenderResult:
-        """Move the finished files to `folder` (the execution's staging folder)."""
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(self.staging, folder)
-        result.outputs = [folder / path.name for path in result.outputs]
-        return result

@@ -60,7 +60,12 @@ class StagedRender:
         *,
         still_seconds: float = DEFAULT_STILL_SECONDS,
         preflight: bool | None = None,
+        folder: Path | None = None,
     ):
+        """`folder`: where every job of the attempt leaves its files, the attempt's final place (the
+        pipeline gives `media/<script>/<execution>`: a file moves once, from the render's job folder
+        to there); None: each job its own `job-*` folder under `staging_root`."""
+        self.folder = folder
         self.engine = engine
         self.request = request
         self.staging_root = staging_root
@@ -69,13 +74,18 @@ class StagedRender:
         self.staging = staging_root / f"job-{uuid.uuid4().hex}"
         self.preflight = needs_preflight(request) if preflight is None else preflight
         first = preflight_request(request) if self.preflight else request
+        self.kept: list[RenderJob] = []  # finished jobs whose files are the attempt's outputs
         self.current: RenderJob | None = self._start(first, progress=not self.preflight)
         self.logs: list[str] = []
         self.duration = 0.0
 
     def _start(self, request: RenderRequest, *, progress: bool = True) -> RenderJob:
         self.current = RenderJob(
-            self.engine, request, self.staging_root, self.on_progress if progress else None
+            self.engine,
+            request,
+            self.staging_root,
+            self.on_progress if progress else None,
+            folder=self.folder,
         )
         return self.current
 
@@ -101,9 +111,7 @@ class StagedRender:
             result = self._split_stills(result)
         if not result.ok:
             if result.partial:  # the scenes that finished stay with the attempt
-                kept = replace(result, outputs=result.partial)
-                self._take(kept)
-                result.partial = kept.outputs
+                self._take(result)
             self._discard_current()
             return self._finished(result)
         self._take(result)
@@ -132,16 +140,11 @@ class StagedRender:
         )
 
     def _take(self, result: RenderResult) -> None:
-        """Move a finished job's files into this attempt's staging folder."""
-        self.staging.mkdir(parents=True, exist_ok=True)
-        moved = []
-        for path in result.outputs:
-            target = self.staging / path.name
-            if path != target:
-                os.replace(path, target)
-            moved.append(target)
-        result.outputs = moved
-        self._discard_current()
+        """A finished job's files are outputs of this attempt: they stay in its job folder until the
+        attempt is kept (`keep_as` moves each once) or discarded."""
+        if self.current is not None:
+            self.kept.append(self.current)
+            self.current = None
 
     def _with_still_videos(self, result: RenderResult) -> RenderResult:
         """Name the still scenes (their output began as a PNG); with an explicit video format,
@@ -157,13 +160,11 @@ class StagedRender:
         fps = FRAME_RATES[self.request.quality.value]
         outputs = []
         for path in result.outputs:
-            if path.suffix == ".png":
-                video = still_video(
-                    path,
-                    path.with_suffix(f".{self.request.format.value}"),
-                    seconds=self.still_seconds,
-                    fps=fps,
-                )
+            if path.suffix == ".png":  # encoded aside, so a file beside the outputs is always complete
+                video = path.with_suffix(f".{self.request.format.value}")
+                self.staging.mkdir(parents=True, exist_ok=True)
+                made = still_video(path, self.staging / video.name, seconds=self.still_seconds, fps=fps)
+                os.replace(made, video)
                 path.unlink()
                 path = video
             outputs.append(path)
@@ -187,16 +188,45 @@ class StagedRender:
 
     def discard(self) -> None:
         self._discard_current()
+        for job in self.kept:
+            job.discard()
+        self.kept = []
         shutil.rmtree(self.staging, ignore_errors=True)
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            _remove_if_empty(self.folder.parent)
 
     def keep_as(self, folder: Path, result: RenderResult) -> RenderResult:
-        """Move the finished files to `folder` (the execution's staging folder)."""
-        if folder.exists():
+        """Keep the result's files in `folder`, each moved there once (from its job's folder, or
+        from `staging`); the attempt's other files go. A folder there from before is replaced,
+        unless it is the attempt's own (`folder`), where the jobs left their files already."""
+        own = folder == self.folder
+        if folder.exists() and not own:
             shutil.rmtree(folder)
-        self.staging.mkdir(parents=True, exist_ok=True)
-        os.replace(self.staging, folder)
-        result.outputs = [folder / path.name for path in result.outputs]
+        folder.mkdir(parents=True, exist_ok=True)
+        moved = []
+        for path in result.outputs:
+            target = folder / path.name
+            if path != target:
+                os.replace(path, target)
+            moved.append(target)
+        if own:  # the jobs' files not kept (a failed attempt's other scenes) go
+            for path in set(folder.iterdir()) - set(moved):
+                if path.is_dir():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
+            self.kept, self.current, self.folder = [], None, None
+        self.discard()
+        result.outputs = moved
         return result
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:  # not empty (another execution's files), or gone
+        pass
 
 
 def _still_scene(result: RenderResult) -> str | None:

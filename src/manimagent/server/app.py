@@ -126,7 +126,7 @@ async def _lifespan(app: FastAPI):
     """Queued renders live in this process: rows left queued by an earlier one fail at start,
     and those still queued at a stop fail then (renders under way finish first). With
     `serve --workers N` the parent process does that once for all. The sweep runs meanwhile."""
-    ctx = Context(settings=app.state.settings)
+    ctx = Context(settings=app.state.settings, is_admin=True)
     if queue_enabled(ctx.settings):  # queued renders are jobs in the database: they outlive this process
         async with serving_queue(app):
             yield

@@ -138,7 +138,7 @@ async def defer_render(
 def settings_context(settings: Settings):
     from manimagent.context import Context
 
-    return Context(settings=settings)
+    return Context(settings=settings, is_admin=True)
 
 
 def _quietly(fn, *args: Any) -> None:
@@ -298,7 +298,7 @@ async def serving_queue(app) -> AsyncIterator[None]:
     app.state.queue = queue
     listener = EventListener(settings)
     listener.start()
-    sweeper = Sweeper(Context(settings=settings), interval=settings.sweep_seconds)
+    sweeper = Sweeper(Context(settings=settings, is_admin=True), interval=settings.sweep_seconds)
     sweeper.start()
     try:
         yield

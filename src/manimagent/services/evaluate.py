@@ -332,9 +332,9 @@ def _finish_run(ctx: Context, run_id: str, results: list[EvalItemResult], status
 
 def list_runs(ctx: Context, *, limit: int | None = None) -> list[EvalRunPublic]:
     """Stored runs, newest first (without their items)."""
-    query = select(EvalRun).order_by(col(EvalRun.created_at).desc()).limit(limit or 50)
-    if ctx.user_id is not None:
-        query = query.where(EvalRun.owner_id == ctx.user_id)
+    from manimagent.store.owned import owned
+
+    query = owned(select(EvalRun).order_by(col(EvalRun.created_at).desc()).limit(limit or 50), ctx, EvalRun)
     with ctx.session() as session:
         return [EvalRunPublic.model_validate(run) for run in session.exec(query).all()]
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from pydantic import TypeAdapter
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from manimagent.context import Context
 from manimagent.errors import Conflict
 from manimagent.schemas import CancelResult, ExecuteResult, ExecutionDetail, ExecutionPublic
 from manimagent.services.ids import resolve_uuid
+from manimagent.store import attempts
 from manimagent.store.models import ABANDON_GRACE, Execution, ExecutionStatus, Script, ScriptStatus, utcnow
+from manimagent.store.owned import owned
 
 DEFAULT_PAGE = 50  # what a list returns without a limit (REST and the CLI)
 MAX_PAGE = 500  # the largest page REST serves
@@ -74,7 +77,7 @@ def _abandoned_rows(ctx: Context, session: Session) -> tuple[list[Execution], di
     return stale, abandoned
 
 
-def _orphans(session: Session, before, settling: set[str]) -> list[Script]:
+def _orphans(session: Session, before: datetime, settling: set[str]) -> list[Script]:
     """Scripts `executing` since before `before` with no execution running or queued (none of
     `settling`): a process died between writing the script and its execution."""
     live = select(Execution.script_id).where(
@@ -118,19 +121,18 @@ def list_executions(
     """The caller's executions, newest first: `limit` of them (None: all) after skipping `offset`."""
     limit, offset = page_bounds(limit, offset)
     query = (
-        select(*LIST_COLUMNS, Script.prompt)
+        sa_select(*LIST_COLUMNS, col(Script.prompt))
         .join(Script, col(Script.id) == col(Execution.script_id))
         .order_by(col(Execution.created_at).desc(), col(Execution.id).desc())
         .offset(offset)
         .limit(limit)
     )
+    query = owned(query, ctx, Execution)
     sweep_for_local_reads(ctx)
     with ctx.session() as session:
         if script_ref is not None:
             script = resolve_uuid(session, ctx, Script, script_ref, "script")
-            query = query.where(Execution.script_id == script.id)
-        if ctx.user_id is not None:
-            query = query.where(Execution.owner_id == ctx.user_id)
+            query = query.where(col(Execution.script_id) == script.id)
         return EXECUTIONS.validate_python([dict(row._mapping) for row in session.execute(query).all()])
 
 
@@ -162,9 +164,7 @@ def queue_execution(ctx: Context, *, script_ref: str) -> str:
     its id is pollable at once, and the render's first attempt takes the row over."""
     with ctx.session() as session:
         script = resolve_uuid(session, ctx, Script, script_ref, "script")
-        row = Execution(
-            script_id=script.id, owner_id=ctx.user_id, attempt_number=0, status=ExecutionStatus.QUEUED.value
-        )
+        row = Execution(script_id=script.id, owner_id=ctx.user_id, attempt_number=0)  # queued
         session.add(row)
         session.commit()
         return row.id
@@ -174,7 +174,7 @@ def fail_queued(ctx: Context, execution_id: str, error: str) -> None:
     """A queued render that could not start (bad option, Docker unreachable): say so on its row."""
     with ctx.session() as session:
         row = session.get(Execution, execution_id)
-        _fail_if_queued(session, [row] if row is not None else [], error)
+        attempts.fail_queued(session, [row] if row is not None else [], error)
 
 
 SERVER_STOPPED = "the server stopped before this render started"
@@ -185,17 +185,7 @@ def fail_all_queued(ctx: Context, error: str = SERVER_STOPPED) -> int:
     or stops, queued rows belong to no one (one `serve` per database). Returns how many."""
     with ctx.session() as session:
         rows = session.exec(select(Execution).where(Execution.status == ExecutionStatus.QUEUED.value)).all()
-        return _fail_if_queued(session, rows, error)
-
-
-def _fail_if_queued(session: Session, rows: list[Execution], error: str) -> int:
-    queued = [row for row in rows if row.status == ExecutionStatus.QUEUED.value]
-    for row in queued:
-        row.finish(ExecutionStatus.FAILED, error)
-        session.add(row)
-    if queued:
-        session.commit()
-    return len(queued)
+        return attempts.fail_queued(session, list(rows), error)
 
 
 CANCELLED = "cancelled"
@@ -220,7 +210,7 @@ def cancel_execution(ctx: Context, *, ref: str) -> CancelResult:
         )
     stopped = jobqueue.cancel_job(url, row.job_id)
     with ctx.session() as session:
-        row = session.get(Execution, row.id)
+        row = attempts.get_row(session, Execution, row.id)
         if row.status == ExecutionStatus.QUEUED.value:  # its job will never run: the row is settled here
             row.finish(ExecutionStatus.INTERRUPTED, CANCELLED)
             session.add(row)

@@ -8,6 +8,7 @@ from sqlmodel import Session, SQLModel, col, select
 
 from manimagent.context import Context
 from manimagent.errors import AmbiguousId, BadInput, NotFound
+from manimagent.store.owned import owned
 
 MIN_PREFIX = 4
 Row = TypeVar("Row", bound=SQLModel)
@@ -22,10 +23,8 @@ def resolve_uuid(session: Session, ctx: Context, model: type[Row], ref: str, lab
         )
     if not all(ch in "0123456789abcdef-" for ch in ref):
         raise NotFound(f"no {label} with id {ref!r}", hint=f"List them with `manimagent {label}s list`")
-    query = select(model).where(col(model.id).startswith(ref)).limit(3)  # type: ignore[attr-defined]
-    if ctx.user_id is not None:
-        query = query.where(model.owner_id == ctx.user_id)  # type: ignore[attr-defined]
-    rows = session.exec(query).all()
+    query = owned(select(model).where(col(model.id).startswith(ref)).limit(3), ctx, model)  # type: ignore[attr-defined]
+    rows: list[Row] = list(session.exec(query).all())
     if not rows:
         raise NotFound(f"no {label} with id {ref!r}", hint=f"List them with `manimagent {label}s list`")
     if len(rows) > 1:

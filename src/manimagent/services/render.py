@@ -7,12 +7,14 @@ first attempt then runs on the other core while manim starts up.
 from __future__ import annotations
 
 import shutil
+from enum import Enum
+from functools import partial as partial_function
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from manimagent.context import Context
 from manimagent.errors import BadInput
-from manimagent.render.base import OutputFormat, Quality
+from manimagent.render.base import OutputFormat, Quality, RenderEngine
 from manimagent.scriptcheck.source import read_script_file
 from manimagent.services.engines import select_engine
 
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
     from manimagent.schemas import ExecuteResult, GenerateResult
 
 Doc = TypeVar("Doc", "ExecuteResult", "GenerateResult")
+Choice = TypeVar("Choice", bound=Enum)
 MAX_ATTEMPTS_LIMIT = 10
 MAX_STILL_SECONDS = 60.0
 
@@ -42,6 +45,7 @@ def render_options(
     """Validated options, each falling back to the settings. With no format given (nor configured),
     the format is AUTO: manim's own choice, a video, or a PNG for a scene with no animation."""
     from manimagent.attempt import RenderOptions
+    from manimagent.services.voiceover import narration_for
 
     attempts = default_attempts if max_attempts is None else max_attempts
     if not 1 <= attempts <= MAX_ATTEMPTS_LIMIT:
@@ -59,10 +63,11 @@ def render_options(
         scenes=list(scenes) if scenes else None,
         still_seconds=seconds,
         partial=bool(partial),
+        narrate=partial_function(narration_for, ctx),
     )
 
 
-def _cached(ctx: Context, engine, cache: bool | None, still_seconds: float):
+def _cached(ctx: Context, engine: RenderEngine, cache: bool | None, still_seconds: float) -> RenderEngine:
     """The engine behind the render cache; with --no-cache or `cache.enabled = false` behind none,
     which still renders a multi-scene file scene group by scene group (partial success)."""
     from manimagent.render.cache import CachingEngine, RenderCache
@@ -100,7 +105,7 @@ def _still_seconds(value: float | None) -> float:
     return seconds
 
 
-def _choice(kind, value: str, label: str):
+def _choice(kind: type[Choice], value: str, label: str) -> Choice:
     try:
         return kind(str(value).lower())
     except ValueError:
@@ -109,13 +114,16 @@ def _choice(kind, value: str, label: str):
         ) from None
 
 
-def render_file(ctx: Context, *, path: str, output: str | None = None, **options) -> ExecuteResult:
+def render_file(ctx: Context, *, path: str, output: str | None = None, **options: Any) -> ExecuteResult:
     """Import FILE as a script and render it (repairing only when max_attempts > 1)."""
     code = read_script_file(path)
     plan = render_options(ctx, **options)
-    from manimagent.attempt import NewScript, begin_attempt
+    from manimagent.attempt import NewScript, begin_attempt, new_id
 
-    first = begin_attempt(ctx, code, plan, strict=True)  # manim starts here
+    script = NewScript(code=code, prompt=f"rendered from {Path(path).name}", source="imported")
+    first = begin_attempt(
+        ctx, code, plan, strict=True, script_id=script.id, execution_id=new_id()
+    )  # manim starts here
     try:
         from manimagent.pipeline import run_attempts  # SQLModel: Ctrl-C may land here
     except BaseException:
@@ -123,12 +131,11 @@ def render_file(ctx: Context, *, path: str, output: str | None = None, **options
             first.job.cancel()
         raise
 
-    script = NewScript(code=code, prompt=f"rendered from {Path(path).name}", source="imported")
     return deliver(run_attempts(ctx, script, plan, _repairer(ctx, plan), first=first), output)
 
 
 def execute_script(
-    ctx: Context, *, ref: str, output: str | None = None, queued: str | None = None, **options
+    ctx: Context, *, ref: str, output: str | None = None, queued: str | None = None, **options: Any
 ) -> ExecuteResult:
     """Render a stored script, with repairs up to max_attempts (default: the settings' max_attempts).
 
@@ -136,7 +143,6 @@ def execute_script(
     """
     from manimagent.errors import ManimagentError
     from manimagent.pipeline import run_attempts
-    from manimagent.services.executions import fail_queued
     from manimagent.services.ids import resolve_uuid
     from manimagent.store.models import Script
 
@@ -145,18 +151,27 @@ def execute_script(
             script = resolve_uuid(session, ctx, Script, ref, "script")
         options.setdefault("default_attempts", int(ctx.settings.max_attempts))
         plan = render_options(ctx, **options)
-        result = run_attempts(ctx, script.id, plan, _repairer(ctx, plan), queued=queued)
+        result = run_attempts(ctx, script, plan, _repairer(ctx, plan), queued=queued)
     except ManimagentError as exc:
         if queued:  # a render that never started leaves no queued row behind
-            fail_queued(ctx, queued, exc.one_line())
+            _fail_queued(ctx, queued, exc.one_line())
         raise
     return deliver(result, output)
+
+
+def _fail_queued(ctx: Context, execution_id: str, error: str) -> None:
+    from manimagent.store import attempts
+    from manimagent.store.models import Execution
+
+    with ctx.session() as session:
+        row = session.get(Execution, execution_id)
+        attempts.fail_queued(session, [row] if row is not None else [], error)
 
 
 def _repairer(ctx: Context, plan: RenderOptions) -> Repairer | None:
     if plan.max_attempts <= 1:
         return None
-    from manimagent.services.generate import repairer_for
+    from manimagent.services.repair import repairer_for
 
     return repairer_for(ctx, plan)
 

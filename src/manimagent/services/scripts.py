@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 from pydantic import TypeAdapter
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from manimagent.context import Context
@@ -16,6 +18,7 @@ from manimagent.scriptcheck.source import decode_script, read_script_file, write
 from manimagent.services.executions import page_bounds, sweep_for_local_reads
 from manimagent.services.ids import resolve_uuid
 from manimagent.store.models import Execution, Script, ScriptStatus, utcnow
+from manimagent.store.owned import owned
 
 
 def script_summary(script: Script) -> ScriptSummary:
@@ -41,8 +44,7 @@ def create_script_row(ctx: Context, *, code: str, prompt: str, source: str, labe
         scenes=report.scenes,
         scene_class=report.scenes[0],
         source=source,
-        status=ScriptStatus.PENDING.value,
-    )
+    )  # pending
     with ctx.session() as session:
         session.add(script)
         session.commit()
@@ -77,15 +79,14 @@ def list_scripts(
         )
     limit, offset = page_bounds(limit, offset)
     query = (
-        select(*SUMMARY_COLUMNS)
+        sa_select(*SUMMARY_COLUMNS)
         .order_by(col(Script.created_at).desc(), col(Script.id).desc())
         .offset(offset)
         .limit(limit)
     )
     if status:
-        query = query.where(Script.status == status)
-    if ctx.user_id is not None:
-        query = query.where(Script.owner_id == ctx.user_id)
+        query = query.where(col(Script.status) == status)
+    query = owned(query, ctx, Script)
     sweep_for_local_reads(ctx)
     with ctx.session() as session:
         return SUMMARIES.validate_python([dict(row._mapping) for row in session.execute(query).all()])
@@ -93,7 +94,7 @@ def list_scripts(
 
 SUMMARIES = TypeAdapter(list[ScriptSummary])
 # what a list shows, read as plain rows (no ORM objects, no code): a page costs a millisecond or two
-SUMMARY_COLUMNS = (
+SUMMARY_COLUMNS: tuple[Any, ...] = (
     Script.id,
     Script.prompt,
     Script.scene_class,

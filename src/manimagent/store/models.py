@@ -4,11 +4,37 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field, SQLModel
+
+from manimagent.store.transitions import (
+    ExecutionStatus,
+    ScriptStatus,
+    check_execution_move,
+    check_script_move,
+)
+
+__all__ = [
+    "ABANDON_GRACE",
+    "EmailToken",
+    "EvalItem",
+    "EvalRun",
+    "Execution",
+    "ExecutionStatus",
+    "FixMemory",
+    "Container",
+    "Provider",
+    "RefreshToken",
+    "Script",
+    "ScriptStatus",
+    "User",
+    "WaitlistEntry",
+    "Worker",
+    "new_uuid",
+    "utcnow",
+]
 
 # Seconds past its time limit after which a "running" render was certainly abandoned: every engine
 # kills a render at its limit, and moving the files and writing the rows takes far less.
@@ -21,23 +47,6 @@ def utcnow() -> datetime:
 
 def new_uuid() -> str:
     return str(uuid.uuid4())
-
-
-class ScriptStatus(StrEnum):
-    PENDING = "pending"
-    EXECUTING = "executing"
-    DEBUGGING = "debugging"
-    SUCCESSFUL = "successful"
-    FAILED = "failed"
-
-
-class ExecutionStatus(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    CACHED = "cached"  # succeeded without a render: every scene came from the render cache
-    FAILED = "failed"
-    INTERRUPTED = "interrupted"
 
 
 class User(SQLModel, table=True):
@@ -143,7 +152,6 @@ class Script(SQLModel, table=True):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
-    fixes: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     provider_attempts: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
@@ -152,7 +160,8 @@ class Script(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
     def set_status(self, status: ScriptStatus, error: str | None = None) -> None:
-        """A new status (and error, when given), stamped now."""
+        """A new status (and error, when given), stamped now; store/transitions.py says which may follow which."""
+        check_script_move(self.status, status)
         self.status = status.value
         if error is not None:
             self.error = error
@@ -205,8 +214,14 @@ class Execution(SQLModel, table=True):
     job_id: int | None = None
     result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
+    def start(self) -> None:
+        """The attempt's render runs: a new row, or the queued row it takes over."""
+        check_execution_move(self.status, ExecutionStatus.RUNNING)
+        self.status = ExecutionStatus.RUNNING.value
+
     def finish(self, status: ExecutionStatus, error: str | None = None) -> None:
-        """The attempt ended: its status and error, stamped now."""
+        """The attempt ended: its status and error, stamped now (store/transitions.py)."""
+        check_execution_move(self.status, status)
         self.status = status.value
         self.error = error
         self.completed_at = utcnow()

@@ -9,7 +9,7 @@ SQLite file).
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine
+from sqlalchemy import Connection, create_engine
 from sqlmodel import SQLModel
 
 from manimagent.store import models  # noqa: F401 - registers the tables
@@ -17,7 +17,7 @@ from manimagent.store import models  # noqa: F401 - registers the tables
 config = context.config
 
 
-def _run(connection) -> None:
+def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=SQLModel.metadata,
