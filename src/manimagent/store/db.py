@@ -93,6 +93,7 @@ def _create(url: str) -> Engine:
         raise fault from exc
 
 
+SQLITE_POOL_SIZE = 40
 URL_HINT = "Use sqlite:///PATH (the default is <home>/manimagent.db) or postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE"
 BACKENDS = ("sqlite", "postgresql")
 
@@ -124,9 +125,12 @@ def _open(url: str) -> Engine:
     if is_sqlite and parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     connect_args = {"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000} if is_sqlite else {}
+    # SQLite: a connection for each of serve's request threads (anyio runs 40), kept open, so a busy
+    # server does not open and tune (on_sqlite_connect) a new one for most requests
+    pool_args = {"pool_size": SQLITE_POOL_SIZE, "max_overflow": SQLITE_POOL_SIZE} if is_sqlite else {}
     try:
         # PostgreSQL: a connection the server closed (a restart) is noticed and replaced before use
-        engine = create_engine(parsed, connect_args=connect_args, pool_pre_ping=not is_sqlite)
+        engine = create_engine(parsed, connect_args=connect_args, pool_pre_ping=not is_sqlite, **pool_args)
     except ModuleNotFoundError as exc:
         raise ConfigError(
             f"the database {_where(url)} needs the {exc.name} module",
