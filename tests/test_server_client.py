@@ -1,5 +1,5 @@
 """The CLI as a client: `auth` with --server / MANIMAGENT_SERVER, the keyring session and its refresh,
-and `manimagent.client` returning the same documents as the REST endpoints (and as the local services)."""
+and `RemoteBackend` returning the same documents as the REST endpoints (and as the local services)."""
 
 from __future__ import annotations
 
@@ -26,9 +26,9 @@ def _login(cli, monkeypatch, server, address: str) -> None:
 
 
 def _remote(server):
-    from manimagent.client import RemoteContext
+    from manimagent.backends.remote import RemoteBackend
 
-    return RemoteContext(server=server.url)
+    return RemoteBackend(server.url)
 
 
 # ---- auth over HTTP ---------------------------------------------------------------------------------
@@ -160,87 +160,144 @@ def _without_urls(doc):
 
 @pytest.mark.slow
 def test_client_functions_return_the_rest_documents(server, cli, monkeypatch, tmp_path):
-    from manimagent import client
-
     account = server.account()
     _login(cli, monkeypatch, server, account.email)
-    ctx = _remote(server)
-    script = client.import_script(ctx, path=str(EXAMPLES / "circle.py"))
+    remote = _remote(server)
+    script = remote.scripts.import_script(path=str(EXAMPLES / "circle.py"))
     assert script.prompt == "imported from circle.py"
     rest = lambda path: server.get(path, headers=account.headers).json()  # noqa: E731
     assert script.model_dump(mode="json") == rest(f"/api/agents/scripts/{script.id}/")
     target = tmp_path / "video.mp4"
-    result = client.execute_script(ctx, ref=script.id[:8], quality="low", output=str(target))
+    result = remote.render.execute_script(ref=script.id[:8], quality="low", output=str(target))
     assert result.success and target.stat().st_size > 1000 and result.output_path == str(target.resolve())
-    assert [row.model_dump(mode="json") for row in client.list_scripts(ctx)] == rest("/api/agents/scripts/")
-    executions = [row.model_dump(mode="json") for row in client.list_executions(ctx, script_ref=script.id)]
+    assert [row.model_dump(mode="json") for row in remote.scripts.list_scripts()] == rest(
+        "/api/agents/scripts/"
+    )
+    executions = [
+        row.model_dump(mode="json") for row in remote.executions.list_executions(script_ref=script.id)
+    ]
     assert _without_urls(executions) == _without_urls(rest(f"/api/agents/executions/?script={script.id}"))
-    detail = client.get_execution(ctx, ref=result.execution_id)
+    detail = remote.executions.get_execution(ref=result.execution_id)
     assert _without_urls(detail.model_dump(mode="json")) == _without_urls(
         rest(f"/api/agents/executions/{result.execution_id}/")
     )
-    retried = client.retry_execution(ctx, ref=result.execution_id)
+    retried = remote.executions.retry_execution(ref=result.execution_id)
     assert retried.success and retried.execution_id != result.execution_id
-    assert [row.model_dump(mode="json") for row in client.list_providers(ctx)] == rest(
+    assert [row.model_dump(mode="json") for row in remote.providers.list_providers()] == rest(
         "/api/agents/providers/"
     )
-    assert [row.model_dump(mode="json") for row in client.list_containers(ctx)] == rest(
+    assert [row.model_dump(mode="json") for row in remote.containers.list_containers()] == rest(
         "/api/agents/containers/"
     )
-    assert client.export_script(ctx, ref=script.id) == (EXAMPLES / "circle.py").read_text()
-    assert client.remove_script(ctx, ref=script.id) == script.id
+    assert remote.scripts.export_script(ref=script.id) == (EXAMPLES / "circle.py").read_text()
+    assert remote.scripts.remove_script(ref=script.id) == script.id
     from manimagent.errors import NotFound
 
     with pytest.raises(NotFound):
-        client.get_script(ctx, ref=script.id)
+        remote.scripts.get_script(ref=script.id)
 
 
 @pytest.mark.slow
 def test_client_generate_refine_and_render_file(server, cli, monkeypatch, tmp_path):
-    from manimagent import client
     from manimagent.errors import BadInput
 
     account = server.account()
     _login(cli, monkeypatch, server, account.email)
-    ctx = _remote(server)
-    made = client.generate(ctx, prompt="Animate a circle", output=str(tmp_path / "gen.mp4"))
+    remote = _remote(server)
+    made = remote.generate.generate(prompt="Animate a circle", output=str(tmp_path / "gen.mp4"))
     assert made.success and made.provider == "offline" and (tmp_path / "gen.mp4").stat().st_size > 1000
-    refined = client.refine_script(ctx, ref=made.script_id, instruction="make it red")
+    refined = remote.generate.refine_script(ref=made.script_id, instruction="make it red")
     assert refined.success and refined.script_id != made.script_id
-    assert client.get_script(ctx, ref=refined.script_id).parent == made.script_id
-    rendered = client.render_file(ctx, path=str(EXAMPLES / "circle.py"), quality="low")
+    assert remote.scripts.get_script(ref=refined.script_id).parent == made.script_id
+    rendered = remote.render.render_file(path=str(EXAMPLES / "circle.py"), quality="low")
     assert rendered.success and rendered.attempts == 1
-    assert client.get_script(ctx, ref=rendered.script_id).prompt == "rendered from circle.py"
+    assert remote.scripts.get_script(ref=rendered.script_id).prompt == "rendered from circle.py"
     with pytest.raises(BadInput):
-        client.add_provider(ctx, name="x", provider_type="openai")
+        remote.providers.add_provider(name="x", provider_type="openai")
+
+
+SERVER_ONLY = {"client", "limiter", "queued", "server_url", "password2", "busy"}  # what only serve passes
+
+
+def _keywords(function, *, typed: bool = True) -> set[str]:
+    """The keyword-only arguments of `function`, with those of a `**choices: Unpack[TypedDict]`.
+    `typed`: a bare `**kwargs` fails (every keyword of a backend is in its signature); a service's
+    adds nothing."""
+    import inspect
+
+    from manimagent.backends import protocols
+
+    names = set()
+    for parameter in inspect.signature(function).parameters.values():
+        if parameter.kind is parameter.KEYWORD_ONLY:
+            names.add(parameter.name)
+        elif parameter.kind is parameter.VAR_KEYWORD and typed:
+            annotation = str(parameter.annotation)
+            assert annotation.startswith("Unpack["), (function.__qualname__, annotation)
+            choices = getattr(protocols, annotation.removeprefix("Unpack[").removesuffix("]"))
+            names |= choices.__required_keys__ | choices.__optional_keys__
+    return names
 
 
 def test_client_has_every_service_function_with_the_same_keywords():
-    import inspect
-
-    from manimagent import client
+    from manimagent.backends import local, protocols, remote
+    from manimagent.cli.local_auth import LocalAuth
     from manimagent.services import auth, containers, executions, generate, providers, render, scripts
 
     mirrored = {
-        scripts: ["list_scripts", "get_script", "import_script", "export_script", "remove_script"],
-        executions: ["list_executions", "get_execution", "retry_execution"],
-        render: ["execute_script", "render_file"],
-        generate: ["generate_script", "refine_script", "generate"],
-        containers: ["list_containers", "start_container", "stop_container", "check_status"],
-        providers: ["list_providers"],
-        auth: ["register", "verify_email", "resend_verification", "login", "get_profile"],
+        (scripts, protocols.Scripts, local.LocalScripts, remote.RemoteScripts): [
+            "list_scripts",
+            "get_script",
+            "import_script",
+            "export_script",
+            "remove_script",
+        ],
+        (executions, protocols.Executions, local.LocalExecutions, remote.RemoteExecutions): [
+            "list_executions",
+            "get_execution",
+            "retry_execution",
+            "cancel_execution",
+        ],
+        (render, protocols.Render, local.LocalRender, remote.RemoteRender): ["execute_script", "render_file"],
+        (generate, protocols.Generate, local.LocalGenerate, remote.RemoteGenerate): [
+            "generate_script",
+            "refine_script",
+            "generate",
+        ],
+        (containers, protocols.Containers, local.LocalContainers, remote.RemoteContainers): [
+            "list_containers",
+            "start_container",
+            "stop_container",
+            "check_status",
+            "add_container",
+            "remove_container",
+            "build_image",
+        ],
+        (providers, protocols.Providers, local.LocalProviders, remote.RemoteProviders): [
+            "list_providers",
+            "get_provider",
+            "add_provider",
+            "update_provider",
+            "remove_provider",
+            "set_key",
+            "test_provider",
+        ],
+        (auth, protocols.Auth, LocalAuth, remote.RemoteAuth): [
+            "register",
+            "verify_email",
+            "resend_verification",
+            "login",
+            "get_profile",
+            "list_users",
+            "delete_user",
+            "promote",
+            "list_waitlist",
+        ],
     }
-    for module, names in mirrored.items():
+    for (module, protocol, local_class, remote_class), names in mirrored.items():
         for name in names:
-            local = inspect.signature(getattr(module, name))
-            remote = inspect.signature(getattr(client, name))
-            wanted = {
-                p.name
-                for p in local.parameters.values()
-                if p.kind is p.KEYWORD_ONLY and p.name not in {"client", "limiter", "queued"}
-            }
-            offered = {p.name for p in remote.parameters.values() if p.kind is p.KEYWORD_ONLY}
-            assert wanted <= offered or any(p.kind is p.VAR_KEYWORD for p in remote.parameters.values()), (
-                module.__name__,
-                name,
-            )
+            wanted = _keywords(getattr(module, name), typed=False) - SERVER_ONLY
+            offered = _keywords(getattr(protocol, name))
+            assert wanted <= offered, (module.__name__, name, wanted - offered)
+            for backend in (local_class, remote_class):
+                assert _keywords(getattr(backend, name)) == offered, (backend.__name__, name)

@@ -114,15 +114,15 @@ def test_events_of_someone_elses_execution_are_404(server, alice):
 
 
 def test_server_renders_draw_the_same_progress_as_local_ones(server, alice, cli, monkeypatch, tmp_path):
-    from manimagent.client import RemoteContext, TokenStore, execute_script
+    from manimagent.backends.remote import RemoteBackend
+    from manimagent.client import TokenStore
     from manimagent.events import Done, RenderProgress, RenderStarted
     from manimagent.schemas import TokenPair
 
     TokenStore(server.url).save(TokenPair(access=alice.access, refresh=alice.refresh))
     seen = []
     script = _import(server, alice)
-    result = execute_script(
-        RemoteContext(server=server.url, events=seen.append),
+    result = RemoteBackend(server.url, events=seen.append).render.execute_script(
         ref=script["id"],
         quality="low",
         output=str(tmp_path / "out.mp4"),

@@ -119,9 +119,9 @@ def test_the_cli_pages_through_a_server_with_all(server, many, cli, monkeypatch)
         row["id"] for row in cli("scripts", "list", "--all", "--server", server.url, "--json").json()
     ] == ids
     from manimagent import client
+    from manimagent.backends.remote import RemoteBackend
 
     monkeypatch.setattr(client, "PAGE_SIZE", 25)  # several pages per --all
-    assert [row.id for row in client.list_scripts(client.RemoteContext(server=server.url), limit=None)] == ids
-    assert [
-        row.id for row in client.list_scripts(client.RemoteContext(server=server.url), limit=60, offset=5)
-    ] == ids[5:65]
+    scripts = RemoteBackend(server.url).scripts
+    assert [row.id for row in scripts.list_scripts(limit=None)] == ids
+    assert [row.id for row in scripts.list_scripts(limit=60, offset=5)] == ids[5:65]

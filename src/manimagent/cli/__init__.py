@@ -42,24 +42,38 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         if debug_enabled():
             raise
-        if exc.format_message().strip():  # empty for a group called without a command (help was shown)
-            _error(_click_message(exc))
-            _json_failure(args, {"success": False, "error": _click_message(exc).rstrip(".") + "."})
-        sys.exit(int(ExitCode.BAD_INPUT) if isinstance(exc, click.UsageError) else exc.exit_code)
+        _usage_failure(exc, args)
     except BrokenPipeError:
         sys.exit(0)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, not a traceback
         if debug_enabled():
             raise
-        fault = _store_fault(exc)
-        if fault is not None:
-            _fail(fault, args)
-        _error(f"unexpected {type(exc).__name__}: {exc} (set MANIMAGENT_DEBUG=1 for the traceback).")
-        _json_failure(args, {"success": False, "error": f"unexpected {type(exc).__name__}: {exc}"})
-        sys.exit(int(ExitCode.FAILED))
+        _unexpected_failure(exc, args)
     if code == int(ExitCode.INTERRUPTED):  # typer turns Ctrl-C into a silent return of 130
         _error("interrupted.")
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _usage_failure(exc: click.ClickException, args: list[str]) -> None:
+    """A bad command line: one `Error:` line (none when a group without a command showed its help)."""
+    from manimagent.errors import ExitCode
+
+    if exc.format_message().strip():  # empty for a group called without a command (help was shown)
+        _error(_click_message(exc))
+        _json_failure(args, {"success": False, "error": _click_message(exc).rstrip(".") + "."})
+    sys.exit(int(ExitCode.BAD_INPUT) if isinstance(exc, click.UsageError) else exc.exit_code)
+
+
+def _unexpected_failure(exc: Exception, args: list[str]) -> None:
+    """A fault of the store as its ConfigError, anything else as one `unexpected ...` line (exit 1)."""
+    from manimagent.errors import ExitCode
+
+    fault = _store_fault(exc)
+    if fault is not None:
+        _fail(fault, args)
+    _error(f"unexpected {type(exc).__name__}: {exc} (set MANIMAGENT_DEBUG=1 for the traceback).")
+    _json_failure(args, {"success": False, "error": f"unexpected {type(exc).__name__}: {exc}"})
+    sys.exit(int(ExitCode.FAILED))
 
 
 def _fail(exc, args: list[str]) -> None:

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from manimagent.cli.backend import backend_for, local_backend
 from manimagent.cli.options import LIST_LIMIT, AllOption, JsonOption, LimitOption, ServerOption, list_limit
 from manimagent.cli.output import output
 
@@ -19,12 +20,6 @@ EmailOption = Annotated[str, typer.Option("--email", "-e", help="The account's e
 PasswordStdinOption = Annotated[
     bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin.")
 ]
-
-
-def _backend(server: str | None):
-    from manimagent.client import auth_backend
-
-    return auth_backend(server)
 
 
 def _password(from_stdin: bool, *, confirm: bool) -> str:
@@ -65,8 +60,8 @@ def register(
     json_: JsonOption = False,
 ) -> None:
     """Create an account; the verification token arrives by mail (or in <home>/outbox/)."""
-    svc, ctx = _backend(server)
-    _message(svc.register(ctx, email=email, password=_password(password_stdin, confirm=True)), json_)
+    auth = backend_for(server).auth
+    _message(auth.register(email=email, password=_password(password_stdin, confirm=True)), json_)
 
 
 @app.command("verify-email")
@@ -76,15 +71,13 @@ def verify_email(
     json_: JsonOption = False,
 ) -> None:
     """Verify an account's email with the token it was mailed."""
-    svc, ctx = _backend(server)
-    _message(svc.verify_email(ctx, token=token), json_)
+    _message(backend_for(server).auth.verify_email(token=token), json_)
 
 
 @app.command("resend-verification")
 def resend_verification(email: EmailOption, server: ServerOption = None, json_: JsonOption = False) -> None:
     """Mail a new verification token to an unverified account."""
-    svc, ctx = _backend(server)
-    _message(svc.resend_verification(ctx, email=email), json_)
+    _message(backend_for(server).auth.resend_verification(email=email), json_)
 
 
 @app.command("login")
@@ -97,24 +90,23 @@ def login(
     """Log in; the token pair is kept in the keyring (service manimagent-server), or without one in a 0600 file, and refreshed as needed."""
     from manimagent.keys import secret_storage
 
-    svc, ctx = _backend(server)
+    backend = backend_for(server)
     storage = secret_storage()  # nowhere to keep the login: fail before asking for the password
-    pair = svc.login(ctx, email=email, password=_password(password_stdin, confirm=False))
+    pair = backend.auth.login(email=email, password=_password(password_stdin, confirm=False))
     if storage.notice:
         output.notice(storage.notice)
     if json_:
         return output.json(
             {"access": pair.access, "refresh": pair.refresh}
         )  # the pair only, locally and remotely
-    where = getattr(ctx, "server", None)
-    output.success(f"Logged in as {email.strip().lower()}" + (f" on {where}" if where else ""))
+    where = f" on {backend.server}" if backend.server else ""
+    output.success(f"Logged in as {email.strip().lower()}{where}")
 
 
 @app.command("profile")
 def profile(server: ServerOption = None, json_: JsonOption = False) -> None:
     """The logged-in account."""
-    svc, ctx = _backend(server)
-    user = svc.get_profile(ctx)
+    user = backend_for(server).auth.get_profile()
     if json_:
         return output.json(user)
     output.fields(
@@ -132,8 +124,7 @@ def profile(server: ServerOption = None, json_: JsonOption = False) -> None:
 @app.command("logout")
 def logout(server: ServerOption = None) -> None:
     """End the login (the server revokes it) and forget its tokens."""
-    svc, ctx = _backend(server)
-    output.info(svc.logout(ctx).message)
+    output.info(backend_for(server).auth.logout().message)
 
 
 @app.command("promote")
@@ -142,10 +133,7 @@ def promote(
     json_: JsonOption = False,
 ) -> None:
     """Make an account an administrator (local store only: run it on the server's machine)."""
-    from manimagent.client import LocalAuth
-    from manimagent.context import local_context
-
-    user = LocalAuth().promote(local_context(), email=email)
+    user = local_backend().auth.promote(email=email)
     if json_:
         return output.json(user)
     output.success(f"{user.email} is now an administrator.")
@@ -159,8 +147,7 @@ def users(
     json_: JsonOption = False,
 ) -> None:
     """The accounts, oldest first (an administrator: the local store, or --server with an admin's login)."""
-    svc, ctx = _backend(server)
-    rows = svc.list_users(ctx, limit=list_limit(limit, all_))
+    rows = backend_for(server).auth.list_users(limit=list_limit(limit, all_))
     if json_:
         return output.json(rows)
     if not rows:
@@ -197,13 +184,13 @@ def delete(
     json_: JsonOption = False,
 ) -> None:
     """Delete an account: its logins end, its id is never reused, and its scripts, executions and media are removed (or reassigned)."""
-    svc, ctx = _backend(server)
+    auth = backend_for(server).auth
     if not yes and sys.stdin.isatty():
         fate = f"given to {reassign_to}" if reassign_to else "deleted"
         typer.confirm(
             f"Delete the account {email}? Its scripts, executions and media are {fate}.", abort=True, err=True
         )
-    result = svc.delete_user(ctx, email=email, reassign_to=reassign_to)
+    result = auth.delete_user(email=email, reassign_to=reassign_to)
     if json_:
         return output.json(result)
     fate = f"given to {result.reassigned_to}" if result.reassigned_to else "removed"
@@ -215,10 +202,7 @@ def delete(
 @app.command("waitlist")
 def waitlist(json_: JsonOption = False) -> None:
     """The waiting list (POST /api/auth/waiting-list/), first come first (local store only: run it on the server's machine)."""
-    from manimagent.context import local_context
-    from manimagent.services.auth import list_waitlist
-
-    entries = list_waitlist(local_context())
+    entries = local_backend().auth.list_waitlist()
     if json_:
         return output.json(entries)
     if not entries:

@@ -7,11 +7,14 @@ import json
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from manimagent.cli.output import output
+
+if TYPE_CHECKING:
+    from manimagent.backends.protocols import RenderChoices
 
 JobsOption = Annotated[
     int | None,
@@ -73,7 +76,7 @@ def render_batch(
     json_: bool,
     jsonl: bool,
     scenes: list[str] | None,
-    choices: dict[str, Any],
+    choices: RenderChoices,
 ) -> None:
     from manimagent.context import local_context
     from manimagent.services import batch

@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from manimagent.cli.options import JsonOption, ServerOption, service_for
+from manimagent.cli.backend import backend_for, machine_backend
+from manimagent.cli.options import JsonOption, ServerOption
 from manimagent.cli.output import output
 
 app = typer.Typer(
@@ -35,8 +36,7 @@ def _print_status(status, json_: bool) -> None:
 @app.command("list")
 def list_(server: ServerOption = None, json_: JsonOption = False) -> None:
     """The configured containers (the state last recorded; `check-status` asks Docker)."""
-    svc, ctx = service_for("containers", server)
-    rows = svc.list_containers(ctx)
+    rows = backend_for(server).containers.list_containers()
     if json_:
         return output.json(rows)
     output.table(
@@ -74,8 +74,8 @@ def add(
     json_: JsonOption = False,
 ) -> None:
     """Add a container; nothing runs until `start` (renders use a fresh container meanwhile)."""
-    svc, ctx = service_for("containers", server)
-    row = svc.add_container(ctx, name=name, image=image, memory=memory, cpus=cpus, pids=pids)
+    containers = machine_backend(server, "add_container").containers
+    row = containers.add_container(name=name, image=image, memory=memory, cpus=cpus, pids=pids)
     if json_:
         return output.json(row)
     output.info(
@@ -117,9 +117,7 @@ def build(
     json_: JsonOption = False,
 ) -> None:
     """Build the render image (manim, LaTeX, fonts; non-root user) from the packaged Dockerfile."""
-    svc, ctx = service_for("containers", server)
-    result = svc.build_image(
-        ctx,
+    result = machine_backend(server, "build_image").containers.build_image(
         tag=tag,
         base_image=base_image,
         ca_bundle=ca_bundle,
@@ -137,22 +135,19 @@ def build(
 @app.command("start")
 def start(name: NameArgument, server: ServerOption = None, json_: JsonOption = False) -> None:
     """Start the container warm: manim preloaded, renders run by `docker exec`."""
-    svc, ctx = service_for("containers", server)
-    _print_status(svc.start_container(ctx, ref=name), json_)
+    _print_status(backend_for(server).containers.start_container(ref=name), json_)
 
 
 @app.command("stop")
 def stop(name: NameArgument, server: ServerOption = None, json_: JsonOption = False) -> None:
     """Stop the container (its Docker container is removed; the entry stays)."""
-    svc, ctx = service_for("containers", server)
-    _print_status(svc.stop_container(ctx, ref=name), json_)
+    _print_status(backend_for(server).containers.stop_container(ref=name), json_)
 
 
 @app.command("check-status")
 def check_status(name: NameArgument, server: ServerOption = None, json_: JsonOption = False) -> None:
     """Ask Docker whether the container runs, and record it."""
-    svc, ctx = service_for("containers", server)
-    _print_status(svc.check_status(ctx, ref=name), json_)
+    _print_status(backend_for(server).containers.check_status(ref=name), json_)
 
 
 @app.command("rm")
@@ -165,13 +160,12 @@ def rm(
     """Remove the container entry and its Docker container."""
     from manimagent.errors import BadInput
 
-    svc, ctx = service_for("containers", server)
-    remove_container = svc.remove_container  # local only: with --server this fails before asking
+    containers = machine_backend(server, "remove_container").containers  # with --server: fails before asking
     if not yes:
         if not output.err.is_terminal:
             raise BadInput("refusing to remove without confirmation", hint="Pass --yes")
         typer.confirm(f"Remove container {name} and its Docker container?", abort=True, err=True)
-    status = remove_container(ctx, ref=name)
+    status = containers.remove_container(ref=name)
     if json_:
         return output.json(status)
     output.info(f"Removed container {status.name}.")

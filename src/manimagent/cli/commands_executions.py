@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from manimagent.cli.backend import backend_for
 from manimagent.cli.options import (
     LIST_LIMIT,
     AllOption,
@@ -17,7 +18,6 @@ from manimagent.cli.options import (
     ServerOption,
     list_limit,
     newest_ref,
-    service_for,
 )
 from manimagent.cli.output import output
 from manimagent.cli.results import print_execute_result
@@ -47,8 +47,7 @@ def list_(
     json_: JsonOption = False,
 ) -> None:
     """Executions, newest first (the newest 50 unless --limit or --all)."""
-    svc, ctx = service_for("executions", server)
-    rows = svc.list_executions(ctx, script_ref=script, limit=list_limit(limit, all_))
+    rows = backend_for(server).executions.list_executions(script_ref=script, limit=list_limit(limit, all_))
     if json_:
         return output.json(rows)
     output.table(
@@ -77,8 +76,8 @@ def show(
     json_: JsonOption = False,
 ) -> None:
     """One execution: status, engine, timings, output and its poster, error."""
-    svc, ctx = service_for("executions", server)
-    row = svc.get_execution(ctx, ref=newest_ref(ref, server, "execution"))
+    backend = backend_for(server)
+    row = backend.executions.get_execution(ref=newest_ref(ref, backend, "execution"))
     if json_:
         return output.json(row if log else row.model_copy(update={"log": ""}))
     output.fields(
@@ -122,10 +121,9 @@ def retry(
     from manimagent.cli.progress import drawing_events
 
     with drawing_events(json_=json_) as events:
-        svc, ctx = service_for("executions", server, events)
-        result = svc.retry_execution(
-            ctx,
-            ref=newest_ref(ref, server, "execution"),
+        backend = backend_for(server, events)
+        result = backend.executions.retry_execution(
+            ref=newest_ref(ref, backend, "execution"),
             engine=engine,
             container=container,
             max_attempts=max_attempts,
@@ -140,8 +138,8 @@ def cancel(
     json_: JsonOption = False,
 ) -> None:
     """Stop a queued or running render of the job queue (serve on PostgreSQL with `manimagent worker`s)."""
-    svc, ctx = service_for("executions", server)
-    result = svc.cancel_execution(ctx, ref=newest_ref(ref, server, "execution"))
+    backend = backend_for(server)
+    result = backend.executions.cancel_execution(ref=newest_ref(ref, backend, "execution"))
     if json_:
         return output.json(result)
     output.info(

@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from manimagent.cli.backend import backend_for
 from manimagent.cli.commands_batch import (
     FromOption,
     JobsOption,
@@ -36,10 +38,13 @@ from manimagent.cli.options import (
     ServerOption,
     StillSecondsOption,
     render_choices,
-    service_for,
 )
 from manimagent.cli.output import output
 from manimagent.cli.results import print_execute_result
+
+if TYPE_CHECKING:
+    from manimagent.backends.protocols import Generate
+    from manimagent.schemas import ScriptGenerateResult
 
 PromptArgument = Annotated[
     str, typer.Argument(help='What to animate, e.g. "Animate a circle"; "-" reads it from stdin.')
@@ -130,17 +135,14 @@ def generate(
         partial=partial,
     )
     if voiceover:
-        if server or _server_configured():
-            raise BadInput(
-                "--voiceover is not available with --server yet", hint="Generate narrated videos locally"
-            )
-        choices["voiceover"] = True
+        _refuse_voiceover(server, "Generate narrated videos locally")
     if from_ is not None:
         if prompt is not None:
             raise BadInput("give a PROMPT or --from FILE, not both")
         refuse_for_batch(json_=json_, jsonl=jsonl, server=server, output_path=output_path)
         refuse_in_batch(open_=open_, preview=preview)
-        options = {"provider": provider, "model": model, **choices}
+        narrated = {"voiceover": True} if voiceover else {}
+        options = {"provider": provider, "model": model, **choices, **narrated}
         return generate_batch(
             from_, jobs=jobs, json_=json_, jsonl=jsonl, execute=not no_execute, options=options
         )
@@ -152,14 +154,13 @@ def generate(
             hint='Describe the animation, e.g. manimagent generate "Animate a circle", or give --from FILE',
         )
     with drawing_events(json_=json_) as events:
-        svc, ctx = service_for("generate", server, events)
-        result = svc.generate(
-            ctx,
+        result = backend_for(server, events).generate.generate(
             prompt=read_prompt(prompt),
             provider=provider,
             model=model,
             execute=not no_execute,
             output=output_path,
+            voiceover=voiceover,
             **choices,
         )
     result = with_preview(result, preview)
@@ -174,10 +175,13 @@ def generate(
     open_video(result, open_)
 
 
-def _server_configured() -> bool:
+def _refuse_voiceover(server: str | None, hint: str) -> None:
+    """--voiceover with --server (or MANIMAGENT_SERVER): bad input, before anything is generated."""
+    from manimagent.errors import BadInput
     from manimagent.settings import resolve_server
 
-    return resolve_server(None) is not None
+    if server or resolve_server(None) is not None:
+        raise BadInput("--voiceover is not available with --server yet", hint=hint)
 
 
 def scripts_generate(
@@ -192,24 +196,16 @@ def scripts_generate(
     voiceover: VoiceoverOption = False,
 ) -> None:
     """Write a script for PROMPT and store it (render it with --auto-execute)."""
-    extra = {}
     if voiceover:
-        from manimagent.errors import BadInput
-
-        if server or _server_configured():
-            raise BadInput(
-                "--voiceover is not available with --server yet", hint="Generate narrated scripts locally"
-            )
-        extra["voiceover"] = True
+        _refuse_voiceover(server, "Generate narrated scripts locally")
     _print_generated(
         server,
-        lambda svc, ctx: svc.generate_script(
-            ctx,
+        lambda generate: generate.generate_script(
             prompt=read_prompt(prompt),
             provider=provider,
             model=model,
             auto_execute=auto_execute,
-            **extra,
+            voiceover=voiceover,
         ),
         json_,
     )
@@ -229,8 +225,7 @@ def scripts_refine(
     """A new script from an old one and an instruction (its parent is the old one)."""
     _print_generated(
         server,
-        lambda svc, ctx: svc.refine_script(
-            ctx,
+        lambda generate: generate.refine_script(
             ref=ref,
             instruction=read_prompt(instruction),
             provider=provider,
@@ -241,11 +236,13 @@ def scripts_refine(
     )
 
 
-def _print_generated(server: str | None, run, json_: bool) -> None:
+def _print_generated(
+    server: str | None, run: Callable[[Generate], ScriptGenerateResult], json_: bool
+) -> None:
     from manimagent.cli.progress import drawing_events
 
     with drawing_events(json_=json_) as events:
-        result = run(*service_for("generate", server, events))
+        result = run(backend_for(server, events).generate)
     if json_:
         output.json(result)
     else:

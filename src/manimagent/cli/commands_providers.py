@@ -10,7 +10,8 @@ from typing import Annotated
 
 import typer
 
-from manimagent.cli.options import JsonOption, ServerOption, service_for
+from manimagent.cli.backend import backend_for, machine_backend
+from manimagent.cli.options import JsonOption, ServerOption
 from manimagent.cli.output import output
 
 app = typer.Typer(
@@ -57,8 +58,7 @@ def _read_key_from_stdin() -> str:
 @app.command("list")
 def list_(server: ServerOption = None, json_: JsonOption = False) -> None:
     """Providers in the order automatic selection tries them. Shows where each key comes from, never the key."""
-    svc, ctx = service_for("providers", server)
-    rows = svc.list_providers(ctx)
+    rows = backend_for(server).providers.list_providers()
     if json_:
         return output.json(rows)
     output.table(
@@ -96,11 +96,9 @@ def add(
     json_: JsonOption = False,
 ) -> None:
     """Configure a provider."""
-    svc, ctx = service_for("providers", server)
-    add_provider = svc.add_provider  # local only: with --server this fails before reading a key
+    providers = machine_backend(server, "add_provider").providers  # with --server: fails before reading a key
     key = _read_key_from_stdin() if key_stdin else None
-    row = add_provider(
-        ctx,
+    row = providers.add_provider(
         name=name,
         provider_type=provider_type,
         key=key,
@@ -130,11 +128,11 @@ def update(
     json_: JsonOption = False,
 ) -> None:
     """Change a provider's settings."""
-    svc, ctx = service_for("providers", server)
-    update_provider = svc.update_provider  # local only: with --server this fails before reading a key
+    providers = machine_backend(
+        server, "update_provider"
+    ).providers  # with --server: fails before reading a key
     key = _read_key_from_stdin() if key_stdin else None
-    row = update_provider(
-        ctx,
+    row = providers.update_provider(
         ref=name,
         key=key,
         provider_type=provider_type,
@@ -152,8 +150,8 @@ def update(
 @app.command("remove")
 def remove(name: NameArgument, server: ServerOption = None) -> None:
     """Remove a provider (and its key from the keyring)."""
-    svc, ctx = service_for("providers", server)
-    output.info(f"Removed provider {svc.remove_provider(ctx, ref=name)}")
+    providers = machine_backend(server, "remove_provider").providers
+    output.info(f"Removed provider {providers.remove_provider(ref=name)}")
 
 
 @app.command("test")
@@ -161,8 +159,7 @@ def test(name: NameArgument, server: ServerOption = None, json_: JsonOption = Fa
     """Send one tiny request; report the model and latency."""
     from manimagent.errors import ExitCode
 
-    svc, ctx = service_for("providers", server)
-    result = svc.test_provider(ctx, ref=name)
+    result = machine_backend(server, "test_provider").providers.test_provider(ref=name)
     if json_:
         output.json(result)
     elif result.success:
@@ -184,16 +181,15 @@ def set_key_(
     """Store the provider's API key in the OS keyring, or without one in a 0600 file (never on the command line)."""
     from manimagent.keys import secret_storage
 
-    svc, ctx = service_for("providers", server)
-    set_key = svc.set_key  # local only: with --server this fails before asking for the key
-    svc.get_provider(ctx, ref=name)  # an unknown name, and
+    providers = machine_backend(server, "set_key").providers  # with --server: fails before asking for the key
+    providers.get_provider(ref=name)  # an unknown name, and
     secret_storage()  # nowhere to keep a key, fail before the key is asked for
     key = (
         _read_key_from_stdin()
         if stdin or not sys.stdin.isatty()
         else typer.prompt("API key", hide_input=True, err=True)
     )
-    storage = set_key(ctx, ref=name, key=key)
+    storage = providers.set_key(ref=name, key=key)
     if storage.notice:
         output.notice(storage.notice)
     output.info(f"Key stored in {storage.where} for {name}")

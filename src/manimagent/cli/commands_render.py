@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from manimagent.cli.backend import backend_for
 from manimagent.cli.commands_batch import JobsOption, JsonlOption, is_batch, refuse_for_batch, render_batch
 from manimagent.cli.look import (
     OpenOption,
@@ -29,7 +30,6 @@ from manimagent.cli.options import (
     ServerOption,
     StillSecondsOption,
     render_choices,
-    service_for,
 )
 from manimagent.cli.results import print_execute_result
 
@@ -89,8 +89,9 @@ def render(
         return render_batch(files, jobs=jobs, json_=json_, jsonl=jsonl, scenes=scene, choices=choices)
     (file,) = files
     with drawing_events(json_=json_) as events:
-        svc, ctx = service_for("render", server, events)
-        result = svc.render_file(ctx, path=file, scenes=scene, output=output_path, **choices)
+        result = backend_for(server, events).render.render_file(
+            path=file, scenes=scene, output=output_path, **choices
+        )
     result = with_preview(result, preview)
     print_execute_result(result, json_=json_)
     print_preview(result, json_=json_)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from manimagent.cli.backend import backend_for
 from manimagent.cli.look import OpenOption, PreviewOption, open_video, print_preview, with_preview
 from manimagent.cli.options import (
     LIST_LIMIT,
@@ -25,10 +26,12 @@ from manimagent.cli.options import (
     list_limit,
     newest_ref,
     render_choices,
-    service_for,
 )
 from manimagent.cli.output import output
 from manimagent.cli.results import print_execute_result
+
+if TYPE_CHECKING:
+    from manimagent.backends.protocols import Backend
 
 app = typer.Typer(
     help="Stored scripts: list, show, import, export, execute, generate, refine, remove.",
@@ -39,12 +42,10 @@ IdArgument = Annotated[
 ]
 
 
-def _video(script_id: str, server: str | None) -> str | None:
+def _video(script_id: str, backend: Backend) -> str | None:
     """The video of the script's newest successful render."""
-    svc, ctx = service_for("executions", server)
-    done = [
-        row for row in svc.list_executions(ctx, script_ref=script_id) if row.is_successful and row.output_path
-    ]
+    rows = backend.executions.list_executions(script_ref=script_id)
+    done = [row for row in rows if row.is_successful and row.output_path]
     return done[0].output_path if done else None
 
 
@@ -57,8 +58,7 @@ def list_(
     json_: JsonOption = False,
 ) -> None:
     """Scripts, newest first (the newest 50 unless --limit or --all)."""
-    svc, ctx = service_for("scripts", server)
-    rows = svc.list_scripts(ctx, status=status, limit=list_limit(limit, all_))
+    rows = backend_for(server).scripts.list_scripts(status=status, limit=list_limit(limit, all_))
     if json_:
         return output.json(rows)
     output.table(
@@ -85,8 +85,8 @@ def show(
     json_: JsonOption = False,
 ) -> None:
     """One script: prompt, status, provider, scenes, executions, its video (and its code)."""
-    svc, ctx = service_for("scripts", server)
-    script = svc.get_script(ctx, ref=newest_ref(ref, server, "script"))
+    backend = backend_for(server)
+    script = backend.scripts.get_script(ref=newest_ref(ref, backend, "script"))
     if json_:
         return output.json(script)
     if code:
@@ -101,7 +101,7 @@ def show(
             ("parent", script.parent or "-"),
             ("tokens", script.total_tokens),
             ("executions", ", ".join(item[:8] for item in script.executions) or "-"),
-            ("video", _video(script.id, server) or "-"),
+            ("video", _video(script.id, backend) or "-"),
             ("error", script.error or "-"),
         ]
     )
@@ -114,8 +114,7 @@ def import_(
     json_: JsonOption = False,
 ) -> None:
     """Store FILE as a script without rendering it (with --server: upload it)."""
-    svc, ctx = service_for("scripts", server)
-    script = svc.import_script(ctx, path=file)
+    script = backend_for(server).scripts.import_script(path=file)
     if json_:
         return output.json(script)
     output.line(script.id)
@@ -130,8 +129,8 @@ def export(
     server: ServerOption = None,
 ) -> None:
     """The script's code, on stdout or into a file."""
-    svc, ctx = service_for("scripts", server)
-    text = svc.export_script(ctx, ref=newest_ref(ref, server, "script"), output=output_file)
+    backend = backend_for(server)
+    text = backend.scripts.export_script(ref=newest_ref(ref, backend, "script"), output=output_file)
     if output_file:
         output.info(f"Wrote {text}")
     else:
@@ -172,9 +171,9 @@ def execute(
         partial=partial,
     )
     with drawing_events(json_=json_) as events:
-        svc, ctx = service_for("render", server, events)
-        result = svc.execute_script(
-            ctx, ref=newest_ref(ref, server, "script"), scenes=scene, output=output_path, **choices
+        backend = backend_for(server, events)
+        result = backend.render.execute_script(
+            ref=newest_ref(ref, backend, "script"), scenes=scene, output=output_path, **choices
         )
     result = with_preview(result, preview)
     print_execute_result(result, json_=json_)
@@ -191,15 +190,15 @@ def remove(
     """Delete a script with its executions and videos."""
     from manimagent.errors import BadInput
 
-    svc, ctx = service_for("scripts", server)
-    script = svc.get_script(ctx, ref=ref)
+    scripts = backend_for(server).scripts
+    script = scripts.get_script(ref=ref)
     if not yes:
         if not output.err.is_terminal:
             raise BadInput("refusing to delete without confirmation", hint="Pass --yes")
         typer.confirm(
             f"Delete script {script.id[:8]} ({_short(script.prompt)}) and its videos?", abort=True, err=True
         )
-    svc.remove_script(ctx, ref=script.id)
+    scripts.remove_script(ref=script.id)
     output.info(f"Deleted script {script.id}")
 
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
 from manimagent.render.base import OutputFormat, Quality
 
 if TYPE_CHECKING:
-    from types import ModuleType
-
-    from manimagent.events import EventSink
+    from manimagent.backends.protocols import Backend, RenderChoices
 
 ServerOption = Annotated[
     str | None,
@@ -84,9 +82,9 @@ def render_choices(
     still_seconds: float | None = None,
     no_cache: bool = False,
     partial: bool = False,
-) -> dict[str, Any]:
-    """The render options as the services (and the client) take them: plain values, None for the default."""
-    choices = {
+) -> RenderChoices:
+    """The render options as the backends take them: plain values, None for the default."""
+    choices: RenderChoices = {
         "engine": engine,
         "container": container,
         "quality": quality.value if quality else None,
@@ -97,24 +95,9 @@ def render_choices(
         choices["cache"] = False
     if partial:
         choices["partial"] = True
-    return {**choices, "still_seconds": still_seconds} if still_seconds is not None else choices
-
-
-def service_for(name: str, server: str | None, events: EventSink | None = None) -> tuple[ModuleType, Any]:
-    """`manimagent.services.<name>` and a local context, or the client and a RemoteContext with --server."""
-    import importlib
-
-    from manimagent.events import ignore
-    from manimagent.settings import resolve_server
-
-    resolved = resolve_server(server)
-    if resolved is None:  # the local store: the client (and its imports) are not needed
-        from manimagent.context import local_context
-
-        return importlib.import_module(f"manimagent.services.{name}"), local_context(events or ignore)
-    from manimagent import client
-
-    return client.service(name, resolved), client.context_for(resolved, events or ignore)
+    if still_seconds is not None:
+        choices["still_seconds"] = still_seconds
+    return choices
 
 
 LIST_LIMIT = 50
@@ -132,18 +115,19 @@ def list_limit(limit: int, all_: bool) -> int | None:
 LAST = "last"
 
 
-def newest_ref(ref: str, server: str | None, what: str) -> str:
+def newest_ref(ref: str, backend: Backend, what: Literal["script", "execution"]) -> str:
     """`last` is the newest script or execution (`what`); anything else is an id (or prefix) as given."""
     if ref.strip().lower() != LAST:
         return ref
     from manimagent.errors import NotFound
 
-    plural = f"{what}s"
-    svc, ctx = service_for(plural, server)
-    newest = getattr(svc, f"list_{plural}")(ctx, limit=1)
+    if what == "script":
+        newest = [row.id for row in backend.scripts.list_scripts(limit=1)]
+    else:
+        newest = [row.id for row in backend.executions.list_executions(limit=1)]
     if not newest:
-        raise NotFound(f"there are no {plural} yet", hint=NEWEST_HINTS[what])
-    return newest[0].id
+        raise NotFound(f"there are no {what}s yet", hint=NEWEST_HINTS[what])
+    return newest[0]
 
 
 NEWEST_HINTS = {

@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from manimagent.cli.output import output
 from manimagent.events import (
@@ -24,6 +25,9 @@ from manimagent.events import (
     RepairStarted,
 )
 
+if TYPE_CHECKING:
+    from rich.status import Status
+
 
 @contextmanager
 def drawing_events(*, json_: bool) -> Iterator[EventPrinter]:
@@ -40,7 +44,7 @@ class EventPrinter:
 
     def __init__(self, *, stream_code: bool = True):
         self.stream_code = stream_code
-        self.status = None
+        self.status: Status | None = None
         self.streaming = False
         self.clock = RenderClock()
 
@@ -86,8 +90,8 @@ class EventPrinter:
         output.info(label)
         self.clock = RenderClock()
         if output.err.is_terminal:
-            self.status = output.err.status(label)
-            self.status.start()
+            self.status = status = output.err.status(label)
+            status.start()
 
     def _on_render_progress(self, event: RenderProgress) -> None:
         if self.status is not None:
