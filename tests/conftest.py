@@ -53,11 +53,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     ):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
-        report.longrepr = f"docker test could not run in CI ({reason}); start a Docker engine, or set {SKIP_DOCKER_ENV}=1 on purpose"
+        report.longrepr = (
+            f"docker test could not run in CI ({reason}); start a Docker engine, or set "
+            f"{SKIP_DOCKER_ENV}=1 on purpose"
+        )
     if report.when == "setup" and report.skipped and _needs_postgres(item) and not postgres_skips_allowed():
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
-        report.longrepr = f"PostgreSQL test could not run in CI ({reason}); install postgresql, or set {SKIP_POSTGRES_ENV}=1 on purpose"
+        report.longrepr = (
+            f"PostgreSQL test could not run in CI ({reason}); install postgresql, or set "
+            f"{SKIP_POSTGRES_ENV}=1 on purpose"
+        )
     return report
 
 

@@ -24,7 +24,8 @@ SETTINGS = ("fsync=off", "synchronous_commit=off", "full_page_writes=off", "max_
 
 
 def postgres_bindir() -> Path | None:
-    """The folder of initdb and pg_ctl: `pg_config --bindir`, else Debian's newest /usr/lib/postgresql/N/bin."""
+    """The folder of initdb and pg_ctl: `pg_config --bindir`, else Debian's newest
+    /usr/lib/postgresql/N/bin."""
     if shutil.which("pg_config"):
         done = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True)
         candidate = Path(done.stdout.strip())
@@ -140,7 +141,8 @@ def start_cluster() -> PostgresCluster:
     bindir = postgres_bindir()
     if bindir is None:
         pytest.skip(
-            "no PostgreSQL server programs (initdb, pg_ctl): apt-get install postgresql, or scripts/setup.sh --test"
+            "no PostgreSQL server programs (initdb, pg_ctl): apt-get install postgresql, or "
+            "scripts/setup.sh --test"
         )
     cluster = PostgresCluster(bindir)
     try:

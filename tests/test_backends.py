@@ -123,7 +123,8 @@ def test_a_local_command_never_imports_the_client(isolated_home):
         "from manimagent.cli.backend import backend_for\n"
         "backend = backend_for(None)\n"
         "backend.scripts.list_scripts()\n"
-        "print(','.join(n for n in ('manimagent.client', 'manimagent.backends.remote') if n in sys.modules))\n"
+        "print(','.join(n for n in ('manimagent.client', 'manimagent.backends.remote') if n in "
+        "sys.modules))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

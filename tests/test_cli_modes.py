@@ -76,7 +76,8 @@ def _log_in(cli, monkeypatch, url: str, address: str) -> None:
 
 @pytest.fixture
 def manimagent(mode: str, request, cli, monkeypatch) -> Manimagent:
-    """The CLI as is ("local"), or logged in to the module's server with `--server URL` appended ("server")."""
+    """The CLI as is ("local"), or logged in to the module's server with `--server URL` appended
+    ("server")."""
     if mode == "local":
         return Manimagent(cli, mode)
     live, address = request.getfixturevalue("server"), request.getfixturevalue("account")
@@ -192,7 +193,9 @@ def test_the_same_keys_in_both_modes(server, account, cli, monkeypatch):  # noqa
     remote = Manimagent(cli, "server", ["--server", server.url])
     imported = [run.json("scripts", "import", str(CIRCLE)) for run in (local, remote)]
     listed = [run.json("scripts", "list", "--limit", "1")[0] for run in (local, remote)]
-    shown = [run.json("scripts", "show", doc["id"]) for run, doc in zip((local, remote), imported)]
+    shown = [
+        run.json("scripts", "show", doc["id"]) for run, doc in zip((local, remote), imported, strict=True)
+    ]
     for docs in (imported, listed, shown):
         assert sorted(docs[0]) == sorted(docs[1])
         assert _without_keys(docs[0], "id", "created_at", "updated_at") == _without_keys(

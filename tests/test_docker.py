@@ -214,7 +214,8 @@ def test_network_is_unreachable(warm_engine, tmp_path):
 def test_writing_outside_the_job_folder_fails(warm_engine, tmp_path):
     body = """
     written = []
-    for path in ["/etc/evil", "/opt/manim/evil", "/usr/evil", "/work/evil", "/work/agent/agent.py", "/home/evil"]:
+    targets = ["/etc/evil", "/opt/manim/evil", "/usr/evil", "/work/evil", "/work/agent/agent.py"]
+    for path in targets + ["/home/evil"]:
         try:
             with open(path, "a") as handle:
                 handle.write("x")
@@ -384,7 +385,10 @@ def test_two_renders_at_once_do_not_see_each_other(warm_engine, tmp_path):
 def test_concurrent_renders_get_their_own_files(warm_engine, tmp_path):
     codes = {
         name: scene_code(
-            f"open('mine.txt', 'w').write({name!r})\ntime.sleep(1)\nassert open('mine.txt').read() == {name!r}\nself.add(Text({name!r}))",
+            (
+                f"open('mine.txt', 'w').write({name!r})\ntime.sleep(1)\n"
+                f"assert open('mine.txt').read() == {name!r}\nself.add(Text({name!r}))"
+            ),
             name,
         )
         for name in ("Alpha", "Beta", "Gamma")

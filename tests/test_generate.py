@@ -12,10 +12,24 @@ from fakellm import fake_llm, fake_llm_server  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.slow
 
-GOOD = "```python\nfrom manim import *\n\nclass Good(Scene):\n    def construct(self):\n        self.play(Create(Circle(color=BLUE)), run_time=0.5)\n```"
-RAISES = "Here you go:\n```python\nfrom manim import *\n\nclass Good(Scene):\n    def construct(self):\n        self.play(Create(Circle()), run_time=0.5)\n        raise RuntimeError('the LLM made a mistake')\n```\nEnjoy!"
-GL_NAMES = "```py\nfrom manim import *\nclass Old(Scene):\n    def construct(self):\n        self.play(ShowCreation(Circle(color=CYAN)), run_time=0.5)\n```"
-FLAT_POINT = "```python\nfrom manim import *\nclass Flat(Scene):\n    def construct(self):\n        d = Dot()\n        self.add(d)\n        d.move_to(np.array([1, 2]))\n        self.play(d.animate.scale(2), run_time=0.5)\n```"
+GOOD = (
+    "```python\nfrom manim import *\n\nclass Good(Scene):\n    def construct(self):\n"
+    "        self.play(Create(Circle(color=BLUE)), run_time=0.5)\n```"
+)
+RAISES = (
+    "Here you go:\n```python\nfrom manim import *\n\nclass Good(Scene):\n    def construct(self):\n"
+    "        self.play(Create(Circle()), run_time=0.5)\n"
+    "        raise RuntimeError('the LLM made a mistake')\n```\nEnjoy!"
+)
+GL_NAMES = (
+    "```py\nfrom manim import *\nclass Old(Scene):\n    def construct(self):\n"
+    "        self.play(ShowCreation(Circle(color=CYAN)), run_time=0.5)\n```"
+)
+FLAT_POINT = (
+    "```python\nfrom manim import *\nclass Flat(Scene):\n    def construct(self):\n        d = Dot()\n"
+    "        self.add(d)\n        d.move_to(np.array([1, 2]))\n"
+    "        self.play(d.animate.scale(2), run_time=0.5)\n```"
+)
 
 
 @pytest.fixture
@@ -228,7 +242,10 @@ def test_no_key_reaches_db_media_logs_or_render_environment(
     )
     monkeypatch.setenv("MY_OPENAI_KEY", secret_env)
     monkeypatch.setenv("OPENAI_API_KEY", secret_env)
-    env_dump = "```python\nfrom manim import *\nimport os\nclass Env(Scene):\n    def construct(self):\n        print('ENVIRON', dict(os.environ))\n        self.add(Dot())\n        self.wait(0.2)\n```"
+    env_dump = (
+        "```python\nfrom manim import *\nimport os\nclass Env(Scene):\n    def construct(self):\n"
+        "        print('ENVIRON', dict(os.environ))\n        self.add(Dot())\n        self.wait(0.2)\n```"
+    )
     fake_llm.enqueue(text=env_dump)
     doc = cli("generate", "dump env", "--json").json()
     assert fake_llm.requests[-1].key == secret_env

@@ -131,7 +131,10 @@ class _FailingEngine:
 
 def test_fixes_after_a_failure_are_recorded_on_the_attempt_that_renders_them(isolated_home):
     ctx = local_context()
-    code = "from manim import *\nclass A(Scene):\n    def construct(self):\n        self.add(Dot().move_to(np.array([1, 2])))\n"
+    code = (
+        "from manim import *\nclass A(Scene):\n    def construct(self):\n"
+        "        self.add(Dot().move_to(np.array([1, 2])))\n"
+    )
     broadcast = RenderFailure(
         "ValueError", "could not broadcast input array from shape (1,2) into shape (1,3)", 4
     )
@@ -178,7 +181,10 @@ MANIM_FRAME_LAST = """
 ╰───────────────────────────────────────────────────────────────────────────────────────────────────╯
 TypeError: Unexpected argument None passed to Scene.play().
 """
-PLAIN = 'Traceback (most recent call last):\n  File "/work/jobs/0af3/scene.py", line 12, in construct\n  File "/opt/manim/scene/scene.py", line 99, in play\nValueError: x\n'
+PLAIN = (
+    'Traceback (most recent call last):\n  File "/work/jobs/0af3/scene.py", line 12, in construct\n'
+    '  File "/opt/manim/scene/scene.py", line 99, in play\nValueError: x\n'
+)
 
 
 def test_only_the_scripts_own_frames_give_the_failing_line():
@@ -189,7 +195,10 @@ def test_only_the_scripts_own_frames_give_the_failing_line():
 
 
 def test_the_2d_point_fix_triggers_on_1_by_2_shapes_too():
-    code = "from manim import *\nclass A(Scene):\n    def construct(self):\n        Dot().move_to(np.array([1, 2]))\n"
+    code = (
+        "from manim import *\nclass A(Scene):\n    def construct(self):\n"
+        "        Dot().move_to(np.array([1, 2]))\n"
+    )
     for message in (
         "could not broadcast input array from shape (1,2) into shape (1,3)",
         "operands could not be broadcast together with shapes (2,) (3,)",

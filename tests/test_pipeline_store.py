@@ -157,7 +157,8 @@ def counted(monkeypatch):
 
 
 def _moves_of(path: Path, renames: list[tuple[Path, Path]]) -> list[tuple[Path, Path]]:
-    """The renames that brought the file at `path` there, first to last (a folder's rename moves its files)."""
+    """The renames that brought the file at `path` there, first to last (a folder's rename moves its
+    files)."""
     hops = []
     for src, dst in reversed(renames):
         if path == dst or dst in path.parents:

@@ -25,7 +25,10 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not shutil.which("bwrap") and not os.environ.get("CI"), reason="needs bubblewrap"),
 ]
-PRELUDE = "from manim import *\nfrom manim.utils.module_ops import importlib as L\nG = L.import_module\nclass Job(Scene):\n    def construct(self):\n"
+PRELUDE = (
+    "from manim import *\nfrom manim.utils.module_ops import importlib as L\nG = L.import_module\n"
+    "class Job(Scene):\n    def construct(self):\n"
+)
 CIRCLE = (EXAMPLES / "circle.py").read_text()
 
 
@@ -105,7 +108,8 @@ def test_each_job_has_its_own_limits():
     )
     bomb = (
         "o = G('os')\ncount = 0\n"
-        "try:\n    for _ in range(10000):\n        if o.fork() == 0:\n            G('time').sleep(60)\n            o._exit(0)\n        count += 1\n"
+        "try:\n    for _ in range(10000):\n        if o.fork() == 0:\n            G('time').sleep(60)\n"
+        "            o._exit(0)\n        count += 1\n"
         "except OSError as exc:\n    raise RuntimeError('forks stopped after %d' % count)\n"
     )
     hog = "chunks = [bytearray(256 << 20) for _ in range(16)]\n"

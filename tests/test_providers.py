@@ -352,7 +352,8 @@ def test_registry_classes(provider_type: str) -> None:
 def test_importing_providers_does_not_import_vendor_sdks() -> None:
     code = (
         "import sys, manimagent.providers, manimagent.providers.base\n"
-        "loaded = sorted(m for m in ('openai', 'google.genai', 'anthropic', 'httpx', 'httpx2') if m in sys.modules)\n"
+        "loaded = sorted(m for m in ('openai', 'google.genai', 'anthropic', 'httpx', 'httpx2') if m in "
+        "sys.modules)\n"
         "print(loaded)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

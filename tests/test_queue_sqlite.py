@@ -35,8 +35,11 @@ def test_cancel_of_a_render_outside_the_queue_is_a_conflict(cli, isolated_home):
     imported = cli("scripts", "import", str(EXAMPLES / "circle.py"), "--json").json()
     with sqlite3.connect(isolated_home / "manimagent.db") as conn:
         conn.execute(
-            "INSERT INTO execution (id, script_id, attempt_number, engine, quality, format, scenes, status, is_successful, log, outputs,"
-            " original_script, fixes, layout, created_at) VALUES ('0badc0de-0000-4000-8000-000000000001', ?, 1, 'local', 'low', 'mp4', '[]', 'running', 0, '', '[]',"
+            "INSERT INTO execution (id, script_id, attempt_number, engine, quality, format, scenes, "
+            "status, is_successful, log, outputs,"
+            " original_script, fixes, layout, created_at) VALUES "
+            "('0badc0de-0000-4000-8000-000000000001', ?, 1, 'local', 'low', 'mp4', '[]', 'running', 0, "
+            "'', '[]',"
             " '', '[]', '[]', '2026-01-01 00:00:00')",
             (imported["id"],),
         )

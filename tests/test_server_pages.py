@@ -23,14 +23,18 @@ def _add_scripts(db_path, owner_id: int | None, count: int) -> list[str]:
         for index, script_id in enumerate(ids):
             stamp = f"2026-01-01 00:{index // 60:02d}:{index % 60:02d}.000000"
             conn.execute(
-                "INSERT INTO script (id, owner_id, prompt, content, scene_class, scenes, status, source, prompt_tokens, completion_tokens,"
-                " total_tokens, provider_attempts, created_at, updated_at) VALUES (?, ?, ?, ?, 'CircleToSquare', '[\"CircleToSquare\"]',"
+                "INSERT INTO script (id, owner_id, prompt, content, scene_class, scenes, status, "
+                "source, prompt_tokens, completion_tokens,"
+                " total_tokens, provider_attempts, created_at, updated_at) VALUES (?, ?, ?, ?, "
+                "'CircleToSquare', '[\"CircleToSquare\"]',"
                 " 'successful', 'imported', 0, 0, 0, '[]', ?, ?)",
                 (script_id, owner_id, f"prompt {index}", code, stamp, stamp),
             )
             conn.execute(
-                "INSERT INTO execution (id, script_id, owner_id, attempt_number, engine, quality, format, scenes, status, is_successful, log,"
-                " outputs, original_script, fixes, created_at, layout) VALUES (?, ?, ?, 1, 'local', 'low', 'mp4', '[]', 'succeeded', 1, '',"
+                "INSERT INTO execution (id, script_id, owner_id, attempt_number, engine, quality, "
+                "format, scenes, status, is_successful, log,"
+                " outputs, original_script, fixes, created_at, layout) VALUES (?, ?, ?, 1, 'local', "
+                "'low', 'mp4', '[]', 'succeeded', 1, '',"
                 " '[]', 'code', '[]', ?, '[]')",
                 (str(uuid.uuid4()), script_id, owner_id, stamp),
             )

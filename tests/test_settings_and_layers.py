@@ -47,7 +47,8 @@ def test_wrong_type_in_config(isolated_home, cli):
 def test_services_import_no_cli_or_server_frameworks():
     code = (
         "import sys, pkgutil, importlib, manimagent.services as s\n"
-        "for m in pkgutil.iter_modules(s.__path__): importlib.import_module('manimagent.services.' + m.name)\n"
+        "for m in pkgutil.iter_modules(s.__path__): importlib.import_module('manimagent.services.' + "
+        "m.name)\n"
         "import manimagent.pipeline\n"
         "bad = [n for n in ('typer', 'rich', 'fastapi', 'click') if n in sys.modules]\n"
         "print(','.join(bad))\n"
@@ -57,7 +58,10 @@ def test_services_import_no_cli_or_server_frameworks():
 
 
 def test_cli_startup_does_not_import_heavy_modules():
-    code = "import sys; from manimagent.cli import app; print(','.join(n for n in ('manim', 'sqlmodel', 'sqlalchemy', 'openai', 'docker', 'google.genai', 'fastapi') if n in sys.modules))"
+    code = (
+        "import sys; from manimagent.cli import app; print(','.join(n for n in ('manim', 'sqlmodel', "
+        "'sqlalchemy', 'openai', 'docker', 'google.genai', 'fastapi') if n in sys.modules))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == ""
 

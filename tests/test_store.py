@@ -124,7 +124,8 @@ def test_a_home_from_before_alembic_has_the_schema_of_a_new_one(tmp_path):
         path = tmp_path / f"old{count}.db"
         old = sqlite3.connect(path)
         old.execute(
-            "CREATE TABLE _migrations (name VARCHAR PRIMARY KEY, applied_at DATETIME DEFAULT CURRENT_TIMESTAMP)"
+            "CREATE TABLE _migrations (name VARCHAR PRIMARY KEY, applied_at DATETIME DEFAULT "
+            "CURRENT_TIMESTAMP)"
         )
         for name, sql in history:
             old.executescript(sql)
@@ -168,13 +169,17 @@ def test_a_database_from_the_first_release_keeps_its_rows_when_migrated(tmp_path
     )
     old.execute("INSERT INTO _migrations (name) VALUES ('0001_initial')")
     old.execute(
-        "INSERT INTO script (id, prompt, content, scenes, status, source, prompt_tokens, completion_tokens, total_tokens, fixes,"
-        " provider_attempts, created_at, updated_at) VALUES ('s1', 'p', 'code', '[]', 'successful', 'imported', 0, 0, 0, '[]', '[]',"
+        "INSERT INTO script (id, prompt, content, scenes, status, source, prompt_tokens, "
+        "completion_tokens, total_tokens, fixes,"
+        " provider_attempts, created_at, updated_at) VALUES ('s1', 'p', 'code', '[]', 'successful', "
+        "'imported', 0, 0, 0, '[]', '[]',"
         " '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
     )
     old.execute(
-        "INSERT INTO execution (id, script_id, attempt_number, engine, quality, format, scenes, status, is_successful, log, outputs,"
-        " original_script, fixes, created_at) VALUES ('e1', 's1', 1, 'local', 'low', 'mp4', '[]', 'succeeded', 1, 'the log', '[]',"
+        "INSERT INTO execution (id, script_id, attempt_number, engine, quality, format, scenes, "
+        "status, is_successful, log, outputs,"
+        " original_script, fixes, created_at) VALUES ('e1', 's1', 1, 'local', 'low', 'mp4', '[]', "
+        "'succeeded', 1, 'the log', '[]',"
         " 'code', '[]', '2026-01-01 00:00:00')"
     )
     old.commit()

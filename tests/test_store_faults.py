@@ -48,13 +48,16 @@ def _home_with_rows(home: Path) -> dict[str, list]:
     with sqlite3.connect(_db(home)) as conn:
         script = conn.execute("SELECT id FROM script LIMIT 1").fetchone()[0]
         conn.execute(
-            "INSERT INTO execution (id, script_id, attempt_number, engine, quality, format, scenes, status, is_successful, log, outputs,"
-            " original_script, fixes, created_at, layout) VALUES ('e-kept', ?, 1, 'local', 'low', 'mp4', '[]', 'succeeded', 1, 'log', '[]',"
+            "INSERT INTO execution (id, script_id, attempt_number, engine, quality, format, scenes, "
+            "status, is_successful, log, outputs,"
+            " original_script, fixes, created_at, layout) VALUES ('e-kept', ?, 1, 'local', 'low', "
+            "'mp4', '[]', 'succeeded', 1, 'log', '[]',"
             " 'code', '[]', '2026-01-01 00:00:00', '[]')",
             (script,),
         )
         conn.execute(
-            "INSERT INTO user (email, password_hash, email_verified, is_admin, is_active, date_joined) VALUES ('kept@example.com', 'x', 1, 0, 1, '2026-01-01')"
+            "INSERT INTO user (email, password_hash, email_verified, is_admin, is_active, date_joined) "
+            "VALUES ('kept@example.com', 'x', 1, 0, 1, '2026-01-01')"
         )
         conn.commit()
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -264,16 +267,20 @@ def test_the_user_id_migration_keeps_every_row_and_reference(tmp_path):
     )
     for user_id in (1, 2, 5):
         old.execute(
-            "INSERT INTO user (id, email, password_hash, email_verified, is_admin, is_active, date_joined, first_name, last_name)"
+            "INSERT INTO user (id, email, password_hash, email_verified, is_admin, is_active, "
+            "date_joined, first_name, last_name)"
             " VALUES (?, ?, 'h', 1, 0, 1, '2026-01-01', 'F', 'L')",
             (user_id, f"u{user_id}@example.com"),
         )
     old.execute(
-        "INSERT INTO refreshtoken (jti, family, user_id, created_at, expires_at) VALUES ('j', 'f', 7, '2026-01-01', '2027-01-01')"
+        "INSERT INTO refreshtoken (jti, family, user_id, created_at, expires_at) VALUES ('j', 'f', 7, "
+        "'2026-01-01', '2027-01-01')"
     )
     old.execute(
-        "INSERT INTO script (id, owner_id, prompt, content, scenes, status, source, prompt_tokens, completion_tokens, total_tokens, fixes,"
-        " provider_attempts, created_at, updated_at) VALUES ('s1', 5, 'p', 'code', '[]', 'successful', 'imported', 0, 0, 0, '[]', '[]',"
+        "INSERT INTO script (id, owner_id, prompt, content, scenes, status, source, prompt_tokens, "
+        "completion_tokens, total_tokens, fixes,"
+        " provider_attempts, created_at, updated_at) VALUES ('s1', 5, 'p', 'code', '[]', 'successful', "
+        "'imported', 0, 0, 0, '[]', '[]',"
         " '2026-01-01', '2026-01-01')"
     )
     old.commit()
@@ -290,7 +297,8 @@ def test_the_user_id_migration_keeps_every_row_and_reference(tmp_path):
     assert "AUTOINCREMENT" in conn.execute("SELECT sql FROM sqlite_master WHERE name = 'user'").fetchone()[0]
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute(
-        "INSERT INTO user (email, password_hash, email_verified, is_admin, is_active, date_joined) VALUES ('new@example.com', 'h', 1, 0, 1, '2026-01-02')"
+        "INSERT INTO user (email, password_hash, email_verified, is_admin, is_active, date_joined) "
+        "VALUES ('new@example.com', 'h', 1, 0, 1, '2026-01-02')"
     )
     assert conn.execute("SELECT id FROM user WHERE email = 'new@example.com'").fetchone() == (
         8,
@@ -304,7 +312,8 @@ def test_a_failed_first_execution_write_leaves_no_script_behind(isolated_home):
     stored = _home_with_rows(isolated_home)
     with sqlite3.connect(_db(isolated_home)) as conn:
         conn.execute(
-            "CREATE TRIGGER no_room BEFORE INSERT ON execution BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+            "CREATE TRIGGER no_room BEFORE INSERT ON execution BEGIN SELECT RAISE(ABORT, 'database or "
+            "disk is full'); END"
         )
     result = run_cli_process("render", str(EXAMPLES / "circle.py"))
     _assert_fault(result, "disk is full")

@@ -27,8 +27,10 @@ RULES = """Rules:
 {latex}"""
 LATEX_YES = '- LaTeX is available: MathTex and Tex work; write TeX in raw strings (r"\\frac{a}{b}").'
 LATEX_NO = (
-    "- LaTeX is NOT installed: do not use MathTex, Tex or Matrix; write formulas with Text. Numbers need Text too:"
-    ' DecimalNumber(..., mob_class=Text), axis numbers with axis_config={"label_constructor": Text}, BarChart(..., label_constructor=Text).'
+    "- LaTeX is NOT installed: do not use MathTex, Tex or Matrix; write formulas with Text. Numbers "
+    "need Text too:"
+    ' DecimalNumber(..., mob_class=Text), axis numbers with axis_config={"label_constructor": Text}, '
+    "BarChart(..., label_constructor=Text)."
 )
 
 VOICEOVER_RULES = """Narration (this video has a voice-over):
@@ -80,7 +82,8 @@ def repair_messages(
     facts = api_grounding_text(code, failure) if grounding is None else grounding
     user = (
         f"The original request:\n{REQUEST_OPEN}\n{prompt}\n{REQUEST_CLOSE}\n{REPAIR_MARK}\n"
-        f"This script failed.\nError: {failure.error_type}: {failure.message}{where}{layout_advice(failure)}\n"
+        f"This script failed.\n"
+        f"Error: {failure.error_type}: {failure.message}{where}{layout_advice(failure)}\n"
         + (f"\n{facts}\n" if facts else "")
         + f"\n```python\n{code}\n```\n\nReturn the whole corrected script."
     )
@@ -106,8 +109,10 @@ def layout_advice(failure: RenderFailure) -> str:
     return (
         "\nThe video rendered, but the layout check found the problems above (scene time, mobject, how far)."
         " The visible frame is about 14.2 x 8 units, centred on ORIGIN (x from -7.1 to 7.1, y from -4 to 4)."
-        " Keep every mobject inside it: scale long text down (scale_to_fit_width, font_size), wrap it, or place it"
-        " with to_edge/next_to and a positive buff. Do not put text on top of text: arrange labels with next_to or"
+        " Keep every mobject inside it: scale long text down (scale_to_fit_width, font_size), wrap it, "
+        "or place it"
+        " with to_edge/next_to and a positive buff. Do not put text on top of text: arrange labels "
+        "with next_to or"
         " VGroup(...).arrange(DOWN), and FadeOut or Transform the previous step before writing the next one."
     )
 
@@ -127,7 +132,10 @@ def grounding_text(facts: GroundingFacts | None) -> str:
     if facts is None:
         return ""
     if facts.install:
-        return f"The module {facts.error.owner} is not installed here (it is installed with `{facts.install}`): write the scene with manim alone."
+        return (
+            f"The module {facts.error.owner} is not installed here (it is installed with "
+            f"`{facts.install}`): write the scene with manim alone."
+        )
     kind = {"attribute": "attribute", "keyword": "keyword argument", "name": "name", "import": "name"}[
         facts.error.kind
     ]
@@ -149,7 +157,8 @@ def refine_messages(
     prompt: str, code: str, instruction: str, manim_version: str, has_latex: bool
 ) -> list[Message]:
     user = (
-        f"This Manim script was written for the request below.\n{REQUEST_OPEN}\n{prompt}\n{instruction}\n{REQUEST_CLOSE}\n\n"
+        f"This Manim script was written for the request below.\n{REQUEST_OPEN}\n{prompt}\n"
+        f"{instruction}\n{REQUEST_CLOSE}\n\n"
         f"```python\n{code}\n```\n\nChange it as follows and return the whole new script: {instruction}"
     )
     return [system_message(manim_version, has_latex, is_narrated(code)), Message("user", user)]
@@ -158,7 +167,10 @@ def refine_messages(
 def no_code_messages(messages: list[Message], reply: str) -> list[Message]:
     """A second chance for a reply that held no usable script."""
     excerpt = reply.strip()[:2000] or "(an empty reply)"
-    follow_up = "Your reply did not contain a complete Manim script in a ```python block. Reply with the whole script only."
+    follow_up = (
+        "Your reply did not contain a complete Manim script in a ```python block. Reply with the whole "
+        "script only."
+    )
     return [*messages, Message("assistant", excerpt), Message("user", follow_up)]
 
 

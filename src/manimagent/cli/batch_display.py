@@ -146,7 +146,8 @@ class BatchDisplay:
             [f"{interrupted} interrupted"] if interrupted else []
         )
         output.info(
-            f"{self.total} item{'s' if self.total != 1 else ''}: {', '.join(parts)} in {seconds:.1f} s (--jobs {self.jobs})"
+            f"{self.total} item{'s' if self.total != 1 else ''}: {', '.join(parts)} in {seconds:.1f} s "
+            f"(--jobs {self.jobs})"
         )
 
 

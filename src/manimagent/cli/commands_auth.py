@@ -87,7 +87,8 @@ def login(
     server: ServerOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """Log in; the token pair is kept in the keyring (service manimagent-server), or without one in a 0600 file, and refreshed as needed."""
+    """Log in; the token pair is kept in the keyring (service manimagent-server), or without one in a 0600
+    file, and refreshed as needed."""
     from manimagent.keys import secret_storage
 
     backend = backend_for(server)
@@ -183,7 +184,8 @@ def delete(
     server: ServerOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """Delete an account: its logins end, its id is never reused, and its scripts, executions and media are removed (or reassigned)."""
+    """Delete an account: its logins end, its id is never reused, and its scripts, executions and media are
+    removed (or reassigned)."""
     auth = backend_for(server).auth
     if not yes and sys.stdin.isatty():
         fate = f"given to {reassign_to}" if reassign_to else "deleted"
@@ -195,13 +197,15 @@ def delete(
         return output.json(result)
     fate = f"given to {result.reassigned_to}" if result.reassigned_to else "removed"
     output.success(
-        f"Deleted {result.email}: {result.scripts} script(s) and {result.executions} execution(s) {fate}, {result.tokens_revoked} login(s) ended."
+        f"Deleted {result.email}: {result.scripts} script(s) and {result.executions} execution(s) "
+        f"{fate}, {result.tokens_revoked} login(s) ended."
     )
 
 
 @app.command("waitlist")
 def waitlist(json_: JsonOption = False) -> None:
-    """The waiting list (POST /api/auth/waiting-list/), first come first (local store only: run it on the server's machine)."""
+    """The waiting list (POST /api/auth/waiting-list/), first come first (local store only: run it on the
+    server's machine)."""
     entries = local_backend().auth.list_waitlist()
     if json_:
         return output.json(entries)

@@ -23,7 +23,10 @@ JobsOption = Annotated[
         "-j",
         min=1,
         max=64,
-        help="Items rendered at the same time, for several files or --from (default: the CPU cores, at most available memory / render.memory).",
+        help=(
+            "Items rendered at the same time, for several files or --from (default: the CPU cores, at most "
+            "available memory / render.memory)."
+        ),
     ),
 ]
 JsonlOption = Annotated[
@@ -33,7 +36,10 @@ FromOption = Annotated[
     str | None,
     typer.Option(
         "--from",
-        help='A file of prompts, one a line, or JSON Lines ({"prompt", "quality", "format", "provider", ...}); "-" reads stdin.',
+        help=(
+            'A file of prompts, one a line, or JSON Lines ({"prompt", "quality", "format", "provider", '
+            '...}); "-" reads stdin.'
+        ),
     ),
 ]
 
@@ -119,7 +125,8 @@ def _jobs(batch, jobs: int | None, ctx, count: int) -> int:
         return batch.check_jobs(jobs, ctx)
     choice = batch.default_jobs(ctx)
     output.info(
-        f"{count} item{'s' if count != 1 else ''}, {min(choice.jobs, count)} at a time: {choice.reason} (--jobs N to choose)"
+        f"{count} item{'s' if count != 1 else ''}, {min(choice.jobs, count)} at a time: "
+        f"{choice.reason} (--jobs N to choose)"
     )
     return choice.jobs
 

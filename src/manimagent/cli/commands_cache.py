@@ -25,7 +25,8 @@ def info(json_: JsonOption = False) -> None:
         return
     state = "on" if found.enabled else "off (cache.enabled = false)"
     output.print(
-        f"{found.entries} scene(s), {_size(found.size)} of {_size(found.max_size)}; cache {state}\n{found.path}"
+        f"{found.entries} scene(s), {_size(found.size)} of {_size(found.max_size)}; cache {state}\n"
+        f"{found.path}"
     )
 
 

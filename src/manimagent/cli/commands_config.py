@@ -48,7 +48,10 @@ def set_(
     value: Annotated[
         str,
         typer.Argument(
-            help="The value, checked as loading would check it (true/false, numbers, sizes like 4GiB, a choice).",
+            help=(
+                "The value, checked as loading would check it (true/false, numbers, sizes like 4GiB, a "
+                "choice)."
+            ),
             metavar="VALUE",
         ),
     ],

@@ -62,7 +62,10 @@ def add(
         str | None,
         typer.Option(
             "--image",
-            help="Image to render with (default: config docker.image, else manimcommunity/manim at the local manim version).",
+            help=(
+                "Image to render with (default: config docker.image, else manimcommunity/manim at the "
+                "local manim version)."
+            ),
         ),
     ] = None,
     memory: Annotated[
@@ -79,7 +82,8 @@ def add(
     if json_:
         return output.json(row)
     output.info(
-        f"Added container {row.name} ({row.image}). Start it warm with `manimagent containers start {row.name}`."
+        f"Added container {row.name} ({row.image}). Start it warm with `manimagent containers start "
+        f"{row.name}`."
     )
 
 

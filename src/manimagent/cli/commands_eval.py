@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 class SuiteFirstGroup(TyperGroup):
     """`eval SUITE ...` runs the suite; `eval compare|list|show ...` are the other commands."""
 
-    def parse_args(self, ctx, args):  # type: ignore[no-untyped-def]
+    def parse_args(self, ctx, args):
         if args and args[0] not in self.commands and not args[0].startswith("-"):
             args = ["run", *args]
         return super().parse_args(ctx, args)
@@ -26,7 +26,10 @@ class SuiteFirstGroup(TyperGroup):
 
 app = typer.Typer(
     cls=SuiteFirstGroup,
-    help="Measure generation on a suite: `eval SUITE` (builtin, a JSONL file or a folder of .py files), `eval compare A B`.",
+    help=(
+        "Measure generation on a suite: `eval SUITE` (builtin, a JSONL file or a folder of .py files), "
+        "`eval compare A B`."
+    ),
     no_args_is_help=True,
 )
 
@@ -59,7 +62,10 @@ def run(
     suite: Annotated[
         str,
         typer.Argument(
-            help='`builtin`, a JSONL file of {"id", "prompt"} or {"id", "code"} lines, or a folder of .py files.'
+            help=(
+                '`builtin`, a JSONL file of {"id", "prompt"} or {"id", "code"} lines, or a folder of .py '
+                "files."
+            )
         ),
     ],
     provider: ProviderOption = None,
@@ -211,11 +217,16 @@ def print_run(run: EvalRunPublic) -> None:
             )
             for i in run.results
         ],
-        title=f"eval {run.id[:8]} · {run.suite} · provider {run.provider or 'default'} · max attempts {run.max_attempts}",
+        title=(
+            f"eval {run.id[:8]} · {run.suite} · provider {run.provider or 'default'} · max attempts "
+            f"{run.max_attempts}"
+        ),
     )
     output.line(
-        f"{run.rendered}/{run.items} rendered · success@1 {_percent(run.success_at_1)} · success@{run.max_attempts} {_percent(run.success_at_k)}"
-        f" · median attempts {_number(run.median_attempts)} · {run.seconds:.1f} s · {run.tokens} tokens · cost {_cost(run.cost)}"
+        f"{run.rendered}/{run.items} rendered · success@1 {_percent(run.success_at_1)} · "
+        f"success@{run.max_attempts} {_percent(run.success_at_k)}"
+        f" · median attempts {_number(run.median_attempts)} · {run.seconds:.1f} s · {run.tokens} "
+        f"tokens · cost {_cost(run.cost)}"
     )
     output.line(f"run id: {run.id}")
 

@@ -1,4 +1,5 @@
-"""`manimagent executions ...`: render attempts — list, show (with the log), retry (locally or with --server)."""
+"""`manimagent executions ...`: render attempts — list, show (with the log), retry (locally or with
+--server)."""
 
 from __future__ import annotations
 
@@ -143,5 +144,6 @@ def cancel(
     if json_:
         return output.json(result)
     output.info(
-        f"{'Cancelled' if result.success else 'Nothing to cancel:'} {result.execution_id[:8]} ({result.status})"
+        f"{'Cancelled' if result.success else 'Nothing to cancel:'} {result.execution_id[:8]} "
+        f"({result.status})"
     )

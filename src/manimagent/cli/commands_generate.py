@@ -54,7 +54,10 @@ ProviderOption = Annotated[
     typer.Option(
         "--provider",
         "-p",
-        help="Provider name or type (default: configured ones by priority, then vendor env vars, then offline).",
+        help=(
+            "Provider name or type (default: configured ones by priority, then vendor env vars, then "
+            "offline)."
+        ),
     ),
 ]
 ModelOption = Annotated[str | None, typer.Option("--model", "-m", help="Model name for this request.")]
@@ -62,7 +65,10 @@ VoiceoverOption = Annotated[
     bool,
     typer.Option(
         "--voiceover",
-        help="Ask for a narrated VoiceoverScene; who speaks is config voiceover.engine (default offline: espeak-ng).",
+        help=(
+            "Ask for a narrated VoiceoverScene; who speaks is config voiceover.engine (default offline: "
+            "espeak-ng)."
+        ),
     ),
 ]
 
@@ -118,7 +124,8 @@ def generate(
     jsonl: JsonlOption = False,
     voiceover: VoiceoverOption = False,
 ) -> None:
-    """Turn PROMPT into a Manim script, render it, and repair it when it fails. With --server, -o downloads the video.
+    """Turn PROMPT into a Manim script, render it, and repair it when it fails. With --server, -o downloads
+    the video.
 
     --from FILE: every prompt of FILE, --jobs at a time; --json prints one array, --jsonl a line per item."""
     from manimagent.cli.progress import drawing_events

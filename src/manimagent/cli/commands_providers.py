@@ -57,7 +57,8 @@ def _read_key_from_stdin() -> str:
 
 @app.command("list")
 def list_(server: ServerOption = None, json_: JsonOption = False) -> None:
-    """Providers in the order automatic selection tries them. Shows where each key comes from, never the key."""
+    """Providers in the order automatic selection tries them. Shows where each key comes from, never the
+    key."""
     rows = backend_for(server).providers.list_providers()
     if json_:
         return output.json(rows)
@@ -178,7 +179,8 @@ def set_key_(
     ] = False,
     server: ServerOption = None,
 ) -> None:
-    """Store the provider's API key in the OS keyring, or without one in a 0600 file (never on the command line)."""
+    """Store the provider's API key in the OS keyring, or without one in a 0600 file (never on the command
+    line)."""
     from manimagent.keys import secret_storage
 
     providers = machine_backend(server, "set_key").providers  # with --server: fails before asking for the key

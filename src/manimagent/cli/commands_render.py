@@ -68,9 +68,11 @@ def render(
     jobs: JobsOption = None,
     jsonl: JsonlOption = False,
 ) -> None:
-    """Render FILE's scenes; every attempt is stored. Repairs only with --max-attempts > 1. With --server, -o downloads the video.
+    """Render FILE's scenes; every attempt is stored. Repairs only with --max-attempts > 1. With --server,
+    -o downloads the video.
 
-    Several files, a folder or a pattern: every scene of each file, --jobs at a time; --json prints one array, --jsonl a line per item."""
+    Several files, a folder or a pattern: every scene of each file, --jobs at a time; --json prints one
+    array, --jsonl a line per item."""
     from manimagent.cli.progress import drawing_events
 
     choices = render_choices(

@@ -1,4 +1,5 @@
-"""`manimagent scripts ...`: stored scripts — list, show, import, export, execute, remove (locally or with --server)."""
+"""`manimagent scripts ...`: stored scripts — list, show, import, export, execute, remove (locally or with
+--server)."""
 
 from __future__ import annotations
 
@@ -157,7 +158,8 @@ def execute(
     server: ServerOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """Render a stored script, repairing failures up to --max-attempts (default 3). With --server, -o downloads the video."""
+    """Render a stored script, repairing failures up to --max-attempts (default 3). With --server, -o
+    downloads the video."""
     from manimagent.cli.progress import drawing_events
 
     choices = render_choices(

@@ -29,7 +29,8 @@ def serve(
         ),
     ] = 1,
 ) -> None:
-    """Serve the REST API (docs at /docs). State, mail and the secret come from MANIMAGENT_HOME and config.toml."""
+    """Serve the REST API (docs at /docs). State, mail and the secret come from MANIMAGENT_HOME and
+    config.toml."""
     import importlib.util
 
     missing = [name for name in ("fastapi", "uvicorn") if importlib.util.find_spec(name) is None]

@@ -18,7 +18,10 @@ OpenOption = Annotated[
     bool,
     typer.Option(
         "--open",
-        help="Open the finished video in the system's player (xdg-open, open, start); without a display it says so.",
+        help=(
+            "Open the finished video in the system's player (xdg-open, open, start); without a display it "
+            "says so."
+        ),
     ),
 ]
 PreviewOption = Annotated[

@@ -32,7 +32,10 @@ FormatOption = Annotated[
     typer.Option(
         "--format",
         "-f",
-        help="Output format (default: config render.format, else auto: as manim does, a video, or a PNG for a scene with no animation).",
+        help=(
+            "Output format (default: config render.format, else auto: as manim does, a video, or a PNG for "
+            "a scene with no animation)."
+        ),
     ),
 ]
 StillSecondsOption = Annotated[
@@ -67,7 +70,10 @@ PartialOption = Annotated[
     bool,
     typer.Option(
         "--partial",
-        help="When some scenes of a file fail, still join the ones that rendered into one video (success stays false).",
+        help=(
+            "When some scenes of a file fail, still join the ones that rendered into one video (success "
+            "stays false)."
+        ),
     ),
 ]
 

@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 
 @contextmanager
 def drawing_events(*, json_: bool) -> Iterator[EventPrinter]:
-    """An EventPrinter for the length of a command (no streamed code with --json), its spinner stopped after."""
+    """An EventPrinter for the length of a command (no streamed code with --json), its spinner stopped
+    after."""
     printer = EventPrinter(stream_code=not json_)
     try:
         yield printer
@@ -86,7 +87,10 @@ class EventPrinter:
 
     def _on_render_started(self, event: RenderStarted) -> None:
         self._stop_status()
-        label = f"Rendering {', '.join(event.scenes)} with {event.engine} (attempt {event.attempt} of {event.max_attempts})"
+        label = (
+            f"Rendering {', '.join(event.scenes)} with {event.engine} (attempt {event.attempt} of "
+            f"{event.max_attempts})"
+        )
         output.info(label)
         self.clock = RenderClock()
         if output.err.is_terminal:

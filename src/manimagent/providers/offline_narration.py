@@ -14,7 +14,10 @@ import re
 from manimagent.providers.offline_recipes import RECIPES_BY_NAME, Kind, _parts, analyse_prompt, clean_display
 
 HEADER = "from manim import *\n"
-IMPORTS = "from manim import *\nfrom manim_voiceover import VoiceoverScene\nfrom manim_voiceover.services.pyttsx3 import PyTTSX3Service\n"
+IMPORTS = (
+    "from manim import *\nfrom manim_voiceover import VoiceoverScene\n"
+    "from manim_voiceover.services.pyttsx3 import PyTTSX3Service\n"
+)
 BODY_INDENT = " " * 8
 SECTION_BREAK = re.compile(r"^\s+self\.clear_stage\(")
 CLASS_LINE = re.compile(r"^class (\w+)\(Scene\):", re.MULTILINE)
@@ -25,7 +28,10 @@ STEP_SENTENCES: dict[str, tuple[str, ...]] = {
     "pythagorean_theorem": (
         "Here is a right triangle. Its two legs are three and four units long.",
         "Now we draw a square on each of its three sides.",
-        "The squares on the legs have areas a squared and b squared. The square on the hypotenuse has area c squared.",
+        (
+            "The squares on the legs have areas a squared and b squared. The square on the hypotenuse has "
+            "area c squared."
+        ),
         "The Pythagorean theorem says: a squared plus b squared equals c squared.",
         "Here, nine plus sixteen is twenty five, which is five squared.",
     ),

@@ -339,8 +339,14 @@ def build_transform(subject: Subject, mention: Mention) -> list[str]:
 def build_bounce(subject: Subject, mention: Mention) -> list[str]:
     height = 1.2 if subject.y <= 0 else 0.5
     return [
-        f"self.play({subject.var}.animate.shift(UP * {height}), run_time=0.4, rate_func=rate_functions.ease_out_quad)",
-        f"self.play({subject.var}.animate.shift(DOWN * {height}), run_time=1, rate_func=rate_functions.ease_out_bounce)",
+        (
+            f"self.play({subject.var}.animate.shift(UP * {height}), run_time=0.4, "
+            f"rate_func=rate_functions.ease_out_quad)"
+        ),
+        (
+            f"self.play({subject.var}.animate.shift(DOWN * {height}), run_time=1, "
+            f"rate_func=rate_functions.ease_out_bounce)"
+        ),
     ]
 
 
@@ -1796,7 +1802,8 @@ PROSE_WORDS_LIMIT = 10  # a longer prompt naming no shape, graph or demo gets th
 # Reading a prompt.
 
 QUOTE_RE = re.compile(
-    r'"([^"\n]{1,200})"|“([^”\n]{1,200})”|«([^»\n]{1,200})»|‘([^’\n]{1,200})’|(?<!\w)\'([^\'\n]{1,200})\'(?!\w)'
+    r'"([^"\n]{1,200})"|“([^”\n]{1,200})”|«([^»\n]{1,200})»|‘([^’\n]{1,200})’|(?<!\w)\'([^\'\n'
+    r"]{1,200})\'(?!\w)"
 )
 
 

@@ -64,7 +64,7 @@ def _abandoned_rows(ctx: Context, session: Session) -> tuple[list[Execution], di
         script = session.get(Script, row.script_id)
         if script is not None and script.status == ScriptStatus.EXECUTING.value:
             abandoned[script.id] = (script, ABANDONED)
-    repair_bound = float(ctx.settings.llm_timeout) * (int(ctx.settings.llm_retries) + 1) + ABANDON_GRACE
+    repair_bound = ctx.settings.llm_timeout * (ctx.settings.llm_retries + 1) + ABANDON_GRACE
     for script in session.exec(
         select(Script).where(
             Script.status == ScriptStatus.DEBUGGING.value,
@@ -206,7 +206,10 @@ def cancel_execution(ctx: Context, *, ref: str) -> CancelResult:
     if row.job_id is None or not jobqueue.is_postgres(url):
         raise Conflict(
             "this render runs in the process that started it, not on the job queue",
-            hint="Stop that process (Ctrl-C); renders are cancellable when serve runs on PostgreSQL with `manimagent worker`s",
+            hint=(
+                "Stop that process (Ctrl-C); renders are cancellable when serve runs on PostgreSQL with "
+                "`manimagent worker`s"
+            ),
         )
     stopped = jobqueue.cancel_job(url, row.job_id)
     with ctx.session() as session:

@@ -239,7 +239,7 @@ def _execute_options(
         format=format,
         max_attempts=max_attempts,
         still_seconds=still_seconds,
-        default_attempts=int(ctx.settings.max_attempts),
+        default_attempts=ctx.settings.max_attempts,
         cache=cache,
         partial=partial,
     )

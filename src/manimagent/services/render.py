@@ -50,7 +50,7 @@ def render_options(
     attempts = default_attempts if max_attempts is None else max_attempts
     if not 1 <= attempts <= MAX_ATTEMPTS_LIMIT:
         raise BadInput(f"--max-attempts must be between 1 and {MAX_ATTEMPTS_LIMIT}, got {attempts}")
-    timeout = float(ctx.settings.render_timeout)
+    timeout = ctx.settings.render_timeout
     if timeout <= 0:
         raise BadInput(f"the render timeout must be positive, got {timeout:g}")
     seconds = _still_seconds(still_seconds)
@@ -149,7 +149,7 @@ def execute_script(
     try:
         with ctx.session() as session:
             script = resolve_uuid(session, ctx, Script, ref, "script")
-        options.setdefault("default_attempts", int(ctx.settings.max_attempts))
+        options.setdefault("default_attempts", ctx.settings.max_attempts)
         plan = render_options(ctx, **options)
         result = run_attempts(ctx, script, plan, _repairer(ctx, plan), queued=queued)
     except ManimagentError as exc:

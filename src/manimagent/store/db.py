@@ -85,7 +85,10 @@ def _create(url: str) -> Engine:
 
 
 SQLITE_POOL_SIZE = 40
-URL_HINT = "Use sqlite:///PATH (the default is <home>/manimagent.db) or postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE"
+URL_HINT = (
+    "Use sqlite:///PATH (the default is <home>/manimagent.db) or "
+    "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE"
+)
 BACKENDS = ("sqlite", "postgresql")
 
 
@@ -189,7 +192,10 @@ def store_fault(exc: BaseException, url: str | None = None) -> ConfigError | Non
     if any(word in lowered for word in DAMAGED):
         return ConfigError(
             f"the database {where} is damaged or is not a manimagent database ({message})",
-            hint=f"Move it aside (mv {where} {where}.broken) and restore a backup; without one, manimagent starts an empty database there",
+            hint=(
+                f"Move it aside (mv {where} {where}.broken) and restore a backup; without one, manimagent "
+                f"starts an empty database there"
+            ),
         )
     if any(word in lowered for word in FULL):
         return ConfigError(
@@ -199,7 +205,10 @@ def store_fault(exc: BaseException, url: str | None = None) -> ConfigError | Non
     if any(word in lowered for word in UNWRITABLE):
         return ConfigError(
             f"cannot open the database {where} for writing ({message})",
-            hint="Make MANIMAGENT_HOME a writable folder (not a file), or point MANIMAGENT_HOME (or MANIMAGENT_DATABASE_URL) elsewhere",
+            hint=(
+                "Make MANIMAGENT_HOME a writable folder (not a file), or point MANIMAGENT_HOME (or "
+                "MANIMAGENT_DATABASE_URL) elsewhere"
+            ),
         )
     if "locked" in lowered:
         return ConfigError(

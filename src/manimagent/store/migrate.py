@@ -32,7 +32,10 @@ ALEMBIC_DIR = Path(__file__).with_name("alembic")
 VERSIONS_DIR = ALEMBIC_DIR / "versions"
 LEGACY_REVISION = "0010_baseline"  # the schema the pre-Alembic list ends with
 LEGACY_MARKER = "alembic"  # the `_migrations` row that turns away a manimagent from before Alembic
-LEGACY_TABLE = "CREATE TABLE IF NOT EXISTS _migrations (name VARCHAR PRIMARY KEY, applied_at DATETIME DEFAULT CURRENT_TIMESTAMP)"
+LEGACY_TABLE = (
+    "CREATE TABLE IF NOT EXISTS _migrations (name VARCHAR PRIMARY KEY, applied_at DATETIME DEFAULT "
+    "CURRENT_TIMESTAMP)"
+)
 POSTGRES_LOCK = 0x6D616E696D  # pg_advisory_xact_lock key of manimagent's migrations
 
 
@@ -56,7 +59,10 @@ def _has_table(conn: Connection, name: str) -> bool:
     if conn.dialect.name == "sqlite":
         query = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :name"
     else:
-        query = "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = :name"
+        query = (
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name "
+            "= :name"
+        )
     return conn.execute(text(query), {"name": name}).first() is not None
 
 

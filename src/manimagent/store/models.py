@@ -160,7 +160,8 @@ class Script(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
     def set_status(self, status: ScriptStatus, error: str | None = None) -> None:
-        """A new status (and error, when given), stamped now; store/transitions.py says which may follow which."""
+        """A new status (and error, when given), stamped now; store/transitions.py says which may follow
+        which."""
         check_script_move(self.status, status)
         self.status = status.value
         if error is not None:
