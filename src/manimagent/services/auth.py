@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeGuard, cast
 
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, CursorResult, delete, update
+from sqlalchemy import ColumnElement, CursorResult, delete, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 
@@ -677,26 +677,24 @@ def logout(ctx: Context, *, refresh: str) -> MessageResult:
 
 
 def authenticate(ctx: Context, *, access: str) -> UserPublic:
-    """The verified, active user an access token was issued to, while its login is not revoked."""
+    """The verified, active user an access token was issued to, while its login is not revoked.
+
+    One query on every authenticated request: the user's row, with the number of its login's
+    (token family's) refresh tokens and of those that are revoked or were issued to someone else."""
     claims = decode_token(ctx.settings, access, "access")
+    user_id, family = int(claims["sub"]), str(claims["fam"])
+    in_family = col(RefreshToken.family) == family
+    issued = select(func.count()).where(in_family).scalar_subquery()
+    foreign_or_revoked = or_(col(RefreshToken.user_id) != user_id, col(RefreshToken.revoked_at).is_not(None))
+    spoiled = select(func.count()).where(in_family, foreign_or_revoked).scalar_subquery()
     with ctx.session() as session:
-        user = session.get(User, int(claims["sub"]))
-        if (
-            user is None
-            or not user.is_active
-            or not user.email_verified
-            or not _family_holds(session, claims["fam"], user.id)
-        ):
+        row = session.exec(select(User, issued, spoiled).where(col(User.id) == user_id)).first()
+        if row is None:
+            raise Unauthorized(BAD_ACCESS)
+        user, tokens, bad = row
+        if not (user.is_active and user.email_verified and tokens and not bad):
             raise Unauthorized(BAD_ACCESS)
         return UserPublic.model_validate(user)
-
-
-def _family_holds(session: Session, family: str, user_id: int | None) -> bool:
-    """The login (token family) exists, was issued to `user_id` alone, and is not revoked."""
-    rows = session.exec(
-        select(RefreshToken.user_id, RefreshToken.revoked_at).where(RefreshToken.family == family)
-    ).all()
-    return bool(rows) and all(owner == user_id and revoked is None for owner, revoked in rows)
 
 
 # ---- profile and admin ----------------------------------------------------------------------
