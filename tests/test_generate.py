@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -263,4 +264,28 @@ def test_no_key_reaches_db_media_logs_or_render_environment(
     assert (
         "keyed" in cli("providers", "list", "--json").stdout
         and secret_stored not in cli("providers", "list", "--json").stdout
+    )
+
+
+THREE_SCENES = (
+    "```python\nfrom manim import *\n\nclass One(Scene):\n    def construct(self):\n"
+    "        self.play(Create(Circle()), run_time=0.2)\n\nclass Two(Scene):\n    def construct(self):\n"
+    "        raise RuntimeError('scene two breaks')\n\nclass Three(Scene):\n    def construct(self):\n"
+    "        self.play(Create(Triangle()), run_time=0.2)\n```"
+)
+
+
+def test_generate_partial_joins_the_scenes_that_rendered(cli, openai_provider):
+    """`generate --partial` (as `render --partial`): the scenes that rendered are joined, and
+    success stays false."""
+    openai_provider.enqueue(text=THREE_SCENES)
+    result = cli("generate", "three shapes", "--partial", "--max-attempts", "1", "--json")
+    assert result.code == 1, result.stderr
+    doc = result.json()
+    assert doc["success"] is False and "Traceback" not in result.stderr
+    execution = cli("executions", "show", doc["execution_id"], "--json").json()
+    assert [Path(path).stem for path in execution["outputs"]] == ["One", "Three"]
+    assert (
+        Path(execution["output_path"]).name == "all_scenes.mp4"
+        and video_duration(execution["output_path"]) > 0.3
     )

@@ -158,16 +158,18 @@ def generate_script(
     still_seconds: float | None = None,
     cache: bool | None = None,
     voiceover: bool = False,
+    partial: bool = False,
 ) -> ScriptGenerateResult:
     """`scripts generate`: a new Script from a prompt, rendered too when `auto_execute`.
-    `voiceover`: ask for a narrated VoiceoverScene (services/voiceover.py speaks it)."""
+    `voiceover`: ask for a narrated VoiceoverScene (services/voiceover.py speaks it); `partial`:
+    join the scenes that rendered even when others failed."""
     text = clean_prompt(prompt)
     if voiceover:
         from manimagent.services.voiceover import check_voiceover_request
 
         check_voiceover_request(ctx, format)
     options = (
-        _execute_options(ctx, engine, container, quality, format, max_attempts, still_seconds, cache)
+        _execute_options(ctx, engine, container, quality, format, max_attempts, still_seconds, cache, partial)
         if auto_execute
         else None
     )
