@@ -390,7 +390,7 @@ class _Pool:
             return True
 
     def documents(self) -> list[dict[str, Any]]:
-        return [self.finished.get(item.index) or _interrupted_document(item, None) for item in self.items]
+        return [self.finished.get(item.index) or _interrupted_document(item) for item in self.items]
 
     def _work(self, exited: threading.Event) -> None:
         try:
@@ -420,15 +420,14 @@ class _Pool:
             finally:
                 self._leave()
         except KeyboardInterrupt as exc:  # the pipeline settled the attempt's rows and says which
-            execution_id = getattr(exc, "execution_id", None) or tagged.execution_id
+            execution_id = getattr(exc, "execution_id", None)
         except Exception as exc:  # noqa: BLE001 - one item's failure (or bug) must not end the others
             if not self.stopping:  # while stopping, an engine's error on the way out is the interrupt
                 result = _error_document(exc)
         if result is None:  # interrupted
             # settled again in case an error on the way out, or an interrupt outside an attempt,
             # kept the pipeline from it
-            execution_id = _settle(self.ctx, execution_id or tagged.execution_id)
-            return _interrupted_document(item, execution_id, self.ctx)
+            return _interrupted_document(item, *_settle(self.ctx, execution_id or tagged.execution_id))
         return {**result, **item.tag()}
 
     def _leave(self) -> None:
@@ -469,7 +468,7 @@ class _Pool:
         with self.lock:
             waiting = [item for item in self.items if item.index not in self.finished]
         for item in waiting:
-            self._finish(item, _interrupted_document(item, None))
+            self._finish(item, _interrupted_document(item))
 
 
 def _wait_for(exited: list[threading.Event], *, timeout: float | None, patient: bool = False) -> None:
@@ -523,24 +522,28 @@ def _error_document(exc: Exception) -> dict[str, Any]:
     return {"success": False, "status": "failed", "error": error, "exit_code": code}
 
 
-def _settle(ctx: Context, execution_id: str | None) -> str | None:
-    """An interrupted item's Execution still `running` becomes `interrupted` (its Script failed);
-    the id when that row exists."""
+def _settle(ctx: Context, execution_id: str | None) -> tuple[str | None, str | None]:
+    """An interrupted item's Execution still `running` becomes `interrupted` (its Script failed),
+    in one session; (execution id, script id) when that row exists."""
     if not execution_id:
-        return None
-    from manimagent.pipeline import settle_interrupted
+        return None, None
+    from manimagent.store.attempts import settle_interrupted
     from manimagent.store.models import Execution
 
     try:
         with ctx.session() as session:
             row = session.get(Execution, execution_id)
-        return settle_interrupted(ctx, row.script_id, execution_id) if row is not None else None
+            if row is None:
+                return None, None
+            script_id = row.script_id
+            settle_interrupted(session, script_id, execution_id)
+            return execution_id, script_id
     except Exception:  # noqa: BLE001 - the batch is stopping; the rows stay as the pipeline left them
-        return execution_id
+        return execution_id, None
 
 
 def _interrupted_document(
-    item: BatchItem, execution_id: str | None, ctx: Context | None = None
+    item: BatchItem, execution_id: str | None = None, script_id: str | None = None
 ) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "success": False,
@@ -548,17 +551,6 @@ def _interrupted_document(
         "error": INTERRUPTED,
         "exit_code": int(ExitCode.INTERRUPTED),
     }
-    if execution_id and ctx is not None:
-        doc.update(execution_id=execution_id, script_id=_script_of(ctx, execution_id))
+    if execution_id:
+        doc.update(execution_id=execution_id, script_id=script_id)
     return {**doc, **item.tag()}
-
-
-def _script_of(ctx: Context, execution_id: str) -> str | None:
-    from manimagent.store.models import Execution
-
-    try:
-        with ctx.session() as session:
-            row = session.get(Execution, execution_id)
-            return row.script_id if row else None
-    except Exception:  # noqa: BLE001 - the document is still useful without it
-        return None
