@@ -209,6 +209,12 @@ def test_client_generate_refine_and_render_file(server, cli, monkeypatch, tmp_pa
     refined = remote.generate.refine_script(ref=made.script_id, instruction="make it red")
     assert refined.success and refined.script_id != made.script_id
     assert remote.scripts.get_script(ref=refined.script_id).parent == made.script_id
+    # the render choices of `scripts generate` reach the server's render (they were dropped once)
+    written = remote.generate.generate_script(
+        prompt="Animate a square", auto_execute=True, quality="low", format="gif", cache=False, partial=True
+    )
+    assert written.success and written.execution is not None
+    assert written.execution.output_path.endswith(".gif")
     rendered = remote.render.render_file(path=str(EXAMPLES / "circle.py"), quality="low")
     assert rendered.success and rendered.attempts == 1
     assert remote.scripts.get_script(ref=rendered.script_id).prompt == "rendered from circle.py"

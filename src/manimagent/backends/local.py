@@ -192,7 +192,7 @@ class LocalGenerate:
         model: str | None = None,
         auto_execute: bool = False,
         voiceover: bool = False,
-        **choices: Unpack[GenerateChoices],
+        **choices: Unpack[RenderChoices],
     ) -> ScriptGenerateResult:
         from manimagent.services import generate
 

@@ -130,7 +130,7 @@ class Generate(Protocol):
         model: str | None = None,
         auto_execute: bool = False,
         voiceover: bool = False,
-        **choices: Unpack[GenerateChoices],
+        **choices: Unpack[RenderChoices],
     ) -> ScriptGenerateResult: ...
 
     def refine_script(

@@ -58,6 +58,7 @@ RENDER_OPTIONS = (
     "max_attempts",
     "scenes",
     "still_seconds",
+    "cache",
     "partial",
 )
 
@@ -260,11 +261,12 @@ class RemoteGenerate:
         model: str | None = None,
         auto_execute: bool = False,
         voiceover: bool = False,
-        **choices: Unpack[GenerateChoices],
+        **choices: Unpack[RenderChoices],
     ) -> ScriptGenerateResult:
         if voiceover:
             refused_through_server("voiceover")
         body = {"prompt": prompt, "provider": provider, "model": model, "auto_execute": auto_execute}
+        body.update(_render_options(dict(choices)))
         return ScriptGenerateResult.model_validate(
             self.http.request("POST", "/api/agents/scripts/generate/", body=_compact(body))
         )

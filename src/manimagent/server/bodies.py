@@ -24,13 +24,12 @@ class RenderIn(BaseModel):
     wait: bool = Field(default=True, description=WAIT_HELP)
 
 
-class ExecuteIn(RenderIn):
+class OutputIn(RenderIn):
+    """What a render makes: the options of execute, generate and refine."""
+
     quality: Quality | None = None
     format: OutputFormat | None = None
     still_seconds: float | None = Field(default=None, gt=0, le=60, description=STILL_HELP)
-    scenes: list[str] | None = Field(
-        default=None, max_length=50, description="Scenes to render (default: all, in file order)"
-    )
     cache: bool | None = Field(
         default=None, description="false: render every scene again, whatever the render cache holds"
     )
@@ -40,30 +39,30 @@ class ExecuteIn(RenderIn):
     )
 
 
+class ExecuteIn(OutputIn):
+    scenes: list[str] | None = Field(
+        default=None, max_length=50, description="Scenes to render (default: all, in file order)"
+    )
+
+
 class RetryIn(RenderIn):
     pass
 
 
-class GenerateIn(RenderIn):
+class GenerateIn(OutputIn):
     prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
     provider: str | None = Field(default=None, max_length=200)
     model: str | None = Field(default=None, max_length=200)
     auto_execute: bool = Field(
         default=False, description="Render the script too (engine, quality, ... apply then)"
     )
-    quality: Quality | None = None
-    format: OutputFormat | None = None
-    still_seconds: float | None = Field(default=None, gt=0, le=60, description=STILL_HELP)
 
 
-class RefineIn(RenderIn):
+class RefineIn(OutputIn):
     instruction: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS, description="What to change")
     provider: str | None = Field(default=None, max_length=200)
     model: str | None = Field(default=None, max_length=200)
     auto_execute: bool = Field(default=False, description="Render the new script too")
-    quality: Quality | None = None
-    format: OutputFormat | None = None
-    still_seconds: float | None = Field(default=None, gt=0, le=60, description=STILL_HELP)
 
 
 class ImportIn(BaseModel):

@@ -227,7 +227,16 @@ async def _write_script(
 
     chosen = body.model_dump(include={"provider", "model"}, exclude_none=True)
     render = body.model_dump(
-        include={"engine", "container", "quality", "format", "max_attempts", "still_seconds"},
+        include={
+            "engine",
+            "container",
+            "quality",
+            "format",
+            "max_attempts",
+            "still_seconds",
+            "cache",
+            "partial",
+        },
         exclude_none=True,
         mode="json",
     )
