@@ -1,6 +1,7 @@
 """`Annotated` dependencies: the settings, the caller's Context, the Bearer user, admins, a session.
 
-The ones that only read the request are `async`: a sync dependency costs a trip to the thread pool."""
+The ones that only read the request are `async`: a sync dependency costs a trip to the thread pool.
+The token check runs in the store lane (server/lanes.py), like the hot reads."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlmodel import Session
 from manimagent.context import Context
 from manimagent.errors import Forbidden, Unauthorized
 from manimagent.schemas import UserPublic
+from manimagent.server.lanes import in_store_lane
 from manimagent.services import auth
 from manimagent.services.auth import RateLimiter
 from manimagent.settings import Settings
@@ -51,24 +53,24 @@ async def client_address(request: Request) -> str:
 ClientAddress = Annotated[str, Depends(client_address)]
 
 
-def current_user(ctx: AnonymousContext, credentials: BearerDep) -> UserPublic:
+async def current_user(request: Request, ctx: AnonymousContext, credentials: BearerDep) -> UserPublic:
     if credentials is None:
         raise Unauthorized(
             "Authentication required.",
             hint="Send `Authorization: Bearer <access token>` from POST /api/auth/login/",
         )
-    return auth.authenticate(ctx, access=credentials.credentials)
+    return await in_store_lane(request, auth.authenticate, ctx, access=credentials.credentials)
 
 
 CurrentUser = Annotated[UserPublic, Depends(current_user)]
 
 
-def optional_user(ctx: AnonymousContext, credentials: BearerDep) -> UserPublic | None:
+async def optional_user(request: Request, ctx: AnonymousContext, credentials: BearerDep) -> UserPublic | None:
     """The Bearer user, or None for a missing or bad token (media answers 404 either way)."""
     if credentials is None:
         return None
     try:
-        return auth.authenticate(ctx, access=credentials.credentials)
+        return await in_store_lane(request, auth.authenticate, ctx, access=credentials.credentials)
     except Unauthorized:
         return None
 

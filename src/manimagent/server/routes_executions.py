@@ -11,6 +11,7 @@ from manimagent.schemas import CancelResult, ExecuteResult, ExecutionDetail, Exe
 from manimagent.server import renders
 from manimagent.server.bodies import QueuedResult, RetryIn
 from manimagent.server.deps import ContextDep
+from manimagent.server.lanes import in_store_lane
 from manimagent.server.media import with_output_url
 from manimagent.server.openapi import Responses
 from manimagent.server.pages import PageDep, page_response
@@ -24,7 +25,7 @@ NOT_FOUND: Responses = {404: {"description": "No such execution among yours"}}
 
 
 @router.get("/", response_model=list[ExecutionPublic])
-def list_executions(
+async def list_executions(
     request: Request,
     ctx: ContextDep,
     page: PageDep,
@@ -36,18 +37,21 @@ def list_executions(
     from manimagent.services.executions import list_executions
 
     base = str(request.base_url)
-    rows = list_executions(ctx, script_ref=script, limit=page.limit, offset=page.offset)
+    rows = await in_store_lane(
+        request, list_executions, ctx, script_ref=script, limit=page.limit, offset=page.offset
+    )
     return page_response(
         request, page, [with_output_url(ctx.settings, base, row) for row in rows], EXECUTIONS
     )
 
 
 @router.get("/{execution_id}/", response_model=ExecutionDetail, responses=NOT_FOUND)
-def get_execution(request: Request, ctx: ContextDep, execution_id: ExecutionId) -> ExecutionDetail:
+async def get_execution(request: Request, ctx: ContextDep, execution_id: ExecutionId) -> ExecutionDetail:
     """One of your executions with its log and code (poll this after `"wait": false`)."""
     from manimagent.services.executions import get_execution
 
-    return with_output_url(ctx.settings, str(request.base_url), get_execution(ctx, ref=execution_id))
+    execution = await in_store_lane(request, get_execution, ctx, ref=execution_id)
+    return with_output_url(ctx.settings, str(request.base_url), execution)
 
 
 @router.get(

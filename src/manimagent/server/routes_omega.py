@@ -18,6 +18,7 @@ from manimagent.schemas import ExecutionPublic, MessageResult, ScriptPublic, Wai
 from manimagent.server import renders
 from manimagent.server.bodies import GenerateIn, OmegaGenerateIn
 from manimagent.server.deps import AdminContext, AnonymousContext, ClientAddress, ContextDep, LimiterDep
+from manimagent.server.lanes import in_store_lane
 from manimagent.server.media import signed_url
 from manimagent.server.openapi import Responses
 from manimagent.server.pages import Page, PageDep, paged, sliced
@@ -146,15 +147,18 @@ async def generate_manim(request: Request, ctx: ContextDep, body: OmegaGenerateI
 
 
 @router.get("/api/scripts/", response_model=list[OmegaScript])
-def list_scripts(request: Request, response: Response, ctx: ContextDep, page: PageDep) -> list[OmegaScript]:
+async def list_scripts(
+    request: Request, response: Response, ctx: ContextDep, page: PageDep
+) -> list[OmegaScript]:
     """Your scripts as omega objects, newest first, a page at a time (`Link` names the next page)."""
-    return list(paged(request, response, page, _read_all(ctx, str(request.base_url), page)))
+    rows = await in_store_lane(request, _read_all, ctx, str(request.base_url), page)
+    return list(paged(request, response, page, rows))
 
 
 @router.get("/api/scripts/{script_id}/", response_model=OmegaScript, responses=NOT_FOUND)
-def get_script(request: Request, ctx: ContextDep, script_id: ScriptId) -> OmegaScript:
+async def get_script(request: Request, ctx: ContextDep, script_id: ScriptId) -> OmegaScript:
     """One of your scripts as an omega object; `output_url` is signed now."""
-    return _read_one(ctx, script_id, str(request.base_url))
+    return await in_store_lane(request, _read_one, ctx, script_id, str(request.base_url))
 
 
 @router.post("/api/auth/waiting-list/", status_code=201, response_model=MessageResult, tags=["auth"])

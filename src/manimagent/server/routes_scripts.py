@@ -11,6 +11,7 @@ from manimagent.schemas import ExecuteResult, ScriptGenerateResult, ScriptPublic
 from manimagent.server import renders
 from manimagent.server.bodies import ExecuteIn, GenerateIn, ImportIn, QueuedResult, RefineIn
 from manimagent.server.deps import ContextDep
+from manimagent.server.lanes import in_store_lane
 from manimagent.server.openapi import Responses
 from manimagent.server.pages import PageDep, page_response
 from manimagent.services.scripts import SUMMARIES
@@ -33,7 +34,7 @@ def _answer(result, status_code: int):
 
 
 @router.get("/", response_model=list[ScriptSummary])
-def list_scripts(
+async def list_scripts(
     request: Request,
     ctx: ContextDep,
     page: PageDep,
@@ -42,7 +43,14 @@ def list_scripts(
     """Your scripts, newest first, a page at a time (`Link` names the next page)."""
     from manimagent.services.scripts import list_scripts
 
-    rows = list_scripts(ctx, status=status.value if status else None, limit=page.limit, offset=page.offset)
+    rows = await in_store_lane(
+        request,
+        list_scripts,
+        ctx,
+        status=status.value if status else None,
+        limit=page.limit,
+        offset=page.offset,
+    )
     return page_response(request, page, rows, SUMMARIES)
 
 
@@ -61,11 +69,11 @@ def import_script(ctx: ContextDep, body: ImportIn) -> ScriptPublic:
 
 
 @router.get("/{script_id}/", response_model=ScriptPublic, responses=NOT_FOUND)
-def get_script(ctx: ContextDep, script_id: ScriptId) -> ScriptPublic:
+async def get_script(request: Request, ctx: ContextDep, script_id: ScriptId) -> ScriptPublic:
     """One of your scripts, with its code and executions."""
     from manimagent.services.scripts import get_script
 
-    return get_script(ctx, ref=script_id)
+    return await in_store_lane(request, get_script, ctx, ref=script_id)
 
 
 @router.post("/{script_id}/execute/", response_model=ExecuteResult, responses={**QUEUED, **NOT_FOUND})
