@@ -18,5 +18,6 @@ class Finding:
 
     def describe(self) -> str:
         where = f"line {self.line}: " if self.line else ""
-        hint = f" (did you mean {self.suggestion}?)" if self.suggestion else ""
+        said = not self.suggestion or self.suggestion in self.message  # an install command, named already
+        hint = "" if said else f" (did you mean {self.suggestion}?)"
         return f"{where}{self.message}{hint}"

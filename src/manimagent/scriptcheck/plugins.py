@@ -4,7 +4,8 @@ that names the install command, found without importing anything (importlib's fi
 from __future__ import annotations
 
 import ast
-import importlib.util
+import importlib.machinery
+import os
 import sys
 
 from manimagent.scriptcheck.findings import Finding
@@ -49,7 +50,25 @@ def _imported(node: ast.Import | ast.ImportFrom) -> list[str]:
 
 
 def _installed(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
+    return importable(module)
+
+
+def importable(top: str) -> bool:
+    """Whether a render could import the top-level module `top`: this Python's finders, with the
+    current directory left out (a render runs in its own job folder, so a `src/` or `utils/` folder
+    beside the command is not there)."""
+    if top in sys.builtin_module_names:
+        return True
+    here = {"", os.getcwd()}
+    path = [entry for entry in sys.path if entry not in here]
+    for finder in sys.meta_path:
+        try:
+            if finder is importlib.machinery.PathFinder:
+                found = importlib.machinery.PathFinder.find_spec(top, path)
+            else:
+                found = finder.find_spec(top, None)
+        except (ImportError, ValueError, AttributeError):
+            continue
+        if found is not None:
+            return True
+    return False

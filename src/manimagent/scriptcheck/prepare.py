@@ -11,6 +11,7 @@ from manimagent.scriptcheck.check import CheckReport, check_script, select_scene
 from manimagent.scriptcheck.findings import Finding
 from manimagent.scriptcheck.fixes import AppliedFix, add_star_import, fix_before_render
 from manimagent.scriptcheck.manim_api import default_manim_api
+from manimagent.scriptcheck.speech import fix_missing_speech_service
 
 
 @dataclass
@@ -45,6 +46,8 @@ def prepare_code(
         undefined = _undefined(report)
     api = default_manim_api() if manim_names else None  # the same cached document the names came from
     fixed, more = fix_before_render(code, undefined, has_latex, api)
+    fixed, speech = fix_missing_speech_service(fixed)
+    more += [AppliedFix("speech-service", description, line) for description, line in speech]
     fixes += more
     if more:
         report = check_script(fixed, manim_names)
