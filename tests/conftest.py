@@ -1,4 +1,10 @@
-"""Every test gets its own MANIMAGENT_HOME, NO_COLOR=1, no vendor keys, and a test keyring."""
+"""Every test gets its own MANIMAGENT_HOME, NO_COLOR=1, no vendor keys, and a test keyring.
+
+A new home introspects the installed manim once (a child process importing all of manim, about
+2 s of CPU: scriptcheck/manim_api.py). Every home here starts with that document already in its
+cache, introspected once per test session and hard-linked in (a cache is only ever replaced,
+never edited in place). tests/test_grounding.py and tests/test_scriptcheck.py introspect for real
+into folders of their own."""
 
 from __future__ import annotations
 
@@ -80,10 +86,36 @@ def _needs_postgres(item: pytest.Item) -> bool:
     )
 
 
+@pytest.fixture(scope="session")
+def introspected_manim(tmp_path_factory: pytest.TempPathFactory) -> Path | None:
+    """The installed manim's API document, introspected once for the whole session."""
+    from manimagent.scriptcheck.manim_api import load_manim_api
+
+    folder = tmp_path_factory.mktemp("manim-api")
+    if load_manim_api(folder) is None:
+        return None  # no manim here: each home finds that out itself
+    [document] = folder.glob("manim-api-*.json")
+    return document
+
+
+def _seed_manim_api(home: Path, document: Path | None) -> None:
+    if document is None:
+        return
+    cache = home / "cache"
+    cache.mkdir()
+    try:
+        os.link(document, cache / document.name)
+    except OSError:
+        import shutil
+
+        shutil.copyfile(document, cache / document.name)
+
+
 @pytest.fixture(autouse=True)
-def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, introspected_manim: Path | None) -> Path:
     home = tmp_path / "home"
     home.mkdir()
+    _seed_manim_api(home, introspected_manim)
     for name in list(os.environ):
         if name.startswith(SCRUBBED_PREFIXES):
             monkeypatch.delenv(name, raising=False)
