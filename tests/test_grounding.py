@@ -284,6 +284,28 @@ def test_before_a_render_a_users_own_class_is_not_checked():
     assert prepared.code == code
 
 
+def test_a_lowercase_name_becomes_a_class_only_where_it_is_called():
+    # a snippet that never made `text`: the class Text in its place is no mobject either
+    value = scene('self.play(Transform(text, Text("x")))')
+    prepared = prepare_code(value, _names(), has_latex=True, wanted=None, strict=True)
+    assert "Transform(text," in prepared.code and not prepared.fixes
+    called = scene('t = text("x")', "self.add(t)")
+    prepared = prepare_code(called, _names(), has_latex=True, wanted=None, strict=True)
+    assert 't = Text("x")' in prepared.code
+
+
+def test_a_script_that_defines_get_graph_keeps_calling_it():
+    code = scene("g = self.get_graph(np.sin)", "self.add(g)") + (
+        "\n    def get_graph(self, function):\n        return FunctionGraph(function)\n"
+    )
+    prepared = prepare_code(code, _names(), has_latex=True, wanted=None, strict=True)
+    assert prepared.code == code and not prepared.fixes
+    renamed = prepare_code(
+        scene("g = axes.get_graph(np.sin)"), _names(), has_latex=True, wanted=None, strict=True
+    )
+    assert "axes.plot(np.sin)" in renamed.code
+
+
 def _names() -> frozenset[str]:
     from manimagent.paths import cache_dir, get_paths
     from manimagent.scriptcheck.names import manim_names

@@ -22,6 +22,8 @@ from manimagent.scriptcheck.grounding import (
 )
 from manimagent.scriptcheck.manim_api import ManimApi, default_manim_api
 from manimagent.scriptcheck.names import bound_names
+from manimagent.scriptcheck.play_methods import MESSAGE as PLAY_METHOD
+from manimagent.scriptcheck.play_methods import fix_play_methods
 from manimagent.scriptcheck.source_edit import SourceEdit as _Source
 from manimagent.scriptcheck.source_edit import call_name as _call_name
 
@@ -105,7 +107,10 @@ def fix_before_render(
     tree = ast.parse(code)
     source = _Source(code)
     fixes: list[AppliedFix] = []
-    grounded = _grounded_names(undefined - set(NAME_FIXES), api)
+    grounded = _grounded_names(undefined - set(NAME_FIXES), api, tree)
+    own_functions = {
+        node.name for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+    }
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and node.id in undefined and node.id in NAME_FIXES:
             new = NAME_FIXES[node.id]
@@ -125,7 +130,11 @@ def fix_before_render(
                     node.lineno,
                 )
             )
-        elif isinstance(node, ast.Attribute) and node.attr in ATTRIBUTE_FIXES:
+        elif (
+            isinstance(node, ast.Attribute)
+            and node.attr in ATTRIBUTE_FIXES
+            and node.attr not in own_functions
+        ):  # a script that defines its own get_graph keeps calling it
             new = ATTRIBUTE_FIXES[node.attr]
             source.replace_tail(node, node.attr, new)
             fixes.append(AppliedFix("rename-method", f".{node.attr}() -> .{new}()", node.lineno))
@@ -142,11 +151,28 @@ def fix_before_render(
     return (source.result(), fixes) if fixes else (code, [])
 
 
-def _grounded_names(undefined: set[str], api: ManimApi | None) -> dict[str, str]:
+def _grounded_names(undefined: set[str], api: ManimApi | None, tree: ast.Module) -> dict[str, str]:
+    """The one confident candidate per undefined name. A variable-like name (`text`) becomes a
+    class (`Text`) only where every use calls it: `Transform(text, ...)` names a mobject the
+    snippet never made, and the class in its place is no mobject either."""
     if api is None:
         return {}
     found = {name: name_candidate(name, api) for name in sorted(undefined)}
-    return {name: new for name, new in found.items() if new}
+    values = _names_used_as_values(tree)
+    return {
+        name: new
+        for name, new in found.items()
+        if new and not (name[:1].islower() and api.is_class(new) and name in values)
+    }
+
+
+def _names_used_as_values(tree: ast.Module) -> set[str]:
+    called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
+    return {
+        node.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and id(node) not in called
+    }
 
 
 def add_star_import(code: str) -> tuple[str, list[AppliedFix]]:
@@ -188,6 +214,8 @@ def fix_after_failure(
         return fix_before_render(code, set(), has_latex=False)
     if failure.error_type == "TypeError" and _NOT_A_VMOBJECT in failure.message:
         return _vgroup_to_group(code, failure.line)
+    if failure.error_type == "TypeError" and PLAY_METHOD in failure.message:
+        return _fix_play_methods(code, default_manim_api() if api == "default" else api)
     refused = refused_colour(failure.message) if failure.error_type == "ValueError" else None
     if refused is None and parse_api_error(failure) is None:
         return code, []
@@ -204,6 +232,13 @@ def fix_after_failure(
 
 
 _TWO_COLUMNS = re.compile(r"\((?:\d+,\s*)?2,?\)")  # (2,) or (1,2): an array of 2-D points
+
+
+def _fix_play_methods(code: str, api: ManimApi | None) -> tuple[str, list[AppliedFix]]:
+    if api is None:
+        return code, []
+    fixed, found = fix_play_methods(code, api)
+    return fixed, [AppliedFix("play-method", description, line) for description, line in found]
 
 
 def _is_2d_point_error(text: str) -> bool:

@@ -50,6 +50,17 @@ class ManimApi:
     def is_class(self, name: str) -> bool:
         return name in self.classes
 
+    def is_animation(self, name: str) -> bool:
+        """Whether `name` is an Animation class (itself, or deriving from it)."""
+        info = self.classes.get(name)
+        return info is not None and (name == "Animation" or "Animation" in info.get("bases", []))
+
+    def is_mobject_method(self, name: str) -> bool:
+        """Whether a Mobject (or ValueTracker, which is one) has the public method `name`."""
+        if name.startswith("_"):
+            return False
+        return "method" in (self.members("Mobject").get(name), self.members("ValueTracker").get(name))
+
     def members(self, class_name: str) -> dict[str, str]:
         """Member name -> method | property | attribute, inherited ones included."""
         return self.classes.get(class_name, {}).get("members", {})
