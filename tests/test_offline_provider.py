@@ -519,10 +519,72 @@ def video_seconds(video: Path) -> float:
         return container.duration / 1_000_000
 
 
+# One manim process renders every recipe of a variant, scene after scene, through manim's own
+# Scene.render (what `manim render` calls): 74 processes importing manim cost more than the renders.
+RENDER_MANY = """
+import json, sys, traceback
+from pathlib import Path
+from manim import tempconfig
+
+jobs = json.loads(Path(sys.argv[1]).read_text())
+results = {}
+for job in jobs:
+    options = {"quality": "low_quality", "media_dir": job["media"], "disable_caching": True,
+               "input_file": job["script"], "write_to_movie": True}
+    try:
+        with tempconfig(options):
+            namespace = {"__name__": "scene"}
+            exec(compile(Path(job["script"]).read_text(encoding="utf-8"), job["script"], "exec"), namespace)
+            namespace[job["scene"]]().render()
+        results[job["id"]] = ""
+    except BaseException:
+        results[job["id"]] = traceback.format_exc()[-3000:]
+Path(sys.argv[2]).write_text(json.dumps(results))
+"""
+
+
+@pytest.fixture(scope="module")
+def recipe_videos(tmp_path_factory) -> dict[tuple[str, bool], Path | str]:
+    """(prompt, latex) -> the rendered video, or the traceback of its render."""
+    found: dict[tuple[str, bool], Path | str] = {}
+    for latex in (False, True):
+        folder = tmp_path_factory.mktemp("latex" if latex else "nolatex")
+        jobs = []
+        for index, param in enumerate(all_variants()):
+            prompt, wanted = param.values
+            if wanted != latex:
+                continue
+            code = compose_scene(prompt, latex=latex)
+            [scene] = scene_classes(code)
+            script = folder / f"recipe_{index}.py"
+            script.write_text(code, encoding="utf-8")
+            jobs.append(
+                {"id": str(index), "script": str(script), "scene": scene, "media": str(folder / f"m{index}")}
+            )
+        (folder / "jobs.json").write_text(json.dumps(jobs))
+        env = _env_without_latex() if not latex else None
+        done = subprocess.run(
+            [sys.executable, "-c", RENDER_MANY, str(folder / "jobs.json"), str(folder / "results.json")],
+            capture_output=True, text=True, cwd=folder, env=env, timeout=1800,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+        errors = json.loads((folder / "results.json").read_text())
+        for job in jobs:
+            prompt = all_variants()[int(job["id"])].values[0]
+            videos = [
+                p
+                for p in Path(job["media"]).rglob(f"{job['scene']}.mp4")
+                if "partial_movie_files" not in p.parts
+            ]
+            found[(prompt, latex)] = errors[job["id"]] or (videos[0] if videos else "no video written")
+    return found
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("prompt, latex", all_variants())
-def test_every_recipe_renders(prompt, latex, tmp_path):
-    video = render(compose_scene(prompt, latex=latex), tmp_path, hide_latex=not latex)
+def test_every_recipe_renders(prompt, latex, recipe_videos):
+    video = recipe_videos[(prompt, latex)]
+    assert isinstance(video, Path), video
     assert 1 <= video_seconds(video) <= 9
 
 
