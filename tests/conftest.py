@@ -9,6 +9,7 @@ into folders of their own."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -35,6 +36,15 @@ def docker_skips_allowed() -> bool:
     if os.environ.get(SKIP_DOCKER_ENV) == "1":
         return True
     return os.environ.get("CI", "").lower() not in ("true", "1", "yes")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests send SIGINT to the processes they start (Ctrl-C). A shell without job control starts
+    its background commands with SIGINT ignored, and an ignored signal stays ignored across exec:
+    `manimagent` (rightly, like `nohup`) would then never see it. A handler here is reset to the
+    default in every child."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
