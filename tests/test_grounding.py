@@ -485,3 +485,27 @@ def test_opengl_fix_in_frame_becomes_the_cairo_equivalent(api):
     )
     new, fixes = fixed(code, "AttributeError", "Text object has no attribute 'fix_in_frame'", api, 6)
     assert "        self.add_fixed_in_frame_mobjects(t)\n" in new and len(fixes) == 1
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (
+            't = Text("Fourier analysis", "breaks it down", font_size=24)',
+            "Text('Fourier analysis breaks it down', font_size=24)",
+        ),
+        ('t = Text("ends with a space ", "x")', "Text('ends with a space x')"),
+        ('t = MarkupText("<b>a</b>", "b")', "MarkupText('<b>a</b> b')"),
+    ],
+)
+def test_text_given_several_strings_gets_them_joined(line, expected):
+    prepared = prepare_code(scene(line, "self.add(t)"), _names(), has_latex=True, wanted=None, strict=True)
+    assert expected in prepared.code and [fix.name for fix in prepared.fixes] == ["text-parts"]
+
+
+@pytest.mark.parametrize(
+    "line", ['t = Tex("a", "b")', 't = Text("a", 0.5)', 't = Text("one")', "t = Text(*parts)"]
+)
+def test_text_parts_leave_the_rest_alone(line):
+    code = scene(line, "self.add(t)")
+    assert prepare_code(code, _names(), has_latex=True, wanted=None, strict=True).code == code

@@ -12,6 +12,7 @@ from manimagent.scriptcheck.findings import Finding
 from manimagent.scriptcheck.fixes import AppliedFix, add_star_import, fix_before_render
 from manimagent.scriptcheck.manim_api import default_manim_api
 from manimagent.scriptcheck.speech import fix_missing_speech_service
+from manimagent.scriptcheck.text_parts import join_text_parts
 
 
 @dataclass
@@ -48,6 +49,8 @@ def prepare_code(
     fixed, more = fix_before_render(code, undefined, has_latex, api)
     fixed, speech = fix_missing_speech_service(fixed)
     more += [AppliedFix("speech-service", description, line) for description, line in speech]
+    fixed, parts = join_text_parts(fixed)
+    more += [AppliedFix("text-parts", description, line) for description, line in parts]
     fixes += more
     if more:
         report = check_script(fixed, manim_names)

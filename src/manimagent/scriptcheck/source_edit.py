@@ -35,6 +35,10 @@ class SourceEdit:
     def replace(self, node: ast.AST, text: str) -> None:
         self.edits.append(_Edit(*self.span(node), text))
 
+    def replace_range(self, first: ast.AST, last: ast.AST, text: str) -> None:
+        """Replace from the start of `first` to the end of `last` (neighbours in one expression)."""
+        self.edits.append(_Edit(self.span(first)[0], self.span(last)[1], text))
+
     def replace_tail(self, node: ast.AST, old: str, new: str) -> None:
         """Replace the last `len(old)` bytes of the node (an attribute name)."""
         start, end = self.span(node)
