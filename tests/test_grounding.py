@@ -509,3 +509,10 @@ def test_text_given_several_strings_gets_them_joined(line, expected):
 def test_text_parts_leave_the_rest_alone(line):
     code = scene(line, "self.add(t)")
     assert prepare_code(code, _names(), has_latex=True, wanted=None, strict=True).code == code
+
+
+def test_after_a_name_error_a_lowercase_name_used_as_a_value_is_not_made_a_class(api):
+    code = scene('self.play(Transform(text, Text("x")))')
+    assert fixed(code, "NameError", "name 'text' is not defined", api, 5) == (code, [])
+    called, _ = fixed(scene('t = text("x")'), "NameError", "name 'text' is not defined", api, 5)
+    assert 't = Text("x")' in called

@@ -17,7 +17,7 @@ from manimagent.scriptcheck.colours import accepted_colour, refused_colour
 from manimagent.scriptcheck.grounding import (
     fix_unknown_keywords,
     grounded_fix,
-    name_candidate,
+    name_fix,
     parse_api_error,
 )
 from manimagent.scriptcheck.manim_api import ManimApi, default_manim_api
@@ -152,27 +152,11 @@ def fix_before_render(
 
 
 def _grounded_names(undefined: set[str], api: ManimApi | None, tree: ast.Module) -> dict[str, str]:
-    """The one confident candidate per undefined name. A variable-like name (`text`) becomes a
-    class (`Text`) only where every use calls it: `Transform(text, ...)` names a mobject the
-    snippet never made, and the class in its place is no mobject either."""
+    """The one confident candidate per undefined name (see grounding.name_fix)."""
     if api is None:
         return {}
-    found = {name: name_candidate(name, api) for name in sorted(undefined)}
-    values = _names_used_as_values(tree)
-    return {
-        name: new
-        for name, new in found.items()
-        if new and not (name[:1].islower() and api.is_class(new) and name in values)
-    }
-
-
-def _names_used_as_values(tree: ast.Module) -> set[str]:
-    called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
-    return {
-        node.id
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and id(node) not in called
-    }
+    found = {name: name_fix(name, tree, api) for name in sorted(undefined)}
+    return {name: new for name, new in found.items() if new}
 
 
 def add_star_import(code: str) -> tuple[str, list[AppliedFix]]:

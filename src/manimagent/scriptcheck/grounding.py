@@ -408,7 +408,7 @@ def _merge_range(call: ast.Call, edit: SourceEdit, low: str, high: str, wanted: 
 def _fix_name(
     tree: ast.Module, edit: SourceEdit, error: ApiError, line: int | None, api: ManimApi
 ) -> list[Fix]:
-    new = name_candidate(error.name, api)
+    new = name_fix(error.name, tree, api)
     if new is None:
         return []
     if new.startswith("import "):
@@ -420,6 +420,25 @@ def _fix_name(
             edit.replace(node, new)
             fixes.append(Fix(f"{error.name} -> {new} (installed manim {api.version})", node.lineno))
     return fixes
+
+
+def name_fix(name: str, tree: ast.Module, api: ManimApi) -> str | None:
+    """`name_candidate` for the script `tree`. A variable-like name (`text`) becomes a class
+    (`Text`) only where every use calls it: `Transform(text, ...)` names a mobject the snippet
+    never made, and the class in its place is no mobject either."""
+    new = name_candidate(name, api)
+    if new and name[:1].islower() and api.is_class(new) and name in _names_used_as_values(tree):
+        return None
+    return new
+
+
+def _names_used_as_values(tree: ast.Module) -> set[str]:
+    called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
+    return {
+        node.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and id(node) not in called
+    }
 
 
 def name_candidate(name: str, api: ManimApi) -> str | None:
