@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import sys
@@ -129,6 +130,7 @@ async def _lifespan(app: FastAPI):
     ctx = Context(settings=app.state.settings, is_admin=True)
     if queue_enabled(ctx.settings):  # queued renders are jobs in the database: they outlive this process
         async with serving_queue(app):
+            _freeze_startup_heap()
             yield
         return
     alone = not os.environ.get(SERVE_PROCESSES_ENV)
@@ -137,12 +139,20 @@ async def _lifespan(app: FastAPI):
         await asyncio.to_thread(_fail_queued, ctx, "queued by an earlier server run")
     sweeper = Sweeper(ctx, interval=ctx.settings.sweep_seconds)
     sweeper.start()
+    _freeze_startup_heap()
     yield
     app.state.render_threads.shutdown()
     _stop_render_pool()
     sweeper.stop()
     if alone:
         await asyncio.to_thread(_fail_queued, ctx, "still queued when the server stopped")
+
+
+def _freeze_startup_heap() -> None:
+    """What start-up made (modules, the app, the ORM's mappers) lives as long as the process: out
+    of the cyclic collector's way, its full collections stop walking it in the middle of requests."""
+    gc.collect()
+    gc.freeze()
 
 
 def _fail_queued(ctx: Context, what: str) -> None:
