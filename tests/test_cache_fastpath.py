@@ -149,26 +149,49 @@ def test_the_fast_paths_rows_are_the_pipelines(cli, tmp_path, code, monkeypatch)
         assert fast["fixes"] and fast["fixes"][0]["stage"] == "before-render"
 
 
-def test_a_batch_of_hits_gives_the_same_documents_and_display(cli, tmp_path, monkeypatch):
+@pytest.mark.parametrize("jobs", [["--jobs", "2"], []], ids=["jobs", "default-jobs"])
+def test_a_batch_of_hits_gives_the_same_documents_and_display(cli, tmp_path, monkeypatch, jobs):
     folder = tmp_path / "scenes"
     folder.mkdir()
     for index, code in enumerate([ONE, TWO]):
         script_file(folder, f"s{index}.py", code)
     first = cli("render", str(folder), "--jobs", "2", "--json")
     assert first.code == 0, first.stderr
-    fast = fast_hit("render", str(folder), "--jobs", "2", "--json")
+    fast = fast_hit("render", str(folder), *jobs, "--json")
     with monkeypatch.context() as patch:
         from manimagent.services import cache_hits
 
         patch.setattr(cache_hits, "applies", lambda ctx: False)
-        normal = cli("render", str(folder), "--jobs", "2", "--json")
+        normal = cli("render", str(folder), *jobs, "--json")
     assert normal.code == 0, normal.stderr
     fast_docs, normal_docs = fast.json(), normal.json()
     assert [list(doc) for doc in fast_docs] == [list(doc) for doc in normal_docs]
     assert [stored(cli, doc) for doc in fast_docs] == [stored(cli, doc) for doc in normal_docs]
     assert _display(fast.stderr, fast_docs) == _display(normal.stderr, normal_docs)
     lines = fast.stderr.splitlines()
-    assert lines[-1].startswith("2 items: 2 succeeded, 0 failed in ") and lines[-1].endswith("(--jobs 2)")
+    assert lines[-1].startswith("2 items: 2 succeeded, 0 failed in ") and lines[-1].endswith(")")
+    assert lines[0].startswith("2 items, ") is not bool(jobs)  # how many at once, when not given
+
+
+def test_a_reader_that_goes_away_stores_each_hit_once(cli, tmp_path):
+    folder = tmp_path / "scenes"
+    folder.mkdir()
+    for index in range(3):
+        script_file(folder, f"s{index}.py", ONE.replace("Ring", f"Ring{index}"))
+    assert cli("render", str(folder), "--json").code == 0
+    before = len(cli("executions", "list", "--json").json())
+    process = subprocess.Popen(
+        [sys.executable, "-m", "manimagent", "render", str(folder), "--jsonl"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env=dict(os.environ),
+    )
+    assert process.stdout is not None
+    process.stdout.close()  # the reader is gone before the first line
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 0 and "Traceback" not in err.decode(), err.decode()
+    assert len(cli("executions", "list", "--json").json()) == before + 3
 
 
 def _display(stderr: str, documents: list[dict]) -> list[str]:

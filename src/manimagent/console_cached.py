@@ -16,7 +16,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -68,9 +68,33 @@ def answer(args: list[str]) -> Answer:
     if command is None or os.environ.get("MANIMAGENT_SERVER"):
         return Answer()
     try:
-        return _answer(command)
+        outcome = _answer(command)
     except Exception:  # noqa: BLE001 - whatever went wrong, the CLI does it again and says so
         return Answer()
+    if isinstance(outcome, Answer):
+        return outcome
+    return Answer(code=_shown(outcome), all_hits=True)
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """Every item is stored: what is left is printing it (never a reason to run the CLI again)."""
+
+    show: Callable[[], None]
+
+
+def _shown(stored: _Stored) -> int:
+    """Print what was stored; the exit code (the rows stay, whatever becomes of the output)."""
+    from manimagent.errors import ExitCode
+
+    try:
+        stored.show()
+    except BrokenPipeError:  # `| head -1`: the reader has gone, as the CLI takes it
+        return 0
+    except Exception as exc:  # noqa: BLE001 - one line, as the CLI's last line of defence says it
+        _err(f"Error: unexpected {type(exc).__name__}: {exc} (set MANIMAGENT_DEBUG=1 for the traceback).")
+        return int(ExitCode.FAILED)
+    return 0
 
 
 def parse(args: list[str]) -> Command | None:
@@ -138,7 +162,7 @@ def _choices(command: Command) -> dict[str, Any]:
     return choices
 
 
-def _answer(command: Command) -> Answer:
+def _answer(command: Command) -> Answer | _Stored:
     if sys.stderr.isatty() or any(os.environ.get(name) for name in _TERMINAL_ENVS):
         return Answer(all_hits=_single_hit(command))
     if {"json", "jsonl"} <= command.flags:
@@ -179,7 +203,7 @@ def _single_hit(command: Command) -> bool:
 # --- one file: `render FILE` ---------------------------------------------------------------------
 
 
-def _single(ctx, command: Command, choices: dict[str, Any]) -> Answer:
+def _single(ctx, command: Command, choices: dict[str, Any]) -> Answer | _Stored:
     from manimagent.scriptcheck.source import read_script_file
     from manimagent.services import cache_hits
     from manimagent.services.render import render_options
@@ -190,13 +214,16 @@ def _single(ctx, command: Command, choices: dict[str, Any]) -> Answer:
     if found is None:
         return Answer()
     (document,) = cache_hits.store_cached(ctx, [found])
-    for event in cache_hits.cached_events(found, document):
-        _print_event(event)
-    if "json" in command.flags:
-        _print_json(document)
-    else:
-        _out(document["output_path"] or "")
-    return Answer(code=0, all_hits=True)
+
+    def show() -> None:
+        for event in cache_hits.cached_events(found, document):
+            _print_event(event)
+        if "json" in command.flags:
+            _print_json(document)
+        else:
+            _out(document["output_path"] or "")
+
+    return _Stored(show)
 
 
 def _print_event(event) -> None:
@@ -218,7 +245,7 @@ def _print_event(event) -> None:
 # --- a batch: several files, a folder, a pattern, or --jsonl ----------------------------------------
 
 
-def _batch(ctx, command: Command, choices: dict[str, Any]) -> Answer:
+def _batch(ctx, command: Command, choices: dict[str, Any]) -> Answer | _Stored:
     """As cli/commands_batch.render_batch with cli/batch_display.BatchDisplay's plain lines."""
     from manimagent.services import batch
 
@@ -235,16 +262,19 @@ def _batch(ctx, command: Command, choices: dict[str, Any]) -> Answer:
     )
     if result is None:
         return Answer()
-    if choice is not None:
-        _err(choice.announcement(len(items)))
-    lines.replay()
-    lines.summary(len(result.documents), result.seconds)
-    if "json" in command.flags:
-        _print_json(result.documents)
-    elif "jsonl" not in command.flags:
-        for doc in result.documents:
-            _out(doc.get("output_path") or doc.get("script_id") or "")
-    return Answer(code=0, all_hits=True)
+
+    def show() -> None:
+        if choice is not None:
+            _err(choice.announcement(len(items)))
+        lines.replay()
+        lines.summary(len(result.documents), result.seconds)
+        if "json" in command.flags:
+            _print_json(result.documents)
+        elif "jsonl" not in command.flags:
+            for doc in result.documents:
+                _out(doc.get("output_path") or doc.get("script_id") or "")
+
+    return _Stored(show)
 
 
 class _PlainBatch:
