@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, CliResult, assert_one_line_error, video_duration
+from conftest import ROOT, CliResult, assert_one_line_error, run_cli_process, video_duration
 
 ONE = """from manim import *
 class Ring(Scene):
@@ -348,3 +348,28 @@ def test_the_store_it_writes_is_read_by_the_orm(cli, tmp_path, isolated_home):
     assert json.loads(raw[0]) == ["Ring"] and raw[1] == 1 and raw[3] == "cached"
     listed = cli("scripts", "list", "--json").json()
     assert fast["script_id"] in {row["id"] for row in listed}
+
+
+def test_the_console_starts_no_render_child_for_a_hit(cli, tmp_path):
+    """On a terminal the CLI renders `render FILE`; for a whole hit the console starts no manim child
+    first (a miss does: the hook below sees it)."""
+    path = script_file(tmp_path, "one.py", ONE)
+    rendered(cli, path)
+    hook, marker = tmp_path / "hook", tmp_path / "prestarted"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(
+        "import manimagent.render.prestart as prestart\n"
+        "started = prestart.prestart\n"
+        "def noted(*args, **kwargs):\n"
+        f"    open({str(marker)!r}, 'a').write('started')\n"
+        "    return started(*args, **kwargs)\n"
+        "prestart.prestart = noted\n"
+    )
+    env = {"PYTHONPATH": os.pathsep.join([str(hook), os.environ["PYTHONPATH"]]), "FORCE_COLOR": "1"}
+    hit = run_cli_process("render", str(path), "--json", env=env)
+    assert hit.code == 0 and hit.json()["success"], hit.stderr
+    assert not marker.exists()
+    path.write_text(ONE.replace("BLUE", "GREEN"))
+    miss = run_cli_process("render", str(path), "--json", env=env)
+    assert miss.code == 0, miss.stderr
+    assert marker.read_text() == "started"

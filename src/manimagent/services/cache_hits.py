@@ -83,8 +83,8 @@ def find_cached(ctx: Context, *, path: str, code: str, plan: RenderOptions) -> C
     """The render of `code` when the cache holds every scene of it, else None. Raises what preparing
     the code raises (InvalidScript), exactly as the pipeline's first attempt would."""
     complete_hit = getattr(plan.engine, "complete_hit", None)
-    if complete_hit is None or not applies(ctx):
-        return None
+    if complete_hit is None or getattr(plan.engine, "cache", None) is None or not applies(ctx):
+        return None  # no render cache (--no-cache): nothing to find
     prepared = prepare(ctx, code, plan, strict=True)
     if prepared.refusal is not None:
         return None
