@@ -127,13 +127,19 @@ def fast_hit(*args: str) -> CliResult:
 def test_the_fast_paths_rows_are_the_pipelines(cli, tmp_path, code, monkeypatch):
     path = script_file(tmp_path, "scene.py", code)
     source = rendered(cli, path)
-    fast = fast_hit("render", str(path), "--json").json()
+    fast_run = fast_hit("render", str(path), "--json")
     with monkeypatch.context() as patch:
         from manimagent.services import cache_hits
 
         patch.setattr(cache_hits, "applies", lambda ctx: False)
-        normal = rendered(cli, path)
+        normal_run = cli("render", str(path), "--json")
+    fast, normal = fast_run.json(), normal_run.json()
     assert stored(cli, fast) == stored(cli, normal)
+    shown = [  # the fixes, "Rendering ... (attempt 1 of 1)", "Done: <video>"
+        masked(run.stderr, {doc["script_id"]: "<script>", doc["execution_id"]: "<execution>"})
+        for run, doc in ((fast_run, fast), (normal_run, normal))
+    ]
+    assert shown[0] == shown[1] and "Rendering " in shown[0]
     execution = cli("executions", "show", fast["execution_id"], "--json").json()
     assert execution["status"] == "cached" and execution["cached_from"] == source["execution_id"]
     for document in (fast, normal):  # the scenes' videos are the source's, shared
