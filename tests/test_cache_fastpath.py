@@ -36,6 +36,14 @@ class Old(Scene):
     def construct(self):
         self.play(ShowCreation(Circle()), run_time=0.3)
 """
+STILL = """from manim import *
+class Card(Scene):
+    def construct(self):
+        self.add(Square(color=RED))
+class Moving(Scene):
+    def construct(self):
+        self.play(Create(Circle()), run_time=0.3)
+"""
 HEAVY = ("sqlmodel", "sqlalchemy", "typer", "rich", "pydantic")
 TIMES = {"created_at", "updated_at", "started_at", "completed_at", "deadline"}
 
@@ -123,7 +131,9 @@ def fast_hit(*args: str) -> CliResult:
 # ---------------------------------------------------------------- the same rows as the pipeline's
 
 
-@pytest.mark.parametrize("code", [ONE, TWO, FIXED], ids=["one-scene", "two-scenes-joined", "fixed"])
+@pytest.mark.parametrize(
+    "code", [ONE, TWO, FIXED, STILL], ids=["one-scene", "two-scenes-joined", "fixed", "still-and-video"]
+)
 def test_the_fast_paths_rows_are_the_pipelines(cli, tmp_path, code, monkeypatch):
     path = script_file(tmp_path, "scene.py", code)
     source = rendered(cli, path)
@@ -149,6 +159,8 @@ def test_the_fast_paths_rows_are_the_pipelines(cli, tmp_path, code, monkeypatch)
     assert os.path.samefile(fast["output_path"], source["output_path"])
     assert os.path.samefile(fast["poster_path"], source["poster_path"])
     assert os.path.samefile(normal["poster_path"], source["poster_path"]) is (code is not TWO)
+    if code is STILL:  # a still scene is its PNG, as manim makes it; the shown video is the other
+        assert [row["kind"] for row in fast["scene_outputs"]] == ["image", "video"]
     if code is TWO:
         assert video_duration(normal["output_path"]) == pytest.approx(video_duration(source["output_path"]))
     if code is FIXED:

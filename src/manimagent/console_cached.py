@@ -69,7 +69,9 @@ def answer(args: list[str]) -> Answer:
         return Answer()
     try:
         outcome = _answer(command)
-    except Exception:  # noqa: BLE001 - whatever went wrong, the CLI does it again and says so
+    except Exception as exc:  # noqa: BLE001 - whatever went wrong, the CLI does it again and says so
+        if os.environ.get("MANIMAGENT_DEBUG"):
+            _err(f"manimagent: no cache shortcut ({type(exc).__name__}: {exc}); the CLI renders")
         return Answer()
     if isinstance(outcome, Answer):
         return outcome
