@@ -18,7 +18,7 @@ SOURCE = Path(__file__).resolve().parent.parent / "src" / PACKAGE
 # Top to bottom. A unit is a top-level module or subpackage of manimagent ("__init__" is the
 # package itself, for `__version__`). A unit may import its own layer (sideways) or any lower one.
 LAYERS: list[tuple[str, set[str]]] = [
-    ("edge", {"cli", "backends", "server", "client", "console", "__main__"}),
+    ("edge", {"cli", "backends", "server", "client", "console", "console_cached", "__main__"}),
     ("services", {"services"}),
     ("pipeline", {"pipeline", "attempt"}),
     ("shared", {"context", "schemas"}),

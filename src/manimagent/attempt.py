@@ -9,9 +9,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from manimagent.context import Context
+from manimagent.errors import InvalidScript
+from manimagent.events import CheckFinding, Event, FixApplied
 from manimagent.render.base import (
     DEFAULT_STILL_SECONDS,
     OutputFormat,
@@ -23,9 +25,14 @@ from manimagent.render.base import (
 from manimagent.render.layout import LayoutMode, layout_mode
 from manimagent.render.staged import StagedRender
 from manimagent.scriptcheck.prepare import Prepared, prepare_code
+from manimagent.scriptcheck.scenes import find_scenes
+from manimagent.scriptcheck.source import parse_script
 
 if TYPE_CHECKING:
     from manimagent.render.narration import Narration
+
+BEFORE_RENDER = "before-render"  # a fix's `stage`: applied while the code was prepared
+AFTER_FAILURE = "after-failure"  # applied because of the previous attempt's failure
 
 
 class Repairer(Protocol):
@@ -87,15 +94,16 @@ def has_latex(engine: RenderEngine) -> bool:
     return bool(getattr(engine, "has_latex", True))
 
 
-def begin_attempt(
-    ctx: Context, code: str, options: RenderOptions, *, strict: bool, script_id: str, execution_id: str
-) -> Attempt:
-    """Prepare `code` and start rendering it (unless it is refused) into the media folder of the
-    execution `execution_id` of the script `script_id`, rows that are written meanwhile. Light:
-    no database work."""
-    prepared = prepare_code(
+def prepare(ctx: Context, code: str, options: RenderOptions, *, strict: bool) -> Prepared:
+    """Check and fix `code` for a render with `options` (scriptcheck/prepare.py)."""
+    return prepare_code(
         code, ctx.manim_names(), has_latex=has_latex(options.engine), wanted=options.scenes, strict=strict
     )
+
+
+def render_request(ctx: Context, prepared: Prepared, options: RenderOptions) -> RenderRequest:
+    """What the engine is asked to render for the prepared code (a narrated script's speech included:
+    a network engine speaks here, before the job). The render cache keys scenes by it."""
     request = RenderRequest(
         code=prepared.code,
         scenes=prepared.scenes,
@@ -104,16 +112,62 @@ def begin_attempt(
         timeout=options.timeout,
         layout=layout_mode(ctx.settings.layout) != LayoutMode.OFF,
     )
+    if options.narrate is not None:
+        request.narration = options.narrate(prepared.code)
+    return request
+
+
+def begin_attempt(
+    ctx: Context, code: str, options: RenderOptions, *, strict: bool, script_id: str, execution_id: str
+) -> Attempt:
+    """Prepare `code` and start rendering it (unless it is refused) into the media folder of the
+    execution `execution_id` of the script `script_id`, rows that are written meanwhile. Light:
+    no database work."""
+    prepared = prepare(ctx, code, options, strict=strict)
     if prepared.refusal is not None:
         return Attempt(prepared, None, execution_id)
-    if options.narrate is not None:  # a network engine speaks here, before the job
-        request.narration = options.narrate(prepared.code)
     job = StagedRender(
         options.engine,
-        request,
+        render_request(ctx, prepared, options),
         ctx.settings.paths.staging,
         ctx.events,
         still_seconds=options.still_seconds,
         folder=media_folder(ctx, script_id, execution_id),
     )
     return Attempt(prepared, job, execution_id)
+
+
+def prepared_events(prepared: Prepared) -> list[Event]:
+    """What preparing the code did, as events: each fix applied, then each finding of the check."""
+    return [
+        *(FixApplied(name=fix.name, description=fix.description, line=fix.line) for fix in prepared.fixes),
+        *(
+            CheckFinding(
+                severity=finding.severity, code=finding.code, message=finding.describe(), line=finding.line
+            )
+            for finding in prepared.findings
+        ),
+    ]
+
+
+def all_scenes(code: str) -> list[str]:
+    """Every Scene class of `code` in file order (none when it does not parse): a Script's `scenes`."""
+    try:
+        return find_scenes(parse_script(code))
+    except InvalidScript:
+        return []
+
+
+def scene_outputs(scenes: list[str], outputs: list[Path], stills: list[str]) -> list[dict[str, Any]]:
+    """Per scene: its file and its kind: `video`, `image` (a still scene's PNG, as manim makes it)
+    or `still-video` (a still scene's last frame shown for --still-seconds, for an explicit video format)."""
+    return [
+        {"scene": scene, "path": str(path), "kind": output_kind(path, scene in stills)}
+        for scene, path in zip(scenes, outputs, strict=False)
+    ]
+
+
+def output_kind(path: Path, still: bool) -> str:
+    if path.suffix == ".png":
+        return "image"
+    return "still-video" if still else "video"

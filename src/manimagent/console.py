@@ -1,7 +1,8 @@
 """The console script `manimagent` (and `python -m manimagent`): the CLI plus what only a real
 process should do.
 
-Kept apart from `manimagent.cli` (which tests call in-process) so that, for `render FILE`, manim
+Kept apart from `manimagent.cli` (which tests call in-process) so that a `render` the render cache
+answers whole is done before Typer loads (console_cached.py); so that, for `render FILE`, manim
 starts importing in its child before Typer and the CLI's modules load; so that SIGTERM and
 SIGHUP are handled like Ctrl-C; and so that the process can end with `os._exit`.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from typing import NoReturn
 
 
 def main() -> None:
@@ -25,7 +27,18 @@ def main() -> None:
         number = getattr(signal, name, None)
         if number is not None and signal.getsignal(number) is signal.SIG_DFL:
             signal.signal(number, handler)
-    prestarted = _renders_locally(sys.argv[1:])
+    all_hits = False
+    if sys.argv[1:2] == ["render"]:
+        try:
+            from manimagent import console_cached
+
+            shortcut = console_cached.answer(sys.argv[1:])  # every item a render-cache hit: done here
+        except KeyboardInterrupt:
+            _exit(_interrupted())
+        if shortcut.code is not None:
+            _exit(shortcut.code)
+        all_hits = shortcut.all_hits
+    prestarted = not all_hits and _renders_locally(sys.argv[1:])
     if prestarted:
         from manimagent.render import prestart
 
@@ -38,10 +51,7 @@ def main() -> None:
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except KeyboardInterrupt:  # before the CLI's own handling took over (while it loaded)
-        from manimagent.errors import ExitCode
-
-        sys.stderr.write("Error: interrupted.\n")
-        code = int(ExitCode.INTERRUPTED)
+        code = _interrupted()
     finally:
         if prestarted:
             from manimagent.render import prestart
@@ -50,6 +60,17 @@ def main() -> None:
         pool = sys.modules.get("manimagent.render.pool")
         if pool is not None:  # a batch's warm render agents, and their folders
             pool.POOL.shutdown()
+    _exit(code)
+
+
+def _interrupted() -> int:
+    from manimagent.errors import ExitCode
+
+    sys.stderr.write("Error: interrupted.\n")
+    return int(ExitCode.INTERRUPTED)
+
+
+def _exit(code: int) -> NoReturn:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

@@ -16,14 +16,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from manimagent.attempt import (
+    AFTER_FAILURE,
+    BEFORE_RENDER,
     Attempt,
     NewScript,
     RenderOptions,
     Repairer,
+    all_scenes,
     begin_attempt,
     has_latex,
     media_folder,
     new_id,
+    output_kind,
+    prepared_events,
+    scene_outputs,
 )
 from manimagent.context import Context
 from manimagent.errors import Interrupted, InvalidScript, ManimagentError, NotFound, ProviderError
@@ -39,13 +45,11 @@ from manimagent.events import (
 from manimagent.render.base import RenderFailure, RenderResult
 from manimagent.render.layout import LAYOUT_ERROR, LayoutMode, layout_mode, layout_summary
 from manimagent.render.logparse import line_in_script
-from manimagent.render.poster import make_poster
+from manimagent.render.poster import make_poster, reuse_poster
 from manimagent.render.poster import warm_up as warm_up_poster
 from manimagent.schemas import ExecuteResult
 from manimagent.scriptcheck.fixes import AppliedFix, fix_after_failure
 from manimagent.scriptcheck.prepare import Prepared
-from manimagent.scriptcheck.scenes import find_scenes
-from manimagent.scriptcheck.source import parse_script
 from manimagent.store import attempts as rows
 from manimagent.store.attempts import INTERRUPTED
 from manimagent.store.models import (
@@ -62,8 +66,6 @@ if TYPE_CHECKING:
 
     from manimagent.render.staged import StagedRender
 
-BEFORE_RENDER = "before-render"  # a fix's `stage`: applied while the code was prepared
-AFTER_FAILURE = "after-failure"  # applied because of the previous attempt's failure
 __all__ = ["INTERRUPTED", "output_kind", "run_attempts", "settle_interrupted"]
 
 
@@ -250,7 +252,7 @@ def _store_new(
         owner_id=ctx.user_id,
         prompt=script.prompt,
         content=script.code,
-        scenes=_all_scenes(script.code),
+        scenes=all_scenes(script.code),
         scene_class=prepared.scenes[0] if prepared.scenes else None,
         source=script.source,
     )
@@ -261,22 +263,9 @@ def _store_new(
     return execution
 
 
-def _all_scenes(code: str) -> list[str]:
-    try:
-        return find_scenes(parse_script(code))
-    except InvalidScript:
-        return []
-
-
 def _report(ctx: Context, prepared: Prepared) -> None:
-    for fix in prepared.fixes:
-        ctx.events(FixApplied(name=fix.name, description=fix.description, line=fix.line))
-    for finding in prepared.findings:
-        ctx.events(
-            CheckFinding(
-                severity=finding.severity, code=finding.code, message=finding.describe(), line=finding.line
-            )
-        )
+    for event in prepared_events(prepared):
+        ctx.events(event)
 
 
 def _start_execution(
@@ -388,7 +377,7 @@ def _succeed(
         raise NotFound(f"script {script_id} was deleted while it rendered")
     session.commit()  # no transaction stays open while the files move (and, for a worker, travel)
     outputs, output_path = _publish(ctx, script_id, execution.id, attempt.job, result)
-    poster = make_poster(output_path)  # beside the video, cached renders too (render/poster.py)
+    poster = _poster(session, result, output_path)
     if ctx.media_sink is not None:  # a queue worker: the files go to the server first (the poster with them)
         sent, output_path = ctx.media_sink([*outputs, *([poster] if poster else [])], output_path)
         outputs, poster = (sent[:-1], sent[-1]) if poster else (sent, None)
@@ -406,7 +395,7 @@ def _succeed(
         sandbox=result.sandbox,
         layout=[finding.to_dict() for finding in result.layout],
         content=prepared.code,
-        scenes=_all_scenes(prepared.code),
+        scenes=all_scenes(prepared.code),
         scene_class=prepared.scenes[0],
     )
     ctx.events(Done(success=True, output_path=str(output_path)))
@@ -417,7 +406,7 @@ def _succeed(
         output_path=str(output_path),
         poster_path=str(poster) if poster else None,
         outputs=[str(path) for path in outputs],
-        scene_outputs=_scene_outputs(prepared.scenes, outputs, result.still_scenes),
+        scene_outputs=scene_outputs(prepared.scenes, outputs, result.still_scenes),
         attempts=len(run.executions),
         executions=run.executions,
         fixes=run.fixes,
@@ -425,26 +414,22 @@ def _succeed(
     )
 
 
+def _poster(session: Session, result: RenderResult, output_path: Path) -> Path | None:
+    """The poster beside the video (render/poster.py): a cached render's is its source's, linked,
+    when the two videos are one file; any other is made from the video."""
+    if result.cached_from:
+        source = session.get(Execution, result.cached_from)
+        reused = reuse_poster(output_path, source.output_path if source is not None else None)
+        if reused is not None:
+            return reused
+    return make_poster(output_path)
+
+
 def _attribute_cache(options: RenderOptions, result: RenderResult, execution_id: str) -> None:
     """The cache entries this attempt rendered now name it (a later hit says it is cached from it)."""
     cache = getattr(options.engine, "cache", None)
     if cache is not None and result.cache_keys:
         cache.attribute(result.cache_keys, execution_id)
-
-
-def _scene_outputs(scenes: list[str], outputs: list[Path], stills: list[str]) -> list[dict[str, Any]]:
-    """Per scene: its file and its kind: `video`, `image` (a still scene's PNG, as manim makes it)
-    or `still-video` (a still scene's last frame shown for --still-seconds, for an explicit video format)."""
-    return [
-        {"scene": scene, "path": str(path), "kind": output_kind(path, scene in stills)}
-        for scene, path in zip(scenes, outputs, strict=False)
-    ]
-
-
-def output_kind(path: Path, still: bool) -> str:
-    if path.suffix == ".png":
-        return "image"
-    return "still-video" if still else "video"
 
 
 def _publish(
@@ -602,11 +587,11 @@ def _give_up(run: _Run) -> ExecuteResult:
         error=error,
         outputs=[str(path) for path in run.kept],
         output_path=str(run.joined) if run.joined else None,
-        scene_outputs=_failed_scene_outputs(run),
+        scene_outputs=_failedscene_outputs(run),
     )
 
 
-def _failed_scene_outputs(run: _Run) -> list[dict[str, Any]]:
+def _failedscene_outputs(run: _Run) -> list[dict[str, Any]]:
     """Per scene of a failed multi-scene render: its status, and its file where it rendered."""
     by_scene = {path.stem: path for path in run.kept}
     return [

@@ -18,9 +18,8 @@ from rich.text import Text
 from manimagent.cli.output import output
 from manimagent.cli.progress import progress_label
 from manimagent.events import Event
-from manimagent.services.batch import ItemEvent, ItemFinished, ItemStarted
+from manimagent.services.batch import ItemEvent, ItemFinished, ItemStarted, short_label
 
-LABEL_WIDTH = 48
 REFRESHES_PER_SECOND = 8
 
 
@@ -82,7 +81,7 @@ class BatchDisplay:
                 self._finished(event)
 
     def _started(self, event: ItemStarted) -> None:
-        label = short(event.label, tail=event.source == "file")
+        label = short_label(event.label, tail=event.source == "file")
         if not self.running and not self.done:
             self.progress.start_task(self.bar)
         self.running[event.item] = _Job(label, time.monotonic())
@@ -109,7 +108,7 @@ class BatchDisplay:
         self.done += 1
         self.progress.update(self.bar, completed=self.done)
         seconds = f" ({time.monotonic() - job.started:.1f} s)" if job else ""
-        label = escape(short(event.label, tail=event.source == "file"))
+        label = escape(short_label(event.label, tail=event.source == "file"))
         count = f"[{self.done}/{self.total}]"
         doc = event.document
         if event.status == "succeeded":
@@ -167,11 +166,3 @@ def job_state(event: Event) -> str | None:
     if kind == "code_ready":
         return "script ready"
     return None
-
-
-def short(label: str, width: int = LABEL_WIDTH, *, tail: bool = False) -> str:
-    """One line of at most `width` characters: a long prompt keeps its start, a path (`tail`) its end."""
-    text = " ".join(label.split())
-    if len(text) <= width:
-        return text
-    return "…" + text[-(width - 1) :] if tail else text[: width - 1] + "…"

@@ -45,14 +45,9 @@ FromOption = Annotated[
 
 
 def is_batch(files: list[str], *, jsonl: bool) -> bool:
-    """One FILE without --jsonl is today's `render FILE` (a missing one, or a folder named like a
-    script, is reported as it always was); several, a folder or a pattern make a batch."""
-    if jsonl or len(files) != 1:
-        return True
-    path = Path(files[0]).expanduser()
-    if path.is_dir():
-        return path.suffix != ".py"
-    return not path.exists() and bool(set("*?[") & set(files[0]))
+    from manimagent.services.batch import is_batch as batch_of_files
+
+    return batch_of_files(files, jsonl=jsonl)
 
 
 def refuse_for_batch(*, json_: bool, jsonl: bool, server: str | None, output_path: str | None) -> None:
@@ -124,10 +119,7 @@ def _jobs(batch, jobs: int | None, ctx, count: int) -> int:
     if jobs is not None:
         return batch.check_jobs(jobs, ctx)
     choice = batch.default_jobs(ctx)
-    output.info(
-        f"{count} item{'s' if count != 1 else ''}, {min(choice.jobs, count)} at a time: "
-        f"{choice.reason} (--jobs N to choose)"
-    )
+    output.info(choice.announcement(count))
     return choice.jobs
 
 

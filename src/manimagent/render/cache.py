@@ -29,6 +29,8 @@ from pathlib import Path
 from manimagent.render.base import ProgressSink, RenderFailure, RenderRequest, RenderResult
 
 META = "meta.json"
+ALL_CACHED_LOG = "(every scene came from the render cache)\n"  # the log of an execution that rendered nothing
+UNKNOWN_SOURCE = "cache"  # `cached_from` when no entry names the execution that rendered it
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,7 @@ class RenderCache:
         staging = self.root / f".{key}.{os.getpid()}.{time.monotonic_ns()}"
         try:
             staging.mkdir(parents=True)
-            _link_or_copy(file, staging / file.name)
+            link_or_copy(file, staging / file.name)
             size = (staging / file.name).stat().st_size
             (staging / META).write_text(json.dumps({"file": file.name, "execution": execution, "size": size}))
             if folder.exists():
@@ -126,6 +128,11 @@ class RenderCache:
         return len(entries)
 
 
+def source_of(entries: list[CacheEntry]) -> str:
+    """The `cached_from` of a render answered by `entries`: the first execution one names."""
+    return next((entry.execution for entry in entries if entry.execution), UNKNOWN_SOURCE)
+
+
 def _last_used(entry: CacheEntry) -> float:
     try:
         return (entry.folder / META).stat().st_mtime
@@ -133,7 +140,8 @@ def _last_used(entry: CacheEntry) -> float:
         return 0.0
 
 
-def _link_or_copy(source: Path, target: Path) -> None:
+def link_or_copy(source: Path, target: Path) -> None:
+    """`target` as a hard link of `source` (a copy where the filesystem has no links)."""
     try:
         os.link(source, target)
     except OSError:
@@ -246,6 +254,30 @@ class CachingEngine:
     ) -> RenderResult:
         return self.start(request, staging, on_progress).wait()
 
+    def keys_for(self, request: RenderRequest) -> dict[str, str]:
+        """The cache key of each scene of `request` (none without a cache): the one place keys are made."""
+        if self.cache is None:
+            return {}
+        return {
+            scene: scene_key(request, scene, self.identity, self.has_latex, self.still_seconds)
+            for scene in request.scenes
+        }
+
+    def found(self, keys: dict[str, str]) -> dict[str, CacheEntry]:
+        """The entries of those scenes (scene -> key) that are in the cache (each one's use is noted)."""
+        cache = self.cache
+        if cache is None:
+            return {}
+        return {scene: entry for scene, key in keys.items() if (entry := cache.lookup(key)) is not None}
+
+    def complete_hit(self, request: RenderRequest) -> dict[str, CacheEntry] | None:
+        """Every scene's entry, in scene order, when the cache holds them all (a render would start
+        nothing); None otherwise, and always for a dry run (the preflight renders)."""
+        if request.dry_run or self.cache is None:
+            return None
+        hits = self.found(self.keys_for(request))
+        return {scene: hits[scene] for scene in request.scenes} if len(hits) == len(request.scenes) else None
+
     def start(self, request: RenderRequest, staging: Path, on_progress: ProgressSink | None = None):
         if request.dry_run:
             return _Started(self.engine, request, staging, on_progress)
@@ -288,20 +320,8 @@ class CachedJob:
         self.request = request
         self.staging = staging
         self.on_progress = on_progress
-        cache = engine.cache
-        self.keys = (
-            {
-                scene: scene_key(request, scene, engine.identity, engine.has_latex, engine.still_seconds)
-                for scene in request.scenes
-            }
-            if cache
-            else {}
-        )
-        self.hits = {
-            scene: entry
-            for scene in request.scenes
-            if cache and (entry := cache.lookup(self.keys[scene])) is not None
-        }
+        self.keys = engine.keys_for(request)
+        self.hits = engine.found(self.keys)
         self.queue = [scene for scene in request.scenes if scene not in self.hits]
         self.current = self._start(self.queue) if self.queue else None
 
@@ -315,7 +335,7 @@ class CachedJob:
         self.staging.mkdir(parents=True, exist_ok=True)
         for scene, entry in self.hits.items():
             target = self.staging / entry.file.name
-            _link_or_copy(entry.file, target)
+            link_or_copy(entry.file, target)
             done.outputs[scene] = target
         while self.current is not None:
             scenes = self.current.request.scenes
@@ -345,7 +365,7 @@ class CachedJob:
 
     def _result(self, done: _Progress) -> RenderResult:
         ordered = [done.outputs[scene] for scene in self.request.scenes if scene in done.outputs]
-        log = "".join(done.logs) if done.logs else "(every scene came from the render cache)\n"
+        log = "".join(done.logs) if done.logs else ALL_CACHED_LOG
         if done.failures:
             scene, failure = next(iter(done.failures.items()))
             failure = replace(
@@ -369,9 +389,7 @@ class CachedJob:
                 scene_status=status,
                 cache_keys=list(done.stored.values()),
             )
-        cached_from = None
-        if not self.queue:
-            cached_from = next((entry.execution for entry in self.hits.values() if entry.execution), "cache")
+        cached_from = source_of(list(self.hits.values())) if not self.queue else None
         return RenderResult(
             ok=True,
             outputs=ordered,

@@ -1,7 +1,8 @@
 """Pictures of a finished render, made with PyAV (manim's own video library) and Pillow:
 
 - the poster: a PNG of a frame from the video's last second, beside the video with the same stem
-  (for an image output, the image itself). Every successful execution has one.
+  (for an image output, the image itself). Every successful execution has one; a cached one whose
+  video is its source's (a hard link) links its source's poster instead of decoding a frame again.
 - the preview: a small GIF beside the video (`<stem>.preview.gif`, 480 px wide, 12 fps), on request.
 
 Neither is stored in the database: the poster's path follows from the video's (`poster_for`).
@@ -10,10 +11,12 @@ Neither is stored in the database: the poster's path follows from the video's (`
 from __future__ import annotations
 
 import itertools
+import os
 from fractions import Fraction
 from pathlib import Path
 
 from manimagent.errors import MediaFailed
+from manimagent.render.cache import link_or_copy
 
 IMAGE_SUFFIXES = frozenset({".png"})
 POSTER_SUFFIX = ".png"
@@ -74,6 +77,23 @@ def make_poster(output: Path) -> Path | None:
     except (MediaFailed, OSError, ValueError):
         return None
     return poster
+
+
+def reuse_poster(output: Path, source_output: str | Path | None) -> Path | None:
+    """The poster of a cached execution's `output`, linked from the poster of its source execution's
+    output when the two are one file (hard links of the same render); None when they are not, or
+    the source has no poster: then it is made (`make_poster`)."""
+    if not source_output:
+        return None
+    poster, source_poster = poster_path(output), poster_path(source_output)
+    try:
+        if poster == output or not os.path.samefile(output, source_output) or not source_poster.is_file():
+            return None
+        if not poster.exists():
+            link_or_copy(source_poster, poster)
+    except OSError:
+        return None
+    return poster if poster.is_file() else None
 
 
 def make_preview(video: Path) -> Path:

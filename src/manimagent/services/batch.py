@@ -35,6 +35,7 @@ CLEANUP_TIMEOUT = 60.0  # seconds to wait, after Ctrl-C, for the running items t
 POLL_SECONDS = 0.2
 GLOB_CHARACTERS = frozenset("*?[")
 INTERRUPTED = "interrupted"
+LABEL_WIDTH = 48  # an item's label on the display
 
 # The keys a JSON Lines item of `generate --from` may have, and the type each must be.
 PROMPT_LINE_KEYS: dict[str, tuple[type, ...]] = {
@@ -125,6 +126,15 @@ class BatchResult:
         return all(doc.get("success") for doc in self.documents)
 
 
+def short_label(label: str, width: int = LABEL_WIDTH, *, tail: bool = False) -> str:
+    """An item's label in one line of at most `width` characters: a long prompt keeps its start, a
+    path (`tail`) its end."""
+    text = " ".join(label.split())
+    if len(text) <= width:
+        return text
+    return "…" + text[-(width - 1) :] if tail else text[: width - 1] + "…"
+
+
 def item_status(doc: dict[str, Any]) -> str:
     if doc.get("success"):
         return "succeeded"
@@ -132,6 +142,17 @@ def item_status(doc: dict[str, Any]) -> str:
 
 
 # --- what to run -------------------------------------------------------------------------------
+
+
+def is_batch(files: list[str], *, jsonl: bool) -> bool:
+    """One FILE without --jsonl is today's `render FILE` (a missing one, or a folder named like a
+    script, is reported as it always was); several, a folder or a pattern make a batch."""
+    if jsonl or len(files) != 1:
+        return True
+    path = Path(files[0]).expanduser()
+    if path.is_dir():
+        return path.suffix != ".py"
+    return not path.exists() and bool(GLOB_CHARACTERS & set(files[0]))
 
 
 def files_to_render(arguments: Iterable[str]) -> list[BatchItem]:
@@ -239,6 +260,13 @@ class JobsChoice:
     jobs: int
     reason: str  # how the default was found, for the help and the display
 
+    def announcement(self, count: int) -> str:
+        """The line that says how many run at once, and why, when --jobs was not given."""
+        return (
+            f"{count} item{'s' if count != 1 else ''}, {min(self.jobs, count)} at a time: "
+            f"{self.reason} (--jobs N to choose)"
+        )
+
 
 def default_jobs(ctx: Context) -> JobsChoice:
     """The CPU cores, capped by memory: available memory / render.memory (each render may use that much)."""
@@ -300,6 +328,46 @@ def render_files(
         return render_file(item_ctx, path=item.file, **options).model_dump(mode="json")
 
     return run_batch(ctx, items, jobs=check_jobs(jobs, ctx), run=run)
+
+
+def render_cached(ctx: Context, *, items: list[BatchItem], jobs: int, **options: Any) -> BatchResult | None:
+    """The batch of `render_files` when the render cache holds every scene of every item: each
+    stored without the render loop (services/cache_hits.py), with the events and documents a
+    batch gives. None, with nothing written, when any item is not such a render (or anything is
+    unexpected): the batch is then `render_files`'s to run."""
+    from manimagent.scriptcheck.source import read_script_file
+    from manimagent.services import cache_hits
+    from manimagent.services.render import render_options
+
+    ctx = pooled(ctx)
+    started = time.monotonic()
+    plan = render_options(ctx, **options)
+    found = []
+    for item in items:
+        assert item.file is not None
+        render = cache_hits.find_cached(ctx, path=item.file, code=read_script_file(item.file), plan=plan)
+        if render is None:
+            return None
+        found.append(render)
+    documents = cache_hits.store_cached(ctx, found)
+    finished = []
+    for item, render, document in zip(items, found, documents, strict=True):
+        ctx.events(ItemStarted(item=item.index, label=item.label, source=item.source))
+        for event in cache_hits.cached_events(render, document):
+            ctx.events(ItemEvent(item=item.index, event=event))
+        finished.append({**document, **item.tag()})
+        ctx.events(
+            ItemFinished(
+                item=item.index,
+                label=item.label,
+                status="succeeded",
+                document=finished[-1],
+                source=item.source,
+            )
+        )
+    return BatchResult(
+        documents=finished, jobs=max(1, min(jobs, len(items))), seconds=time.monotonic() - started
+    )
 
 
 def generate_prompts(

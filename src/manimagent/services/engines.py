@@ -9,8 +9,13 @@ from manimagent.render.base import RenderEngine
 ENGINES = ("local", "docker")
 
 
+def engine_name(ctx: Context, engine: str | None, container: str | None) -> str:
+    """The engine a request names: --engine, else docker for --container, else the settings'."""
+    return (engine or ("docker" if container else ctx.settings.engine) or "local").strip().lower()
+
+
 def select_engine(ctx: Context, engine: str | None, container: str | None) -> RenderEngine:
-    name = (engine or ("docker" if container else ctx.settings.engine) or "local").strip().lower()
+    name = engine_name(ctx, engine, container)
     if name not in ENGINES:
         raise BadInput(f"unknown engine {name!r}", hint=f"Use one of: {', '.join(ENGINES)}")
     if name == "docker":

@@ -1,7 +1,8 @@
 """Rendering stored scripts and files: `render FILE`, `scripts execute`, with the pipeline's repair loop.
 
 `render_file` starts manim before the database layer is even imported: the bookkeeping of the
-first attempt then runs on the other core while manim starts up.
+first attempt then runs on the other core while manim starts up. A file every scene of which is in
+the render cache starts no render and imports no database layer (services/cache_hits.py).
 """
 
 from __future__ import annotations
@@ -118,9 +119,13 @@ def render_file(ctx: Context, *, path: str, output: str | None = None, **options
     """Import FILE as a script and render it (repairing only when max_attempts > 1)."""
     code = read_script_file(path)
     plan = render_options(ctx, **options)
+    cached = _from_cache(ctx, path, code, plan)
+    if cached is not None:
+        return deliver(cached, output)
     from manimagent.attempt import NewScript, begin_attempt, new_id
+    from manimagent.services.cache_hits import file_prompt
 
-    script = NewScript(code=code, prompt=f"rendered from {Path(path).name}", source="imported")
+    script = NewScript(code=code, prompt=file_prompt(path), source="imported")
     first = begin_attempt(
         ctx, code, plan, strict=True, script_id=script.id, execution_id=new_id()
     )  # manim starts here
@@ -132,6 +137,25 @@ def render_file(ctx: Context, *, path: str, output: str | None = None, **options
         raise
 
     return deliver(run_attempts(ctx, script, plan, _repairer(ctx, plan), first=first), output)
+
+
+def _from_cache(ctx: Context, path: str, code: str, plan: RenderOptions) -> ExecuteResult | None:
+    """The result of a render every scene of which is in the render cache, stored without the render
+    loop (services/cache_hits.py); None when it is not such a render or cannot be stored that way."""
+    from manimagent.services import cache_hits
+
+    found = cache_hits.find_cached(ctx, path=path, code=code, plan=plan)
+    if found is None:
+        return None
+    try:
+        (document,) = cache_hits.store_cached(ctx, [found])
+    except cache_hits.FastPathUnavailable:
+        return None
+    for event in cache_hits.cached_events(found, document):
+        ctx.events(event)
+    from manimagent.schemas import ExecuteResult
+
+    return ExecuteResult(**document)
 
 
 def execute_script(

@@ -17,7 +17,6 @@ so a manimagent from before Alembic refuses it in one line rather than trying to
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, create_engine, event, text
@@ -26,10 +25,10 @@ from sqlalchemy.pool import NullPool
 
 from manimagent.errors import ConfigError
 from manimagent.store.migrations import MIGRATIONS
+from manimagent.store.revisions import ALEMBIC_DIR, head_revision, known_revisions
+from manimagent.store.revisions import VERSIONS_DIR as VERSIONS_DIR  # where tests find the files
 from manimagent.store.sqlite import BUSY_TIMEOUT_MS, on_sqlite_connect
 
-ALEMBIC_DIR = Path(__file__).with_name("alembic")
-VERSIONS_DIR = ALEMBIC_DIR / "versions"
 LEGACY_REVISION = "0010_baseline"  # the schema the pre-Alembic list ends with
 LEGACY_MARKER = "alembic"  # the `_migrations` row that turns away a manimagent from before Alembic
 LEGACY_TABLE = (
@@ -41,15 +40,6 @@ POSTGRES_LOCK = 0x6D616E696D  # pg_advisory_xact_lock key of manimagent's migrat
 
 class NewerDatabase(ConfigError):
     """The database was migrated by a newer manimagent: this one would misread it, so it refuses."""
-
-
-def known_revisions() -> tuple[str, ...]:
-    """The revision names of this version, oldest first (their file names: no Alembic import)."""
-    return tuple(sorted(path.stem for path in VERSIONS_DIR.glob("[0-9][0-9][0-9][0-9]_*.py")))
-
-
-def head_revision() -> str:
-    return known_revisions()[-1]
 
 
 # ---- reading where a database stands -------------------------------------------------------------

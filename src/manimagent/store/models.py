@@ -10,6 +10,7 @@ from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field, SQLModel
 
 from manimagent.store.transitions import (
+    ABANDON_GRACE,
     ExecutionStatus,
     ScriptStatus,
     check_execution_move,
@@ -35,10 +36,6 @@ __all__ = [
     "new_uuid",
     "utcnow",
 ]
-
-# Seconds past its time limit after which a "running" render was certainly abandoned: every engine
-# kills a render at its limit, and moving the files and writing the rows takes far less.
-ABANDON_GRACE = 120.0
 
 
 def utcnow() -> datetime:

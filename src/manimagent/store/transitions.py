@@ -23,6 +23,10 @@ from enum import StrEnum
 
 from manimagent.errors import ManimagentError
 
+# Seconds past its time limit after which a "running" render was certainly abandoned: every engine
+# kills a render at its limit, and moving the files and writing the rows takes far less.
+ABANDON_GRACE = 120.0
+
 
 class ScriptStatus(StrEnum):
     PENDING = "pending"
