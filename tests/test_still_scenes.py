@@ -84,8 +84,8 @@ def test_docker_fetches_a_still_scenes_png_and_nothing_for_a_dry_run(tmp_path):
             "media/videos/x/partial_movie_files/A/u.mp4": b"x",
         }
     )
-    extract_outputs(chunks, tmp_path, OutputFormat.AUTO.suffixes)
-    assert sorted(str(path.relative_to(tmp_path)) for path in tmp_path.rglob("*.*")) == [
+    extract_outputs(chunks, tmp_path / "job", OutputFormat.AUTO.suffixes)
+    assert sorted(str(path.relative_to(tmp_path / "job")) for path in (tmp_path / "job").rglob("*.*")) == [
         "media/images/scene/B.png",
         "media/videos/scene/480p15/A.mp4",
     ]
