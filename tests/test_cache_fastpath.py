@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, CliResult, assert_one_line_error, run_cli_process, video_duration
+from conftest import EXAMPLES, ROOT, CliResult, assert_one_line_error, run_cli_process, video_duration
 
 ONE = """from manim import *
 class Ring(Scene):
@@ -391,3 +391,16 @@ def test_the_console_starts_no_render_child_for_a_hit(cli, tmp_path):
     miss = run_cli_process("render", str(path), "--json", env=env)
     assert miss.code == 0, miss.stderr
     assert marker.read_text() == "started"
+
+
+@pytest.mark.parametrize("args", [["--no-cache"], []], ids=["no-cache", "empty-cache"])
+def test_a_render_that_cannot_hit_declines_before_importing_anything(args, tmp_path):
+    """--no-cache, or a render cache with nothing in it: the CLI (and manim's pre-start) begin at once."""
+    probe = (
+        "import sys; from manimagent import console_cached; "
+        f"answer = console_cached.answer(['render', {str(EXAMPLES / 'circle.py')!r}, *{args!r}]); "
+        "print(answer.code, answer.all_hits, 'manimagent.scriptcheck' in sys.modules, "
+        "'sqlmodel' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.stdout.split() == ["None", "False", "False", "False"], done.stdout + done.stderr

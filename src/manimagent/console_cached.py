@@ -165,6 +165,8 @@ def _choices(command: Command) -> dict[str, Any]:
 
 
 def _answer(command: Command) -> Answer | _Stored:
+    if "no_cache" in command.flags or not _cache_has_entries():
+        return Answer()  # nothing can be a hit: the CLI starts at once (and pre-starts manim)
     if sys.stderr.isatty() or any(os.environ.get(name) for name in _TERMINAL_ENVS):
         return Answer(all_hits=_single_hit(command))
     if {"json", "jsonl"} <= command.flags:
@@ -180,6 +182,17 @@ def _answer(command: Command) -> Answer | _Stored:
     if batch.is_batch(command.files, jsonl="jsonl" in command.flags):
         return _batch(ctx, command, choices)
     return _single(ctx, command, choices)
+
+
+def _cache_has_entries() -> bool:
+    """Whether the render cache holds anything (a first render, or an emptied cache: no hit)."""
+    from manimagent.paths import get_paths
+
+    try:
+        with os.scandir(get_paths().render_cache) as entries:
+            return any(not entry.name.startswith(".") for entry in entries)
+    except OSError:
+        return False
 
 
 def _single_hit(command: Command) -> bool:
