@@ -108,6 +108,17 @@ def introspected_manim(tmp_path_factory: pytest.TempPathFactory) -> Path | None:
     return document
 
 
+@pytest.fixture(scope="session")
+def api(introspected_manim: Path | None):
+    """The installed manim's API (scriptcheck/manim_api.ManimApi), from the session's document."""
+    import json
+
+    from manimagent.scriptcheck.manim_api import ManimApi
+
+    assert introspected_manim is not None, "manim is not installed"
+    return ManimApi(json.loads(introspected_manim.read_text(encoding="utf-8")))
+
+
 def _seed_manim_api(home: Path, document: Path | None) -> None:
     if document is None:
         return

@@ -1,6 +1,7 @@
 """API grounding: the installed manim's API read in a child, grounded fixes, the repair prompt's facts.
 
-Each fix has a minimal reproduction of its own; the API is the real one (introspected once here).
+Each fix has a minimal reproduction of its own; the API is the real one (introspected once per
+test session: the `api` fixture of tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -20,13 +21,6 @@ from manimagent.scriptcheck.manim_api import load_manim_api
 from manimagent.scriptcheck.prepare import prepare_code
 
 HEAD = "from manim import *\n\nclass A(Scene):\n    def construct(self):\n"
-
-
-@pytest.fixture(scope="module")
-def api(tmp_path_factory):
-    found = load_manim_api(tmp_path_factory.mktemp("api-cache"))
-    assert found is not None
-    return found
 
 
 def scene(*lines: str) -> str:

@@ -547,11 +547,11 @@ Path(sys.argv[2]).write_text(json.dumps(results))
 def recipe_videos(tmp_path_factory) -> dict[tuple[str, bool], Path | str]:
     """(prompt, latex) -> the rendered video, or the traceback of its render."""
     found: dict[tuple[str, bool], Path | str] = {}
+    variants = [param.values for param in all_variants()]
     for latex in (False, True):
         folder = tmp_path_factory.mktemp("latex" if latex else "nolatex")
         jobs = []
-        for index, param in enumerate(all_variants()):
-            prompt, wanted = param.values
+        for index, (prompt, wanted) in enumerate(variants):
             if wanted != latex:
                 continue
             code = compose_scene(prompt, latex=latex)
@@ -570,7 +570,7 @@ def recipe_videos(tmp_path_factory) -> dict[tuple[str, bool], Path | str]:
         assert done.returncode == 0, done.stderr[-3000:]
         errors = json.loads((folder / "results.json").read_text())
         for job in jobs:
-            prompt = all_variants()[int(job["id"])].values[0]
+            prompt = variants[int(job["id"])][0]
             videos = [
                 p
                 for p in Path(job["media"]).rglob(f"{job['scene']}.mp4")

@@ -11,17 +11,9 @@ import pytest
 
 from manimagent.render.base import RenderFailure
 from manimagent.scriptcheck.fixes import fix_after_failure
-from manimagent.scriptcheck.manim_api import load_manim_api
 from manimagent.scriptcheck.play_methods import MESSAGE, fix_play_methods
 
 HEAD = "from manim import *\n\nclass Old(Scene):\n    def construct(self):\n        d = Dot()\n"
-
-
-@pytest.fixture(scope="module")
-def api(tmp_path_factory):
-    found = load_manim_api(tmp_path_factory.mktemp("api-cache"))
-    assert found is not None
-    return found
 
 
 def scene(*lines: str) -> str:

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from manimagent.client import REQUEST_TIMEOUT, Transport, segment
 from manimagent.errors import BadInput, Unauthorized
 from manimagent.events import Done, EventSink, ignore
+from manimagent.render.base import RENDER_CHOICES
 from manimagent.schemas import (
     CancelResult,
     ContainerPublic,
@@ -50,17 +51,7 @@ if TYPE_CHECKING:
     from manimagent.schemas import ImageBuildResult, ProviderTestResult
     from manimagent.services.auth import AccountDeleted
 
-RENDER_OPTIONS = (
-    "engine",
-    "container",
-    "quality",
-    "format",
-    "max_attempts",
-    "scenes",
-    "still_seconds",
-    "cache",
-    "partial",
-)
+RENDER_OPTIONS = (*RENDER_CHOICES, "scenes")
 
 
 def refused_through_server(operation: str) -> NoReturn:

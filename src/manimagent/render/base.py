@@ -28,6 +28,20 @@ class Quality(StrEnum):
         return "-q" + {"low": "l", "medium": "m", "high": "h", "production": "p", "4k": "k"}[self.value]
 
 
+# What a render is asked for by name: the keywords of execute, generate and the batch commands,
+# the fields of their request bodies, a JSON Lines item's options
+RENDER_CHOICES = (
+    "engine",
+    "container",
+    "quality",
+    "format",
+    "max_attempts",
+    "still_seconds",
+    "cache",
+    "partial",
+)
+
+
 class OutputFormat(StrEnum):
     """The output asked for. AUTO (no --format given) is manim's own default: an MP4 for a scene
     that plays animations, a PNG for one that does not."""

@@ -65,6 +65,11 @@ def is_narrated(code: str) -> bool:
         tree = ast.parse(code)
     except SyntaxError:
         return "manim_voiceover" in code
+    return imports_voiceover(tree)
+
+
+def imports_voiceover(tree: ast.Module) -> bool:
+    """Whether the parsed script imports manim_voiceover."""
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "manim_voiceover":
             return True

@@ -198,15 +198,17 @@ def fix_after_failure(
         return fix_before_render(code, set(), has_latex=False)
     if failure.error_type == "TypeError" and _NOT_A_VMOBJECT in failure.message:
         return _vgroup_to_group(code, failure.line)
-    if failure.error_type == "TypeError" and PLAY_METHOD in failure.message:
-        return _fix_play_methods(code, default_manim_api() if api == "default" else api)
+    play_method = failure.error_type == "TypeError" and PLAY_METHOD in failure.message
     refused = refused_colour(failure.message) if failure.error_type == "ValueError" else None
-    if refused is None and parse_api_error(failure) is None:
+    if not play_method and refused is None and parse_api_error(failure) is None:
         return code, []
     if api == "default":
         api = default_manim_api()
     if api is None:
         return code, []
+    if play_method:
+        fixed, found = fix_play_methods(code, api)
+        return fixed, [AppliedFix("play-method", description, line) for description, line in found]
     if refused is not None:
         return _fix_refused_colour(code, refused, api.names)
     fixed, grounded = grounded_fix(code, failure, api)
@@ -216,13 +218,6 @@ def fix_after_failure(
 
 
 _TWO_COLUMNS = re.compile(r"\((?:\d+,\s*)?2,?\)")  # (2,) or (1,2): an array of 2-D points
-
-
-def _fix_play_methods(code: str, api: ManimApi | None) -> tuple[str, list[AppliedFix]]:
-    if api is None:
-        return code, []
-    fixed, found = fix_play_methods(code, api)
-    return fixed, [AppliedFix("play-method", description, line) for description, line in found]
 
 
 def _is_2d_point_error(text: str) -> bool:

@@ -72,7 +72,7 @@ def _groups(args: list[ast.expr], api: ManimApi) -> list[tuple[ast.Attribute | N
 def _is_animation(node: ast.expr, api: ManimApi) -> bool:
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and api.is_animation(node.func.id):
         return True
-    return any(isinstance(part, ast.Attribute) and part.attr == "animate" for part in ast.walk(node))
+    return _is_animate(node)
 
 
 def _is_animate(node: ast.expr) -> bool:

@@ -47,10 +47,9 @@ def prepare_code(
         undefined = _undefined(report)
     api = default_manim_api() if manim_names else None  # the same cached document the names came from
     fixed, more = fix_before_render(code, undefined, has_latex, api)
-    fixed, speech = fix_missing_speech_service(fixed)
-    more += [AppliedFix("speech-service", description, line) for description, line in speech]
-    fixed, parts = join_text_parts(fixed)
-    more += [AppliedFix("text-parts", description, line) for description, line in parts]
+    for name, rule in (("speech-service", fix_missing_speech_service), ("text-parts", join_text_parts)):
+        fixed, found = rule(fixed)
+        more += [AppliedFix(name, description, line) for description, line in found]
     fixes += more
     if more:
         report = check_script(fixed, manim_names)

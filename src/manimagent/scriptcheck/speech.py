@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import sys
 
+from manimagent.render.narration import imports_voiceover
 from manimagent.scriptcheck.plugins import importable
 from manimagent.scriptcheck.source_edit import SourceEdit
 
@@ -34,7 +35,7 @@ def fix_missing_speech_service(code: str) -> tuple[str, list[tuple[str, int]]]:
         tree = ast.parse(code)
     except SyntaxError:
         return code, []
-    if not _imports_voiceover(tree):
+    if not imports_voiceover(tree):
         return code, []
     arguments = _service_arguments(tree)
     service_names = {name for name, _node in arguments}
@@ -63,17 +64,6 @@ def fix_missing_speech_service(code: str) -> tuple[str, list[tuple[str, int]]]:
         if name in replaced:
             source.replace(argument, f"{SERVICE}()")
     return (source.result(), fixes) if fixes else (code, [])
-
-
-def _imports_voiceover(tree: ast.Module) -> bool:
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "manim_voiceover":
-            return True
-        if isinstance(node, ast.Import) and any(
-            a.name.split(".")[0] == "manim_voiceover" for a in node.names
-        ):
-            return True
-    return False
 
 
 def _service_arguments(tree: ast.Module) -> list[tuple[str, ast.expr]]:

@@ -15,6 +15,7 @@ from fastapi import Request
 from manimagent.context import Context
 from manimagent.errors import Conflict, ManimagentError
 from manimagent.events import Event, RenderStarted
+from manimagent.render.base import RENDER_CHOICES
 from manimagent.schemas import ExecuteResult, ScriptGenerateResult
 from manimagent.server.bodies import ExecuteIn, GenerateIn, QueuedResult, RefineIn, RetryIn
 from manimagent.server.eventlog import EventLog
@@ -227,16 +228,7 @@ async def _write_script(
 
     chosen = body.model_dump(include={"provider", "model"}, exclude_none=True)
     render = body.model_dump(
-        include={
-            "engine",
-            "container",
-            "quality",
-            "format",
-            "max_attempts",
-            "still_seconds",
-            "cache",
-            "partial",
-        },
+        include=set(RENDER_CHOICES),
         exclude_none=True,
         mode="json",
     )

@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 from manimagent.context import Context
 from manimagent.errors import BadInput, ExitCode, ManimagentError
 from manimagent.events import Event, EventSink, RenderStarted
-from manimagent.render.base import OutputFormat, Quality
+from manimagent.render.base import RENDER_CHOICES, OutputFormat, Quality
 
 MAX_JOBS = 64
 CLEANUP_TIMEOUT = 60.0  # seconds to wait, after Ctrl-C, for the running items to settle their rows
@@ -378,19 +378,9 @@ def generate_prompts(
     from manimagent.services.generate import generate
     from manimagent.services.render import render_options
 
-    render_keys = (
-        "engine",
-        "container",
-        "quality",
-        "format",
-        "max_attempts",
-        "still_seconds",
-        "cache",
-        "partial",
-    )
     ctx = pooled(ctx)
     if execute:
-        render_options(ctx, **{key: value for key, value in options.items() if key in render_keys})
+        render_options(ctx, **{key: value for key, value in options.items() if key in RENDER_CHOICES})
 
     def run(item_ctx: Context, item: BatchItem) -> dict[str, Any]:
         chosen = {**options, **item.options}
