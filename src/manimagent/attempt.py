@@ -31,6 +31,7 @@ from manimagent.scriptcheck.source import parse_script
 if TYPE_CHECKING:
     from manimagent.render.narration import Narration
 
+JOINED_STEM = "all_scenes"  # the file name of a multi-scene render's joined video
 BEFORE_RENDER = "before-render"  # a fix's `stage`: applied while the code was prepared
 AFTER_FAILURE = "after-failure"  # applied because of the previous attempt's failure
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from manimagent.attempt import (
     AFTER_FAILURE,
     BEFORE_RENDER,
+    JOINED_STEM,
     Attempt,
     NewScript,
     RenderOptions,
@@ -461,7 +462,7 @@ def _join_videos(paths: list[Path], folder: Path, *, reencode: bool) -> Path | N
         return None
     from manimagent.render.combine import combine_videos
 
-    joined: Path = combine_videos(videos, folder / f"all_scenes{videos[0].suffix}", reencode=reencode)
+    joined: Path = combine_videos(videos, folder / f"{JOINED_STEM}{videos[0].suffix}", reencode=reencode)
     return joined
 
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from manimagent.attempt import (
     BEFORE_RENDER,
+    JOINED_STEM,
     RenderOptions,
     all_scenes,
     media_folder,
@@ -43,8 +44,6 @@ from manimagent.store.transitions import ABANDON_GRACE, ExecutionStatus, ScriptS
 
 if TYPE_CHECKING:
     import sqlite3
-
-JOINED_STEM = "all_scenes"  # the joined video of a multi-scene render (pipeline._join_videos)
 
 
 class FastPathUnavailable(Exception):
